@@ -1,0 +1,72 @@
+"""Domain errors of gridmgr.
+
+Every concrete error subclasses :class:`GridMgrError` *and* the builtin that fits it, so callers
+may catch either. Messages are built before raising and name the file, feature, field and fix.
+``api/errors.py`` maps these classes to HTTP statuses in one place.
+"""
+
+from __future__ import annotations
+
+
+class GridMgrError(Exception):
+    """Base class of every error gridmgr raises on purpose."""
+
+
+class InputError(GridMgrError, ValueError):
+    """Input data (a file, a row, a parameter) is not acceptable."""
+
+
+class InvalidGeometryError(InputError):
+    """A geometry is empty, self-intersecting, of the wrong type or out of range."""
+
+
+class InvalidFieldError(InputError):
+    """A required attribute is missing, malformed or duplicated."""
+
+
+class CRSError(InputError):
+    """A coordinate reference system is unknown or the data does not fit it."""
+
+
+class HierarchyError(InputError):
+    """Unit codes and parents do not form a valid hierarchy."""
+
+
+class NotFoundError(GridMgrError, LookupError):
+    """Something named by the caller does not exist."""
+
+
+class UnitNotFoundError(NotFoundError):
+    """A unit code is not in the store or layer."""
+
+
+class LeaderNotFoundError(NotFoundError):
+    """A leader id is not in the store."""
+
+
+class PlanNotFoundError(NotFoundError):
+    """A rebalance plan id is not in the store."""
+
+
+class ConflictError(GridMgrError, RuntimeError):
+    """A change conflicts with the current state of the store."""
+
+
+class StaleVersionError(ConflictError):
+    """An edit was based on a version that is no longer current (optimistic concurrency)."""
+
+    def __init__(self, message: str, pieces: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.pieces = list(pieces or [])
+
+
+class OrphanedAssignmentsError(ConflictError):
+    """Loading changed layers would drop pieces that still have assignments."""
+
+
+class InfeasibleError(GridMgrError, RuntimeError):
+    """A model (assignment, rebalance) cannot meet its target; the message says why."""
+
+
+class PermissionDeniedError(GridMgrError, PermissionError):
+    """The actor may not perform this operation."""
