@@ -70,3 +70,54 @@ class InfeasibleError(GridMgrError, RuntimeError):
 
 class PermissionDeniedError(GridMgrError, PermissionError):
     """The actor may not perform this operation."""
+
+
+# --- ingestion (gridmgr.io): one specific class per kind of bad input -------------------------
+
+
+class UnreadableFileError(InputError):
+    """A layer file is missing, not parseable, or of an unsupported format."""
+
+
+class MissingFieldError(InvalidFieldError):
+    """A required attribute column is absent, or a feature leaves it empty."""
+
+
+class DuplicateCodeError(InvalidFieldError):
+    """Two features carry the same code."""
+
+
+class UnknownParentError(HierarchyError):
+    """A unit names a parent code that is not in the layer (or is not a higher level)."""
+
+
+class EmptyGeometryError(InvalidGeometryError):
+    """A feature has no geometry or an empty one."""
+
+
+class GeometryTypeError(InvalidGeometryError):
+    """A feature's geometry is of the wrong type (e.g. a point in a polygon layer)."""
+
+
+class RingError(InvalidGeometryError):
+    """A polygon ring is not closed or has fewer than 4 positions."""
+
+
+class SelfIntersectionError(InvalidGeometryError):
+    """A polygon is not valid (self-intersection, bow-tie, ring crossing) and repair is off."""
+
+
+class CoordinateRangeError(InvalidGeometryError):
+    """Coordinates are not finite or lie outside any plausible area (China's bounding box)."""
+
+
+class SwappedAxesError(CRSError):
+    """Latitude and longitude look swapped (x holds latitudes, y longitudes)."""
+
+
+class CRSMismatchError(CRSError):
+    """Coordinates do not fit the declared CRS (e.g. projected metres in a file declared lon/lat)."""
+
+
+class CRSSuspicionWarning(UserWarning):
+    """A layer looks like it is in another CRS than declared (e.g. GCJ-02 labelled as WGS-84)."""
