@@ -120,11 +120,12 @@ def str_to_cells(cells: Iterable[str] | Sequence[str]) -> Cells:
     out = []
     for s in cells:
         try:
-            out.append(h3.str_to_int(str(s)))
+            valid = h3.is_valid_cell(str(s))
         except (ValueError, TypeError):
-            raise ValueError(f"{s!r} is not an H3 cell index") from None
-        if not h3.is_valid_cell(out[-1]):
+            valid = False
+        if not valid:
             raise ValueError(f"{s!r} is not a valid H3 cell index")
+        out.append(h3.str_to_int(str(s)))
     return np.array(out, dtype=np.uint64)
 
 

@@ -22,6 +22,10 @@ from gridmgr.errors import HierarchyError, UnitNotFoundError
 
 LEVELS = ("district", "street", "community", "grid")
 
+#: Edges longer than this (degrees) are densified before projecting, so that a straight lon/lat
+#: edge keeps its shape in the equal-area CRS (a long edge would otherwise become a chord).
+DENSIFY_DEG = 0.001
+
 #: Slivers below this area (m²) come from floating-point noise on shared edges, not from data.
 NOISE_AREA_M2 = 1e-3
 
@@ -32,7 +36,11 @@ def _to_equal_area(crs: str) -> Transformer:
 
 
 def to_equal_area(geoms: NDArray[np.object_] | gpd.GeoSeries) -> NDArray[np.object_]:
-    """Project lng/lat geometries to the equal-area CRS (vectorised, one pyproj call)."""
+    """Project lng/lat geometries to the equal-area CRS (vectorised, one pyproj call).
+
+    Edges longer than :data:`DENSIFY_DEG` are densified first: the data's edges are straight in
+    lon/lat, and areas must not depend on how many vertices an edge happens to carry.
+    """
     arr = np.asarray(getattr(geoms, "values", geoms), dtype=object)
     tr = _to_equal_area(settings.EQUAL_AREA_CRS)
 
@@ -40,7 +48,8 @@ def to_equal_area(geoms: NDArray[np.object_] | gpd.GeoSeries) -> NDArray[np.obje
         x, y = tr.transform(xy[:, 0], xy[:, 1])
         return np.column_stack([x, y])
 
-    return np.asarray(shapely.transform(arr, _fwd), dtype=object)
+    dense = shapely.segmentize(arr, DENSIFY_DEG)
+    return np.asarray(shapely.transform(dense, _fwd), dtype=object)
 
 
 def area_m2(geoms: NDArray[np.object_] | gpd.GeoSeries | shapely.Geometry) -> NDArray[np.float64]:

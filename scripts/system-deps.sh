@@ -7,12 +7,16 @@
 #   - poppler-utils           : pdftoppm, renders exported PDFs in tests
 set -euo pipefail
 
+# Usage: system-deps.sh [--run]   (--run: only what the main job needs, i.e. the CJK font)
+mode="${1:-test}"
 need=()
-[ -e /usr/share/postgresql/15/extension/postgis.control ] || need+=(postgresql-15-postgis-3)
-fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
-command -v chromium >/dev/null 2>&1 || need+=(chromium)
-command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 command -v fc-list >/dev/null 2>&1 || need+=(fontconfig)
+fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
+if [ "$mode" != "--run" ]; then
+  [ -e /usr/share/postgresql/15/extension/postgis.control ] || need+=(postgresql-15-postgis-3)
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+fi
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "gridmgr: installing Debian packages: ${need[*]}" >&2
@@ -21,6 +25,8 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+
+[ "$mode" = "--run" ] && exit 0
 
 # Start PostgreSQL when it is down (the machine ships a cluster; trust auth on 127.0.0.1:5432).
 if command -v pg_ctlcluster >/dev/null 2>&1; then

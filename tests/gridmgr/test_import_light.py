@@ -1,0 +1,18 @@
+"""Importing gridmgr (and its CLI) must not pull in fastapi, folium or psycopg2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_import_gridmgr_is_light() -> None:
+    code = (
+        "import sys, gridmgr, gridmgr.grid, gridmgr.units, gridmgr.workload, gridmgr.cli;"
+        "import importlib.util as u;"
+        "[importlib for importlib in ()];"
+        "heavy=[m for m in ('fastapi','folium','psycopg2') if m in sys.modules];"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"heavy modules imported by gridmgr: {out.stdout.strip()}"
