@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from gridmgr import _h3, settings
 from gridmgr.errors import InputError
-from gridmgr.units import HierarchyReport, area_m2, check_hierarchy, lowest_units
+from gridmgr.units import DENSIFY_DEG, HierarchyReport, area_m2, check_hierarchy, lowest_units, ring_area_m2
 
 PIECE_COLUMNS = ["cell", "unit_code", "area_m2", "whole", "geometry"]
 
@@ -82,6 +82,29 @@ def _unit_pieces(geom: shapely.Geometry, res: int) -> tuple[NDArray[np.uint64], 
     return cells, geoms, whole
 
 
+def _piece_areas(geoms: NDArray[np.object_], whole: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """Equal-area m² of pieces: whole hexagons by a numpy shoelace, clipped pieces by shapely.
+
+    Hexagon edges at the usual resolutions are shorter than the densifying step, so both paths
+    give the same figure for the same hexagon; only clipped pieces (which carry long unit edges)
+    need densifying.
+    """
+    areas = np.empty(len(geoms), dtype=np.float64)
+    fast = whole & (shapely.get_num_coordinates(geoms) <= 11)
+    if fast.any():
+        hexes = geoms[fast]
+        # hexagons with edges longer than the densify step (res ≤ 9) take the exact path too
+        xy = shapely.get_coordinates(hexes[:1])
+        short = len(xy) < 2 or float(np.abs(np.diff(xy, axis=0)).max()) < DENSIFY_DEG
+        if short:
+            areas[fast] = ring_area_m2(hexes)
+        else:
+            fast[:] = False
+    if (~fast).any():
+        areas[~fast] = area_m2(geoms[~fast])
+    return areas
+
+
 def pieces_from_units(
     units: gpd.GeoDataFrame, *, res: int | None = None, progress: bool = False
 ) -> gpd.GeoDataFrame:
@@ -137,7 +160,7 @@ def pieces_from_units(
         {
             "cell": _h3.cells_to_str(cells),
             "unit_code": ucodes,
-            "area_m2": area_m2(pgeoms),
+            "area_m2": _piece_areas(pgeoms, whole),
             "whole": whole,
         },
         geometry=pgeoms,

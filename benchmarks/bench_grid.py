@@ -1,0 +1,160 @@
+"""Grid build speed: gridmgr vs the bare lower bound vs tobler's h3fy.
+
+Polygon set: a ~5,300 km² irregular region around Changchun split into 40 Voronoi units (so many
+cells lie on unit borders, as in real administrative layers). For each resolution it prints, side
+by side:
+
+* gridmgr   — ``gridmgr.grid.pieces_from_units``: full coverage, every piece with geometry and
+              equal-area m²;
+* bound     — the bare lower bound: h3ronpy polyfill (overlap + fully-contained, Rust) per unit
+              plus shapely clipping of the edge cells only; no geometry or area for interior cells;
+* tobler    — ``tobler.util.h3fy(clip=True)`` (h3-py v4 polyfill, per-cell GeoDataFrame build).
+              It runs at a few thousand cells/s, so above ``--tobler-max-cells`` it runs on a
+              subset and its time is extrapolated from its cells/s (marked ``~``).
+
+Each measurement runs in a fresh subprocess so peak RSS is that run's own.
+
+    python benchmarks/bench_grid.py [--res 9 10 11] [--tobler-max-cells 150000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+
+def make_units(n_units: int = 40, seed: int = 0):  # type: ignore[no-untyped-def]
+    import geopandas as gpd
+    import shapely
+    from shapely.geometry import Polygon
+
+    rng = np.random.default_rng(seed)
+    ang = np.linspace(0, 2 * np.pi, 240, endpoint=False)
+    r = 0.4 * (1 + 0.15 * np.sin(5 * ang) + 0.05 * rng.random(240))
+    region = Polygon(np.c_[125.3 + r * np.cos(ang) / np.cos(np.radians(43.8)), 43.8 + r * np.sin(ang) * 0.8])
+    minx, miny, maxx, maxy = region.bounds
+    pts = shapely.points(np.c_[rng.uniform(minx, maxx, n_units), rng.uniform(miny, maxy, n_units)])
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=region.envelope))
+    parts = [c.intersection(region) for c in cells]
+    parts = [p for p in parts if not p.is_empty and p.area > 0]
+    codes = [f"2201730{i:05d}" for i in range(len(parts))]
+    return gpd.GeoDataFrame(
+        {"code": codes, "name": codes, "level": ["community"] * len(codes), "parent": [None] * len(codes)},
+        geometry=parts,
+        crs="EPSG:4326",
+    )
+
+
+def run_gridmgr(res: int) -> dict[str, float]:
+    from gridmgr.grid import pieces_from_units
+
+    units = make_units()
+    t0 = time.perf_counter()
+    pieces = pieces_from_units(units, res=res)
+    dt = time.perf_counter() - t0
+    return {"seconds": dt, "cells": float(pieces["cell"].nunique()), "pieces": float(len(pieces))}
+
+
+def run_bound(res: int) -> dict[str, float]:
+    import h3ronpy
+    import shapely
+    from h3ronpy import vector as vec
+
+    units = make_units()
+    t0 = time.perf_counter()
+    n_cells = 0
+    for geom in units.geometry.values:
+        over = np.asarray(vec.geometry_to_cells(geom, res, containment_mode=h3ronpy.ContainmentMode.IntersectsBoundary), dtype=np.uint64)
+        full = np.asarray(vec.geometry_to_cells(geom, res, containment_mode=h3ronpy.ContainmentMode.ContainsBoundary), dtype=np.uint64)
+        edge = np.setdiff1d(over, full)
+        polys = shapely.from_wkb(np.asarray(vec.cells_to_wkb_polygons(edge), dtype=object))
+        shapely.intersection(polys, geom)
+        n_cells += len(over)
+    return {"seconds": time.perf_counter() - t0, "cells": float(n_cells)}
+
+
+def run_tobler(res: int, max_cells: int) -> dict[str, float]:
+    import warnings
+
+    warnings.simplefilter("ignore")
+    from tobler.util import h3fy
+
+    from gridmgr import _h3
+
+    units = make_units()
+    region = units.union_all()
+    expected = len(_h3.cells_from_geometry(region, res=res, contain="overlap"))
+    frame = units
+    subset = 1.0
+    if expected > max_cells:  # run on a central square with about max_cells cells
+        import geopandas as gpd
+        from shapely.geometry import box
+
+        c = region.centroid
+        side = (region.bounds[2] - region.bounds[0]) * np.sqrt(max_cells / expected) / 1.2
+        sq = box(c.x - side / 2, c.y - side / 2 * 0.72, c.x + side / 2, c.y + side / 2 * 0.72)
+        frame = gpd.GeoDataFrame(geometry=[region.intersection(sq)], crs="EPSG:4326")
+        subset = 0.0
+    t0 = time.perf_counter()
+    out = h3fy(frame, resolution=res, clip=True)
+    dt = time.perf_counter() - t0
+    rate = len(out) / dt
+    return {"seconds": dt if subset else expected / rate, "cells": float(expected), "rate": rate, "extrapolated": float(subset == 0.0)}
+
+
+def _child(which: str, res: int, max_cells: int) -> None:
+    import resource
+
+    if which == "gridmgr":
+        r = run_gridmgr(res)
+    elif which == "bound":
+        r = run_bound(res)
+    else:
+        r = run_tobler(res, max_cells)
+    r["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(r))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--res", type=int, nargs="+", default=[9, 10, 11])
+    ap.add_argument("--tobler-max-cells", type=int, default=150_000)
+    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        _child(args.child[0], int(args.child[1]), args.tobler_max_cells)
+        return
+    units = make_units()
+    from gridmgr.units import area_m2
+
+    print(f"polygon set: {len(units)} units, {area_m2(units.geometry).sum() / 1e6:,.0f} km²")
+    head = f"{'res':>3} {'method':<8} {'cells':>10} {'time s':>9} {'cells/s':>11} {'peak RSS MB':>12} {'vs bound':>9} {'tobler/gridmgr':>15}"
+    print(head)
+    print("-" * len(head))
+    for res in args.res:
+        rows = {}
+        for which in ("bound", "gridmgr", "tobler"):
+            proc = subprocess.run(
+                [sys.executable, __file__, "--child", which, str(res), "--tobler-max-cells", str(args.tobler_max_cells)],
+                capture_output=True, text=True, check=True,
+            )
+            rows[which] = json.loads(proc.stdout.strip().splitlines()[-1])
+        for which in ("bound", "gridmgr", "tobler"):
+            r = rows[which]
+            mark = "~" if r.get("extrapolated") else " "
+            vs = r["seconds"] / rows["bound"]["seconds"]
+            ratio = rows["tobler"]["seconds"] / rows["gridmgr"]["seconds"] if which == "gridmgr" else float("nan")
+            rss = "" if r.get("extrapolated") else f"{r['peak_rss_mb']:,.0f}"
+            print(
+                f"{res:>3} {which:<8} {r['cells']:>10,.0f} {mark}{r['seconds']:>8.2f} {r['cells'] / r['seconds']:>11,.0f} "
+                f"{rss:>12} {vs:>8.2f}x {'' if np.isnan(ratio) else f'{ratio:,.1f}x':>15}"
+            )
+
+
+if __name__ == "__main__":
+    main()
