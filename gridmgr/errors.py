@@ -121,3 +121,7 @@ class CRSMismatchError(CRSError):
 
 class CRSSuspicionWarning(UserWarning):
     """A layer looks like it is in another CRS than declared (e.g. GCJ-02 labelled as WGS-84)."""
+
+
+class SchemaError(GridMgrError, RuntimeError):
+    """The database has no gridmgr schema, or an older one; run ``gridmgr db upgrade``."""
