@@ -186,15 +186,25 @@ def _geoms_from_geojson(geometries: Sequence[Any]) -> tuple[ObjArray, dict[int, 
     errors: dict[int, str] = {}
     try:
         out[present] = shapely.from_geojson(texts[present], on_invalid="ignore")
+        retry = present[shapely.is_missing(out[present])]
     except shapely.errors.GEOSException:
-        for i in present:
+        retry = present
+    if retry.size:
+        from shapely.geometry import shape
+
+        for i in retry:
             try:
-                out[i] = shapely.from_geojson(texts[i], on_invalid="ignore")
+                out[i] = shapely.from_geojson(texts[i])
+                continue
             except shapely.errors.GEOSException as exc:
-                errors[int(i)] = str(exc)
-    for i in present:
-        if out[i] is None and int(i) not in errors:
-            errors[int(i)] = "invalid coordinates"
+                reason = str(exc)
+            # GEOS's JSON parser rejects NaN/Infinity; shapely's builder keeps them so that the
+            # finiteness check can name the problem. Anything else is unparseable.
+            try:
+                with np.errstate(invalid="ignore"):
+                    out[i] = shape(geometries[i])
+            except Exception:  # noqa: BLE001 - malformed GeoJSON of any kind
+                errors[int(i)] = reason
     for i, g in enumerate(geometries):
         if g is not None and not isinstance(g, dict):
             errors[i] = f"geometry is a {type(g).__name__}, not an object"
@@ -272,7 +282,8 @@ def _read_ogr(path: Path, layer: str | int | None, prefer: str) -> _Source:
     )
     n = len(props)
     raw = np.asarray(wkb, dtype=object) if wkb is not None else np.full(n, None, dtype=object)
-    geoms = shapely.from_wkb(raw, on_invalid="ignore")
+    with np.errstate(invalid="ignore"):
+        geoms = shapely.from_wkb(raw, on_invalid="ignore")
     unparsed = np.asarray([r is not None for r in raw], dtype=bool) & shapely.is_missing(geoms)
     crs_text = meta.get("crs")
     crs: pyproj.CRS | OffsetCRS | None = None
@@ -304,6 +315,7 @@ def _find_field(
     *, required: bool,
 ) -> str | None:
     columns = [str(c) for c in src.props.columns]
+    listing = ", ".join(repr(c) for c in columns)
     if explicit is not None:
         if explicit in columns:
             return explicit
@@ -311,10 +323,10 @@ def _find_field(
         if explicit.lower() in lower:
             return lower[explicit.lower()]
         msg = t(
-            f"{src.path}：没有字段 {explicit!r}（{role}）；现有字段：{', '.join(columns) or '无'}；"
+            f"{src.path}：没有字段 {explicit!r}（{role}）；现有字段：{listing or '无'}；"
             f"请用 {option} 指定正确的字段名",
             f"{src.path}: field {explicit!r} ({role}) does not exist; fields are: "
-            f"{', '.join(columns) or 'none'}; pass the right name with {option}",
+            f"{listing or 'none'}; pass the right name with {option}",
         )
         raise MissingFieldError(msg)
     lower = {c.lower(): c for c in reversed(columns)}
@@ -325,9 +337,9 @@ def _find_field(
         return None
     msg = t(
         f"{src.path}：找不到 {role} 字段（尝试了 {', '.join(candidates[:8])} …）；现有字段："
-        f"{', '.join(columns) or '无'}；请用 {option} 指定",
+        f"{listing or '无'}；请用 {option} 指定",
         f"{src.path}: no {role} field found (tried {', '.join(candidates[:8])} …); fields are: "
-        f"{', '.join(columns) or 'none'}; name it with {option}",
+        f"{listing or 'none'}; name it with {option}",
     )
     raise MissingFieldError(msg)
 
