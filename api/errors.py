@@ -1,0 +1,67 @@
+"""Domain errors → HTTP ``application/problem+json`` (RFC 9457), mapped in one place.
+
+Routers never catch domain errors to re-raise ``HTTPException``: they let them propagate and the
+handlers below render them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gridmgr import errors as e
+
+#: Most specific class first: the first match wins.
+STATUS: list[tuple[type[BaseException], int, str]] = [
+    (e.StaleVersionError, 409, "stale-version"),
+    (e.OrphanedAssignmentsError, 409, "orphaned-assignments"),
+    (e.ConflictError, 409, "conflict"),
+    (e.PermissionDeniedError, 403, "forbidden"),
+    (e.NotFoundError, 404, "not-found"),
+    (e.InfeasibleError, 422, "infeasible"),
+    (e.InputError, 422, "invalid-input"),
+    (e.GridMgrError, 400, "bad-request"),
+]
+
+PROBLEM = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, type_: str = "about:blank", **extra: Any) -> JSONResponse:
+    body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def status_of(exc: BaseException) -> tuple[int, str]:
+    for cls, status, slug in STATUS:
+        if isinstance(exc, cls):
+            return status, slug
+    return 500, "internal"
+
+
+def install(app: FastAPI) -> None:
+    """Register the exception handlers on ``app``."""
+
+    @app.exception_handler(e.GridMgrError)
+    def _domain(request: Request, exc: e.GridMgrError) -> JSONResponse:
+        status, slug = status_of(exc)
+        extra: dict[str, Any] = {}
+        pieces = getattr(exc, "pieces", None)
+        if pieces:
+            extra["pieces"] = list(pieces)
+        return problem(status, type(exc).__name__, str(exc), f"/problems/{slug}", instance=str(request.url.path), **extra)
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        resp = problem(exc.status_code, str(exc.detail) if exc.status_code < 500 else "error", str(exc.detail), instance=str(request.url.path))
+        for k, v in (exc.headers or {}).items():
+            resp.headers[k] = v
+        return resp
+
+    @app.exception_handler(RequestValidationError)
+    def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errs = [{"loc": list(err.get("loc", ())), "msg": str(err.get("msg", ""))} for err in exc.errors()]
+        return problem(422, "invalid request", "the request does not match the schema", "/problems/invalid-request", errors=errs)

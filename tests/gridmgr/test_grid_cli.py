@@ -1,0 +1,65 @@
+"""``gridmgr grid build`` end to end: shipped layers, JSON summary, and bad input writing nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pyogrio
+import pytest
+from typer.testing import CliRunner
+
+from gridmgr import settings
+from gridmgr.cli import app
+from gridmgr.io import read_layers
+from gridmgr.units import area_m2, lowest_units
+
+BAD = Path(__file__).resolve().parents[1] / "data" / "bad"
+runner = CliRunner()
+
+
+def test_shipped_layers_grid_invariants(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["grid", "build", "--layers", str(settings.DEFAULT_LAYERS), "--out", str(tmp_path), "--json", "--geojson"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    for key in ("res", "units", "cells", "pieces", "unit_area_m2", "piece_area_m2", "gap_area_m2", "overlap_area_m2"):
+        assert key in summary
+    assert summary["res"] == 10
+    assert abs(summary["piece_area_m2"] / summary["unit_area_m2"] - 1) < 1e-6
+    assert summary["gap_area_m2"] < 1.0 and summary["overlap_area_m2"] < 1.0
+    assert pyogrio.list_layers(tmp_path / "pieces.gpkg")[0][0] == "pieces"
+    pieces = gpd.read_file(tmp_path / "pieces.gpkg", layer="pieces")
+    assert len(pieces) == summary["pieces"] and pieces["cell"].nunique() == summary["cells"]
+    units = read_layers(settings.DEFAULT_LAYERS).units
+    low = lowest_units(units)
+    per_unit = pieces.groupby("unit_code")["area_m2"].sum()
+    expected = dict(zip(low["code"], area_m2(low.geometry), strict=True))
+    for code, a in expected.items():
+        assert abs(per_unit[code] / a - 1) < 1e-6, code
+    gj = json.loads((tmp_path / "pieces.geojson").read_text("utf-8"))
+    assert len(gj["features"]) == summary["pieces"]
+
+
+def _bad_unit_files() -> list[Path]:
+    manifest = json.loads((BAD / "manifest.json").read_text("utf-8"))
+    entries = manifest if isinstance(manifest, list) else manifest.get("files", manifest)
+    names = []
+    for entry in entries if isinstance(entries, list) else entries.items():
+        if isinstance(entry, tuple):
+            name, spec = entry
+        else:
+            name, spec = entry.get("file"), entry
+        reader = spec.get("reader", "units") if isinstance(spec, dict) else "units"
+        if reader == "units" and name and (BAD / name).suffix in {".geojson", ".gpkg", ".shp"}:
+            names.append(BAD / name)
+    return sorted(names)
+
+
+@pytest.mark.parametrize("path", _bad_unit_files(), ids=lambda p: p.name)
+def test_bad_units_file_writes_nothing(path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["grid", "build", "--units", str(path), "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    assert path.name.split(".")[0] in result.output or path.name in result.output or "feature" in result.output or "field" in result.output
+    assert not out.exists() or not any(out.iterdir())
