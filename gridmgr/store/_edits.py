@@ -1,0 +1,456 @@
+"""Assignment edits with optimistic concurrency, undo, history and replay."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
+
+from gridmgr.errors import (
+    ConflictError,
+    InputError,
+    LeaderNotFoundError,
+    NotFoundError,
+    StaleVersionError,
+)
+from gridmgr.store import schema as s
+from gridmgr.store._types import Change, ChangeResult
+
+if TYPE_CHECKING:
+    from gridmgr.store._store import Store
+
+EDIT_KINDS = ("edit", "auto", "plan", "import", "undo")
+
+
+def _names(items: Iterable[Any], limit: int = 10) -> str:
+    items = list(items)
+    shown = ", ".join(str(i) for i in items[:limit])
+    return shown + (f" … (+{len(items) - limit} more)" if len(items) > limit else "")
+
+
+def _frame(changes: Iterable[Change | tuple[Any, ...]] | pd.DataFrame) -> pd.DataFrame:
+    """Changes as a frame ``ref`` (piece id or cell), ``leader_id``, ``expected_version``,
+    ``fallback``."""
+    if isinstance(changes, pd.DataFrame):
+        if "piece_id" in changes.columns:
+            ref = changes["piece_id"].astype("int64").astype(object)
+        elif "cell" in changes.columns:
+            ref = changes["cell"].astype(str)
+        else:
+            raise InputError("changes: the frame needs a piece_id or a cell column")
+        if "leader_id" not in changes.columns:
+            raise InputError("changes: the frame needs a leader_id column")
+        n = len(changes)
+        exp = changes["expected_version"] if "expected_version" in changes.columns else [None] * n
+        fb = changes["fallback"] if "fallback" in changes.columns else [False] * n
+        df = pd.DataFrame(
+            {
+                "ref": list(ref),
+                "leader_id": list(changes["leader_id"]),
+                "expected_version": list(exp),
+                "fallback": list(fb),
+            }
+        )
+    else:
+        items = [c if isinstance(c, Change) else Change(*c) for c in changes]
+        df = pd.DataFrame(
+            {
+                "ref": [c.piece for c in items],
+                "leader_id": [c.leader_id for c in items],
+                "expected_version": [c.expected_version for c in items],
+                "fallback": [c.fallback for c in items],
+            },
+            dtype=object,
+        )
+    lid = df["leader_id"].astype(object)
+    missing = pd.isna(lid) | (lid.astype(str).str.strip() == "")
+    df["leader_id"] = lid.where(~missing, None).map(lambda v: None if v is None else str(v))
+    exp = pd.to_numeric(df["expected_version"], errors="coerce")
+    df["expected_version"] = exp.astype("Int64")
+    df["fallback"] = df["fallback"].fillna(False).astype(bool)
+    return df
+
+
+def _resolve(conn: Connection, df: pd.DataFrame) -> pd.DataFrame:
+    """Expand refs into pieces: adds ``piece_id``, ``cell``, ``unit_code`` (cells → all pieces)."""
+    p = s.pieces
+    is_id = df["ref"].map(lambda r: isinstance(r, int | np.integer)).to_numpy(dtype=bool)
+    ids = sorted({int(r) for r in df["ref"][is_id]})
+    cells = sorted({str(r) for r in df["ref"][~is_id]})
+    from gridmgr.store._store import chunks
+
+    rows: list[tuple[Any, ...]] = []
+    for part in chunks(ids):
+        rows += conn.execute(select(p.c.id, p.c.cell, p.c.unit_code).where(p.c.id.in_(part))).all()
+    for part in chunks(cells):
+        rows += conn.execute(
+            select(p.c.id, p.c.cell, p.c.unit_code).where(p.c.cell.in_(part))
+        ).all()
+    found = pd.DataFrame(rows, columns=["piece_id", "cell", "unit_code"]).drop_duplicates("piece_id")
+    known_ids = set(found["piece_id"].astype(int))
+    known_cells = set(found["cell"])
+    unknown = [i for i in ids if i not in known_ids] + [c for c in cells if c not in known_cells]
+    if unknown:
+        msg = (
+            f"{len(unknown)} piece(s)/cell(s) are not in the store: {_names(unknown)}; "
+            "check the cells against `gridmgr assign export` (or load the layers first)"
+        )
+        raise NotFoundError(msg)
+    by_id = df[is_id].assign(piece_id=lambda d: d["ref"].astype("int64")).merge(
+        found, on="piece_id", how="inner"
+    )
+    by_cell = df[~is_id].assign(cell=lambda d: d["ref"].astype(str)).merge(
+        found, on="cell", how="inner"
+    )
+    out = pd.concat([by_id, by_cell], ignore_index=True)
+    dup = out["piece_id"].duplicated(keep=False)
+    if dup.any():
+        cells_dup = sorted(set(out.loc[dup, "cell"]))
+        msg = f"changes name the same piece more than once: cells {_names(cells_dup)}; give each piece once"
+        raise InputError(msg)
+    out["piece_id"] = out["piece_id"].astype("int64")
+    return out
+
+
+def _check_leaders(store: Store, conn: Connection, df: pd.DataFrame) -> None:
+    """Leaders exist, are active and work in each piece's unit (or one of its ancestors)."""
+    bad_fb = df["fallback"] & df["leader_id"].isna()
+    if bad_fb.any():
+        cells = sorted(set(df.loc[bad_fb, "cell"]))
+        raise InputError(f"fallback needs a leader: cells {_names(cells)}")
+    wanted = sorted({x for x in df["leader_id"] if x is not None})
+    if not wanted:
+        return
+    from gridmgr.store._store import chunks
+
+    ld, pk = s.leaders, s.packages
+    rows: list[tuple[Any, ...]] = []
+    packs: list[tuple[Any, ...]] = []
+    for part in chunks(wanted):
+        rows += conn.execute(select(ld.c.id, ld.c.active).where(ld.c.id.in_(part))).all()
+        packs += conn.execute(
+            select(pk.c.leader_id, pk.c.target).where(pk.c.kind == "unit", pk.c.leader_id.in_(part))
+        ).all()
+    active = {str(i): bool(a) for i, a in rows}
+    unknown = [x for x in wanted if x not in active]
+    if unknown:
+        msg = (
+            f"leader(s) not in the store: {_names(unknown)}; "
+            "import them with `gridmgr leaders import FILE` or fix the id"
+        )
+        raise LeaderNotFoundError(msg)
+    inactive = [x for x in wanted if not active[x]]
+    if inactive:
+        msg = (
+            f"leader(s) {_names(inactive)} are inactive (deactivated); assign the pieces to an "
+            "active leader"
+        )
+        raise ConflictError(msg)
+    parents = store._unit_parents(conn)
+    units = sorted(set(df.loc[df["leader_id"].notna(), "unit_code"]))
+    anc = pd.DataFrame(
+        [(u, a) for u in units for a in store._ancestors(parents, u)], columns=["unit_code", "anc"]
+    )
+    pk_df = pd.DataFrame(packs, columns=["leader_id", "anc"])
+    assigned = df[df["leader_id"].notna()][["piece_id", "unit_code", "leader_id", "cell"]]
+    ok = assigned.merge(anc, on="unit_code").merge(pk_df, on=["leader_id", "anc"])
+    outside = assigned[~assigned["piece_id"].isin(ok["piece_id"])]
+    if len(outside):
+        first = outside.iloc[0]
+        msg = (
+            f"{len(outside)} piece(s) lie outside the units of their new leader: e.g. cell "
+            f"{first.cell} (unit {first.unit_code}) for leader {first.leader_id}; "
+            f"cells {_names(sorted(set(outside['cell'])))}; a leader may only hold pieces in the "
+            "units listed in their unit_packages (re-import the leaders file to change that)"
+        )
+        raise InputError(msg)
+
+
+def apply_changes(
+    store: Store,
+    changes: Iterable[Change | tuple[Any, ...]] | pd.DataFrame,
+    *,
+    actor: str,
+    reason: str,
+    kind: str = "edit",
+    changeset_id: str | None = None,
+    plan_id: str | None = None,
+    check_leaders: bool = True,
+    conn: Connection | None = None,
+    undoes: str | None = None,
+) -> ChangeResult:
+    """See :meth:`gridmgr.store.Store.apply_changes`."""
+    from gridmgr.store._store import chunks
+
+    if kind not in EDIT_KINDS:
+        raise InputError(f"edit kind {kind!r} is unknown; use one of {', '.join(EDIT_KINDS)}")
+    if not actor or not str(actor).strip():
+        raise InputError("an edit needs an actor (--actor ID): who makes this change?")
+    if not reason or not str(reason).strip():
+        raise InputError("an edit needs a reason (--reason TEXT): why is this change made?")
+    df = _frame(changes)
+    if df.empty:
+        return ChangeResult(None, 0, 0, ())
+    at = s.utcnow()
+    a = s.assignments
+    with store.transaction(conn) as c:
+        df = _resolve(c, df)
+        if check_leaders:
+            _check_leaders(store, c, df)
+        ids = df["piece_id"].tolist()
+        cur_rows: list[tuple[Any, ...]] = []
+        for part in chunks(ids):
+            cur_rows += c.execute(
+                store._lock(
+                    select(a.c.piece_id, a.c.leader_id, a.c.fallback, a.c.version).where(
+                        a.c.piece_id.in_(part)
+                    )
+                )
+            ).all()
+        cur = pd.DataFrame(cur_rows, columns=["piece_id", "cur_leader", "cur_fallback", "version"])
+        cur["piece_id"] = cur["piece_id"].astype("int64")
+        df = df.merge(cur, on="piece_id", how="left")
+        if df["version"].isna().any():
+            missing = sorted(set(df.loc[df["version"].isna(), "cell"]))
+            msg = f"pieces without an assignment row: cells {_names(missing)}; reload the layers"
+            raise ConflictError(msg)
+        df["version"] = df["version"].astype("int64")
+        df["cur_fallback"] = df["cur_fallback"].astype(bool)
+        df["cur_leader"] = df["cur_leader"].astype(object).where(df["cur_leader"].notna(), None)
+        exp = df["expected_version"]
+        stale = exp.notna() & (exp.fillna(-1).astype("int64") != df["version"])
+        if stale.any():
+            bad = df[stale]
+            first = bad.iloc[0]
+            msg = (
+                f"{len(bad)} piece(s) changed since the version you edited: cell {first.cell} "
+                f"(unit {first.unit_code}) is at version {first.version} held by "
+                f"{first.cur_leader or '-'}, you expected version {int(first.expected_version)}; "
+                f"conflicting cells: {_names(sorted(set(bad['cell'])))}. Reload and edit again"
+            )
+            raise StaleVersionError(msg, pieces=sorted(set(bad["cell"])))
+        same = (df["leader_id"].fillna("\x00") == df["cur_leader"].fillna("\x00")) & (
+            df["fallback"] == df["cur_fallback"]
+        )
+        todo = df[~same]
+        unchanged = int(same.sum())
+        if todo.empty:
+            return ChangeResult(None, 0, unchanged, ())
+        cid = store._new_changeset(
+            c, kind=kind, actor=actor, reason=reason, at=at, changeset_id=changeset_id,
+            plan_id=plan_id, undoes=undoes,
+        )
+        params = [
+            {
+                "b_pid": int(r.piece_id),
+                "b_old": int(r.version),
+                "b_new": int(r.version) + 1,
+                "b_to": r.leader_id,
+                "b_fb": bool(r.fallback),
+                "b_cs": cid,
+                "b_at": at,
+            }
+            for r in todo.itertuples(index=False)
+        ]
+        stmt = (
+            update(a)
+            .where(a.c.piece_id == bindparam("b_pid"), a.c.version == bindparam("b_old"))
+            .values(
+                leader_id=bindparam("b_to"),
+                fallback=bindparam("b_fb"),
+                version=bindparam("b_new"),
+                changeset_id=bindparam("b_cs"),
+                updated_at=bindparam("b_at"),
+            )
+        )
+        res = c.execute(stmt, params)
+        if res.supports_sane_multi_rowcount() and res.rowcount != len(params):
+            # Cannot happen while the rows are locked; refuse rather than write a partial edit.
+            msg = "a concurrent edit changed some of these pieces; reload and edit again"
+            raise StaleVersionError(msg, pieces=sorted(set(todo["cell"])))
+        events = [
+            {
+                "changeset_id": cid,
+                "kind": "assign",
+                "piece_id": int(r.piece_id),
+                "cell": r.cell,
+                "unit_code": r.unit_code,
+                "from_leader": r.cur_leader,
+                "to_leader": r.leader_id,
+                "from_fallback": bool(r.cur_fallback),
+                "to_fallback": bool(r.fallback),
+                "from_version": int(r.version),
+                "to_version": int(r.version) + 1,
+                "actor": actor,
+                "reason": reason,
+                "at": at,
+            }
+            for r in todo.itertuples(index=False)
+        ]
+        c.execute(insert(s.assignment_events), events)
+        c.execute(
+            update(s.changesets).where(s.changesets.c.id == cid).values(n_events=len(events))
+        )
+        if plan_id is not None:
+            store.set_plan_status(plan_id, "applied", changeset_id=cid, conn=c)
+    return ChangeResult(cid, len(events), unchanged, tuple(todo["cell"]))
+
+
+def undo_changeset(
+    store: Store, changeset_id: str, *, actor: str, reason: str | None = None
+) -> ChangeResult:
+    """See :meth:`gridmgr.store.Store.undo_changeset`."""
+    cs, ev, p = s.changesets, s.assignment_events, s.pieces
+    with store.transaction() as c:
+        row = c.execute(
+            store._lock(select(cs.c.kind, cs.c.undone_by, cs.c.plan_id).where(cs.c.id == changeset_id))
+        ).first()
+        if row is None:
+            msg = f"change set {changeset_id!r} is not in the store; see `gridmgr history`"
+            raise NotFoundError(msg)
+        kind, undone_by, plan_id = row
+        if undone_by is not None:
+            raise ConflictError(f"change set {changeset_id} was already undone by {undone_by}")
+        events = pd.DataFrame(
+            c.execute(
+                select(
+                    ev.c.piece_id, ev.c.cell, ev.c.kind, ev.c.from_leader, ev.c.from_fallback,
+                    ev.c.to_version,
+                )
+                .where(ev.c.changeset_id == changeset_id)
+                .order_by(ev.c.id)
+            ).all(),
+            columns=["piece_id", "cell", "kind", "from_leader", "from_fallback", "to_version"],
+        )
+        if events.empty:
+            raise ConflictError(
+                f"change set {changeset_id} ({kind}) changed no assignment; nothing to undo"
+            )
+        orphan = events[events["kind"] == "orphan"]
+        if len(orphan):
+            msg = (
+                f"change set {changeset_id} ended assignments of pieces removed by a layers load "
+                f"(cells {_names(sorted(set(orphan['cell'])))}); reload the old layers instead"
+            )
+            raise ConflictError(msg)
+        first = events.drop_duplicates("piece_id", keep="first").set_index("piece_id")
+        last = events.drop_duplicates("piece_id", keep="last").set_index("piece_id")
+        alive = {
+            int(i)
+            for i, in c.execute(select(p.c.id).where(p.c.id.in_([int(x) for x in first.index])))
+        }
+        gone = [str(first.loc[i, "cell"]) for i in first.index if int(i) not in alive]
+        if gone:
+            msg = f"pieces of change set {changeset_id} no longer exist: cells {_names(gone)}"
+            raise ConflictError(msg)
+        changes = pd.DataFrame(
+            {
+                "piece_id": first.index.astype("int64"),
+                "leader_id": first["from_leader"].to_numpy(),
+                "fallback": first["from_fallback"].astype(bool).to_numpy(),
+                "expected_version": last.loc[first.index, "to_version"].astype("int64").to_numpy(),
+            }
+        )
+        result = apply_changes(
+            store, changes, actor=actor, reason=reason or f"undo {changeset_id}", kind="undo",
+            check_leaders=False, conn=c, undoes=changeset_id,
+        )
+        c.execute(update(cs).where(cs.c.id == changeset_id).values(undone_by=result.changeset_id))
+        if plan_id is not None:
+            store.set_plan_status(plan_id, "undone", conn=c)
+    return result
+
+
+def _when(value: dt.datetime | str | None, what: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        msg = f"{what}={value!r} is not a date/time; use e.g. 2026-11-25 or 2026-11-25T08:00:00Z"
+        raise InputError(msg) from None
+    if ts.tzinfo is None:
+        ts = ts.tz_localize("UTC")
+    out: dt.datetime = ts.tz_convert("UTC").to_pydatetime()
+    return out
+
+
+def history(
+    store: Store,
+    *,
+    leader: str | None = None,
+    cell: str | None = None,
+    piece_id: int | None = None,
+    since: dt.datetime | str | None = None,
+    until: dt.datetime | str | None = None,
+    changeset: str | None = None,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """See :meth:`gridmgr.store.Store.history`."""
+    ev, cs = s.assignment_events, s.changesets
+    cols = [
+        ev.c.id, ev.c.changeset_id, ev.c.kind, cs.c.kind.label("changeset_kind"), ev.c.piece_id,
+        ev.c.cell, ev.c.unit_code, ev.c.from_leader, ev.c.to_leader, ev.c.from_fallback,
+        ev.c.to_fallback, ev.c.from_version, ev.c.to_version, ev.c.actor, ev.c.reason, ev.c.at,
+    ]
+    stmt = select(*cols).select_from(ev.join(cs, cs.c.id == ev.c.changeset_id))
+    conds = []
+    if leader is not None:
+        conds.append(or_(ev.c.from_leader == leader, ev.c.to_leader == leader))
+    if cell is not None:
+        conds.append(ev.c.cell == cell)
+    if piece_id is not None:
+        conds.append(ev.c.piece_id == int(piece_id))
+    if changeset is not None:
+        conds.append(ev.c.changeset_id == changeset)
+    t0, t1 = _when(since, "since"), _when(until, "until")
+    if t0 is not None:
+        conds.append(ev.c.at >= t0)
+    if t1 is not None:
+        conds.append(ev.c.at <= t1)
+    if conds:
+        stmt = stmt.where(and_(*conds))
+    stmt = stmt.order_by(ev.c.id)
+    if limit is not None:
+        stmt = stmt.limit(int(limit))
+    with store._read() as conn:
+        rows = conn.execute(stmt).all()
+    return pd.DataFrame(rows, columns=[c.name for c in cols])
+
+
+def owners_at(store: Store, at: dt.datetime | str) -> pd.DataFrame:
+    """See :meth:`gridmgr.store.Store.owners_at`."""
+    ts = _when(at, "at")
+    ev, p = s.assignment_events, s.pieces
+    with store._read() as conn:
+        events = pd.DataFrame(
+            conn.execute(
+                select(ev.c.piece_id, ev.c.cell, ev.c.unit_code, ev.c.to_leader, ev.c.to_fallback)
+                .where(ev.c.at <= ts)
+                .order_by(ev.c.id)
+            ).all(),
+            columns=["piece_id", "cell", "unit_code", "leader_id", "fallback"],
+        )
+        now = pd.DataFrame(
+            conn.execute(select(p.c.id, p.c.cell, p.c.unit_code)).all(),
+            columns=["piece_id", "cell", "unit_code"],
+        )
+    last = events.drop_duplicates("piece_id", keep="last")
+    rest = now[~now["piece_id"].isin(last["piece_id"])].assign(leader_id=None, fallback=False)
+    out = pd.concat([last, rest], ignore_index=True) if len(rest) else last.reset_index(drop=True)
+    out["piece_id"] = out["piece_id"].astype("int64")
+    out["fallback"] = out["fallback"].astype(bool)
+    out["leader_id"] = out["leader_id"].astype(object).where(out["leader_id"].notna(), None)
+    return out.sort_values("piece_id").reset_index(drop=True)
+
+
+def as_mapping(df: pd.DataFrame) -> Mapping[int, tuple[str | None, bool]]:
+    """``piece_id → (leader_id, fallback)`` of an owners frame (for comparisons)."""
+    return {
+        int(i): (None if ld is None else str(ld), bool(fb))
+        for i, ld, fb in zip(df["piece_id"], df["leader_id"], df["fallback"], strict=True)
+    }

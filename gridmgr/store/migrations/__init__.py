@@ -1,0 +1,1 @@
+"""Alembic migrations of the gridmgr store (run by ``Store.upgrade()`` / ``gridmgr db upgrade``)."""
