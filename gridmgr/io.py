@@ -354,8 +354,10 @@ def _codes(src: _Source, code_field: str | None, option: str = "--code-field / c
 
 
 def _text(values: pd.Series) -> pd.Series:
-    s = values.astype(object)
-    return s.where(~pd.isna(s), None).map(lambda x: None if x is None else str(x).strip())
+    """Stripped strings, ``None`` for missing values (never NaN)."""
+    out = [None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip()
+           for v in values.astype(object).tolist()]
+    return pd.Series(out, index=values.index, dtype=object)
 
 
 def _bool(values: pd.Series) -> pd.Series:
