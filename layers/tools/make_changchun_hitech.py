@@ -2,8 +2,8 @@
 """Generate the shipped layers of the Changchun High-tech Zone (``layers/changchun_hitech/``).
 
 The boundaries are **approximations** drawn by hand against real OpenStreetMap major roads
-(``/work/shared/reference/changchun-southwest-major-roads-osm.geojson``, vendored below as
-``REFERENCE_ROADS``' source); they are not official survey data. See ``layers/README.md``.
+(the reference extract ``changchun-southwest-major-roads-osm.geojson``, vendored in
+``layers/tools/reference/``); they are not official survey data. See ``layers/README.md``.
 
 Method (deterministic, no randomness without a fixed seed):
 
@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 import shapely
-from shapely.geometry import LineString, MultiPolygon, Point, Polygon, mapping
+from shapely.geometry import LineString, Point, Polygon, mapping, shape
 
 GRID = 1e-7  # degrees; ~1 cm. Coordinates are written with 7 decimals.
 DECIMALS = 7
@@ -408,9 +408,9 @@ def build_units() -> tuple[list[dict[str, Any]], dict[str, shapely.Geometry]]:
 
     # Rough street and zone polygons (only to classify faces and seeds).
     street_faces = _faces([ring, street_line])
-    rough_streets = {s["code"]: street_faces[_pick(street_faces, COMMUNITIES[s["code"]][0].seed)] for s in STREETS}
     if len(street_faces) != 2:
         raise RuntimeError(f"expected the street line to cut the district in 2, got {len(street_faces)}")
+    rough_streets = {s["code"]: street_faces[_pick(street_faces, COMMUNITIES[s["code"]][0].seed)] for s in STREETS}
 
     lines: list[shapely.Geometry] = [ring, street_line]
     zones: list[tuple[str, Polygon, list[Community]]] = []
@@ -677,7 +677,7 @@ def build_roads(reference: Path, district: shapely.Geometry) -> dict[str, Any]:
     for f in ref["features"]:
         if f["properties"].get("layer") == "place_label":
             continue
-        geom = shapely.geometry.shape(f["geometry"])
+        geom = shape(f["geometry"])
         clipped = geom.intersection(window)
         if clipped.is_empty:
             continue
@@ -704,19 +704,15 @@ def build_roads(reference: Path, district: shapely.Geometry) -> dict[str, Any]:
     }
 
 
-def _dump(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, indent=None, separators=(",", ":")) + "\n"
+def _compact(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
 def _dump_features(collection: dict[str, Any]) -> str:
-    """One feature per line: diff-friendly and deterministic."""
-    head = {k: v for k, v in collection.items() if k != "features"}
-    parts = [_dump(head)[:-2] + ',"features":[\n']
-    feats = collection["features"]
-    for i, f in enumerate(feats):
-        parts.append(json.dumps(f, ensure_ascii=False, separators=(",", ":")) + (",\n" if i < len(feats) - 1 else "\n"))
-    parts.append("]}\n")
-    return "".join(parts)
+    """Serialise a FeatureCollection with one feature per line: diff-friendly and deterministic."""
+    head = ",".join(f"{_compact(k)}:{_compact(v)}" for k, v in collection.items() if k != "features")
+    body = ",\n".join(_compact(f) for f in collection["features"])
+    return "{" + head + ',"features":[\n' + body + "\n]}\n"
 
 
 def write_all(out: Path, reference: Path) -> dict[str, shapely.Geometry]:
@@ -774,23 +770,24 @@ def render_png(out: Path, png: Path, reference: Path) -> None:
     lines = ref[ref.geom_type != "Point"]
     lines[lines.layer != "waterway"].plot(ax=ax, color="darkorange", linewidth=1.2)
     lines[lines.layer == "waterway"].plot(ax=ax, color="royalblue", linewidth=1.2)
-    for _, r in lines.iterrows():
-        p = r.geometry.interpolate(0.5, normalized=True)
-        ax.annotate(r["name"], (p.x, p.y), fontsize=7, color="saddlebrown")
+    for name, geom in zip(lines["name"], lines.geometry):
+        p = geom.interpolate(0.5, normalized=True)
+        ax.annotate(name, (p.x, p.y), fontsize=7, color="saddlebrown")
     labels = ref[ref.geom_type == "Point"]
     labels.plot(ax=ax, color="red", marker="*", markersize=80)
-    for _, r in labels.iterrows():
-        ax.annotate(r["name"], (r.geometry.x, r.geometry.y), fontsize=9, color="red")
+    for name, geom in zip(labels["name"], labels.geometry):
+        ax.annotate(name, (geom.x, geom.y), fontsize=9, color="red")
     places[places.geom_type == "Polygon"].plot(ax=ax, color="green", alpha=0.5)
     places.set_geometry(places.representative_point()).plot(
         ax=ax, column="category", markersize=18, legend=True, cmap="tab20"
     )
-    for _, r in com.iterrows():
-        p = r.geometry.representative_point()
-        ax.annotate(r["name"].replace("样例", "\n样例"), (p.x, p.y), fontsize=7, ha="center")
-    for _, r in places[~places["sample"]].iterrows():
-        p = r.geometry.representative_point()
-        ax.annotate(r["name"], (p.x, p.y), fontsize=9, color="darkgreen", weight="bold")
+    for name, geom in zip(com["name"], com.geometry):
+        p = geom.representative_point()
+        ax.annotate(name.replace("样例", "\n样例"), (p.x, p.y), fontsize=7, ha="center")
+    real = places[~places["sample"]]
+    for name, geom in zip(real["name"], real.geometry):
+        p = geom.representative_point()
+        ax.annotate(name, (p.x, p.y), fontsize=9, color="darkgreen", weight="bold")
     b = units.total_bounds
     ax.set_xlim(b[0] - 0.02, b[2] + 0.02)
     ax.set_ylim(b[1] - 0.01, b[3] + 0.02)
