@@ -312,3 +312,52 @@ def gcj02_offset_m(lon: ArrayLike, lat: ArrayLike) -> FloatArray:
     geod = pyproj.Geod(ellps="WGS84")
     _, _, dist = geod.inv(x, y, gx, gy)
     return np.asarray(dist, dtype=np.float64)
+
+
+def offset_suspicion(
+    geoms: npt.ArrayLike,
+    reference: npt.ArrayLike,
+    *,
+    max_points: int = 2000,
+    metric_crs: str = "+proj=aea +lat_1=25 +lat_2=47 +lat_0=0 +lon_0=105 +datum=WGS84 +units=m",
+) -> dict[str, float | bool | str]:
+    """Compare a layer with a trusted WGS-84 reference to see whether it is really GCJ-02/BD-09.
+
+    Takes up to ``max_points`` vertices of ``geoms`` (evenly subsampled), and measures the median
+    distance in metres to the nearest ``reference`` geometry (e.g. OpenStreetMap roads that the
+    boundaries follow) three ways: as given, and after undoing a GCJ-02 or a BD-09 offset. The
+    layer is *suspicious* when undoing an offset at least halves the median distance and the
+    median as given exceeds 100 m (the offsets are 300–700 m around Changchun, so data that truly
+    is WGS-84 and follows the reference is not flagged).
+
+    Returns
+    -------
+    dict
+        ``median_m`` (as given), ``median_m_if_gcj02``, ``median_m_if_bd09``, ``suspicious``
+        (bool) and ``likely`` (``"wgs84"``, ``"gcj02"`` or ``"bd09"``).
+    """
+    import geopandas as gpd
+
+    coords = shapely.get_coordinates(np.asarray(geoms, dtype=object))
+    if len(coords) == 0:
+        return {"median_m": 0.0, "median_m_if_gcj02": 0.0, "median_m_if_bd09": 0.0,
+                "suspicious": False, "likely": "wgs84"}
+    step = max(1, len(coords) // max_points)
+    pts = coords[::step]
+    ref = gpd.GeoSeries(np.asarray(reference, dtype=object), crs=4326).to_crs(metric_crs).to_numpy()
+    tree = shapely.STRtree(ref)
+    to_m = pyproj.Transformer.from_crs(4326, metric_crs, always_xy=True)
+
+    def median(lon: FloatArray, lat: FloatArray) -> float:
+        x, y = to_m.transform(lon, lat)
+        _, dist = tree.query_nearest(shapely.points(x, y), return_distance=True, all_matches=False)
+        return float(np.median(dist))
+
+    d0 = median(pts[:, 0], pts[:, 1])
+    d_gcj = median(*gcj02_to_wgs84(pts[:, 0], pts[:, 1]))
+    d_bd = median(*bd09_to_wgs84(pts[:, 0], pts[:, 1]))
+    best = min(d_gcj, d_bd)
+    suspicious = bool(d0 > 100.0 and best <= 0.5 * d0)
+    likely = "wgs84" if not suspicious else ("gcj02" if d_gcj <= d_bd else "bd09")
+    return {"median_m": d0, "median_m_if_gcj02": d_gcj, "median_m_if_bd09": d_bd,
+            "suspicious": suspicious, "likely": likely}

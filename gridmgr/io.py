@@ -32,7 +32,7 @@ import pyproj
 import shapely
 
 from gridmgr import _validate as v
-from gridmgr._crs import OffsetCRS, offset_crs_name, parse_crs, transform_geometries
+from gridmgr._crs import OffsetCRS, offset_suspicion, parse_crs, transform_geometries
 from gridmgr.errors import (
     CRSError,
     CRSSuspicionWarning,
@@ -482,6 +482,29 @@ def _warn_if_gcj(src: _Source, explicit: bool) -> list[str]:
     return hints
 
 
+def _check_alignment(
+    path: Path, geoms: ObjArray, reference: gpd.GeoDataFrame | gpd.GeoSeries
+) -> dict[str, float | bool | str]:
+    """Warn when unit boundaries match ``reference`` only after undoing a GCJ-02/BD-09 offset."""
+    ref = reference.to_crs(4326) if reference.crs is not None else reference
+    ref_geoms = np.asarray(ref.geometry.to_numpy() if isinstance(ref, gpd.GeoDataFrame) else ref.to_numpy(),
+                           dtype=object)
+    result = offset_suspicion(shapely.boundary(geoms), ref_geoms[~shapely.is_missing(ref_geoms)])
+    if result["suspicious"]:
+        likely = str(result["likely"])
+        msg = t(
+            f"{path}：边界与参考图层（如道路）相距中位 {result['median_m']:.0f} 米，按 {likely.upper()} "
+            f"纠偏后仅 {min(result['median_m_if_gcj02'], result['median_m_if_bd09']):.0f} 米；其中一个图层"
+            f"可能是 {likely.upper()}（火星/百度坐标），请用 --crs {likely} 读取该图层",
+            f"{path}: boundaries lie a median {result['median_m']:.0f} m from the reference layer "
+            f"(e.g. roads) but only {min(result['median_m_if_gcj02'], result['median_m_if_bd09']):.0f} m "
+            f"after undoing a {likely.upper()} offset; one of the two layers is probably "
+            f"{likely.upper()} — read it with --crs {likely}",
+        )
+        warnings.warn(msg, CRSSuspicionWarning, stacklevel=3)
+    return result
+
+
 # --- public readers ---------------------------------------------------------------------------
 
 
@@ -495,6 +518,7 @@ def read_units(
     crs: object = None,
     repair: bool = False,
     layer: str | int | None = None,
+    reference: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
 ) -> gpd.GeoDataFrame:
     """Read and validate administrative units (the *units* contract), in EPSG:4326.
 
@@ -514,6 +538,11 @@ def read_units(
         of raising; each repair is listed in ``frame.attrs["repairs"]`` with its area change in m².
     layer
         Layer name or index for multi-layer sources (GeoPackage).
+    reference
+        Optional trusted WGS-84 geometries the boundaries follow (e.g. OpenStreetMap roads). When
+        the unit boundaries sit much closer to them after undoing a GCJ-02 or BD-09 offset, a
+        :class:`~gridmgr.errors.CRSSuspicionWarning` is issued (see
+        :func:`gridmgr._crs.offset_suspicion`); the figures are in ``attrs["alignment"]``.
 
     Returns
     -------
@@ -574,7 +603,9 @@ def read_units(
         data["sample"] = _bool(src.props["sample"])
     frame = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)
     hints = _warn_if_gcj(src, explicit)
+    alignment = _check_alignment(src.path, geoms, reference) if reference is not None else None
     frame.attrs.update(
+        alignment=alignment,
         source=str(src.path),
         source_crs=crs_label,
         fields={"code": cf, "name": nf, "parent": pf, "level": lf},
@@ -810,7 +841,9 @@ def read_layers(directory: PathLike, *, repair: bool = False) -> Layers:
 
     ``units`` (required), ``key_places`` and ``roads`` may be GeoJSON (the shipped format),
     GeoPackage or Shapefile; ``departments.json`` is required when there are key places, whose
-    categories must be among its categories.
+    categories must be among its categories. When there are roads, the unit boundaries are
+    compared with them (``reference=`` of :func:`read_units`): a GCJ-02/BD-09-sized disagreement
+    gives a :class:`~gridmgr.errors.CRSSuspicionWarning`.
 
     Examples
     --------
@@ -829,7 +862,9 @@ def read_layers(directory: PathLike, *, repair: bool = False) -> Layers:
             t(f"{d}：缺少 units.geojson；图层目录格式见 docs/architecture.md",
               f"{d}: no units.geojson; see the layers directory format in docs/architecture.md")
         )
-    units = read_units(units_path, repair=repair)
+    roads_path = _find_layer_file(d, "roads")
+    roads = read_roads(roads_path) if roads_path is not None else None
+    units = read_units(units_path, repair=repair, reference=roads)
     dep_path = d / "departments.json"
     kp_path = _find_layer_file(d, "key_places")
     if dep_path.exists():
@@ -851,6 +886,4 @@ def read_layers(directory: PathLike, *, repair: bool = False) -> Layers:
         key_places = gpd.GeoDataFrame(
             {"code": [], "name": [], "category": []}, geometry=gpd.GeoSeries([], crs=4326), crs=4326
         )
-    roads_path = _find_layer_file(d, "roads")
-    roads = read_roads(roads_path) if roads_path is not None else None
     return Layers(units, key_places, tables.departments, tables.categories, roads, d)

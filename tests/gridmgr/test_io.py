@@ -282,6 +282,28 @@ def test_gcj02_suspicion_warning(tmp_path: Path) -> None:
         io.read_units(_write_fc(tmp_path / "u2.geojson", coordsys))
 
 
+def test_gcj02_suspicion_against_reference_roads(tmp_path: Path) -> None:
+    from gridmgr._crs import transform_geometries
+
+    feats = _units()
+    truth = gpd.GeoDataFrame.from_features(feats, crs=4326)
+    roads = gpd.GeoDataFrame(geometry=truth.boundary, crs=4326)  # boundaries that follow roads
+    shifted = transform_geometries(truth.geometry.to_numpy(), "wgs84", "gcj02")
+    for f, g in zip(feats, shifted, strict=True):
+        f["geometry"] = shapely.geometry.mapping(g)
+    path = _write_fc(tmp_path / "u.geojson", feats)
+    with pytest.warns(errors.CRSSuspicionWarning, match="GCJ02"):
+        units = io.read_units(path, reference=roads)
+    assert units.attrs["alignment"]["likely"] == "gcj02"
+    assert units.attrs["alignment"]["median_m_if_gcj02"] < 1.0 < 100 < units.attrs["alignment"]["median_m"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fixed = io.read_units(path, crs="gcj02", reference=roads)
+        assert fixed.attrs["alignment"]["median_m"] < 1.0
+        plain = io.read_units(_write_fc(tmp_path / "plain.geojson", _units()), reference=roads)
+        assert not plain.attrs["alignment"]["suspicious"]
+
+
 def test_projected_file_without_crs_is_not_guessed(english: None) -> None:
     with pytest.raises(errors.CRSMismatchError):
         io.read_units(BAD / "no_prj_projected.shp")
