@@ -44,6 +44,8 @@ DECIMALS = 7
 PLACE_MARGIN_DEG = 0.0006  # ~50-65 m from any community boundary
 PLACE_SPACING_DEG = 0.0025  # ~200-280 m between sampled key places
 RNG_SEED = 20190725  # the date of the campaign meeting in the seed report
+NEAR_ROAD = frozenset({"mall", "transport_hub"})
+NEAR_ROAD_DEG = 0.005  # ~400-550 m
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE.parent / "changchun_hitech"
@@ -512,8 +514,22 @@ def _street_name(code: str) -> str:
     return next(s["name"] for s in STREETS if s["code"] == _street_of(code))
 
 
-def build_key_places(geoms: dict[str, shapely.Geometry]) -> list[dict[str, Any]]:
-    """Place the key places: the three named sites by hand, the samples with a seeded RNG."""
+def _major_roads(reference: Path) -> shapely.Geometry:
+    """Union of the reference's road lines (no railway, no river)."""
+    ref = json.loads(reference.read_text(encoding="utf-8"))
+    lines = [
+        shape(f["geometry"])
+        for f in ref["features"]
+        if f["properties"].get("layer") in {"motorway", "trunk", "primary", "secondary"}
+    ]
+    return shapely.union_all(lines)
+
+
+def build_key_places(geoms: dict[str, shapely.Geometry], roads: shapely.Geometry) -> list[dict[str, Any]]:
+    """Place the key places: the three named sites by hand, the samples with a seeded RNG.
+
+    Malls and transport hubs are kept within ``NEAR_ROAD_DEG`` of a major road.
+    """
     rng = np.random.default_rng(RNG_SEED)
     features: list[dict[str, Any]] = []
     taken: list[Point] = []
@@ -569,7 +585,8 @@ def build_key_places(geoms: dict[str, shapely.Geometry]) -> list[dict[str, Any]]
                     x = float(rng.uniform(minx, maxx))
                     y = float(rng.uniform(miny, maxy))
                     pt = _snap(Point(x, y))
-                    if region.contains(pt) and all(pt.distance(t) >= PLACE_SPACING_DEG for t in taken):
+                    near_ok = category not in NEAR_ROAD or pt.distance(roads) <= NEAR_ROAD_DEG
+                    if near_ok and region.contains(pt) and all(pt.distance(t) >= PLACE_SPACING_DEG for t in taken):
                         break
                 else:  # pragma: no cover - only when the layout above is changed badly
                     raise RuntimeError(f"could not place {category} in {code}")
@@ -719,7 +736,7 @@ def write_all(out: Path, reference: Path) -> dict[str, shapely.Geometry]:
     """Build and write every file of the layers directory."""
     out.mkdir(parents=True, exist_ok=True)
     unit_features, geoms = build_units()
-    places = build_key_places(geoms)
+    places = build_key_places(geoms, _major_roads(reference))
     leaders = build_leaders(geoms, places)
 
     (out / "units.geojson").write_text(

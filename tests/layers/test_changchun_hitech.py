@@ -183,6 +183,12 @@ def test_key_places_inside_exactly_one_community(places: gpd.GeoDataFrame, units
     assert {"school", "mall", "hospital", "plaza", "park"} <= set(guigu)
     shuangde = cats[street.reindex(cats.index) == "220173005"]
     assert (shuangde == "farmers_market").sum() >= 3
+    # malls and transport hubs sit by a major road (within 600 m)
+    roads = gpd.read_file(LAYERS / "roads.geojson")
+    road_lines = shapely.union_all(roads.loc[roads["kind"] == "road"].to_crs(EQUAL_AREA_CRS).geometry.values)
+    by_road = places[places["category"].isin(["mall", "transport_hub"])].to_crs(EQUAL_AREA_CRS)
+    assert len(by_road) >= 4
+    assert (by_road.distance(road_lines) <= 600).all()
 
 
 # --- departments -----------------------------------------------------------------------------
