@@ -340,8 +340,13 @@ def offset_suspicion(
 
     coords = shapely.get_coordinates(np.asarray(geoms, dtype=object))
     if len(coords) == 0:
-        return {"median_m": 0.0, "median_m_if_gcj02": 0.0, "median_m_if_bd09": 0.0,
-                "suspicious": False, "likely": "wgs84"}
+        return {
+            "median_m": 0.0,
+            "median_m_if_gcj02": 0.0,
+            "median_m_if_bd09": 0.0,
+            "suspicious": False,
+            "likely": "wgs84",
+        }
     step = max(1, len(coords) // max_points)
     pts = coords[::step]
     ref = gpd.GeoSeries(np.asarray(reference, dtype=object), crs=4326).to_crs(metric_crs).to_numpy()
@@ -359,5 +364,10 @@ def offset_suspicion(
     best = min(d_gcj, d_bd)
     suspicious = bool(d0 > 100.0 and best <= 0.5 * d0)
     likely = "wgs84" if not suspicious else ("gcj02" if d_gcj <= d_bd else "bd09")
-    return {"median_m": d0, "median_m_if_gcj02": d_gcj, "median_m_if_bd09": d_bd,
-            "suspicious": suspicious, "likely": likely}
+    return {
+        "median_m": d0,
+        "median_m_if_gcj02": d_gcj,
+        "median_m_if_bd09": d_bd,
+        "suspicious": suspicious,
+        "likely": likely,
+    }

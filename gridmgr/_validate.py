@@ -95,7 +95,9 @@ def _others(indices: Sequence[int]) -> str:
     if len(indices) <= 1:
         return ""
     shown = ", ".join(str(i) for i in indices[:8]) + (" …" if len(indices) > 8 else "")
-    return t(f"（共 {len(indices)} 个要素：{shown}）", f" ({len(indices)} features in total: {shown})")
+    return t(
+        f"（共 {len(indices)} 个要素：{shown}）", f" ({len(indices)} features in total: {shown})"
+    )
 
 
 def _code_at(codes: Sequence[object] | None, i: int) -> object:
@@ -202,7 +204,9 @@ def _blank(values: pd.Series) -> BoolArray:
     s = values.astype(object)
     isna = pd.isna(s).to_numpy(dtype=bool)
     as_str = s.where(~isna, "").astype(str).str.strip()
-    return np.asarray(isna | (as_str == "").to_numpy(dtype=bool) | as_str.isin(["nan", "None"]).to_numpy())
+    return np.asarray(
+        isna | (as_str == "").to_numpy(dtype=bool) | as_str.isin(["nan", "None"]).to_numpy()
+    )
 
 
 def normalise_codes(values: pd.Series) -> pd.Series:
@@ -292,8 +296,16 @@ def check_geometries(
         raise EmptyGeometryError(msg)
     types = shapely.get_type_id(geoms)
     names = np.array(
-        ["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
-         "MultiPolygon", "GeometryCollection"],
+        [
+            "Point",
+            "LineString",
+            "LinearRing",
+            "Polygon",
+            "MultiPoint",
+            "MultiLineString",
+            "MultiPolygon",
+            "GeometryCollection",
+        ],
         dtype=object,
     )[types]
     wrong = ~np.isin(names, list(allowed))
@@ -397,7 +409,9 @@ def check_projected_source(
 ) -> None:
     """Lon/lat-looking coordinates in a file declared projected are a CRS mismatch."""
     b = shapely.bounds(geoms)
-    looks_lonlat = (np.abs(b[:, [0, 2]]) <= 180).all(axis=1) & (np.abs(b[:, [1, 3]]) <= 90).all(axis=1)
+    looks_lonlat = (np.abs(b[:, [0, 2]]) <= 180).all(axis=1) & (np.abs(b[:, [1, 3]]) <= 90).all(
+        axis=1
+    )
     if looks_lonlat.all():
         i = 0
         where = feature_ref(path, i, _code_at(codes, i))
@@ -423,7 +437,10 @@ def check_converted(
     lo_x, lo_y, hi_x, hi_y = CHINA_BBOX
     ok = (
         np.isfinite(b).all(axis=1)
-        & (b[:, 0] >= lo_x) & (b[:, 2] <= hi_x) & (b[:, 1] >= lo_y) & (b[:, 3] <= hi_y)
+        & (b[:, 0] >= lo_x)
+        & (b[:, 2] <= hi_x)
+        & (b[:, 1] >= lo_y)
+        & (b[:, 3] <= hi_y)
     )
     if ok.all():
         return
@@ -624,7 +641,9 @@ def resolve_parents(
     external: list[dict[str, str]] = []
     rank = {lvl: k for k, lvl in enumerate(LEVELS)}
     top = min(rank[v] for v in levels.tolist()) if n else 0
-    for i, (code, par, lvl) in enumerate(zip(codes.tolist(), given.tolist(), levels.tolist(), strict=True)):
+    for i, (code, par, lvl) in enumerate(
+        zip(codes.tolist(), given.tolist(), levels.tolist(), strict=True)
+    ):
         if par is None:
             cand = next((c for c in _prefix_candidates(code) if c in known and c != code), None)
             result.append(cand)
@@ -652,7 +671,9 @@ def resolve_parents(
         result.append(par)
     out = pd.Series(result, index=codes.index, dtype=object)
     level_of = dict(zip(codes.tolist(), levels.tolist(), strict=True))
-    for i, (code, par, lvl) in enumerate(zip(codes.tolist(), out.tolist(), levels.tolist(), strict=True)):
+    for i, (code, par, lvl) in enumerate(
+        zip(codes.tolist(), out.tolist(), levels.tolist(), strict=True)
+    ):
         if par is not None and rank[level_of[par]] >= rank[lvl]:
             msg = t(
                 f"{feature_ref(path, i, code)}：上级 {par!r} 的层级（{level_of[par]}）不高于本单元"

@@ -50,10 +50,10 @@ PathLike = str | Path
 
 __all__ = [
     "CODE_FIELDS",
-    "DepartmentTables",
-    "Layers",
     "NAME_FIELDS",
     "PARENT_FIELDS",
+    "DepartmentTables",
+    "Layers",
     "read_departments",
     "read_key_places",
     "read_layers",
@@ -63,16 +63,49 @@ __all__ = [
 
 #: Field-name variants recognised, in order of preference (matched case-insensitively).
 CODE_FIELDS = (
-    "code", "adcode", "区划代码", "行政区划代码", "区划编码", "代码", "编码", "单元编码", "xzqdm",
-    "xzqhdm", "xzqh_dm", "unit_code", "dm", "gb", "bm",
+    "code",
+    "adcode",
+    "区划代码",
+    "行政区划代码",
+    "区划编码",
+    "代码",
+    "编码",
+    "单元编码",
+    "xzqdm",
+    "xzqhdm",
+    "xzqh_dm",
+    "unit_code",
+    "dm",
+    "gb",
+    "bm",
 )
 NAME_FIELDS = (
-    "name", "名称", "单元名称", "区划名称", "行政区划名称", "xzqmc", "xzqhmc", "name_zh", "mc",
-    "unit_name", "名字",
+    "name",
+    "名称",
+    "单元名称",
+    "区划名称",
+    "行政区划名称",
+    "xzqmc",
+    "xzqhmc",
+    "name_zh",
+    "mc",
+    "unit_name",
+    "名字",
 )
 PARENT_FIELDS = (
-    "parent", "parent_code", "parentcode", "parent_adcode", "上级代码", "上级编码", "上级区划代码",
-    "父级代码", "父代码", "sjdm", "sjxzqdm", "pcode", "p_code",
+    "parent",
+    "parent_code",
+    "parentcode",
+    "parent_adcode",
+    "上级代码",
+    "上级编码",
+    "上级区划代码",
+    "父级代码",
+    "父代码",
+    "sjdm",
+    "sjxzqdm",
+    "pcode",
+    "p_code",
 )
 LEVEL_FIELDS = ("level", "层级", "级别", "单元层级", "jb", "cj")
 CATEGORY_FIELDS = ("category", "类别", "类型", "分类", "场所类型", "cat", "kind", "lb", "lx")
@@ -130,33 +163,54 @@ def _read_geojson(path: Path) -> _Source:
     except json.JSONDecodeError as exc:
         raise _unreadable(
             path,
-            t(f"不是有效的 JSON（第 {exc.lineno} 行第 {exc.colno} 列：{exc.msg}）",
-              f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"),
-            t("请用文本编辑器或 QGIS 检查文件", "check the file in a text editor or re-export it from QGIS"),
+            t(
+                f"不是有效的 JSON（第 {exc.lineno} 行第 {exc.colno} 列：{exc.msg}）",
+                f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+            ),
+            t(
+                "请用文本编辑器或 QGIS 检查文件",
+                "check the file in a text editor or re-export it from QGIS",
+            ),
         ) from exc
     if not isinstance(data, dict) or "type" not in data:
-        raise _unreadable(path, t("不是 GeoJSON 对象", "not a GeoJSON object"),
-                          t("请导出为 GeoJSON FeatureCollection", "export it as a GeoJSON FeatureCollection"))
+        raise _unreadable(
+            path,
+            t("不是 GeoJSON 对象", "not a GeoJSON object"),
+            t("请导出为 GeoJSON FeatureCollection", "export it as a GeoJSON FeatureCollection"),
+        )
     kind = data["type"]
     if kind == "FeatureCollection":
         features = data.get("features")
         if not isinstance(features, list):
-            raise _unreadable(path, t("FeatureCollection 缺少 features 数组",
-                                      "FeatureCollection has no 'features' array"),
-                              t("请重新导出该文件", "re-export the file"))
+            raise _unreadable(
+                path,
+                t(
+                    "FeatureCollection 缺少 features 数组",
+                    "FeatureCollection has no 'features' array",
+                ),
+                t("请重新导出该文件", "re-export the file"),
+            )
     elif kind == "Feature":
         features = [data]
     elif isinstance(kind, str) and "coordinates" in data or kind == "GeometryCollection":
         features = [{"type": "Feature", "properties": {}, "geometry": data}]
     else:
-        raise _unreadable(path, t(f"未知的 GeoJSON 类型 {kind!r}", f"unknown GeoJSON type {kind!r}"),
-                          t("请导出为 GeoJSON FeatureCollection", "export it as a GeoJSON FeatureCollection"))
+        raise _unreadable(
+            path,
+            t(f"未知的 GeoJSON 类型 {kind!r}", f"unknown GeoJSON type {kind!r}"),
+            t("请导出为 GeoJSON FeatureCollection", "export it as a GeoJSON FeatureCollection"),
+        )
     bad_feature = next((i for i, f in enumerate(features) if not isinstance(f, dict)), None)
     if bad_feature is not None:
-        raise _unreadable(path, t(f"要素 {bad_feature} 不是 JSON 对象", f"feature {bad_feature} is not a JSON object"),
-                          t("请重新导出该文件", "re-export the file"))
+        raise _unreadable(
+            path,
+            t(f"要素 {bad_feature} 不是 JSON 对象", f"feature {bad_feature} is not a JSON object"),
+            t("请重新导出该文件", "re-export the file"),
+        )
     geometries = [f.get("geometry") for f in features]
-    records = [f.get("properties") if isinstance(f.get("properties"), dict) else {} for f in features]
+    records = [
+        f.get("properties") if isinstance(f.get("properties"), dict) else {} for f in features
+    ]
     props = pd.DataFrame.from_records(records, index=pd.RangeIndex(len(features)))
     if props.shape[1] == 0:
         props = pd.DataFrame(index=pd.RangeIndex(len(features)))
@@ -164,7 +218,9 @@ def _read_geojson(path: Path) -> _Source:
     geoms, parse_errors = _geoms_from_geojson(geometries)
     crs = _file_crs(path, data.get("crs"))
     hints = []
-    if isinstance(data.get("crs"), dict) and _GCJ_PATTERN.search(json.dumps(data["crs"], ensure_ascii=False)):
+    if isinstance(data.get("crs"), dict) and _GCJ_PATTERN.search(
+        json.dumps(data["crs"], ensure_ascii=False)
+    ):
         hints.append(f"crs member {data['crs']!r}")
     for key, value in data.items():
         if key not in ("type", "features", "crs", "bbox") and isinstance(value, str | dict):
@@ -182,7 +238,7 @@ def _geoms_from_geojson(geometries: Sequence[Any]) -> tuple[ObjArray, dict[int, 
         [json.dumps(g) if isinstance(g, dict) else None for g in geometries], dtype=object
     )
     out = np.full(len(texts), None, dtype=object)
-    present = np.flatnonzero(texts != None)  # noqa: E711 - elementwise comparison
+    present = np.flatnonzero(texts != None)
     errors: dict[int, str] = {}
     try:
         out[present] = shapely.from_geojson(texts[present], on_invalid="ignore")
@@ -245,22 +301,35 @@ def _pick_layer(path: Path, layer: str | int | None, prefer: str) -> str | int |
     try:
         layers = pyogrio.list_layers(path)
     except Exception as exc:  # pyogrio raises its own DataSourceError family
-        raise _unreadable(path, t(f"无法打开（{exc}）", f"cannot be opened ({exc})"),
-                          t("请确认文件完整且格式受支持（GeoJSON/GPKG/SHP）",
-                            "check that the file is complete and a supported format (GeoJSON/GPKG/SHP)")) from exc
+        raise _unreadable(
+            path,
+            t(f"无法打开（{exc}）", f"cannot be opened ({exc})"),
+            t(
+                "请确认文件完整且格式受支持（GeoJSON/GPKG/SHP）",
+                "check that the file is complete and a supported format (GeoJSON/GPKG/SHP)",
+            ),
+        ) from exc
     names = [str(n) for n in layers[:, 0]] if len(layers) else []
     if layer is not None:
         if isinstance(layer, int) or layer in names:
             return layer
-        raise _unreadable(path, t(f"没有图层 {layer!r}（已有：{', '.join(names)}）",
-                                  f"has no layer {layer!r} (layers: {', '.join(names)})"),
-                          t("请用 layer= 指定已有图层", "pass one of them as layer="))
+        raise _unreadable(
+            path,
+            t(
+                f"没有图层 {layer!r}（已有：{', '.join(names)}）",
+                f"has no layer {layer!r} (layers: {', '.join(names)})",
+            ),
+            t("请用 layer= 指定已有图层", "pass one of them as layer="),
+        )
     if len(names) <= 1:
         return None
     if prefer in names:
         return prefer
-    raise _unreadable(path, t(f"包含多个图层（{', '.join(names)}）", f"holds several layers ({', '.join(names)})"),
-                      t("请用 layer= 指定要读取的图层", "name the one to read with layer="))
+    raise _unreadable(
+        path,
+        t(f"包含多个图层（{', '.join(names)}）", f"holds several layers ({', '.join(names)})"),
+        t("请用 layer= 指定要读取的图层", "name the one to read with layer="),
+    )
 
 
 def _read_ogr(path: Path, layer: str | int | None, prefer: str) -> _Source:
@@ -272,12 +341,20 @@ def _read_ogr(path: Path, layer: str | int | None, prefer: str) -> _Source:
     try:
         meta, _, wkb, field_data = pyogrio.raw.read(path, layer=chosen, encoding=encoding)
     except Exception as exc:
-        raise _unreadable(path, t(f"无法读取（{exc}）", f"cannot be read ({exc})"),
-                          t("请确认文件完整（Shapefile 需要 .shp/.shx/.dbf）",
-                            "check the file is complete (a Shapefile needs .shp, .shx and .dbf)")) from exc
+        raise _unreadable(
+            path,
+            t(f"无法读取（{exc}）", f"cannot be read ({exc})"),
+            t(
+                "请确认文件完整（Shapefile 需要 .shp/.shx/.dbf）",
+                "check the file is complete (a Shapefile needs .shp, .shx and .dbf)",
+            ),
+        ) from exc
     fields = [str(f) for f in meta["fields"]]
     props = pd.DataFrame(
-        {name: pd.Series(np.asarray(col), dtype=object) for name, col in zip(fields, field_data, strict=True)},
+        {
+            name: pd.Series(np.asarray(col), dtype=object)
+            for name, col in zip(fields, field_data, strict=True)
+        },
         index=pd.RangeIndex(len(wkb) if wkb is not None else 0),
     )
     n = len(props)
@@ -298,10 +375,15 @@ def _read_ogr(path: Path, layer: str | int | None, prefer: str) -> _Source:
 def _read_source(path: PathLike, *, layer: str | int | None, prefer: str) -> _Source:
     p = Path(path)
     if not p.exists():
-        raise _unreadable(p, t("文件不存在", "file does not exist"), t("请检查路径", "check the path"))
+        raise _unreadable(
+            p, t("文件不存在", "file does not exist"), t("请检查路径", "check the path")
+        )
     if p.is_dir():
-        raise _unreadable(p, t("是目录而不是文件", "is a directory, not a file"),
-                          t("图层目录请用 read_layers", "use read_layers for a layers directory"))
+        raise _unreadable(
+            p,
+            t("是目录而不是文件", "is a directory, not a file"),
+            t("图层目录请用 read_layers", "use read_layers for a layers directory"),
+        )
     if p.suffix.lower() in (".geojson", ".json"):
         return _read_geojson(p)
     return _read_ogr(p, layer, prefer)
@@ -311,8 +393,13 @@ def _read_source(path: PathLike, *, layer: str | int | None, prefer: str) -> _So
 
 
 def _find_field(
-    src: _Source, explicit: str | None, candidates: Sequence[str], role: str, option: str,
-    *, required: bool,
+    src: _Source,
+    explicit: str | None,
+    candidates: Sequence[str],
+    role: str,
+    option: str,
+    *,
+    required: bool,
 ) -> str | None:
     columns = [str(c) for c in src.props.columns]
     listing = ", ".join(repr(c) for c in columns)
@@ -344,7 +431,9 @@ def _find_field(
     raise MissingFieldError(msg)
 
 
-def _codes(src: _Source, code_field: str | None, option: str = "--code-field / code_field=") -> tuple[str, pd.Series]:
+def _codes(
+    src: _Source, code_field: str | None, option: str = "--code-field / code_field="
+) -> tuple[str, pd.Series]:
     cf = _find_field(src, code_field, CODE_FIELDS, "code", option, required=True)
     assert cf is not None
     v.check_required(src.props[cf], src.path, cf, None, t("编码", "code"))
@@ -355,8 +444,10 @@ def _codes(src: _Source, code_field: str | None, option: str = "--code-field / c
 
 def _text(values: pd.Series) -> pd.Series:
     """Stripped strings, ``None`` for missing values (never NaN)."""
-    out = [None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip()
-           for v in values.astype(object).tolist()]
+    out = [
+        None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip()
+        for v in values.astype(object).tolist()
+    ]
     return pd.Series(out, index=values.index, dtype=object)
 
 
@@ -409,12 +500,17 @@ def _geometries(
     v.check_geometries(geoms, path, codes, allowed, src.unparsed)
     v.check_finite(geoms, path, codes)
     explicit = crs is not None
-    eff: pyproj.CRS | OffsetCRS | None = parse_crs(crs, where=f"{path}: crs=") if explicit else src.crs
+    eff: pyproj.CRS | OffsetCRS | None = (
+        parse_crs(crs, where=f"{path}: crs=") if explicit else src.crs
+    )
     if eff is None:
         label = (
             t("WGS-84（GeoJSON 默认，RFC 7946）", "WGS-84, the GeoJSON default (RFC 7946)")
             if src.geojson
-            else t("文件未声明坐标系，按 WGS-84 经纬度处理", "no CRS in the file, taken as WGS-84 lon/lat")
+            else t(
+                "文件未声明坐标系，按 WGS-84 经纬度处理",
+                "no CRS in the file, taken as WGS-84 lon/lat",
+            )
         )
         v.check_lonlat(geoms, path, codes, label)
         return geoms, "EPSG:4326", explicit
@@ -448,7 +544,14 @@ def _gcj_hints(src: _Source) -> list[str]:
         hints.append(f"file name contains {name_hit.group(0)!r}")
     for col in src.props.columns:
         text = str(col)
-        if _GCJ_PATTERN.search(text) or text.lower() in ("gd_lng", "gd_lat", "gd_lon", "bd_lng", "bd_lat", "bd_lon"):
+        if _GCJ_PATTERN.search(text) or text.lower() in (
+            "gd_lng",
+            "gd_lat",
+            "gd_lon",
+            "bd_lng",
+            "bd_lat",
+            "bd_lon",
+        ):
             hints.append(f"field {text!r}")
             continue
         if re.search(r"crs|srs|coord|坐标", text, re.IGNORECASE):
@@ -487,8 +590,10 @@ def _check_alignment(
 ) -> dict[str, float | bool | str]:
     """Warn when unit boundaries match ``reference`` only after undoing a GCJ-02/BD-09 offset."""
     ref = reference.to_crs(4326) if reference.crs is not None else reference
-    ref_geoms = np.asarray(ref.geometry.to_numpy() if isinstance(ref, gpd.GeoDataFrame) else ref.to_numpy(),
-                           dtype=object)
+    ref_geoms = np.asarray(
+        ref.geometry.to_numpy() if isinstance(ref, gpd.GeoDataFrame) else ref.to_numpy(),
+        dtype=object,
+    )
     result = offset_suspicion(shapely.boundary(geoms), ref_geoms[~shapely.is_missing(ref_geoms)])
     if result["suspicious"]:
         likely = str(result["likely"])
@@ -572,14 +677,28 @@ def read_units(
     src = _read_source(path, layer=layer, prefer="units")
     cf, codes = _codes(src, code_field)
     clist = codes.tolist()
-    nf = _find_field(src, name_field, NAME_FIELDS, t("名称", "name"), "--name-field / name_field=", required=True)
+    nf = _find_field(
+        src, name_field, NAME_FIELDS, t("名称", "name"), "--name-field / name_field=", required=True
+    )
     assert nf is not None
     v.check_required(src.props[nf], src.path, nf, clist, t("名称", "name"))
-    pf = _find_field(src, parent_field, PARENT_FIELDS, t("上级编码", "parent"), "--parent-field / parent_field=",
-                     required=False)
-    lf = _find_field(src, level_field, LEVEL_FIELDS, t("层级", "level"), "level_field=", required=False)
-    geoms, crs_label, explicit = _geometries(src, clist, allowed=_POLYGONAL, crs=crs, kind_label="units")
-    geoms, repairs = v.check_validity(geoms, src.path, clist, repair=repair, area_crs=EQUAL_AREA_CRS)
+    pf = _find_field(
+        src,
+        parent_field,
+        PARENT_FIELDS,
+        t("上级编码", "parent"),
+        "--parent-field / parent_field=",
+        required=False,
+    )
+    lf = _find_field(
+        src, level_field, LEVEL_FIELDS, t("层级", "level"), "level_field=", required=False
+    )
+    geoms, crs_label, explicit = _geometries(
+        src, clist, allowed=_POLYGONAL, crs=crs, kind_label="units"
+    )
+    geoms, repairs = v.check_validity(
+        geoms, src.path, clist, repair=repair, area_crs=EQUAL_AREA_CRS
+    )
     if lf is not None:
         raw_levels = src.props[lf].astype(object)
         blank = pd.isna(raw_levels) | (raw_levels.astype(str).str.strip() == "")
@@ -657,8 +776,14 @@ def read_key_places(
     nf = _find_field(src, name_field, NAME_FIELDS, t("名称", "name"), "name_field=", required=True)
     assert nf is not None
     v.check_required(src.props[nf], src.path, nf, clist, t("名称", "name"))
-    catf = _find_field(src, category_field, CATEGORY_FIELDS, t("类别", "category"), "category_field=",
-                       required=True)
+    catf = _find_field(
+        src,
+        category_field,
+        CATEGORY_FIELDS,
+        t("类别", "category"),
+        "category_field=",
+        required=True,
+    )
     assert catf is not None
     v.check_required(src.props[catf], src.path, catf, clist, t("类别", "category"))
     cats = _text(src.props[catf])
@@ -674,10 +799,17 @@ def read_key_places(
                 f"correct it or add the category",
             )
             raise InvalidFieldError(msg)
-    geoms, crs_label, explicit = _geometries(src, clist, allowed=_KEY_PLACE_TYPES, crs=crs,
-                                             kind_label="key places")
-    geoms, repairs = v.check_validity(geoms, src.path, clist, repair=repair, area_crs=EQUAL_AREA_CRS)
-    data: dict[str, Any] = {"code": codes.astype(object), "name": _text(src.props[nf]), "category": cats}
+    geoms, crs_label, explicit = _geometries(
+        src, clist, allowed=_KEY_PLACE_TYPES, crs=crs, kind_label="key places"
+    )
+    geoms, repairs = v.check_validity(
+        geoms, src.path, clist, repair=repair, area_crs=EQUAL_AREA_CRS
+    )
+    data: dict[str, Any] = {
+        "code": codes.astype(object),
+        "name": _text(src.props[nf]),
+        "category": cats,
+    }
     af = _find_field(src, None, ADDRESS_FIELDS, "address", "", required=False)
     if af is not None:
         data["address"] = _text(src.props[af])
@@ -687,8 +819,13 @@ def read_key_places(
         data["sample"] = _bool(src.props["sample"])
     frame = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)
     hints = _warn_if_gcj(src, explicit)
-    frame.attrs.update(source=str(src.path), source_crs=crs_label, repairs=repairs, crs_hints=hints,
-                       fields={"code": cf, "name": nf, "category": catf, "address": af})
+    frame.attrs.update(
+        source=str(src.path),
+        source_crs=crs_label,
+        repairs=repairs,
+        crs_hints=hints,
+        fields={"code": cf, "name": nf, "category": catf, "address": af},
+    )
     return frame
 
 
@@ -705,10 +842,10 @@ def read_roads(
     """
     src = _read_source(path, layer=layer, prefer="roads")
     nf = _find_field(src, None, NAME_FIELDS, "name", "", required=False)
-    labels: list[Any] = (
-        _text(src.props[nf]).tolist() if nf is not None else [None] * len(src.props)
+    labels: list[Any] = _text(src.props[nf]).tolist() if nf is not None else [None] * len(src.props)
+    geoms, crs_label, explicit = _geometries(
+        src, labels, allowed=_LINEAR, crs=crs, kind_label="roads"
     )
-    geoms, crs_label, explicit = _geometries(src, labels, allowed=_LINEAR, crs=crs, kind_label="roads")
     props = src.props.copy()
     props["name"] = _text(src.props[nf]) if nf is not None else None
     frame = gpd.GeoDataFrame(props, geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)
@@ -728,8 +865,11 @@ class DepartmentTables:
 def _entries(path: Path, data: dict[str, Any], key: str) -> list[dict[str, Any]]:
     items = data.get(key, [])
     if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
-        raise _unreadable(path, t(f"{key!r} 必须是对象数组", f"{key!r} must be an array of objects"),
-                          t("请按 docs/architecture.md 的格式改正", "follow the format in docs/architecture.md"))
+        raise _unreadable(
+            path,
+            t(f"{key!r} 必须是对象数组", f"{key!r} must be an array of objects"),
+            t("请按 docs/architecture.md 的格式改正", "follow the format in docs/architecture.md"),
+        )
     return items
 
 
@@ -749,16 +889,23 @@ def read_departments(path: PathLike) -> DepartmentTables:
 
     p = Path(path)
     if not p.exists():
-        raise _unreadable(p, t("文件不存在", "file does not exist"), t("请检查路径", "check the path"))
+        raise _unreadable(
+            p, t("文件不存在", "file does not exist"), t("请检查路径", "check the path")
+        )
     try:
         data = v.load_json(p)
     except json.JSONDecodeError as exc:
-        raise _unreadable(p, f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
-                          t("请用文本编辑器检查", "check it in a text editor")) from exc
+        raise _unreadable(
+            p,
+            f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+            t("请用文本编辑器检查", "check it in a text editor"),
+        ) from exc
     if not isinstance(data, dict) or "departments" not in data:
         raise MissingFieldError(
-            t(f"{p}：缺少 'departments' 数组；格式见 docs/architecture.md",
-              f"{p}: no 'departments' array; see the format in docs/architecture.md")
+            t(
+                f"{p}：缺少 'departments' 数组；格式见 docs/architecture.md",
+                f"{p}: no 'departments' array; see the format in docs/architecture.md",
+            )
         )
     deps = _entries(p, data, "departments")
     cats = _entries(p, data, "categories")
@@ -798,7 +945,9 @@ def read_departments(path: PathLike) -> DepartmentTables:
         cframe["department"] = None
     cframe["department"] = v.normalise_codes(cframe["department"])
     known = set(dframe["code"])
-    bad = [i for i, d in enumerate(cframe["department"].tolist()) if d is not None and d not in known]
+    bad = [
+        i for i, d in enumerate(cframe["department"].tolist()) if d is not None and d not in known
+    ]
     if bad:
         i = bad[0]
         msg = t(
@@ -854,13 +1003,21 @@ def read_layers(directory: PathLike, *, repair: bool = False) -> Layers:
     """
     d = Path(directory)
     if not d.is_dir():
-        raise _unreadable(d, t("不是目录", "is not a directory"),
-                          t("请给出图层目录（含 units.geojson）", "give a layers directory (holding units.geojson)"))
+        raise _unreadable(
+            d,
+            t("不是目录", "is not a directory"),
+            t(
+                "请给出图层目录（含 units.geojson）",
+                "give a layers directory (holding units.geojson)",
+            ),
+        )
     units_path = _find_layer_file(d, "units")
     if units_path is None:
         raise UnreadableFileError(
-            t(f"{d}：缺少 units.geojson；图层目录格式见 docs/architecture.md",
-              f"{d}: no units.geojson; see the layers directory format in docs/architecture.md")
+            t(
+                f"{d}：缺少 units.geojson；图层目录格式见 docs/architecture.md",
+                f"{d}: no units.geojson; see the layers directory format in docs/architecture.md",
+            )
         )
     roads_path = _find_layer_file(d, "roads")
     roads = read_roads(roads_path) if roads_path is not None else None
@@ -871,17 +1028,29 @@ def read_layers(directory: PathLike, *, repair: bool = False) -> Layers:
         tables = read_departments(dep_path)
     elif kp_path is not None:
         raise UnreadableFileError(
-            t(f"{d}：有 key_places 但缺少 departments.json（类别与部门）；请补充",
-              f"{d}: key places but no departments.json (their categories and departments); add it")
+            t(
+                f"{d}：有 key_places 但缺少 departments.json（类别与部门）；请补充",
+                f"{d}: key places but no departments.json (their categories and departments); add it",
+            )
         )
     else:
         tables = DepartmentTables(
             pd.DataFrame({"code": [], "name": [], "name_en": []}, dtype=object),
-            pd.DataFrame({"category": [], "name": [], "name_en": [], "department": [],
-                          "requires_package_leader": []}, dtype=object),
+            pd.DataFrame(
+                {
+                    "category": [],
+                    "name": [],
+                    "name_en": [],
+                    "department": [],
+                    "requires_package_leader": [],
+                },
+                dtype=object,
+            ),
         )
     if kp_path is not None:
-        key_places = read_key_places(kp_path, repair=repair, categories=tables.categories["category"].tolist())
+        key_places = read_key_places(
+            kp_path, repair=repair, categories=tables.categories["category"].tolist()
+        )
     else:
         key_places = gpd.GeoDataFrame(
             {"code": [], "name": [], "category": []}, geometry=gpd.GeoSeries([], crs=4326), crs=4326

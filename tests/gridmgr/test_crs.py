@@ -29,18 +29,38 @@ def changchun_points() -> tuple[np.ndarray, np.ndarray]:
 
 def test_published_reference_vectors() -> None:
     # Reference outputs of the widely used coordtransform implementations (Tiananmen point).
-    assert np.allclose(_crs.wgs84_to_gcj02(116.404, 39.915), (116.41024449916938, 39.91640428150164),
-                       atol=1e-12, rtol=0)
-    assert np.allclose(_crs.gcj02_to_bd09(116.404, 39.915), (116.41036949371029, 39.92133699351021),
-                       atol=1e-12, rtol=0)
-    assert np.allclose(_crs.wgs84_to_bd09(116.404, 39.915), (116.41662724378733, 39.922699552216216),
-                       atol=1e-12, rtol=0)
+    assert np.allclose(
+        _crs.wgs84_to_gcj02(116.404, 39.915),
+        (116.41024449916938, 39.91640428150164),
+        atol=1e-12,
+        rtol=0,
+    )
+    assert np.allclose(
+        _crs.gcj02_to_bd09(116.404, 39.915),
+        (116.41036949371029, 39.92133699351021),
+        atol=1e-12,
+        rtol=0,
+    )
+    assert np.allclose(
+        _crs.wgs84_to_bd09(116.404, 39.915),
+        (116.41662724378733, 39.922699552216216),
+        atol=1e-12,
+        rtol=0,
+    )
     # The usual one-step inverses are approximations; ours iterate to the exact inverse, which
     # differs from them by well under a metre.
-    assert np.allclose(_crs.gcj02_to_wgs84(116.404, 39.915), (116.39775550083061, 39.91359571849836),
-                       atol=1e-5, rtol=0)
-    assert np.allclose(_crs.bd09_to_gcj02(116.404, 39.915), (116.39762729119315, 39.90865673957631),
-                       atol=1e-5, rtol=0)
+    assert np.allclose(
+        _crs.gcj02_to_wgs84(116.404, 39.915),
+        (116.39775550083061, 39.91359571849836),
+        atol=1e-5,
+        rtol=0,
+    )
+    assert np.allclose(
+        _crs.bd09_to_gcj02(116.404, 39.915),
+        (116.39762729119315, 39.90865673957631),
+        atol=1e-5,
+        rtol=0,
+    )
 
 
 def test_gcj02_round_trip_changchun(changchun_points: tuple[np.ndarray, np.ndarray]) -> None:
@@ -103,7 +123,13 @@ def test_offset_size_in_changchun() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("GCJ-02", "gcj02"), ("gcj02", "gcj02"), ("BD09", "bd09"), ("bd09ll", "bd09"), ("EPSG:4490", None)],
+    [
+        ("GCJ-02", "gcj02"),
+        ("gcj02", "gcj02"),
+        ("BD09", "bd09"),
+        ("bd09ll", "bd09"),
+        ("EPSG:4490", None),
+    ],
 )
 def test_offset_crs_names(text: str, expected: str | None) -> None:
     assert _crs.offset_crs_name(text) == expected
@@ -124,8 +150,13 @@ def _write(path: Path, xs: np.ndarray, ys: np.ndarray, crs_name: str | None) -> 
     ring = np.column_stack([xs, ys]).tolist()
     obj: dict[str, object] = {
         "type": "FeatureCollection",
-        "features": [{"type": "Feature", "properties": {"code": "220173", "name": "高新区"},
-                      "geometry": {"type": "Polygon", "coordinates": [ring]}}],
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"code": "220173", "name": "高新区"},
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+            }
+        ],
     }
     if crs_name:
         obj["crs"] = {"type": "name", "properties": {"name": crs_name}}
@@ -150,8 +181,12 @@ def test_read_cgcs2000_files(tmp_path: Path, epsg: int) -> None:
     xs, ys = tr.transform(LON, LAT)
     if epsg != 4490:
         assert np.abs(xs).max() > 1e5  # really projected metres
-    path = _write(tmp_path / f"units_{epsg}.geojson", np.asarray(xs), np.asarray(ys),
-                  f"urn:ogc:def:crs:EPSG::{epsg}")
+    path = _write(
+        tmp_path / f"units_{epsg}.geojson",
+        np.asarray(xs),
+        np.asarray(ys),
+        f"urn:ogc:def:crs:EPSG::{epsg}",
+    )
     units = read_units(path)
     assert units.crs.to_epsg() == 4326
     assert units.attrs["source_crs"].endswith(str(epsg))
@@ -167,7 +202,9 @@ def test_crs_option_overrides_file_without_crs(tmp_path: Path) -> None:
     assert np.abs(_lonlat(units) - np.column_stack([LON, LAT])).max() < 1e-6
 
 
-@pytest.mark.parametrize(("crs", "forward"), [("gcj02", _crs.wgs84_to_gcj02), ("bd09", _crs.wgs84_to_bd09)])
+@pytest.mark.parametrize(
+    ("crs", "forward"), [("gcj02", _crs.wgs84_to_gcj02), ("bd09", _crs.wgs84_to_bd09)]
+)
 def test_read_offset_crs(tmp_path: Path, crs: str, forward: object) -> None:
     xs, ys = forward(LON, LAT)  # type: ignore[operator]
     path = _write(tmp_path / "units_offset.geojson", xs, ys, None)

@@ -16,8 +16,7 @@ import pyogrio
 import pytest
 import shapely
 
-import gridmgr.errors as errors
-from gridmgr import io
+from gridmgr import errors, io
 from gridmgr.i18n import set_language
 from gridmgr.settings import DEFAULT_LAYERS, EQUAL_AREA_CRS
 
@@ -47,7 +46,11 @@ def _box(x0: float, y0: float, x1: float, y1: float) -> list[list[list[float]]]:
 
 
 def _feature(props: dict[str, Any], coords: Any, kind: str = "Polygon") -> dict[str, Any]:
-    return {"type": "Feature", "properties": props, "geometry": {"type": kind, "coordinates": coords}}
+    return {
+        "type": "Feature",
+        "properties": props,
+        "geometry": {"type": kind, "coordinates": coords},
+    }
 
 
 def _write_fc(path: Path, features: list[dict[str, Any]], **extra: Any) -> Path:
@@ -56,14 +59,21 @@ def _write_fc(path: Path, features: list[dict[str, Any]], **extra: Any) -> Path:
     return path
 
 
-def _units(props_of: Callable[[str, str, str | None], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+def _units(
+    props_of: Callable[[str, str, str | None], dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     d = 0.02
     rows = [
         ("220173", "长春高新技术产业开发区", None, _box(X0, Y0, X0 + 4 * d, Y0 + 2 * d)),
         ("220173001", "硅谷街道", "220173", _box(X0, Y0, X0 + 2 * d, Y0 + 2 * d)),
         ("220173005", "双德乡", "220173", _box(X0 + 2 * d, Y0, X0 + 4 * d, Y0 + 2 * d)),
         ("220173001001", "硅谷街道样例社区01", "220173001", _box(X0, Y0, X0 + 2 * d, Y0 + 2 * d)),
-        ("220173005001", "双德乡样例村01", "220173005", _box(X0 + 2 * d, Y0, X0 + 4 * d, Y0 + 2 * d)),
+        (
+            "220173005001",
+            "双德乡样例村01",
+            "220173005",
+            _box(X0 + 2 * d, Y0, X0 + 4 * d, Y0 + 2 * d),
+        ),
     ]
     make = props_of or (lambda c, n, p: {"code": c, "name": n, "parent": p})
     return [_feature(make(c, n, p), g) for c, n, p, g in rows]
@@ -79,7 +89,9 @@ def _sha(path: Path) -> str:
 def test_corpus_is_large_and_complete() -> None:
     files = {e["file"] for e in MANIFEST}
     assert len(files) == len(MANIFEST) >= 25
-    main_files = {p.name for p in BAD.iterdir() if p.suffix in (".geojson", ".json", ".gpkg", ".shp")}
+    main_files = {
+        p.name for p in BAD.iterdir() if p.suffix in (".geojson", ".json", ".gpkg", ".shp")
+    }
     assert main_files - {"manifest.json"} == files
     # Every entry expects its own error: no two files share (class, fragments).
     keys = {(e["error"], tuple(e["fragments"])) for e in MANIFEST}
@@ -90,7 +102,9 @@ def test_corpus_is_large_and_complete() -> None:
 
 
 @pytest.mark.parametrize("entry", MANIFEST, ids=[e["file"] for e in MANIFEST])
-def test_bad_input_raises_specific_error(entry: dict[str, Any], english: None, tmp_path: Path) -> None:
+def test_bad_input_raises_specific_error(
+    entry: dict[str, Any], english: None, tmp_path: Path
+) -> None:
     path = BAD / entry["file"]
     expected = getattr(errors, entry["error"])
     before = _sha(path)
@@ -105,7 +119,9 @@ def test_bad_input_raises_specific_error(entry: dict[str, Any], english: None, t
         warnings.simplefilter("error")
         with pytest.raises(errors.GridMgrError) as info:
             pipeline()
-    assert type(info.value) is expected, f"{entry['file']}: {type(info.value).__name__}: {info.value}"
+    assert type(info.value) is expected, (
+        f"{entry['file']}: {type(info.value).__name__}: {info.value}"
+    )
     message = str(info.value)
     assert str(path) in message or entry["file"] in message
     for fragment in entry["fragments"]:
@@ -120,7 +136,9 @@ def test_messages_are_chinese_by_default(tmp_path: Path) -> None:
     try:
         with pytest.raises(errors.DuplicateCodeError, match="重复"):
             io.read_units(BAD / "duplicate_codes.geojson")
-        with pytest.raises(errors.SelfIntersectionError, match=r"要素 5（code='220173005001'）.*--repair"):
+        with pytest.raises(
+            errors.SelfIntersectionError, match=r"要素 5（code='220173005001'）.*--repair"
+        ):
             io.read_units(BAD / "self_intersection.geojson")
     finally:
         set_language(None)
@@ -130,7 +148,9 @@ def test_many_bad_features_are_counted(tmp_path: Path, english: None) -> None:
     feats = _units()
     for f in feats[1:4]:
         f["geometry"] = None
-    with pytest.raises(errors.EmptyGeometryError, match=r"feature 1 .*3 features in total: 1, 2, 3"):
+    with pytest.raises(
+        errors.EmptyGeometryError, match=r"feature 1 .*3 features in total: 1, 2, 3"
+    ):
         io.read_units(_write_fc(tmp_path / "u.geojson", feats))
 
 
@@ -191,8 +211,13 @@ def test_explicit_field_names(tmp_path: Path, english: None) -> None:
 
 
 def test_padded_statistical_codes_and_external_parent(tmp_path: Path) -> None:
-    mapping = {"220173": "220173000000", "220173001": "220173001000", "220173005": "220173005000",
-               "220173001001": "220173001001", "220173005001": "220173005001"}
+    mapping = {
+        "220173": "220173000000",
+        "220173001": "220173001000",
+        "220173005": "220173005000",
+        "220173001001": "220173001001",
+        "220173005001": "220173005001",
+    }
 
     def props(c: str, n: str, p: str | None) -> dict[str, Any]:
         return {"code": mapping[c], "name": n, "parent": "2201" if p is None else None}
@@ -227,8 +252,10 @@ def test_repair_reports_area_change(tmp_path: Path, english: None) -> None:
     [rep] = units.attrs["repairs"]
     assert rep["code"] == "220173001001" and rep["index"] == 3
     # Independent: the two triangles of the bow-tie, area in the equal-area CRS.
-    tri = [shapely.Polygon([(X0, Y0), (X0 + 0.02, Y0 + 0.02), (X0, Y0 + 0.04)]),
-           shapely.Polygon([(X0 + 0.04, Y0), (X0 + 0.02, Y0 + 0.02), (X0 + 0.04, Y0 + 0.04)])]
+    tri = [
+        shapely.Polygon([(X0, Y0), (X0 + 0.02, Y0 + 0.02), (X0, Y0 + 0.04)]),
+        shapely.Polygon([(X0 + 0.04, Y0), (X0 + 0.02, Y0 + 0.02), (X0 + 0.04, Y0 + 0.04)]),
+    ]
     expected = gpd.GeoSeries(tri, crs=4326).to_crs(EQUAL_AREA_CRS).area.sum()
     assert rep["area_after_m2"] == pytest.approx(expected, rel=1e-6)
     assert rep["area_change_m2"] == pytest.approx(rep["area_after_m2"] - rep["area_before_m2"])
@@ -239,7 +266,7 @@ def test_gbk_shapefile_without_cpg() -> None:
     shp = GOOD / "units_gbk_nocpg.shp"
     assert not shp.with_suffix(".cpg").exists()
     raw = shp.with_suffix(".dbf").read_bytes()
-    assert "硅谷街道".encode("gbk") in raw and "硅谷街道".encode("utf-8") not in raw
+    assert "硅谷街道".encode("gbk") in raw and "硅谷街道".encode() not in raw
     # GDAL on its own would not decode these names as Chinese.
     plain = pyogrio.read_dataframe(shp, read_geometry=False)
     assert "硅谷街道" not in plain["name"].tolist()
@@ -295,7 +322,8 @@ def test_gcj02_suspicion_against_reference_roads(tmp_path: Path) -> None:
     with pytest.warns(errors.CRSSuspicionWarning, match="GCJ02"):
         units = io.read_units(path, reference=roads)
     assert units.attrs["alignment"]["likely"] == "gcj02"
-    assert units.attrs["alignment"]["median_m_if_gcj02"] < 1.0 < 100 < units.attrs["alignment"]["median_m"]
+    assert units.attrs["alignment"]["median_m_if_gcj02"] < 1.0
+    assert units.attrs["alignment"]["median_m"] > 100
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fixed = io.read_units(path, crs="gcj02", reference=roads)
@@ -319,31 +347,63 @@ DEPARTMENTS = {
         {"code": "SCJ", "name": "市场监督管理分局", "name_en": "Market Supervision Branch"},
     ],
     "categories": [
-        {"category": "school", "name": "学校", "name_en": "school", "department": "JYJ",
-         "requires_package_leader": True},
-        {"category": "farmers_market", "name": "农贸市场", "name_en": "farmers' market",
-         "department": "SCJ", "requires_package_leader": True},
-        {"category": "plaza", "name": "广场", "name_en": "plaza", "department": None,
-         "requires_package_leader": False},
+        {
+            "category": "school",
+            "name": "学校",
+            "name_en": "school",
+            "department": "JYJ",
+            "requires_package_leader": True,
+        },
+        {
+            "category": "farmers_market",
+            "name": "农贸市场",
+            "name_en": "farmers' market",
+            "department": "SCJ",
+            "requires_package_leader": True,
+        },
+        {
+            "category": "plaza",
+            "name": "广场",
+            "name_en": "plaza",
+            "department": None,
+            "requires_package_leader": False,
+        },
     ],
 }
 
 
 def _key_places() -> list[dict[str, Any]]:
     return [
-        _feature({"code": "KP001", "name": "样例学校01", "category": "school", "地址": "硅谷大街1号",
-                  "sample": True}, [X0 + 0.01, Y0 + 0.01], "Point"),
-        _feature({"code": "KP002", "name": "林园路市场", "category": "farmers_market", "sample": False},
-                 _box(X0 + 0.05, Y0 + 0.01, X0 + 0.051, Y0 + 0.011)),
+        _feature(
+            {
+                "code": "KP001",
+                "name": "样例学校01",
+                "category": "school",
+                "地址": "硅谷大街1号",
+                "sample": True,
+            },
+            [X0 + 0.01, Y0 + 0.01],
+            "Point",
+        ),
+        _feature(
+            {"code": "KP002", "name": "林园路市场", "category": "farmers_market", "sample": False},
+            _box(X0 + 0.05, Y0 + 0.01, X0 + 0.051, Y0 + 0.011),
+        ),
     ]
 
 
 def _roads() -> list[dict[str, Any]]:
     return [
-        _feature({"name": "硅谷大街", "highway": "primary"}, [[X0, Y0], [X0 + 0.08, Y0 + 0.04]], "LineString"),
-        _feature({"name": "超然街", "highway": "secondary"},
-                 [[[X0, Y0 + 0.01], [X0 + 0.08, Y0 + 0.01]], [[X0, Y0 + 0.03], [X0 + 0.08, Y0 + 0.03]]],
-                 "MultiLineString"),
+        _feature(
+            {"name": "硅谷大街", "highway": "primary"},
+            [[X0, Y0], [X0 + 0.08, Y0 + 0.04]],
+            "LineString",
+        ),
+        _feature(
+            {"name": "超然街", "highway": "secondary"},
+            [[[X0, Y0 + 0.01], [X0 + 0.08, Y0 + 0.01]], [[X0, Y0 + 0.03], [X0 + 0.08, Y0 + 0.03]]],
+            "MultiLineString",
+        ),
     ]
 
 
@@ -378,7 +438,9 @@ def _layers_dir(root: Path, *, roads: bool = True) -> Path:
     d.mkdir(parents=True)
     _write_fc(d / "units.geojson", _units())
     _write_fc(d / "key_places.geojson", _key_places())
-    (d / "departments.json").write_text(json.dumps(DEPARTMENTS, ensure_ascii=False), encoding="utf-8")
+    (d / "departments.json").write_text(
+        json.dumps(DEPARTMENTS, ensure_ascii=False), encoding="utf-8"
+    )
     if roads:
         _write_fc(d / "roads.geojson", _roads())
     return d
@@ -413,7 +475,9 @@ def test_read_layers_reports_bad_unit_file(tmp_path: Path, english: None) -> Non
         io.read_layers(d)
 
 
-@pytest.mark.skipif(not (DEFAULT_LAYERS / "units.geojson").exists(), reason="shipped layers not written yet")
+@pytest.mark.skipif(
+    not (DEFAULT_LAYERS / "units.geojson").exists(), reason="shipped layers not written yet"
+)
 def test_read_shipped_layers() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
