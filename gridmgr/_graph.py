@@ -1,32 +1,394 @@
-"""Piece and cell adjacency graphs (scipy CSR) and their connectivity."""
+"""Graphs of pieces and cells (scipy CSR), their connectivity, and the contiguous partitioner.
+
+Everything here works on plain arrays: a symmetric 0/1 ``scipy.sparse.csr_matrix`` adjacency,
+positional over the pieces (or cells), plus ``float`` loads. :mod:`gridmgr.assign` builds the
+domain model on top.
+
+The partitioner (:func:`contiguous_partition`) has two stages:
+
+1. **Recursive bisection along a graph-distance sweep.** For a connected (sub)graph, two
+   pseudo-peripheral poles ``a`` and ``b`` are found by repeated BFS; nodes are ordered by
+   ``d_a - d_b`` (ties by ``d_a``) and cut where the running load reaches the left half's share of
+   the capacity. Every node except ``a`` has a neighbour earlier in that order (its predecessor on
+   a shortest path to ``a``), so the left side is connected by construction; stray components of the
+   right side (rare: inlets of a ragged outline) are handed to the left side, which stays connected
+   because they touch nothing else, and the cut position is corrected for the weight they carry.
+2. **Diffusion refinement.** Part-to-part flows that remove the imbalance with the least squared
+   movement are the solution of a Laplacian system on the quotient graph of parts (Hu & Blake's
+   diffusion scheme); each flow is carried out by moving boundary pieces from the donor to the
+   receiver, never a piece whose removal would disconnect the donor (a local BFS check, bounded, so
+   doubtful moves are skipped rather than risked). A last greedy pass moves single pieces from the
+   most loaded part to a less loaded neighbour while that lowers the pair's maximum.
+
+Both stages keep every part connected, so a connected graph always yields connected parts.
+"""
 
 from __future__ import annotations
+
+import heapq
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
+from scipy.sparse.csgraph import breadth_first_order, connected_components
 
 from gridmgr import _h3
 
+if TYPE_CHECKING:
+    import pandas as pd
 
-def _symmetric(i: NDArray[np.int64], j: NDArray[np.int64], n: int) -> sp.csr_matrix:
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+
+#: Shared boundary shorter than this (metres) does not make two pieces adjacent.
+MIN_SHARED_BOUNDARY_M = 0.01
+
+
+# --------------------------------------------------------------------------------------------
+# adjacency
+# --------------------------------------------------------------------------------------------
+
+
+def _symmetric(i: NDArray[np.integer], j: NDArray[np.integer], n: int) -> sp.csr_matrix:
+    """0/1 symmetric CSR from undirected pairs (duplicates and self-loops dropped)."""
+    i = np.asarray(i, dtype=np.int64)
+    j = np.asarray(j, dtype=np.int64)
+    keep = i != j
+    i, j = i[keep], j[keep]
     data = np.ones(2 * len(i), dtype=np.int8)
     m = sp.csr_matrix((data, (np.concatenate([i, j]), np.concatenate([j, i]))), shape=(n, n))
     m.sum_duplicates()
     m.data[:] = 1
+    m.sort_indices()
     return m
 
 
 def cells_adjacency(cells: NDArray[np.uint64]) -> sp.csr_matrix:
     """Adjacency of H3 cells: two cells are adjacent when they are grid neighbours.
 
+    Parameters
+    ----------
+    cells
+        ``uint64`` H3 cells (unique).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        ``n × n`` symmetric 0/1 matrix, positional over ``cells``.
+
     Examples
     --------
     >>> import h3, numpy as np
     >>> c = np.array([h3.str_to_int(x) for x in h3.grid_disk("8a2a1072b59ffff", 1)], dtype=np.uint64)
-    >>> int(cells_adjacency(c).nnz)  # centre–ring 6 edges, ring 6 edges, both directions
+    >>> int(cells_adjacency(c).nnz)  # 6 spokes + 6 ring edges, both directions
     24
     """
     cells = np.asarray(cells, dtype=np.uint64)
     i, j = _h3.neighbour_pairs(cells)
     return _symmetric(i, j, len(cells))
+
+
+def _shared_length_m(ga: NDArray[np.object_], gb: NDArray[np.object_]) -> FloatArray:
+    """Length in metres of the common boundary of geometry pairs (lng/lat), vectorised."""
+    import pyproj
+    import shapely
+
+    from gridmgr.settings import EQUAL_AREA_CRS
+
+    if len(ga) == 0:
+        return np.empty(0)
+    common = shapely.intersection(shapely.boundary(ga), shapely.boundary(gb))
+    deg = shapely.length(common)
+    out = np.zeros(len(ga))
+    pos = np.flatnonzero(deg > 0)
+    if len(pos):
+        tr = pyproj.Transformer.from_crs("EPSG:4326", EQUAL_AREA_CRS, always_xy=True)
+        projected = shapely.transform(common[pos], lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+        out[pos] = shapely.length(projected)
+    return out
+
+
+def piece_adjacency(pieces: pd.DataFrame, *, min_shared_m: float = MIN_SHARED_BOUNDARY_M) -> sp.csr_matrix:
+    """Adjacency of pieces: two pieces are adjacent when they share a boundary of positive length.
+
+    Fast path (frames with ``cell`` and ``whole`` columns, as :func:`gridmgr.grid.pieces_from_units`
+    makes them): candidate pairs are pieces of the same cell or of neighbouring H3 cells; two whole
+    pieces of neighbouring cells share a hexagon edge and are adjacent outright; every other
+    candidate pair (a clipped piece at a unit border is involved) is adjacent when the common part
+    of their boundaries is longer than ``min_shared_m`` metres (measured in the equal-area CRS).
+    Pieces touching at a single point are not adjacent. Frames without ``cell`` fall back to an
+    STRtree search over the geometries with the same length test.
+
+    Parameters
+    ----------
+    pieces
+        Pieces GeoDataFrame (EPSG:4326, see ``docs/architecture.md``).
+    min_shared_m
+        Minimum shared boundary length in metres.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        ``n × n`` symmetric 0/1 matrix, positional over the frame's rows.
+
+    Examples
+    --------
+    >>> from gridmgr.grid import pieces_from_units  # doctest: +SKIP
+    >>> adj = piece_adjacency(pieces_from_units(units))  # doctest: +SKIP
+    """
+    import shapely
+
+    n = len(pieces)
+    if n == 0:
+        return sp.csr_matrix((0, 0), dtype=np.int8)
+    geoms = np.asarray(pieces.geometry.values, dtype=object)
+    if "cell" not in pieces.columns:
+        tree = shapely.STRtree(geoms)
+        i, j = tree.query(geoms, predicate="intersects")
+        keep = i < j
+        i, j = i[keep], j[keep]
+        ok = _shared_length_m(geoms[i], geoms[j]) > min_shared_m
+        return _symmetric(i[ok], j[ok], n)
+
+    col = pieces["cell"].to_numpy()
+    if col.dtype.kind == "u" or col.dtype.kind == "i":
+        piece_cells = col.astype(np.uint64)
+    else:
+        uniq_str, inv = np.unique(col.astype(str), return_inverse=True)
+        piece_cells = _h3.str_to_cells(uniq_str)[inv]
+    whole = (
+        pieces["whole"].to_numpy(dtype=bool)
+        if "whole" in pieces.columns
+        else np.zeros(n, dtype=bool)
+    )
+    ucells, cell_of = np.unique(piece_cells, return_inverse=True)
+    ci, cj = _h3.neighbour_pairs(ucells)
+    # Pieces grouped by cell: order, start, count.
+    order = np.argsort(cell_of, kind="stable")
+    counts = np.bincount(cell_of, minlength=len(ucells))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+
+    def expand(a: IntArray, b: IntArray) -> tuple[IntArray, IntArray]:
+        """All piece pairs (pieces of cell a) × (pieces of cell b)."""
+        ka, kb = counts[a], counts[b]
+        m = ka * kb
+        pair = np.repeat(np.arange(len(a)), m)
+        within = np.arange(m.sum()) - np.repeat(np.cumsum(m) - m, m)
+        ia = order[starts[a][pair] + within // kb[pair]]
+        ib = order[starts[b][pair] + within % kb[pair]]
+        return ia, ib
+
+    pi, pj = expand(ci, cj)
+    multi = np.flatnonzero(counts > 1)
+    if len(multi):
+        si, sj = expand(multi, multi)
+        keep = si < sj
+        pi, pj = np.concatenate([pi, si[keep]]), np.concatenate([pj, sj[keep]])
+        same = np.concatenate([np.zeros(len(pi) - int(keep.sum()), bool), np.ones(int(keep.sum()), bool)])
+    else:
+        same = np.zeros(len(pi), dtype=bool)
+    sure = whole[pi] & whole[pj] & ~same
+    check = np.flatnonzero(~sure)
+    ok = sure.copy()
+    if len(check):
+        ok[check] = _shared_length_m(geoms[pi[check]], geoms[pj[check]]) > min_shared_m
+    return _symmetric(pi[ok], pj[ok], n)
+
+
+# --------------------------------------------------------------------------------------------
+# connectivity
+# --------------------------------------------------------------------------------------------
+
+
+def label_subgraph(adj: sp.csr_matrix, labels: NDArray[np.integer]) -> sp.csr_matrix:
+    """The adjacency keeping only edges whose two ends carry the same label (labels < 0 drop all)."""
+    coo = adj.tocoo()
+    labels = np.asarray(labels)
+    keep = (labels[coo.row] == labels[coo.col]) & (labels[coo.row] >= 0)
+    return sp.csr_matrix(
+        (np.ones(int(keep.sum()), dtype=np.int8), (coo.row[keep], coo.col[keep])), shape=adj.shape
+    )
+
+
+def connected_parts(adj: sp.csr_matrix, labels: NDArray[np.integer], n_labels: int | None = None) -> IntArray:
+    """Number of connected components of each label's induced subgraph.
+
+    One ``connected_components`` call on the graph restricted to same-label edges, then the
+    distinct ``(label, component)`` pairs are counted. Negative labels (unassigned) are ignored.
+
+    Parameters
+    ----------
+    adj
+        Symmetric adjacency.
+    labels
+        Integer label per node.
+    n_labels
+        Length of the result (default ``max(labels) + 1``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``counts[label]``: 0 for a label with no node, 1 for a connected territory, more when split.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> path = sp.csr_matrix(np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]]))
+    >>> connected_parts(path, np.array([0, 1, 0])).tolist()
+    [2, 1]
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    size = int(n_labels if n_labels is not None else (labels.max() + 1 if len(labels) else 0))
+    counts = np.zeros(size, dtype=np.int64)
+    valid = labels >= 0
+    if not valid.any():
+        return counts
+    _, comp = connected_components(label_subgraph(adj, labels), directed=False)
+    pairs = np.unique(np.stack([labels[valid], comp[valid]], axis=1), axis=0)
+    np.add.at(counts, pairs[:, 0], 1)
+    return counts
+
+
+def _bfs_depth(adj: sp.csr_matrix, source: int) -> tuple[IntArray, IntArray]:
+    """BFS order and hop distances from ``source`` (unreached nodes get -1).
+
+    In a BFS order the position of a node's parent never decreases along the order, so level
+    ``L + 1`` starts at the first node whose parent sits at or after the start of level ``L``: one
+    ``searchsorted`` per level instead of a Python step per node.
+    """
+    order, pred = breadth_first_order(adj, source, directed=True, return_predecessors=True)
+    n = adj.shape[0]
+    m = len(order)
+    pos = np.empty(n, dtype=np.int64)
+    pos[order] = np.arange(m)
+    parent_pos = pos[pred[order[1:]]]  # nondecreasing, for positions 1..m-1
+    starts = [0, 1]
+    while starts[-1] < m:
+        nxt = int(np.searchsorted(parent_pos, starts[-1], side="left")) + 1
+        if nxt <= starts[-1]:  # pragma: no cover - defensive, cannot happen for a BFS order
+            nxt = starts[-1] + 1
+        starts.append(min(nxt, m))
+    sizes = np.diff(np.asarray(starts, dtype=np.int64))
+    depth = np.full(n, -1, dtype=np.int64)
+    depth[order] = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+    return order.astype(np.int64), depth
+
+
+# --------------------------------------------------------------------------------------------
+# stage 1: recursive bisection
+# --------------------------------------------------------------------------------------------
+
+
+def _sweep_cut(
+    sub: sp.csr_matrix, w: FloatArray, share: float, lo: int, hi: int, pole: int
+) -> tuple[NDArray[np.bool_], int, int]:
+    """Split a connected graph into two connected sides, the left one carrying ``share`` of the load.
+
+    ``lo``/``hi`` bound the number of nodes on the left (so each side can give every leader of its
+    half at least one piece). ``pole`` is a node near the periphery (the caller passes the parent
+    cut's pole, or the far end of a BFS from a seeded start). Returns the mask of the left side and
+    the two poles used (left pole, right pole).
+    """
+    n = sub.shape[0]
+    a = pole
+    order_a, d_a = _bfs_depth(sub, a)
+    b = int(order_a[-1])
+    _, d_b = _bfs_depth(sub, b)
+    order = np.lexsort((d_a, d_a - d_b))
+    cum = np.cumsum(w[order])
+    total = cum[-1]
+    target = share * total
+
+    def side(m: int) -> tuple[NDArray[np.bool_], float]:
+        left = np.zeros(n, dtype=bool)
+        left[order[:m]] = True
+        right = ~left
+        rsub = sub[right][:, right]
+        ncomp, comp = connected_components(rsub, directed=False)
+        if ncomp > 1:
+            ridx = np.flatnonzero(right)
+            sizes = np.bincount(comp, weights=w[ridx] + 1e-9)
+            main = int(np.argmax(sizes))
+            left[ridx[comp != main]] = True
+        return left, float(w[left].sum())
+
+    def position(t: float) -> int:
+        m = int(np.searchsorted(cum, t))
+        if m < n and (m == 0 or abs(cum[m] - t) < abs(cum[m - 1] - t)):
+            m += 1
+        return min(max(m, lo), hi)
+
+    m = position(target)
+    best_left, best_w = side(m)
+    best_err = abs(best_w - target)
+    tried = {m}
+    tgt = target
+    for _ in range(6):
+        err = best_w - target if best_err else 0.0
+        if abs(err) <= 0.5 * (w.max() if n else 0.0):
+            break
+        tgt = tgt - err
+        m = position(tgt)
+        if m in tried:
+            break
+        tried.add(m)
+        left, lw = side(m)
+        if lo <= left.sum() <= hi and abs(lw - target) < best_err:
+            best_left, best_w, best_err = left, lw, abs(lw - target)
+    return best_left, a, b
+
+
+def bisection_partition(adj: sp.csr_matrix, w: FloatArray, caps: FloatArray, *, seed: int = 0) -> IntArray:
+    """Connected parts of a connected graph with loads proportional to ``caps``.
+
+    Parameters
+    ----------
+    adj
+        Symmetric adjacency of a connected graph.
+    w
+        Load per node (>= 0).
+    caps
+        Capacity per part (> 0); part ``p`` gets about ``caps[p] / caps.sum()`` of the load.
+    seed
+        Seed for the BFS start nodes; the same seed gives the same parts.
+
+    Returns
+    -------
+    numpy.ndarray
+        Part index per node. When there are fewer nodes than parts, the last parts stay empty.
+    """
+    n = adj.shape[0]
+    k = len(caps)
+    owner = np.full(n, -1, dtype=np.int64)
+    if n == 0 or k == 0:
+        return owner
+    rng = np.random.default_rng(seed)
+    w_eff = np.asarray(w, dtype=float)
+    if w_eff.sum() <= 0:
+        w_eff = np.ones(n)
+    # Seeded start, then the far end of a BFS from it: a pseudo-peripheral first pole.
+    first = int(_bfs_depth(adj, int(rng.integers(n)))[0][-1])
+    stack: list[tuple[IntArray, IntArray, int]] = [
+        (np.arange(n, dtype=np.int64), np.arange(k, dtype=np.int64), first)
+    ]
+    while stack:
+        idx, parts, pole = stack.pop()
+        if len(parts) == 1 or len(idx) == 1:
+            owner[idx] = parts[0]
+            continue
+        if len(idx) <= len(parts):
+            owner[idx] = parts[: len(idx)]
+            continue
+        k1 = len(parts) // 2
+        p1, p2 = parts[:k1], parts[k1:]
+        share = float(caps[p1].sum() / caps[parts].sum())
+        sub = adj[idx][:, idx]
+        local = int(np.searchsorted(idx, pole))
+        left, a, b = _sweep_cut(sub, w_eff[idx], share, len(p1), len(idx) - len(p2), local)
+        # Each side's pole for its own cut: the parent's pole on that side, when it stayed there.
+        right_idx, left_idx = idx[~left], idx[left]
+        right_pole = int(idx[b]) if not left[b] else int(right_idx[0])
+        stack.append((right_idx, p2, right_pole))
+        stack.append((left_idx, p1, int(idx[a])))
+    return owner
