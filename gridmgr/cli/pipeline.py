@@ -44,10 +44,51 @@ def run(
         built = build_grid(lay.units, res=res, progress=progress_enabled())
         write_grid(built.pieces, built.summary, out / "grid")
         console.print(summary_table(built.summary))
-        _run_later_stages(lay, layers_dir, out, res, database_url)
+        _run_later_stages(lay, layers_dir, out, res, database_url, built.pieces)
     console.print(t(f"完成。结果见 {out}/", f"done; results are in {out}/"))
 
 
-def _run_later_stages(lay: object, layers_dir: Path, out: Path, res: int, database_url: str | None) -> None:
-    """Store, leaders, assignment, coverage, maps: each stage as its module lands."""
+def _run_later_stages(lay: object, layers_dir: Path, out: Path, res: int, database_url: str | None, pieces: object) -> None:
+    """Store, leaders, assignment, coverage, maps and briefing."""
+    from gridmgr.store import open_store
+
+    store = open_store(database_url)
+    _step(2, "写入数据库（默认 SQLite ./gridmgr.db）", "load the store (default SQLite ./gridmgr.db)")
+    store.upgrade()
+    report = store.load_layers(lay, res=res, actor="gridmgr-run", pieces=pieces)
+    if report.changes:
+        console.print(t(f"已写入：{report.pieces.total:,} 个地块变更，共 {report.changes:,} 行",
+                        f"loaded: {report.pieces.total:,} piece changes, {report.changes:,} rows"))
+    else:
+        console.print(t("数据库已是这些图层，无变化", "the store already holds these layers; nothing changed"))
+
+    _step(3, "导入包保领导（样例）", "import leaders (sample)")
+    leaders_file = layers_dir / "leaders_sample.csv"
+    if leaders_file.exists():
+        lrep = store.import_leaders(leaders_file, actor="gridmgr-run", reason="gridmgr run: sample leaders")
+        console.print(t(f"领导：新增 {len(lrep.created)}，更新 {len(lrep.updated)}，未变 {lrep.unchanged}", f"leaders: {len(lrep.created)} created, {len(lrep.updated)} updated, {lrep.unchanged} unchanged"))
+    else:
+        console.print(t(f"未找到 {leaders_file}，跳过", f"{leaders_file} not found; skipped"))
+
+    _step(4, "初始分配（连片、按能力均衡）", "initial assignment (contiguous, balanced to capacity)")
+    assigned = store.pieces(geometry=False)
+    if "leader_id" in assigned and assigned["leader_id"].notna().any():
+        console.print(t("已有分配，保留现状（重新分配请用 gridmgr assign auto）",
+                        "assignments exist and are kept (re-assign with gridmgr assign auto)"))
+    else:
+        from gridmgr.assign import auto_assign
+
+        arep = auto_assign(store, actor="gridmgr-run")
+        d = arep.to_dict()
+        console.print(t(
+            f"已分配 {d.get('pieces', 0):,} 个地块；最大/平均负载比 {d.get('max_mean_ratio', float('nan')):.3f}；"
+            f"不连片责任区 {d.get('disconnected', 0)}；属地兜底地块 {d.get('fallback_pieces', 0)}",
+            f"assigned {d.get('pieces', 0):,} pieces; max/mean load {d.get('max_mean_ratio', float('nan')):.3f}; "
+            f"disconnected territories {d.get('disconnected', 0)}; fallback pieces {d.get('fallback_pieces', 0)}",
+        ))
+    _run_output_stages(store, out)
+
+
+def _run_output_stages(store: object, out: Path) -> None:
+    """Coverage report, maps and the briefing pack (wired as those modules land)."""
     return None
