@@ -188,13 +188,39 @@ def check_rings(problems: Sequence[RingProblem], path: Path | str, codes: Sequen
 
 
 def load_json(path: Path) -> Any:
-    """Parse a JSON file as UTF-8 (BOM accepted), falling back to GB18030."""
+    """Parse a JSON file as UTF-8 (BOM accepted), falling back to GB18030.
+
+    Uses orjson when it is installed (about 4× faster on large layers); files orjson rejects
+    (NaN/Infinity literals, GB18030 text) go through the standard library parser, which also
+    gives the line/column of real syntax errors.
+    """
     raw = path.read_bytes()
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - orjson is optional
+        orjson = None
+    if orjson is not None:
+        try:
+            return orjson.loads(raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw)
+        except orjson.JSONDecodeError:
+            pass
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = raw.decode("gb18030")
     return json.loads(text)
+
+
+def dumps_geometry(geom: dict[str, Any]) -> str:
+    """Serialise one GeoJSON geometry dict for GEOS (orjson when installed)."""
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - orjson is optional
+        return json.dumps(geom)
+    try:
+        return orjson.dumps(geom).decode()
+    except TypeError:  # e.g. integers beyond 64 bits
+        return json.dumps(geom)
 
 
 # --- attribute checks -------------------------------------------------------------------------

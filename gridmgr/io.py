@@ -232,10 +232,8 @@ def _read_geojson(path: Path) -> _Source:
 
 def _geoms_from_geojson(geometries: Sequence[Any]) -> tuple[ObjArray, dict[int, str]]:
     """Shapely geometries from GeoJSON geometry dicts (one vectorised GEOS call when possible)."""
-    import json
-
     texts = np.array(
-        [json.dumps(g) if isinstance(g, dict) else None for g in geometries], dtype=object
+        [v.dumps_geometry(g) if isinstance(g, dict) else None for g in geometries], dtype=object
     )
     out = np.full(len(texts), None, dtype=object)
     present = np.flatnonzero(texts != None)
