@@ -1,0 +1,979 @@
+"""Minimal-move rebalancing of piece assignments, and plans that apply it safely.
+
+Tools that exist (METIS, spopt's regionalisation, GerryChain) redraw territories from scratch. A
+district office needs the opposite: keep everyone's familiar ground and move the *fewest* pieces
+that bring every leader's load within the target band, with territories that stay contiguous and
+inside their community.
+
+The model (:class:`Rebalance`) works in four phases over the piece graph:
+
+1. **Vacated ground** (pieces of removed leaders, unassigned pieces) is taken by the neighbouring
+   territories growing into it layer by layer; in each layer a piece goes to the adjacent territory
+   with the lowest load ratio, and overloaded territories wait while others can still grow.
+2. **Added leaders** are seeded on a border piece of the most overloaded region (a territory's
+   ratio averaged with its neighbours'), next to its most loaded neighbour.
+3. **Transport**: a small min-cost flow on the *territory* graph (leaders are nodes, excess and
+   deficit against the band ``[min_ratio, target_ratio]`` are supply and demand, one unit of load
+   over one shared border costs 1) says how much load must cross each border. Each transfer is
+   realised by peeling the donor's pieces in layers of BFS distance from the shared border (so the
+   receiver stays contiguous), whole layers first, then in the last layer the highest-load pieces
+   (fewest moves) with the best-fitting last piece. Donors that a transfer splits keep their
+   largest parts; cut-off fragments join the adjacent territory with the lowest ratio.
+4. Repeat 3 until every leader is within the band, nothing more can move, or ``max_moves`` is hit.
+
+Locked pieces and all pieces of locked leaders never move; locked leaders neither give nor
+receive. Moves never cross communities (``group``). Everything is vectorised with numpy and
+scipy.sparse; the flow is solved with HiGHS (``scipy.optimize.linprog``). Deterministic for a
+given ``seed`` (which only breaks ties).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import ArrayLike, NDArray
+from scipy.optimize import linprog
+from scipy.sparse.csgraph import connected_components
+
+from gridmgr.errors import InfeasibleError, InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+#: Cost of leaving one unit of load outside the band, against 1 per unit moved over a border.
+_VIOLATION_COST = 1000.0
+_FREE = -2  # territory marker of a piece that must be handed to a neighbour
+_NONE = -1  # territory marker of a piece nobody holds and nobody may take (locked, unassigned)
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Balance, contiguity and compactness of one assignment state.
+
+    Ratios are per leader: load / fair share, the fair share being capacity × (community load /
+    community capacity), so 1.0 is exactly balanced. Leaders that leave are not counted.
+    """
+
+    max_ratio: float
+    """Highest leader ratio (max/mean load)."""
+    min_ratio: float
+    """Lowest leader ratio (min/mean load)."""
+    std_ratio: float
+    """Standard deviation of the leader ratios."""
+    disconnected: int
+    """Territories (leader × community) whose pieces form more than one connected part."""
+    boundary_edges_per_piece: float
+    """Compactness: graph edges between pieces of different leaders, per piece (lower = more
+    compact territories)."""
+    unassigned_pieces: int
+    """Pieces without an active leader (unassigned, or held by a leader who leaves)."""
+    unassigned_load: float
+    """Their load."""
+    n_leaders: int
+    """Leaders taking part."""
+
+    def to_dict(self) -> dict[str, float | int]:
+        """Plain dict (JSON-safe)."""
+        return {k: (float(v) if isinstance(v, float) else int(v)) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class Miss:
+    """A leader still outside the target band after solving, and why."""
+
+    leader: int
+    """Leader position."""
+    ratio: float
+    """Their ratio after the plan."""
+    reason_zh: str
+    reason_en: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-safe)."""
+        return {"leader": int(self.leader), "ratio": float(self.ratio), "reason_zh": self.reason_zh,
+                "reason_en": self.reason_en}
+
+
+@dataclass(frozen=True, eq=False)
+class RebalanceResult:
+    """Outcome of :meth:`Rebalance.solve`: the moves and the metrics before and after."""
+
+    owner: IntArray
+    """Leader position per piece after the plan (-1: nobody)."""
+    move_pieces: IntArray
+    """Positions of the pieces that change leader, ascending."""
+    move_from: IntArray
+    """Their leader before (-1: unassigned)."""
+    move_to: IntArray
+    """Their leader after."""
+    before: Metrics
+    after: Metrics
+    moved_area_m2: float
+    """Summed area of the moved pieces (NaN when areas were not given)."""
+    ratio_before: FloatArray
+    """Ratio per leader before (NaN: leader not taking part)."""
+    ratio_after: FloatArray
+    """Ratio per leader after (NaN: leader not taking part or leaving)."""
+    missed: tuple[Miss, ...]
+    """Leaders still outside ``[min_ratio, target_ratio]``, with the reason."""
+    iterations: int
+    """Transport rounds run."""
+    seed: int
+
+    @property
+    def moved_pieces(self) -> int:
+        """Number of pieces that change leader."""
+        return int(len(self.move_pieces))
+
+    @property
+    def moves(self) -> list[tuple[int, int, int]]:
+        """The moves as ``(piece, from_leader, to_leader)`` tuples."""
+        return list(zip(self.move_pieces.tolist(), self.move_from.tolist(), self.move_to.tolist()))
+
+
+# --------------------------------------------------------------------------------------------
+# Graph helpers
+
+
+def _neighbours(indptr: IntArray, indices: IntArray, rows: IntArray) -> tuple[IntArray, IntArray]:
+    """All (neighbour, source row) pairs of ``rows`` in a CSR graph, vectorised."""
+    starts = indptr[rows]
+    counts = indptr[rows + 1] - starts
+    total = int(counts.sum())
+    if total == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    offs = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total, dtype=np.int64)
+    return indices[offs], np.repeat(rows, counts)
+
+
+def _components(n: int, ei: IntArray, ej: IntArray, label: IntArray) -> IntArray:
+    """Connected-component id of every node over the edges whose ends share a ``label`` >= 0."""
+    keep = (label[ei] == label[ej]) & (label[ei] >= 0)
+    g = sp.coo_matrix((np.ones(int(keep.sum()), dtype=np.int8), (ei[keep], ej[keep])), shape=(n, n))
+    return np.asarray(connected_components(g, directed=False)[1], dtype=np.int64)
+
+
+def _parts_per_label(comp: IntArray, label: IntArray, n_labels: int) -> IntArray:
+    """Number of connected parts of each label (labels >= 0 only)."""
+    has = label >= 0
+    pairs = np.unique(label[has] * (int(comp.max(initial=0)) + 1) + comp[has])
+    return np.bincount(pairs // (int(comp.max(initial=0)) + 1), minlength=n_labels).astype(np.int64)
+
+
+def _as_index_set(values: Iterable[int] | ArrayLike, size: int, what: str) -> BoolArray:
+    arr = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=np.int64)
+    if arr.size and (arr.min() < 0 or arr.max() >= size):
+        raise InputError(f"{what}: positions must be in [0, {size}); got {arr.min()}..{arr.max()}")
+    mask = np.zeros(size, dtype=bool)
+    mask[arr] = True
+    return mask
+
+
+# --------------------------------------------------------------------------------------------
+# The model
+
+
+class Rebalance:
+    """Minimal-move rebalancing model (construct with :meth:`from_graph` or :meth:`from_store`).
+
+    Examples
+    --------
+    Six pieces in a row, leader 0 holds four of them, leader 1 two: one move balances them.
+
+    >>> import numpy as np, scipy.sparse as sp
+    >>> adj = sp.diags([np.ones(5), np.ones(5)], [-1, 1], format="csr")
+    >>> model = Rebalance.from_graph(adj, np.ones(6), [0, 0, 0, 0, 1, 1], [1.0, 1.0])
+    >>> result = model.solve()
+    >>> result.moves
+    [(3, 0, 1)]
+    >>> result.after.max_ratio
+    1.0
+    """
+
+    def __init__(
+        self,
+        *,
+        adj: sp.csr_matrix,
+        loads: FloatArray,
+        owner: IntArray,
+        capacities: FloatArray,
+        group: IntArray,
+        leader_group: IntArray,
+        locked_leaders: BoolArray,
+        locked_pieces: BoolArray,
+        target_ratio: float,
+        min_ratio: float,
+        max_moves: int | None,
+        seed: int,
+        areas: FloatArray | None,
+        hard_cap: bool,
+        max_rounds: int,
+        leader_labels: Sequence[str] | None,
+        group_labels: Sequence[str] | None,
+    ) -> None:
+        self.adj = adj
+        self.loads = loads
+        self.owner = owner
+        self.capacities = capacities
+        self.group = group
+        self.leader_group = leader_group
+        self.locked_leaders = locked_leaders
+        self.locked_pieces = locked_pieces
+        self.target_ratio = target_ratio
+        self.min_ratio = min_ratio
+        self.max_moves = max_moves
+        self.seed = seed
+        self.areas = areas
+        self.hard_cap = hard_cap
+        self.max_rounds = max_rounds
+        self.leader_labels = list(leader_labels) if leader_labels is not None else None
+        self.group_labels = list(group_labels) if group_labels is not None else None
+
+    # -- constructors ------------------------------------------------------------------------
+
+    @classmethod
+    def from_graph(
+        cls,
+        adj: sp.spmatrix | sp.sparray,
+        loads: ArrayLike,
+        owner: ArrayLike,
+        capacities: ArrayLike,
+        *,
+        group: ArrayLike | None = None,
+        leader_group: ArrayLike | None = None,
+        locked_leaders: Iterable[int] = (),
+        locked_pieces: Iterable[int] | ArrayLike = (),
+        target_ratio: float = 1.02,
+        min_ratio: float | None = None,
+        max_moves: int | None = None,
+        seed: int = 0,
+        areas: ArrayLike | None = None,
+        hard_cap: bool = False,
+        max_rounds: int = 25,
+        leader_labels: Sequence[str] | None = None,
+        group_labels: Sequence[str] | None = None,
+    ) -> Rebalance:
+        """Core constructor over arrays.
+
+        Parameters
+        ----------
+        adj
+            n×n symmetric piece adjacency (positive entries = adjacent), e.g.
+            ``gridmgr._graph.piece_adjacency(pieces)``.
+        loads
+            Load per piece (``gridmgr.workload.piece_loads``), finite and >= 0.
+        owner
+            Leader position per piece, -1 for unassigned.
+        capacities
+            Capacity per leader position; 0 means the leader leaves (their pieces are handed to
+            neighbours). A leader with capacity > 0 and no pieces is an added leader.
+        group
+            Community per piece (any integer labels); moves never cross groups. ``None``: one group.
+        leader_group
+            Group label per leader, needed only for added leaders when there are several groups
+            (-1 or any label not in ``group`` = unknown).
+        locked_leaders
+            Leader positions whose territory must not change at all.
+        locked_pieces
+            Piece positions (or a boolean mask) that must not change leader.
+        target_ratio
+            Upper end of the band: every leader's load ≤ target_ratio × fair share.
+        min_ratio
+            Lower end of the band; default ``2 - target_ratio`` (0.98 for 1.02).
+        max_moves
+            At most this many pieces change leader (``None``: no limit).
+        seed
+            Seed of the tie-breaks.
+        areas
+            Area per piece in m², for the moved area.
+        hard_cap
+            Capacities are absolute load limits too (the band's upper end never exceeds them).
+        max_rounds
+            Transport rounds at most.
+        leader_labels, group_labels
+            Names used in messages (leader ids, community codes), positional.
+        """
+        adj = sp.csr_matrix(adj)
+        n = adj.shape[0]
+        if adj.shape != (n, n):
+            raise InputError(f"adj: must be square, got shape {adj.shape}")
+        loads_a = np.asarray(loads, dtype=np.float64)
+        owner_a = np.asarray(owner, dtype=np.int64)
+        cap_a = np.asarray(capacities, dtype=np.float64)
+        if loads_a.shape != (n,) or owner_a.shape != (n,):
+            raise InputError(f"loads/owner: need one value per piece ({n}); got {loads_a.shape}, {owner_a.shape}")
+        if not np.all(np.isfinite(loads_a)) or (loads_a < 0).any():
+            raise InputError("loads: every piece load must be finite and >= 0; check the weights")
+        n_leaders = len(cap_a)
+        if not np.all(np.isfinite(cap_a)) or (cap_a < 0).any():
+            raise InputError("capacities: must be finite and >= 0 (0 = the leader leaves)")
+        if owner_a.size and (owner_a.min() < -1 or owner_a.max() >= n_leaders):
+            raise InputError(f"owner: leader positions must be -1 or in [0, {n_leaders})")
+        if not target_ratio >= 1.0:
+            raise InputError(f"target_ratio={target_ratio}: must be >= 1 (e.g. 1.02)")
+        lo = (2.0 - target_ratio) if min_ratio is None else float(min_ratio)
+        lo = max(lo, 0.0)
+        if lo > 1.0:
+            raise InputError(f"min_ratio={min_ratio}: must be <= 1")
+        if max_moves is not None and max_moves < 0:
+            raise InputError(f"max_moves={max_moves}: must be >= 0")
+        if group is None:
+            group_a = np.zeros(n, dtype=np.int64)
+            lg = np.zeros(n_leaders, dtype=np.int64)
+        else:
+            raw = np.asarray(group)
+            if raw.shape != (n,):
+                raise InputError(f"group: need one label per piece ({n}); got {raw.shape}")
+            uniq, group_a = np.unique(raw, return_inverse=True)
+            group_a = group_a.astype(np.int64)
+            lg = np.full(n_leaders, -1, dtype=np.int64)
+            if leader_group is not None:
+                raw_lg = np.asarray(leader_group)
+                if raw_lg.shape != (n_leaders,):
+                    raise InputError(f"leader_group: need one label per leader ({n_leaders})")
+                pos = np.searchsorted(uniq, raw_lg)
+                pos = np.clip(pos, 0, len(uniq) - 1)
+                ok = uniq[pos] == raw_lg
+                lg[ok] = pos[ok]
+        locked_l = _as_index_set(locked_leaders, n_leaders, "locked_leaders")
+        lp = np.asarray(locked_pieces) if not isinstance(locked_pieces, Iterable) or isinstance(
+            locked_pieces, np.ndarray) else np.asarray(list(locked_pieces))
+        if lp.dtype == bool:
+            if lp.shape != (n,):
+                raise InputError(f"locked_pieces: a mask needs one value per piece ({n})")
+            locked_p = lp.copy()
+        else:
+            locked_p = _as_index_set(lp.astype(np.int64), n, "locked_pieces")
+        removed_locked = locked_l & (cap_a <= 0)
+        if removed_locked.any():
+            who = int(np.flatnonzero(removed_locked)[0])
+            raise InputError(f"leader {who} is both locked and leaving (capacity 0); drop one of the two")
+        areas_a = None if areas is None else np.asarray(areas, dtype=np.float64)
+        if areas_a is not None and areas_a.shape != (n,):
+            raise InputError(f"areas: need one value per piece ({n})")
+        return cls(
+            adj=adj, loads=loads_a, owner=owner_a, capacities=cap_a, group=group_a, leader_group=lg,
+            locked_leaders=locked_l, locked_pieces=locked_p, target_ratio=float(target_ratio),
+            min_ratio=lo, max_moves=max_moves, seed=int(seed), areas=areas_a, hard_cap=hard_cap,
+            max_rounds=int(max_rounds), leader_labels=leader_labels, group_labels=group_labels,
+        )
+
+    @classmethod
+    def from_store(
+        cls,
+        store: Any,
+        *,
+        scope: str,
+        weights: Mapping[str, float] | str | None = None,
+        leaders_add: Sequence[str] = (),
+        leaders_remove: Sequence[str] = (),
+        capacity: Mapping[str, float] | None = None,
+        lock: Sequence[str] = (),
+        cross_communities: bool = False,
+        target_ratio: float = 1.02,
+        min_ratio: float | None = None,
+        max_moves: int | None = None,
+        seed: int = 0,
+        hard_cap: bool = False,
+    ) -> Rebalance:
+        """Convenience constructor over the store's pieces, leaders and key places in ``scope``.
+
+        See :func:`gridmgr.rebalance_store.inputs_from_store` for how each option is read.
+        """
+        from gridmgr._rebalance_store import inputs_from_store
+
+        inp = inputs_from_store(store, scope=scope, weights=weights, leaders_add=leaders_add,
+                                leaders_remove=leaders_remove, capacity=capacity, lock=lock,
+                                cross_communities=cross_communities)
+        model = cls.from_graph(
+            inp.adj, inp.loads, inp.owner, inp.capacities, group=inp.group, leader_group=inp.leader_group,
+            locked_leaders=inp.locked_leaders, locked_pieces=inp.locked_pieces, target_ratio=target_ratio,
+            min_ratio=min_ratio, max_moves=max_moves, seed=seed, areas=inp.areas, hard_cap=hard_cap,
+            leader_labels=inp.leader_ids, group_labels=inp.group_codes,
+        )
+        model.inputs = inp
+        return model
+
+    inputs: Any = None
+
+    # -- naming helpers ----------------------------------------------------------------------
+
+    def _leader_name(self, pos: int) -> str:
+        return self.leader_labels[pos] if self.leader_labels is not None else str(pos)
+
+    def _group_name(self, g: int) -> str:
+        return self.group_labels[g] if self.group_labels is not None else str(g)
+
+    # -- solve -------------------------------------------------------------------------------
+
+    def solve(self) -> RebalanceResult:
+        """Check feasibility, move the fewest pieces into the band, return a frozen result.
+
+        Raises
+        ------
+        InfeasibleError
+            A locked leader holds too much, a community has no leader left, a community is split
+            into parts that cannot be balanced, or (``hard_cap``) capacities sum below the load.
+        """
+        return _Solver(self).run()
+
+
+# --------------------------------------------------------------------------------------------
+# The solver (internal state of one solve)
+
+
+class _Solver:
+    def __init__(self, m: Rebalance) -> None:
+        self.m = m
+        self.rng = np.random.default_rng(m.seed)
+        adj = m.adj
+        n = adj.shape[0]
+        self.n = n
+        up = sp.triu(adj, k=1).tocoo()
+        ui = up.row.astype(np.int64)
+        uj = up.col.astype(np.int64)
+        pos = up.data > 0
+        self.ui_all, self.uj_all = ui[pos], uj[pos]
+        same = m.group[self.ui_all] == m.group[self.uj_all]
+        self.ei, self.ej = self.ui_all[same], self.uj_all[same]
+        sym = sp.csr_matrix(
+            (np.ones(2 * len(self.ei), dtype=np.int8),
+             (np.concatenate([self.ei, self.ej]), np.concatenate([self.ej, self.ei]))), shape=(n, n))
+        self.indptr = sym.indptr.astype(np.int64)
+        self.indices = sym.indices.astype(np.int64)
+        self.degree = np.diff(self.indptr)
+        # A stamp per piece for BFS visits without O(n) resets.
+        self.stamp = np.zeros(n, dtype=np.int64)
+        self.stamp_id = 0
+
+    # ---------------------------------------------------------------------------------------
+    def run(self) -> RebalanceResult:
+        m = self.m
+        n, loads = self.n, m.loads
+        n_leaders = len(m.capacities)
+        active = m.capacities > 0
+        owner0 = m.owner
+        owned = owner0 >= 0
+        leaving_piece = owned & ~active[np.where(owned, owner0, 0)]
+        bad = leaving_piece & m.locked_pieces
+        if bad.any():
+            p = int(np.flatnonzero(bad)[0])
+            raise InfeasibleError(
+                f"piece {p} is locked but its leader {self._ln(int(owner0[p]))} leaves; unlock the "
+                "piece or keep the leader")
+        free = ~m.locked_pieces & (~owned | leaving_piece)
+        stay = owned & ~leaving_piece
+        # Territories: (group, leader) pairs of pieces that stay, plus added leaders.
+        has_piece = np.zeros(n_leaders, dtype=bool)
+        has_piece[owner0[stay]] = True
+        added = np.flatnonzero(active & ~has_piece)
+        n_groups = int(m.group.max(initial=-1)) + 1
+        add_group = m.leader_group[added].copy()
+        if n_groups == 1:
+            add_group[:] = 0
+        unknown = add_group < 0
+        if unknown.any():
+            who = self._ln(int(added[np.flatnonzero(unknown)[0]]))
+            raise InputError(f"leader {who} holds no pieces here and its community is unknown; give "
+                             "leader_group (CLI: name the leader's community in unit_packages)")
+        if n_groups == 0:
+            add_group = add_group[:0]
+            added = added[:0]
+        keys_p = m.group[stay] * n_leaders + owner0[stay]
+        keys = np.unique(np.concatenate([keys_p, add_group * n_leaders + added]))
+        K = len(keys)
+        tl = keys % n_leaders
+        tg = keys // n_leaders
+        T = np.full(n, _NONE, dtype=np.int64)
+        T[stay] = np.searchsorted(keys, keys_p)
+        T[free] = _FREE
+        self.T, self.tl, self.tg, self.K = T, tl, tg, K
+        # Fair shares: a leader in several communities splits capacity by current load there.
+        tload = np.bincount(T[stay], weights=loads[stay], minlength=K)
+        lead_total = np.bincount(tl, weights=tload, minlength=n_leaders)
+        n_terr = np.bincount(tl, minlength=n_leaders)
+        share = np.where(lead_total[tl] > 0, tload / np.where(lead_total[tl] > 0, lead_total[tl], 1.0),
+                         1.0 / np.maximum(n_terr[tl], 1))
+        capt = m.capacities[tl] * share
+        counted = stay | free
+        gload = np.bincount(m.group[counted], weights=loads[counted], minlength=n_groups)
+        gcap = np.bincount(tg, weights=capt, minlength=n_groups)
+        empty_g = np.flatnonzero((gcap <= 0) & (np.bincount(m.group[counted], minlength=n_groups) > 0))
+        if len(empty_g):
+            g = int(empty_g[0])
+            raise InfeasibleError(
+                f"community {self._gn(g)}: no leaders left to hold its pieces; keep or add a leader "
+                "there (--leaders-add) or widen the scope")
+        if m.hard_cap:
+            over = np.flatnonzero(gload > gcap * (1 + 1e-12))
+            if len(over):
+                g = int(over[0])
+                raise InfeasibleError(
+                    f"community {self._gn(g)}: capacities sum to {gcap[g]:.1f} but the load is "
+                    f"{gload[g]:.1f}; raise capacities (--capacity ID=X) or add leaders")
+        target = capt * gload[tg] / np.where(gcap[tg] > 0, gcap[tg], 1.0)
+        target = np.where(target > 0, target, 1e-12)
+        hi = m.target_ratio * target
+        if m.hard_cap:
+            hi = np.minimum(hi, capt)
+        lo = m.min_ratio * target
+        locked_t = m.locked_leaders[tl]
+        self.target, self.hi, self.lo, self.locked_t = target, hi, lo, locked_t
+        self.movable = ~m.locked_pieces.copy()
+        self.movable[owned] &= ~m.locked_leaders[owner0[owned]]
+        # Locked leaders that already hold too much cannot be fixed.
+        over_locked = np.flatnonzero(locked_t & (tload > hi * (1 + 1e-9)))
+        if len(over_locked):
+            t = int(over_locked[0])
+            raise InfeasibleError(
+                f"leader {self._ln(int(tl[t]))} is locked but holds {tload[t] / target[t]:.3f}× the "
+                f"fair share in community {self._gn(int(tg[t]))} (target ≤ {m.target_ratio}); unlock "
+                "the leader, raise their capacity, or raise --target-ratio")
+        lead_key = np.where(owned, owner0, -1)
+        before = self._metrics(lead_key, free_mask=free)
+        ratio_before = self._leader_ratios(np.where(stay, owner0, -1))
+        base_parts = self._territory_parts()
+        base_parts[base_parts == 0] = 1
+        self.moved_count = int(free.sum())
+        if m.max_moves is not None and self.moved_count > m.max_moves:
+            raise InfeasibleError(
+                f"max_moves={m.max_moves} but {self.moved_count} pieces must move (unassigned or held "
+                "by leaders who leave); raise --max-moves")
+        self.tload = tload
+        self.owner0 = owner0
+        self._grow_free()
+        self._seed_added(np.searchsorted(keys, add_group * n_leaders + added))
+        self._check_islands()
+        rounds = 0
+        self.hit_max_moves = False
+        for rounds in range(1, m.max_rounds + 1):
+            moved = self._transport_round()
+            self._repair(base_parts)
+            if not moved or self.hit_max_moves:
+                break
+        final_lead = np.where(self.T >= 0, tl[np.clip(self.T, 0, None)], -1)
+        after = self._metrics(final_lead, free_mask=np.zeros(n, dtype=bool))
+        ratio_after = self._leader_ratios(final_lead)
+        changed = np.flatnonzero(final_lead != owner0)
+        moved_area = float(m.areas[changed].sum()) if m.areas is not None else float("nan")
+        missed = self._misses(ratio_after)
+        return RebalanceResult(
+            owner=final_lead, move_pieces=changed, move_from=owner0[changed], move_to=final_lead[changed],
+            before=before, after=after, moved_area_m2=moved_area, ratio_before=ratio_before,
+            ratio_after=ratio_after, missed=tuple(missed), iterations=rounds, seed=m.seed,
+        )
+
+    # -- names -----------------------------------------------------------------------------
+    def _ln(self, pos: int) -> str:
+        return self.m._leader_name(pos)
+
+    def _gn(self, g: int) -> str:
+        return self.m._group_name(g)
+
+    # -- metrics ---------------------------------------------------------------------------
+    def _leader_ratios(self, lead: IntArray) -> FloatArray:
+        """Per-leader ratio load / Σ fair shares of their territories (NaN if not taking part)."""
+        n_leaders = len(self.m.capacities)
+        has = lead >= 0
+        load_l = np.bincount(lead[has], weights=self.m.loads[has], minlength=n_leaders)
+        tgt_l = np.bincount(self.tl, weights=self.target, minlength=n_leaders)
+        out = np.full(n_leaders, np.nan)
+        part = tgt_l > 0
+        out[part] = load_l[part] / tgt_l[part]
+        return out
+
+    def _metrics(self, lead: IntArray, *, free_mask: BoolArray) -> Metrics:
+        m = self.m
+        n_leaders = len(m.capacities)
+        ratios = self._leader_ratios(np.where(free_mask, -1, lead))
+        r = ratios[~np.isnan(ratios)]
+        key = np.where(lead >= 0, m.group * n_leaders + lead, -1)
+        comp = _components(self.n, self.ei, self.ej, key)
+        has = key >= 0
+        if has.any():
+            uniq, inv = np.unique(key[has], return_inverse=True)
+            parts = _parts_per_label(comp[has], inv.astype(np.int64), len(uniq))
+            disconnected = int((parts > 1).sum())
+        else:
+            disconnected = 0
+        a, b = lead[self.ui_all], lead[self.uj_all]
+        cut = int(((a != b) & (a >= 0) & (b >= 0)).sum())
+        return Metrics(
+            max_ratio=float(r.max()) if r.size else float("nan"),
+            min_ratio=float(r.min()) if r.size else float("nan"),
+            std_ratio=float(r.std()) if r.size else float("nan"),
+            disconnected=disconnected,
+            boundary_edges_per_piece=cut / max(self.n, 1),
+            unassigned_pieces=int((free_mask | (lead < 0)).sum()),
+            unassigned_load=float(m.loads[free_mask | (lead < 0)].sum()),
+            n_leaders=int(r.size),
+        )
+
+    def _territory_parts(self) -> IntArray:
+        comp = _components(self.n, self.ei, self.ej, self.T)
+        return _parts_per_label(comp, self.T, self.K)
+
+    # -- phase 1: vacated ground -----------------------------------------------------------
+    def _grow_free(self) -> None:
+        T, loads = self.T, self.m.loads
+        while True:
+            fp = np.flatnonzero(T == _FREE)
+            if fp.size == 0:
+                return
+            nb, src = _neighbours(self.indptr, self.indices, fp)
+            tt = T[nb]
+            ok = tt >= 0
+            ok[ok] &= ~self.locked_t[tt[ok]]
+            if not ok.any():
+                comp = _components(self.n, self.ei, self.ej, np.where(T == _FREE, 0, -1))
+                g = int(self.m.group[fp[0]])
+                size = int((comp == comp[fp[0]]).sum())
+                raise InfeasibleError(
+                    f"community {self._gn(g)}: {fp.size} pieces (a connected part of {size} starting "
+                    f"at piece {int(fp[0])}) touch no leader who may take them — the community is "
+                    "disconnected or walled in by locked leaders; add a leader there or unlock one")
+            src, tt = src[ok], tt[ok]
+            ratio = self.tload / self.target
+            order = np.lexsort((tt, ratio[tt], src))
+            src, tt = src[order], tt[order]
+            first = np.r_[True, src[1:] != src[:-1]]
+            p, t = src[first], tt[first]
+            # Overloaded territories wait while someone else can still grow this round.
+            full = self.tload[t] >= self.hi[t]
+            if (~full).any() and full.any():
+                p, t = p[~full], t[~full]
+            T[p] = t
+            self.tload += np.bincount(t, weights=loads[p], minlength=self.K)
+
+    # -- phase 2: seeds of added leaders ---------------------------------------------------
+    def _territory_pairs(self) -> tuple[IntArray, IntArray, IntArray]:
+        """Unique adjacent territory pairs (u < v) and their shared edge counts."""
+        a, b = self.T[self.ei], self.T[self.ej]
+        cut = (a != b) & (a >= 0) & (b >= 0)
+        u, v = np.minimum(a[cut], b[cut]), np.maximum(a[cut], b[cut])
+        key, cnt = np.unique(u * self.K + v, return_counts=True)
+        return key // self.K, key % self.K, cnt
+
+    def _seed_added(self, added_t: IntArray) -> None:
+        if added_t.size == 0:
+            return
+        T, loads = self.T, self.m.loads
+        proj = self.tload.copy()
+        for a in added_t.tolist():
+            g = self.tg[a]
+            u, v, cnt = self._territory_pairs()
+            ratio = proj / self.target
+            # Regional ratio: the territory's ratio averaged with its neighbours' (by fair share).
+            num = self.tload.copy() * 0 + proj
+            den = self.target.copy()
+            np.add.at(num, u, proj[v])
+            np.add.at(den, u, self.target[v])
+            np.add.at(num, v, proj[u])
+            np.add.at(den, v, self.target[u])
+            region = num / den
+            size = np.bincount(T[T >= 0], minlength=self.K)
+            movable_cnt = np.bincount(T[(T >= 0) & self.movable], minlength=self.K)
+            cand = (self.tg == g) & ~self.locked_t & (movable_cnt >= 2) & (size > 0)
+            cand[a] = False
+            if not cand.any():
+                raise InfeasibleError(
+                    f"community {self._gn(int(g))}: added leader {self._ln(int(self.tl[a]))} finds no "
+                    "territory to take ground from (all locked or too small)")
+            score = np.where(cand, region, -np.inf)
+            host = int(np.argmax(score))
+            hp = np.flatnonzero((T == host) & self.movable)
+            nb, src = _neighbours(self.indptr, self.indices, hp)
+            tt = T[nb]
+            other = (tt >= 0) & (tt != host)
+            if other.any():
+                best = np.full(self.n, -np.inf)
+                np.maximum.at(best, src[other], ratio[tt[other]])
+                pool = hp[best[hp] == best[hp].max()]
+            else:
+                d = self.degree[hp]
+                pool = hp[d == d.min()]
+            seed_p = int(pool[self.rng.integers(len(pool))])
+            T[seed_p] = a
+            self.tload[host] -= loads[seed_p]
+            self.tload[a] += loads[seed_p]
+            self.moved_count += int(self.owner0[seed_p] != self.tl[a])
+            proj[host] = max(proj[host] - self.target[a], 0.0)
+            proj[a] = self.target[a]
+
+    # -- feasibility of the parts of each community ----------------------------------------
+    def _check_islands(self) -> None:
+        """Each connected part of a community must be able to hold its load within the band."""
+        T = self.T
+        comp = _components(self.n, self.ei, self.ej, np.where(T >= 0, self.m.group, -1))
+        held = T >= 0
+        # A territory spanning parts joins them: union via a bipartite graph piece–territory.
+        rows = np.flatnonzero(held)
+        g = sp.coo_matrix((np.ones(len(rows)), (comp[rows], self.n + T[rows])), shape=(self.n + self.K,) * 2)
+        _, isl = connected_components(g, directed=False)
+        t_isl = isl[self.n:]
+        n_isl = int(t_isl.max(initial=-1)) + 1
+        load_i = np.bincount(t_isl, weights=self.tload, minlength=n_isl)
+        fixed = self.locked_t
+        lo_i = np.bincount(t_isl, weights=np.where(fixed, self.tload, self.lo), minlength=n_isl)
+        hi_i = np.bincount(t_isl, weights=np.where(fixed, self.tload, self.hi), minlength=n_isl)
+        bad = np.flatnonzero((load_i > hi_i * (1 + 1e-9)) | (load_i < lo_i * (1 - 1e-9)))
+        if not len(bad):
+            return
+        i = int(bad[0])
+        terr = np.flatnonzero(t_isl == i)
+        gname = self._gn(int(self.tg[terr[0]]))
+        tgt = self.target[terr].sum()
+        n_parts = len(np.unique(t_isl[self.tg == self.tg[terr[0]]]))
+        if n_parts > 1:
+            raise InfeasibleError(
+                f"community {gname} is split into {n_parts} disconnected parts; the part held by "
+                f"{', '.join(self._ln(int(x)) for x in self.tl[terr][:5])} carries {load_i[i] / tgt:.3f}× "
+                "its leaders' fair share and no piece can cross the gap; assign a leader per part or "
+                "use a wider scope")
+        raise InfeasibleError(
+            f"community {gname}: the locked leaders hold so little or so much that the others cannot "
+            f"get within [{self.m.min_ratio}, {self.m.target_ratio}]; unlock some leaders")
+
+    # -- phase 3: transport ----------------------------------------------------------------
+    def _violations(self) -> BoolArray:
+        free_t = ~self.locked_t
+        return free_t & ((self.tload > self.hi * (1 + 1e-9)) | (self.tload < self.lo * (1 - 1e-9)))
+
+    def _flows(self) -> tuple[IntArray, IntArray, FloatArray]:
+        """Min-cost flow on the territory graph: how much load crosses each border, and which way."""
+        u, v, cnt = self._territory_pairs()
+        ok = ~self.locked_t[u] & ~self.locked_t[v]
+        u, v, cnt = u[ok], v[ok], cnt[ok]
+        E, K = len(u), self.K
+        if E == 0:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty, np.empty(0)
+        src = np.concatenate([u, v])
+        dst = np.concatenate([v, u])
+        # 1 per unit of load per border crossed; a hair more over short borders (compactness).
+        cost = 1.0 + 1e-3 / np.concatenate([cnt, cnt]).astype(np.float64)
+        rows_t = np.flatnonzero(~self.locked_t)
+        pos = np.full(K, -1, dtype=np.int64)
+        pos[rows_t] = np.arange(len(rows_t))
+        k = len(rows_t)
+        e = np.arange(2 * E)
+        # net_t = out - in; row A(t): net - under <= load - lo; row B(t): -net - over <= hi - load
+        r_a = np.concatenate([pos[src], pos[dst], np.arange(k)])
+        c_a = np.concatenate([e, e, 2 * E + k + np.arange(k)])
+        d_a = np.concatenate([np.ones(2 * E), -np.ones(2 * E), -np.ones(k)])
+        r_b = k + np.concatenate([pos[src], pos[dst], np.arange(k)])
+        c_b = np.concatenate([e, e, 2 * E + np.arange(k)])
+        d_b = np.concatenate([-np.ones(2 * E), np.ones(2 * E), -np.ones(k)])
+        A = sp.csr_matrix((np.concatenate([d_a, d_b]), (np.concatenate([r_a, r_b]), np.concatenate([c_a, c_b]))),
+                          shape=(2 * k, 2 * E + 2 * k))
+        load, scale = self.tload[rows_t], float(np.mean(self.target[rows_t]))
+        b = np.concatenate([load - self.lo[rows_t], self.hi[rows_t] - load]) / scale
+        c = np.concatenate([cost, np.full(2 * k, _VIOLATION_COST)])
+        res = linprog(c, A_ub=A, b_ub=b, bounds=(0, None), method="highs")
+        if res.status != 0:  # pragma: no cover - the soft LP is always feasible and bounded
+            raise InfeasibleError(f"rebalance flow could not be solved: {res.message}")
+        f = np.asarray(res.x[: 2 * E]) * scale
+        return src, dst, f
+
+    def _transport_round(self) -> bool:
+        if not self._violations().any():
+            return False
+        src, dst, f = self._flows()
+        T = self.T
+        min_piece = float(np.min(self.m.loads[self.m.loads > 0], initial=1.0))
+        keep = f > 0.5 * min_piece * 1e-3
+        src, dst, f = src[keep], dst[keep], f[keep]
+        if f.size == 0:
+            return False
+        # Directed cut edges (piece in u, piece in v) grouped by (u, v), for the borders.
+        a, b = T[self.ei], T[self.ej]
+        cut = (a != b) & (a >= 0) & (b >= 0)
+        pu = np.concatenate([self.ei[cut], self.ej[cut]])
+        pv = np.concatenate([self.ej[cut], self.ei[cut]])
+        key = T[pu] * self.K + T[pv]
+        order = np.argsort(key, kind="stable")
+        self._cut = (key[order], pu[order], pv[order])
+        moved_any = False
+        for i in np.lexsort((dst, src, -f)).tolist():
+            moved_any |= self._transfer(int(src[i]), int(dst[i]), float(f[i]))
+            if self.hit_max_moves:
+                break
+        return moved_any
+
+    def _transfer(self, s: int, d: int, amount: float) -> bool:
+        """Move about ``amount`` load from territory ``s`` to ``d`` across their shared border."""
+        T, loads, movable = self.T, self.m.loads, self.movable
+        keys, pu, pv = self._cut
+        k = s * self.K + d
+        i0, i1 = np.searchsorted(keys, k, "left"), np.searchsorted(keys, k, "right")
+        cand = pu[i0:i1]
+        ok = (T[cand] == s) & (T[pv[i0:i1]] == d) & movable[cand]
+        layer = np.unique(cand[ok])
+        if layer.size == 0:
+            return False
+        self.stamp_id += 1
+        sid = self.stamp_id
+        self.stamp[layer] = sid
+        ls_, ld_ = self.tl[s], self.tl[d]
+        budget = None if self.m.max_moves is None else self.m.max_moves - self.moved_count
+        cum, moved = 0.0, 0
+        while layer.size:
+            lload = loads[layer]
+            tot = float(lload.sum())
+            if cum + tot <= amount:
+                take = layer
+            else:
+                take = self._pick(layer, lload, amount - cum, d)
+            if budget is not None:
+                delta = (self.owner0[take] != ld_).astype(np.int64) - (self.owner0[take] != ls_)
+                cs = np.cumsum(delta)
+                if cs.size and cs.max() > budget:
+                    cut_at = int(np.argmax(cs > budget))
+                    take = take[:cut_at]
+                    self.hit_max_moves = True
+                    cs = cs[:cut_at]
+                budget -= int(cs[-1]) if cs.size else 0
+            if take.size:
+                T[take] = d
+                w = float(loads[take].sum())
+                self.tload[s] -= w
+                self.tload[d] += w
+                cum += w
+                moved += take.size
+                self.moved_count += int(((self.owner0[take] != ld_).astype(np.int64)
+                                         - (self.owner0[take] != ls_)).sum())
+            if take.size < layer.size or self.hit_max_moves:
+                break
+            nb, _ = _neighbours(self.indptr, self.indices, layer)
+            nb = nb[(T[nb] == s) & movable[nb] & (self.stamp[nb] != sid)]
+            layer = np.unique(nb)
+            self.stamp[layer] = sid
+        return moved > 0
+
+    def _pick(self, layer: IntArray, lload: FloatArray, rem: float, d: int) -> IntArray:
+        """Pieces of one layer whose load best fits ``rem``: heavy pieces first (fewest moves),
+        then pieces nestled against the receiver (compact borders), ties by the seed."""
+        nb, src = _neighbours(self.indptr, self.indices, layer)
+        pos = np.searchsorted(layer, src)
+        touch = np.bincount(pos[self.T[nb] == d], minlength=layer.size)
+        med = float(np.median(lload)) or 1.0
+        qload = np.floor(lload / (0.25 * med))
+        order = np.lexsort((self.rng.permutation(layer.size), -touch, -qload))
+        ls = lload[order]
+        cs = np.cumsum(ls)
+        prev = cs - ls
+        m = int(np.count_nonzero(prev + ls / 2 < rem))
+        chosen = list(order[:m])
+        gap = rem - (cs[m - 1] if m else 0.0)
+        rest = ls[m:]
+        if rest.size and gap > 0:
+            j = int(np.argmin(np.abs(gap - rest)))
+            if abs(gap - rest[j]) < gap:
+                chosen.append(order[m + j])
+        return layer[np.asarray(chosen, dtype=np.int64)]
+
+    # -- contiguity repair -----------------------------------------------------------------
+    def _repair(self, base_parts: IntArray) -> None:
+        """Territories split by this round keep their largest parts; fragments join a neighbour."""
+        T, loads = self.T, self.m.loads
+        for _ in range(3):
+            comp = _components(self.n, self.ei, self.ej, T)
+            held = np.flatnonzero(T >= 0)
+            t, c = T[held], comp[held]
+            pk, psize = np.unique(t * self.n + c, return_counts=True)
+            pt, pc = pk // self.n, pk % self.n
+            parts = np.bincount(pt, minlength=self.K)
+            if not (parts > base_parts).any():
+                return
+            order = np.lexsort((pc, -psize, pt))
+            pt, pc = pt[order], pc[order]
+            first = np.searchsorted(pt, pt, "left")
+            rank = np.arange(len(pt)) - first
+            frag = rank >= base_parts[pt]
+            frag_comp = pc[frag]
+            if frag_comp.size == 0:
+                return
+            is_frag = np.zeros(self.n, dtype=bool)
+            is_frag[frag_comp] = True  # component ids are node ids in [0, n)
+            fp = held[is_frag[c]]
+            stuck = np.unique(comp[fp[~self.movable[fp]]])
+            fp = fp[~np.isin(comp[fp], stuck)]
+            if fp.size == 0:
+                return
+            nb, src = _neighbours(self.indptr, self.indices, fp)
+            tt = T[nb]
+            ok = (tt >= 0) & (tt != T[src])
+            ok[ok] &= ~self.locked_t[tt[ok]]
+            src, tt = src[ok], tt[ok]
+            if src.size == 0:
+                return
+            ratio = self.tload / self.target
+            fc = comp[src]
+            o = np.lexsort((tt, ratio[tt], fc))
+            fc, tt = fc[o], tt[o]
+            firstc = np.r_[True, fc[1:] != fc[:-1]]
+            dest = np.full(self.n, -1, dtype=np.int64)
+            dest[fc[firstc]] = tt[firstc]
+            go = fp[dest[comp[fp]] >= 0]
+            new_t = dest[comp[go]]
+            old_t = T[go]
+            self.moved_count += int(((self.owner0[go] != self.tl[new_t]).astype(np.int64)
+                                     - (self.owner0[go] != self.tl[old_t])).sum())
+            T[go] = new_t
+            self.tload -= np.bincount(old_t, weights=loads[go], minlength=self.K)
+            self.tload += np.bincount(new_t, weights=loads[go], minlength=self.K)
+
+    # -- reasons ---------------------------------------------------------------------------
+    def _misses(self, ratio_after: FloatArray) -> list[Miss]:
+        m = self.m
+        out: list[Miss] = []
+        bad = np.flatnonzero(~np.isnan(ratio_after) & ((ratio_after > m.target_ratio + 1e-9)
+                                                       | (ratio_after < m.min_ratio - 1e-9)))
+        if bad.size == 0:
+            return out
+        u, v, _ = self._territory_pairs()
+        has_free_nb = np.zeros(self.K, dtype=bool)
+        ok = ~self.locked_t[u] & ~self.locked_t[v]
+        has_free_nb[u[ok]] = True
+        has_free_nb[v[ok]] = True
+        held = self.T >= 0
+        max_piece = np.zeros(self.K)
+        np.maximum.at(max_piece, self.T[held], m.loads[held])
+        tgt_l = np.bincount(self.tl, weights=self.target, minlength=len(m.capacities))
+        for leader in bad.tolist():
+            terr = np.flatnonzero(self.tl == leader)
+            r = float(ratio_after[leader])
+            edge = m.target_ratio if r > m.target_ratio else m.min_ratio
+            dev = abs(r - edge) * tgt_l[leader]
+            if self.locked_t[terr].all():
+                zh, en = "已锁定，按要求未调整", "locked, left unchanged as asked"
+            elif self.hit_max_moves:
+                zh, en = (f"已达到最大调整数 {m.max_moves}，未继续调整",
+                          f"max_moves {m.max_moves} reached before this leader was balanced")
+            elif not has_free_nb[terr].any():
+                zh, en = ("周边没有可调整的相邻领导（相邻者均已锁定或没有相邻者）",
+                          "no adjustable neighbouring territory (all neighbours locked, or none)")
+            elif dev <= max_piece[terr].max() + 1e-9:
+                zh, en = (f"剩余偏差（{dev:.2f}）小于单个地块的负载（最大 {max_piece[terr].max():.2f}），地块不可再分",
+                          f"the remaining deviation ({dev:.2f}) is below one piece's load (max "
+                          f"{max_piece[terr].max():.2f}); pieces cannot be split")
+            else:
+                zh, en = (f"经过 {m.max_rounds} 轮调整仍未达到目标（边界地块被锁定或相邻区域已满载）",
+                          f"not within the target after {m.max_rounds} rounds (locked border pieces "
+                          "or full neighbours)")
+            out.append(Miss(leader=int(leader), ratio=r, reason_zh=zh, reason_en=en))
+        return out
