@@ -9,6 +9,8 @@ import numpy as np
 import pyproj
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gridmgr import _crs
 from gridmgr.errors import CRSError
@@ -221,3 +223,15 @@ def test_gcj02_declared_in_file_crs_member(tmp_path: Path) -> None:
     path = _write(tmp_path / "units.geojson", xs, ys, "GCJ-02")
     units = read_units(path)
     assert np.abs(_lonlat(units) - np.column_stack([LON, LAT])).max() < 1e-9
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lon=st.floats(73.0, 136.0, allow_nan=False),
+    lat=st.floats(3.0, 54.0, allow_nan=False),
+)
+def test_inverses_converge_anywhere_in_china(lon: float, lat: float) -> None:
+    wlon, wlat = _crs.gcj02_to_wgs84(lon, lat)
+    assert _dist_m(np.array(lon), np.array(lat), *_crs.wgs84_to_gcj02(wlon, wlat)) < 1e-3
+    blon, blat = _crs.bd09_to_wgs84(lon, lat)
+    assert _dist_m(np.array(lon), np.array(lat), *_crs.wgs84_to_bd09(blon, blat)) < 1e-3
