@@ -610,19 +610,39 @@ def level_from_code(code: str) -> str | None:
     return None
 
 
-def infer_levels(codes: pd.Series, path: Path | str) -> pd.Series:
-    """Levels from code lengths; :class:`MissingFieldError` when a code fits no level."""
-    levels = codes.map(level_from_code)
+def infer_levels(codes: pd.Series, path: Path | str, parents: pd.Series | None = None) -> pd.Series:
+    """Levels from code lengths, else one below the parent's level.
+
+    A code of no standard length (e.g. a custom grid code ``G01``) whose parent has a known
+    level gets the next level down. :class:`MissingFieldError` when neither works.
+    """
+    levels = codes.map(level_from_code).astype(object)
+    if parents is not None and levels.isna().any():
+        par = normalise_codes(parents)
+        par.index = codes.index
+        for _ in LEVELS:
+            level_of = dict(zip(codes.tolist(), levels.tolist(), strict=True))
+            below = [
+                LEVELS[LEVELS.index(level_of[p]) + 1]
+                if p is not None and isinstance(level_of.get(p), str) and level_of[p] != LEVELS[-1]
+                else None
+                for p in par.tolist()
+            ]
+            fill = levels.isna().to_numpy() & np.array([b is not None for b in below], dtype=bool)
+            if not fill.any():
+                break
+            levels[fill] = np.asarray(below, dtype=object)[fill]
     bad = np.flatnonzero(levels.isna().to_numpy())
     if bad.size:
         i = int(bad[0])
         msg = t(
             f"{feature_ref(path, i, codes.iloc[i])}：没有层级字段，且无法从编码长度推断层级（6 位=区，"
-            f"9 位=街道，12 位=社区，15 位=网格）{_others(bad.tolist())}；请增加 level 字段或用 "
+            f"9 位=街道，12 位=社区，15 位=网格），也无法从上级推断{_others(bad.tolist())}；请增加 level 字段或用 "
             f"level_field= 指定",
             f"{feature_ref(path, i, codes.iloc[i])}: no level field and the level cannot be inferred "
-            f"from the code length (6 digits district, 9 street, 12 community, 15 grid)"
-            f"{_others(bad.tolist())}; add a 'level' field or name it with level_field=",
+            f"from the code length (6 digits district, 9 street, 12 community, 15 grid) nor from "
+            f"a parent of known level{_others(bad.tolist())}; add a 'level' field or name it with "
+            f"level_field=",
         )
         raise MissingFieldError(msg)
     return levels.astype(object)

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -293,11 +294,24 @@ def _dbf_encoding(shp: Path) -> str | None:
     return "UTF-8"
 
 
+@contextmanager
+def _quiet_m_warning() -> Iterator[None]:
+    """Silence pyogrio's note that M values are dropped: gridmgr drops Z and M on purpose."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore",
+            message=r"Measured \(M\) geometry types are not supported",
+            category=UserWarning,
+        )
+        yield
+
+
 def _pick_layer(path: Path, layer: str | int | None, prefer: str) -> str | int | None:
     import pyogrio
 
     try:
-        layers = pyogrio.list_layers(path)
+        with _quiet_m_warning():
+            layers = pyogrio.list_layers(path)
     except Exception as exc:  # pyogrio raises its own DataSourceError family
         raise _unreadable(
             path,
@@ -337,7 +351,8 @@ def _read_ogr(path: Path, layer: str | int | None, prefer: str) -> _Source:
     chosen = _pick_layer(path, layer, prefer)
     encoding = _dbf_encoding(path) if path.suffix.lower() == ".shp" else None
     try:
-        meta, _, wkb, field_data = pyogrio.raw.read(path, layer=chosen, encoding=encoding)
+        with _quiet_m_warning():
+            meta, _, wkb, field_data = pyogrio.raw.read(path, layer=chosen, encoding=encoding)
     except Exception as exc:
         raise _unreadable(
             path,
@@ -703,7 +718,7 @@ def read_units(
         filled = raw_levels.where(~blank, codes.map(lambda c: v.level_from_code(c) or ""))
         levels = v.normalise_levels(filled, src.path, lf, clist)
     else:
-        levels = v.infer_levels(codes, src.path)
+        levels = v.infer_levels(codes, src.path, src.props[pf] if pf is not None else None)
     parents, external = v.resolve_parents(
         codes, src.props[pf] if pf is not None else None, levels, src.path, pf
     )

@@ -231,12 +231,90 @@ def test_padded_statistical_codes_and_external_parent(tmp_path: Path) -> None:
     assert units.attrs["external_parents"] == [{"code": "220173000000", "parent": "2201"}]
 
 
+def test_custom_grid_codes_take_level_below_parent(tmp_path: Path) -> None:
+    feats = _units()
+    feats.append(
+        _feature(
+            {"code": "G01", "name": "第一网格", "parent": "220173001001"},
+            _box(X0, Y0, X0 + 0.01, Y0 + 0.01),
+        )
+    )
+    units = io.read_units(_write_fc(tmp_path / "u.geojson", feats)).set_index("code")
+    assert units.loc["G01", "level"] == "grid"
+    assert units.loc["G01", "parent"] == "220173001001"
+
+
 def test_z_and_m_dropped(tmp_path: Path) -> None:
     feats = _units()
     ring = feats[0]["geometry"]["coordinates"][0]
     feats[0]["geometry"]["coordinates"] = [[[x, y, 235.0] for x, y in ring]]
     units = io.read_units(_write_fc(tmp_path / "u.geojson", feats))
     assert not shapely.has_z(units.geometry.to_numpy()).any()
+
+
+def _write_polygonzm_shp(
+    path: Path, codes: list[str], names: list[str], rings: list[list[tuple[float, float]]]
+) -> None:
+    """Minimal PolygonZ-with-M Shapefile writer (pyogrio cannot write M), one ring per record."""
+    import struct
+
+    recs = []
+    allx = [p[0] for r in rings for p in r]
+    ally = [p[1] for r in rings for p in r]
+    for ring in rings:
+        xs, ys, n = [p[0] for p in ring], [p[1] for p in ring], len(ring)
+        c = struct.pack("<i4d2i", 15, min(xs), min(ys), max(xs), max(ys), 1, n) + struct.pack(
+            "<i", 0
+        )
+        c += b"".join(struct.pack("<2d", x, y) for x, y in ring)
+        c += struct.pack("<2d", 235.0, 235.0) + struct.pack(f"<{n}d", *([235.0] * n))  # Z
+        c += struct.pack("<2d", 0.0, n - 1.0) + struct.pack(f"<{n}d", *map(float, range(n)))  # M
+        recs.append(c)
+
+    def header(nbytes: int) -> bytes:
+        return (
+            struct.pack(">7i", 9994, 0, 0, 0, 0, 0, nbytes // 2)
+            + struct.pack("<2i", 1000, 15)
+            + struct.pack("<8d", min(allx), min(ally), max(allx), max(ally), 235.0, 235.0, 0.0, 9.0)
+        )
+
+    body, shx, off = b"", b"", 100
+    for i, c in enumerate(recs, 1):
+        shx += struct.pack(">2i", off // 2, len(c) // 2)
+        body += struct.pack(">2i", i, len(c) // 2) + c
+        off += 8 + len(c)
+    path.write_bytes(header(100 + len(body)) + body)
+    path.with_suffix(".shx").write_bytes(header(100 + len(shx)) + shx)
+    hdr = struct.pack("<B3BiHH20x", 3, 126, 1, 1, len(codes), 32 + 32 * 2 + 1, 1 + 20 + 40)
+    for name, width in ((b"code", 20), (b"name", 40)):
+        hdr += name.ljust(11, b"\0") + b"C" + b"\0" * 4 + bytes([width, 0]) + b"\0" * 14
+    rows = b"".join(
+        b" " + c.encode().ljust(20) + n.encode("utf-8").ljust(40)
+        for c, n in zip(codes, names, strict=True)
+    )
+    path.with_suffix(".dbf").write_bytes(hdr + b"\r" + rows + b"\x1a")
+    path.with_suffix(".cpg").write_text("UTF-8")
+
+
+def test_shapefile_with_z_and_m(tmp_path: Path) -> None:
+    ring = [
+        (X0, Y0),
+        (X0, Y0 + 0.04),
+        (X0 + 0.04, Y0 + 0.04),
+        (X0 + 0.04, Y0),
+        (X0, Y0),
+    ]  # clockwise
+    shp = tmp_path / "zm.shp"
+    _write_polygonzm_shp(shp, ["220173"], ["长春高新技术产业开发区"], [ring])
+    with pytest.warns(UserWarning, match="Measured"):  # what GDAL alone says about this file
+        pyogrio.read_info(shp)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        units = io.read_units(shp)
+    assert units.name.tolist() == ["长春高新技术产业开发区"]
+    geom = units.geometry.iloc[0]
+    assert not geom.has_z
+    assert shapely.equals(geom, shapely.Polygon(ring))
 
 
 def test_repair_reports_area_change(tmp_path: Path, english: None) -> None:
