@@ -285,7 +285,11 @@ def _dbf_encoding(shp: Path) -> str | None:
     hlen = int.from_bytes(raw[8:10], "little")
     rlen = int.from_bytes(raw[10:12], "little")
     body = raw[hlen : hlen + nrec * rlen]
-    header_names = raw[32:hlen]
+    # Field names only (11 bytes of each 32-byte descriptor): the descriptors' binary lengths
+    # are not text and would fail a UTF-8 decode on their own.
+    header_names = b"".join(
+        raw[k : k + 11] for k in range(32, hlen - 31, 32) if raw[k : k + 1] != b"\r"
+    )
     try:
         body.decode("utf-8")
         header_names.decode("utf-8")

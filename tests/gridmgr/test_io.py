@@ -356,10 +356,13 @@ def test_gbk_shapefile_without_cpg() -> None:
 def test_utf8_shapefile_without_cpg(tmp_path: Path) -> None:
     src = GOOD / "units_gbk_nocpg.shp"
     frame = io.read_units(src)
+    frame["note"] = "长" * 70  # a 210-byte field: its descriptor holds a length byte >= 0x80
     frame.to_file(tmp_path / "u.shp", encoding="UTF-8")
     tmp_path.joinpath("u.cpg").unlink()
     assert "硅谷街道".encode() in tmp_path.joinpath("u.dbf").read_bytes()
     assert "硅谷街道" in io.read_units(tmp_path / "u.shp").name.tolist()
+    assert io._dbf_encoding(tmp_path / "u.shp") == "UTF-8"
+    assert io._dbf_encoding(src) == "GB18030"
 
 
 def test_geopackage_layer_option(english: None) -> None:
