@@ -255,14 +255,13 @@ class CoverageReport:
 
         Returns the number of features written. The file is written whole or not at all.
         """
-        frame = self.findings_frame()
-        geoms = frame.geometry.values
-        feats_geo = shapely.to_geojson(np.asarray(geoms, dtype=object)) if len(frame) else np.empty(0)
-        props = frame.drop(columns="geometry").to_dict(orient="records")
-        parts = []
-        for p, g in zip(props, feats_geo, strict=True):
-            p["detail"] = json.loads(p["detail"])
-            parts.append('{"type":"Feature","properties":' + json.dumps(p, ensure_ascii=False) + ',"geometry":' + g + "}")
+        rows = [f for f in self.findings if f.geometry is not None and not f.geometry.is_empty]
+        geo = shapely.to_geojson(np.asarray([f.geometry for f in rows], dtype=object)) if rows else []
+        parts = [
+            '{"type":"Feature","properties":' + json.dumps(f.to_dict(), ensure_ascii=False, allow_nan=False)
+            + ',"geometry":' + g + "}"
+            for f, g in zip(rows, geo, strict=True)
+        ]
         text = '{"type":"FeatureCollection","features":[\n' + ",\n".join(parts) + "\n]}\n"
         target = Path(path)
         tmp = target.with_name(target.name + ".tmp")
@@ -1124,10 +1123,10 @@ def _shape(graph: PieceGraph, territory: NDArray[np.int64], parea: NDArray[np.fl
     _, label = connected_components(graph.csr(n, internal), directed=False)
     label = np.asarray(label, dtype=np.int64)
     own = territory >= 0
-    t_area = np.bincount(territory[own], weights=parea[own], minlength=n_lead)
+    t_area = np.bincount(territory[own], weights=parea[own], minlength=n_lead).astype(np.float64)
     t_count = np.bincount(territory[own], minlength=n_lead)
-    perim = np.bincount(territory[own], weights=graph.perimeter_m[own], minlength=n_lead)
-    perim -= 2.0 * np.bincount(ti[internal], weights=graph.shared_m[internal], minlength=n_lead)
+    perim = np.bincount(territory[own], weights=graph.perimeter_m[own], minlength=n_lead).astype(np.float64)
+    perim -= 2.0 * np.bincount(ti[internal], weights=graph.shared_m[internal], minlength=n_lead).astype(np.float64)
     perim = np.maximum(perim, 0.0)
     comp = np.full(n_lead, np.nan)
     ok = (t_count > 0) & (perim > 0)
@@ -1136,9 +1135,9 @@ def _shape(graph: PieceGraph, territory: NDArray[np.int64], parea: NDArray[np.fl
     n_lab = int(label.max()) + 1
     lab_owner = np.full(n_lab, -1, dtype=np.int64)
     lab_owner[label[own]] = territory[own]
-    lab_area = np.bincount(label, weights=parea, minlength=n_lab)
+    lab_area = np.bincount(label, weights=parea, minlength=n_lab).astype(np.float64)
     lab_size = np.bincount(label, minlength=n_lab)
-    lab_exposed = np.bincount(label, weights=graph.exposed_m, minlength=n_lab)
+    lab_exposed = np.bincount(label, weights=graph.exposed_m, minlength=n_lab).astype(np.float64)
     owned_labels = np.flatnonzero(lab_owner >= 0)
     parts = np.bincount(lab_owner[owned_labels], minlength=n_lead)
     # neighbours across territory borders, per component
@@ -1156,7 +1155,7 @@ def _shape(graph: PieceGraph, territory: NDArray[np.int64], parea: NDArray[np.fl
     # largest part per leader (by area) → the other parts are the fragments
     order = np.lexsort((-lab_area[owned_labels], lab_owner[owned_labels]))
     ol = owned_labels[order]
-    first_of = np.r_[True, lab_owner[ol][1:] != lab_owner[ol][:-1]]
+    first_of = np.r_[True, lab_owner[ol][1:] != lab_owner[ol][:-1]] if len(ol) else np.zeros(0, dtype=bool)
     main_label = np.full(n_lead, -1, dtype=np.int64)
     main_label[lab_owner[ol][first_of]] = ol[first_of]
     piece_order = np.argsort(label, kind="stable")
@@ -1212,9 +1211,9 @@ def _workload(
     n_units = len(h.codes)
     ids = L["id"].to_numpy(dtype=object)
     has = holder >= 0
-    load = np.bincount(holder[has], weights=loads[has], minlength=n_lead) if n_lead else np.zeros(0)
-    cnt = np.bincount(holder[has], minlength=n_lead) if n_lead else np.zeros(0, dtype=np.int64)
-    area = np.bincount(holder[has], weights=parea[has], minlength=n_lead) if n_lead else np.zeros(0)
+    load = np.bincount(holder[has], weights=loads[has], minlength=n_lead).astype(np.float64)
+    cnt = np.bincount(holder[has], minlength=n_lead)
+    area = np.bincount(holder[has], weights=parea[has], minlength=n_lead).astype(np.float64)
     nonfb = has & ~flag_fb
     held_own = np.bincount(holder[nonfb], minlength=n_lead) if n_lead else np.zeros(0, dtype=np.int64)
     # home community: where most of the leader's load lies; else their first unit package
