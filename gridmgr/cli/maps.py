@@ -1,0 +1,140 @@
+"""``gridmgr map``: interactive maps (HTML) — a leader's patrol map, the overview, a plan's diff.
+
+Every page is one self-contained HTML file (Leaflet and plugins inlined); only map tiles come
+from the network. ``--basemap tianditu`` needs ``GRIDMGR_TIANDITU_KEY`` and otherwise falls back to
+OpenStreetMap with a note on the map.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from gridmgr.cli._common import console, domain_errors, err_console
+from gridmgr.i18n import t
+
+app = typer.Typer(help="交互地图（HTML）/ interactive maps (HTML)", no_args_is_help=True)
+
+_BASEMAP_HELP = "底图 tianditu|tianditu-img|osm|amap|none / basemap"
+_DB_HELP = "数据库（默认 sqlite:///./gridmgr.db）/ store URL"
+
+
+def register(root: typer.Typer) -> None:
+    """Add the ``map`` command group to the ``gridmgr`` app."""
+    root.add_typer(app, name="map")
+
+
+def _write(html_text: str, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(html_text, encoding="utf-8")
+    tmp.replace(out)
+    size = len(html_text.encode("utf-8")) / 1024
+    console.print(t(f"已写出 {out}（{size:,.0f} KB）", f"wrote {out} ({size:,.0f} KB)"))
+
+
+def _parse_start(start: str | None) -> tuple[float, float] | str | None:
+    if start is None:
+        return None
+    parts = start.replace("，", ",").split(",")
+    if len(parts) == 2:
+        try:
+            return float(parts[0]), float(parts[1])
+        except ValueError:
+            pass
+    return start  # a key-place code; patrol_route checks it
+
+
+@app.command("leader")
+def leader(
+    leader_id: str = typer.Argument(..., help="领导编号 / leader id"),
+    out: Path = typer.Option(..., "--out", help="输出 HTML 文件 / output HTML file"),
+    basemap: str = typer.Option("tianditu", "--basemap", help=_BASEMAP_HELP),
+    roads: Path | None = typer.Option(
+        None, "--roads", help="道路图层（GeoJSON/GPKG 线）；给出则路线沿路 / road lines for the route"
+    ),
+    start: str | None = typer.Option(
+        None, "--start", help="起点：经度,纬度 或重点点位编码；默认辖区代表点 / start: LON,LAT or key-place code"
+    ),
+    database_url: str | None = typer.Option(
+        None, "--database-url", help=_DB_HELP, envvar="GRIDMGR_DATABASE_URL"
+    ),
+) -> None:
+    """生成领导的巡查地图：辖区、地块、重点点位与巡查路线。 / A leader's patrol map.
+
+    Example: ``gridmgr map leader G001 --roads layers/changchun_hitech/roads.geojson --out g001.html``
+    """
+    from gridmgr import maps
+    from gridmgr.patrol import leader_frames_from_store, patrol_route
+    from gridmgr.store import open_store
+
+    with domain_errors():
+        store = open_store(database_url)
+        road_frame = None
+        if roads is not None:
+            from gridmgr.io import read_roads
+
+            road_frame = read_roads(roads)
+        pieces, places, record = leader_frames_from_store(store, leader_id)
+        if len(pieces) == 0 and len(places) == 0:
+            from gridmgr.errors import InputError
+
+            raise InputError(t(f"领导 {leader_id} 名下没有地块和重点点位，无法生成巡查地图",
+                               f"leader {leader_id} has no pieces and no key places to map"))
+        route = patrol_route(pieces, places, start=_parse_start(start), roads=road_frame)
+        m = maps.leader_map(pieces, places, route, leader=record, basemap=basemap,
+                            categories=store.categories(), departments=store.departments(),
+                            leaders=store.leaders())
+        used, note = maps.resolve_basemap(basemap)
+        if note:
+            err_console.print(f"[yellow]{note}[/]")
+        _write(maps.map_html(m), out)
+        mode = t("沿道路", "along roads") if route.follows_roads else t("直线", "straight legs")
+        console.print(t(
+            f"巡查路线 {len(route.stops)} 个点，{route.length_m / 1000:.2f} 公里，"
+            f"步行约 {route.walking_time_min:.0f} 分钟（{mode}）",
+            f"patrol route: {len(route.stops)} stops, {route.length_m / 1000:.2f} km, "
+            f"about {route.walking_time_min:.0f} min on foot ({mode})",
+        ))
+
+
+@app.command("overview")
+def overview(
+    out: Path = typer.Option(..., "--out", help="输出 HTML 文件 / output HTML file"),
+    scope: str | None = typer.Option(None, "--scope", help="单元代码（默认全区）/ unit code"),
+    basemap: str = typer.Option("tianditu", "--basemap", help=_BASEMAP_HELP),
+    database_url: str | None = typer.Option(
+        None, "--database-url", help=_DB_HELP, envvar="GRIDMGR_DATABASE_URL"
+    ),
+) -> None:
+    """生成总览地图：各责任区分色、覆盖缺口高亮、行政单元边界。 / The overview map."""
+    from gridmgr import maps
+    from gridmgr.store import open_store
+
+    with domain_errors():
+        store = open_store(database_url)
+        m = maps.overview_map_from_store(store, scope=scope, basemap=basemap)
+        _, note = maps.resolve_basemap(basemap)
+        if note:
+            err_console.print(f"[yellow]{note}[/]")
+        _write(maps.map_html(m), out)
+
+
+@app.command("plan")
+def plan(
+    plan_id: str = typer.Argument(..., help="调整方案编号 / plan id"),
+    out: Path = typer.Option(..., "--out", help="输出 HTML 文件 / output HTML file"),
+    basemap: str = typer.Option("tianditu", "--basemap", help=_BASEMAP_HELP),
+    database_url: str | None = typer.Option(
+        None, "--database-url", help=_DB_HELP, envvar="GRIDMGR_DATABASE_URL"
+    ),
+) -> None:
+    """生成调整方案对比图：调整后的责任区与被调整的地块。 / A rebalance plan's diff map."""
+    from gridmgr import maps
+    from gridmgr.store import open_store
+
+    with domain_errors():
+        store = open_store(database_url)
+        m = maps.plan_map_from_store(store, plan_id, basemap=basemap)
+        _write(maps.map_html(m), out)
