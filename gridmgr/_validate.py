@@ -197,8 +197,8 @@ def load_json(path: Path) -> Any:
     try:
         import orjson
     except ImportError:  # pragma: no cover - orjson is optional
-        orjson = None
-    if orjson is not None:
+        pass
+    else:
         try:
             return orjson.loads(raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw)
         except orjson.JSONDecodeError:
