@@ -244,6 +244,14 @@ def test_custom_grid_codes_take_level_below_parent(tmp_path: Path) -> None:
     assert units.loc["G01", "parent"] == "220173001001"
 
 
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "gb18030"])
+def test_geojson_text_encodings(tmp_path: Path, encoding: str) -> None:
+    text = json.dumps({"type": "FeatureCollection", "features": _units()}, ensure_ascii=False)
+    path = tmp_path / "u.geojson"
+    path.write_bytes(text.encode(encoding))
+    assert "硅谷街道" in io.read_units(path).name.tolist()
+
+
 def test_z_and_m_dropped(tmp_path: Path) -> None:
     feats = _units()
     ring = feats[0]["geometry"]["coordinates"][0]
