@@ -32,6 +32,13 @@ def _names(items: Iterable[Any], limit: int = 10) -> str:
     return shown + (f" … (+{len(items) - limit} more)" if len(items) > limit else "")
 
 
+def _opt(value: Any) -> str | None:
+    """``None`` for missing values (None, NaN, NA), else the value as text."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return str(value)
+
+
 def _frame(changes: Iterable[Change | tuple[Any, ...]] | pd.DataFrame) -> pd.DataFrame:
     """Changes as a frame ``ref`` (piece id or cell), ``leader_id``, ``expected_version``,
     ``fallback``."""
@@ -68,7 +75,7 @@ def _frame(changes: Iterable[Change | tuple[Any, ...]] | pd.DataFrame) -> pd.Dat
         )
     lid = df["leader_id"].astype(object)
     missing = pd.isna(lid) | (lid.astype(str).str.strip() == "")
-    df["leader_id"] = lid.where(~missing, None).map(lambda v: None if v is None else str(v))
+    df["leader_id"] = [None if m else _opt(v) for v, m in zip(lid, missing, strict=True)]
     exp = pd.to_numeric(df["expected_version"], errors="coerce")
     df["expected_version"] = exp.astype("Int64")
     df["fallback"] = df["fallback"].fillna(False).astype(bool)
@@ -113,6 +120,7 @@ def _resolve(conn: Connection, df: pd.DataFrame) -> pd.DataFrame:
         msg = f"changes name the same piece more than once: cells {_names(cells_dup)}; give each piece once"
         raise InputError(msg)
     out["piece_id"] = out["piece_id"].astype("int64")
+    out["leader_id"] = pd.Series([_opt(v) for v in out["leader_id"]], index=out.index, dtype=object)
     return out
 
 
@@ -220,7 +228,8 @@ def apply_changes(
             raise ConflictError(msg)
         df["version"] = df["version"].astype("int64")
         df["cur_fallback"] = df["cur_fallback"].astype(bool)
-        df["cur_leader"] = df["cur_leader"].astype(object).where(df["cur_leader"].notna(), None)
+        df["cur_leader"] = pd.Series([_opt(v) for v in df["cur_leader"]], index=df.index, dtype=object)
+        df["leader_id"] = pd.Series([_opt(v) for v in df["leader_id"]], index=df.index, dtype=object)
         exp = df["expected_version"]
         stale = exp.notna() & (exp.fillna(-1).astype("int64") != df["version"])
         if stale.any():
@@ -249,7 +258,7 @@ def apply_changes(
                 "b_pid": int(r.piece_id),
                 "b_old": int(r.version),
                 "b_new": int(r.version) + 1,
-                "b_to": r.leader_id,
+                "b_to": _opt(r.leader_id),
                 "b_fb": bool(r.fallback),
                 "b_cs": cid,
                 "b_at": at,
@@ -279,8 +288,8 @@ def apply_changes(
                 "piece_id": int(r.piece_id),
                 "cell": r.cell,
                 "unit_code": r.unit_code,
-                "from_leader": r.cur_leader,
-                "to_leader": r.leader_id,
+                "from_leader": _opt(r.cur_leader),
+                "to_leader": _opt(r.leader_id),
                 "from_fallback": bool(r.cur_fallback),
                 "to_fallback": bool(r.fallback),
                 "from_version": int(r.version),

@@ -113,7 +113,7 @@ def import_assignments(
     :meth:`~gridmgr.store.Store.apply_changes` with their ``version`` as the expected version,
     so a piece someone changed since the export is refused.
     """
-    from gridmgr.store._edits import apply_changes
+    from gridmgr.store._edits import _opt, apply_changes
 
     p = Path(path)
     df, labels = _read(p)
@@ -210,7 +210,8 @@ def import_assignments(
     cur_leader = pieces["leader_id"].to_numpy(dtype=object)[pos]
     cur_fb = pieces["fallback"].to_numpy(dtype=bool)[pos]
     same = np.array(
-        [a == b for a, b in zip(todo["leader_id"], cur_leader, strict=True)], dtype=bool
+        [_opt(a) == _opt(b) for a, b in zip(todo["leader_id"], cur_leader, strict=True)],
+        dtype=bool,
     ) & (todo["fallback"].to_numpy(dtype=bool) == cur_fb)
     changes = todo[~same].drop(columns=["_pos"])
     result = apply_changes(store, changes, actor=actor, reason=reason, kind="import")

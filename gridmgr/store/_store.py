@@ -315,7 +315,9 @@ class Store:
         df["whole"] = df["whole"].astype(bool)
         df["fallback"] = df["fallback"].fillna(False).astype(bool)
         df["version"] = df["version"].fillna(0).astype("int64")
-        df["leader_id"] = df["leader_id"].astype(object).where(df["leader_id"].notna(), None)
+        df["leader_id"] = pd.Series(
+            [None if pd.isna(v) else str(v) for v in df["leader_id"]], index=df.index, dtype=object
+        )
         if not geometry:
             return df
         geom = from_wkb(df.pop("geom").tolist())
