@@ -603,7 +603,7 @@ def road_graph(
     *,
     clip: tuple[float, float, float, float] | None = None,
     snap_m: float = 1.0,
-    max_segment_m: float = 25.0,
+    max_segment_m: float = 15.0,
 ) -> RoadGraph | None:
     """Build the walking graph of ``roads`` (lines, EPSG:4326); ``None`` when nothing walkable.
 
@@ -629,13 +629,27 @@ def road_graph(
     coords, idx = shapely.get_coordinates(parts, return_index=True)
     if len(coords) < 2:
         return None
-    keys = np.round(coords / snap_m).astype(np.int64)
-    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
-    xy = np.zeros((len(uniq), 2))
-    np.add.at(xy, inverse, coords)
-    counts = np.bincount(inverse, minlength=len(uniq)).astype(float)
-    xy /= counts[:, None]
+    # merge vertices closer than snap_m: exact duplicates first, then KD-tree pairs joined as
+    # connected components (transitive, unlike rounding to a grid which splits near-misses
+    # that straddle a grid line)
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    keys = np.round(coords * 1000.0).astype(np.int64)
+    uniq, inv0 = np.unique(keys, axis=0, return_inverse=True)
+    inv0 = inv0.ravel()
+    upos = uniq / 1000.0
+    pairs = cKDTree(upos).query_pairs(snap_m, output_type="ndarray")
+    nu = len(uniq)
+    link = scipy.sparse.coo_matrix(
+        (np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(nu, nu)
+    )
+    _, label = connected_components(link, directed=False)
+    inverse = label[inv0]
+    nv = int(label.max()) + 1
+    xy = np.zeros((nv, 2))
+    np.add.at(xy, label, upos)
+    xy /= np.bincount(label, minlength=nv).astype(float)[:, None]
     same = idx[1:] == idx[:-1]
     u, v = inverse[:-1][same], inverse[1:][same]
     w = np.hypot(*(coords[1:][same] - coords[:-1][same]).T)
@@ -647,7 +661,7 @@ def road_graph(
     first = np.ones(len(a), dtype=bool)
     first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
     a, b, w = a[first], b[first], np.maximum(w[first], 1e-6)
-    n = len(uniq)
+    n = nv
     mat = scipy.sparse.coo_matrix(
         (np.concatenate([w, w]), (np.concatenate([a, b]), np.concatenate([b, a]))), shape=(n, n)
     ).tocsr()
