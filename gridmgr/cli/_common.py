@@ -51,3 +51,20 @@ def print_json(obj: Any) -> None:
 def progress_enabled() -> bool:
     """Progress bars only when stderr is a terminal."""
     return err_console.is_terminal
+
+
+@contextmanager
+def shown_warnings() -> Iterator[None]:
+    """Show gridmgr's data warnings (e.g. a layer that looks like GCJ-02) as clear CLI lines."""
+    import warnings
+
+    from gridmgr.errors import CRSSuspicionWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CRSSuspicionWarning)
+        yield
+    for w in caught:
+        if issubclass(w.category, CRSSuspicionWarning):
+            err_console.print(f"[bold yellow]{t('警告', 'warning')}[/]: {w.message}", highlight=False, soft_wrap=True)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

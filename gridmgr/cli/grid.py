@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from gridmgr.cli._common import console, domain_errors, print_json, progress_enabled
+from gridmgr.cli._common import console, domain_errors, print_json, progress_enabled, shown_warnings
 from gridmgr.i18n import t
 
 app = typer.Typer(help="网格生成 / build the H3 grid", no_args_is_help=True)
@@ -66,7 +66,7 @@ def build(
 
     if (layers is None) == (units is None):
         raise typer.BadParameter(t("请给出 --layers 或 --units 之一", "give exactly one of --layers or --units"))
-    with domain_errors():
+    with domain_errors(), shown_warnings():
         res = check_res(res)
         if layers is not None:
             unit_frame = io.read_layers(layers).units

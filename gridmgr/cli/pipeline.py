@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from gridmgr.cli._common import console, domain_errors, progress_enabled
+from gridmgr.cli._common import console, domain_errors, progress_enabled, shown_warnings
 from gridmgr.i18n import t
 
 
@@ -37,7 +37,7 @@ def run(
     from gridmgr.grid import build_grid, check_res
 
     layers_dir = layers or settings.layers_dir()
-    with domain_errors():
+    with domain_errors(), shown_warnings():
         res = check_res(res)
         _step(1, "读取图层并生成全覆盖网格", "read layers and build the full-coverage grid")
         lay = io.read_layers(layers_dir)
