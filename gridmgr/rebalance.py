@@ -149,7 +149,7 @@ class RebalanceResult:
 
 
 def _neighbours(indptr: IntArray, indices: IntArray, rows: IntArray) -> tuple[IntArray, IntArray]:
-    """All (neighbour, source row) pairs of ``rows`` in a CSR graph, vectorised."""
+    """All (neighbour, position in ``rows``) pairs of ``rows`` in a CSR graph, vectorised."""
     starts = indptr[rows]
     counts = indptr[rows + 1] - starts
     total = int(counts.sum())
@@ -157,21 +157,36 @@ def _neighbours(indptr: IntArray, indices: IntArray, rows: IntArray) -> tuple[In
         empty = np.empty(0, dtype=np.int64)
         return empty, empty
     offs = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total, dtype=np.int64)
-    return indices[offs], np.repeat(rows, counts)
+    return indices[offs], np.repeat(np.arange(rows.size, dtype=np.int64), counts)
 
 
-def _components(n: int, ei: IntArray, ej: IntArray, label: IntArray) -> IntArray:
-    """Connected-component id of every node over the edges whose ends share a ``label`` >= 0."""
-    keep = (label[ei] == label[ej]) & (label[ei] >= 0)
-    g = sp.coo_matrix((np.ones(int(keep.sum()), dtype=np.int8), (ei[keep], ej[keep])), shape=(n, n))
-    return np.asarray(connected_components(g, directed=False)[1], dtype=np.int64)
+def _components(n: int, ei: NDArray[np.int32], ej: NDArray[np.int32], label: IntArray) -> IntArray:
+    """Connected-component id of every node over the edges ``ei < ej`` (sorted by ``ei``) whose
+    ends share a ``label`` >= 0. Builds the CSR directly and runs a weak-components pass."""
+    li = label[ei]
+    keep = (li == label[ej]) & (li >= 0)
+    src = ei[keep]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+    g = sp.csr_matrix((np.ones(src.size, dtype=np.int8), ej[keep], indptr), shape=(n, n))
+    return np.asarray(connected_components(g, directed=True, connection="weak")[1], dtype=np.int64)
 
 
-def _parts_per_label(comp: IntArray, label: IntArray, n_labels: int) -> IntArray:
-    """Number of connected parts of each label (labels >= 0 only)."""
+def _labels_of_parts(comp: IntArray, label: IntArray) -> IntArray:
+    """Label of every connected part that carries a label >= 0 (a part has a single label)."""
     has = label >= 0
-    pairs = np.unique(label[has] * (int(comp.max(initial=0)) + 1) + comp[has])
-    return np.bincount(pairs // (int(comp.max(initial=0)) + 1), minlength=n_labels).astype(np.int64)
+    lab = np.full(int(comp.max(initial=-1)) + 1, -1, dtype=np.int64)
+    lab[comp[has]] = label[has]
+    return lab[lab >= 0]
+
+
+def _unique_keep_order(values: IntArray, scratch: IntArray) -> IntArray:
+    """Distinct ``values`` without sorting (``scratch``: an int array as long as the graph)."""
+    if values.size < 2:
+        return values
+    idx = np.arange(values.size)
+    scratch[values] = idx
+    return values[scratch[values] == idx]
 
 
 def _as_index_set(values: Iterable[int] | ArrayLike, size: int, what: str) -> BoolArray:
@@ -181,6 +196,35 @@ def _as_index_set(values: Iterable[int] | ArrayLike, size: int, what: str) -> Bo
     mask = np.zeros(size, dtype=bool)
     mask[arr] = True
     return mask
+
+
+def _flow_order(src: IntArray, dst: IntArray, f: FloatArray, n_nodes: int) -> IntArray:
+    """Transfers in topological order of the flow (a territory receives before it passes on),
+    larger flows first among those ready; any cycle left by rounding is broken by flow size."""
+    order_f = np.lexsort((dst, src, -f))
+    indeg = np.bincount(dst, minlength=n_nodes)
+    out_edges: dict[int, list[int]] = {}
+    for i in order_f.tolist():
+        out_edges.setdefault(int(src[i]), []).append(i)
+    done = np.zeros(len(src), dtype=bool)
+    result: list[int] = []
+    ready = [int(t) for t in np.unique(src) if indeg[t] == 0]
+    while len(result) < len(src):
+        if not ready:  # a cycle: release the source of the largest remaining flow
+            rest = order_f[~done[order_f]]
+            ready = [int(src[rest[0]])]
+            indeg[ready[0]] = 0
+        nxt: list[int] = []
+        for t in ready:
+            for i in out_edges.pop(t, []):
+                done[i] = True
+                result.append(i)
+                d = int(dst[i])
+                indeg[d] -= 1
+                if indeg[d] == 0:
+                    nxt.append(d)
+        ready = nxt
+    return np.asarray(result, dtype=np.int64)
 
 
 # --------------------------------------------------------------------------------------------
@@ -440,25 +484,25 @@ class _Solver:
     def __init__(self, m: Rebalance) -> None:
         self.m = m
         self.rng = np.random.default_rng(m.seed)
-        adj = m.adj
-        n = adj.shape[0]
+        n = m.adj.shape[0]
         self.n = n
-        up = sp.triu(adj, k=1).tocoo()
-        ui = up.row.astype(np.int64)
-        uj = up.col.astype(np.int64)
-        pos = up.data > 0
-        self.ui_all, self.uj_all = ui[pos], uj[pos]
+        coo = m.adj.tocoo()
+        up = (coo.col > coo.row) & (coo.data > 0)
+        # Upper edges (i < j), sorted by i because the CSR rows are; int32 for speed.
+        self.ui_all = coo.row[up].astype(np.int32)
+        self.uj_all = coo.col[up].astype(np.int32)
         same = m.group[self.ui_all] == m.group[self.uj_all]
         self.ei, self.ej = self.ui_all[same], self.uj_all[same]
-        sym = sp.csr_matrix(
-            (np.ones(2 * len(self.ei), dtype=np.int8),
-             (np.concatenate([self.ei, self.ej]), np.concatenate([self.ej, self.ei]))), shape=(n, n))
-        self.indptr = sym.indptr.astype(np.int64)
-        self.indices = sym.indices.astype(np.int64)
+        full = (coo.row != coo.col) & (coo.data > 0)
+        full &= m.group[coo.row] == m.group[coo.col]
+        self.indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(coo.row[full], minlength=n), out=self.indptr[1:])
+        self.indices = coo.col[full].astype(np.int64)
         self.degree = np.diff(self.indptr)
         # A stamp per piece for BFS visits without O(n) resets.
         self.stamp = np.zeros(n, dtype=np.int64)
         self.stamp_id = 0
+        self.scratch = np.zeros(n, dtype=np.int64)
 
     # ---------------------------------------------------------------------------------------
     def run(self) -> RebalanceResult:
@@ -555,12 +599,15 @@ class _Solver:
                 "by leaders who leave); raise --max-moves")
         self.tload = tload
         self.owner0 = owner0
+        positive = loads[loads > 0]
+        self.typical_load = float(np.median(positive)) if positive.size else 0.0
         self._grow_free()
         self._seed_added(np.searchsorted(keys, add_group * n_leaders + added))
         self._check_islands()
         rounds = 0
         self.hit_max_moves = False
         for rounds in range(1, m.max_rounds + 1):
+            self.donors = np.zeros(self.K, dtype=bool)
             moved = self._transport_round()
             self._repair(base_parts)
             if not moved or self.hit_max_moves:
@@ -604,12 +651,8 @@ class _Solver:
         key = np.where(lead >= 0, m.group * n_leaders + lead, -1)
         comp = _components(self.n, self.ei, self.ej, key)
         has = key >= 0
-        if has.any():
-            uniq, inv = np.unique(key[has], return_inverse=True)
-            parts = _parts_per_label(comp[has], inv.astype(np.int64), len(uniq))
-            disconnected = int((parts > 1).sum())
-        else:
-            disconnected = 0
+        _, parts = np.unique(_labels_of_parts(comp, key), return_counts=True)
+        disconnected = int((parts > 1).sum())
         a, b = lead[self.ui_all], lead[self.uj_all]
         cut = int(((a != b) & (a >= 0) & (b >= 0)).sum())
         return Metrics(
@@ -625,7 +668,7 @@ class _Solver:
 
     def _territory_parts(self) -> IntArray:
         comp = _components(self.n, self.ei, self.ej, self.T)
-        return _parts_per_label(comp, self.T, self.K)
+        return np.bincount(_labels_of_parts(comp, self.T), minlength=self.K).astype(np.int64)
 
     # -- phase 1: vacated ground -----------------------------------------------------------
     def _grow_free(self) -> None:
@@ -635,6 +678,7 @@ class _Solver:
             if fp.size == 0:
                 return
             nb, src = _neighbours(self.indptr, self.indices, fp)
+            src = fp[src]
             tt = T[nb]
             ok = tt >= 0
             ok[ok] &= ~self.locked_t[tt[ok]]
@@ -660,11 +704,19 @@ class _Solver:
             self.tload += np.bincount(t, weights=loads[p], minlength=self.K)
 
     # -- phase 2: seeds of added leaders ---------------------------------------------------
-    def _territory_pairs(self) -> tuple[IntArray, IntArray, IntArray]:
-        """Unique adjacent territory pairs (u < v) and their shared edge counts."""
+    def _cut_edges(self) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
+        """Edges (i < j) between pieces of two different territories."""
         a, b = self.T[self.ei], self.T[self.ej]
         cut = (a != b) & (a >= 0) & (b >= 0)
-        u, v = np.minimum(a[cut], b[cut]), np.maximum(a[cut], b[cut])
+        return self.ei[cut], self.ej[cut]
+
+    def _territory_pairs(
+        self, cut: tuple[NDArray[np.int32], NDArray[np.int32]] | None = None
+    ) -> tuple[IntArray, IntArray, IntArray]:
+        """Unique adjacent territory pairs (u < v) and their shared edge counts."""
+        ci, cj = self._cut_edges() if cut is None else cut
+        a, b = self.T[ci], self.T[cj]
+        u, v = np.minimum(a, b), np.maximum(a, b)
         key, cnt = np.unique(u * self.K + v, return_counts=True)
         return key // self.K, key % self.K, cnt
 
@@ -697,6 +749,7 @@ class _Solver:
             host = int(np.argmax(score))
             hp = np.flatnonzero((T == host) & self.movable)
             nb, src = _neighbours(self.indptr, self.indices, hp)
+            src = hp[src]
             tt = T[nb]
             other = (tt >= 0) & (tt != host)
             if other.any():
@@ -753,9 +806,9 @@ class _Solver:
         free_t = ~self.locked_t
         return free_t & ((self.tload > self.hi * (1 + 1e-9)) | (self.tload < self.lo * (1 - 1e-9)))
 
-    def _flows(self) -> tuple[IntArray, IntArray, FloatArray]:
+    def _flows(self, cut: tuple[NDArray[np.int32], NDArray[np.int32]]) -> tuple[IntArray, IntArray, FloatArray]:
         """Min-cost flow on the territory graph: how much load crosses each border, and which way."""
-        u, v, cnt = self._territory_pairs()
+        u, v, cnt = self._territory_pairs(cut)
         ok = ~self.locked_t[u] & ~self.locked_t[v]
         u, v, cnt = u[ok], v[ok], cnt[ok]
         E, K = len(u), self.K
@@ -781,7 +834,12 @@ class _Solver:
         A = sp.csr_matrix((np.concatenate([d_a, d_b]), (np.concatenate([r_a, r_b]), np.concatenate([c_a, c_b]))),
                           shape=(2 * k, 2 * E + 2 * k))
         load, scale = self.tload[rows_t], float(np.mean(self.target[rows_t]))
-        b = np.concatenate([load - self.lo[rows_t], self.hi[rows_t] - load]) / scale
+        # Aim half a typical piece inside the band (when it is wide enough): pieces are whole, so
+        # a transfer lands within half a piece of its amount, and then still inside the band.
+        lo, hi, tgt = self.lo[rows_t], self.hi[rows_t], self.target[rows_t]
+        margin = np.minimum(0.5 * self.typical_load, 0.45 * np.minimum(hi - tgt, tgt - lo))
+        margin = np.maximum(margin, 0.0)
+        b = np.concatenate([load - (lo + margin), (hi - margin) - load]) / scale
         c = np.concatenate([cost, np.full(2 * k, _VIOLATION_COST)])
         res = linprog(c, A_ub=A, b_ub=b, bounds=(0, None), method="highs")
         if res.status != 0:  # pragma: no cover - the soft LP is always feasible and bounded
@@ -792,24 +850,28 @@ class _Solver:
     def _transport_round(self) -> bool:
         if not self._violations().any():
             return False
-        src, dst, f = self._flows()
         T = self.T
+        ci, cj = self._cut_edges()
+        src, dst, f = self._flows((ci, cj))
         min_piece = float(np.min(self.m.loads[self.m.loads > 0], initial=1.0))
         keep = f > 0.5 * min_piece * 1e-3
         src, dst, f = src[keep], dst[keep], f[keep]
         if f.size == 0:
             return False
         # Directed cut edges (piece in u, piece in v) grouped by (u, v), for the borders.
-        a, b = T[self.ei], T[self.ej]
-        cut = (a != b) & (a >= 0) & (b >= 0)
-        pu = np.concatenate([self.ei[cut], self.ej[cut]])
-        pv = np.concatenate([self.ej[cut], self.ei[cut]])
+        pu = np.concatenate([ci, cj]).astype(np.int64)
+        pv = np.concatenate([cj, ci]).astype(np.int64)
         key = T[pu] * self.K + T[pv]
         order = np.argsort(key, kind="stable")
         self._cut = (key[order], pu[order], pv[order])
         moved_any = False
-        for i in np.lexsort((dst, src, -f)).tolist():
-            moved_any |= self._transfer(int(src[i]), int(dst[i]), float(f[i]))
+        for i in _flow_order(src, dst, f, self.K).tolist():
+            s, d = int(src[i]), int(dst[i])
+            # A territory passes on what it received (the flow order lets it receive first), but
+            # never gives away more than would leave it half its fair share in one round.
+            amount = min(float(f[i]), float(self.tload[s] - 0.5 * self.target[s]))
+            if amount > 0:
+                moved_any |= self._transfer(s, d, amount)
             if self.hit_max_moves:
                 break
         return moved_any
@@ -822,7 +884,7 @@ class _Solver:
         i0, i1 = np.searchsorted(keys, k, "left"), np.searchsorted(keys, k, "right")
         cand = pu[i0:i1]
         ok = (T[cand] == s) & (T[pv[i0:i1]] == d) & movable[cand]
-        layer = np.unique(cand[ok])
+        layer = _unique_keep_order(cand[ok], self.scratch)
         if layer.size == 0:
             return False
         self.stamp_id += 1
@@ -848,6 +910,7 @@ class _Solver:
                     cs = cs[:cut_at]
                 budget -= int(cs[-1]) if cs.size else 0
             if take.size:
+                self.donors[s] = True
                 T[take] = d
                 w = float(loads[take].sum())
                 self.tload[s] -= w
@@ -860,15 +923,14 @@ class _Solver:
                 break
             nb, _ = _neighbours(self.indptr, self.indices, layer)
             nb = nb[(T[nb] == s) & movable[nb] & (self.stamp[nb] != sid)]
-            layer = np.unique(nb)
+            layer = _unique_keep_order(nb, self.scratch)
             self.stamp[layer] = sid
         return moved > 0
 
     def _pick(self, layer: IntArray, lload: FloatArray, rem: float, d: int) -> IntArray:
         """Pieces of one layer whose load best fits ``rem``: heavy pieces first (fewest moves),
         then pieces nestled against the receiver (compact borders), ties by the seed."""
-        nb, src = _neighbours(self.indptr, self.indices, layer)
-        pos = np.searchsorted(layer, src)
+        nb, pos = _neighbours(self.indptr, self.indices, layer)
         touch = np.bincount(pos[self.T[nb] == d], minlength=layer.size)
         med = float(np.median(lload)) or 1.0
         qload = np.floor(lload / (0.25 * med))
@@ -891,11 +953,26 @@ class _Solver:
         """Territories split by this round keep their largest parts; fragments join a neighbour."""
         T, loads = self.T, self.m.loads
         for _ in range(3):
-            comp = _components(self.n, self.ei, self.ej, T)
-            held = np.flatnonzero(T >= 0)
-            t, c = T[held], comp[held]
-            pk, psize = np.unique(t * self.n + c, return_counts=True)
-            pt, pc = pk // self.n, pk % self.n
+            # Only territories that gave pieces away can have been split: look at those alone.
+            pm = T >= 0
+            pm[pm] = self.donors[T[pm]]
+            held = np.flatnonzero(pm)
+            if held.size == 0:
+                return
+            k = pm[self.ei] & (T[self.ei] == T[self.ej])
+            idx = np.full(self.n, -1, dtype=np.int64)
+            idx[held] = np.arange(held.size)
+            si, sj = idx[self.ei[k]], idx[self.ej[k]]
+            indptr = np.zeros(held.size + 1, dtype=np.int64)
+            np.cumsum(np.bincount(si, minlength=held.size), out=indptr[1:])
+            g = sp.csr_matrix((np.ones(si.size, dtype=np.int8), sj, indptr), shape=(held.size,) * 2)
+            c = np.asarray(connected_components(g, directed=True, connection="weak")[1], dtype=np.int64)
+            comp = np.full(self.n, -1, dtype=np.int64)
+            comp[held] = c
+            t = T[held]
+            m_ = int(c.max()) + 1
+            pk, psize = np.unique(t * m_ + c, return_counts=True)
+            pt, pc = pk // m_, pk % m_
             parts = np.bincount(pt, minlength=self.K)
             if not (parts > base_parts).any():
                 return
@@ -907,14 +984,15 @@ class _Solver:
             frag_comp = pc[frag]
             if frag_comp.size == 0:
                 return
-            is_frag = np.zeros(self.n, dtype=bool)
-            is_frag[frag_comp] = True  # component ids are node ids in [0, n)
+            is_frag = np.zeros(m_, dtype=bool)
+            is_frag[frag_comp] = True
             fp = held[is_frag[c]]
             stuck = np.unique(comp[fp[~self.movable[fp]]])
             fp = fp[~np.isin(comp[fp], stuck)]
             if fp.size == 0:
                 return
             nb, src = _neighbours(self.indptr, self.indices, fp)
+            src = fp[src]
             tt = T[nb]
             ok = (tt >= 0) & (tt != T[src])
             ok[ok] &= ~self.locked_t[tt[ok]]
