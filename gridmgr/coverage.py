@@ -475,13 +475,49 @@ def _mix(a: NDArray[np.uint64], b: NDArray[np.uint64]) -> NDArray[np.uint64]:
     return h
 
 
-def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
-    """Adjacency of ``pieces`` with shared boundary lengths, vectorised.
+def _edge_records(xy: NDArray[np.float64]) -> tuple[NDArray[np.uint64], NDArray[np.float64], NDArray[np.float64],
+                                                   NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
+    """Edges of hexagons given as closed rings ``xy`` (m, 7, 2).
 
-    Whole hexagons (the vast majority) are matched through their edges: neighbouring H3 cells
-    share their two boundary vertices bit for bit, so an edge keyed by its endpoints occurs in
-    exactly the two cells that share it. Pieces cut by a unit border, and their neighbours, are
-    measured with shapely (snap-rounded boundary intersection) on candidates from the H3 ring.
+    Returns per edge (m, 6): a key from the exact bits of its two endpoints (orientation-free),
+    its ground length, the canonical start ``a`` (m, 6, 2) and direction ``d`` (m, 6, 2), and
+    whether the ring order runs along the canonical direction.
+    """
+    p0 = np.ascontiguousarray(xy[:, :6])
+    p1 = np.ascontiguousarray(xy[:, 1:])
+    bx0, by0 = p0[..., 0].view(np.uint64), p0[..., 1].view(np.uint64)
+    bx1, by1 = np.ascontiguousarray(p1[..., 0]).view(np.uint64), np.ascontiguousarray(p1[..., 1]).view(np.uint64)
+    fwd = (bx0 < bx1) | ((bx0 == bx1) & (by0 < by1))
+    key = _mix(_mix(np.where(fwd, bx0, bx1), np.where(fwd, by0, by1)), _mix(np.where(fwd, bx1, bx0), np.where(fwd, by1, by0)))
+    a = np.where(fwd[..., None], p0, p1)
+    d = np.where(fwd[..., None], p1, p0) - a
+    elen = _segment_lengths(p0[..., 0], p0[..., 1], p1[..., 0], p1[..., 1])
+    return key, elen, a, d, p1 - p0, fwd
+
+
+def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
+    """Adjacency of ``pieces`` with shared boundary lengths, vectorised, no overlay per pair.
+
+    Every piece boundary is decomposed onto the edges of its H3 hexagon: a whole hexagon covers
+    its six edges entirely; a piece cut by a unit border covers parts of some edges (parameter
+    intervals along the edge) plus border segments inside the cell. Neighbouring cells share their
+    edge vertices bit for bit, so an edge keyed by its endpoints is found from both sides; the
+    shared length of two pieces across a hexagon edge is the overlap of their intervals. Two
+    pieces of the same cell share the border running through it: with two pieces in the cell,
+    that is the length of their boundaries not on hexagon edges; rarer cases (three units meeting
+    in one cell, a cell also cut by the jurisdiction's edge, pentagons) are measured with shapely
+    (snap-rounded boundary intersection).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> from gridmgr.grid import pieces_from_units
+    >>> u = gpd.GeoDataFrame({"code": ["A"], "name": ["a"], "level": ["community"], "parent": [None]},
+    ...     geometry=[box(125.30, 43.80, 125.31, 43.81)], crs="EPSG:4326")
+    >>> g = piece_graph(pieces_from_units(u, res=10))
+    >>> bool(abs(g.exposed_m.sum() - (g.perimeter_m.sum() - 2 * g.shared_m.sum())) < 1e-6)
+    True
     """
     from gridmgr import _h3
 
@@ -498,85 +534,179 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
     fast = whole & (tid == 3) & (ncoord == 7) & (np.nan_to_num(nint, nan=1) == 0)
     fidx = np.flatnonzero(fast)
     perimeter = np.zeros(n, dtype=np.float64)
+    # interval records along hexagon edges: key, piece, t0, t1, edge length
+    r_key: list[NDArray[np.uint64]] = []
+    r_piece: list[NDArray[np.int64]] = []
+    r_t0: list[NDArray[np.float64]] = []
+    r_t1: list[NDArray[np.float64]] = []
+    r_len: list[NDArray[np.float64]] = []
+    if len(fidx):
+        xy = shapely.get_coordinates(geoms[fidx]).reshape(len(fidx), 7, 2)
+        key, elen, _, _, _, _ = _edge_records(xy)
+        perimeter[fidx] = elen.sum(axis=1)
+        r_key.append(key.ravel())
+        r_piece.append(np.repeat(fidx.astype(np.int64), 6))
+        r_t0.append(np.zeros(6 * len(fidx)))
+        r_t1.append(np.ones(6 * len(fidx)))
+        r_len.append(elen.ravel())
+    slow = np.flatnonzero(~fast)
+    odd: list[NDArray[np.int64]] = []  # pieces measured with shapely against their candidates
+    hex_len = np.zeros(n, dtype=np.float64)  # length of each slow piece's boundary on hexagon edges
+    cells = pieces["cell"].astype(str).to_numpy(dtype=object) if len(slow) else np.empty(0, dtype=object)
+    if len(slow):
+        perimeter[slow] = _lines_length(geoms[slow])
+        slow_cells, slow_cell_idx = np.unique(cells[slow], return_inverse=True)
+        cpoly = _h3.cell_polygons(_h3.str_to_cells(slow_cells))
+        hexagon = shapely.get_num_coordinates(cpoly) == 7
+        h_idx = np.flatnonzero(hexagon)
+        hx = np.full((len(slow_cells), 7, 2), np.nan)
+        if len(h_idx):
+            hx[h_idx] = shapely.get_coordinates(cpoly[h_idx]).reshape(len(h_idx), 7, 2)
+        key, elen, a, d, _, _ = _edge_records(np.nan_to_num(hx))
+        ok_piece = hexagon[slow_cell_idx]
+        odd.append(slow[~ok_piece])
+        sp_ = slow[ok_piece]
+        sp_cell = slow_cell_idx[ok_piece]
+        # boundary segments of the slow pieces
+        parts, pidx = shapely.get_parts(geoms[sp_], return_index=True)
+        rings, ridx = shapely.get_rings(parts[shapely.get_type_id(parts) == 3], return_index=True)
+        owner_local = pidx[shapely.get_type_id(parts) == 3][ridx]
+        sxy, sidx = shapely.get_coordinates(rings, return_index=True)
+        same = sidx[1:] == sidx[:-1]
+        seg_owner = owner_local[sidx[1:][same]]
+        q0 = sxy[:-1][same]
+        q1 = sxy[1:][same]
+        seg_len = _segment_lengths(q0[:, 0], q0[:, 1], q1[:, 0], q1[:, 1])
+        c = sp_cell[seg_owner]
+        A = a[c]  # (S, 6, 2)
+        D = d[c]
+        dd = (D**2).sum(-1)
+        dd = np.where(dd > 0, dd, 1.0)
+        scale = np.sqrt(dd)
+        t0 = ((q0[:, None, :] - A) * D).sum(-1) / dd
+        t1 = ((q1[:, None, :] - A) * D).sum(-1) / dd
+        c0 = np.abs((q0[:, None, 0] - A[..., 0]) * D[..., 1] - (q0[:, None, 1] - A[..., 1]) * D[..., 0]) / scale
+        c1 = np.abs((q1[:, None, 0] - A[..., 0]) * D[..., 1] - (q1[:, None, 1] - A[..., 1]) * D[..., 0]) / scale
+        tol_deg = 1e-10
+        eps_t = 1e-9
+        on = (c0 < tol_deg) & (c1 < tol_deg) & (np.minimum(t0, t1) > -eps_t) & (np.maximum(t0, t1) < 1 + eps_t)
+        seg_i, edge_j = np.nonzero(on)
+        # a segment lies on at most one edge (corners: keep the first match)
+        seg_i, first = np.unique(seg_i, return_index=True)
+        edge_j = edge_j[first]
+        lo_t = np.clip(np.minimum(t0[seg_i, edge_j], t1[seg_i, edge_j]), 0.0, 1.0)
+        hi_t = np.clip(np.maximum(t0[seg_i, edge_j], t1[seg_i, edge_j]), 0.0, 1.0)
+        r_key.append(key[c[seg_i], edge_j])
+        r_piece.append(sp_[seg_owner[seg_i]].astype(np.int64))
+        r_t0.append(lo_t)
+        r_t1.append(hi_t)
+        r_len.append(elen[c[seg_i], edge_j])
+        np.add.at(hex_len, sp_[seg_owner[seg_i]], seg_len[seg_i])
+    key_all = np.concatenate(r_key) if r_key else np.empty(0, dtype=np.uint64)
+    piece_all = np.concatenate(r_piece) if r_piece else empty_i
+    t0_all = np.concatenate(r_t0) if r_t0 else np.zeros(0)
+    t1_all = np.concatenate(r_t1) if r_t1 else np.zeros(0)
+    len_all = np.concatenate(r_len) if r_len else np.zeros(0)
+    order = np.argsort(key_all, kind="stable")
+    ks, ps, a0, a1, ln = key_all[order], piece_all[order], t0_all[order], t1_all[order], len_all[order]
     pi: list[NDArray[np.int64]] = []
     pj: list[NDArray[np.int64]] = []
     pl: list[NDArray[np.float64]] = []
-    if len(fidx):
-        xy = shapely.get_coordinates(geoms[fidx]).reshape(len(fidx), 7, 2)
-        x0, y0 = xy[:, :6, 0], xy[:, :6, 1]
-        x1, y1 = xy[:, 1:, 0], xy[:, 1:, 1]
-        elen = _segment_lengths(x0, y0, x1, y1)  # (m, 6)
-        perimeter[fidx] = elen.sum(axis=1)
-        bx0, by0 = x0.view(np.uint64), y0.view(np.uint64)
-        bx1, by1 = np.ascontiguousarray(x1).view(np.uint64), np.ascontiguousarray(y1).view(np.uint64)
-        first = (bx0 < bx1) | ((bx0 == bx1) & (by0 < by1))
-        ax = np.where(first, bx0, bx1)
-        ay = np.where(first, by0, by1)
-        cx = np.where(first, bx1, bx0)
-        cy = np.where(first, by1, by0)
-        key = _mix(_mix(ax, ay), _mix(cx, cy)).ravel()
-        owner = np.repeat(fidx.astype(np.int64), 6)
-        order = np.argsort(key, kind="stable")
-        ks = key[order]
-        dup = np.flatnonzero(ks[1:] == ks[:-1])
-        a_e, b_e = order[dup], order[dup + 1]
-        # verify the endpoints (guards against hash collisions)
-        ok = (ax.ravel()[a_e] == ax.ravel()[b_e]) & (ay.ravel()[a_e] == ay.ravel()[b_e]) & (
-            cx.ravel()[a_e] == cx.ravel()[b_e]) & (cy.ravel()[a_e] == cy.ravel()[b_e])
-        a_e, b_e = a_e[ok], b_e[ok]
-        oi, oj = owner[a_e], owner[b_e]
-        keep = oi != oj
-        lo, hi = np.minimum(oi, oj)[keep], np.maximum(oi, oj)[keep]
-        pi.append(lo)
-        pj.append(hi)
-        pl.append(elen.ravel()[a_e[keep]])
-    slow = np.flatnonzero(~fast)
+    off = 1
+    while off < len(ks):
+        m = np.flatnonzero(ks[off:] == ks[:-off])
+        if len(m) == 0:
+            break
+        u, v = m, m + off
+        ov = np.minimum(a1[u], a1[v]) - np.maximum(a0[u], a0[v])
+        keep = (ov > 1e-9) & (ps[u] != ps[v])
+        pi.append(np.minimum(ps[u], ps[v])[keep])
+        pj.append(np.maximum(ps[u], ps[v])[keep])
+        pl.append(ov[keep] * ln[u][keep])
+        off += 1
+    # pieces of the same cell: the border between them
     if len(slow):
-        perimeter[slow] = _lines_length(geoms[slow])
-        cells = pieces["cell"].astype(str).to_numpy(dtype=object)
-        slow_cells = np.unique(cells[slow])
-        ring = _h3.grid_disk(_h3.str_to_cells(slow_cells), 1)
-        ring_str = _h3.cells_to_str(ring)
-        ring_str = ring_str[pd.Index(ring_str).isin(cells)]
-        sub_cells = _h3.str_to_cells(ring_str)
-        ci, cj = _h3.neighbour_pairs(sub_cells)
-        slow_set = pd.Index(slow_cells)
-        ring_idx = pd.Index(ring_str)
-        is_slow_cell = ring_idx.isin(slow_set)
-        touch = is_slow_cell[ci] | is_slow_cell[cj]
-        # cell pairs (neighbours, and each slow cell with itself for pieces of the same cell)
-        selfs = np.flatnonzero(is_slow_cell)
-        ca = np.concatenate([ci[touch], selfs])
-        cb = np.concatenate([cj[touch], selfs])
-        cpairs = pd.DataFrame({"ca": ring_str[ca], "cb": ring_str[cb]})
-        pos = pd.DataFrame({"cell": cells, "p": np.arange(n, dtype=np.int64)})
-        pos = pos[pos["cell"].isin(ring_str)]
-        m = cpairs.merge(pos.rename(columns={"cell": "ca", "p": "pa"}), on="ca").merge(
-            pos.rename(columns={"cell": "cb", "p": "pb"}), on="cb")
-        a = m["pa"].to_numpy(dtype=np.int64)
-        b = m["pb"].to_numpy(dtype=np.int64)
-        lo, hi = np.minimum(a, b), np.maximum(a, b)
-        keep = (lo != hi) & ~(fast[lo] & fast[hi])
-        pairs = np.unique(np.column_stack([lo[keep], hi[keep]]), axis=0) if keep.any() else np.empty((0, 2), np.int64)
-        if len(pairs):
-            bnd = shapely.boundary(geoms)
-            inter = shapely.intersection(bnd[pairs[:, 0]], bnd[pairs[:, 1]], grid_size=_SNAP_DEG)
-            length = _lines_length(np.asarray(inter, dtype=object))
-            adj = length > NOISE_LENGTH_M
-            pi.append(pairs[adj, 0])
-            pj.append(pairs[adj, 1])
-            pl.append(length[adj])
+        sc = cells[slow]
+        uniq, inv, cnt = np.unique(sc, return_inverse=True, return_counts=True)
+        nonhex = np.maximum(perimeter - hex_len, 0.0)
+        two = cnt[inv] == 2
+        pairs2 = slow[two][np.argsort(inv[two], kind="stable")].reshape(-1, 2)
+        if len(pairs2):
+            na, nb = nonhex[pairs2[:, 0]], nonhex[pairs2[:, 1]]
+            agree = np.abs(na - nb) <= 1e-6 * np.maximum(na, nb) + 1e-4
+            oddcell = np.unique(np.concatenate([pairs2[~agree, 0], pairs2[~agree, 1]]))
+            good = agree & (np.minimum(na, nb) > NOISE_LENGTH_M)
+            pi.append(np.minimum(pairs2[good, 0], pairs2[good, 1]))
+            pj.append(np.maximum(pairs2[good, 0], pairs2[good, 1]))
+            pl.append(0.5 * (na[good] + nb[good]))
+            odd.append(oddcell.astype(np.int64))
+        odd.append(slow[cnt[inv] > 2])
+    odd_idx = np.unique(np.concatenate(odd)) if odd else empty_i
+    if len(odd_idx):
+        oi, oj, ol = _shapely_pairs(pieces, geoms, odd_idx, cells, fast)
+        # shapely measures whole pairs involving an odd piece; drop what the intervals found
+        pi.append(oi)
+        pj.append(oj)
+        pl.append(ol)
     i = np.concatenate(pi) if pi else empty_i
     j = np.concatenate(pj) if pj else empty_i
     shared = np.concatenate(pl) if pl else np.zeros(0)
-    order = np.lexsort((j, i))
-    i, j, shared = i[order], j[order], shared[order]
+    if len(odd_idx) and len(i):
+        # one measurement per pair: shapely's wins for pairs it measured (odd pieces involved)
+        is_odd = np.zeros(n, dtype=bool)
+        is_odd[odd_idx] = True
+        n_sh = len(oi)
+        keep = np.ones(len(i), dtype=bool)
+        keep[: len(i) - n_sh] = ~(is_odd[i[: len(i) - n_sh]] | is_odd[j[: len(i) - n_sh]])
+        i, j, shared = i[keep], j[keep], shared[keep]
+    if len(i):
+        frame = pd.DataFrame({"i": i, "j": j, "s": shared}).groupby(["i", "j"], sort=True)["s"].sum()
+        i = frame.index.get_level_values(0).to_numpy(dtype=np.int64)
+        j = frame.index.get_level_values(1).to_numpy(dtype=np.int64)
+        shared = frame.to_numpy(dtype=np.float64)
+        pos = shared > NOISE_LENGTH_M
+        i, j, shared = i[pos], j[pos], shared[pos]
     tot = np.zeros(n, dtype=np.float64)
     np.add.at(tot, i, shared)
     np.add.at(tot, j, shared)
     exposed = np.maximum(perimeter - tot, 0.0)
     exposed[exposed < NOISE_LENGTH_M] = 0.0
     return PieceGraph(i, j, shared, perimeter, exposed)
+
+
+def _shapely_pairs(pieces: pd.DataFrame, geoms: NDArray[np.object_], odd_idx: NDArray[np.int64],
+                   cells: NDArray[np.object_], fast: NDArray[np.bool_]) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """Shared lengths of every pair involving one of ``odd_idx`` (shapely, snap-rounded)."""
+    from gridmgr import _h3
+
+    n = len(geoms)
+    odd_cells = np.unique(cells[odd_idx]) if len(cells) else np.unique(pieces["cell"].astype(str).to_numpy()[odd_idx])
+    all_cells = pieces["cell"].astype(str).to_numpy(dtype=object)
+    ring = _h3.cells_to_str(_h3.grid_disk(_h3.str_to_cells(odd_cells), 1))
+    ring = ring[pd.Index(ring).isin(all_cells)]
+    pos = pd.DataFrame({"cell": all_cells, "p": np.arange(n, dtype=np.int64)})
+    pos = pos[pos["cell"].isin(ring)]
+    cand = pos.merge(pos, on="cell", suffixes=("a", "b"))  # same cell
+    ci, cj = _h3.neighbour_pairs(_h3.str_to_cells(ring))
+    cp = pd.DataFrame({"ca": ring[ci], "cb": ring[cj]})
+    nb = cp.merge(pos.rename(columns={"cell": "ca", "p": "pa"}), on="ca").merge(
+        pos.rename(columns={"cell": "cb", "p": "pb"}), on="cb")
+    a = np.concatenate([cand["pa"].to_numpy(dtype=np.int64), nb["pa"].to_numpy(dtype=np.int64)])
+    b = np.concatenate([cand["pb"].to_numpy(dtype=np.int64), nb["pb"].to_numpy(dtype=np.int64)])
+    is_odd = np.zeros(n, dtype=bool)
+    is_odd[odd_idx] = True
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    keep = (lo != hi) & (is_odd[lo] | is_odd[hi])
+    if not keep.any():
+        e = np.empty(0, dtype=np.int64)
+        return e, e, np.zeros(0)
+    pairs = np.unique(np.column_stack([lo[keep], hi[keep]]), axis=0)
+    bnd = shapely.boundary(geoms[np.unique(pairs)])
+    lookup = np.full(n, -1, dtype=np.int64)
+    lookup[np.unique(pairs)] = np.arange(len(bnd))
+    inter = shapely.intersection(bnd[lookup[pairs[:, 0]]], bnd[lookup[pairs[:, 1]]], grid_size=_SNAP_DEG)
+    length = _lines_length(np.asarray(inter, dtype=object))
+    return pairs[:, 0], pairs[:, 1], length
 
 
 # --------------------------------------------------------------------------------------------
