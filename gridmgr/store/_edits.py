@@ -428,7 +428,10 @@ def history(
         stmt = stmt.limit(int(limit))
     with store._read() as conn:
         rows = conn.execute(stmt).all()
-    return pd.DataFrame(rows, columns=[c.name for c in cols])
+    df = pd.DataFrame(rows, columns=[c.name for c in cols])
+    for col in ("from_leader", "to_leader"):
+        df[col] = pd.Series([_opt(v) for v in df[col]], index=df.index, dtype=object)
+    return df
 
 
 def owners_at(store: Store, at: dt.datetime | str) -> pd.DataFrame:
