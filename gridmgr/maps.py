@@ -117,13 +117,19 @@ def _esc(value: object) -> str:
             return ""
     except (TypeError, ValueError):
         pass
-    return html.escape(str(value), quote=True)
+    return _html_text(str(value))
+
+
+def _html_text(text: str) -> str:
+    """HTML-escape ``text``; braces become character references too, because folium passes
+    rendered output through Jinja once more (``{{ … }}`` in a name must stay text)."""
+    return html.escape(text, quote=True).replace("{", "&#123;").replace("}", "&#125;")
 
 
 def _popup_table(title: str, rows: Iterable[tuple[str, object]]) -> str:
     """A popup: escaped title and label/value rows (labels are ours, values are escaped)."""
     body = "".join(
-        f"<tr><th>{html.escape(k)}</th><td>{_esc(v)}</td></tr>" for k, v in rows if _esc(v) != ""
+        f"<tr><th>{_html_text(k)}</th><td>{_esc(v)}</td></tr>" for k, v in rows if _esc(v) != ""
     )
     return f'<div class="gm-popup"><b>{_esc(title)}</b><table>{body}</table></div>'
 
@@ -133,9 +139,15 @@ def _popup_table(title: str, rows: Iterable[tuple[str, object]]) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+_JINJA_OPEN = re.compile(r"\{(?=[{%#])")
+
+
 def _script_safe(text: str) -> str:
     """JSON text safe inside ``<script>``: ``<``, ``>``, ``&`` as ``\\u`` escapes."""
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    # folium re-parses rendered macros as Jinja templates: break up "{{", "{%" and "{#" (they
+    # can only occur inside JSON strings, where \u007b is the same character)
+    return _JINJA_OPEN.sub(r"\\u007b", text)
 
 
 def _flatten(geoms: npt.NDArray[np.object_]) -> tuple[list[int], list[Any], list[FloatArrayT]]:
@@ -357,11 +369,13 @@ def _measure_class() -> type:
     from folium.template import Template
 
     class Measure(folium.MacroElement):  # type: ignore[misc]
+        """The measure control (``gridmgr.js``) and a metric-only scale bar."""
 
         _template = Template(
             """
 {% macro script(this, kwargs) %}
 L.control.gmMeasure({{ this.options }}).addTo({{ this._parent.get_name() }});
+L.control.scale({imperial: false, maxWidth: 160}).addTo({{ this._parent.get_name() }});
 {% endmacro %}
 """
         )
@@ -394,7 +408,7 @@ def _title_class() -> type:
         def __init__(self, title: str) -> None:
             super().__init__()
             self._name = "GridmgrTitle"
-            self.title = html.escape(title)
+            self.title = _html_text(title)
 
     return Title
 
@@ -674,16 +688,16 @@ def _category_style(category: str, categories: pd.DataFrame | None) -> tuple[str
     names = _lookup(categories, "category", "name" if t("zh", "en") == "zh" else "name_en")
     label = names.get(category, category)
     glyph, colour = CATEGORY_STYLE.get(category, ((label or "?")[:1], "#6c757d"))
-    return html.escape(glyph), colour, label
+    return _html_text(glyph), colour, label
 
 
 def _legend_item_swatch(colour: str, label: str, *, line: bool = False, dashed: bool = False,
                         fill_opacity: float = 0.5) -> str:
     if line:
         style = f"border-top-color:{colour};border-top-style:{'dashed' if dashed else 'solid'}"
-        return f'<div><i class="gm-line" style="{style}"></i>{html.escape(label)}</div>'
+        return f'<div><i class="gm-line" style="{style}"></i>{_html_text(label)}</div>'
     return (f'<div><i style="background:{colour};opacity:{fill_opacity};'
-            f'border:1px solid {colour}"></i>{html.escape(label)}</div>')
+            f'border:1px solid {colour}"></i>{_html_text(label)}</div>')
 
 
 # --------------------------------------------------------------------------------------------
@@ -754,23 +768,23 @@ def leader_map(
     from gridmgr.patrol import _piece_ids
 
     ids = _piece_ids(territory_pieces)
-    tips = [html.escape(i) for i in ids]
+    tips = [_html_text(i) for i in ids]
     if area is not None:
         tips = [f"{tp} · {a / 1e4:.2f} {t('公顷', 'ha')}" for tp, a in zip(tips, area, strict=True)]
     Vector(features_json(base.shift(pg), {"_t": tips}), name=t("地块", "Pieces"),
            style={"color": "#457b9d", "weight": 1, "fillColor": "#a8dadc", "fillOpacity": 0.15}
            ).add_to(m)
 
-    legend = [f"<h4>{html.escape(title)}</h4>"]
+    legend = [f"<h4>{_html_text(title)}</h4>"]
     n_area = float(np.sum(area)) if area is not None else None
     facts = t(f"地块 {len(pg)} 块", f"{len(pg)} pieces")
     if n_area is not None:
         facts += t(f"，面积 {n_area / 1e6:.2f} 平方公里", f", {n_area / 1e6:.2f} km²")
-    legend.append(f"<div>{html.escape(facts)}</div>")
+    legend.append(f"<div>{_html_text(facts)}</div>")
     legend.append(_legend_item_swatch("#c1121f", t("辖区边界", "territory outline"), line=True))
     legend.append(_legend_item_swatch("#457b9d", t("地块", "piece"), fill_opacity=0.3))
     if base.note:
-        legend.append(f'<div class="gm-note">{html.escape(base.note)}</div>')
+        legend.append(f'<div class="gm-note">{_html_text(base.note)}</div>')
 
     # key places
     if len(kg):
@@ -832,12 +846,12 @@ def _key_place_layer(
     Vector(features_json(base.shift(all_geoms), props), name=t("重点点位", "Key places"),
            style={"weight": 2, "fillOpacity": 0.2}, points="badge",
            tooltip={"direction": "top", "offset": [0, -12]}).add_to(m)
-    legend = [f"<div style='margin-top:4px'><b>{html.escape(t('重点点位', 'Key places'))}"
+    legend = [f"<div style='margin-top:4px'><b>{_html_text(t('重点点位', 'Key places'))}"
               f" ({len(kp)})</b></div>"]
     for cat in dict.fromkeys(cats):
         glyph, colour, label = _category_style(cat, categories)
         legend.append(f'<div><span class="gm-badge"><span style="background:{colour}">{glyph}'
-                      f"</span></span>{html.escape(label)} × {cats.count(cat)}</div>")
+                      f"</span></span>{_html_text(label)} × {cats.count(cat)}</div>")
     return legend
 
 
@@ -846,19 +860,19 @@ def _route_layers(m: folium.Map, Vector: type, route: PatrolRoute, base: _Base) 
     style = {"color": ROUTE_COLOUR, "weight": 3, "opacity": 0.85}
     if not route.follows_roads:
         style["dashArray"] = "6 5"
-    Vector(features_json(base.shift([line]), {"_t": [html.escape(t("巡查路线", "patrol route"))]}),
+    Vector(features_json(base.shift([line]), {"_t": [_html_text(t("巡查路线", "patrol route"))]}),
            name=t("巡查路线", "Patrol route"), style=style).add_to(m)
     lon = [route.start[0]] + [s.lon for s in route.stops]
     lat = [route.start[1]] + [s.lat for s in route.stops]
     pts = shapely.points(lon, lat)
     kind_label = {"key_place": t("重点点位", "key place"), "piece": t("地块", "piece")}
     # pieces are numbered only (their ids are on the pieces layer); key places are named
-    tips = [html.escape(t("起点/终点", "start/end") if route.closed else t("起点", "start"))] + [
-        html.escape(f"{s.order}. {kind_label[s.kind]} {s.name or s.id}")
+    tips = [_html_text(t("起点/终点", "start/end") if route.closed else t("起点", "start"))] + [
+        _html_text(f"{s.order}. {kind_label[s.kind]} {s.name or s.id}")
         if s.kind == "key_place" else None for s in route.stops
     ]
     Vector(features_json(base.shift(pts), {"n": list(range(len(pts))), "_t": tips,
-                                           "_g": [html.escape(t("起", "S"))] + [None] * (len(pts) - 1)}),
+                                           "_g": [_html_text(t("起", "S"))] + [None] * (len(pts) - 1)}),
            name=t("巡查顺序", "Stop numbers"), style={}, points="stop").add_to(m)
     mode = (t(f"沿道路步行（{sum(route.leg_on_road)}/{len(route.legs)} 段沿路）",
               f"along roads ({sum(route.leg_on_road)}/{len(route.legs)} legs on roads)")
@@ -871,11 +885,11 @@ def _route_layers(m: folium.Map, Vector: type, route: PatrolRoute, base: _Base) 
         f"({route.walking_speed_kmh:g} km/h), {len(route.stops)} stops",
     )
     out = [
-        "<div style='margin-top:4px'><b>" + html.escape(t("巡查路线", "Patrol route")) + "</b></div>",
+        "<div style='margin-top:4px'><b>" + _html_text(t("巡查路线", "Patrol route")) + "</b></div>",
         _legend_item_swatch(ROUTE_COLOUR, mode, line=True, dashed=not route.follows_roads),
-        f"<div>{html.escape(summary)}</div>",
+        f"<div>{_html_text(summary)}</div>",
     ]
-    out += [f'<div class="gm-note">{html.escape(n)}</div>' for n in route.notes]
+    out += [f'<div class="gm-note">{_html_text(n)}</div>' for n in route.notes]
     return out
 
 
@@ -965,9 +979,9 @@ def _overview_parts(
     m, base = _new_map(_bounds(ug, pg), basemap, title)
     Vector = _vector_layer_class()
     names = _lookup(leaders, "id", "name")
-    legend = [f"<h4>{html.escape(title)}</h4>"]
+    legend = [f"<h4>{_html_text(title)}</h4>"]
     if base.note:
-        legend.append(f'<div class="gm-note">{html.escape(base.note)}</div>')
+        legend.append(f'<div class="gm-note">{_html_text(base.note)}</div>')
 
     if len(pg):
         terr = territories(pieces_with_leaders, simplify_m=simplify_m)
@@ -979,8 +993,8 @@ def _overview_parts(
         fill = [palette_colour(int(c)) if c >= 0 else GAP_COLOUR for c in colours]
         ids = terr["leader_id"].tolist()
         area = terr["area_m2"].tolist() if "area_m2" in terr.columns else [None] * len(terr)
-        labels = [html.escape(names.get(str(i), str(i))) if i is not None
-                  else html.escape(t("未分配", "unassigned")) for i in ids]
+        labels = [_html_text(names.get(str(i), str(i))) if i is not None
+                  else _html_text(t("未分配", "unassigned")) for i in ids]
         popups = [
             _popup_table(names.get(str(i), str(i)) if i is not None else t("未分配", "unassigned"), [
                 (t("领导编号", "Leader id"), i),
@@ -992,13 +1006,13 @@ def _overview_parts(
                    "fillOpacity": 0.45 if i is not None else 0.6} for f, i in zip(fill, ids, strict=True)]
         Vector(features_json(base.shift(tg), {"_s": styles, "_t": labels, "_p": popups}),
                name=t("责任区", "Territories"), style={"weight": 1, "opacity": 0.8}).add_to(m)
-        legend.append(f"<div><b>{html.escape(t('责任区', 'Territories'))} ({int(assigned.sum())})</b></div>")
+        legend.append(f"<div><b>{_html_text(t('责任区', 'Territories'))} ({int(assigned.sum())})</b></div>")
         for f, lab, i in sorted(zip(fill, labels, ids, strict=True), key=lambda x: x[1])[:60]:
             if i is not None:
                 legend.append(f'<div><i style="background:{f};opacity:.6"></i>{lab}</div>')
         if (~assigned).any():
             legend.append(f'<div><i style="background:{GAP_COLOUR}"></i>'
-                          f"{html.escape(t('未分配地块（盲点）', 'unassigned pieces (blind spot)'))}</div>")
+                          f"{_html_text(t('未分配地块（盲点）', 'unassigned pieces (blind spot)'))}</div>")
 
     # units outlined
     if len(ug):
@@ -1010,7 +1024,7 @@ def _overview_parts(
         uname = units["name"].tolist() if "name" in units.columns else ucode
         from gridmgr.i18n import level_label
 
-        tips = [f"{_esc(n)} ({_esc(c)}) · {html.escape(level_label(lv))}"
+        tips = [f"{_esc(n)} ({_esc(c)}) · {_html_text(level_label(lv))}"
                 for n, c, lv in zip(uname, ucode, level, strict=True)]
         Vector(features_json(base.shift(shapely.boundary(ug)), {"_s": styles, "_t": tips}),
                name=t("行政单元", "Units"), style={"color": "#111", "opacity": 0.9}).add_to(m)
@@ -1051,7 +1065,7 @@ def _gap_layer(m: folium.Map, Vector: type, gaps: gpd.GeoDataFrame, base: _Base,
            name=t("覆盖缺口", "Coverage gaps"),
            style={"color": GAP_COLOUR, "weight": 2.5, "dashArray": "5 3", "fillColor": GAP_COLOUR,
                   "fillOpacity": 0.35}).add_to(m)
-    out = [f"<div style='margin-top:4px'><b>{html.escape(t('覆盖缺口', 'Coverage gaps'))}"
+    out = [f"<div style='margin-top:4px'><b>{_html_text(t('覆盖缺口', 'Coverage gaps'))}"
            f" ({len(gaps)})</b></div>"]
     for lab in dict.fromkeys(labels):
         out.append(f'<div><i style="background:{GAP_COLOUR};opacity:.5;border:1px dashed '
@@ -1093,12 +1107,15 @@ def plan_diff_map(
     else:
         raise InvalidFieldError(t("调整记录需要 piece_id（地块有 id 列）或 cell",
                                   "moves need piece_id (pieces with id) or cell"))
-    pos = pd.Series(np.arange(len(pieces)), index=key_p.to_numpy())
-    hit = key_m.isin(pos.index).to_numpy()
-    idx = pos.loc[key_m[hit].to_numpy()].to_numpy()
+    # a cell names every piece of that cell (as in Store.apply_changes)
+    pairs = pd.DataFrame({"k": key_m.to_numpy(), "move": np.arange(len(mv))}).merge(
+        pd.DataFrame({"k": key_p.to_numpy(), "piece": np.arange(len(pieces))}), on="k")
+    hit = mv.index.isin(mv.index[pairs["move"].unique()]) if len(pairs) else np.zeros(len(mv), bool)
+    idx = pairs["piece"].to_numpy()
+    mrow = pairs["move"].to_numpy()
     after = pieces.copy()
-    lid = after["leader_id"].astype(object).to_numpy()
-    lid[idx] = mv.loc[hit, "to_leader"].to_numpy()
+    lid = after["leader_id"].astype(object).to_numpy(copy=True)
+    lid[idx] = mv["to_leader"].to_numpy()[mrow]
     after["leader_id"] = lid
     names = _lookup(leaders, "id", "name")
     title = title or t("调整方案对比图", "Plan diff")
@@ -1108,8 +1125,8 @@ def plan_diff_map(
 
     Vector = _vector_layer_class()
     moved = np.asarray(pieces.geometry.values, dtype=object)[idx]
-    frm = mv.loc[hit, "from_leader"].tolist()
-    to = mv.loc[hit, "to_leader"].tolist()
+    frm = mv["from_leader"].to_numpy()[mrow].tolist()
+    to = mv["to_leader"].to_numpy()[mrow].tolist()
     tips = [f"{_esc(names.get(str(a), a) if a else t('未分配', 'unassigned'))} → "
             f"{_esc(names.get(str(b), b) if b else t('未分配', 'unassigned'))}"
             for a, b in zip(frm, to, strict=True)]
@@ -1122,9 +1139,10 @@ def plan_diff_map(
            style={"color": "#000", "weight": 2, "fillColor": "#ffd166", "fillOpacity": 0.8}
            ).add_to(m)
     legend.append(f'<div><i style="background:#ffd166;border:2px solid #000"></i>'
-                  f'{html.escape(t("调整的地块", "moved pieces"))} ({len(moved)})</div>')
+                  f'{_html_text(t("调整的地块", "moved pieces"))} ({len(moved)})</div>')
+    hit = np.asarray(hit, dtype=bool)
     if (~hit).any():
-        legend.append(f'<div class="gm-note">{html.escape(t(f"{int((~hit).sum())} 条调整记录的地块已不存在", f"{int((~hit).sum())} moves name pieces that no longer exist"))}</div>')
+        legend.append(f'<div class="gm-note">{_html_text(t(f"{int((~hit).sum())} 条调整记录的地块已不存在", f"{int((~hit).sum())} moves name pieces that no longer exist"))}</div>')
     _finish(m, "".join(legend))
     return m
 
