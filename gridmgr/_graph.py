@@ -207,7 +207,7 @@ def label_subgraph(adj: sp.csr_matrix, labels: NDArray[np.integer]) -> sp.csr_ma
     labels = np.asarray(labels)
     keep = (labels[coo.row] == labels[coo.col]) & (labels[coo.row] >= 0)
     return sp.csr_matrix(
-        (np.ones(int(keep.sum()), dtype=np.int8), (coo.row[keep], coo.col[keep])), shape=adj.shape
+        (np.ones(int(keep.sum()), dtype=np.float64), (coo.row[keep], coo.col[keep])), shape=adj.shape
     )
 
 
@@ -244,9 +244,10 @@ def connected_parts(adj: sp.csr_matrix, labels: NDArray[np.integer], n_labels: i
     valid = labels >= 0
     if not valid.any():
         return counts
-    _, comp = connected_components(label_subgraph(adj, labels), directed=False)
-    pairs = np.unique(np.stack([labels[valid], comp[valid]], axis=1), axis=0)
-    np.add.at(counts, pairs[:, 0], 1)
+    ncomp, comp = connected_components(label_subgraph(adj, labels), directed=False)
+    # A component lies inside one label, so counting distinct components per label suffices.
+    first = np.unique(comp[valid], return_index=True)[1]
+    np.add.at(counts, labels[valid][first], 1)
     return counts
 
 
@@ -263,12 +264,11 @@ def _bfs_depth(adj: sp.csr_matrix, source: int) -> tuple[IntArray, IntArray]:
     pos = np.empty(n, dtype=np.int64)
     pos[order] = np.arange(m)
     parent_pos = pos[pred[order[1:]]]  # nondecreasing, for positions 1..m-1
+    # nxt[s]: start of the level after the level starting at position s.
+    nxt = (np.searchsorted(parent_pos, np.arange(m), side="left") + 1).tolist()
     starts = [0, 1]
     while starts[-1] < m:
-        nxt = int(np.searchsorted(parent_pos, starts[-1], side="left")) + 1
-        if nxt <= starts[-1]:  # pragma: no cover - defensive, cannot happen for a BFS order
-            nxt = starts[-1] + 1
-        starts.append(min(nxt, m))
+        starts.append(min(max(nxt[starts[-1]], starts[-1] + 1), m))
     sizes = np.diff(np.asarray(starts, dtype=np.int64))
     depth = np.full(n, -1, dtype=np.int64)
     depth[order] = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
@@ -364,6 +364,7 @@ def bisection_partition(adj: sp.csr_matrix, w: FloatArray, caps: FloatArray, *, 
     if n == 0 or k == 0:
         return owner
     rng = np.random.default_rng(seed)
+    adj = sp.csr_matrix(adj, dtype=np.float64)  # csgraph's own dtype: no conversion per call
     w_eff = np.asarray(w, dtype=float)
     if w_eff.sum() <= 0:
         w_eff = np.ones(n)
