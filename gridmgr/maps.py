@@ -270,8 +270,8 @@ _POINT_JS = {
     "badge": (
         "pointToLayer: function (f, ll) { var p = f.properties; return L.marker(ll, {icon: "
         "L.divIcon({className: 'gm-badge', html: '<span style=\"background:' + p._c + '\">' + "
-        "p._g + '</span>', iconSize: [26, 26], iconAnchor: [13, 13], popupAnchor: [0, -12]}), "
-        "title: p._n || ''}); },"
+        "p._g + '</span>', iconSize: [26, 26], iconAnchor: [13, 13], popupAnchor: [0, -12]})}); "
+        "},"
     ),
     "stop": (
         "pointToLayer: function (f, ll) { var p = f.properties; if (p.n === 0) { return "
@@ -838,7 +838,6 @@ def _key_place_layer(
         "_p": [p for p, k in zip(popups, polys, strict=True) if k] + popups,
         "_g": [g for g, k in zip(glyphs, polys, strict=True) if k] + glyphs,
         "_c": [c for c, k in zip(colours, polys, strict=True) if k] + colours,
-        "_n": [x for x, k in zip(labels, polys, strict=True) if k] + labels,
         "_s": [{"color": c, "fillColor": c} for c, k in zip(colours, polys, strict=True) if k]
         + [None] * len(pts),
         "_t": [x for x, k in zip(labels, polys, strict=True) if k] + labels,
