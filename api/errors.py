@@ -17,6 +17,7 @@ from gridmgr import errors as e
 
 #: Most specific class first: the first match wins.
 STATUS: list[tuple[type[BaseException], int, str]] = [
+    (e.SchemaError, 503, "store-unavailable"),
     (e.StaleVersionError, 409, "stale-version"),
     (e.OrphanedAssignmentsError, 409, "orphaned-assignments"),
     (e.ConflictError, 409, "conflict"),
@@ -31,11 +32,13 @@ PROBLEM = "application/problem+json"
 
 
 def problem(status: int, title: str, detail: str, type_: str = "about:blank", **extra: Any) -> JSONResponse:
+    """An ``application/problem+json`` response."""
     body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
 def status_of(exc: BaseException) -> tuple[int, str]:
+    """HTTP status and problem slug of a domain error (first matching class in :data:`STATUS`)."""
     for cls, status, slug in STATUS:
         if isinstance(exc, cls):
             return status, slug
@@ -48,6 +51,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(e.GridMgrError)
     def _domain(request: Request, exc: e.GridMgrError) -> JSONResponse:
         status, slug = status_of(exc)
+        if isinstance(exc, e.StaleVersionError) and request.headers.get("if-match"):
+            status, slug = 412, "precondition-failed"  # the conditional request lost a race
         extra: dict[str, Any] = {}
         pieces = getattr(exc, "pieces", None)
         if pieces:

@@ -22,14 +22,21 @@ class ServiceSettings(BaseSettings):
     database_url: str | None = Field(None, description="store URL; None → sqlite:///./gridmgr.db")
     secret_key: str = Field(DEV_SECRET, description="signs session cookies")
     tianditu_key: str | None = None
+    basemap: str = Field("osm", description="basemap of the web maps: tianditu|osm|amap|none")
     max_body_bytes: int = 2_000_000
     max_page_size: int = 1000
     default_page_size: int = 100
     max_bbox_deg2: float = 1.0
+    min_res: int = 7
+    max_res: int = 12
     session_hours: int = 12
+    token_cache_seconds: float = 30.0
+    locate_refresh_seconds: float = 5.0
+    access_log: bool = True
 
     @property
     def local(self) -> bool:
+        """True in local development (``GRIDMGR_ENV=local``)."""
         return self.env == "local"
 
     def check(self) -> None:

@@ -1,0 +1,212 @@
+"""The gridmgr HTTP service: ``create_app(settings)``.
+
+The lifespan opens the store (SQLite by default, PostGIS when ``GRIDMGR_DATABASE_URL`` points at
+PostgreSQL), builds the locate index and closes the store at shutdown. Run it with
+``gridmgr serve`` or ``uvicorn --factory api.main:app_from_env``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api import errors
+from api.deps import AuthCache
+from api.locate import LocateIndex
+from api.settings import ServiceSettings
+
+HERE = Path(__file__).resolve().parent
+access_log = logging.getLogger("gridmgr.access")
+
+DESCRIPTION = """
+长春高新技术产业开发区网格化管理服务（领导包保责任制）。/ Grid management service of the Changchun
+High-tech Zone: units, pieces, leaders, key places, assignments with optimistic concurrency,
+coverage gaps, rebalance plans, maps and exports, and "who is responsible for this point?".
+
+Authenticate with `Authorization: Bearer <token>` (`gridmgr users add NAME --role …` prints one) or
+the browser login. Errors are `application/problem+json`. Read-only layers are also served as
+OGC API – Features at `/ogc`. The role × endpoint table is in `docs/api.md`.
+"""
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes (413), by header and by counting the stream."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for k, v in scope.get("headers", []):
+            if k == b"content-length" and v.isdigit() and int(v) > self.limit:
+                await _too_large(send, self.limit)
+                return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.limit:
+                    raise _BodyTooLarge
+            return msg
+
+        try:
+            await self.app(scope, counted, send)
+        except _BodyTooLarge:
+            await _too_large(send, self.limit)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = json.dumps({"type": "/problems/too-large", "title": "request body too large",
+                       "status": 413, "detail": f"request bodies are limited to {limit} bytes "
+                       "(GRIDMGR_MAX_BODY_BYTES)"}).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", errors.PROBLEM.encode()),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class AccessLog:
+    """One JSON line per request: method, path, status, ms, user (pure ASGI, cheap)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        status = 500
+
+        async def wrapped(msg: Message) -> None:
+            nonlocal status
+            if msg["type"] == "http.response.start":
+                status = int(msg["status"])
+            await send(msg)
+
+        try:
+            await self.app(scope, receive, wrapped)
+        finally:
+            if access_log.isEnabledFor(logging.INFO):
+                state = scope.get("state") or {}
+                access_log.info(json.dumps({
+                    "method": scope["method"], "path": scope["path"], "status": status,
+                    "ms": round((time.perf_counter() - t0) * 1000, 2),
+                    "user": state.get("user"),
+                }, ensure_ascii=False))
+
+
+def configure_logging() -> None:
+    """Send access log lines (already JSON) to stderr, one per line."""
+    if not access_log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        access_log.addHandler(handler)
+        access_log.setLevel(logging.INFO)
+        access_log.propagate = False
+
+
+def create_app(settings: ServiceSettings | None = None, *, store: Any = None) -> FastAPI:
+    """Build the service.
+
+    Parameters
+    ----------
+    settings
+        Service settings (default: read from ``GRIDMGR_*`` environment variables). Checked with
+        :meth:`ServiceSettings.check` (placeholder secrets refused outside local development).
+    store
+        An open :class:`gridmgr.store.Store` to serve (tests); default: open
+        ``settings.database_url`` in the lifespan and close it at shutdown.
+    """
+    from api.routers import include_all
+
+    settings = settings or ServiceSettings()
+    settings.check()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from gridmgr.store import open_store
+
+        own = store is None
+        st = open_store(settings.database_url) if own else store
+        if own and st.backend == "sqlite" and st.revision() is None:
+            st.upgrade()  # a fresh SQLite file: create the schema so the service starts
+        st.require_schema()
+        app.state.store = st
+        app.state.index = LocateIndex.from_store(st)
+        try:
+            yield
+        finally:
+            if own:
+                st.close()
+
+    app = FastAPI(
+        title="gridmgr 网格化管理服务",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        swagger_ui_oauth2_redirect_url=None,
+    )
+    app.state.settings = settings
+    app.state.auth_cache = AuthCache(settings.token_cache_seconds)
+    errors.install(app)
+    include_all(app)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    if settings.access_log:
+        configure_logging()
+        app.add_middleware(AccessLog)
+    return app
+
+
+def route_table(app: FastAPI) -> list[tuple[str, str]]:
+    """Every ``(METHOD, path)`` the app answers (HEAD left out; mounts such as ``/static`` too).
+
+    Walks included routers, so a new route shows up here (the role × endpoint matrix test and
+    docs/api.md are checked against this list).
+    """
+    from fastapi import routing as fr
+
+    out: list[tuple[str, str]] = []
+
+    def add(path: str | None, methods: Any) -> None:
+        for m in sorted(methods or ()):
+            if m != "HEAD" and path is not None:
+                out.append((m, path))
+
+    for r in app.routes:
+        included = getattr(fr, "_IncludedRouter", None)
+        if included is not None and isinstance(r, included):
+            for c in r.effective_route_contexts():
+                add(c.path, getattr(c.original_route, "methods", None))
+        else:
+            add(getattr(r, "path", None), getattr(r, "methods", None))
+    return out
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory api.main:app_from_env`` (settings from the environment)."""
+    return create_app(ServiceSettings())

@@ -1,0 +1,43 @@
+"""All routers, aggregated in one place with their prefixes and tags."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from api.routers import (
+    admin,
+    assignments,
+    auth,
+    coverage,
+    exports,
+    health,
+    history,
+    key_places,
+    leaders,
+    locate,
+    maps,
+    ogc,
+    pieces,
+    plans,
+    reference,
+    web,
+)
+
+API_PREFIX = "/api"
+
+
+def api_router() -> APIRouter:
+    """The JSON API under ``/api``."""
+    r = APIRouter(prefix=API_PREFIX)
+    for mod in (auth, reference, pieces, leaders, key_places, assignments, plans, coverage,
+                history, locate, maps, exports, admin):
+        r.include_router(mod.router)
+    return r
+
+
+def include_all(app: FastAPI) -> None:
+    """Mount the API, the OGC API – Features, health and the web pages on ``app``."""
+    app.include_router(health.router)
+    app.include_router(api_router())
+    app.include_router(ogc.router)
+    app.include_router(web.router)

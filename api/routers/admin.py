@@ -1,0 +1,93 @@
+"""Administration: users and API tokens, data imports (admins only)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path as FsPath
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from api import security
+from api.deps import Admin, IndexDep, StoreDep
+from api.geojson import clean_records
+from api.routers._common import problems
+from api.schemas import LoadOut, TokenOut, UserIn, UserOut
+
+router = APIRouter(tags=["admin"])
+
+ADMIN = problems(400, 401, 403, 404, 409, 422)
+
+
+@router.get("/users", response_model=list[UserOut], responses=problems(401, 403))
+def list_users(store: StoreDep, user: Admin) -> list[dict[str, Any]]:
+    """Users (without password hashes)."""
+    frame = store.users()
+    rows = clean_records(frame, ["id", "name", "role", "leader_id", "active"])
+    for r in rows:
+        r["id"], r["active"] = int(r["id"]), bool(r["active"])
+    return rows
+
+
+@router.post("/users", status_code=201, response_model=TokenOut, responses=ADMIN)
+def add_user(body: UserIn, request: Request, store: StoreDep, user: Admin) -> dict[str, str]:
+    """Create a user; the answer carries their first API token (shown once)."""
+    from gridmgr.errors import InputError
+
+    if body.role == "leader" and not body.leader_id:
+        raise InputError(f"user {body.name!r}: role leader needs leader_id (their leader record)")
+    pw = security.hash_password(body.password) if body.password else None
+    uid = store.add_user(body.name, body.role, leader_id=body.leader_id, password_hash=pw)
+    token = security.new_token()
+    store.add_token(uid, security.hash_token(token), name=f"created by {user.name}")
+    request.app.state.auth_cache.clear()
+    return {"user": body.name, "token": token}
+
+
+@router.post("/users/{name}/tokens", status_code=201, response_model=TokenOut, responses=ADMIN)
+def new_token(request: Request, store: StoreDep, user: Admin,
+              name: str = Path(min_length=1, max_length=64)) -> dict[str, str]:
+    """Issue another API token for a user (shown once)."""
+    from gridmgr.errors import NotFoundError
+
+    row = store.get_user(name)
+    if row is None:
+        raise NotFoundError(f"user {name!r} does not exist; create it with POST /api/users")
+    token = security.new_token()
+    store.add_token(int(row["id"]), security.hash_token(token), name=f"issued by {user.name}")
+    return {"user": name, "token": token}
+
+
+@router.post("/admin/layers", response_model=LoadOut, responses=ADMIN)
+def load_layers(store: StoreDep, index: IndexDep, user: Admin,
+                allow_orphans: bool = Query(False)) -> dict[str, Any]:
+    """(Re)load the server's layers directory (``GRIDMGR_LAYERS``, default the shipped Changchun
+    High-tech Zone layers) into the store; unchanged layers change nothing."""
+    from gridmgr import settings
+    from gridmgr.io import read_layers
+
+    report = store.load_layers(read_layers(settings.layers_dir()), actor=user.name,
+                               allow_orphans=allow_orphans)
+    index.rebuild(store)
+    out: dict[str, Any] = report.to_dict()
+    return out
+
+
+async def raw_body(request: Request) -> bytes:
+    """The raw request body (bounded by the body-size middleware)."""
+    return await request.body()
+
+
+@router.post("/admin/leaders", response_model=dict[str, Any], responses=ADMIN,
+             openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}},
+                                            "required": True}})
+def import_leaders(store: StoreDep, index: IndexDep, user: Admin,
+                   body: bytes = Depends(raw_body),
+                   reason: str | None = Query(None, max_length=500)) -> dict[str, Any]:
+    """Import leaders from a CSV body (UTF-8; columns of docs/architecture.md); all-or-nothing."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = FsPath(tmp) / "leaders.csv"
+        path.write_bytes(body)
+        report = store.import_leaders(path, actor=user.name, reason=reason)
+    index.rebuild(store)
+    return report.to_dict()

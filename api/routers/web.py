@@ -1,0 +1,231 @@
+"""Server-rendered web pages (Jinja2), Chinese first; ``?lang=en`` switches to English.
+
+Pages: ``/login``, ``/`` (overview), ``/my`` (my ground), ``/dashboard`` (coverage),
+``/rebalance`` and ``/rebalance/{plan_id}``. Anonymous visitors are sent to ``/login`` (303);
+pages a role may not use answer 403. Forms post to the same origin (checked, see api.deps).
+Maps are embedded from ``/api/maps/...`` (bundled Leaflet; only tiles come from the internet).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path as FsPath
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Path, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from api import plans as workflow
+from api import security
+from api.deps import SESSION_COOKIE, OptionalUser, StoreDep, User
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(FsPath(__file__).resolve().parent.parent / "templates"))
+
+LANG_COOKIE = "gridmgr_lang"
+
+
+def _lang(request: Request) -> str:
+    q = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) or "zh"
+    return "en" if q.lower().startswith("en") else "zh"
+
+
+def render(request: Request, name: str, user: User | None, status: int = 200,
+           **ctx: Any) -> HTMLResponse:
+    """Render a template with the language helpers ``t(zh, en)`` and ``lang``."""
+    lang = _lang(request)
+
+    def t(zh: str, en: str) -> str:
+        return en if lang == "en" else zh
+
+    resp = templates.TemplateResponse(request, name, {"t": t, "lang": lang, "user": user, **ctx},
+                                      status_code=status)
+    if "lang" in request.query_params:
+        resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)
+    return resp
+
+
+def _login_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+
+def _forbidden(request: Request, user: User, need: str) -> HTMLResponse:
+    return render(request, "error.html", user, status=403, title=("无权访问", "Forbidden"),
+                  message=(f"此页面需要 {need} 及以上角色（您是 {user.role}）。",
+                           f"This page needs the role {need} or above (you are {user.role})."))
+
+
+def _safe_next(value: str | None) -> str:
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+# ---------------------------------------------------------------------------------- login
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, user: OptionalUser, next: str = "/") -> HTMLResponse:
+    """The login form."""
+    return render(request, "login.html", user, next=_safe_next(next), error=None)
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, store: StoreDep, username: str = Form(max_length=64),
+          password: str = Form(max_length=200), next: str = Form("/")) -> Response:
+    """Check the password and set the session cookie (HttpOnly, SameSite=Lax, Secure unless
+    local)."""
+    settings = request.app.state.settings
+    row = store.get_user(username)
+    if row is None or not row.get("active", True) or not security.verify_password(
+            password, row.get("password_hash")):
+        return render(request, "login.html", None, status=401, next=_safe_next(next),
+                      error=("用户名或密码错误", "wrong user name or password"))
+    resp = RedirectResponse(_safe_next(next), status_code=303)
+    resp.set_cookie(SESSION_COOKIE, security.sign_session(int(row["id"]), settings.secret_key,
+                                                          settings.session_hours),
+                    max_age=settings.session_hours * 3600, httponly=True, samesite="lax",
+                    secure=not settings.local, path="/")
+    request.state.user = username
+    return resp
+
+
+@router.post("/logout")
+def logout(request: Request, user: OptionalUser) -> RedirectResponse:
+    """Clear the session cookie."""
+    resp = RedirectResponse("/login", status_code=303)
+    resp.delete_cookie(SESSION_COOKIE, path="/")
+    return resp
+
+
+# ---------------------------------------------------------------------------------- pages
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request, store: StoreDep, user: OptionalUser) -> Response:
+    """Overview: headline figures, the overview map, links."""
+    if user is None:
+        return _login_redirect(request)
+    from gridmgr.coverage import coverage_from_store
+
+    report = coverage_from_store(store)
+    units = store.units()
+    streets = units.loc[units["level"] == "street", ["code", "name"]].to_dict("records")
+    return render(request, "overview.html", user, summary=dict(report.summary), streets=streets,
+                  n_leaders=len(store.leaders(active=True)))
+
+
+@router.get("/my", response_class=HTMLResponse)
+def my_ground(request: Request, store: StoreDep, user: OptionalUser,
+              leader: str | None = None) -> Response:
+    """My ground: a leader's map, key places, route and downloads. A leader always sees their
+    own; other roles pick one with ``?leader=ID``."""
+    if user is None:
+        return _login_redirect(request)
+    leaders = store.leaders(active=True)
+    lid = user.leader_id if user.role == "leader" else (leader or None)
+    if lid is not None and lid not in set(leaders["id"]):
+        lid = None
+    info = None if lid is None else leaders.loc[leaders["id"] == lid].iloc[0].to_dict()
+    places: list[dict[str, Any]] = []
+    stats: dict[str, Any] = {}
+    if lid is not None:
+        pieces = store.pieces(geometry=False)
+        mine = pieces.loc[pieces["leader_id"] == lid]
+        stats = {"pieces": len(mine), "area_ha": round(float(mine["area_m2"].sum()) / 1e4, 2)}
+        kp = store.key_places()
+        held = set(mine["id"].astype(int))
+        sel = kp.loc[kp["package_leader_id"].eq(lid).fillna(False)
+                     | kp["piece_id"].isin(held).fillna(False)]
+        cats = store.categories().set_index("category")["name"].to_dict()
+        places = [{"code": r["code"], "name": r["name"], "category": cats.get(r["category"], r["category"]),
+                   "package": r["package_leader_id"] == lid}
+                  for r in sel[["code", "name", "category", "package_leader_id"]].to_dict("records")]
+    return render(request, "my.html", user, leader=info, places=places, stats=stats,
+                  choices=leaders[["id", "name"]].to_dict("records"),
+                  formats=["kml", "gpx", "png", "kmz", "pdf", "xlsx"])
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+def dashboard(request: Request, store: StoreDep, user: OptionalUser,
+              scope: str | None = None) -> Response:
+    """Coverage dashboard: figures per street and community, the gap map and the gap list."""
+    if user is None:
+        return _login_redirect(request)
+    from gridmgr.coverage import coverage_from_store
+
+    report = coverage_from_store(store, scope=scope)
+    units = report.units
+    rows = units.loc[units["level"].isin(["street", "community"])].to_dict("records")
+    gaps = [f.to_dict() for f in report.gaps][:200]
+    return render(request, "dashboard.html", user, summary=dict(report.summary), rows=rows,
+                  gaps=gaps, scope=scope)
+
+
+@router.get("/rebalance", response_class=HTMLResponse)
+def rebalance_page(request: Request, store: StoreDep, user: OptionalUser) -> Response:
+    """Rebalance: parameters form and the plans so far."""
+    if user is None:
+        return _login_redirect(request)
+    if not user.at_least("planner"):
+        return _forbidden(request, user, "planner")
+    units = store.units()
+    scopes = units.loc[units["level"].isin(["street", "community"]),
+                       ["code", "name", "level"]].to_dict("records")
+    plans = store.list_plans().head(30).to_dict("records")
+    return render(request, "rebalance.html", user, scopes=scopes, plans=plans, error=None)
+
+
+@router.post("/rebalance", response_class=HTMLResponse)
+def rebalance_propose(
+    request: Request, store: StoreDep, user: OptionalUser,
+    scope: str = Form(max_length=32), weights: str = Form("", max_length=200),
+    leaders_remove: str = Form("", max_length=2000), target_ratio: float = Form(1.1),
+    max_moves: str = Form("", max_length=10),
+) -> Response:
+    """Propose a plan from the form and show it."""
+    if user is None:
+        return _login_redirect(request)
+    if not user.at_least("planner"):
+        return _forbidden(request, user, "planner")
+    params: dict[str, Any] = {"scope": scope, "target_ratio": target_ratio, "seed": 0}
+    if weights.strip():
+        params["weights"] = weights.strip()
+    removed = [x.strip() for x in leaders_remove.replace("；", ",").replace(";", ",").split(",")
+               if x.strip()]
+    if removed:
+        params["leaders_remove"] = removed
+    if max_moves.strip().isdigit():
+        params["max_moves"] = int(max_moves)
+    pid = workflow.propose(store, params, actor=user.name)
+    return RedirectResponse(f"/rebalance/{pid}", status_code=303)
+
+
+@router.get("/rebalance/{plan_id}", response_class=HTMLResponse)
+def plan_page(request: Request, store: StoreDep, user: OptionalUser,
+              plan_id: str = Path(max_length=64)) -> Response:
+    """A plan: metrics, moves, diff map and the apply/discard buttons."""
+    if user is None:
+        return _login_redirect(request)
+    if not user.at_least("planner"):
+        return _forbidden(request, user, "planner")
+    plan = store.get_plan(plan_id)
+    return render(request, "plan.html", user, plan=plan, moves=(plan["moves"] or [])[:500])
+
+
+@router.post("/rebalance/{plan_id}/{action}", response_class=HTMLResponse)
+def plan_action(request: Request, store: StoreDep, user: OptionalUser,
+                plan_id: str = Path(max_length=64),
+                action: str = Path(pattern="^(apply|discard|undo)$")) -> Response:
+    """Apply, discard or undo a plan from its page."""
+    if user is None:
+        return _login_redirect(request)
+    if not user.at_least("planner"):
+        return _forbidden(request, user, "planner")
+    fn = {"apply": workflow.apply, "discard": workflow.discard, "undo": workflow.undo}[action]
+    fn(store, plan_id, actor=user.name)
+    if action != "discard":
+        request.app.state.index.refresh_owners(store)
+    return RedirectResponse(f"/rebalance/{plan_id}", status_code=303)
