@@ -311,6 +311,20 @@ def _as_list(value: Any) -> list[str]:
     return [str(value)]
 
 
+def _str_values(values: pd.Series) -> NDArray[np.object_]:
+    """Values as an object array of ``str`` (missing values kept as ``None``), without a copy
+    per row when the column already holds strings (the common case at a million pieces)."""
+    if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+        arr = values.to_numpy(dtype=object, na_value=None)
+        if len(arr) == 0 or isinstance(arr[0], str | type(None)):
+            return arr
+    out = values.astype(object).to_numpy()
+    mask = pd.isna(values).to_numpy()
+    res = np.array([str(v) for v in out], dtype=object) if len(out) else out
+    res[mask] = None
+    return res
+
+
 def _null(values: pd.Series) -> NDArray[np.bool_]:
     arr = values.to_numpy(dtype=object)
     return np.asarray(pd.isna(values).to_numpy() | (arr == ""), dtype=bool)
@@ -463,36 +477,22 @@ class PieceGraph:
         return sp.csr_matrix((data, (np.concatenate([i, j]), np.concatenate([j, i]))), shape=(n, n))
 
 
-def _mix(a: NDArray[np.uint64], b: NDArray[np.uint64]) -> NDArray[np.uint64]:
-    """64-bit mixing of two uint64 arrays (splitmix-style), wrapping arithmetic."""
-    with np.errstate(over="ignore"):
-        h = a * np.uint64(0x9E3779B97F4A7C15) + b
-        h ^= h >> np.uint64(31)
-        h *= np.uint64(0xBF58476D1CE4E5B9)
-        h ^= h >> np.uint64(29)
-        h = h * np.uint64(0x94D049BB133111EB) + (b ^ (a >> np.uint64(17)))
-        h ^= h >> np.uint64(32)
-    return h
+def _hex_edges(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray[np.uint64], NDArray[np.float64],
+                                                                        NDArray[np.float64], NDArray[np.float64]]:
+    """Edges of closed hexagon rings given as ``x``, ``y`` arrays of shape (m, 7).
 
-
-def _edge_records(xy: NDArray[np.float64]) -> tuple[NDArray[np.uint64], NDArray[np.float64], NDArray[np.float64],
-                                                   NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
-    """Edges of hexagons given as closed rings ``xy`` (m, 7, 2).
-
-    Returns per edge (m, 6): a key from the exact bits of its two endpoints (orientation-free),
-    its ground length, the canonical start ``a`` (m, 6, 2) and direction ``d`` (m, 6, 2), and
-    whether the ring order runs along the canonical direction.
+    Returns per edge (m, 6): a key, its ground length and the exact sums of its endpoints'
+    coordinates ``sx``, ``sy`` (twice the midpoint: identical bits from either side of the edge,
+    whatever the orientation). The key mixes the bits of ``sx`` and ``sy``; equal keys are
+    confirmed on ``sx``, ``sy`` themselves.
     """
-    p0 = np.ascontiguousarray(xy[:, :6])
-    p1 = np.ascontiguousarray(xy[:, 1:])
-    bx0, by0 = p0[..., 0].view(np.uint64), p0[..., 1].view(np.uint64)
-    bx1, by1 = np.ascontiguousarray(p1[..., 0]).view(np.uint64), np.ascontiguousarray(p1[..., 1]).view(np.uint64)
-    fwd = (bx0 < bx1) | ((bx0 == bx1) & (by0 < by1))
-    key = _mix(_mix(np.where(fwd, bx0, bx1), np.where(fwd, by0, by1)), _mix(np.where(fwd, bx1, bx0), np.where(fwd, by1, by0)))
-    a = np.where(fwd[..., None], p0, p1)
-    d = np.where(fwd[..., None], p1, p0) - a
-    elen = _segment_lengths(p0[..., 0], p0[..., 1], p1[..., 0], p1[..., 1])
-    return key, elen, a, d, p1 - p0, fwd
+    x0, x1, y0, y1 = x[:, :6], x[:, 1:], y[:, :6], y[:, 1:]
+    sx = x0 + x1
+    sy = y0 + y1
+    with np.errstate(over="ignore"):
+        key = (sx.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) ^ (sy.view(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F))
+        key ^= key >> np.uint64(29)
+    return key, _segment_lengths(x0, y0, x1, y1), sx, sy
 
 
 def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
@@ -540,29 +540,42 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
     r_t0: list[NDArray[np.float64]] = []
     r_t1: list[NDArray[np.float64]] = []
     r_len: list[NDArray[np.float64]] = []
+    r_sx: list[NDArray[np.float64]] = []
+    r_sy: list[NDArray[np.float64]] = []
     if len(fidx):
-        xy = shapely.get_coordinates(geoms[fidx]).reshape(len(fidx), 7, 2)
-        key, elen, _, _, _, _ = _edge_records(xy)
+        xy = shapely.get_coordinates(geoms[fidx])
+        fx = np.ascontiguousarray(xy[:, 0]).reshape(len(fidx), 7)
+        fy = np.ascontiguousarray(xy[:, 1]).reshape(len(fidx), 7)
+        del xy
+        key, elen, sx, sy = _hex_edges(fx, fy)
+        del fx, fy
         perimeter[fidx] = elen.sum(axis=1)
+        r_sx.append(sx.ravel())
+        r_sy.append(sy.ravel())
         r_key.append(key.ravel())
         r_piece.append(np.repeat(fidx.astype(np.int64), 6))
-        r_t0.append(np.zeros(6 * len(fidx)))
-        r_t1.append(np.ones(6 * len(fidx)))
         r_len.append(elen.ravel())
     slow = np.flatnonzero(~fast)
     odd: list[NDArray[np.int64]] = []  # pieces measured with shapely against their candidates
     hex_len = np.zeros(n, dtype=np.float64)  # length of each slow piece's boundary on hexagon edges
-    cells = pieces["cell"].astype(str).to_numpy(dtype=object) if len(slow) else np.empty(0, dtype=object)
+    cells = _str_values(pieces["cell"]) if len(slow) else np.empty(0, dtype=object)
     if len(slow):
         perimeter[slow] = _lines_length(geoms[slow])
         slow_cells, slow_cell_idx = np.unique(cells[slow], return_inverse=True)
         cpoly = _h3.cell_polygons(_h3.str_to_cells(slow_cells))
         hexagon = shapely.get_num_coordinates(cpoly) == 7
         h_idx = np.flatnonzero(hexagon)
-        hx = np.full((len(slow_cells), 7, 2), np.nan)
+        hx = np.zeros((len(slow_cells), 7, 2))
         if len(h_idx):
             hx[h_idx] = shapely.get_coordinates(cpoly[h_idx]).reshape(len(h_idx), 7, 2)
-        key, elen, a, d, _, _ = _edge_records(np.nan_to_num(hx))
+        cx, cy = np.ascontiguousarray(hx[..., 0]), np.ascontiguousarray(hx[..., 1])
+        key, elen, hsx, hsy = _hex_edges(cx, cy)
+        # canonical direction of each edge (from its lexicographically smaller end), so that the
+        # interval parameter runs the same way seen from both cells
+        p0, p1 = hx[:, :6], hx[:, 1:]
+        fwd = (p0[..., 0] < p1[..., 0]) | ((p0[..., 0] == p1[..., 0]) & (p0[..., 1] < p1[..., 1]))
+        a = np.where(fwd[..., None], p0, p1)
+        d = np.where(fwd[..., None], p1, p0) - a
         ok_piece = hexagon[slow_cell_idx]
         odd.append(slow[~ok_piece])
         sp_ = slow[ok_piece]
@@ -597,74 +610,133 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
         lo_t = np.clip(np.minimum(t0[seg_i, edge_j], t1[seg_i, edge_j]), 0.0, 1.0)
         hi_t = np.clip(np.maximum(t0[seg_i, edge_j], t1[seg_i, edge_j]), 0.0, 1.0)
         r_key.append(key[c[seg_i], edge_j])
+        r_sx.append(hsx[c[seg_i], edge_j])
+        r_sy.append(hsy[c[seg_i], edge_j])
         r_piece.append(sp_[seg_owner[seg_i]].astype(np.int64))
         r_t0.append(lo_t)
         r_t1.append(hi_t)
         r_len.append(elen[c[seg_i], edge_j])
         np.add.at(hex_len, sp_[seg_owner[seg_i]], seg_len[seg_i])
+    n_fast_rec = 6 * len(fidx)
     key_all = np.concatenate(r_key) if r_key else np.empty(0, dtype=np.uint64)
-    piece_all = np.concatenate(r_piece) if r_piece else empty_i
-    t0_all = np.concatenate(r_t0) if r_t0 else np.zeros(0)
-    t1_all = np.concatenate(r_t1) if r_t1 else np.zeros(0)
-    len_all = np.concatenate(r_len) if r_len else np.zeros(0)
-    order = np.argsort(key_all, kind="stable")
-    ks, ps, a0, a1, ln = key_all[order], piece_all[order], t0_all[order], t1_all[order], len_all[order]
+    order = np.argsort(key_all)
+    ks = key_all[order]
+    del key_all
     pi: list[NDArray[np.int64]] = []
     pj: list[NDArray[np.int64]] = []
     pl: list[NDArray[np.float64]] = []
-    off = 1
-    while off < len(ks):
-        m = np.flatnonzero(ks[off:] == ks[:-off])
-        if len(m) == 0:
-            break
-        u, v = m, m + off
-        ov = np.minimum(a1[u], a1[v]) - np.maximum(a0[u], a0[v])
-        keep = (ov > 1e-9) & (ps[u] != ps[v])
-        pi.append(np.minimum(ps[u], ps[v])[keep])
-        pj.append(np.maximum(ps[u], ps[v])[keep])
-        pl.append(ov[keep] * ln[u][keep])
-        off += 1
+    if len(ks):
+        sx_all = np.concatenate(r_sx)
+        sy_all = np.concatenate(r_sy)
+        piece_all = np.concatenate(r_piece)
+        len_all = np.concatenate(r_len)
+        starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
+        gsize = np.diff(np.r_[starts, len(ks)])
+        slow_pos = np.flatnonzero(order >= n_fast_rec)
+        gslow = np.zeros(len(starts), dtype=bool)
+        gslow[np.searchsorted(starts, slow_pos, side="right") - 1] = True
+        # the common case: an edge shared by exactly two whole hexagons (confirmed on the exact
+        # endpoint sums, which also rules out hash collisions)
+        simple = starts[(gsize == 2) & ~gslow]
+        ra, rb = order[simple], order[simple + 1]
+        ok = (sx_all[ra] == sx_all[rb]) & (sy_all[ra] == sy_all[rb])
+        ra, rb = ra[ok], rb[ok]
+        u, v = piece_all[ra], piece_all[rb]
+        pi.append(np.minimum(u, v))
+        pj.append(np.maximum(u, v))
+        pl.append(len_all[ra])
+        # edges with a piece cut by a unit border: overlaps of parameter intervals
+        gs = np.flatnonzero(gslow & (gsize > 1))
+        if len(gs):
+            g_s = np.repeat(gs, gsize[gs])
+            first = np.cumsum(gsize[gs]) - gsize[gs]
+            sub = np.repeat(starts[gs] - first, gsize[gs]) + np.arange(len(g_s))
+            rec = order[sub]
+            t0_all = np.concatenate(r_t0)
+            t1_all = np.concatenate(r_t1)
+            slow_r = rec >= n_fast_rec
+            a0 = np.where(slow_r, t0_all[np.maximum(rec - n_fast_rec, 0)], 0.0)
+            a1 = np.where(slow_r, t1_all[np.maximum(rec - n_fast_rec, 0)], 1.0)
+            p_s, ln, qx, qy = piece_all[rec], len_all[rec], sx_all[rec], sy_all[rec]
+            off = 1
+            while off < len(sub):
+                m = np.flatnonzero(g_s[off:] == g_s[:-off])
+                if len(m) == 0:
+                    break
+                u, v = m, m + off
+                ov = np.minimum(a1[u], a1[v]) - np.maximum(a0[u], a0[v])
+                keep = (ov > 1e-9) & (p_s[u] != p_s[v]) & (qx[u] == qx[v]) & (qy[u] == qy[v])
+                pi.append(np.minimum(p_s[u], p_s[v])[keep])
+                pj.append(np.maximum(p_s[u], p_s[v])[keep])
+                pl.append(ov[keep] * ln[u][keep])
+                off += 1
     # pieces of the same cell: the border between them
     if len(slow):
-        sc = cells[slow]
-        uniq, inv, cnt = np.unique(sc, return_inverse=True, return_counts=True)
+        _, inv, cnt = np.unique(cells[slow], return_inverse=True, return_counts=True)
         nonhex = np.maximum(perimeter - hex_len, 0.0)
         two = cnt[inv] == 2
-        pairs2 = slow[two][np.argsort(inv[two], kind="stable")].reshape(-1, 2)
+        o2 = np.argsort(inv[two], kind="stable")
+        pairs2 = slow[two][o2].reshape(-1, 2)
+        flagged = cnt > 2  # three units meet in the cell
         if len(pairs2):
             na, nb = nonhex[pairs2[:, 0]], nonhex[pairs2[:, 1]]
             agree = np.abs(na - nb) <= 1e-6 * np.maximum(na, nb) + 1e-4
-            oddcell = np.unique(np.concatenate([pairs2[~agree, 0], pairs2[~agree, 1]]))
             good = agree & (np.minimum(na, nb) > NOISE_LENGTH_M)
             pi.append(np.minimum(pairs2[good, 0], pairs2[good, 1]))
             pj.append(np.maximum(pairs2[good, 0], pairs2[good, 1]))
             pl.append(0.5 * (na[good] + nb[good]))
-            odd.append(oddcell.astype(np.int64))
-        odd.append(slow[cnt[inv] > 2])
-    odd_idx = np.unique(np.concatenate(odd)) if odd else empty_i
+            # both sides disagree: the cell is also cut by the edge of the covered ground
+            flagged[inv[two][o2].reshape(-1, 2)[~agree, 0]] = True
+        members = np.flatnonzero(flagged[inv])
+        if len(members):
+            o = np.argsort(inv[members], kind="stable")
+            mp, mg = slow[members][o], inv[members][o]
+            ca: list[NDArray[np.int64]] = []
+            cb: list[NDArray[np.int64]] = []
+            off = 1
+            while off < len(mp):
+                m = np.flatnonzero(mg[off:] == mg[:-off])
+                if len(m) == 0:
+                    break
+                ca.append(mp[m])
+                cb.append(mp[m + off])
+                off += 1
+            if ca:
+                a_, b_ = np.concatenate(ca), np.concatenate(cb)
+                bnd_a, bnd_b = shapely.boundary(geoms[a_]), shapely.boundary(geoms[b_])
+                length = _lines_length(np.asarray(shapely.intersection(bnd_a, bnd_b, grid_size=_SNAP_DEG), dtype=object))
+                pi.append(np.minimum(a_, b_))
+                pj.append(np.maximum(a_, b_))
+                pl.append(length)
+    odd_idx = np.unique(np.concatenate(odd)) if odd else empty_i  # pieces of pentagons
+    n_sh = 0
     if len(odd_idx):
         oi, oj, ol = _shapely_pairs(pieces, geoms, odd_idx, cells, fast)
-        # shapely measures whole pairs involving an odd piece; drop what the intervals found
         pi.append(oi)
         pj.append(oj)
         pl.append(ol)
+        n_sh = len(oi)
+    n_simple = len(pi[0]) if pi else 0
     i = np.concatenate(pi) if pi else empty_i
     j = np.concatenate(pj) if pj else empty_i
     shared = np.concatenate(pl) if pl else np.zeros(0)
-    if len(odd_idx) and len(i):
-        # one measurement per pair: shapely's wins for pairs it measured (odd pieces involved)
+    if n_sh:
+        # shapely measured every pair with a pentagon piece: drop the other measurements of them
         is_odd = np.zeros(n, dtype=bool)
         is_odd[odd_idx] = True
-        n_sh = len(oi)
         keep = np.ones(len(i), dtype=bool)
         keep[: len(i) - n_sh] = ~(is_odd[i[: len(i) - n_sh]] | is_odd[j[: len(i) - n_sh]])
         i, j, shared = i[keep], j[keep], shared[keep]
-    if len(i):
-        frame = pd.DataFrame({"i": i, "j": j, "s": shared}).groupby(["i", "j"], sort=True)["s"].sum()
-        i = frame.index.get_level_values(0).to_numpy(dtype=np.int64)
-        j = frame.index.get_level_values(1).to_numpy(dtype=np.int64)
-        shared = frame.to_numpy(dtype=np.float64)
-        pos = shared > NOISE_LENGTH_M
+    if len(i) > n_simple:
+        # the simple pairs are unique by construction; merge duplicates among the others (a
+        # multi-part piece may meet a neighbour on two stretches of one edge)
+        frame = pd.DataFrame({"i": i[n_simple:], "j": j[n_simple:], "s": shared[n_simple:]})
+        frame = frame.groupby(["i", "j"], sort=True)["s"].sum()
+        i = np.concatenate([i[:n_simple], frame.index.get_level_values(0).to_numpy(dtype=np.int64)])
+        j = np.concatenate([j[:n_simple], frame.index.get_level_values(1).to_numpy(dtype=np.int64)])
+        shared = np.concatenate([shared[:n_simple], frame.to_numpy(dtype=np.float64)])
+    pos = shared > NOISE_LENGTH_M
+    if not pos.all():
         i, j, shared = i[pos], j[pos], shared[pos]
     tot = np.zeros(n, dtype=np.float64)
     np.add.at(tot, i, shared)
@@ -680,8 +752,8 @@ def _shapely_pairs(pieces: pd.DataFrame, geoms: NDArray[np.object_], odd_idx: ND
     from gridmgr import _h3
 
     n = len(geoms)
-    odd_cells = np.unique(cells[odd_idx]) if len(cells) else np.unique(pieces["cell"].astype(str).to_numpy()[odd_idx])
-    all_cells = pieces["cell"].astype(str).to_numpy(dtype=object)
+    all_cells = cells if len(cells) else _str_values(pieces["cell"])
+    odd_cells = np.unique(all_cells[odd_idx])
     ring = _h3.cells_to_str(_h3.grid_disk(_h3.str_to_cells(odd_cells), 1))
     ring = ring[pd.Index(ring).isin(all_cells)]
     pos = pd.DataFrame({"cell": all_cells, "p": np.arange(n, dtype=np.int64)})
@@ -756,6 +828,22 @@ def _packages_frame(leaders: pd.DataFrame, packages: pd.DataFrame | None) -> pd.
     return pd.DataFrame(rows, columns=["leader_id", "kind", "target"])
 
 
+class _PieceKeys:
+    """Piece keys for findings (store ids, or ``cell@unit`` for frames without ids), made only
+    for the pieces a finding names."""
+
+    def __init__(self, pieces: pd.DataFrame) -> None:
+        self._ids = pieces["id"].to_numpy() if "id" in pieces else None
+        self._cells = None if self._ids is not None else _str_values(pieces["cell"])
+        self._units = None if self._ids is not None else _str_values(pieces["unit_code"])
+
+    def __getitem__(self, sel: NDArray[np.int64]) -> list[str]:
+        if self._ids is not None:
+            return [str(v) for v in self._ids[sel]]
+        assert self._cells is not None and self._units is not None
+        return [f"{c}@{u}" for c, u in zip(self._cells[sel], self._units[sel], strict=True)]
+
+
 def _multipolygon(geoms: NDArray[np.object_]) -> shapely.Geometry:
     parts = shapely.get_parts(geoms)
     parts = parts[shapely.get_type_id(parts) == 3]
@@ -766,7 +854,7 @@ def _multipolygon(geoms: NDArray[np.object_]) -> shapely.Geometry:
 
 def _group_findings(kind: str, mask: NDArray[np.bool_], unit_idx: NDArray[np.int64], leader_idx: NDArray[np.int64],
                     h: _Hier, leaders: pd.DataFrame, geoms: NDArray[np.object_], area: NDArray[np.float64],
-                    piece_keys: NDArray[np.object_], extra: Mapping[str, Any] | None = None) -> list[Finding]:
+                    piece_keys: _PieceKeys, extra: Mapping[str, Any] | None = None) -> list[Finding]:
     """One finding per (lowest unit, leader) of the pieces in ``mask``."""
     idx = np.flatnonzero(mask)
     if len(idx) == 0:
@@ -778,7 +866,7 @@ def _group_findings(kind: str, mask: NDArray[np.bool_], unit_idx: NDArray[np.int
     out = []
     for grp in np.split(idx, brk):
         ui, li = int(unit_idx[grp[0]]), int(leader_idx[grp[0]])
-        detail: dict[str, Any] = {"pieces": [str(k) for k in piece_keys[grp]]}
+        detail: dict[str, Any] = {"pieces": piece_keys[grp]}
         if extra:
             detail.update(extra)
         out.append(_finding(
@@ -868,7 +956,7 @@ def coverage_from_frames(
     findings: list[Finding] = []
 
     # ---- pieces in scope -----------------------------------------------------------------
-    punit_all = np.asarray(h.index.get_indexer(pieces["unit_code"].astype(str)), dtype=np.int64)
+    punit_all = np.asarray(h.index.get_indexer(_str_values(pieces["unit_code"])), dtype=np.int64)
     orphan = punit_all < 0
     orphan_area = float(pieces["area_m2"].to_numpy(dtype=float)[orphan].sum()) if orphan.any() else 0.0
     if orphan.any() and root_scope:
@@ -883,10 +971,10 @@ def coverage_from_frames(
     punit = punit_all[keep]
     geoms = np.asarray(pcs.geometry.values, dtype=object)
     parea = pcs["area_m2"].to_numpy(dtype=float)
-    pkeys = (pcs["id"].astype(str) if "id" in pcs else pcs["cell"].astype(str) + "@" + pcs["unit_code"].astype(str)).to_numpy(dtype=object)
+    pkeys = _PieceKeys(pcs)
     raw_lid = pcs["leader_id"] if "leader_id" in pcs else pd.Series([None] * n, index=pcs.index, dtype=object)
     no_leader = _null(raw_lid)
-    holder = np.asarray(lid_index.get_indexer(raw_lid.astype(str)), dtype=np.int64)
+    holder = np.asarray(lid_index.get_indexer(_str_values(raw_lid)), dtype=np.int64)
     holder[no_leader] = -1
     unknown_leader = ~no_leader & (holder < 0)
     flag_fb = pcs["fallback"].fillna(False).to_numpy(dtype=bool) if "fallback" in pcs else np.zeros(n, dtype=bool)
@@ -1155,7 +1243,7 @@ def _key_place_checks(
             res = _h3.cell_res(str(pcs["cell"].iat[0]))
             cell = _h3.cells_to_str(_h3.latlng_to_cell(shapely.get_x(pts), shapely.get_y(pts), res=res))
             cand = pd.DataFrame({"k": np.arange(m), "cell": cell}).merge(
-                pd.DataFrame({"cell": pcs["cell"].astype(str).to_numpy(), "p": np.arange(n)}), on="cell")
+                pd.DataFrame({"cell": _str_values(pcs["cell"]), "p": np.arange(n)}), on="cell")
             k = cand["k"].to_numpy(dtype=np.int64)
             p = cand["p"].to_numpy(dtype=np.int64)
             hit = shapely.intersects(geoms[p], pts[k]) if len(k) else np.zeros(0, dtype=bool)
@@ -1235,7 +1323,7 @@ def _key_place_checks(
 
 def _shape(graph: PieceGraph, territory: NDArray[np.int64], parea: NDArray[np.float64], geoms: NDArray[np.object_],
            L: pd.DataFrame, th: Thresholds, punit: NDArray[np.int64], h: _Hier,
-           pkeys: NDArray[np.object_]) -> tuple[pd.DataFrame, list[Finding]]:
+           pkeys: _PieceKeys) -> tuple[pd.DataFrame, list[Finding]]:
     """Contiguity, enclaves and Polsby–Popper compactness of every territory (no dissolve)."""
     n = len(territory)
     n_lead = len(L)
@@ -1311,7 +1399,7 @@ def _shape(graph: PieceGraph, territory: NDArray[np.int64], parea: NDArray[np.fl
         findings.append(_finding(
             "enclave", unit_code=unit_of(sel), count=int(lab_size[lb]), area_m2=float(lab_area[lb]),
             geometry=_multipolygon(geoms[sel]), leader_id=str(ids[lab_owner[lb]]),
-            detail={"surrounded_by": str(ids[nb_min[lb]]), "pieces": [str(k) for k in pkeys[sel]]}))
+            detail={"surrounded_by": str(ids[nb_min[lb]]), "pieces": pkeys[sel]}))
     low = np.flatnonzero(ok & (comp < th.min_compactness))
     if len(low):
         for li in low:

@@ -567,3 +567,34 @@ def test_bad_inputs_are_refused(run: Callable[..., CoverageReport], base_pieces:
     with pytest.raises(InvalidFieldError, match="unknown finding kind"):
         rep.count("nope")
     assert set(KINDS) >= {"unassigned", "fallback", "enclave"}
+
+
+def test_piece_graph_three_units_in_one_cell_and_territory_perimeters() -> None:
+    from scipy.sparse import triu
+
+    from gridmgr._graph import piece_adjacency
+
+    # edges at multiples of 25 m, so neighbouring units share their densified vertices exactly
+    rects = {"A": (0, 0, 625, 275), "B": (0, 275, 625, 500), "C": (625, 0, 1000, 500)}
+    u = gpd.GeoDataFrame(
+        {"code": ["S", *rects], "name": ["s", *rects], "level": ["street"] + ["community"] * 3,
+         "parent": [None, "S", "S", "S"]},
+        geometry=[_ll(box(0, 0, 1000, 500))] + [_ll(box(*r)) for r in rects.values()], crs="EPSG:4326")
+    p = pieces_from_units(u, res=10)
+    assert (p.groupby("cell").size() == 3).any()  # the triple point lies inside one cell
+    g = piece_graph(p)
+    up = triu(piece_adjacency(p), 1).tocoo()
+    assert sorted(zip(g.i.tolist(), g.j.tolist(), strict=True)) == sorted(zip(up.row.tolist(), up.col.tolist(), strict=True))
+    street = _m(shapely.segmentize(u.geometry.iloc[0], 1e-4))
+    assert g.exposed_m.sum() == pytest.approx(street.length, rel=1e-6)
+    # each community as one leader's territory: perimeters equal the dissolved rectangles'
+    p["leader_id"] = p["unit_code"].map({"A": "LA", "B": "LB", "C": "LC"})
+    p["fallback"] = False
+    leaders = pd.DataFrame({"id": ["LA", "LB", "LC"], "role": "grid_leader", "capacity": 1.0, "active": True,
+                            "unit_packages": [["A"], ["B"], ["C"]], "place_packages": [[], [], []]})
+    rep = coverage_from_frames(u, p, leaders)
+    rows = rep.leaders.set_index("id")
+    for lid, code in (("LA", "A"), ("LB", "B"), ("LC", "C")):
+        x0, y0, x1, y1 = rects[code]
+        assert rows.loc[lid, "perimeter_m"] == pytest.approx(2 * (x1 - x0 + y1 - y0), rel=1e-5)
+        assert rows.loc[lid, "parts"] == 1
