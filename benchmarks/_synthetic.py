@@ -58,7 +58,11 @@ def synthetic_grid(
     # Disk of about twice the cells needed, so the random metric can carve a ragged outline.
     k = int(np.ceil((-3 + np.sqrt(9 + 12 * (2 * n_pieces - 1))) / 6)) + 2
     origin = int(_h3.latlng_to_cell(center[0], center[1], res=res)[0])
-    disk = np.unique(np.array([h3.str_to_int(c) for c in h3.grid_disk(h3.int_to_str(origin), k)], dtype=np.uint64))
+    disk = np.unique(
+        np.array(
+            [h3.str_to_int(c) for c in h3.grid_disk(h3.int_to_str(origin), k)], dtype=np.uint64
+        )
+    )
     adj = cells_adjacency(disk)
     rng = np.random.default_rng(seed)
     upper = sp.triu(adj, k=1).tocoo()
@@ -105,7 +109,10 @@ def synthetic_loads(
 def _area_ha(cells: NDArray[np.uint64]) -> NDArray[np.float64]:
     import h3ronpy
 
-    return np.asarray(h3ronpy.cells_area_m2(np.asarray(cells, dtype=np.uint64)), dtype=np.float64) / 10_000.0
+    return (
+        np.asarray(h3ronpy.cells_area_m2(np.asarray(cells, dtype=np.uint64)), dtype=np.float64)
+        / 10_000.0
+    )
 
 
 def synthetic_capacities(n_leaders: int, *, seed: int, spread: float = 0.0) -> NDArray[np.float64]:
@@ -113,7 +120,9 @@ def synthetic_capacities(n_leaders: int, *, seed: int, spread: float = 0.0) -> N
     if not 0 <= spread < 1:
         raise ValueError(f"spread={spread}: must be in [0, 1)")
     rng = np.random.default_rng(seed)
-    return np.asarray(rng.uniform(1 - spread, 1 + spread, n_leaders) if spread else np.ones(n_leaders))
+    return np.asarray(
+        rng.uniform(1 - spread, 1 + spread, n_leaders) if spread else np.ones(n_leaders)
+    )
 
 
 def synthetic_communities(adj: sp.csr_matrix, n_groups: int, *, seed: int) -> NDArray[np.int64]:

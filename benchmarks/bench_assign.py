@@ -35,7 +35,9 @@ from gridmgr._graph import connected_parts
 from gridmgr.assign import AutoAssign
 
 
-def _metrics(adj: sp.csr_matrix, w: np.ndarray, owner: np.ndarray, caps: np.ndarray) -> dict[str, float]:
+def _metrics(
+    adj: sp.csr_matrix, w: np.ndarray, owner: np.ndarray, caps: np.ndarray
+) -> dict[str, float]:
     k = len(caps)
     per = np.bincount(owner, weights=w, minlength=k) / caps
     coo = sp.triu(adj, k=1).tocoo()
@@ -47,7 +49,9 @@ def _metrics(adj: sp.csr_matrix, w: np.ndarray, owner: np.ndarray, caps: np.ndar
     }
 
 
-def run_gridmgr(adj: sp.csr_matrix, w: np.ndarray, caps: np.ndarray, repeat: int) -> dict[str, float]:
+def run_gridmgr(
+    adj: sp.csr_matrix, w: np.ndarray, caps: np.ndarray, repeat: int
+) -> dict[str, float]:
     times, owner = [], None
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -58,7 +62,9 @@ def run_gridmgr(adj: sp.csr_matrix, w: np.ndarray, caps: np.ndarray, repeat: int
     return {"seconds": statistics.median(times), **_metrics(adj, w, owner, caps)}
 
 
-def run_pymetis(adj: sp.csr_matrix, w: np.ndarray, caps: np.ndarray, repeat: int) -> dict[str, float]:
+def run_pymetis(
+    adj: sp.csr_matrix, w: np.ndarray, caps: np.ndarray, repeat: int
+) -> dict[str, float]:
     import pymetis
 
     vw = np.maximum(np.round(w * 1000).astype(np.int64), 1)
@@ -68,8 +74,12 @@ def run_pymetis(adj: sp.csr_matrix, w: np.ndarray, caps: np.ndarray, repeat: int
     for _ in range(repeat):
         t0 = time.perf_counter()
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # xadj/adjncy keywords in pymetis ≥ 2025
-            _, parts = pymetis.part_graph(k, xadj=adj.indptr, adjncy=adj.indices, vweights=vw, tpwgts=tp)
+            warnings.simplefilter(
+                "ignore", DeprecationWarning
+            )  # xadj/adjncy keywords in pymetis ≥ 2025
+            _, parts = pymetis.part_graph(
+                k, xadj=adj.indptr, adjncy=adj.indices, vweights=vw, tpwgts=tp
+            )
         times.append(time.perf_counter() - t0)
         owner = np.asarray(parts, dtype=np.int64)
     assert owner is not None
@@ -80,10 +90,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cases", nargs="+", default=["10000:20", "100000:200"], help="pieces:leaders")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--spread", type=float, default=0.0, help="capacity spread (0: equal capacities)")
+    ap.add_argument(
+        "--spread", type=float, default=0.0, help="capacity spread (0: equal capacities)"
+    )
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    head = f"{'case':>12} {'method':>8} {'time s':>8} {'max/mean':>9} {'min/mean':>9} {'split':>6} {'cut':>8}"
+    head = (
+        f"{'case':>12} {'method':>8} {'time s':>8} {'max/mean':>9} {'min/mean':>9} "
+        f"{'split':>6} {'cut':>8}"
+    )
     print(head)
     print("-" * len(head))
     for case in args.cases:

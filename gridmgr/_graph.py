@@ -80,7 +80,8 @@ def cells_adjacency(cells: NDArray[np.uint64]) -> sp.csr_matrix:
     Examples
     --------
     >>> import h3, numpy as np
-    >>> c = np.array([h3.str_to_int(x) for x in h3.grid_disk("8a2a1072b59ffff", 1)], dtype=np.uint64)
+    >>> disk = h3.grid_disk("8a2a1072b59ffff", 1)
+    >>> c = np.array([h3.str_to_int(x) for x in disk], dtype=np.uint64)
     >>> int(cells_adjacency(c).nnz)  # 6 spokes + 6 ring edges, both directions
     24
     """
@@ -104,12 +105,16 @@ def _shared_length_m(ga: NDArray[np.object_], gb: NDArray[np.object_]) -> FloatA
     pos = np.flatnonzero(deg > 0)
     if len(pos):
         tr = pyproj.Transformer.from_crs("EPSG:4326", EQUAL_AREA_CRS, always_xy=True)
-        projected = shapely.transform(common[pos], lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+        projected = shapely.transform(
+            common[pos], lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1]))
+        )
         out[pos] = shapely.length(projected)
     return out
 
 
-def piece_adjacency(pieces: pd.DataFrame, *, min_shared_m: float = MIN_SHARED_BOUNDARY_M) -> sp.csr_matrix:
+def piece_adjacency(
+    pieces: pd.DataFrame, *, min_shared_m: float = MIN_SHARED_BOUNDARY_M
+) -> sp.csr_matrix:
     """Adjacency of pieces: two pieces are adjacent when they share a boundary of positive length.
 
     Fast path (frames with ``cell`` and ``whole`` columns, as :func:`gridmgr.grid.pieces_from_units`
@@ -185,7 +190,9 @@ def piece_adjacency(pieces: pd.DataFrame, *, min_shared_m: float = MIN_SHARED_BO
         si, sj = expand(multi, multi)
         keep = si < sj
         pi, pj = np.concatenate([pi, si[keep]]), np.concatenate([pj, sj[keep]])
-        same = np.concatenate([np.zeros(len(pi) - int(keep.sum()), bool), np.ones(int(keep.sum()), bool)])
+        same = np.concatenate(
+            [np.zeros(len(pi) - int(keep.sum()), bool), np.ones(int(keep.sum()), bool)]
+        )
     else:
         same = np.zeros(len(pi), dtype=bool)
     sure = whole[pi] & whole[pj] & ~same
@@ -202,16 +209,19 @@ def piece_adjacency(pieces: pd.DataFrame, *, min_shared_m: float = MIN_SHARED_BO
 
 
 def label_subgraph(adj: sp.csr_matrix, labels: NDArray[np.integer]) -> sp.csr_matrix:
-    """The adjacency keeping only edges whose two ends carry the same label (labels < 0 drop all)."""
+    """The adjacency keeping only edges whose ends carry the same label (labels < 0: no edges)."""
     coo = adj.tocoo()
     labels = np.asarray(labels)
     keep = (labels[coo.row] == labels[coo.col]) & (labels[coo.row] >= 0)
     return sp.csr_matrix(
-        (np.ones(int(keep.sum()), dtype=np.float64), (coo.row[keep], coo.col[keep])), shape=adj.shape
+        (np.ones(int(keep.sum()), dtype=np.float64), (coo.row[keep], coo.col[keep])),
+        shape=adj.shape,
     )
 
 
-def connected_parts(adj: sp.csr_matrix, labels: NDArray[np.integer], n_labels: int | None = None) -> IntArray:
+def connected_parts(
+    adj: sp.csr_matrix, labels: NDArray[np.integer], n_labels: int | None = None
+) -> IntArray:
     """Number of connected components of each label's induced subgraph.
 
     One ``connected_components`` call on the graph restricted to same-label edges, then the
@@ -244,7 +254,7 @@ def connected_parts(adj: sp.csr_matrix, labels: NDArray[np.integer], n_labels: i
     valid = labels >= 0
     if not valid.any():
         return counts
-    ncomp, comp = connected_components(label_subgraph(adj, labels), directed=False)
+    _ncomp, comp = connected_components(label_subgraph(adj, labels), directed=False)
     # A component lies inside one label, so counting distinct components per label suffices.
     first = np.unique(comp[valid], return_index=True)[1]
     np.add.at(counts, labels[valid][first], 1)
@@ -269,7 +279,7 @@ def _bfs_depth(adj: sp.csr_matrix, source: int) -> tuple[IntArray, IntArray]:
     starts = [0, 1]
     while starts[-1] < m:
         starts.append(min(max(nxt[starts[-1]], starts[-1] + 1), m))
-    sizes = np.diff(np.asarray(starts, dtype=np.int64))
+    sizes: IntArray = np.diff(np.asarray(starts, dtype=np.int64)).astype(np.int64)
     depth = np.full(n, -1, dtype=np.int64)
     depth[order] = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
     return order.astype(np.int64), depth
@@ -283,7 +293,7 @@ def _bfs_depth(adj: sp.csr_matrix, source: int) -> tuple[IntArray, IntArray]:
 def _sweep_cut(
     sub: sp.csr_matrix, w: FloatArray, share: float, lo: int, hi: int, pole: int
 ) -> tuple[NDArray[np.bool_], int, int]:
-    """Split a connected graph into two connected sides, the left one carrying ``share`` of the load.
+    """Split a connected graph into two connected sides, the left carrying ``share`` of the load.
 
     ``lo``/``hi`` bound the number of nodes on the left (so each side can give every leader of its
     half at least one piece). ``pole`` is a node near the periphery (the caller passes the parent
@@ -339,7 +349,9 @@ def _sweep_cut(
     return best_left, a, b
 
 
-def bisection_partition(adj: sp.csr_matrix, w: FloatArray, caps: FloatArray, *, seed: int = 0) -> IntArray:
+def bisection_partition(
+    adj: sp.csr_matrix, w: FloatArray, caps: FloatArray, *, seed: int = 0
+) -> IntArray:
     """Connected parts of a connected graph with loads proportional to ``caps``.
 
     Parameters
@@ -400,7 +412,9 @@ def bisection_partition(adj: sp.csr_matrix, w: FloatArray, caps: FloatArray, *, 
 # --------------------------------------------------------------------------------------------
 
 
-def grow_unassigned(adj: sp.csr_matrix, w: FloatArray, owner: IntArray, caps: FloatArray) -> IntArray:
+def grow_unassigned(
+    adj: sp.csr_matrix, w: FloatArray, owner: IntArray, caps: FloatArray
+) -> IntArray:
     """Give unassigned nodes (``-1``) to neighbouring parts, wave by wave.
 
     In each wave every unassigned node touching an assigned one joins the touching part with the
@@ -427,9 +441,13 @@ def grow_unassigned(adj: sp.csr_matrix, w: FloatArray, owner: IntArray, caps: Fl
 
 
 def repair_connectivity(
-    adj: sp.csr_matrix, w: FloatArray, owner: IntArray, caps: FloatArray, locked: NDArray[np.bool_] | None = None
+    adj: sp.csr_matrix,
+    w: FloatArray,
+    owner: IntArray,
+    caps: FloatArray,
+    locked: NDArray[np.bool_] | None = None,
 ) -> IntArray:
-    """Keep each part's heaviest connected component (and any holding locked nodes); regrow the rest."""
+    """Keep each part's heaviest component (and any holding locked nodes); regrow the rest."""
     n = len(owner)
     locked = np.zeros(n, dtype=bool) if locked is None else locked
     valid = owner >= 0
@@ -451,7 +469,9 @@ def repair_connectivity(
     return grow_unassigned(adj, w, out, caps)
 
 
-def _block_targets(q: sp.csr_matrix, loads: FloatArray, caps: FloatArray, active: NDArray[np.bool_]) -> tuple[FloatArray, IntArray]:
+def _block_targets(
+    q: sp.csr_matrix, loads: FloatArray, caps: FloatArray, active: NDArray[np.bool_]
+) -> tuple[FloatArray, IntArray]:
     """Targets of parts: each connected block of the part graph shares its own load by capacity."""
     _, block = connected_components(q, directed=False)
     bl = np.bincount(block, weights=np.where(active, loads, 0.0))
@@ -461,7 +481,9 @@ def _block_targets(q: sp.csr_matrix, loads: FloatArray, caps: FloatArray, active
     return t, block
 
 
-def _diffusion_flows(q: sp.csr_matrix, excess: FloatArray, block: IntArray, active: NDArray[np.bool_]) -> FloatArray:
+def _diffusion_flows(
+    q: sp.csr_matrix, excess: FloatArray, block: IntArray, active: NDArray[np.bool_]
+) -> FloatArray:
     """Potentials ``x`` with ``L x = excess`` on each block (one grounded part per block)."""
     from scipy.sparse.linalg import spsolve
 
@@ -488,7 +510,7 @@ def refine_partition(
     max_rounds: int = 12,
     locked: NDArray[np.bool_] | None = None,
 ) -> tuple[IntArray, int]:
-    """Balance load/capacity across adjacent parts by moving boundary nodes, keeping parts connected.
+    """Balance load/capacity across adjacent parts by moving boundary nodes; parts stay connected.
 
     Parameters
     ----------
@@ -525,7 +547,9 @@ def refine_partition(
     lock: list[bool] = (np.zeros(n, bool) if locked is None else np.asarray(locked, bool)).tolist()
     own: list[int] = owner.tolist()
     size: list[int] = np.bincount(owner[owner >= 0], minlength=k).tolist()
-    loads = np.bincount(owner[owner >= 0], weights=w[owner >= 0], minlength=k)
+    loads = np.asarray(
+        np.bincount(owner[owner >= 0], weights=w[owner >= 0], minlength=k), dtype=np.float64
+    )
     wmax = float(np.max(w)) if n else 0.0
 
     def can_leave(v: int, i: int) -> bool:

@@ -109,7 +109,9 @@ class AssignResult:
 # --------------------------------------------------------------------------------------------
 
 
-def _codes(values: Sequence[Any] | NDArray[Any] | None, n: int, what: str) -> tuple[IntArray, NDArray[Any]]:
+def _codes(
+    values: Sequence[Any] | NDArray[Any] | None, n: int, what: str
+) -> tuple[IntArray, NDArray[Any]]:
     if values is None:
         return np.zeros(n, dtype=np.int64), np.array([0], dtype=object)
     arr = np.asarray(values)
@@ -209,11 +211,14 @@ class AutoAssign:
             raise InputError(f"loads: {w.shape[0] if w.ndim else 0} values for {n} pieces")
         if not np.all(np.isfinite(w)) or (w < 0).any():
             bad = int(np.flatnonzero(~np.isfinite(w) | (w < 0))[0])
-            raise InvalidFieldError(f"loads: piece {bad} has load {w[bad]!r}; loads must be finite and >= 0")
+            raise InvalidFieldError(
+                f"loads: piece {bad} has load {w[bad]!r}; loads must be finite and >= 0"
+            )
         if not np.all(np.isfinite(caps)) or (caps <= 0).any():
             bad = int(np.flatnonzero(~np.isfinite(caps) | (caps <= 0))[0])
             raise InvalidFieldError(
-                f"capacities: leader {bad} has capacity {caps[bad]!r}; capacities must be finite and > 0"
+                f"capacities: leader {bad} has capacity {caps[bad]!r}; "
+                "capacities must be finite and > 0"
             )
         if group is None:
             g = np.zeros(n, dtype=np.int64)
@@ -224,13 +229,17 @@ class AutoAssign:
             lg = None
         if lg is None:
             if leader_group is None:
-                raise InputError("leader_group: required when group is given (one label per leader)")
+                raise InputError(
+                    "leader_group: required when group is given (one label per leader)"
+                )
             lab = np.asarray(leader_group, dtype=object)
             if len(lab) != len(caps):
                 raise InputError(f"leader_group: {len(lab)} labels for {len(caps)} leaders")
             lookup = {v: i for i, v in enumerate(names.tolist())}
             lg = np.array([lookup.get(v, -1) for v in lab.tolist()], dtype=np.int64)
-        lock = np.full(n, -1, dtype=np.int64) if locked is None else np.asarray(locked, dtype=np.int64)
+        lock = (
+            np.full(n, -1, dtype=np.int64) if locked is None else np.asarray(locked, dtype=np.int64)
+        )
         if lock.shape != (n,):
             raise InputError(f"locked: {len(lock)} values for {n} pieces")
         if ((lock >= len(caps)) | (lock < -1)).any():
@@ -238,7 +247,9 @@ class AutoAssign:
         held = lock >= 0
         if (lg[lock[held]] != g[held]).any():
             bad = int(np.flatnonzero(held)[np.flatnonzero(lg[lock[held]] != g[held])[0]])
-            raise InputError(f"locked: piece {bad} is locked to leader {lock[bad]} of another group")
+            raise InputError(
+                f"locked: piece {bad} is locked to leader {lock[bad]} of another group"
+            )
         return cls(
             a,
             w,
@@ -305,9 +316,15 @@ class AutoAssign:
         w = piece_loads(pieces, key_places, weights)
         adj = piece_adjacency(pieces) if adjacency is None else sp.csr_matrix(adjacency)
         to_comm = _community_map(units)
-        piece_comm = np.array([to_comm(str(u))[0] for u in pieces["unit_code"].astype(str)], dtype=object)
+        piece_comm = np.array(
+            [to_comm(str(u))[0] for u in pieces["unit_code"].astype(str)], dtype=object
+        )
 
-        active = leaders["active"].to_numpy(dtype=bool) if "active" in leaders.columns else np.ones(len(leaders), bool)
+        active = (
+            leaders["active"].to_numpy(dtype=bool)
+            if "active" in leaders.columns
+            else np.ones(len(leaders), bool)
+        )
         role = leaders["role"].astype(str).to_numpy()
         comm_set = set(piece_comm.tolist())
         slot_leader: list[int] = []
@@ -318,7 +335,11 @@ class AutoAssign:
             if not active[pos]:
                 continue
             packs = leaders["unit_packages"].iloc[pos]
-            packs = [] if packs is None or (isinstance(packs, float) and np.isnan(packs)) else list(packs)
+            packs = (
+                []
+                if packs is None or (isinstance(packs, float) and np.isnan(packs))
+                else list(packs)
+            )
             comms = sorted({c for p in packs for c in to_comm(str(p))})
             if role[pos] == "grid_leader":
                 cap = float(leaders["capacity"].iloc[pos])
@@ -334,15 +355,19 @@ class AutoAssign:
                 # Only a package of the community itself makes the community's territorial default.
                 for p in packs:
                     c = str(p)
-                    if c in comm_set and c not in fallback_of:
+                    if c not in comm_set:
+                        continue
+                    ids = leaders["id"].astype(str)
+                    if c not in fallback_of or ids.iloc[pos] < ids.iloc[fallback_of[c]]:
                         fallback_of[c] = pos
-                    elif c in comm_set:
-                        if str(leaders["id"].iloc[pos]) < str(leaders["id"].iloc[fallback_of[c]]):
-                            fallback_of[c] = pos
 
         names = np.array(sorted(comm_set), dtype=object)
         lookup = {c: i for i, c in enumerate(names.tolist())}
-        g = np.array([lookup[c] for c in piece_comm.tolist()], dtype=np.int64) if n else np.zeros(0, np.int64)
+        g = (
+            np.array([lookup[c] for c in piece_comm.tolist()], dtype=np.int64)
+            if n
+            else np.zeros(0, np.int64)
+        )
         sg = np.array([lookup[c] for c in slot_comm], dtype=np.int64)
         has_slot = np.zeros(len(names), dtype=bool)
         has_slot[sg] = True
@@ -359,14 +384,16 @@ class AutoAssign:
                 notes.append(
                     t(
                         f"社区 {c} 没有网格长：{int(mask.sum())} 块由包保领导 {lid} 属地兜底",
-                        f"community {c} has no grid leader: {int(mask.sum())} pieces fall to its package leader {lid} (fallback)",
+                        f"community {c} has no grid leader: {int(mask.sum())} pieces fall to "
+                        f"its package leader {lid} (fallback)",
                     )
                 )
             else:
                 notes.append(
                     t(
                         f"社区 {c} 既无网格长也无包保领导：{int(mask.sum())} 块无人负责（盲点）",
-                        f"community {c} has neither grid nor package leader: {int(mask.sum())} pieces left unassigned (blind spots)",
+                        f"community {c} has neither grid nor package leader: "
+                        f"{int(mask.sum())} pieces left unassigned (blind spots)",
                     )
                 )
         model = cls(
@@ -425,11 +452,18 @@ class AutoAssign:
                 alloc = [slots]
             else:
                 split.append(self.group_names[gi])
-                alloc = _allocate(np.bincount(inv, weights=w[nodes]), np.bincount(inv), slots, caps)
+                alloc = _allocate(
+                    np.asarray(np.bincount(inv, weights=w[nodes]), dtype=np.float64),
+                    np.bincount(inv).astype(np.int64),
+                    slots,
+                    caps,
+                )
                 notes.append(
                     t(
-                        f"{self.group_names[gi]} 的地块分成 {len(comps)} 个互不相连的部分，按负荷分配网格长",
-                        f"{self.group_names[gi]}: pieces form {len(comps)} separate regions; leaders allotted to them by load",
+                        f"{self.group_names[gi]} 的地块分成 {len(comps)} 个互不相连的部分，"
+                        "按负荷分配网格长",
+                        f"{self.group_names[gi]}: pieces form {len(comps)} separate regions; "
+                        "leaders allotted to them by load",
                     )
                 )
             orphans = []
@@ -456,9 +490,17 @@ class AutoAssign:
         assigned = owner >= 0
         slot_load = np.bincount(owner[assigned], weights=w[assigned], minlength=k)
         glo = np.bincount(g[in_model], weights=w[in_model], minlength=len(self.group_names))
-        gcap = np.bincount(self.slot_group, weights=caps, minlength=len(self.group_names)) if k else np.zeros(0)
+        gcap = (
+            np.bincount(self.slot_group, weights=caps, minlength=len(self.group_names))
+            if k
+            else np.zeros(0)
+        )
         with np.errstate(invalid="ignore", divide="ignore"):
-            slot_ratio = (slot_load / caps) / (glo[self.slot_group] / gcap[self.slot_group]) if k else np.zeros(0)
+            slot_ratio = (
+                (slot_load / caps) / (glo[self.slot_group] / gcap[self.slot_group])
+                if k
+                else np.zeros(0)
+            )
         max_mean = 1.0
         for gi in np.unique(self.slot_group):
             s = np.flatnonzero(self.slot_group == gi)
@@ -466,9 +508,14 @@ class AutoAssign:
             if per.mean() > 0:
                 max_mean = max(max_mean, float(per.max() / per.mean()))
         disconnected = int((connected_parts(adj, owner, k) > 1).sum()) if k else 0
-        final = np.where(assigned, self.slot_leader[np.maximum(owner, 0)] if k else -1, self.fixed_owner)
+        final = np.where(
+            assigned, self.slot_leader[np.maximum(owner, 0)] if k else -1, self.fixed_owner
+        )
         fb = self.fixed_fallback & ~assigned
-        leader_load = np.bincount(final[final >= 0], weights=w[final >= 0], minlength=self.n_leaders)
+        leader_load = np.asarray(
+            np.bincount(final[final >= 0], weights=w[final >= 0], minlength=self.n_leaders),
+            dtype=np.float64,
+        )
         ratios = np.full(self.n_leaders, np.nan)
         if k:
             finite = np.isfinite(slot_ratio)
@@ -478,7 +525,8 @@ class AutoAssign:
             notes.append(
                 t(
                     f"{disconnected} 个责任区不连通（所在社区地块本身不连通或被锁定）",
-                    f"{disconnected} territories are not connected (their community's pieces are not, or pieces were locked)",
+                    f"{disconnected} territories are not connected "
+                    "(their community's pieces are not, or pieces were locked)",
                 )
             )
         return AssignResult(
@@ -495,7 +543,9 @@ class AutoAssign:
         )
 
 
-def _allocate(comp_load: FloatArray, comp_size: IntArray, slots: IntArray, caps: FloatArray) -> list[IntArray]:
+def _allocate(
+    comp_load: FloatArray, comp_size: IntArray, slots: IntArray, caps: FloatArray
+) -> list[IntArray]:
     """Give a group's leaders to its separate regions in proportion to load (D'Hondt on capacity).
 
     Leaders are taken by descending capacity; each goes to the region with the highest load per
@@ -527,7 +577,10 @@ def _community_map(units: pd.DataFrame | None) -> Any:
         return lambda code: [code]
     codes = units["code"].astype(str).tolist()
     level = dict(zip(codes, units["level"].astype(str), strict=True))
-    parent = {c: (None if p is None or (isinstance(p, float) and np.isnan(p)) else str(p)) for c, p in zip(codes, units["parent"], strict=True)}
+    parent = {
+        c: (None if p is None or (isinstance(p, float) and np.isnan(p)) else str(p))
+        for c, p in zip(codes, units["parent"], strict=True)
+    }
     children: dict[str, list[str]] = {}
     for c, p in parent.items():
         if p is not None:
@@ -625,11 +678,15 @@ def grid_codes(
 
     cols = ["leader_id", "unit_code", "grid_code", "row", "x", "y"]
     lid = pd.Series(
-        pieces["leader_id"].to_numpy() if leader_ids is None else np.asarray(leader_ids, dtype=object),
+        pieces["leader_id"].to_numpy()
+        if leader_ids is None
+        else np.asarray(leader_ids, dtype=object),
         dtype=object,
     )
     comm = pd.Series(
-        pieces["unit_code"].astype(str).to_numpy() if community is None else np.asarray(community, dtype=object),
+        pieces["unit_code"].astype(str).to_numpy()
+        if community is None
+        else np.asarray(community, dtype=object),
         dtype=object,
     ).astype(str)
     keep = lid.notna().to_numpy()
@@ -641,7 +698,9 @@ def grid_codes(
         {
             "leader_id": lid[keep].astype(str).to_numpy(),
             "unit_code": comm[keep].to_numpy(),
-            "cell": pieces["cell"].astype(str).to_numpy()[keep] if "cell" in pieces.columns else np.arange(int(keep.sum())),
+            "cell": pieces["cell"].astype(str).to_numpy()[keep]
+            if "cell" in pieces.columns
+            else np.arange(int(keep.sum())),
             "a": np.asarray(pieces["area_m2"], dtype=float)[keep]
             if "area_m2" in pieces.columns
             else shapely.area(np.asarray(geoms.to_crs(EQUAL_AREA_CRS).values)),
@@ -652,7 +711,8 @@ def grid_codes(
     bad = sorted({c for c in df["unit_code"].unique() if not (len(c) == 12 and c.isdigit())})
     if bad:
         msg = (
-            f"grid codes: community code(s) {', '.join(bad[:5])} are not 12-digit statistical codes "
+            f"grid codes: community code(s) {', '.join(bad[:5])} are not 12-digit "
+            "statistical codes "
             "(6 district + 3 street + 3 community); fix the unit codes in units.geojson"
         )
         raise InvalidFieldError(msg)
@@ -672,7 +732,9 @@ def grid_codes(
     seq = terr.groupby("unit_code").cumcount() + 1
     if (seq > 999).any():
         c = terr.loc[seq > 999, "unit_code"].iloc[0]
-        raise InvalidFieldError(f"grid codes: community {c} has more than 999 territories; split the community")
+        raise InvalidFieldError(
+            f"grid codes: community {c} has more than 999 territories; split the community"
+        )
     terr["grid_code"] = terr["unit_code"] + seq.map("{:03d}".format)
     return terr[cols].sort_values("grid_code").reset_index(drop=True)
 
@@ -759,10 +821,16 @@ def auto_assign(
     model = AutoAssign.from_frames(pieces, leaders, key_places, weights=w, seed=seed, units=units)
     res = model.solve()
     lid = leaders["id"].astype(str).to_numpy()
-    owner_id = np.where(res.owner >= 0, lid[np.maximum(res.owner, 0)], None) if len(lid) else np.full(len(pieces), None)
+    owner_id = (
+        np.where(res.owner >= 0, lid[np.maximum(res.owner, 0)], None)
+        if len(lid)
+        else np.full(len(pieces), None)
+    )
     comm_names = model.group_names
     to_comm = _community_map(units)
-    piece_comm = np.array([to_comm(str(u))[0] for u in pieces["unit_code"].astype(str)], dtype=object)
+    piece_comm = np.array(
+        [to_comm(str(u))[0] for u in pieces["unit_code"].astype(str)], dtype=object
+    )
     changes = pd.DataFrame(
         {
             "piece_id": pieces["id"].astype("int64").to_numpy(),
@@ -772,7 +840,9 @@ def auto_assign(
         }
     )
     codes = grid_codes(pieces, owner_id, community=piece_comm)
-    text = reason or f"auto-assign seed={seed} weights=" + ",".join(f"{k}={v:g}" for k, v in w.items())
+    text = reason or f"auto-assign seed={seed} weights=" + ",".join(
+        f"{k}={v:g}" for k, v in w.items()
+    )
     with store.transaction() as conn:
         out = store.apply_changes(changes, actor=actor, reason=text, kind="auto", conn=conn)
         store.save_grid_codes(codes, conn=conn)

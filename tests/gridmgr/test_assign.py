@@ -37,7 +37,7 @@ def _per_cap(res: AssignResult, w: np.ndarray, caps: np.ndarray) -> np.ndarray:
 
 
 def test_single_community_contiguous_balanced(grid3k: Any) -> None:
-    cells, adj, w = grid3k
+    _cells, adj, w = grid3k
     caps = synthetic_capacities(15, seed=3, spread=0.3)
     res = AutoAssign.from_graph(adj, w, caps, seed=0).solve()
     assert (res.owner >= 0).all()
@@ -77,7 +77,11 @@ def test_group_labels_may_be_strings(grid3k: Any) -> None:
     _, adj, w = grid3k
     group = np.where(synthetic_communities(adj, 2, seed=1) == 0, "220173001001", "220173001002")
     res = AutoAssign.from_graph(
-        adj, w, [1.0, 1.0, 1.0], group=group, leader_group=["220173001002", "220173001001", "220173001002"]
+        adj,
+        w,
+        [1.0, 1.0, 1.0],
+        group=group,
+        leader_group=["220173001002", "220173001001", "220173001002"],
     ).solve()
     assert set(res.owner[group == "220173001001"]) == {1}
     assert set(res.owner[group == "220173001002"]) == {0, 2}
@@ -116,7 +120,11 @@ def test_group_without_leader_is_infeasible(grid3k: Any) -> None:
 
 @pytest.mark.parametrize(
     "loads,caps,match",
-    [([1.0, -1.0, 1.0], [1.0], "loads"), ([1.0, np.nan, 1.0], [1.0], "loads"), ([1.0, 1.0, 1.0], [0.0], "capacities")],
+    [
+        ([1.0, -1.0, 1.0], [1.0], "loads"),
+        ([1.0, np.nan, 1.0], [1.0], "loads"),
+        ([1.0, 1.0, 1.0], [0.0], "capacities"),
+    ],
 )
 def test_bad_inputs_are_refused(loads: list[float], caps: list[float], match: str) -> None:
     adj = sp.csr_matrix(np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]]))
@@ -138,7 +146,10 @@ def test_locked_pieces_stay_with_their_leader(grid3k: Any) -> None:
 
 def _leaders(rows: list[tuple[str, str, float, list[str]]]) -> pd.DataFrame:
     return pd.DataFrame(
-        [{"id": i, "name": i, "role": r, "capacity": c, "active": True, "unit_packages": p} for i, r, c, p in rows]
+        [
+            {"id": i, "name": i, "role": r, "capacity": c, "active": True, "unit_packages": p}
+            for i, r, c, p in rows
+        ]
     )
 
 
@@ -174,7 +185,9 @@ def test_from_frames_leader_in_two_communities(make_layers: Callable[..., Any]) 
             ("G3", "grid_leader", 1.0, ["220173001002"]),
         ]
     )
-    res = AutoAssign.from_frames(pieces, leaders, None, units=layers.units, weights="area=1").solve()
+    res = AutoAssign.from_frames(
+        pieces, leaders, None, units=layers.units, weights="area=1"
+    ).solve()
     for code, other in (("220173001001", 1), ("220173001002", 2)):
         m = (pieces["unit_code"] == code).to_numpy()
         assert set(res.owner[m]) == {0, other}
@@ -184,7 +197,9 @@ def test_from_frames_leader_in_two_communities(make_layers: Callable[..., Any]) 
 def test_inactive_leaders_get_nothing(make_layers: Callable[..., Any]) -> None:
     layers = make_layers(1)
     pieces = pieces_from_units(layers.units, res=10)
-    leaders = _leaders([("G1", "grid_leader", 1.0, ["220173001001"]), ("G2", "grid_leader", 1.0, ["220173001001"])])
+    leaders = _leaders(
+        [("G1", "grid_leader", 1.0, ["220173001001"]), ("G2", "grid_leader", 1.0, ["220173001001"])]
+    )
     leaders.loc[0, "active"] = False
     res = AutoAssign.from_frames(pieces, leaders).solve()
     assert (res.owner == 1).all()
@@ -251,7 +266,11 @@ def test_auto_assign_writes_one_changeset_and_grid_codes(loaded_store: Any) -> N
     assert pieces["leader_id"].notna().all()
     assert report.assigned == len(pieces) and report.unassigned == 0 and report.fallback == 0
     assert report.changed == len(pieces)
-    hist = store.history(since="2000-01-01") if "since" in store.history.__code__.co_varnames else store.history()
+    hist = (
+        store.history(since="2000-01-01")
+        if "since" in store.history.__code__.co_varnames
+        else store.history()
+    )
     assert set(hist["changeset_id"]) == {report.changeset_id}
     saved = store.grid_codes()
     assert sorted(saved["grid_code"]) == sorted(c["grid_code"] for c in report.grid_codes)
@@ -268,7 +287,9 @@ def test_auto_assign_writes_one_changeset_and_grid_codes(loaded_store: Any) -> N
     assert again.grid_codes == report.grid_codes
 
 
-def test_auto_assign_falls_back_to_package_leader(store: Any, make_layers: Callable[..., Any], tmp_path: Path) -> None:
+def test_auto_assign_falls_back_to_package_leader(
+    store: Any, make_layers: Callable[..., Any], tmp_path: Path
+) -> None:
     store.load_layers(make_layers(2), res=10, actor="test")
     csv = tmp_path / "leaders.csv"
     csv.write_text(

@@ -96,8 +96,11 @@ def test_piece_adjacency_without_cell_column_uses_geometry(border_pieces: gpd.Ge
 
 def test_touching_at_a_corner_is_not_adjacent() -> None:
     frame = gpd.GeoDataFrame(
-        geometry=[box(125.0, 43.0, 125.001, 43.001), box(125.001, 43.001, 125.002, 43.002),
-                  box(125.001, 43.0, 125.002, 43.001)],
+        geometry=[
+            box(125.0, 43.0, 125.001, 43.001),
+            box(125.001, 43.001, 125.002, 43.002),
+            box(125.001, 43.0, 125.002, 43.001),
+        ],
         crs="EPSG:4326",
     )
     adj = piece_adjacency(frame).toarray()
@@ -179,7 +182,7 @@ def test_grow_unassigned_leaves_unreachable_nodes_alone() -> None:
     seed=st.integers(min_value=0, max_value=10_000),
 )
 def test_partition_parts_are_always_connected(n: int, k: int, seed: int) -> None:
-    cells, adj = synthetic_grid(n, seed=seed)
+    _, adj = synthetic_grid(n, seed=seed)
     w = np.random.default_rng(seed).exponential(1.0, n)
     caps = np.random.default_rng(seed + 1).uniform(0.5, 1.5, k)
     owner = bisection_partition(adj, w, caps, seed=seed)
