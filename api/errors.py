@@ -6,11 +6,12 @@ handlers below render them.
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gridmgr import errors as e
@@ -45,12 +46,28 @@ def status_of(exc: BaseException) -> tuple[int, str]:
     return 500, "internal"
 
 
+#: Paths answered with problem+json; everything else is a web page (HTML errors, redirects).
+API_PREFIXES = ("/api", "/ogc", "/healthz", "/static")
+
+
+def _is_page(request: Request) -> bool:
+    return not request.url.path.startswith(API_PREFIXES)
+
+
+def _page_error(request: Request, status: int, detail: str) -> Response:
+    from api.routers.web import error_page
+
+    return error_page(request, status, detail)
+
+
 def install(app: FastAPI) -> None:
     """Register the exception handlers on ``app``."""
 
     @app.exception_handler(e.GridMgrError)
-    def _domain(request: Request, exc: e.GridMgrError) -> JSONResponse:
+    def _domain(request: Request, exc: e.GridMgrError) -> Response:
         status, slug = status_of(exc)
+        if _is_page(request):
+            return _page_error(request, status, str(exc))
         if isinstance(exc, e.StaleVersionError) and request.headers.get("if-match"):
             status, slug = 412, "precondition-failed"  # the conditional request lost a race
         extra: dict[str, Any] = {}
@@ -60,8 +77,15 @@ def install(app: FastAPI) -> None:
         return problem(status, type(exc).__name__, str(exc), f"/problems/{slug}", instance=str(request.url.path), **extra)
 
     @app.exception_handler(StarletteHTTPException)
-    def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        resp = problem(exc.status_code, str(exc.detail) if exc.status_code < 500 else "error", str(exc.detail), instance=str(request.url.path))
+    def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        resp: Response
+        if _is_page(request) and exc.status_code in (303, 307):
+            resp = Response(status_code=exc.status_code)
+        elif _is_page(request) and exc.status_code >= 400:
+            resp = _page_error(request, exc.status_code, str(exc.detail))
+        else:
+            resp = problem(exc.status_code, HTTPStatus(exc.status_code).phrase, str(exc.detail),
+                           instance=str(request.url.path))
         for k, v in (exc.headers or {}).items():
             resp.headers[k] = v
         return resp

@@ -57,7 +57,9 @@ def _export(store: Any, settings: Any, kind: str, target: str | None, fmt: str,
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return _stream(path, tmp, fmt, filename)
+    if path.suffix == ".zip" and fmt != "zip":
+        filename = filename.rsplit(".", 1)[0] + ".zip"
+    return _stream(path, tmp, "shp" if path.suffix == ".zip" else fmt, filename)
 
 
 @router.get("/exports/leaders/{leader_id}", response_class=StreamingResponse, responses=ERRS)

@@ -9,10 +9,10 @@ Maps are embedded from ``/api/maps/...`` (bundled Leaflet; only tiles come from 
 from __future__ import annotations
 
 from pathlib import Path as FsPath
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Path, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -46,15 +46,36 @@ def render(request: Request, name: str, user: User | None, status: int = 200,
     return resp
 
 
-def _login_redirect(request: Request) -> RedirectResponse:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+async def page_user(request: Request, user: OptionalUser) -> User:
+    """The logged-in user of a page; anonymous visitors are sent to ``/login`` (303) before
+    any form is read."""
+    if user is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method != "GET":
+            target = "/"
+        raise HTTPException(303, "log in first", headers={"Location": f"/login?next={quote(target)}"})
+    return user
 
 
-def _forbidden(request: Request, user: User, need: str) -> HTMLResponse:
-    return render(request, "error.html", user, status=403, title=("无权访问", "Forbidden"),
-                  message=(f"此页面需要 {need} 及以上角色（您是 {user.role}）。",
-                           f"This page needs the role {need} or above (you are {user.role})."))
+PageUser = Annotated[User, Depends(page_user)]
+
+
+async def page_planner(user: PageUser) -> User:
+    """A page for planners and admins (403 otherwise)."""
+    if not user.at_least("planner"):
+        raise HTTPException(403, f"this page needs the role planner or above (you are {user.role})")
+    return user
+
+
+PagePlanner = Annotated[User, Depends(page_planner)]
+
+
+def error_page(request: Request, status: int, detail: str) -> HTMLResponse:
+    """An HTML error page (used by api.errors for the page routes)."""
+    titles = {403: ("无权访问", "Forbidden"), 404: ("未找到", "Not found"),
+              409: ("冲突", "Conflict"), 422: ("输入有误", "Invalid input")}
+    title = titles.get(status, ("出错了", "Error"))
+    return render(request, "error.html", None, status=status, title=title, message=(detail, detail))
 
 
 def _safe_next(value: str | None) -> str:
@@ -104,10 +125,8 @@ def logout(request: Request, user: OptionalUser) -> RedirectResponse:
 
 
 @router.get("/", response_class=HTMLResponse)
-def overview(request: Request, store: StoreDep, user: OptionalUser) -> Response:
+def overview(request: Request, store: StoreDep, user: PageUser) -> Response:
     """Overview: headline figures, the overview map, links."""
-    if user is None:
-        return _login_redirect(request)
     from gridmgr.coverage import coverage_from_store
 
     report = coverage_from_store(store)
@@ -118,12 +137,10 @@ def overview(request: Request, store: StoreDep, user: OptionalUser) -> Response:
 
 
 @router.get("/my", response_class=HTMLResponse)
-def my_ground(request: Request, store: StoreDep, user: OptionalUser,
-              leader: str | None = None) -> Response:
+def my_ground(request: Request, store: StoreDep, user: PageUser,
+              leader: str | None = Query(None, max_length=64)) -> Response:
     """My ground: a leader's map, key places, route and downloads. A leader always sees their
     own; other roles pick one with ``?leader=ID``."""
-    if user is None:
-        return _login_redirect(request)
     leaders = store.leaders(active=True)
     lid = user.leader_id if user.role == "leader" else (leader or None)
     if lid is not None and lid not in set(leaders["id"]):
@@ -149,11 +166,9 @@ def my_ground(request: Request, store: StoreDep, user: OptionalUser,
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
-def dashboard(request: Request, store: StoreDep, user: OptionalUser,
-              scope: str | None = None) -> Response:
+def dashboard(request: Request, store: StoreDep, user: PageUser,
+              scope: str | None = Query(None, max_length=32)) -> Response:
     """Coverage dashboard: figures per street and community, the gap map and the gap list."""
-    if user is None:
-        return _login_redirect(request)
     from gridmgr.coverage import coverage_from_store
 
     report = coverage_from_store(store, scope=scope)
@@ -165,12 +180,8 @@ def dashboard(request: Request, store: StoreDep, user: OptionalUser,
 
 
 @router.get("/rebalance", response_class=HTMLResponse)
-def rebalance_page(request: Request, store: StoreDep, user: OptionalUser) -> Response:
+def rebalance_page(request: Request, store: StoreDep, user: PagePlanner) -> Response:
     """Rebalance: parameters form and the plans so far."""
-    if user is None:
-        return _login_redirect(request)
-    if not user.at_least("planner"):
-        return _forbidden(request, user, "planner")
     units = store.units()
     scopes = units.loc[units["level"].isin(["street", "community"]),
                        ["code", "name", "level"]].to_dict("records")
@@ -180,16 +191,12 @@ def rebalance_page(request: Request, store: StoreDep, user: OptionalUser) -> Res
 
 @router.post("/rebalance", response_class=HTMLResponse)
 def rebalance_propose(
-    request: Request, store: StoreDep, user: OptionalUser,
+    request: Request, store: StoreDep, user: PagePlanner,
     scope: str = Form(max_length=32), weights: str = Form("", max_length=200),
     leaders_remove: str = Form("", max_length=2000), target_ratio: float = Form(1.1),
     max_moves: str = Form("", max_length=10),
 ) -> Response:
     """Propose a plan from the form and show it."""
-    if user is None:
-        return _login_redirect(request)
-    if not user.at_least("planner"):
-        return _forbidden(request, user, "planner")
     params: dict[str, Any] = {"scope": scope, "target_ratio": target_ratio, "seed": 0}
     if weights.strip():
         params["weights"] = weights.strip()
@@ -204,26 +211,18 @@ def rebalance_propose(
 
 
 @router.get("/rebalance/{plan_id}", response_class=HTMLResponse)
-def plan_page(request: Request, store: StoreDep, user: OptionalUser,
+def plan_page(request: Request, store: StoreDep, user: PagePlanner,
               plan_id: str = Path(max_length=64)) -> Response:
     """A plan: metrics, moves, diff map and the apply/discard buttons."""
-    if user is None:
-        return _login_redirect(request)
-    if not user.at_least("planner"):
-        return _forbidden(request, user, "planner")
     plan = store.get_plan(plan_id)
     return render(request, "plan.html", user, plan=plan, moves=(plan["moves"] or [])[:500])
 
 
 @router.post("/rebalance/{plan_id}/{action}", response_class=HTMLResponse)
-def plan_action(request: Request, store: StoreDep, user: OptionalUser,
+def plan_action(request: Request, store: StoreDep, user: PagePlanner,
                 plan_id: str = Path(max_length=64),
                 action: str = Path(pattern="^(apply|discard|undo)$")) -> Response:
     """Apply, discard or undo a plan from its page."""
-    if user is None:
-        return _login_redirect(request)
-    if not user.at_least("planner"):
-        return _forbidden(request, user, "planner")
     fn = {"apply": workflow.apply, "discard": workflow.discard, "undo": workflow.undo}[action]
     fn(store, plan_id, actor=user.name)
     if action != "discard":
