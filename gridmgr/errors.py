@@ -125,3 +125,7 @@ class CRSSuspicionWarning(UserWarning):
 
 class SchemaError(GridMgrError, RuntimeError):
     """The database has no gridmgr schema, or an older one; run ``gridmgr db upgrade``."""
+
+
+class FontNotFoundError(GridMgrError, RuntimeError):
+    """No CJK font is installed, so Chinese labels cannot be drawn on static maps."""

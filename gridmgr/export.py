@@ -1,0 +1,1102 @@
+"""Exports for briefings (汇报) and for the field: static maps, KML/KMZ/GPX/SHP, XLSX/DOCX/PPTX.
+
+Everything works on an :class:`ExportData` bundle of the contract frames (units, pieces with
+``leader_id``, leaders, key places …, see ``docs/architecture.md``); :func:`export_data_from_store`
+reads one from a store. Public entry points:
+
+- :func:`static_map` — a PNG/PDF page (A4/A3 landscape) of a leader, a unit or the whole zone;
+- :func:`write_kml`, :func:`write_kmz`, :func:`write_gpx`, :func:`write_shapefile` — field formats
+  over plain frames and an optional :class:`gridmgr.patrol.PatrolRoute`;
+- :func:`write_xlsx`, :func:`write_docx`, :func:`write_pptx` — tables and the briefing documents;
+- :func:`export_leader`, :func:`export_unit` — one format for one leader / unit;
+- :func:`briefing_pack` — the whole pack into a folder.
+
+The static map engine is in :mod:`gridmgr._static_map`, the office formats in
+:mod:`gridmgr._office`. Notes for developers: ``docs/exports.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from xml.etree import ElementTree as ET
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridmgr._static_map import MapLayers, StaticMap, fmt_area, fmt_area_short, render
+from gridmgr.errors import InputError, InvalidFieldError, LeaderNotFoundError, UnitNotFoundError
+from gridmgr.i18n import t
+
+if TYPE_CHECKING:
+    from gridmgr.coverage import CoverageReport
+    from gridmgr.patrol import PatrolRoute
+
+KML_NS = "http://www.opengis.net/kml/2.2"
+GPX_NS = "http://www.topografix.com/GPX/1/1"
+
+#: Formats of the CLI per target.
+LEADER_FORMATS = ("html", "png", "pdf", "kml", "kmz", "gpx", "shp", "xlsx")
+UNIT_FORMATS = ("png", "pdf", "xlsx", "kml", "kmz", "shp")
+BRIEFING_FORMATS = ("docx", "xlsx", "pptx", "pdf", "png")
+
+ROLE_LABELS = {"grid_leader": ("网格长", "grid leader"), "package_leader": ("包保领导", "package leader")}
+
+
+# --------------------------------------------------------------------------------------------
+# The data bundle
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportData:
+    """The frames an export draws from (contract frames, EPSG:4326).
+
+    Attributes
+    ----------
+    units, pieces, leaders
+        Units; pieces with ``leader_id`` (missing/None = unassigned); leaders (``id``, ``name``,
+        ``role``, ``active`` …).
+    key_places, categories, departments
+        Optional frames of the same contracts.
+    roads
+        Optional road lines drawn on static maps (OpenStreetMap data: attribution is printed).
+    coverage
+        A :class:`gridmgr.coverage.CoverageReport`; computed from the frames when ``None``.
+    grid_codes
+        Optional ``leader_id``, ``unit_code``, ``grid_code`` rows (``Store.grid_codes()``).
+    date
+        Date printed on the outputs (today when ``None``).
+    """
+
+    units: gpd.GeoDataFrame
+    pieces: gpd.GeoDataFrame
+    leaders: pd.DataFrame
+    key_places: gpd.GeoDataFrame | None = None
+    categories: pd.DataFrame | None = None
+    departments: pd.DataFrame | None = None
+    roads: gpd.GeoDataFrame | None = None
+    coverage: Any = None
+    grid_codes: pd.DataFrame | None = None
+    date: dt.date | None = None
+
+    @property
+    def day(self) -> dt.date:
+        return self.date or dt.date.today()
+
+    def report(self) -> CoverageReport:
+        """The coverage report (given, or computed over the whole data)."""
+        if self.coverage is not None:
+            return self.coverage  # type: ignore[no-any-return]
+        from gridmgr.coverage import coverage_from_frames
+
+        return coverage_from_frames(self.units, self.pieces, self.leaders, self.key_places, self.categories)
+
+    def with_coverage(self) -> ExportData:
+        """This bundle with the coverage report computed once (for several exports)."""
+        return self if self.coverage is not None else replace(self, coverage=self.report())
+
+    def unit_row(self, code: str) -> Mapping[str, Any]:
+        codes = self.units["code"].astype(str)
+        hit = self.units.loc[codes == str(code)]
+        if hit.empty:
+            msg = t(f"单元 {code!r} 不存在；用 `gridmgr grid units` 查看编码",
+                    f"unit {code!r} does not exist; see `gridmgr grid units` for the codes")
+            raise UnitNotFoundError(msg)
+        return hit.iloc[0].to_dict()
+
+    def leader_row(self, leader_id: str) -> Mapping[str, Any]:
+        hit = self.leaders.loc[self.leaders["id"].astype(str) == str(leader_id)]
+        if hit.empty:
+            msg = t(f"领导 {leader_id!r} 不存在；用 `gridmgr leaders list` 查看编号",
+                    f"leader {leader_id!r} does not exist; see `gridmgr leaders list`")
+            raise LeaderNotFoundError(msg)
+        return hit.iloc[0].to_dict()
+
+    def subtree(self, code: str) -> set[str]:
+        """``code`` and every unit below it."""
+        self.unit_row(code)
+        codes = self.units["code"].astype(str)
+        parent = self.units["parent"].astype("string").fillna("")
+        keep = {str(code)}
+        frontier = {str(code)}
+        while frontier:
+            kids = set(codes[parent.isin(frontier)])
+            frontier = kids - keep
+            keep |= kids
+        return keep
+
+    def category_names(self) -> dict[str, str]:
+        if self.categories is None or len(self.categories) == 0:
+            return {}
+        col = "name" if t("zh", "en") == "zh" or "name_en" not in self.categories else "name_en"
+        return dict(zip(self.categories["category"].astype(str), self.categories[col].astype(str), strict=True))
+
+    def root(self) -> Mapping[str, Any]:
+        """The top unit (no parent), or the first unit."""
+        no_parent = self.units["parent"].isna() | (self.units["parent"].astype(str) == "")
+        rows = self.units.loc[no_parent] if no_parent.any() else self.units
+        return rows.iloc[0].to_dict()
+
+
+def read_roads(path: str | Path | None = None) -> gpd.GeoDataFrame | None:
+    """Road lines for static maps: ``path``, or ``roads.geojson`` of the default layers (or None)."""
+    from gridmgr import settings
+
+    p = Path(path) if path is not None else settings.layers_dir() / "roads.geojson"
+    if not p.is_file():
+        return None
+    import pyogrio
+
+    frame = pyogrio.read_dataframe(p)
+    return frame.to_crs(4326) if frame.crs is not None and not frame.crs.equals("EPSG:4326") else frame
+
+
+def export_data_from_store(
+    store: Any,
+    *,
+    roads: gpd.GeoDataFrame | str | Path | None = None,
+    with_coverage: bool = True,
+    date: dt.date | None = None,
+) -> ExportData:
+    """An :class:`ExportData` of everything in ``store`` (a :class:`gridmgr.store.Store`).
+
+    ``roads`` is a frame or a file; ``None`` uses the default layers' ``roads.geojson`` when it
+    exists.
+    """
+    road_frame = roads if isinstance(roads, gpd.GeoDataFrame) else read_roads(roads)
+    grid_codes = None
+    if hasattr(store, "grid_codes"):
+        grid_codes = store.grid_codes()
+    data = ExportData(
+        units=store.units(), pieces=store.pieces(), leaders=store.leaders(), key_places=store.key_places(),
+        categories=store.categories(), departments=store.departments(), roads=road_frame,
+        grid_codes=grid_codes, date=date,
+    )
+    if with_coverage:
+        from gridmgr.coverage import coverage_from_store
+
+        data = replace(data, coverage=coverage_from_store(store))
+    return data
+
+
+# --------------------------------------------------------------------------------------------
+# Territories
+# --------------------------------------------------------------------------------------------
+
+
+def _leader_ids(pieces: pd.DataFrame) -> pd.Series:
+    if "leader_id" not in pieces:
+        return pd.Series([None] * len(pieces), index=pieces.index, dtype=object)
+    lid = pieces["leader_id"]
+    return lid.where(lid.notna(), None).astype(object)
+
+
+def territories_frame(pieces: gpd.GeoDataFrame, leaders: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
+    """One dissolved territory per leader: ``leader_id``, ``name``, ``pieces``, ``area_m2``, geometry.
+
+    Pieces without a leader are left out (see :func:`blind_geometry`).
+
+    Examples
+    --------
+    >>> from shapely.geometry import box
+    >>> p = gpd.GeoDataFrame({"leader_id": ["A", "A", "B"], "area_m2": [1.0, 1.0, 1.0]},
+    ...     geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1), box(2, 0, 3, 1)], crs=4326)
+    >>> territories_frame(p)[["leader_id", "pieces"]].values.tolist()
+    [['A', 2], ['B', 1]]
+    """
+    lid = _leader_ids(pieces)
+    has = lid.notna().to_numpy()
+    cols = ["leader_id", "name", "pieces", "area_m2", "geometry"]
+    if not has.any():
+        return gpd.GeoDataFrame({c: [] for c in cols[:-1]}, geometry=[], crs=4326)
+    ids = lid[has].astype(str).to_numpy()
+    geoms = np.asarray(pieces.geometry.values, dtype=object)[has]
+    area = pieces["area_m2"].to_numpy(dtype=float)[has] if "area_m2" in pieces else _area(geoms)
+    order = np.argsort(ids, kind="stable")
+    uniq, start, counts = np.unique(ids[order], return_index=True, return_counts=True)
+    union = []
+    for s, c in zip(start, counts, strict=True):
+        part = geoms[order[s:s + c]]
+        try:
+            union.append(shapely.coverage_union_all(part))
+        except shapely.errors.GEOSException:  # pragma: no cover - not a clean coverage
+            union.append(shapely.union_all(part))
+    sums = np.add.reduceat(area[order], start)
+    names = dict(zip(leaders["id"].astype(str), leaders["name"].astype(str), strict=True)) if leaders is not None and len(leaders) else {}
+    return gpd.GeoDataFrame(
+        {"leader_id": uniq, "name": [names.get(i, i) for i in uniq], "pieces": counts.astype(np.int64),
+         "area_m2": sums},
+        geometry=gpd.GeoSeries(union, crs=4326), crs=4326,
+    )
+
+
+def _area(geoms: Any) -> np.ndarray:
+    from gridmgr.units import area_m2
+
+    return np.asarray(area_m2(np.asarray(geoms, dtype=object)), dtype=float)
+
+
+def blind_geometry(pieces: gpd.GeoDataFrame, leaders: pd.DataFrame | None) -> Any:
+    """Union of the pieces without an active leader (盲点), or ``None``."""
+    lid = _leader_ids(pieces)
+    blind = lid.isna().to_numpy().copy()
+    if leaders is not None and len(leaders) and "active" in leaders:
+        active = set(leaders.loc[leaders["active"].fillna(True).astype(bool), "id"].astype(str))
+        blind |= ~lid.astype(str).isin(active).to_numpy() & lid.notna().to_numpy()
+    if not blind.any():
+        return None
+    return shapely.union_all(np.asarray(pieces.geometry.values, dtype=object)[blind])
+
+
+def _colours(geoms: Any) -> list[str]:
+    from gridmgr.maps import colour_territories, palette_colour
+
+    idx = colour_territories(np.asarray(geoms, dtype=object))
+    return [palette_colour(int(i)) for i in idx]
+
+
+def _with_colours(terr: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    terr = terr.copy()
+    terr["colour"] = _colours(terr.geometry.values) if len(terr) else []
+    terr["label"] = [f"{n if i in n else f'{n}（{i}）'} {fmt_area_short(a)}"
+                     for n, i, a in zip(terr["name"].astype(str), terr["leader_id"].astype(str), terr["area_m2"], strict=True)]
+    return terr
+
+
+# --------------------------------------------------------------------------------------------
+# Static maps
+# --------------------------------------------------------------------------------------------
+
+
+def _fmt_from(out: Path, fmt: str | None, allowed: Sequence[str]) -> str:
+    f = (fmt or out.suffix.lstrip(".")).lower()
+    if f not in allowed:
+        msg = t(f"{out}: 不支持的格式 {f!r}，可选 {', '.join(allowed)}",
+                f"{out}: format {f!r} is not supported here; use one of {', '.join(allowed)}")
+        raise InvalidFieldError(msg)
+    return f
+
+
+def static_map(
+    data: ExportData,
+    out: str | Path,
+    *,
+    leader: str | None = None,
+    unit: str | None = None,
+    route: PatrolRoute | None = None,
+    fmt: str | None = None,
+    paper: str = "A4",
+    dpi: int = 150,
+    title: str | None = None,
+) -> StaticMap:
+    """Draw a static briefing map (PNG or PDF, landscape A4/A3) of a leader, a unit or the zone.
+
+    Parameters
+    ----------
+    data
+        The frames (:class:`ExportData`).
+    out
+        Output file; the format comes from ``fmt`` or the suffix (``.png``/``.pdf``).
+    leader
+        A leader id: their territory (others around it faded), key places, ``route``.
+    unit
+        A unit code (street, community …): every territory in it. Neither: the whole zone.
+    route
+        A patrol route drawn on a leader's map.
+    paper, dpi
+        ``A4`` or ``A3`` landscape; raster resolution (PNG: A4 at 150 dpi is 1754 × 1240 px).
+    title
+        Overrides the default title.
+
+    Returns
+    -------
+    StaticMap
+        What was drawn: path, size, projection, scale bar length and ends, legend text.
+
+    Examples
+    --------
+    >>> m = static_map(data, "out/overview.png")  # doctest: +SKIP
+    >>> m.size_px  # doctest: +SKIP
+    (1754, 1240)
+    """
+    out = Path(out)
+    f = _fmt_from(out, fmt, ("png", "pdf"))
+    if leader is not None and unit is not None:
+        raise InputError(t("leader 与 unit 只能给一个", "give either leader or unit, not both"))
+    pieces = data.pieces
+    lid = _leader_ids(pieces)
+    units = data.units
+    root = data.root()
+    label_places = False
+    highlight = None
+    focus = None
+    subtitle_bits: list[str] = []
+    if leader is not None:
+        row = data.leader_row(leader)
+        mine = lid.astype(str) == str(leader)
+        if not mine.any() and route is None:
+            msg = t(f"领导 {leader} 名下没有地块，无法绘制责任区图", f"leader {leader} has no pieces: nothing to map")
+            raise InputError(msg)
+        around = set(pieces.loc[mine, "unit_code"].astype(str)) if mine.any() else set()
+        sel = pieces["unit_code"].astype(str).isin(around).to_numpy() if around else mine.to_numpy()
+        scoped = pieces[sel]
+        focus = shapely.union_all(np.asarray(pieces.geometry.values, dtype=object)[mine.to_numpy()]) if mine.any() else route.line()  # type: ignore[union-attr]
+        highlight = str(leader)
+        label_places = True
+        name = str(row.get("name", leader))
+        role = ROLE_LABELS.get(str(row.get("role")), (str(row.get("role", "")),) * 2)
+        who = name if str(leader) in name else f"{name}（{leader}）"
+        default_title = t(f"{who}责任区巡查图", f"Patrol map of {who}")
+        area = float(pieces.loc[mine, "area_m2"].sum()) if "area_m2" in pieces else 0.0
+        subtitle_bits = [t(role[0], role[1]), t(f"地块 {int(mine.sum())} 个", f"{int(mine.sum())} pieces"),
+                         t(f"面积 {fmt_area(area)}", f"area {fmt_area(area)}")]
+        unit_codes = around | {str(p) for c in around for p in _ancestors(units, c)}
+        show_units = units.loc[units["code"].astype(str).isin(unit_codes)]
+        label_units: list[str] = sorted(around)
+    else:
+        code = str(unit) if unit is not None else str(root["code"])
+        row = data.unit_row(code)
+        keep = data.subtree(code)
+        scoped = pieces[pieces["unit_code"].astype(str).isin(keep).to_numpy()]
+        show_units = units.loc[units["code"].astype(str).isin(keep)]
+        levels = show_units["level"].astype(str)
+        parents = set(units["parent"].dropna().astype(str))
+        lowest = show_units.loc[~show_units["code"].astype(str).isin(parents)]
+        label_units = list(lowest["code"].astype(str)) if len(lowest) <= 40 else list(show_units.loc[levels == "street", "code"].astype(str))
+        focus = shapely.union_all(np.asarray(show_units.geometry.values, dtype=object))
+        label_places = len(lowest) <= 1
+        name = str(row.get("name", code))
+        default_title = (t(f"{name}网格责任区总览图", f"{name}: overview of territories") if unit is None
+                         else t(f"{name}网格责任区图", f"{name}: territories"))
+        subtitle_bits = [t(f"地块 {len(scoped)} 个", f"{len(scoped)} pieces")]
+    terr = _with_colours(territories_frame(scoped, data.leaders))
+    places = data.key_places
+    n_places = 0
+    if places is not None and len(places) and focus is not None:
+        n_places = int(shapely.intersects(focus, shapely.point_on_surface(np.asarray(places.geometry.values, dtype=object))).sum())
+    if leader is None:
+        subtitle_bits.append(t(f"责任人 {len(terr)} 名", f"{len(terr)} leaders"))
+    subtitle_bits.append(t(f"重点点位 {n_places} 处", f"{n_places} key places"))
+    layers = MapLayers(
+        territories=terr, units=show_units, blind=blind_geometry(scoped, data.leaders), key_places=places,
+        category_names=data.category_names(), roads=data.roads, route=route, focus=focus,
+        label_units=label_units, label_places=label_places, highlight=highlight,
+    )
+    return render(layers, out, title=title or default_title, subtitle=" · ".join(subtitle_bits), date=data.day,
+                  paper=paper, dpi=dpi, fmt=f)
+
+
+def _ancestors(units: pd.DataFrame, code: str) -> list[str]:
+    parents = dict(zip(units["code"].astype(str), units["parent"], strict=True))
+    out: list[str] = []
+    cur = parents.get(code)
+    while cur is not None and isinstance(cur, str) and cur and cur not in out:
+        out.append(cur)
+        cur = parents.get(cur)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Field formats: KML / KMZ / GPX / Shapefile
+# --------------------------------------------------------------------------------------------
+
+
+def _coord_text(coords: np.ndarray) -> str:
+    return " ".join(f"{x:.7f},{y:.7f}" for x, y in coords[:, :2])
+
+
+def _kml_colour(hex_rgb: str, alpha: int) -> str:
+    """``#rrggbb`` → KML ``aabbggrr``."""
+    h = hex_rgb.lstrip("#")
+    return f"{alpha:02x}{h[4:6]}{h[2:4]}{h[0:2]}"
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrib: str) -> ET.Element:
+    el = ET.SubElement(parent, f"{{{KML_NS}}}{tag}", attrib)
+    if text is not None:
+        el.text = text
+    return el
+
+
+def _kml_polygons(parent: ET.Element, geom: Any) -> None:
+    parts = shapely.get_parts(geom)
+    parts = parts[shapely.get_type_id(parts) == 3]
+    holder = _sub(parent, "MultiGeometry") if len(parts) > 1 else parent
+    for poly in parts:
+        p = _sub(holder, "Polygon")
+        ring = _sub(_sub(p, "outerBoundaryIs"), "LinearRing")
+        _sub(ring, "coordinates", _coord_text(np.asarray(poly.exterior.coords)))
+        for hole in poly.interiors:
+            ring = _sub(_sub(p, "innerBoundaryIs"), "LinearRing")
+            _sub(ring, "coordinates", _coord_text(np.asarray(hole.coords)))
+
+
+def _extended(parent: ET.Element, values: Mapping[str, Any]) -> None:
+    ext = _sub(parent, "ExtendedData")
+    for key, value in values.items():
+        if value is None or (isinstance(value, float) and not np.isfinite(value)):
+            continue
+        d = _sub(ext, "Data", name=str(key))
+        _sub(d, "value", str(value))
+
+
+def kml_document(
+    territories: gpd.GeoDataFrame | None,
+    places: gpd.GeoDataFrame | None = None,
+    route: PatrolRoute | None = None,
+    *,
+    name: str = "gridmgr",
+    categories: Mapping[str, str] | None = None,
+) -> bytes:
+    """A KML 2.2 document (UTF-8 bytes): territory polygons, key-place placemarks, the route line.
+
+    Built with :mod:`xml.etree.ElementTree`, so every user text is escaped; coordinates are
+    ``lon,lat`` with 7 decimals.
+    """
+    ET.register_namespace("", KML_NS)
+    root = ET.Element(f"{{{KML_NS}}}kml")
+    doc = _sub(root, "Document")
+    _sub(doc, "name", name)
+    style = _sub(doc, "Style", id="place")
+    icon = _sub(style, "IconStyle")
+    _sub(icon, "scale", "1.0")
+    rstyle = _sub(doc, "Style", id="route")
+    ls = _sub(rstyle, "LineStyle")
+    _sub(ls, "color", _kml_colour("#1d3557", 0xFF))
+    _sub(ls, "width", "4")
+    if territories is not None and len(territories):
+        colours = territories["colour"] if "colour" in territories else pd.Series(_colours(territories.geometry.values))
+        folder = _sub(doc, "Folder")
+        _sub(folder, "name", t("责任区", "territories"))
+        for i in range(len(territories)):
+            sid = f"terr{i}"
+            st = _sub(doc, "Style", id=sid)
+            lst = _sub(st, "LineStyle")
+            _sub(lst, "color", _kml_colour(str(colours.iat[i]), 0xFF))
+            _sub(lst, "width", "2")
+            pst = _sub(st, "PolyStyle")
+            _sub(pst, "color", _kml_colour(str(colours.iat[i]), 0x66))
+            pm = _sub(folder, "Placemark")
+            lid = str(territories["leader_id"].iat[i])
+            nm = str(territories["name"].iat[i])
+            area = float(territories["area_m2"].iat[i])
+            _sub(pm, "name", f"{nm}（{lid}）")
+            _sub(pm, "description", t(f"责任区面积 {fmt_area(area)}", f"territory area {fmt_area(area)}"))
+            _sub(pm, "styleUrl", f"#{sid}")
+            _extended(pm, {"leader_id": lid, "name": nm, "area_m2": round(area, 1),
+                           "pieces": int(territories["pieces"].iat[i]) if "pieces" in territories else None})
+            _kml_polygons(pm, territories.geometry.iat[i])
+    if places is not None and len(places):
+        cat_names = dict(categories or {})
+        folder = _sub(doc, "Folder")
+        _sub(folder, "name", t("重点点位", "key places"))
+        pts = shapely.point_on_surface(np.asarray(places.geometry.values, dtype=object))
+        for i in range(len(places)):
+            pm = _sub(folder, "Placemark")
+            cat = str(places["category"].iat[i]) if "category" in places else ""
+            _sub(pm, "name", str(places["name"].iat[i]))
+            addr = places["address"].iat[i] if "address" in places else None
+            desc = cat_names.get(cat, cat) + (f" · {addr}" if isinstance(addr, str) and addr else "")
+            _sub(pm, "description", desc)
+            _sub(pm, "styleUrl", "#place")
+            _extended(pm, {"code": str(places["code"].iat[i]), "category": cat})
+            p = _sub(pm, "Point")
+            _sub(p, "coordinates", f"{pts[i].x:.7f},{pts[i].y:.7f}")
+    if route is not None and len(route.legs):
+        folder = _sub(doc, "Folder")
+        _sub(folder, "name", t("巡查路线", "patrol route"))
+        pm = _sub(folder, "Placemark")
+        _sub(pm, "name", t("巡查路线", "patrol route"))
+        kind = t("沿道路", "along roads") if route.follows_roads else t("直线距离", "straight legs")
+        _sub(pm, "description", t(f"{kind}，全长 {route.length_m:.0f} 米，步行约 {route.walking_time_min:.0f} 分钟",
+                                  f"{kind}, {route.length_m:.0f} m, about {route.walking_time_min:.0f} min walk"))
+        _sub(pm, "styleUrl", "#route")
+        _extended(pm, {"length_m": round(route.length_m, 1), "walking_time_min": round(route.walking_time_min, 1),
+                       "follows_roads": route.follows_roads})
+        line = _sub(pm, "LineString")
+        _sub(line, "tessellate", "1")
+        _sub(line, "coordinates", _coord_text(shapely.get_coordinates(route.line())))
+        pm = _sub(folder, "Placemark")
+        _sub(pm, "name", t("起点", "start"))
+        p = _sub(pm, "Point")
+        _sub(p, "coordinates", f"{route.start[0]:.7f},{route.start[1]:.7f}")
+    ET.indent(root, space=" ")
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def write_kml(out: str | Path, territories: gpd.GeoDataFrame | None, places: gpd.GeoDataFrame | None = None,
+              route: PatrolRoute | None = None, *, name: str = "gridmgr",
+              categories: Mapping[str, str] | None = None) -> Path:
+    """Write :func:`kml_document` to ``out`` (``.kml``)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(kml_document(territories, places, route, name=name, categories=categories))
+    return out
+
+
+def write_kmz(out: str | Path, territories: gpd.GeoDataFrame | None, places: gpd.GeoDataFrame | None = None,
+              route: PatrolRoute | None = None, *, name: str = "gridmgr",
+              categories: Mapping[str, str] | None = None) -> Path:
+    """Write a KMZ (zip with ``doc.kml`` at its root) of :func:`kml_document`."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    body = kml_document(territories, places, route, name=name, categories=categories)
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("doc.kml", body)
+    return out
+
+
+def gpx_document(route: PatrolRoute | None, places: gpd.GeoDataFrame | None = None,
+                 territories: gpd.GeoDataFrame | None = None, *, name: str = "gridmgr") -> bytes:
+    """A GPX 1.1 document (UTF-8 bytes).
+
+    - ``<wpt>``: one waypoint per key place (representative point);
+    - ``<rte>``: the patrol route's points — the start, every stop in visiting order, and the start
+      again when the route is closed;
+    - ``<trk>``: the route's full line (along roads where it follows them) and each territory
+      outline, for apps that show tracks.
+    """
+    ET.register_namespace("", GPX_NS)
+
+    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrib: str) -> ET.Element:
+        el = ET.SubElement(parent, f"{{{GPX_NS}}}{tag}", attrib)
+        if text is not None:
+            el.text = text
+        return el
+
+    root = ET.Element(f"{{{GPX_NS}}}gpx", {"version": "1.1", "creator": "gridmgr"})
+    meta = sub(root, "metadata")
+    sub(meta, "name", name)
+    sub(meta, "time", dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    if places is not None and len(places):
+        pts = shapely.point_on_surface(np.asarray(places.geometry.values, dtype=object))
+        for i in range(len(places)):
+            w = sub(root, "wpt", lat=f"{pts[i].y:.7f}", lon=f"{pts[i].x:.7f}")
+            sub(w, "name", str(places["name"].iat[i]))
+            sub(w, "desc", str(places["code"].iat[i]))
+            if "category" in places:
+                sub(w, "type", str(places["category"].iat[i]))
+    if route is not None:
+        rte = sub(root, "rte")
+        sub(rte, "name", t("巡查路线", "patrol route"))
+        sub(rte, "desc", t(f"全长 {route.length_m:.0f} 米，步行约 {route.walking_time_min:.0f} 分钟",
+                           f"{route.length_m:.0f} m, about {route.walking_time_min:.0f} min walk"))
+        seq: list[tuple[float, float, str]] = [(route.start[0], route.start[1], t("起点", "start"))]
+        for s in route.stops:
+            seq.append((s.lon, s.lat, s.name or f"{s.order}"))
+        if route.closed:
+            seq.append((route.start[0], route.start[1], t("终点", "end")))
+        for lon, lat, label in seq:
+            p = sub(rte, "rtept", lat=f"{lat:.7f}", lon=f"{lon:.7f}")
+            sub(p, "name", label)
+        line = shapely.get_coordinates(route.line())
+        if len(line):
+            trk = sub(root, "trk")
+            sub(trk, "name", t("巡查路线轨迹", "patrol route track"))
+            seg = sub(trk, "trkseg")
+            for x, y in line:
+                sub(seg, "trkpt", lat=f"{y:.7f}", lon=f"{x:.7f}")
+    if territories is not None and len(territories):
+        for i in range(len(territories)):
+            trk = sub(root, "trk")
+            sub(trk, "name", t(f"责任区边界 {territories['name'].iat[i]}", f"territory outline {territories['name'].iat[i]}"))
+            for ring in shapely.get_rings(shapely.get_parts(territories.geometry.iat[i])):
+                seg = sub(trk, "trkseg")
+                for x, y in shapely.get_coordinates(ring):
+                    sub(seg, "trkpt", lat=f"{y:.7f}", lon=f"{x:.7f}")
+    ET.indent(root, space=" ")
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def write_gpx(out: str | Path, route: PatrolRoute | None, places: gpd.GeoDataFrame | None = None,
+              territories: gpd.GeoDataFrame | None = None, *, name: str = "gridmgr") -> Path:
+    """Write :func:`gpx_document` to ``out`` (``.gpx``)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(gpx_document(route, places, territories, name=name))
+    return out
+
+
+SHP_SUFFIXES = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+
+
+def write_shapefile(out: str | Path, territories: gpd.GeoDataFrame | None, places: gpd.GeoDataFrame | None = None,
+                    route: PatrolRoute | None = None) -> list[Path]:
+    """Write Shapefiles (UTF-8 ``.cpg``, WGS-84 ``.prj``): territories, key places, route.
+
+    A shapefile holds one geometry type, so each layer is its own set: for ``out = x.shp`` the
+    territories go to ``x.shp``, the key places to ``x_places.shp`` and the route to
+    ``x_route.shp``. With ``out = x.zip`` the same sets are written into one zip (what to send
+    to a phone). Field names are at most 10 characters. Returns the files written.
+    """
+    import tempfile
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    as_zip = out.suffix.lower() == ".zip"
+    if not as_zip and out.suffix.lower() != ".shp":
+        raise InvalidFieldError(t(f"{out}: Shapefile 输出应以 .shp 或 .zip 结尾", f"{out}: a shapefile output must end in .shp or .zip"))
+    stem = out.stem
+    layers: list[tuple[str, gpd.GeoDataFrame]] = []
+    if territories is not None and len(territories):
+        cols = {"leader_id": "leader_id", "name": "name", "pieces": "pieces", "area_m2": "area_m2"}
+        frame = territories[[c for c in cols if c in territories] + ["geometry"]].copy()
+        frame["area_m2"] = frame["area_m2"].astype(float).round(1)
+        frame["geometry"] = shapely.force_2d(np.asarray(frame.geometry.values, dtype=object))
+        layers.append((stem, gpd.GeoDataFrame(frame, geometry="geometry", crs=4326)))
+    if places is not None and len(places):
+        cols_p = [c for c in ("code", "name", "category", "address") if c in places]
+        frame = pd.DataFrame(places[cols_p]).copy()
+        for c in cols_p:
+            frame[c] = frame[c].astype(object).where(frame[c].notna(), None)
+        pts = shapely.point_on_surface(np.asarray(places.geometry.values, dtype=object))
+        layers.append((f"{stem}_places", gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(pts, crs=4326), crs=4326)))
+    if route is not None and len(route.legs):
+        frame = pd.DataFrame({"length_m": [round(route.length_m, 1)], "walk_min": [round(route.walking_time_min, 1)],
+                              "roads": [int(route.follows_roads)], "stops": [len(route.stops)]})
+        layers.append((f"{stem}_route", gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([route.line()], crs=4326), crs=4326)))
+    if not layers:
+        raise InputError(t(f"{out}: 没有可写出的图层（无责任区、点位和路线）", f"{out}: nothing to write (no territory, place or route)"))
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) if as_zip else out.parent
+        for name, frame in layers:
+            target = folder / f"{name}.shp"
+            frame.to_file(target, engine="pyogrio", encoding="UTF-8")
+            written += [folder / f"{name}{s}" for s in SHP_SUFFIXES if (folder / f"{name}{s}").exists()]
+        if as_zip:
+            with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+                for p in written:
+                    zf.write(p, arcname=p.name)
+            return [out]
+    return written
+
+
+# --------------------------------------------------------------------------------------------
+# Tables
+# --------------------------------------------------------------------------------------------
+
+
+def _joined(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return "；".join(str(v) for v in value)
+    return str(value)
+
+
+def leader_table(data: ExportData) -> pd.DataFrame:
+    """Per-leader figures: pieces, area, key places, load, load ratio, grid code.
+
+    Pieces, area, load, load/capacity and load ratio are the coverage report's figures; key places
+    count those whose representative point lies in the leader's pieces.
+    """
+    from gridmgr.workload import key_place_counts
+
+    rep = data.report()
+    rows = rep.leaders.copy()
+    pieces = data.pieces
+    lid = _leader_ids(pieces)
+    kp = key_place_counts(pieces, data.key_places) if len(pieces) else np.zeros(0, dtype=np.int64)
+    per = pd.Series(kp, index=pieces.index).groupby(lid.astype(str).where(lid.notna(), "")).sum()
+    rows["key_places"] = rows["id"].astype(str).map(per).fillna(0).astype(np.int64)
+    codes = data.grid_codes
+    if codes is not None and len(codes):
+        gc = codes.groupby(codes["leader_id"].astype(str))["grid_code"].agg(lambda s: "；".join(sorted(map(str, s))))
+        rows["grid_code"] = rows["id"].astype(str).map(gc).fillna("")
+    else:
+        rows["grid_code"] = ""
+    names = dict(zip(data.units["code"].astype(str), data.units["name"].astype(str), strict=True))
+    rows["home_unit_name"] = rows["home_unit"].map(lambda c: names.get(str(c), "") if c else "")
+    rows["role_label"] = rows["role"].map(lambda r: t(*ROLE_LABELS.get(str(r), (str(r), str(r)))))
+    rows["area_ha"] = rows["area_m2"].astype(float) / 1e4
+    return rows
+
+
+LEADER_COLUMNS: tuple[tuple[str, str, str, float, str | None], ...] = (
+    # key, zh, en, width, number format
+    ("id", "编号", "id", 10, None),
+    ("name", "责任人", "leader", 24, None),
+    ("role_label", "角色", "role", 10, None),
+    ("grid_code", "网格编码", "grid code", 20, None),
+    ("home_unit_name", "所属社区/村", "community", 20, None),
+    ("pieces", "地块数", "pieces", 9, "0"),
+    ("area_m2", "面积（平方米）", "area (m²)", 14, "#,##0.0"),
+    ("area_ha", "面积（公顷）", "area (ha)", 12, "0.00"),
+    ("key_places", "重点点位数", "key places", 11, "0"),
+    ("load", "负荷", "load", 10, "0.00"),
+    ("capacity", "承载能力", "capacity", 10, "0.00"),
+    ("load_per_capacity", "负荷/能力", "load/capacity", 11, "0.000"),
+    ("load_ratio", "负荷比（与社区均值）", "load ratio", 14, "0.000"),
+    ("workload_status", "负荷状态", "workload status", 11, None),
+)
+
+UNIT_COLUMNS: tuple[tuple[str, str, str, float, str | None], ...] = (
+    ("code", "单元编码", "code", 15, None),
+    ("name", "名称", "name", 22, None),
+    ("level_label", "层级", "level", 10, None),
+    ("area_m2", "面积（平方米）", "area (m²)", 15, "#,##0.0"),
+    ("pieces", "地块数", "pieces", 9, "0"),
+    ("covered_area_m2", "已覆盖面积（平方米）", "covered area (m²)", 17, "#,##0.0"),
+    ("coverage_pct", "覆盖率（%）", "coverage (%)", 11, "0.00"),
+    ("blind_spot_pieces", "盲点地块", "blind-spot pieces", 10, "0"),
+    ("blind_spot_area_m2", "盲点面积（平方米）", "blind-spot area (m²)", 15, "#,##0.0"),
+    ("fallback_pieces", "属地兜底地块", "fallback pieces", 12, "0"),
+    ("dead_corner_area_m2", "死角面积（平方米）", "dead-corner area (m²)", 15, "#,##0.0"),
+    ("overlap_area_m2", "重叠面积（平方米）", "overlap area (m²)", 15, "#,##0.0"),
+    ("key_places", "重点点位", "key places", 10, "0"),
+    ("key_places_without_leader", "无责任人点位", "places without leader", 12, "0"),
+    ("package_leaders_text", "包保领导", "package leaders", 18, None),
+    ("leaders", "责任人数", "leaders", 9, "0"),
+    ("max_load_ratio", "最大负荷比", "max load ratio", 11, "0.000"),
+)
+
+GAP_COLUMNS: tuple[tuple[str, str, str, float, str | None], ...] = (
+    ("severity_label", "类别", "severity", 8, None),
+    ("label", "问题", "finding", 34, None),
+    ("unit_code", "单元编码", "unit code", 15, None),
+    ("unit_name", "单元名称", "unit", 20, None),
+    ("leader_id", "责任人编号", "leader id", 11, None),
+    ("leader_name", "责任人", "leader", 20, None),
+    ("place_code", "点位编码", "place code", 10, None),
+    ("count", "数量", "count", 7, "0"),
+    ("area_m2", "面积（平方米）", "area (m²)", 14, "#,##0.0"),
+    ("kind", "类型代码", "kind", 22, None),
+)
+
+
+def unit_table(data: ExportData) -> pd.DataFrame:
+    """Per-unit coverage figures (the coverage report's unit rows, with labels)."""
+    from gridmgr.i18n import level_label
+
+    rows = data.report().units.copy()
+    rows["level_label"] = rows["level"].map(lambda v: level_label(str(v)))
+    rows["package_leaders_text"] = rows["package_leaders"].map(_joined)
+    return rows
+
+
+def gap_table(data: ExportData, *, gaps_only: bool = False) -> pd.DataFrame:
+    """The gap list: one row per finding of the coverage report (gaps first)."""
+    rep = data.report()
+    findings = rep.gaps if gaps_only else rep.findings
+    units = dict(zip(data.units["code"].astype(str), data.units["name"].astype(str), strict=True))
+    leaders = dict(zip(data.leaders["id"].astype(str), data.leaders["name"].astype(str), strict=True)) if len(data.leaders) else {}
+    rows = [{
+        "severity": f.severity, "severity_label": t("缺口", "gap") if f.severity == "gap" else t("提示", "warning"),
+        "kind": f.kind, "label": f.label, "unit_code": f.unit_code or "", "unit_name": units.get(f.unit_code or "", ""),
+        "leader_id": f.leader_id or "", "leader_name": leaders.get(f.leader_id or "", ""), "place_code": f.place_code or "",
+        "count": int(f.count), "area_m2": float(f.area_m2),
+        "detail": json.dumps(f.to_dict()["detail"], ensure_ascii=False),
+    } for f in findings]
+    cols = [c[0] for c in GAP_COLUMNS] + ["severity", "detail"]
+    return pd.DataFrame(rows, columns=list(dict.fromkeys(cols)))
+
+
+def write_xlsx(data: ExportData, out: str | Path, *, leaders: Sequence[str] | None = None,
+               units: Sequence[str] | None = None) -> Path:
+    """The briefing workbook: sheets 责任人 (per leader), 单元覆盖 (per unit), 缺口清单 (gaps).
+
+    Frozen header row, autofilter, column widths; every text cell is stored as text (a name such
+    as ``=HYPERLINK(...)`` is never a formula). ``leaders`` / ``units`` restrict the rows to those
+    ids / codes.
+    """
+    from gridmgr._office import Sheet, write_workbook
+
+    data = data.with_coverage()
+    lt = leader_table(data)
+    ut = unit_table(data)
+    gt = gap_table(data)
+    if leaders is not None:
+        keep = {str(x) for x in leaders}
+        lt = lt[lt["id"].astype(str).isin(keep)]
+        gt = gt[gt["leader_id"].isin(keep)]
+    if units is not None:
+        keep_u = {str(x) for x in units}
+        ut = ut[ut["code"].astype(str).isin(keep_u)]
+        if leaders is None:
+            lt = lt[lt["home_unit"].astype(str).isin(keep_u)]
+            gt = gt[gt["unit_code"].isin(keep_u)]
+    sheets = [
+        Sheet(t("责任人", "leaders"), LEADER_COLUMNS, lt),
+        Sheet(t("单元覆盖", "unit coverage"), UNIT_COLUMNS, ut),
+        Sheet(t("缺口清单", "gap list"), GAP_COLUMNS, gt),
+    ]
+    return write_workbook(Path(out), sheets, title=t("网格化管理汇报表", "grid management briefing tables"))
+
+
+# --------------------------------------------------------------------------------------------
+# Leader / unit exports
+# --------------------------------------------------------------------------------------------
+
+
+def leader_layers(data: ExportData, leader_id: str) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """A leader's pieces, dissolved territory and key places (in the territory or packaged)."""
+    row = data.leader_row(leader_id)
+    lid = _leader_ids(data.pieces)
+    mine = data.pieces.loc[(lid.astype(str) == str(leader_id)).to_numpy()]
+    terr = _with_colours(territories_frame(mine, data.leaders))
+    places = data.key_places
+    if places is None or len(places) == 0:
+        places = gpd.GeoDataFrame({"code": [], "name": [], "category": []}, geometry=[], crs=4326)
+    else:
+        packaged = set(_as_list(row.get("place_packages")))
+        reps = shapely.point_on_surface(np.asarray(places.geometry.values, dtype=object))
+        inside = np.zeros(len(places), dtype=bool)
+        if len(terr):
+            inside = np.asarray(shapely.intersects(terr.geometry.iat[0], reps), dtype=bool)
+        places = places.loc[inside | places["code"].astype(str).isin(packaged).to_numpy()]
+    return mine, terr, places
+
+
+def _as_list(v: object) -> list[str]:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return []
+    if isinstance(v, str):
+        return [x.strip() for x in v.replace("；", ";").split(";") if x.strip()]
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return [str(x) for x in v]
+    return [str(v)]
+
+
+def export_leader(
+    data: ExportData,
+    leader_id: str,
+    out: str | Path,
+    *,
+    fmt: str | None = None,
+    route: PatrolRoute | None = None,
+    make_route: bool = True,
+    paper: str = "A4",
+) -> list[Path]:
+    """One leader's material in one format (``html|png|pdf|kml|kmz|gpx|shp|xlsx``).
+
+    The patrol route (:func:`gridmgr.patrol.patrol_route` over the leader's pieces and key places,
+    following ``data.roads`` when present) is computed when not given and ``make_route``.
+    Returns the files written.
+    """
+    out = Path(out)
+    f = _fmt_from(out, fmt, LEADER_FORMATS)
+    pieces, terr, places = leader_layers(data, leader_id)
+    row = data.leader_row(leader_id)
+    if route is None and make_route and f in ("html", "png", "pdf", "kml", "kmz", "gpx", "shp") and (len(pieces) or len(places)):
+        from gridmgr.patrol import patrol_route
+
+        route = patrol_route(pieces, places, roads=data.roads)
+    name = t(f"{row.get('name', leader_id)}（{leader_id}）责任区", f"{row.get('name', leader_id)} ({leader_id}) territory")
+    cats = data.category_names()
+    if f in ("png", "pdf"):
+        return [static_map(data, out, leader=leader_id, route=route, fmt=f, paper=paper).path]
+    if f == "kml":
+        return [write_kml(out, terr, places, route, name=name, categories=cats)]
+    if f == "kmz":
+        return [write_kmz(out, terr, places, route, name=name, categories=cats)]
+    if f == "gpx":
+        return [write_gpx(out, route, places, terr, name=name)]
+    if f == "shp":
+        return write_shapefile(out, terr, places, route)
+    if f == "xlsx":
+        return [write_xlsx(data, out, leaders=[leader_id])]
+    # html: the interactive map (gridmgr.maps)
+    from gridmgr.maps import leader_map, map_html
+
+    m = leader_map(pieces, places, route, leader=row, categories=data.categories, departments=data.departments,
+                   leaders=data.leaders)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(map_html(m), encoding="utf-8")
+    return [out]
+
+
+def export_unit(data: ExportData, code: str, out: str | Path, *, fmt: str | None = None, paper: str = "A4") -> list[Path]:
+    """One unit's material in one format (``png|pdf|xlsx|kml|kmz|shp``): every territory in it."""
+    out = Path(out)
+    f = _fmt_from(out, fmt, UNIT_FORMATS)
+    keep = data.subtree(code)
+    if f in ("png", "pdf"):
+        return [static_map(data, out, unit=code, fmt=f, paper=paper).path]
+    if f == "xlsx":
+        return [write_xlsx(data, out, units=sorted(keep))]
+    pieces = data.pieces[data.pieces["unit_code"].astype(str).isin(keep).to_numpy()]
+    terr = _with_colours(territories_frame(pieces, data.leaders))
+    places = data.key_places
+    if places is not None and len(places):
+        area = shapely.union_all(np.asarray(data.units.loc[data.units["code"].astype(str) == str(code)].geometry.values, dtype=object))
+        places = places.loc[shapely.intersects(area, shapely.point_on_surface(np.asarray(places.geometry.values, dtype=object)))]
+    name = str(data.unit_row(code).get("name", code))
+    cats = data.category_names()
+    if f == "kml":
+        return [write_kml(out, terr, places, None, name=name, categories=cats)]
+    if f == "kmz":
+        return [write_kmz(out, terr, places, None, name=name, categories=cats)]
+    return write_shapefile(out, terr, places, None)
+
+
+# --------------------------------------------------------------------------------------------
+# Briefing documents and the pack
+# --------------------------------------------------------------------------------------------
+
+
+def streets(data: ExportData, scope: str | None = None) -> list[str]:
+    """Codes of the street-level units (in ``scope`` when given)."""
+    units = data.units
+    sel = units["level"].astype(str) == "street"
+    if scope is not None:
+        sel &= units["code"].astype(str).isin(data.subtree(scope))
+    return list(units.loc[sel, "code"].astype(str))
+
+
+def summary_lines(data: ExportData, scope: str | None = None) -> list[str]:
+    """The briefing's overview sentences (Chinese first)."""
+    s = data.report().summary
+    name = str(data.unit_row(scope)["name"]) if scope else str(data.root()["name"])
+    return [
+        t(f"{name}辖区面积 {fmt_area(float(s['jurisdiction_area_m2']))}，划分地块 {int(s['pieces'])} 个，"
+          f"已落实责任人的面积占 {float(s['coverage_pct']):.2f}%。",
+          f"{name}: {fmt_area(float(s['jurisdiction_area_m2']))}, {int(s['pieces'])} pieces, "
+          f"{float(s['coverage_pct']):.2f}% of the area has a responsible leader."),
+        t(f"盲点地块 {int(s['blind_spot_pieces'])} 个（{fmt_area(float(s['blind_spot_area_m2']))}），"
+          f"死角面积 {float(s['dead_corner_area_m2']):.1f} 平方米，重叠面积 {float(s['overlap_area_m2']):.1f} 平方米。",
+          f"blind-spot pieces {int(s['blind_spot_pieces'])} ({fmt_area(float(s['blind_spot_area_m2']))}), "
+          f"dead corners {float(s['dead_corner_area_m2']):.1f} m², overlaps {float(s['overlap_area_m2']):.1f} m²."),
+        t(f"重点点位 {int(s['key_places'])} 处，其中无属地责任人 {int(s['key_places_without_leader'])} 处、"
+          f"缺包保领导 {int(s['key_places_without_package_leader'])} 处；在岗责任人 {int(s['active_leaders'])} 名，"
+          f"负荷过重 {int(s['overloaded_leaders'])} 名。",
+          f"{int(s['key_places'])} key places, {int(s['key_places_without_leader'])} without a territorial leader, "
+          f"{int(s['key_places_without_package_leader'])} without their package leader; {int(s['active_leaders'])} "
+          f"active leaders, {int(s['overloaded_leaders'])} overloaded."),
+        t(f"共发现缺口 {int(s['gaps'])} 项、提示 {int(s['warnings'])} 项，详见缺口清单。",
+          f"{int(s['gaps'])} gaps and {int(s['warnings'])} warnings, listed in the gap list."),
+    ]
+
+
+def _maps_for(data: ExportData, folder: Path, scope: str | None, *, pdf: bool, paper: str) -> dict[str, Path]:
+    """Overview (PNG, and PDF when ``pdf``) and one PNG per street: name → path."""
+    out: dict[str, Path] = {}
+    out["overview.png"] = static_map(data, folder / "overview.png", unit=scope, paper=paper).path
+    if pdf:
+        out["overview.pdf"] = static_map(data, folder / "overview.pdf", unit=scope, paper=paper).path
+    for code in streets(data, scope):
+        if scope is not None and code == str(scope):
+            continue
+        out[f"street_{code}.png"] = static_map(data, folder / f"street_{code}.png", unit=code, paper=paper).path
+    return out
+
+
+def write_docx(data: ExportData, out: str | Path, *, scope: str | None = None, maps: Mapping[str, Path] | None = None,
+               paper: str = "A4") -> Path:
+    """The DOCX briefing (GB/T 9704 layout): overview map, per-street maps, coverage table, gap list."""
+    import tempfile
+
+    from gridmgr._office import write_briefing_docx
+
+    data = data.with_coverage()
+    with tempfile.TemporaryDirectory() as tmp:
+        pics = dict(maps) if maps is not None else _maps_for(data, Path(tmp), scope, pdf=False, paper=paper)
+        return write_briefing_docx(Path(out), **_doc_parts(data, scope, pics))
+
+
+def write_pptx(data: ExportData, out: str | Path, *, scope: str | None = None, maps: Mapping[str, Path] | None = None,
+               paper: str = "A4") -> Path:
+    """A PPTX with a title slide and one map per slide (overview, then each street)."""
+    import tempfile
+
+    from gridmgr._office import write_map_slides
+
+    data = data.with_coverage()
+    with tempfile.TemporaryDirectory() as tmp:
+        pics = dict(maps) if maps is not None else _maps_for(data, Path(tmp), scope, pdf=False, paper=paper)
+        parts = _doc_parts(data, scope, pics)
+        return write_map_slides(Path(out), title=parts["title"], date=parts["date"], maps=parts["maps"])
+
+
+def _doc_parts(data: ExportData, scope: str | None, pics: Mapping[str, Path]) -> dict[str, Any]:
+    name = str(data.unit_row(scope)["name"]) if scope else str(data.root()["name"])
+    unit_names = dict(zip(data.units["code"].astype(str), data.units["name"].astype(str), strict=True))
+    maps: list[tuple[str, Path]] = []
+    if "overview.png" in pics:
+        maps.append((t(f"{name}网格责任区总览图", f"{name}: overview"), Path(pics["overview.png"])))
+    for key, path in pics.items():
+        if key.startswith("street_") and key.endswith(".png"):
+            code = key[len("street_"):-len(".png")]
+            maps.append((t(f"{unit_names.get(code, code)}网格责任区图", f"{unit_names.get(code, code)}: territories"), Path(path)))
+    ut = unit_table(data)
+    if scope is not None:
+        ut = ut[ut["code"].astype(str).isin(data.subtree(scope))]
+    ut = ut[ut["level"].isin(["district", "street", "community"])]
+    unit_cols = [("name", "单元", "unit"), ("level_label", "层级", "level"), ("pieces", "地块", "pieces"),
+                 ("coverage_pct", "覆盖率%", "coverage %"), ("blind_spot_pieces", "盲点", "blind spots"),
+                 ("key_places", "点位", "places"), ("leaders", "责任人", "leaders")]
+    gt = gap_table(data, gaps_only=True)
+    gap_cols = [("label", "问题", "finding"), ("unit_name", "单元", "unit"), ("leader_name", "责任人", "leader"),
+                ("count", "数量", "count"), ("area_m2", "面积（平方米）", "area (m²)")]
+    return {
+        "title": t(f"{name}网格化管理工作情况汇报", f"{name}: grid management briefing"),
+        "date": data.day,
+        "summary": summary_lines(data, scope),
+        "maps": maps,
+        "unit_table": (unit_cols, ut),
+        "gap_table": (gap_cols, gt),
+    }
+
+
+def briefing_pack(
+    store_or_data: Any,
+    out_dir: str | Path,
+    *,
+    scope: str | None = None,
+    paper: str = "A4",
+) -> list[Path]:
+    """Write the briefing pack into ``out_dir``; return the files in the order written.
+
+    ``overview.png``, ``overview.pdf``, ``street_<code>.png`` (one per street), ``briefing.xlsx``,
+    ``briefing.docx``, ``briefing.pptx``. ``store_or_data`` is a :class:`gridmgr.store.Store` or an
+    :class:`ExportData`.
+
+    Examples
+    --------
+    >>> paths = briefing_pack(store, "out/")  # doctest: +SKIP
+    >>> [p.name for p in paths][-3:]  # doctest: +SKIP
+    ['briefing.xlsx', 'briefing.docx', 'briefing.pptx']
+    """
+    data = store_or_data if isinstance(store_or_data, ExportData) else export_data_from_store(store_or_data)
+    data = data.with_coverage()
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    maps = _maps_for(data, folder, scope, pdf=True, paper=paper)
+    paths = list(maps.values())
+    paths.append(write_xlsx(data, folder / "briefing.xlsx",
+                            units=sorted(data.subtree(scope)) if scope else None))
+    paths.append(write_docx(data, folder / "briefing.docx", scope=scope, maps=maps))
+    paths.append(write_pptx(data, folder / "briefing.pptx", scope=scope, maps=maps))
+    return paths
+
+
+def export_briefing(data: ExportData, out: str | Path, *, fmt: str | None = None, scope: str | None = None,
+                    paper: str = "A4") -> list[Path]:
+    """One briefing file: ``docx|xlsx|pptx`` documents, or the overview map as ``pdf|png``."""
+    out = Path(out)
+    f = _fmt_from(out, fmt, BRIEFING_FORMATS)
+    if f in ("png", "pdf"):
+        return [static_map(data, out, unit=scope, fmt=f, paper=paper).path]
+    if f == "xlsx":
+        return [write_xlsx(data, out, units=sorted(data.subtree(scope)) if scope else None)]
+    if f == "docx":
+        return [write_docx(data, out, scope=scope, paper=paper)]
+    return [write_pptx(data, out, scope=scope, paper=paper)]
+
+
+__all__ = [
+    "ExportData", "StaticMap", "export_data_from_store", "read_roads", "territories_frame", "blind_geometry",
+    "static_map", "kml_document", "write_kml", "write_kmz", "gpx_document", "write_gpx", "write_shapefile",
+    "leader_table", "unit_table", "gap_table", "write_xlsx", "write_docx", "write_pptx", "leader_layers",
+    "export_leader", "export_unit", "export_briefing", "briefing_pack", "summary_lines", "streets",
+]
