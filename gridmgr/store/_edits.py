@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, and_, or_, select, update
 
 from gridmgr.errors import (
     ConflictError,
@@ -18,6 +18,7 @@ from gridmgr.errors import (
     StaleVersionError,
 )
 from gridmgr.store import schema as s
+from gridmgr.store._bulk import insert_rows, update_rows
 from gridmgr.store._types import Change, ChangeResult
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ def _resolve(conn: Connection, df: pd.DataFrame) -> pd.DataFrame:
         rows += conn.execute(
             select(p.c.id, p.c.cell, p.c.unit_code).where(p.c.cell.in_(part))
         ).all()
-    found = pd.DataFrame(rows, columns=["piece_id", "cell", "unit_code"]).drop_duplicates("piece_id")
+    found = pd.DataFrame([tuple(r) for r in rows], columns=["piece_id", "cell", "unit_code"]).drop_duplicates("piece_id")
     known_ids = set(found["piece_id"].astype(int))
     known_cells = set(found["cell"])
     unknown = [i for i in ids if i not in known_ids] + [c for c in cells if c not in known_cells]
@@ -163,7 +164,7 @@ def _check_leaders(store: Store, conn: Connection, df: pd.DataFrame) -> None:
     anc = pd.DataFrame(
         [(u, a) for u in units for a in store._ancestors(parents, u)], columns=["unit_code", "anc"]
     )
-    pk_df = pd.DataFrame(packs, columns=["leader_id", "anc"])
+    pk_df = pd.DataFrame([tuple(r) for r in packs], columns=["leader_id", "anc"])
     assigned = df[df["leader_id"].notna()][["piece_id", "unit_code", "leader_id", "cell"]]
     ok = assigned.merge(anc, on="unit_code").merge(pk_df, on=["leader_id", "anc"])
     outside = assigned[~assigned["piece_id"].isin(ok["piece_id"])]
@@ -219,7 +220,7 @@ def apply_changes(
                     )
                 )
             ).all()
-        cur = pd.DataFrame(cur_rows, columns=["piece_id", "cur_leader", "cur_fallback", "version"])
+        cur = pd.DataFrame([tuple(r) for r in cur_rows], columns=["piece_id", "cur_leader", "cur_fallback", "version"])
         cur["piece_id"] = cur["piece_id"].astype("int64")
         df = df.merge(cur, on="piece_id", how="left")
         if df["version"].isna().any():
@@ -253,54 +254,34 @@ def apply_changes(
             c, kind=kind, actor=actor, reason=reason, at=at, changeset_id=changeset_id,
             plan_id=plan_id, undoes=undoes,
         )
-        params = [
-            {
-                "b_pid": int(r.piece_id),
-                "b_old": int(r.version),
-                "b_new": int(r.version) + 1,
-                "b_to": _opt(r.leader_id),
-                "b_fb": bool(r.fallback),
-                "b_cs": cid,
-                "b_at": at,
-            }
-            for r in todo.itertuples(index=False)
-        ]
-        stmt = (
-            update(a)
-            .where(a.c.piece_id == bindparam("b_pid"), a.c.version == bindparam("b_old"))
-            .values(
-                leader_id=bindparam("b_to"),
-                fallback=bindparam("b_fb"),
-                version=bindparam("b_new"),
-                changeset_id=bindparam("b_cs"),
-                updated_at=bindparam("b_at"),
-            )
+        pids = [int(x) for x in todo["piece_id"]]
+        olds = [int(x) for x in todo["version"]]
+        tos = [_opt(x) for x in todo["leader_id"]]
+        froms = [_opt(x) for x in todo["cur_leader"]]
+        fbs = [bool(x) for x in todo["fallback"]]
+        cur_fbs = [bool(x) for x in todo["cur_fallback"]]
+        cells = list(todo["cell"])
+        units = list(todo["unit_code"])
+        n = update_rows(
+            c, a, ["piece_id", "version"],
+            ["leader_id", "fallback", "version", "changeset_id", "updated_at"],
+            [(pid, old, to, fb, old + 1, cid, at)
+             for pid, old, to, fb in zip(pids, olds, tos, fbs, strict=True)],
         )
-        res = c.execute(stmt, params)
-        if res.supports_sane_multi_rowcount() and res.rowcount != len(params):
+        if n != len(pids):
             # Cannot happen while the rows are locked; refuse rather than write a partial edit.
             msg = "a concurrent edit changed some of these pieces; reload and edit again"
-            raise StaleVersionError(msg, pieces=sorted(set(todo["cell"])))
+            raise StaleVersionError(msg, pieces=sorted(set(cells)))
+        event_cols = ["changeset_id", "kind", "piece_id", "cell", "unit_code", "from_leader",
+                      "to_leader", "from_fallback", "to_fallback", "from_version", "to_version",
+                      "actor", "reason", "at"]
         events = [
-            {
-                "changeset_id": cid,
-                "kind": "assign",
-                "piece_id": int(r.piece_id),
-                "cell": r.cell,
-                "unit_code": r.unit_code,
-                "from_leader": _opt(r.cur_leader),
-                "to_leader": _opt(r.leader_id),
-                "from_fallback": bool(r.cur_fallback),
-                "to_fallback": bool(r.fallback),
-                "from_version": int(r.version),
-                "to_version": int(r.version) + 1,
-                "actor": actor,
-                "reason": reason,
-                "at": at,
-            }
-            for r in todo.itertuples(index=False)
+            (cid, "assign", pid, cell, unit, fr, to, ffb, tfb, old, old + 1, actor, reason, at)
+            for pid, cell, unit, fr, to, ffb, tfb, old in zip(
+                pids, cells, units, froms, tos, cur_fbs, fbs, olds, strict=True
+            )
         ]
-        c.execute(insert(s.assignment_events), events)
+        insert_rows(c, s.assignment_events, event_cols, events)
         c.execute(
             update(s.changesets).where(s.changesets.c.id == cid).values(n_events=len(events))
         )
@@ -325,14 +306,14 @@ def undo_changeset(
         if undone_by is not None:
             raise ConflictError(f"change set {changeset_id} was already undone by {undone_by}")
         events = pd.DataFrame(
-            c.execute(
+            [tuple(r) for r in c.execute(
                 select(
                     ev.c.piece_id, ev.c.cell, ev.c.kind, ev.c.from_leader, ev.c.from_fallback,
                     ev.c.to_version,
                 )
                 .where(ev.c.changeset_id == changeset_id)
                 .order_by(ev.c.id)
-            ).all(),
+            ).all()],
             columns=["piece_id", "cell", "kind", "from_leader", "from_fallback", "to_version"],
         )
         if events.empty:
@@ -428,7 +409,7 @@ def history(
         stmt = stmt.limit(int(limit))
     with store._read() as conn:
         rows = conn.execute(stmt).all()
-    df = pd.DataFrame(rows, columns=[c.name for c in cols])
+    df = pd.DataFrame([tuple(r) for r in rows], columns=[c.name for c in cols])
     for col in ("from_leader", "to_leader"):
         df[col] = pd.Series([_opt(v) for v in df[col]], index=df.index, dtype=object)
     return df
@@ -440,15 +421,15 @@ def owners_at(store: Store, at: dt.datetime | str) -> pd.DataFrame:
     ev, p = s.assignment_events, s.pieces
     with store._read() as conn:
         events = pd.DataFrame(
-            conn.execute(
+            [tuple(r) for r in conn.execute(
                 select(ev.c.piece_id, ev.c.cell, ev.c.unit_code, ev.c.to_leader, ev.c.to_fallback)
                 .where(ev.c.at <= ts)
                 .order_by(ev.c.id)
-            ).all(),
+            ).all()],
             columns=["piece_id", "cell", "unit_code", "leader_id", "fallback"],
         )
         now = pd.DataFrame(
-            conn.execute(select(p.c.id, p.c.cell, p.c.unit_code)).all(),
+            [tuple(r) for r in conn.execute(select(p.c.id, p.c.cell, p.c.unit_code)).all()],
             columns=["piece_id", "cell", "unit_code"],
         )
     last = events.drop_duplicates("piece_id", keep="last")

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from gridmgr import settings
 from gridmgr.errors import InvalidFieldError, OrphanedAssignmentsError
 from gridmgr.store import schema as s
+from gridmgr.store._bulk import insert_rows, update_rows
 from gridmgr.store._geom import as_array, from_wkb, to_multipolygons, to_wkb
 from gridmgr.store._types import LoadReport, TableDiff
 
@@ -239,7 +240,7 @@ def _prepare(layers: Any, *, res: int, pieces: pd.DataFrame | None, progress: bo
 
 def _read(conn: Connection, table: Table, cols: list[str]) -> pd.DataFrame:
     rows = conn.execute(select(*[table.c[c] for c in cols])).all()
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame([tuple(r) for r in rows], columns=cols)
 
 
 def _norm(values: pd.Series) -> np.ndarray:
@@ -366,11 +367,11 @@ def load_layers(
         # --- orphans: removed pieces that still have an owner
         a = s.assignments
         owners = pd.DataFrame(
-            conn.execute(
+            [tuple(r) for r in conn.execute(
                 select(a.c.piece_id, a.c.leader_id, a.c.fallback, a.c.version).where(
                     a.c.leader_id.is_not(None)
                 )
-            ).all(),
+            ).all()],
             columns=["id", "leader_id", "fallback", "version"],
         )
         orphans = p_rem.merge(owners, on="id", how="inner")
@@ -441,34 +442,28 @@ def load_layers(
         _delete(conn, s.assignments, "piece_id", removed_ids)
         _delete(conn, s.pieces, "id", removed_ids)
         if len(p_chg):
-            recs = [
-                {"b_id": int(i), "b_area": float(ar), "b_whole": bool(w), "b_geom": g}
-                for i, ar, w, g in zip(
-                    p_chg["id"], p_chg["area_m2"], p_chg["whole"], p_chg["geom"], strict=True
-                )
-            ]
-            conn.execute(
-                update(s.pieces)
-                .where(s.pieces.c.id == bindparam("b_id"))
-                .values(area_m2=bindparam("b_area"), whole=bindparam("b_whole"),
-                        geom=bindparam("b_geom")),
-                recs,
+            update_rows(
+                conn, s.pieces, ["id"], ["area_m2", "whole", "geom"],
+                list(zip([int(i) for i in p_chg["id"]], [float(x) for x in p_chg["area_m2"]],
+                         [bool(x) for x in p_chg["whole"]], list(p_chg["geom"]), strict=True)),
             )
         if len(p_add):
-            conn.execute(
-                insert(s.pieces), _records(p_add, ["cell", "unit_code", "area_m2", "whole", "geom"])
+            insert_rows(
+                conn, s.pieces, ["cell", "unit_code", "area_m2", "whole", "geom"],
+                list(zip([str(x) for x in p_add["cell"]], [str(x) for x in p_add["unit_code"]],
+                         [float(x) for x in p_add["area_m2"]], [bool(x) for x in p_add["whole"]],
+                         list(p_add["geom"]), strict=True)),
             )
             new_ids = pd.DataFrame(
-                conn.execute(select(s.pieces.c.id, s.pieces.c.cell, s.pieces.c.unit_code)).all(),
+                [tuple(r) for r in conn.execute(
+                    select(s.pieces.c.id, s.pieces.c.cell, s.pieces.c.unit_code)
+                ).all()],
                 columns=["id", "cell", "unit_code"],
             ).merge(p_add[["cell", "unit_code"]], on=["cell", "unit_code"])
-            conn.execute(
-                insert(s.assignments),
-                [
-                    {"piece_id": int(i), "leader_id": None, "fallback": False, "version": 0,
-                     "changeset_id": cid, "updated_at": at}
-                    for i in new_ids["id"]
-                ],
+            insert_rows(
+                conn, s.assignments,
+                ["piece_id", "leader_id", "fallback", "version", "changeset_id", "updated_at"],
+                [(int(i), None, False, 0, cid, at) for i in new_ids["id"]],
             )
         all_pieces = _read(conn, s.pieces, ["id", "cell", "unit_code"])
         new_kp = _with_piece_ids(prep, all_pieces)

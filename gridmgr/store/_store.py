@@ -309,7 +309,7 @@ class Store:
                 stmt = stmt.where(p.c.unit_code.in_(sorted(codes)))
             rows = conn.execute(stmt).all()
         names = [c.name for c in cols]
-        df = pd.DataFrame(rows, columns=names)
+        df = pd.DataFrame([tuple(r) for r in rows], columns=names)
         df["id"] = df["id"].astype("int64")
         df["area_m2"] = df["area_m2"].astype(float)
         df["whole"] = df["whole"].astype(bool)
@@ -347,10 +347,10 @@ class Store:
             if scope is not None:
                 codes = self._descendants(self._unit_parents(conn), scope)
                 stmt = stmt.where(k.c.unit_code.in_(sorted(codes)))
-            rows = conn.execute(stmt).mappings().all()
+            rows = conn.execute(stmt).all()
         cols = ["id", "code", "name", "category", "address", "sample", "unit_code", "piece_id",
                 "department", "package_leader_id", "geom"]
-        df = pd.DataFrame(rows, columns=cols)
+        df = pd.DataFrame([tuple(r) for r in rows], columns=cols)
         df["piece_id"] = df["piece_id"].astype("Int64")
         geom = from_wkb(df.pop("geom").tolist())
         return gpd.GeoDataFrame(df, geometry=geom, crs="EPSG:4326")
@@ -360,13 +360,13 @@ class Store:
         ``requires_package_leader``."""
         with self._read() as conn:
             rows = conn.execute(select(s.categories).order_by(s.categories.c.category)).all()
-        return pd.DataFrame(rows, columns=[c.name for c in s.categories.columns])
+        return pd.DataFrame([tuple(r) for r in rows], columns=[c.name for c in s.categories.columns])
 
     def departments(self) -> pd.DataFrame:
         """Departments (行管部门): ``code``, ``name``, ``name_en``."""
         with self._read() as conn:
             rows = conn.execute(select(s.departments).order_by(s.departments.c.code)).all()
-        return pd.DataFrame(rows, columns=[c.name for c in s.departments.columns])
+        return pd.DataFrame([tuple(r) for r in rows], columns=[c.name for c in s.departments.columns])
 
     def leaders(self, *, include_phone: bool = False, active: bool | None = None) -> pd.DataFrame:
         """Leaders: ``id``, ``name``, ``role``, ``department``, ``capacity``, ``active``,
@@ -387,7 +387,7 @@ class Store:
             packs = conn.execute(
                 select(pk.c.leader_id, pk.c.kind, pk.c.target).order_by(pk.c.id)
             ).all()
-        df = pd.DataFrame(rows, columns=[c.name for c in cols])
+        df = pd.DataFrame([tuple(r) for r in rows], columns=[c.name for c in cols])
         units: dict[str, list[str]] = {}
         places: dict[str, list[str]] = {}
         for leader_id, kind, target in packs:
@@ -503,7 +503,7 @@ class Store:
             stmt = stmt.where(le.c.leader_id == leader_id)
         with self._read() as conn:
             rows = conn.execute(stmt).all()
-        return pd.DataFrame(rows, columns=[c.name for c in le.columns])
+        return pd.DataFrame([tuple(r) for r in rows], columns=[c.name for c in le.columns])
 
     # ------------------------------------------------------------------ edits
 
@@ -599,7 +599,7 @@ class Store:
             stmt = stmt.limit(limit)
         with self._read() as conn:
             rows = conn.execute(stmt).all()
-        return pd.DataFrame(rows, columns=[c.name for c in cs.columns])
+        return pd.DataFrame([tuple(r) for r in rows], columns=[c.name for c in cs.columns])
 
     def owners_at(self, at: dt.datetime | str) -> pd.DataFrame:
         """Owner of every piece at time ``at``, reconstructed from the events alone.
@@ -667,7 +667,7 @@ class Store:
                     t.c.grid_code
                 )
             ).all()
-        return pd.DataFrame(rows, columns=["leader_id", "unit_code", "grid_code", "updated_at"])
+        return pd.DataFrame([tuple(r) for r in rows], columns=["leader_id", "unit_code", "grid_code", "updated_at"])
 
     # ------------------------------------------------------------------ plans
 
@@ -719,7 +719,7 @@ class Store:
             stmt = stmt.where(p.c.status == status)
         with self._read() as conn:
             rows = conn.execute(stmt).all()
-        return pd.DataFrame(rows, columns=[c.name for c in cols])
+        return pd.DataFrame([tuple(r) for r in rows], columns=[c.name for c in cols])
 
     def set_plan_status(
         self,
@@ -783,7 +783,7 @@ class Store:
         cols = [u.c.id, u.c.name, u.c.role, u.c.leader_id, u.c.created_at, u.c.active]
         with self._read() as conn:
             rows = conn.execute(select(*cols).order_by(u.c.id)).all()
-        return pd.DataFrame(rows, columns=[c.name for c in cols])
+        return pd.DataFrame([tuple(r) for r in rows], columns=[c.name for c in cols])
 
     def add_token(
         self, user_id: int, token_hash: str, *, name: str | None = None,
