@@ -508,6 +508,14 @@ class AutoAssign:
             if per.mean() > 0:
                 max_mean = max(max_mean, float(per.max() / per.mean()))
         disconnected = int((connected_parts(adj, owner, k) > 1).sum()) if k else 0
+        idle = int((np.bincount(owner[assigned], minlength=k) == 0).sum()) if k else 0
+        if idle:
+            notes.append(
+                t(
+                    f"{idle} 名网格长未分到地块（所在社区地块数少于网格长人数）",
+                    f"{idle} leaders got no piece (fewer pieces than leaders in their community)",
+                )
+            )
         final = np.where(
             assigned, self.slot_leader[np.maximum(owner, 0)] if k else -1, self.fixed_owner
         )
