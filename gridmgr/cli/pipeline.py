@@ -79,16 +79,43 @@ def _run_later_stages(lay: object, layers_dir: Path, out: Path, res: int, databa
         from gridmgr.assign import auto_assign
 
         arep = auto_assign(store, actor="gridmgr-run")
-        d = arep.to_dict()
         console.print(t(
-            f"已分配 {d.get('pieces', 0):,} 个地块；最大/平均负载比 {d.get('max_mean_ratio', float('nan')):.3f}；"
-            f"不连片责任区 {d.get('disconnected', 0)}；属地兜底地块 {d.get('fallback_pieces', 0)}",
-            f"assigned {d.get('pieces', 0):,} pieces; max/mean load {d.get('max_mean_ratio', float('nan')):.3f}; "
-            f"disconnected territories {d.get('disconnected', 0)}; fallback pieces {d.get('fallback_pieces', 0)}",
+            f"已分配 {arep.assigned:,}/{arep.pieces:,} 个地块；最大/平均负载比 {arep.max_mean:.3f}；"
+            f"不连片责任区 {arep.disconnected}；属地兜底地块 {arep.fallback}；未分配 {arep.unassigned}",
+            f"assigned {arep.assigned:,}/{arep.pieces:,} pieces; max/mean load {arep.max_mean:.3f}; "
+            f"disconnected territories {arep.disconnected}; fallback pieces {arep.fallback}; unassigned {arep.unassigned}",
         ))
     _run_output_stages(store, out)
 
 
 def _run_output_stages(store: object, out: Path) -> None:
-    """Coverage report, maps and the briefing pack (wired as those modules land)."""
-    return None
+    """Maps, the briefing pack, and the coverage report last (the campaign's check)."""
+    import json
+
+    from gridmgr import maps
+    from gridmgr.cli.coverage import print_report
+    from gridmgr.coverage import coverage_from_store
+    from gridmgr.export import briefing_pack
+
+    _step(5, "地图：总览与一名网格长的巡查地图", "maps: overview and one grid leader's patrol map")
+    out.mkdir(parents=True, exist_ok=True)
+    overview = maps.overview_map_from_store(store)
+    (out / "overview.html").write_text(maps.map_html(overview), "utf-8")
+    leaders = store.leaders(active=True)  # type: ignore[attr-defined]
+    grid_leaders = leaders[leaders["role"] == "grid_leader"].sort_values("id")
+    if len(grid_leaders):
+        leader_id = str(grid_leaders["id"].iloc[0])
+        m = maps.leader_map_from_store(store, leader_id)
+        (out / f"leader_{leader_id}.html").write_text(maps.map_html(m), "utf-8")
+        console.print(t(f"已写入 {out}/overview.html 与 {out}/leader_{leader_id}.html",
+                        f"wrote {out}/overview.html and {out}/leader_{leader_id}.html"))
+
+    _step(6, "汇报材料（PNG/PDF 地图、XLSX、DOCX、PPTX）", "briefing pack (PNG/PDF maps, XLSX, DOCX, PPTX)")
+    paths = briefing_pack(store, out / "briefing")
+    console.print(t(f"已写入 {len(paths)} 个文件到 {out}/briefing/", f"wrote {len(paths)} files into {out}/briefing/"))
+
+    _step(7, "覆盖检查：死角与盲点", "coverage check: dead corners and blind spots")
+    report = coverage_from_store(store)
+    (out / "coverage.json").write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str) + "\n", "utf-8")
+    report.to_geojson(out / "coverage_findings.geojson")
+    print_report(report, top=10)
