@@ -776,8 +776,8 @@ class AutoAssignReport:
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (cell list truncated to 100)."""
-        out = asdict(self)
+        """JSON-ready dict: tuples become lists, the cell list is truncated to 100."""
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
         out["unassigned_cells"] = list(self.unassigned_cells[:100])
         return out
 

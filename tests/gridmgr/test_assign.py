@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -286,6 +287,8 @@ def test_auto_assign_writes_one_changeset_and_grid_codes(loaded_store: Any) -> N
     assert (connected_parts(adj, labels) == 1).all()
     d = report.to_dict()
     assert d["changeset_id"] == report.changeset_id and len(d["communities"]) == 2
+    assert isinstance(d["grid_codes"], list) and isinstance(d["notes"], list)
+    json.dumps(d)  # JSON-ready
     # re-running with the same seed changes nothing and keeps the codes
     again = auto_assign(store, seed=0)
     assert again.changed == 0
