@@ -45,6 +45,8 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 _EPS = 1e-7
+#: Kicks of the iterated local search swap two runs within this many consecutive positions.
+_KICK_WINDOW = 100
 
 
 def tour_length(dist: FloatArray, tour: npt.ArrayLike, *, closed: bool = True) -> float:
@@ -134,79 +136,57 @@ class _Search:
     def _or_opt(
         self, a: IntArray
     ) -> tuple[FloatArray, IntArray, IntArray, IntArray, IntArray, IntArray, IntArray]:
-        """Gains of Or-opt moves of segments starting at active nodes ``a`` (lengths 1–3).
+        """Gains of Or-opt moves of runs starting at the active nodes ``a`` (lengths 1–3).
 
-        Returns gain, segment start position, segment length, insertion position x (the node
-        before the gap), reversed flag, and the stretch (lo, hi) packed as two arrays later.
+        A run ``f … l`` (positions ``i … j``) is moved next to a neighbour ``c`` of one of its
+        ends, into the gap after ``c`` or before it, in the orientation that puts that end next
+        to ``c``. All (node, length, end, neighbour, gap) combinations are evaluated at once.
+
+        Returns gain, run start position, run length, position ``x`` of the node before the
+        gap, reversed flag, the touched stretch ``[lo, hi]`` (2 × k) and the source node.
         """
         n, d, t, pos, k = self.n, self.d, self.t, self.pos, self.k
-        gains, starts, lens, xs, revs, srcs = [], [], [], [], [], []
-        pa = pos[a]
-        for seg_len in (1, 2, 3):
-            i = pa
-            j = pa + seg_len - 1  # last position of the segment
-            ok = (i >= 1) & (j <= n - 1) & (n - seg_len >= 3)
-            if not ok.any():
-                continue
-            i, j, a_ok = i[ok], j[ok], a[ok]
-            f, last = t[i], t[j]
-            p, q = t[i - 1], t[(j + 1) % n]
-            g_remove = d[p, f] + d[last, q] - d[p, q]
-            # candidate neighbour c of f or of last; four placements
-            for end_is_first in (True, False):
-                node = f if end_is_first else last
-                c = self.knn[node].ravel()
-                rep = np.repeat(np.arange(len(i)), k)
-                pc = pos[c]
-                inside = (pc >= i[rep]) & (pc <= j[rep])
-                ff, ll = f[rep], last[rep]
-                gr = g_remove[rep]
-                sc = t[(pc + 1) % n]
-                pcn = t[(pc - 1) % n]
-                psc = (pc + 1) % n
-                ppc = (pc - 1) % n
-                # gap (c, succ c): insert right after c
-                in_seg_s = (psc >= i[rep]) & (psc <= j[rep])
-                if end_is_first:
-                    # c - f ... l - sc (forward)
-                    cost_a = d[c, ff] + d[ll, sc] - d[c, sc]
-                    rev_a = np.zeros_like(inside)
-                    # pc - l ... f - c (reversed), gap (pred c, c)
-                    cost_b = d[pcn, ll] + d[ff, c] - d[pcn, c]
-                    rev_b = np.ones_like(inside)
-                else:
-                    # c - l ... f - sc (reversed)
-                    cost_a = d[c, ll] + d[ff, sc] - d[c, sc]
-                    rev_a = np.ones_like(inside)
-                    # pc - f ... l - c (forward), gap (pred c, c)
-                    cost_b = d[pcn, ff] + d[ll, c] - d[pcn, c]
-                    rev_b = np.zeros_like(inside)
-                in_seg_p = (ppc >= i[rep]) & (ppc <= j[rep])
-                for cost, rev, x_pos, bad in (
-                    (cost_a, rev_a, pc, inside | in_seg_s),
-                    (cost_b, rev_b, ppc, inside | in_seg_p),
-                ):
-                    g = gr - cost
-                    good = (~bad) & (g > _EPS)
-                    if not good.any():
-                        continue
-                    gains.append(g[good])
-                    starts.append(i[rep][good])
-                    lens.append(np.full(good.sum(), seg_len, dtype=np.int64))
-                    xs.append(x_pos[good])
-                    revs.append(rev[good].astype(np.int64))
-                    srcs.append(a_ok[rep][good])
-        if not gains:
+        lens = np.arange(1, 4)
+        i = np.broadcast_to(pos[a][:, None], (len(a), 3))  # (m, 3)
+        j = i + lens[None, :] - 1
+        ok = (i >= 1) & (j <= n - 1) & ((n - lens[None, :]) >= 3)
+        jc = np.minimum(j, n - 1)
+        f, last = t[i], t[jc]
+        p, q = t[i - 1], t[(jc + 1) % n]
+        g_remove = d[p, f] + d[last, q] - d[p, q]  # (m, 3)
+        near = np.stack([f, last], axis=-1)  # (m, 3, 2): the end placed next to c
+        far = np.stack([last, f], axis=-1)
+        c = self.knn[near]  # (m, 3, 2, k)
+        pc = pos[c]
+        i4, j4 = i[:, :, None, None], jc[:, :, None, None]
+        near4, far4 = near[..., None], far[..., None]
+        inside = (pc >= i4) & (pc <= j4)
+        psc, ppc = (pc + 1) % n, (pc - 1) % n
+        sc, pcn = t[psc], t[ppc]
+        # gap (c, succ c): c - near … far - succ c ; gap (pred c, c): pred c - far … near - c
+        cost_a = d[c, near4] + d[far4, sc] - d[c, sc]
+        cost_b = d[pcn, far4] + d[near4, c] - d[pcn, c]
+        bad_a = inside | ((psc >= i4) & (psc <= j4))
+        bad_b = inside | ((ppc >= i4) & (ppc <= j4))
+        end = np.arange(2)[None, None, :, None]  # 0: near is the first node, 1: the last
+        gain = g_remove[:, :, None, None, None] - np.stack([cost_a, cost_b], axis=-1)
+        bad = np.stack([bad_a, bad_b], axis=-1) | ~ok[:, :, None, None, None]
+        good = (~bad) & (gain > _EPS)
+        if not good.any():
             e = np.empty(0, dtype=np.int64)
             return np.empty(0), e, e, e, e, np.empty((2, 0), dtype=np.int64), e
-        g = np.concatenate(gains)
-        s = np.concatenate(starts)
-        ln = np.concatenate(lens)
-        x = np.concatenate(xs)
-        r = np.concatenate(revs)
-        lo = np.minimum(s - 1, x)
-        hi = np.maximum(s + ln, x + 1)
-        return g, s, ln, x, r, np.stack([lo, hi]), np.concatenate(srcs)
+        shape = gain.shape
+        rev = np.broadcast_to(np.stack([np.broadcast_to(end, pc.shape),
+                                        np.broadcast_to(1 - end, pc.shape)], axis=-1), shape)
+        x_pos = np.stack([pc, ppc], axis=-1)
+        start = np.broadcast_to(i[:, :, None, None, None], shape)
+        seg_len = np.broadcast_to(lens[None, :, None, None, None], shape)
+        src = np.broadcast_to(a[:, None, None, None, None], shape)
+        g, st, ln, x, r, sr = (gain[good], start[good], seg_len[good], x_pos[good],
+                               rev[good].astype(np.int64), src[good])
+        lo = np.minimum(st - 1, x)
+        hi = np.maximum(st + ln, x + 1)
+        return g, st, ln, x, r, np.stack([lo, hi]), sr
 
     # -- one round ---------------------------------------------------------------------------
     def round(self, max_moves: int = 64) -> float:
@@ -224,13 +204,12 @@ class _Search:
         lo = np.concatenate([lo2 - 1, span[0]])
         hi = np.concatenate([hi2 + 1, span[1]])
         top = np.argsort(-gain)[: max_moves * 4]
-        occupied = np.zeros(self.n + 2, dtype=bool)
         chosen: list[int] = []
-        for m in top.tolist():
-            lo_m, hi_m = int(lo[m]), int(hi[m])
-            if occupied[lo_m : hi_m + 1].any():
+        spans: list[tuple[int, int]] = []
+        for m, lo_m, hi_m in zip(top.tolist(), lo[top].tolist(), hi[top].tolist(), strict=True):
+            if any(lo_m <= h and lo_c <= hi_m for lo_c, h in spans):
                 continue
-            occupied[lo_m : hi_m + 1] = True
+            spans.append((lo_m, hi_m))
             chosen.append(m)
             if len(chosen) >= max_moves:
                 break
@@ -352,7 +331,7 @@ def solve_tour(
     best = s.t.copy()
     best_len = tour_length(d, best)
     rng = np.random.default_rng(seed)
-    window = max(4, min(n - 1, 50))
+    window = max(4, min(n - 1, _KICK_WINDOW))
     while time.perf_counter() < deadline and n > 8:
         # local double bridge: positions 1 <= p1 < p2 < p3 <= n within a short window
         p0 = int(rng.integers(1, n - 3))
@@ -363,10 +342,10 @@ def solve_tour(
         p1, p2 = int(c[0]), int(c[1])
         t = s.t
         t[p0:p2] = np.concatenate([t[p1:p2], t[p0:p1]])
-        seg = np.concatenate([t[p0:p2], t[[p0 - 1, p2 % n]]])
+        q = p0 + (p2 - p1)  # where the first run now starts
         s.pos[t] = np.arange(n)
         s.active[:] = False
-        s.active[seg] = True
+        s.active[t[[p0 - 1, p0, q - 1, q, p2 - 1, p2 % n]]] = True
         s.descend()
         cur_len = tour_length(d, s.t)
         if cur_len < best_len - _EPS:
