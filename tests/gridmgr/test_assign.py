@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from benchmarks._synthetic import (
     synthetic_capacities,
@@ -332,3 +334,43 @@ def test_shipped_layers_contiguous_and_balanced(tmp_path: Path) -> None:
     labels = pd.factorize(pieces["leader_id"].astype(str) + "|" + pieces["unit_code"], sort=True)[0]
     assert (connected_parts(adj, labels) == 1).all()
     store.close()
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    n=st.integers(min_value=20, max_value=400),
+    n_groups=st.integers(min_value=1, max_value=4),
+    extra=st.integers(min_value=0, max_value=6),
+    islands=st.booleans(),
+    seed=st.integers(min_value=0, max_value=1000),
+)
+def test_groups_and_islands_property(
+    n: int, n_groups: int, extra: int, islands: bool, seed: int
+) -> None:
+    _, adj = synthetic_grid(n, seed=seed)
+    if islands:  # a second blob in the same graph: groups may then span two separate regions
+        _, adj2 = synthetic_grid(max(n // 3, 2), seed=seed + 1)
+        adj = sp.block_diag([adj, adj2], format="csr")
+    size = adj.shape[0]
+    rng = np.random.default_rng(seed)
+    group = (
+        synthetic_communities(adj, n_groups, seed=seed)
+        if not islands
+        else rng.integers(0, n_groups, size)
+    )
+    present = np.unique(group)
+    leader_group = np.concatenate([present, rng.choice(present, extra)])
+    caps = rng.uniform(0.5, 2.0, len(leader_group))
+    w = rng.exponential(1.0, size)
+    res = AutoAssign.from_graph(adj, w, caps, group=group, leader_group=leader_group).solve()
+    assert (res.owner >= 0).all()
+    assert (leader_group[res.owner] == group).all()
+    counts = connected_parts(adj, res.owner, len(caps))
+    assert res.disconnected == int((counts > 1).sum())
+    # a territory may only be split when its group's own pieces are split
+    from gridmgr._graph import label_subgraph
+
+    gparts = connected_parts(label_subgraph(adj, group), group, int(group.max()) + 1)
+    split_groups = set(np.flatnonzero(gparts > 1).tolist())
+    for leader in np.flatnonzero(counts > 1):
+        assert leader_group[leader] in split_groups
