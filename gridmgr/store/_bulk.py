@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Table, insert, update
 from sqlalchemy.sql import bindparam
 
 from gridmgr.store._geom import SRID, Geom
+from gridmgr.store.schema import UTCDateTime
 
 #: Below this many rows the plain SQLAlchemy statements are fast enough.
 BULK_MIN = 200
@@ -51,9 +52,29 @@ def _copy_text(value: Any) -> str:
     )
 
 
+def _memo(proc: Any) -> Any:
+    """Cache a processor's results: a change set writes the same timestamp on every row."""
+    cache: dict[Any, Any] = {}
+
+    def run(value: Any) -> Any:
+        try:
+            return cache[value]
+        except KeyError:
+            out = cache[value] = proc(value)
+            return out
+
+    return run
+
+
 def _processors(conn: Connection, table: Table, columns: Sequence[str]) -> list[Any]:
     dialect = conn.dialect
-    return [table.c[c].type._cached_bind_processor(dialect) for c in columns]
+    out = []
+    for c in columns:
+        proc = table.c[c].type._cached_bind_processor(dialect)
+        if proc is not None and isinstance(table.c[c].type, UTCDateTime):
+            proc = _memo(proc)
+        out.append(proc)
+    return out
 
 
 def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
