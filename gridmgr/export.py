@@ -147,16 +147,14 @@ class ExportData:
 
 
 def read_roads(path: str | Path | None = None) -> gpd.GeoDataFrame | None:
-    """Road lines for static maps: ``path``, or ``roads.geojson`` of the default layers (or None)."""
-    from gridmgr import settings
+    """Road lines for static maps: ``path`` (must exist), or the default layers' ``roads.geojson``
+    when it exists (else ``None``). Read and checked by :func:`gridmgr.io.read_roads`."""
+    from gridmgr import io, settings
 
-    p = Path(path) if path is not None else settings.layers_dir() / "roads.geojson"
-    if not p.is_file():
-        return None
-    import pyogrio
-
-    frame = pyogrio.read_dataframe(p)
-    return frame.to_crs(4326) if frame.crs is not None and not frame.crs.equals("EPSG:4326") else frame
+    if path is not None:
+        return io.read_roads(path)
+    p = settings.layers_dir() / "roads.geojson"
+    return io.read_roads(p) if p.is_file() else None
 
 
 def export_data_from_store(
@@ -474,16 +472,17 @@ def kml_document(
     _sub(ls, "width", "4")
     if territories is not None and len(territories):
         colours = territories["colour"] if "colour" in territories else pd.Series(_colours(territories.geometry.values))
-        folder = _sub(doc, "Folder")
-        _sub(folder, "name", t("责任区", "territories"))
-        for i in range(len(territories)):
-            sid = f"terr{i}"
-            st = _sub(doc, "Style", id=sid)
+        for i in range(len(territories)):  # styles come before the folders (KML 2.2 order)
+            st = _sub(doc, "Style", id=f"terr{i}")
             lst = _sub(st, "LineStyle")
             _sub(lst, "color", _kml_colour(str(colours.iat[i]), 0xFF))
             _sub(lst, "width", "2")
             pst = _sub(st, "PolyStyle")
             _sub(pst, "color", _kml_colour(str(colours.iat[i]), 0x66))
+        folder = _sub(doc, "Folder")
+        _sub(folder, "name", t("责任区", "territories"))
+        for i in range(len(territories)):
+            sid = f"terr{i}"
             pm = _sub(folder, "Placemark")
             lid = str(territories["leader_id"].iat[i])
             nm = str(territories["name"].iat[i])
@@ -877,6 +876,7 @@ def export_leader(
     route: PatrolRoute | None = None,
     make_route: bool = True,
     paper: str = "A4",
+    basemap: str | None = "tianditu",
 ) -> list[Path]:
     """One leader's material in one format (``html|png|pdf|kml|kmz|gpx|shp|xlsx``).
 
@@ -909,7 +909,7 @@ def export_leader(
     # html: the interactive map (gridmgr.maps)
     from gridmgr.maps import leader_map, map_html
 
-    m = leader_map(pieces, places, route, leader=row, categories=data.categories, departments=data.departments,
+    m = leader_map(pieces, places, route, leader=row, basemap=basemap, categories=data.categories, departments=data.departments,
                    leaders=data.leaders)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(map_html(m), encoding="utf-8")
