@@ -477,22 +477,20 @@ class PieceGraph:
         return sp.csr_matrix((data, (np.concatenate([i, j]), np.concatenate([j, i]))), shape=(n, n))
 
 
-def _hex_edges(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray[np.uint64], NDArray[np.float64],
-                                                                        NDArray[np.float64], NDArray[np.float64]]:
-    """Edges of closed hexagon rings given as ``x``, ``y`` arrays of shape (m, 7).
+def _edge_keys(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray[np.uint64], NDArray[np.float64],
+                                                                        NDArray[np.float64]]:
+    """Keys of the edges of closed hexagon rings given as ``x``, ``y`` of shape (m, 7).
 
-    Returns per edge (m, 6): a key, its ground length and the exact sums of its endpoints'
-    coordinates ``sx``, ``sy`` (twice the midpoint: identical bits from either side of the edge,
-    whatever the orientation). The key mixes the bits of ``sx`` and ``sy``; equal keys are
-    confirmed on ``sx``, ``sy`` themselves.
+    Returns per edge (m, 6) a 64-bit key and the exact sums of its endpoints' coordinates
+    ``sx``, ``sy`` (twice the midpoint: the same bits from either side of the edge, whatever the
+    orientation). Equal keys are confirmed on ``sx``, ``sy``.
     """
-    x0, x1, y0, y1 = x[:, :6], x[:, 1:], y[:, :6], y[:, 1:]
-    sx = x0 + x1
-    sy = y0 + y1
+    sx = x[:, :6] + x[:, 1:]
+    sy = y[:, :6] + y[:, 1:]
     with np.errstate(over="ignore"):
         key = (sx.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) ^ (sy.view(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F))
         key ^= key >> np.uint64(29)
-    return key, _segment_lengths(x0, y0, x1, y1), sx, sy
+    return key, sx, sy
 
 
 def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
@@ -534,7 +532,23 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
     fast = whole & (tid == 3) & (ncoord == 7) & (np.nan_to_num(nint, nan=1) == 0)
     fidx = np.flatnonzero(fast)
     perimeter = np.zeros(n, dtype=np.float64)
-    # interval records along hexagon edges: key, piece, t0, t1, edge length
+    # edge records: fast pieces' six edges first (record r = 6 * k + e), then the pieces cut by a
+    # unit border (their boundary segments lying on their cell's hexagon edges, as intervals)
+    m_fast = len(fidx)
+    n_fast_rec = 6 * m_fast
+    fx = fy = np.zeros((0, 7))
+    key_f = np.empty(0, dtype=np.uint64)
+    sx_f = sy_f = np.zeros(0)
+    if m_fast:
+        xy = shapely.get_coordinates(geoms[fidx])
+        fx = xy[:, 0].reshape(m_fast, 7)
+        fy = xy[:, 1].reshape(m_fast, 7)
+        k2, s2x, s2y = _edge_keys(fx, fy)
+        key_f, sx_f, sy_f = k2.ravel(), s2x.ravel(), s2y.ravel()
+        # ground length of every edge, computed on contiguous slices (cheaper than gathering)
+        edge_len = _segment_lengths(fx[:, :6], fy[:, :6], fx[:, 1:], fy[:, 1:]).ravel()
+    else:
+        edge_len = np.zeros(0)
     r_key: list[NDArray[np.uint64]] = []
     r_piece: list[NDArray[np.int64]] = []
     r_t0: list[NDArray[np.float64]] = []
@@ -542,19 +556,6 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
     r_len: list[NDArray[np.float64]] = []
     r_sx: list[NDArray[np.float64]] = []
     r_sy: list[NDArray[np.float64]] = []
-    if len(fidx):
-        xy = shapely.get_coordinates(geoms[fidx])
-        fx = np.ascontiguousarray(xy[:, 0]).reshape(len(fidx), 7)
-        fy = np.ascontiguousarray(xy[:, 1]).reshape(len(fidx), 7)
-        del xy
-        key, elen, sx, sy = _hex_edges(fx, fy)
-        del fx, fy
-        perimeter[fidx] = elen.sum(axis=1)
-        r_sx.append(sx.ravel())
-        r_sy.append(sy.ravel())
-        r_key.append(key.ravel())
-        r_piece.append(np.repeat(fidx.astype(np.int64), 6))
-        r_len.append(elen.ravel())
     slow = np.flatnonzero(~fast)
     odd: list[NDArray[np.int64]] = []  # pieces measured with shapely against their candidates
     hex_len = np.zeros(n, dtype=np.float64)  # length of each slow piece's boundary on hexagon edges
@@ -568,8 +569,8 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
         hx = np.zeros((len(slow_cells), 7, 2))
         if len(h_idx):
             hx[h_idx] = shapely.get_coordinates(cpoly[h_idx]).reshape(len(h_idx), 7, 2)
-        cx, cy = np.ascontiguousarray(hx[..., 0]), np.ascontiguousarray(hx[..., 1])
-        key, elen, hsx, hsy = _hex_edges(cx, cy)
+        key, hsx, hsy = _edge_keys(hx[..., 0], hx[..., 1])
+        elen = _segment_lengths(hx[:, :6, 0], hx[:, :6, 1], hx[:, 1:, 0], hx[:, 1:, 1])
         # canonical direction of each edge (from its lexicographically smaller end), so that the
         # interval parameter runs the same way seen from both cells
         p0, p1 = hx[:, :6], hx[:, 1:]
@@ -617,49 +618,60 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
         r_t1.append(hi_t)
         r_len.append(elen[c[seg_i], edge_j])
         np.add.at(hex_len, sp_[seg_owner[seg_i]], seg_len[seg_i])
-    n_fast_rec = 6 * len(fidx)
-    key_all = np.concatenate(r_key) if r_key else np.empty(0, dtype=np.uint64)
-    order = np.argsort(key_all)
-    ks = key_all[order]
-    del key_all
+    key_s = np.concatenate(r_key) if r_key else np.empty(0, dtype=np.uint64)
+    sx_s = np.concatenate(r_sx) if r_sx else np.zeros(0)
+    sy_s = np.concatenate(r_sy) if r_sy else np.zeros(0)
+    piece_s = np.concatenate(r_piece) if r_piece else empty_i
+    t0_s = np.concatenate(r_t0) if r_t0 else np.zeros(0)
+    t1_s = np.concatenate(r_t1) if r_t1 else np.zeros(0)
+    len_s = np.concatenate(r_len) if r_len else np.zeros(0)
+    n_rec = n_fast_rec + len(key_s)
     pi: list[NDArray[np.int64]] = []
     pj: list[NDArray[np.int64]] = []
     pl: list[NDArray[np.float64]] = []
-    if len(ks):
-        sx_all = np.concatenate(r_sx)
-        sy_all = np.concatenate(r_sy)
-        piece_all = np.concatenate(r_piece)
-        len_all = np.concatenate(r_len)
-        starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
-        gsize = np.diff(np.r_[starts, len(ks)])
-        slow_pos = np.flatnonzero(order >= n_fast_rec)
+    if n_rec:
+        # sort the keys with the record number packed into their low bits (a plain sort is about
+        # twice as fast as an argsort); records of one edge end up next to each other
+        bits = max(int(n_rec).bit_length(), 1)
+        low = np.uint64((1 << bits) - 1)
+        packed = np.concatenate([key_f, key_s]) & ~low
+        packed |= np.arange(n_rec, dtype=np.uint64)
+        packed.sort()
+        rec = (packed & low).astype(np.int64)
+        hk = packed >> np.uint64(bits)
+        del packed
+        starts = np.flatnonzero(np.r_[True, hk[1:] != hk[:-1]])
+        del hk
+        gsize = np.diff(np.r_[starts, n_rec])
         gslow = np.zeros(len(starts), dtype=bool)
-        gslow[np.searchsorted(starts, slow_pos, side="right") - 1] = True
+        gslow[np.searchsorted(starts, np.flatnonzero(rec >= n_fast_rec), side="right") - 1] = True
         # the common case: an edge shared by exactly two whole hexagons (confirmed on the exact
         # endpoint sums, which also rules out hash collisions)
         simple = starts[(gsize == 2) & ~gslow]
-        ra, rb = order[simple], order[simple + 1]
-        ok = (sx_all[ra] == sx_all[rb]) & (sy_all[ra] == sy_all[rb])
+        ra, rb = rec[simple], rec[simple + 1]
+        ok = (sx_f[ra] == sx_f[rb]) & (sy_f[ra] == sy_f[rb])
         ra, rb = ra[ok], rb[ok]
-        u, v = piece_all[ra], piece_all[rb]
+        u, v = fidx[ra // 6], fidx[rb // 6]
         pi.append(np.minimum(u, v))
         pj.append(np.maximum(u, v))
-        pl.append(len_all[ra])
-        # edges with a piece cut by a unit border: overlaps of parameter intervals
-        gs = np.flatnonzero(gslow & (gsize > 1))
+        pl.append(edge_len[ra])
+        # edges with a piece cut by a unit border (or a hash collision): interval overlaps
+        gs = np.flatnonzero((gslow | (gsize > 2)) & (gsize > 1))
         if len(gs):
             g_s = np.repeat(gs, gsize[gs])
             first = np.cumsum(gsize[gs]) - gsize[gs]
-            sub = np.repeat(starts[gs] - first, gsize[gs]) + np.arange(len(g_s))
-            rec = order[sub]
-            t0_all = np.concatenate(r_t0)
-            t1_all = np.concatenate(r_t1)
-            slow_r = rec >= n_fast_rec
-            a0 = np.where(slow_r, t0_all[np.maximum(rec - n_fast_rec, 0)], 0.0)
-            a1 = np.where(slow_r, t1_all[np.maximum(rec - n_fast_rec, 0)], 1.0)
-            p_s, ln, qx, qy = piece_all[rec], len_all[rec], sx_all[rec], sy_all[rec]
+            r_ = rec[np.repeat(starts[gs] - first, gsize[gs]) + np.arange(len(g_s))]
+            is_s = r_ >= n_fast_rec
+            rs = np.maximum(r_ - n_fast_rec, 0)
+            rf = np.minimum(r_, max(n_fast_rec - 1, 0))
+            a0 = np.where(is_s, t0_s[rs] if len(t0_s) else 0.0, 0.0)
+            a1 = np.where(is_s, t1_s[rs] if len(t1_s) else 0.0, 1.0)
+            p_s = np.where(is_s, piece_s[rs] if len(piece_s) else 0, fidx[rf // 6] if m_fast else 0)
+            ln = np.where(is_s, len_s[rs] if len(len_s) else 0.0, edge_len[rf] if m_fast else 0.0)
+            qx = np.where(is_s, sx_s[rs] if len(sx_s) else 0.0, sx_f[rf] if m_fast else 0.0)
+            qy = np.where(is_s, sy_s[rs] if len(sy_s) else 0.0, sy_f[rf] if m_fast else 0.0)
             off = 1
-            while off < len(sub):
+            while off < len(g_s):
                 m = np.flatnonzero(g_s[off:] == g_s[:-off])
                 if len(m) == 0:
                     break
@@ -670,6 +682,8 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
                 pj.append(np.maximum(p_s[u], p_s[v])[keep])
                 pl.append(ov[keep] * ln[u][keep])
                 off += 1
+    if m_fast:
+        perimeter[fidx] = edge_len.reshape(m_fast, 6).sum(axis=1)
     # pieces of the same cell: the border between them
     if len(slow):
         _, inv, cnt = np.unique(cells[slow], return_inverse=True, return_counts=True)
