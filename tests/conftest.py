@@ -62,7 +62,7 @@ def postgis_url() -> Iterator[str]:
             have = conn.execute(
                 text("SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'")
             ).first()
-    except Exception as exc:  # noqa: BLE001 - any connection problem means "unavailable"
+    except Exception as exc:
         _unavailable(f"{admin_url.render_as_string(hide_password=True)} is unreachable ({type(exc).__name__})")
         raise AssertionError("unreachable") from exc  # pragma: no cover - skip/fail raised
     if have is None:

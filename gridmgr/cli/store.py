@@ -224,7 +224,7 @@ def _cells_within(store: Any, path: Path) -> list[int]:
 
     try:
         area = gpd.read_file(path, engine="pyogrio")
-    except Exception as exc:  # noqa: BLE001 - unreadable file → one clear line
+    except Exception as exc:
         raise InputError(f"{path}: cannot read polygons ({exc})") from exc
     if area.crs is not None and area.crs.to_epsg() != 4326:
         area = area.to_crs(4326)

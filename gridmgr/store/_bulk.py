@@ -107,7 +107,7 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Se
         tuple(v if (p is None or v is None) else p(v) for v, p in zip(r, procs, strict=True))
         for r in rows
     ]
-    conn.exec_driver_sql(f"INSERT INTO {name} ({cols}) VALUES ({marks})", data)  # type: ignore[arg-type]
+    conn.exec_driver_sql(f"INSERT INTO {name} ({cols}) VALUES ({marks})", data)
 
 
 def update_rows(
@@ -133,16 +133,16 @@ def update_rows(
             .where(*[table.c[k] == bindparam(f"k_{k}") for k in keys])
             .values({c: bindparam(f"s_{c}") for c in sets})
         )
-        params = [
+        small = [
             {**{f"k_{k}": r[i] for i, k in enumerate(keys)},
              **{f"s_{c}": r[len(keys) + j] for j, c in enumerate(sets)}}
             for r in rows
         ]
         total = 0
         if conn.dialect.name == "sqlite":
-            res = conn.execute(stmt, params)
+            res = conn.execute(stmt, small)
             return int(res.rowcount)
-        for p in params:  # few rows: one statement each keeps rowcount exact on psycopg2
+        for p in small:  # few rows: one statement each keeps rowcount exact on psycopg2
             total += int(conn.execute(stmt, p).rowcount)
         return total
     prep = conn.dialect.identifier_preparer

@@ -24,24 +24,24 @@ from gridmgr.errors import InvalidGeometryError
 SRID = 4326
 
 
-class _PGGeometry(Geometry):  # type: ignore[misc]
+class _PGGeometry(Geometry):
     """GeoAlchemy2 geometry that exchanges raw WKB ``bytes`` (no element wrappers)."""
 
     cache_ok = True
 
-    def bind_processor(self, dialect: Dialect) -> None:  # noqa: D102
+    def bind_processor(self, dialect: Dialect) -> None:
         return None
 
-    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:  # noqa: D102
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
         def process(value: Any) -> bytes | None:
             return None if value is None else bytes(value)
 
         return process
 
-    def bind_expression(self, bindvalue: Any) -> ColumnElement[Any]:  # noqa: D102
+    def bind_expression(self, bindvalue: Any) -> ColumnElement[Any]:
         return func.ST_GeomFromWKB(bindvalue, self.srid, type_=self)
 
-    def column_expression(self, col: Any) -> ColumnElement[Any]:  # noqa: D102
+    def column_expression(self, col: Any) -> ColumnElement[Any]:
         return func.ST_AsBinary(col, type_=self)
 
 
@@ -66,14 +66,14 @@ class Geom(TypeDecorator[bytes]):
         super().__init__()
         self.geometry_type = geometry_type
 
-    def load_dialect_impl(self, dialect: Dialect | None) -> TypeEngine[Any]:  # noqa: D102
+    def load_dialect_impl(self, dialect: Dialect | None) -> TypeEngine[Any]:
         if dialect is not None and dialect.name == "postgresql":
             return dialect.type_descriptor(
                 _PGGeometry(self.geometry_type, srid=SRID, spatial_index=False)
             )
         return LargeBinary() if dialect is None else dialect.type_descriptor(LargeBinary())
 
-    def process_result_value(self, value: Any, dialect: Dialect) -> bytes | None:  # noqa: D102
+    def process_result_value(self, value: Any, dialect: Dialect) -> bytes | None:
         return None if value is None else bytes(value)
 
 
@@ -133,4 +133,5 @@ def from_wkb(values: Sequence[Any] | np.ndarray) -> np.ndarray:
     arr = np.asarray([None if v is None else bytes(v) for v in values], dtype=object)
     if len(arr) == 0:
         return np.empty(0, dtype=object)
-    return shapely.from_wkb(arr)
+    out: np.ndarray = shapely.from_wkb(arr)
+    return out

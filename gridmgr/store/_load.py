@@ -245,7 +245,7 @@ def _read(conn: Connection, table: Table, cols: list[str]) -> pd.DataFrame:
 
 def _norm(values: pd.Series) -> np.ndarray:
     """Comparable object array: None for missing, floats rounded to 1e-6."""
-    out = []
+    out: list[Any] = []
     for v in values:
         if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
             out.append(None)
@@ -284,7 +284,7 @@ def _diff(
 def _records(frame: pd.DataFrame, cols: list[str]) -> list[dict[str, Any]]:
     out = []
     for row in frame[cols].itertuples(index=False, name=None):
-        rec = {}
+        rec: dict[str, Any] = {}
         for c, v in zip(cols, row, strict=True):
             if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
                 rec[c] = None
@@ -379,17 +379,17 @@ def load_layers(
             {"cell": r.cell, "unit_code": r.unit_code, "leader_id": r.leader_id}
             for r in orphans.itertuples(index=False)
         )
-        report_args: dict[str, Any] = dict(
-            res=res,
-            source=prep.source,
-            departments=TableDiff(len(dep_add), len(dep_rem), len(dep_chg)),
-            categories=TableDiff(len(cat_add), len(cat_rem), len(cat_chg)),
-            units=TableDiff(len(u_add), len(u_rem), len(u_chg)),
-            pieces=TableDiff(len(p_add), len(p_rem), len(p_chg)),
-            pieces_added=tuple(p_add["cell"]),
-            pieces_removed=tuple(p_rem["cell"]),
-            orphaned=orphan_list,
-        )
+        report_args: dict[str, Any] = {
+            "res": res,
+            "source": prep.source,
+            "departments": TableDiff(len(dep_add), len(dep_rem), len(dep_chg)),
+            "categories": TableDiff(len(cat_add), len(cat_rem), len(cat_chg)),
+            "units": TableDiff(len(u_add), len(u_rem), len(u_chg)),
+            "pieces": TableDiff(len(p_add), len(p_rem), len(p_chg)),
+            "pieces_added": tuple(p_add["cell"]),
+            "pieces_removed": tuple(p_rem["cell"]),
+            "orphaned": orphan_list,
+        }
         if len(orphans) and not allow_orphans:
             shown = "; ".join(
                 f"{o['cell']} (unit {o['unit_code']}, leader {o['leader_id']})"

@@ -9,19 +9,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, and_, func, insert, select, text, update
 
 from gridmgr import settings
 from gridmgr.errors import (
     ConflictError,
     InputError,
     LeaderNotFoundError,
-    NotFoundError,
     PlanNotFoundError,
     SchemaError,
-    StaleVersionError,
     UnitNotFoundError,
 )
 from gridmgr.store import schema as s
@@ -158,7 +155,7 @@ class Store:
                     try:
                         with conn.begin_nested():
                             conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-                    except Exception as exc:  # noqa: BLE001 - re-raised as a domain error
+                    except Exception as exc:
                         msg = (
                             f"{self!r}: the PostGIS extension is not installed and could not be "
                             f"created ({type(exc).__name__}); install postgresql-15-postgis-3 "
@@ -645,12 +642,12 @@ class Store:
         if missing:
             raise InputError(f"grid codes: missing column(s) {', '.join(sorted(missing))}")
         at = s.utcnow()
-        rows = [
+        rows: list[dict[str, Any]] = [
             {"leader_id": str(r.leader_id), "unit_code": str(r.unit_code),
              "grid_code": str(r.grid_code), "updated_at": at}
             for r in codes[["leader_id", "unit_code", "grid_code"]].itertuples(index=False)
         ]
-        units = sorted({r["unit_code"] for r in rows})
+        units = sorted({str(r["unit_code"]) for r in rows})
         with self.transaction(conn) as c:
             for part in chunks(units):
                 c.execute(s.territories.delete().where(s.territories.c.unit_code.in_(part)))

@@ -93,7 +93,7 @@ def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, dict[str, s
 
         try:
             wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
-        except Exception as exc:  # noqa: BLE001 - any unreadable workbook
+        except Exception as exc:
             raise InputError(f"{p}: not a readable XLSX workbook ({exc}); save it again as .xlsx") from exc
         ws = wb.worksheets[0]
         raw_rows = [[_cell(v) for v in r] for r in ws.iter_rows(values_only=True)]

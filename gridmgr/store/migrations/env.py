@@ -8,7 +8,7 @@ connection in ``config.attributes["connection"]``. Running ``alembic`` by hand a
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
 
 from gridmgr import settings
 from gridmgr.store.schema import metadata
@@ -16,11 +16,11 @@ from gridmgr.store.schema import metadata
 config = context.config
 
 
-def _run(connection: object) -> None:
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
-        render_as_batch=connection.dialect.name == "sqlite",  # type: ignore[attr-defined]
+        render_as_batch=connection.dialect.name == "sqlite",
         transaction_per_migration=False,
     )
     with context.begin_transaction():

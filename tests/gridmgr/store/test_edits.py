@@ -32,10 +32,9 @@ def _community(store, code):
 def test_a_second_owner_for_a_piece_is_refused_by_the_database(loaded_store):
     store = loaded_store
     pid = int(store.pieces(geometry=False)["id"].iloc[0])
-    with pytest.raises(IntegrityError):
-        with store.engine.begin() as conn:
-            conn.execute(sa.insert(s.assignments).values(piece_id=pid, leader_id="G01_1",
-                                                         fallback=False, version=0))
+    with pytest.raises(IntegrityError), store.engine.begin() as conn:
+        conn.execute(sa.insert(s.assignments).values(piece_id=pid, leader_id="G01_1",
+                                                     fallback=False, version=0))
     # and it is the primary key, on both backends
     insp = sa.inspect(store.engine)
     assert insp.get_pk_constraint("assignments")["constrained_columns"] == ["piece_id"]
