@@ -113,7 +113,7 @@ def _esc(value: object) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
     try:
-        if pd.isna(value):  # type: ignore[call-overload]
+        if pd.isna(value):
             return ""
     except (TypeError, ValueError):
         pass
@@ -287,7 +287,7 @@ def _vector_layer_class() -> type:
     import folium
     from folium.template import Template
 
-    class VectorLayer(folium.map.Layer):  # type: ignore[misc]
+    class VectorLayer(folium.map.Layer):
         """One ``L.geoJSON`` layer over a FeatureCollection with per-feature style/popup/tooltip.
 
         Feature properties: ``_s`` style overrides, ``_p`` popup HTML, ``_t`` tooltip HTML (both
@@ -335,7 +335,7 @@ def _control_class() -> type:
     import folium
     from folium.template import Template
 
-    class HtmlControl(folium.MacroElement):  # type: ignore[misc]
+    class HtmlControl(folium.MacroElement):
         """A Leaflet control holding pre-escaped HTML (the legend)."""
 
         _template = Template(
@@ -355,7 +355,7 @@ var {{ this.get_name() }} = L.control({position: {{ this.position|tojson }}});
 
         def __init__(self, html_text: str, *, position: str = "bottomright",
                      css_class: str = "gm-legend") -> None:
-            super().__init__()
+            super().__init__()  # type: ignore[no-untyped-call]
             self._name = "GridmgrControl"
             self.html = _script_safe(json.dumps(html_text, ensure_ascii=False))
             self.position = position
@@ -368,7 +368,7 @@ def _measure_class() -> type:
     import folium
     from folium.template import Template
 
-    class Measure(folium.MacroElement):  # type: ignore[misc]
+    class Measure(folium.MacroElement):
         """The measure control (``gridmgr.js``) and a metric-only scale bar."""
 
         _template = Template(
@@ -381,7 +381,7 @@ L.control.scale({imperial: false, maxWidth: 160}).addTo({{ this._parent.get_name
         )
 
         def __init__(self) -> None:
-            super().__init__()
+            super().__init__()  # type: ignore[no-untyped-call]
             self._name = "GridmgrMeasure"
             self.options = _script_safe(json.dumps({
                 "title": t("测距", "Measure distance"),
@@ -397,7 +397,7 @@ def _title_class() -> type:
     import folium
     from folium.template import Template
 
-    class Title(folium.MacroElement):  # type: ignore[misc]
+    class Title(folium.MacroElement):
         _template = Template(
             """
 {% macro header(this, kwargs) %}<title>{{ this.title }}</title>
@@ -406,7 +406,7 @@ def _title_class() -> type:
         )
 
         def __init__(self, title: str) -> None:
-            super().__init__()
+            super().__init__()  # type: ignore[no-untyped-call]
             self._name = "GridmgrTitle"
             self.title = _html_text(title)
 
@@ -499,7 +499,8 @@ def _finish(m: folium.Map, legend_html: str) -> None:
     import folium
     from folium import plugins
 
-    fs = plugins.Fullscreen(position="topleft", title=t("全屏", "Full screen"),
+    fs = plugins.Fullscreen(  # type: ignore[no-untyped-call]
+       position="topleft", title=t("全屏", "Full screen"),
                             title_cancel=t("退出全屏", "Exit full screen"))
     fs.default_js = [("fullscreen", _ASSET + _JS["fullscreen"])]
     fs.default_css = [("fullscreen_css", _ASSET + _CSS["fullscreen_css"])]
@@ -811,7 +812,10 @@ def _key_place_layer(
     cat_dept = _lookup(categories, "category", "department")
     dept_name = _lookup(departments, "code", "name" if t("zh", "en") == "zh" else "name_en")
     leader_name = _lookup(leaders, "id", "name")
-    col = lambda c: kp[c].tolist() if c in kp.columns else [None] * len(kp)  # noqa: E731
+
+    def col(c: str) -> list[Any]:
+        return list(kp[c].tolist()) if c in kp.columns else [None] * len(kp)
+
     names, codes, addrs, pls = col("name"), col("code"), col("address"), col("package_leader_id")
     depts = col("department")
     popups, glyphs, colours, labels = [], [], [], []
@@ -834,7 +838,7 @@ def _key_place_layer(
     polys = shapely.get_type_id(geoms) >= 3
     pts = _inner_points(geoms)
     all_geoms = np.concatenate([geoms[polys], pts])
-    props = {
+    props: dict[str, list[Any]] = {
         "_p": [p for p, k in zip(popups, polys, strict=True) if k] + popups,
         "_g": [g for g, k in zip(glyphs, polys, strict=True) if k] + glyphs,
         "_c": [c for c, k in zip(colours, polys, strict=True) if k] + colours,
@@ -845,8 +849,8 @@ def _key_place_layer(
     Vector(features_json(base.shift(all_geoms), props), name=t("重点点位", "Key places"),
            style={"weight": 2, "fillOpacity": 0.2}, points="badge",
            tooltip={"direction": "top", "offset": [0, -12]}).add_to(m)
-    legend = [f"<div style='margin-top:4px'><b>{_html_text(t('重点点位', 'Key places'))}"
-              f" ({len(kp)})</b></div>"]
+    legend = [(f"<div style='margin-top:4px'><b>{_html_text(t('重点点位', 'Key places'))}"
+               f" ({len(kp)})</b></div>")]
     for cat in dict.fromkeys(cats):
         glyph, colour, label = _category_style(cat, categories)
         legend.append(f'<div><span class="gm-badge"><span style="background:{colour}">{glyph}'
@@ -956,8 +960,8 @@ def overview_map(
     basemap
         One of :data:`BASEMAPS`.
     """
-    m, base, legend = _overview_parts(units, pieces_with_leaders, gaps, leaders=leaders,
-                                      basemap=basemap, simplify_m=simplify_m, title=title)
+    m, _, legend = _overview_parts(units, pieces_with_leaders, gaps, leaders=leaders,
+                                   basemap=basemap, simplify_m=simplify_m, title=title)
     _finish(m, "".join(legend))
     return m
 
@@ -1044,7 +1048,10 @@ def _gap_layer(m: folium.Map, Vector: type, gaps: gpd.GeoDataFrame, base: _Base,
     kinds = gaps["kind"].astype(str).tolist()
     lab_col = "label_zh" if t("zh", "en") == "zh" else "label_en"
     labels = gaps[lab_col].tolist() if lab_col in gaps.columns else kinds
-    col = lambda c: gaps[c].tolist() if c in gaps.columns else [None] * len(gaps)  # noqa: E731
+
+    def col(c: str) -> list[Any]:
+        return list(gaps[c].tolist()) if c in gaps.columns else [None] * len(gaps)
+
     area, unit, leader, place = col("area_m2"), col("unit_code"), col("leader_id"), col("place_code")
     popups = [
         _popup_table(lab or k, [
@@ -1064,8 +1071,8 @@ def _gap_layer(m: folium.Map, Vector: type, gaps: gpd.GeoDataFrame, base: _Base,
            name=t("覆盖缺口", "Coverage gaps"),
            style={"color": GAP_COLOUR, "weight": 2.5, "dashArray": "5 3", "fillColor": GAP_COLOUR,
                   "fillOpacity": 0.35}).add_to(m)
-    out = [f"<div style='margin-top:4px'><b>{_html_text(t('覆盖缺口', 'Coverage gaps'))}"
-           f" ({len(gaps)})</b></div>"]
+    out = [(f"<div style='margin-top:4px'><b>{_html_text(t('覆盖缺口', 'Coverage gaps'))}"
+            f" ({len(gaps)})</b></div>")]
     for lab in dict.fromkeys(labels):
         out.append(f'<div><i style="background:{GAP_COLOUR};opacity:.5;border:1px dashed '
                    f'{GAP_COLOUR}"></i>{_esc(lab)}</div>')

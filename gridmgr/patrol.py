@@ -25,6 +25,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -145,9 +146,9 @@ class _Search:
         Returns gain, run start position, run length, position ``x`` of the node before the
         gap, reversed flag, the touched stretch ``[lo, hi]`` (2 × k) and the source node.
         """
-        n, d, t, pos, k = self.n, self.d, self.t, self.pos, self.k
+        n, d, t, pos = self.n, self.d, self.t, self.pos
         lens = np.arange(1, 4)
-        i = np.broadcast_to(pos[a][:, None], (len(a), 3))  # (m, 3)
+        i = np.repeat(pos[a][:, None], 3, axis=1)  # (m, 3)
         j = i + lens[None, :] - 1
         ok = (i >= 1) & (j <= n - 1) & ((n - lens[None, :]) >= 3)
         jc = np.minimum(j, n - 1)
@@ -168,22 +169,23 @@ class _Search:
         cost_b = d[pcn, far4] + d[near4, c] - d[pcn, c]
         bad_a = inside | ((psc >= i4) & (psc <= j4))
         bad_b = inside | ((ppc >= i4) & (ppc <= j4))
-        end = np.arange(2)[None, None, :, None]  # 0: near is the first node, 1: the last
         gain = g_remove[:, :, None, None, None] - np.stack([cost_a, cost_b], axis=-1)
-        bad = np.stack([bad_a, bad_b], axis=-1) | ~ok[:, :, None, None, None]
-        good = (~bad) & (gain > _EPS)
-        if not good.any():
+        good = np.stack([bad_a, bad_b], axis=-1)
+        np.logical_not(good, out=good)
+        good &= ok[:, :, None, None, None]
+        good &= gain > _EPS
+        mi, li, ei, ki, gi = np.nonzero(good)
+        if len(mi) == 0:
             e = np.empty(0, dtype=np.int64)
             return np.empty(0), e, e, e, e, np.empty((2, 0), dtype=np.int64), e
-        shape = gain.shape
-        rev = np.broadcast_to(np.stack([np.broadcast_to(end, pc.shape),
-                                        np.broadcast_to(1 - end, pc.shape)], axis=-1), shape)
-        x_pos = np.stack([pc, ppc], axis=-1)
-        start = np.broadcast_to(i[:, :, None, None, None], shape)
-        seg_len = np.broadcast_to(lens[None, :, None, None, None], shape)
-        src = np.broadcast_to(a[:, None, None, None, None], shape)
-        g, st, ln, x, r, sr = (gain[good], start[good], seg_len[good], x_pos[good],
-                               rev[good].astype(np.int64), src[good])
+        g = gain[mi, li, ei, ki, gi]
+        st = i[mi, li]
+        ln = (li + 1).astype(np.int64)
+        # end 0: the run's first node sits next to c; gap after c keeps the run forward
+        r = np.where(gi == 0, ei, 1 - ei).astype(np.int64)
+        pcg = pc[mi, li, ei, ki]
+        x = np.where(gi == 0, pcg, (pcg - 1) % n)
+        sr = a[mi]
         lo = np.minimum(st - 1, x)
         hi = np.maximum(st + ln, x + 1)
         return g, st, ln, x, r, np.stack([lo, hi]), sr
@@ -539,8 +541,8 @@ def _piece_ids(pieces: gpd.GeoDataFrame) -> list[str]:
     if "cell" in pieces.columns:
         cells = pieces["cell"].astype(str)
         if cells.duplicated().any() and "unit_code" in pieces.columns:
-            return (cells + "/" + pieces["unit_code"].astype(str)).tolist()
-        return cells.tolist()
+            return [str(v) for v in (cells + "/" + pieces["unit_code"].astype(str)).tolist()]
+        return [str(v) for v in cells.tolist()]
     return [str(i) for i in range(len(pieces))]
 
 
@@ -644,7 +646,7 @@ def road_graph(
     mat = scipy.sparse.coo_matrix(
         (np.concatenate([w, w]), (np.concatenate([a, b]), np.concatenate([b, a]))), shape=(n, n)
     ).tocsr()
-    return RoadGraph(xy=xy, matrix=mat, crs=projector.fwd.target_crs)
+    return RoadGraph(xy=xy, matrix=mat, crs=pyproj.CRS(projector.fwd.target_crs))
 
 
 def _road_costs(
@@ -829,13 +831,12 @@ def patrol_route(
     )
     (slon, slat), start_kind = _start_point(start, kp, territory)
 
-    kinds: list[StopKind] = ["key_place"] * len(kgeoms) + ["piece"] * len(pgeoms)
+    kinds: list[StopKind] = [*(["key_place"] * len(kgeoms)), *(["piece"] * len(pgeoms))]  # type: ignore[list-item]
     ids = ([str(c) for c in kp["code"].tolist()] if kp is not None and "code" in kp.columns
            else [str(i) for i in range(len(kgeoms))]) + _piece_ids(pieces)
-    names: list[str | None] = (
-        [None if pd.isna(x) else str(x) for x in kp["name"].tolist()]
-        if kp is not None and "name" in kp.columns else [None] * len(kgeoms)
-    ) + [None] * len(pgeoms)
+    names: list[str | None] = [None] * (len(kgeoms) + len(pgeoms))
+    if kp is not None and "name" in kp.columns:
+        names[: len(kgeoms)] = [None if pd.isna(x) else str(x) for x in kp["name"].tolist()]
     pts = _inner_points(np.concatenate([kgeoms, pgeoms]))
     lon = np.concatenate([[slon], shapely.get_x(pts)])
     lat = np.concatenate([[slat], shapely.get_y(pts)])
@@ -867,7 +868,7 @@ def patrol_route(
 
     order = solve_tour(cost, start=0, closed=closed, time_limit_s=time_limit_s, seed=seed)
     seq = order.tolist() + ([0] if closed else [])
-    legs_idx = list(zip(seq[:-1], seq[1:], strict=True))
+    legs_idx = list(pairwise(seq))
 
     legs: list[BaseGeometry] = []
     leg_len: list[float] = []
@@ -972,6 +973,6 @@ def _as_list(v: object) -> list[str]:
         return []
     if isinstance(v, str):
         return [x.strip() for x in v.replace("；", ";").split(";") if x.strip()]
-    if isinstance(v, Sequence) or isinstance(v, np.ndarray):
+    if isinstance(v, Sequence | np.ndarray):
         return [str(x) for x in v]
     return [str(v)]

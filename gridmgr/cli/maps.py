@@ -86,7 +86,7 @@ def leader(
         m = maps.leader_map(pieces, places, route, leader=record, basemap=basemap,
                             categories=store.categories(), departments=store.departments(),
                             leaders=store.leaders())
-        used, note = maps.resolve_basemap(basemap)
+        _, note = maps.resolve_basemap(basemap)
         if note:
             err_console.print(f"[yellow]{note}[/]")
         _write(maps.map_html(m), out)

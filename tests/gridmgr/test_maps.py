@@ -389,7 +389,7 @@ def test_gaps_need_a_kind() -> None:
 
 
 def test_plan_diff_map_highlights_moved_pieces() -> None:
-    layers, pieces = _shipped()
+    _, pieces = _shipped()
     p = pieces.loc[pieces["unit_code"].isin(["220173001003", "220173001002"])].reset_index(drop=True)
     p["leader_id"] = p["unit_code"]
     moved = p.loc[p["unit_code"] == "220173001003"].iloc[:7]
