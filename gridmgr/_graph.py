@@ -275,10 +275,10 @@ def _bfs_depth(adj: sp.csr_matrix, source: int) -> tuple[IntArray, IntArray]:
     pos[order] = np.arange(m)
     parent_pos = pos[pred[order[1:]]]  # nondecreasing, for positions 1..m-1
     # nxt[s]: start of the level after the level starting at position s.
-    nxt = (np.searchsorted(parent_pos, np.arange(m), side="left") + 1).tolist()
+    nxt = np.searchsorted(parent_pos, np.arange(m), side="left") + 1
     starts = [0, 1]
     while starts[-1] < m:
-        starts.append(min(max(nxt[starts[-1]], starts[-1] + 1), m))
+        starts.append(min(max(int(nxt[starts[-1]]), starts[-1] + 1), m))
     sizes: IntArray = np.diff(np.asarray(starts, dtype=np.int64)).astype(np.int64)
     depth = np.full(n, -1, dtype=np.int64)
     depth[order] = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
@@ -305,22 +305,66 @@ def _sweep_cut(
     order_a, d_a = _bfs_depth(sub, a)
     b = int(order_a[-1])
     _, d_b = _bfs_depth(sub, b)
-    order = np.lexsort((d_a, d_a - d_b))
+    wmax = float(w.max()) if n else 0.0
+    coo = sub.tocoo()
+
+    # Candidate sweeps: the a–b "perpendicular bisector" sweep, a ball grown from a (the small
+    # side as a compact cap rather than a strip), and a ball grown from b for the right side.
+    # The one whose plain prefix cuts fewest edges is refined (stray components, exact load);
+    # should that miss the load by more than a piece, the bisector sweep is the fallback.
+    big = n + 1  # composite integer keys: one stable argsort instead of a lexsort
+    sweeps = [
+        (np.argsort((d_a - d_b) * big + d_a, kind="stable"), share, lo, hi, False),
+        (np.argsort(d_a * big + (n - d_b), kind="stable"), share, lo, hi, False),
+        (np.argsort(d_b * big + (n - d_a), kind="stable"), 1.0 - share, n - hi, n - lo, True),
+    ]
+    raw = []
+    for order, sh, lo_, hi_, _ in sweeps:
+        cum = np.cumsum(w[order])
+        m = min(max(int(np.searchsorted(cum, sh * cum[-1])), lo_), hi_)
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n)
+        inside = rank < m
+        raw.append(int((inside[coo.row] != inside[coo.col]).sum()))
+    best_left, best_err = None, np.inf
+    for i in sorted(range(len(sweeps)), key=lambda i: (raw[i], i)):
+        order, sh, lo_, hi_, flip = sweeps[i]
+        left, err = _prefix_cut(sub, w, order, sh, lo_, hi_, wmax)
+        if flip:
+            left = ~left
+        if err < best_err:
+            best_left, best_err = left, err
+        if err <= 0.5 * wmax:
+            break
+    assert best_left is not None
+    return best_left, a, b
+
+
+def _prefix_cut(
+    sub: sp.csr_matrix,
+    w: FloatArray,
+    order: IntArray,
+    share: float,
+    lo: int,
+    hi: int,
+    wmax: float,
+) -> tuple[NDArray[np.bool_], float]:
+    """Left side = a prefix of ``order`` carrying ``share`` of the load, plus the right side's stray
+    components; returns the side and its absolute load error. Every node of ``order`` must have a
+    neighbour earlier in it, so that prefixes are connected."""
+    n = sub.shape[0]
     cum = np.cumsum(w[order])
-    total = cum[-1]
-    target = share * total
+    target = share * cum[-1]
 
     def side(m: int) -> tuple[NDArray[np.bool_], float]:
         left = np.zeros(n, dtype=bool)
         left[order[:m]] = True
         right = ~left
-        rsub = sub[right][:, right]
-        ncomp, comp = connected_components(rsub, directed=False)
+        ncomp, comp = connected_components(sub[right][:, right], directed=False)
         if ncomp > 1:
             ridx = np.flatnonzero(right)
             sizes = np.bincount(comp, weights=w[ridx] + 1e-9)
-            main = int(np.argmax(sizes))
-            left[ridx[comp != main]] = True
+            left[ridx[comp != int(np.argmax(sizes))]] = True
         return left, float(w[left].sum())
 
     def position(t: float) -> int:
@@ -335,10 +379,9 @@ def _sweep_cut(
     tried = {m}
     tgt = target
     for _ in range(6):
-        err = best_w - target if best_err else 0.0
-        if abs(err) <= 0.5 * (w.max() if n else 0.0):
+        if best_err <= 0.5 * wmax:
             break
-        tgt = tgt - err
+        tgt = tgt - (best_w - target)
         m = position(tgt)
         if m in tried:
             break
@@ -346,7 +389,7 @@ def _sweep_cut(
         left, lw = side(m)
         if lo <= left.sum() <= hi and abs(lw - target) < best_err:
             best_left, best_w, best_err = left, lw, abs(lw - target)
-    return best_left, a, b
+    return best_left, best_err
 
 
 def bisection_partition(
