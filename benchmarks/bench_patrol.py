@@ -6,7 +6,7 @@ for every solver. Printed side by side per instance:
 
 * gridmgr   — :func:`gridmgr.patrol.solve_tour` (nearest neighbour → 2-opt + Or-opt with
               neighbour lists → iterated local search with local double-bridge kicks) with its
-              default 0.3 s budget;
+              default 0.4 s budget;
 * ort-2s    — OR-Tools routing, PATH_CHEAPEST_ARC + GUIDED_LOCAL_SEARCH, 2 s limit;
 * ort-10s   — the same with 10 s (skipped with ``--quick``).
 

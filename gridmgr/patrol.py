@@ -264,7 +264,7 @@ def solve_tour(
     *,
     start: int = 0,
     closed: bool = True,
-    time_limit_s: float = 0.3,
+    time_limit_s: float = 0.4,
     neighbours: int = 10,
     seed: int = 0,
     improve: bool = True,
@@ -747,7 +747,7 @@ def patrol_route(
     roads: gpd.GeoDataFrame | None = None,
     walking_speed_kmh: float = WALKING_SPEED_KMH,
     closed: bool = True,
-    time_limit_s: float = 0.3,
+    time_limit_s: float = 0.4,
     seed: int = 0,
 ) -> PatrolRoute:
     """A patrol route over a territory: every key place and every piece, visited once.
