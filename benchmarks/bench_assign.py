@@ -7,6 +7,8 @@ key places (:func:`benchmarks._synthetic.synthetic_loads`), equal capacities (an
 
 For each case it prints, side by side:
 
+* cpu       — median CPU time of the same runs (both are single-threaded; on a shared machine
+              this is the fairer figure);
 * time      — median wall time of ``--repeat`` runs (gridmgr: ``AutoAssign.from_graph(...).solve()``
               including validation and metrics; pymetis: ``part_graph`` alone);
 * max/mean  — max over parts of load/capacity divided by the mean of load/capacity;
@@ -52,14 +54,19 @@ def _metrics(
 def run_gridmgr(
     adj: sp.csr_matrix, w: np.ndarray, caps: np.ndarray, repeat: int
 ) -> dict[str, float]:
-    times, owner = [], None
+    times, cpu, owner = [], [], None
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         res = AutoAssign.from_graph(adj, w, caps, seed=0).solve()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         owner = res.owner
     assert owner is not None
-    return {"seconds": statistics.median(times), **_metrics(adj, w, owner, caps)}
+    return {
+        "seconds": statistics.median(times),
+        "cpu": statistics.median(cpu),
+        **_metrics(adj, w, owner, caps),
+    }
 
 
 def run_pymetis(
@@ -70,9 +77,9 @@ def run_pymetis(
     vw = np.maximum(np.round(w * 1000).astype(np.int64), 1)
     k = len(caps)
     tp = (caps / caps.sum()).tolist() if np.ptp(caps) > 0 else None
-    times, owner = [], None
+    times, cpu, owner = [], [], None
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         with warnings.catch_warnings():
             warnings.simplefilter(
                 "ignore", DeprecationWarning
@@ -81,9 +88,14 @@ def run_pymetis(
                 k, xadj=adj.indptr, adjncy=adj.indices, vweights=vw, tpwgts=tp
             )
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         owner = np.asarray(parts, dtype=np.int64)
     assert owner is not None
-    return {"seconds": statistics.median(times), **_metrics(adj, w, owner, caps)}
+    return {
+        "seconds": statistics.median(times),
+        "cpu": statistics.median(cpu),
+        **_metrics(adj, w, owner, caps),
+    }
 
 
 def main() -> None:
@@ -96,7 +108,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     head = (
-        f"{'case':>12} {'method':>8} {'time s':>8} {'max/mean':>9} {'min/mean':>9} "
+        f"{'case':>12} {'method':>8} {'time s':>8} {'cpu s':>7} {'max/mean':>9} {'min/mean':>9} "
         f"{'split':>6} {'cut':>8}"
     )
     print(head)
@@ -109,7 +121,8 @@ def main() -> None:
         for name, fn in (("gridmgr", run_gridmgr), ("pymetis", run_pymetis)):
             m = fn(adj, w, caps, args.repeat)
             print(
-                f"{n // 1000:>6}k/{k:<5d} {name:>8} {m['seconds']:>8.3f} {m['max_mean']:>9.4f} "
+                f"{n // 1000:>6}k/{k:<5d} {name:>8} {m['seconds']:>8.3f} {m['cpu']:>7.3f} "
+                f"{m['max_mean']:>9.4f} "
                 f"{m['min_mean']:>9.4f} {int(m['split']):>6d} {int(m['cut']):>8d}"
             )
 
