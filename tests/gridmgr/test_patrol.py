@@ -279,3 +279,23 @@ def test_frames_round_trip() -> None:
     assert stops["order"].tolist() == [1, 2, 3, 4]
     assert legs["length_m"].sum() == pytest.approx(route.length_m)
     assert stops.crs.to_epsg() == 4326 and legs.crs.to_epsg() == 4326
+
+
+def test_patrol_route_from_store(loaded_store: Any) -> None:
+    from gridmgr.errors import LeaderNotFoundError
+    from gridmgr.patrol import patrol_route_from_store
+    from gridmgr.store import Change
+
+    pieces = loaded_store.pieces(geometry=False)
+    mine = pieces.loc[pieces["unit_code"] == "220173001001", "id"]
+    loaded_store.apply_changes([Change(int(i), "G01_1") for i in mine], actor="test", reason="t")
+    route = patrol_route_from_store(loaded_store, "G01_1")
+    kinds = Counter(s.kind for s in route.stops)
+    assert kinds["piece"] == len(mine)
+    # the school and the market lie in community 1; the school of community 2 does not
+    assert {s.id for s in route.stops if s.kind == "key_place"} == {"KP001", "KP900"}
+    # a package leader with no pieces still gets the key places packaged to them
+    route_p = patrol_route_from_store(loaded_store, "P02")
+    assert [s.id for s in route_p.stops] == ["KP002"]
+    with pytest.raises(LeaderNotFoundError):
+        patrol_route_from_store(loaded_store, "NOPE")
