@@ -445,8 +445,9 @@ def bisection_partition(
         # Each side's pole for its own cut: the parent's pole on that side, when it stayed there.
         right_idx, left_idx = idx[~left], idx[left]
         right_pole = int(idx[b]) if not left[b] else int(right_idx[0])
+        left_pole = int(idx[a]) if left[a] else int(left_idx[0])
         stack.append((right_idx, p2, right_pole))
-        stack.append((left_idx, p1, int(idx[a])))
+        stack.append((left_idx, p1, left_pole))
     return owner
 
 
