@@ -188,6 +188,7 @@ class MapLayers:
     label_units: Sequence[str] = ()  # unit codes whose names are written on the map
     label_places: bool = False
     highlight: str | None = None  # leader id drawn strong, the others faded
+    context: gpd.GeoDataFrame | None = None  # units around the map's scope, drawn grey
 
 
 def render(
@@ -257,8 +258,12 @@ def render(
 
     handles: list[Any] = []
     legend_text: list[str] = []
+    context_legend: list[str] = []
+    context = _draw_context(ax, layers, fwd, clip, context_legend)
     _draw_roads(ax, layers, fwd, clip)
     handles += _draw_territories(ax, layers, fwd, legend_text, families, fs)
+    handles += context
+    legend_text += context_legend
     handles += _draw_units(ax, layers, fwd, families, fs, legend_text)
     handles += _draw_places(ax, layers, fwd, clip, families, fs, legend_text)
     handles += _draw_route(ax, layers, fwd, families, fs, legend_text)
@@ -342,6 +347,29 @@ def _draw_roads(ax: Axes, layers: MapLayers, fwd: pyproj.Transformer, clip: Any)
         segs = _line_segments(_to_metric(sel, fwd))
         if segs:
             ax.add_collection(LineCollection(segs, colors=colour, linewidths=width, linestyles=style, zorder=1))
+
+
+def _draw_context(ax: Axes, layers: MapLayers, fwd: pyproj.Transformer, clip: Any, legend: list[str]) -> list[Any]:
+    from matplotlib.patches import Patch, PathPatch
+
+    ctx = layers.context
+    if ctx is None or len(ctx) == 0:
+        return []
+    geoms = np.asarray(ctx.geometry.values, dtype=object)
+    geoms = geoms[shapely.intersects(geoms, clip)]
+    if len(geoms) == 0:
+        return []
+    drawn = False
+    for geom in _to_metric(geoms, fwd):
+        path = polygon_path(geom)
+        if path is not None:
+            ax.add_patch(PathPatch(path, facecolor="#e4e4e4", edgecolor="#bdbdbd", linewidth=0.5, zorder=0.5))
+            drawn = True
+    if not drawn:
+        return []
+    label = t("图幅范围外的其他单元", "other units (outside this map's scope)")
+    legend.append(label)
+    return [Patch(facecolor="#e4e4e4", edgecolor="#bdbdbd", label=label)]
 
 
 def _draw_territories(ax: Axes, layers: MapLayers, fwd: pyproj.Transformer, legend: list[str],

@@ -379,17 +379,27 @@ def static_map(
     places = data.key_places
     n_places = 0
     if places is not None and len(places) and focus is not None:
-        n_places = int(shapely.intersects(focus, shapely.point_on_surface(np.asarray(places.geometry.values, dtype=object))).sum())
+        inside = np.asarray(shapely.intersects(focus, shapely.point_on_surface(np.asarray(places.geometry.values, dtype=object))))
+        n_places = int(inside.sum())
+        if leader is None:  # a unit's map shows the unit's places only
+            places = places.loc[inside]
+    shown = set(show_units["code"].astype(str))
+    context = units.loc[~units["code"].astype(str).isin(shown) & units["code"].astype(str).isin(_lowest_codes(units))]
     if leader is None:
         subtitle_bits.append(t(f"责任人 {len(terr)} 名", f"{len(terr)} leaders"))
     subtitle_bits.append(t(f"重点点位 {n_places} 处", f"{n_places} key places"))
     layers = MapLayers(
         territories=terr, units=show_units, blind=blind_geometry(scoped, data.leaders), key_places=places,
         category_names=data.category_names(), roads=data.roads, route=route, focus=focus,
-        label_units=label_units, label_places=label_places, highlight=highlight,
+        label_units=label_units, label_places=label_places, highlight=highlight, context=context,
     )
     return render(layers, out, title=title or default_title, subtitle=" · ".join(subtitle_bits), date=data.day,
                   paper=paper, dpi=dpi, fmt=f)
+
+
+def _lowest_codes(units: pd.DataFrame) -> set[str]:
+    parents = set(units["parent"].dropna().astype(str))
+    return set(units["code"].astype(str)) - parents
 
 
 def _ancestors(units: pd.DataFrame, code: str) -> list[str]:

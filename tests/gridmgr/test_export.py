@@ -530,7 +530,7 @@ def test_cli_exports_from_store(assigned_store: Any, tmp_path: Path) -> None:
                               "--database-url", url])
     assert res.exit_code == 0, res.output
     res = runner.invoke(app, ["export", "briefing", "--format", "xlsx", "--out", str(tmp_path / "b.xlsx"),
-                              "--pack", str(tmp_path / "pack"), "--no-roads", "--database-url", url])
+                              "--no-roads", "--database-url", url])
     assert res.exit_code == 0, res.output
     wb = openpyxl.load_workbook(tmp_path / "b.xlsx")
     from gridmgr.coverage import coverage_from_store
@@ -541,7 +541,47 @@ def test_cli_exports_from_store(assigned_store: Any, tmp_path: Path) -> None:
     got = {r[0]: dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)}
     for rec in rep.units.to_dict(orient="records"):
         assert got[rec["code"]]["覆盖率（%）"] == pytest.approx(rec["coverage_pct"])
-    assert (tmp_path / "pack" / "briefing.docx").is_file()
     res = runner.invoke(app, ["export", "leader", "NOPE", "--out", str(tmp_path / "x.kml"), "--database-url", url])
     assert res.exit_code == 1
     assert "NOPE" in res.output
+
+
+@pytest.mark.slow
+def test_briefing_pack_from_shipped_layers(tmp_path: Path) -> None:
+    """End to end on the shipped Changchun High-tech Zone: load, auto-assign, export the pack."""
+    import docx
+    import openpyxl
+
+    from gridmgr import settings
+    from gridmgr.assign import auto_assign
+    from gridmgr.coverage import coverage_from_store
+    from gridmgr.io import read_layers
+    from gridmgr.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'zone.db'}")
+    try:
+        store.upgrade()
+        store.load_layers(read_layers(settings.DEFAULT_LAYERS), res=9, actor="test")
+        store.import_leaders(settings.DEFAULT_LAYERS / "leaders_sample.csv", actor="test")
+        auto_assign(store, actor="test")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            paths = briefing_pack(store, tmp_path / "pack")
+        assert _glyph_warnings(caught) == []
+        names = [p.name for p in paths]
+        assert names == ["overview.png", "overview.pdf", "street_220173001.png", "street_220173005.png",
+                         "briefing.xlsx", "briefing.docx", "briefing.pptx"]
+        px = _png(paths[0])
+        assert (px.shape[1], px.shape[0]) == (1754, 1240)
+        _non_blank(px)
+        rep = coverage_from_store(store)
+        ws = openpyxl.load_workbook(paths[4])["单元覆盖"]
+        header = [c.value for c in ws[1]]
+        got = {r[0]: dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)}
+        assert set(got) == set(rep.units["code"])
+        assert got["220173"]["地块数"] == rep.units.set_index("code").loc["220173", "pieces"]
+        doc = docx.Document(str(paths[5]))
+        assert len(doc.inline_shapes) == 3
+        assert "长春高新技术产业开发区" in doc.paragraphs[0].text
+    finally:
+        store.close()
