@@ -165,3 +165,32 @@ def test_measure_control_measures(browser: Any, leader_page: dict[str, Any]) -> 
         assert any(ch.isdigit() for ch in text)
     finally:
         page.close()
+
+
+def test_overview_map_renders_offline(browser: Any, tmp_path: Path) -> None:
+    """The whole zone at res 10, dissolved: one SVG path per territory, no request but tiles."""
+    import h3
+
+    from gridmgr import maps
+    from gridmgr.grid import pieces_from_units
+    from gridmgr.io import read_layers
+    from gridmgr.settings import DEFAULT_LAYERS
+
+    layers = read_layers(DEFAULT_LAYERS)
+    pieces = pieces_from_units(layers.units, res=10)
+    pieces["leader_id"] = [f"{u}-{h3.cell_to_parent(c, 7)}"
+                           for u, c in zip(pieces["unit_code"], pieces["cell"], strict=True)]
+    path = tmp_path / "overview.html"
+    path.write_text(maps.map_html(maps.overview_map(layers.units, pieces, basemap="tianditu")),
+                    encoding="utf-8")
+    got = _open(browser, path)
+    page = got["page"]
+    try:
+        n_terr = pieces["leader_id"].nunique()
+        fills = page.eval_on_selector_all(
+            "path.leaflet-interactive[fill-opacity='0.45']", "els => els.map(e => e.getAttribute('fill'))")
+        assert len(fills) == n_terr
+        assert len(set(fills)) >= 5
+        assert got["errors"] == [] and got["other"] == []
+    finally:
+        page.close()
