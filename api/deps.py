@@ -83,7 +83,8 @@ class AuthCache:
             frame = store.users()
             users = {
                 int(r["id"]): User(int(r["id"]), str(r["name"]), str(r["role"]),
-                                   r["leader_id"] or None, "session")
+                                   r["leader_id"] if isinstance(r["leader_id"], str) else None,
+                                   "session")
                 for r in frame.to_dict("records") if bool(r["active"])
             }
             self._users = (now, users)

@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - orjson is optional
 def dumps(obj: Any) -> bytes:
     """JSON bytes (UTF-8, Chinese kept readable, NaN → null)."""
     if _orjson is not None:
-        return _orjson.dumps(obj, default=_default, option=_orjson.OPT_SERIALIZE_NUMPY)
+        return _orjson.dumps(obj, default=_default, option=_orjson.OPT_SERIALIZE_NUMPY | _orjson.OPT_NON_STR_KEYS)
     return json.dumps(obj, ensure_ascii=False, default=_default).encode()
 
 

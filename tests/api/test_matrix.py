@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests_api_helpers import ROLE_NAMES
+from apihelpers import ROLE_NAMES
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 MISSING_PLAN = "0" * 32

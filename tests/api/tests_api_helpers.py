@@ -1,3 +1,0 @@
-"""Shared constants of the API tests."""
-
-ROLE_NAMES = ("anonymous", "viewer", "leader", "planner", "admin")
