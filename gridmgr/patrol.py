@@ -268,6 +268,7 @@ def solve_tour(
     neighbours: int = 10,
     seed: int = 0,
     improve: bool = True,
+    max_kicks: int | None = None,
 ) -> IntArray:
     """Order the nodes of ``dist`` into a short tour beginning at ``start``.
 
@@ -288,6 +289,10 @@ def solve_tour(
         ``time_limit_s=0`` it is fully deterministic).
     improve
         ``False`` returns the nearest-neighbour tour.
+    max_kicks
+        Stop the iterated local search after this many kicks (whichever of this and
+        ``time_limit_s`` comes first); with ``time_limit_s=math.inf`` the result depends only on
+        ``seed`` and ``max_kicks``.
 
     Returns
     -------
@@ -315,7 +320,7 @@ def solve_tour(
         big = np.zeros((n + 1, n + 1))
         big[:n, :n] = d
         t = solve_tour(big, start=start, closed=True, time_limit_s=time_limit_s,
-                       neighbours=neighbours, seed=seed)
+                       neighbours=neighbours, seed=seed, max_kicks=max_kicks)
         dummy = int(np.flatnonzero(t == n)[0])
         t = np.concatenate([t[dummy + 1 :], t[:dummy]])
         # the path runs from start: rotate/flip so that it begins with start
@@ -334,7 +339,9 @@ def solve_tour(
     best_len = tour_length(d, best)
     rng = np.random.default_rng(seed)
     window = max(4, min(n - 1, _KICK_WINDOW))
-    while time.perf_counter() < deadline and n > 8:
+    kicks = 0
+    while time.perf_counter() < deadline and n > 8 and (max_kicks is None or kicks < max_kicks):
+        kicks += 1
         # local double bridge: positions 1 <= p1 < p2 < p3 <= n within a short window
         p0 = int(rng.integers(1, n - 3))
         span = min(window, n - p0)
