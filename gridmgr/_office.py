@@ -148,12 +148,13 @@ def _east_asian(style_or_run: Any, name: str, ascii_name: str | None = None) -> 
 
 
 def _page_number_footer(section: Any) -> None:
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.oxml import OxmlElement
     from docx.oxml.ns import qn
     from docx.shared import Pt
 
     para = section.footer.paragraphs[0]
-    para.alignment = 1  # centre
+    para.alignment = WD_ALIGN_PARAGRAPH.CENTER
     run = para.add_run("— ")
     run.font.size = Pt(14)
     fld = OxmlElement("w:fldSimple")
@@ -169,7 +170,7 @@ def _page_number_footer(section: Any) -> None:
 
 
 def _styles(doc: Any) -> None:
-    from docx.enum.text import WD_LINE_SPACING
+    from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
     from docx.shared import Pt
 
     normal = doc.styles["Normal"]
@@ -185,7 +186,7 @@ def _styles(doc: Any) -> None:
     title.font.size = Pt(22)
     title.font.bold = False
     title.font.color.rgb = None
-    title.paragraph_format.alignment = 1
+    title.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
     title.paragraph_format.space_after = Pt(28)
     title.paragraph_format.line_spacing = Pt(36)
     for name, font in (("Heading 1", HEADING_FONT), ("Heading 2", HEADING2_FONT)):
@@ -202,7 +203,7 @@ def _styles(doc: Any) -> None:
     caption.font.size = Pt(12)
     caption.font.color.rgb = None
     caption.font.italic = False
-    caption.paragraph_format.alignment = 1
+    caption.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
 
 
 def _table(doc: Any, columns: Sequence[tuple[str, str, str]], frame: pd.DataFrame) -> Any:
@@ -247,6 +248,7 @@ def write_briefing_docx(
 ) -> Path:
     """Write the DOCX briefing (GB/T 9704 layout, see the module docstring)."""
     from docx import Document
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.shared import Mm, Pt
 
     doc = Document()
@@ -268,7 +270,7 @@ def write_briefing_docx(
     doc.add_paragraph(t("一、责任区分布图", "1. Maps of the territories"), style="Heading 1")
     for caption, path in maps:
         doc.add_picture(str(path), width=text_width)
-        doc.paragraphs[-1].alignment = 1
+        doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
         doc.add_paragraph(caption, style="Caption")
 
     cols, frame = unit_table
@@ -283,7 +285,7 @@ def write_briefing_docx(
         doc.add_paragraph(t("未发现缺口，全域责任已落实（不留死角、不留盲点）。", "No gaps found: every piece and key place has its leader."))
 
     p = doc.add_paragraph(t(f"{date.year}年{date.month}月{date.day}日", f"{date:%Y-%m-%d}"))
-    p.alignment = 2  # right
+    p.alignment = WD_ALIGN_PARAGRAPH.RIGHT
     p.paragraph_format.space_before = Pt(28)
     out.parent.mkdir(parents=True, exist_ok=True)
     doc.save(str(out))
@@ -314,19 +316,20 @@ def write_map_slides(out: Path, *, title: str, date: dt.date, maps: Sequence[tup
             for run in para.runs:
                 run.font.size = Pt(28)
         slide.shapes.title.top, slide.shapes.title.height = Inches(0.2), Inches(0.9)
-        slide.shapes.title.left, slide.shapes.title.width = Inches(0.4), prs.slide_width - Inches(0.8)
+        slide.shapes.title.left, slide.shapes.title.width = Inches(0.4), Emu(int(prs.slide_width or Inches(13.333)) - Inches(0.8))
         from PIL import Image
 
         with Image.open(path) as im:
             w_px, h_px = im.size
-        max_w, max_h = prs.slide_width - Inches(0.6), prs.slide_height - Inches(1.3)
+        slide_w, slide_h = int(prs.slide_width or Inches(13.333)), int(prs.slide_height or Inches(7.5))
+        max_w, max_h = slide_w - Inches(0.6), slide_h - Inches(1.3)
         scale = min(max_w / w_px, max_h / h_px)
         w, h = int(w_px * scale), int(h_px * scale)
-        left = int((prs.slide_width - w) / 2)
+        left = int((slide_w - w) / 2)
         slide.shapes.add_picture(str(path), Emu(left), Inches(1.15), width=Emu(w), height=Emu(h))
     out.parent.mkdir(parents=True, exist_ok=True)
     prs.save(str(out))
     return out
 
 
-__all__ = ["Sheet", "set_text", "write_workbook", "write_briefing_docx", "write_map_slides", "FORMULA_LEADS"]
+__all__ = ["FORMULA_LEADS", "Sheet", "set_text", "write_briefing_docx", "write_map_slides", "write_workbook"]

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import pyproj
 import shapely
 
@@ -296,8 +295,8 @@ def render(
     lonlat = inv.transform([bar_xy[0][0], bar_xy[1][0]], [bar_xy[0][1], bar_xy[1][1]])
     return StaticMap(
         path=out, paper=paper, dpi=dpi,
-        size_px=(int(round(fig_w * dpi)), int(round(fig_h * dpi))),
-        crs=crs.srs, extent=tuple(float(v) for v in extent),  # type: ignore[arg-type]
+        size_px=(round(fig_w * dpi), round(fig_h * dpi)),
+        crs=crs.srs, extent=(float(extent[0]), float(extent[1]), float(extent[2]), float(extent[3])),
         scale_bar_m=bar_m,
         scale_bar_lonlat=((float(lonlat[0][0]), float(lonlat[1][0])), (float(lonlat[0][1]), float(lonlat[1][1]))),
         legend=tuple(legend_text), title=title,
@@ -425,7 +424,7 @@ def _draw_units(ax: Axes, layers: MapLayers, fwd: pyproj.Transformer, families: 
     handles: list[Any] = []
     geoms = _to_metric(units.geometry.values, fwd)
     levels = units["level"].astype(str).to_numpy()
-    styles = (("community", "#555555", 0.8, (0, (4, 2)), t("社区/村界", "community/village boundary")),
+    styles: tuple[tuple[str, str, float, Any, str], ...] = (("community", "#555555", 0.8, (0, (4, 2)), t("社区/村界", "community/village boundary")),
               ("grid", "#777777", 0.5, (0, (2, 2)), t("网格界", "grid boundary")),
               ("street", "#222222", 1.8, "-", t("街道/乡镇界", "street/township boundary")),
               ("district", "#000000", 2.6, "-", t("区界", "district boundary")))
@@ -544,4 +543,4 @@ def _north_arrow(ax: Axes, families: list[str], fs: float) -> None:
             ha="center", va="bottom", fontweight="bold", zorder=12)
 
 
-__all__ = ["StaticMap", "MapLayers", "render", "local_crs", "polygon_path", "fmt_area", "fmt_area_short", "PAPERS"]
+__all__ = ["PAPERS", "MapLayers", "StaticMap", "fmt_area", "fmt_area_short", "local_crs", "polygon_path", "render"]

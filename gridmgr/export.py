@@ -110,7 +110,7 @@ class ExportData:
             msg = t(f"单元 {code!r} 不存在；用 `gridmgr grid units` 查看编码",
                     f"unit {code!r} does not exist; see `gridmgr grid units` for the codes")
             raise UnitNotFoundError(msg)
-        return hit.iloc[0].to_dict()
+        return dict(hit.iloc[0].to_dict())
 
     def leader_row(self, leader_id: str) -> Mapping[str, Any]:
         hit = self.leaders.loc[self.leaders["id"].astype(str) == str(leader_id)]
@@ -118,7 +118,7 @@ class ExportData:
             msg = t(f"领导 {leader_id!r} 不存在；用 `gridmgr leaders list` 查看编号",
                     f"leader {leader_id!r} does not exist; see `gridmgr leaders list`")
             raise LeaderNotFoundError(msg)
-        return hit.iloc[0].to_dict()
+        return dict(hit.iloc[0].to_dict())
 
     def subtree(self, code: str) -> set[str]:
         """``code`` and every unit below it."""
@@ -143,7 +143,7 @@ class ExportData:
         """The top unit (no parent), or the first unit."""
         no_parent = self.units["parent"].isna() | (self.units["parent"].astype(str) == "")
         rows = self.units.loc[no_parent] if no_parent.any() else self.units
-        return rows.iloc[0].to_dict()
+        return dict(rows.iloc[0].to_dict())
 
 
 def read_roads(path: str | Path | None = None) -> gpd.GeoDataFrame | None:
@@ -538,7 +538,7 @@ def kml_document(
         p = _sub(pm, "Point")
         _sub(p, "coordinates", f"{route.start[0]:.7f},{route.start[1]:.7f}")
     ET.indent(root, space=" ")
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True))
 
 
 def write_kml(out: str | Path, territories: gpd.GeoDataFrame | None, places: gpd.GeoDataFrame | None = None,
@@ -584,7 +584,7 @@ def gpx_document(route: PatrolRoute | None, places: gpd.GeoDataFrame | None = No
     root = ET.Element(f"{{{GPX_NS}}}gpx", {"version": "1.1", "creator": "gridmgr"})
     meta = sub(root, "metadata")
     sub(meta, "name", name)
-    sub(meta, "time", dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    sub(meta, "time", dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     if places is not None and len(places):
         pts = shapely.point_on_surface(np.asarray(places.geometry.values, dtype=object))
         for i in range(len(places)):
@@ -622,7 +622,7 @@ def gpx_document(route: PatrolRoute | None, places: gpd.GeoDataFrame | None = No
                 for x, y in shapely.get_coordinates(ring):
                     sub(seg, "trkpt", lat=f"{y:.7f}", lon=f"{x:.7f}")
     ET.indent(root, space=" ")
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True))
 
 
 def write_gpx(out: str | Path, route: PatrolRoute | None, places: gpd.GeoDataFrame | None = None,
@@ -1105,8 +1105,30 @@ def export_briefing(data: ExportData, out: str | Path, *, fmt: str | None = None
 
 
 __all__ = [
-    "ExportData", "StaticMap", "export_data_from_store", "read_roads", "territories_frame", "blind_geometry",
-    "static_map", "kml_document", "write_kml", "write_kmz", "gpx_document", "write_gpx", "write_shapefile",
-    "leader_table", "unit_table", "gap_table", "write_xlsx", "write_docx", "write_pptx", "leader_layers",
-    "export_leader", "export_unit", "export_briefing", "briefing_pack", "summary_lines", "streets",
+    "ExportData",
+    "StaticMap",
+    "blind_geometry",
+    "briefing_pack",
+    "export_briefing",
+    "export_data_from_store",
+    "export_leader",
+    "export_unit",
+    "gap_table",
+    "gpx_document",
+    "kml_document",
+    "leader_layers",
+    "leader_table",
+    "read_roads",
+    "static_map",
+    "streets",
+    "summary_lines",
+    "territories_frame",
+    "unit_table",
+    "write_docx",
+    "write_gpx",
+    "write_kml",
+    "write_kmz",
+    "write_pptx",
+    "write_shapefile",
+    "write_xlsx",
 ]

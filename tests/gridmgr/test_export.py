@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import warnings
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -215,7 +214,7 @@ def test_scale_bar_is_true_ground_length(data: ExportData, tmp_path: Path) -> No
 def test_leader_map_legend_area_and_route(data: ExportData, tmp_path: Path) -> None:
     from gridmgr.patrol import patrol_route
 
-    pieces, terr, places = leader_layers(data, "G1")
+    pieces, _terr, places = leader_layers(data, "G1")
     route = patrol_route(pieces, places)
     m = static_map(data, tmp_path / "g1.png", leader="G1", route=route)
     area = float(pieces["area_m2"].sum())
@@ -270,7 +269,7 @@ def test_kml_coordinates_inside_territory(data: ExportData, tmp_path: Path) -> N
     out = export_leader(data, "G1", tmp_path / "g1.kml")[0]
     folders = _kml_placemarks(out.read_bytes())
     assert set(folders) == {"责任区", "重点点位", "巡查路线"}
-    pieces, terr, places = leader_layers(data, "G1")
+    _pieces, terr, places = leader_layers(data, "G1")
     territory = terr.geometry.iat[0]
     poly = shape(folders["责任区"][0].geometry)
     # lon,lat order: x is the longitude
@@ -305,7 +304,7 @@ def test_gpx_route_points_and_waypoints(data: ExportData, tmp_path: Path) -> Non
 
     from gridmgr.patrol import patrol_route
 
-    pieces, terr, places = leader_layers(data, "G1")
+    pieces, _terr, places = leader_layers(data, "G1")
     route = patrol_route(pieces, places)
     out = export_leader(data, "G1", tmp_path / "g1.gpx", route=route)[0]
     gpx = gpxpy.parse(out.read_text(encoding="utf-8"))
