@@ -102,4 +102,4 @@ def use_cjk_font() -> tuple[str, ...]:
     return (chosen[0], "DejaVu Sans")
 
 
-__all__ = ["FontNotFoundError", "cjk_font_files", "use_cjk_font", "SANS_FAMILY", "SERIF_FAMILY"]
+__all__ = ["SANS_FAMILY", "SERIF_FAMILY", "FontNotFoundError", "cjk_font_files", "use_cjk_font"]

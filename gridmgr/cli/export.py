@@ -35,15 +35,15 @@ def register(root: typer.Typer) -> None:
 
 
 def _data(database_url: str | None, roads: Path | None, no_roads: bool) -> ExportData:
+    from dataclasses import replace
+
     from gridmgr.export import export_data_from_store, read_roads
     from gridmgr.store import open_store
 
-    from dataclasses import replace
-
-    store = open_store(database_url)
-    if no_roads:
-        return replace(export_data_from_store(store, roads=None), roads=None)
-    return export_data_from_store(store, roads=read_roads(roads))
+    with open_store(database_url) as store:
+        if no_roads:
+            return replace(export_data_from_store(store, roads=None), roads=None)
+        return export_data_from_store(store, roads=read_roads(roads))
 
 
 def _report(paths: list[Path]) -> None:
