@@ -337,14 +337,24 @@ def _segment_lengths(lng1: NDArray[np.float64], lat1: NDArray[np.float64],
     Local scale at the segment's mid-latitude (meridian and prime-vertical radii): exact to well
     below a millimetre for the tens-of-metres edges of grid pieces.
     """
-    phi = np.radians((lat1 + lat2) * 0.5)
-    s2 = np.sin(phi) ** 2
-    w = np.sqrt(1.0 - _E2 * s2)
-    n_rad = _A / w
-    m_rad = _A * (1.0 - _E2) / (w * w * w)
-    dx = np.radians(lng2 - lng1) * n_rad * np.cos(phi)
-    dy = np.radians(lat2 - lat1) * m_rad
-    return np.asarray(np.hypot(dx, dy), dtype=np.float64)
+    phi = np.add(lat1, lat2)
+    phi *= math.pi / 360.0
+    w2 = np.sin(phi)
+    w2 *= w2
+    w2 *= -_E2
+    w2 += 1.0  # 1 - e² sin²φ
+    fx = np.cos(phi)
+    w = np.sqrt(w2)
+    fx /= w  # cos φ / w: × a gives the prime-vertical radius times cos φ
+    w *= w2  # w³: a(1 - e²)/w³ is the meridian radius
+    dx = np.subtract(lng2, lng1)
+    dx *= fx
+    dy = np.subtract(lat2, lat1)
+    dy /= w
+    dy *= 1.0 - _E2
+    out = np.hypot(dx, dy)
+    out *= _A * math.pi / 180.0
+    return np.asarray(out, dtype=np.float64)
 
 
 def _lines_length(geoms: NDArray[np.object_]) -> NDArray[np.float64]:
@@ -488,8 +498,10 @@ def _edge_keys(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray[
     sx = x[:, :6] + x[:, 1:]
     sy = y[:, :6] + y[:, 1:]
     with np.errstate(over="ignore"):
-        key = (sx.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) ^ (sy.view(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F))
-        key ^= key >> np.uint64(29)
+        # sy mixed by a multiply into the high bits, sx as is: the low bits (where the record
+        # number goes when sorting) are not needed to tell edges apart
+        key = sy.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        key ^= sx.view(np.uint64)
     return key, sx, sy
 
 
@@ -1016,12 +1028,12 @@ def coverage_from_frames(
 
     # 属地: the holder's unit packages must contain the piece's unit or an ancestor
     a_anc, a_low = h.anc_pairs
-    allowed_keys = np.empty(0, dtype=np.int64)
+    allowed = np.zeros((max(n_lead, 1), n_units), dtype=bool)  # leader × lowest unit
     if len(upk_l):
         # unit package u → every lowest unit below it
         m = pd.DataFrame({"l": upk_l, "a": upk_u}).merge(pd.DataFrame({"a": a_anc, "low": a_low}), on="a")
-        allowed_keys = np.unique(m["l"].to_numpy(dtype=np.int64) * n_units + m["low"].to_numpy(dtype=np.int64))
-    misplaced = active_holder & ~np.isin(np.maximum(holder, 0) * n_units + punit, allowed_keys)
+        allowed[m["l"].to_numpy(dtype=np.int64), m["low"].to_numpy(dtype=np.int64)] = True
+    misplaced = active_holder & ~allowed[np.maximum(holder, 0), punit] if n else np.zeros(0, dtype=bool)
 
     fb_leader = np.full(n, -1, dtype=np.int64)
     fb_leader[active_holder] = holder[active_holder]
@@ -1294,42 +1306,32 @@ def _key_place_checks(
                            strict=True):
             dept[c] = None if (d is None or (isinstance(d, float) and math.isnan(d)) or str(d).strip() == "") else str(d)
             req[c] = bool(r) if r is not None and not (isinstance(r, float) and math.isnan(r)) else False
-    # active package leaders per place
+    # places with an active package leader (place packages, or the place's package_leader_id)
     ppk = P[P["kind"] == "place"]
     pl_l = np.asarray(lid_index.get_indexer(ppk["leader_id"]), dtype=np.int64)
-    pkg_of: dict[str, list[str]] = {}
-    for li, code in zip(pl_l, ppk["target"], strict=True):
-        if li >= 0 and active[li]:
-            pkg_of.setdefault(str(code), []).append(str(L["id"].iat[int(li)]))
-    if "package_leader_id" in kp:
-        for code, lid in zip(codes, kp["package_leader_id"], strict=True):
-            if lid is None or (isinstance(lid, float) and math.isnan(lid)) or str(lid) == "":
-                continue
-            li = lid_index.get_indexer([str(lid)])[0]
-            if li >= 0 and active[li]:
-                pkg_of.setdefault(str(code), []).append(str(lid))
+    ok_l = (pl_l >= 0) & active[np.maximum(pl_l, 0)] if len(pl_l) else np.zeros(0, dtype=bool)
+    targets = ppk["target"].to_numpy(dtype=object)[ok_l]
+    has_pkg = np.asarray(pd.Index(codes).isin(targets), dtype=bool) if m else np.zeros(0, dtype=bool)
+    if "package_leader_id" in kp and m:
+        li = np.asarray(lid_index.get_indexer(_str_values(kp["package_leader_id"])), dtype=np.int64)
+        has_pkg |= (li >= 0) & active[np.maximum(li, 0)]
+    outside = unit < 0
+    without_leader = ~outside & ((piece < 0) | blind[np.maximum(piece, 0)]) if m else np.zeros(0, dtype=bool)
+    if m and not len(blind):
+        without_leader = ~outside
+    no_dept = ~outside & np.array([dept.get(str(c)) is None for c in cats], dtype=bool)
+    need_pkg = ~outside & np.array([req.get(str(c), False) for c in cats], dtype=bool) & ~has_pkg
     findings: list[Finding] = []
-    without_leader = np.zeros(m, dtype=bool)
     geoms_kp = np.asarray(kp.geometry.values, dtype=object)
-    names = kp["name"].astype(str).to_numpy(dtype=object) if "name" in kp else codes
-    for i in range(m):  # key places are hundreds, not millions
-        ucode = str(h.codes[unit[i]]) if unit[i] >= 0 else None
-        base = {"name": str(names[i]), "category": str(cats[i])}
-        if unit[i] < 0:
-            findings.append(_finding("place_outside", unit_code=None, count=1, geometry=geoms_kp[i],
-                                     place_code=str(codes[i]), detail=base))
-            continue
-        if piece[i] < 0 or blind[piece[i]]:
-            without_leader[i] = True
-            findings.append(_finding("place_without_leader", unit_code=ucode, count=1, geometry=geoms_kp[i],
-                                     place_code=str(codes[i]), detail=base))
-        if dept.get(str(cats[i])) is None:
-            findings.append(_finding("place_without_department", unit_code=ucode, count=1, geometry=geoms_kp[i],
-                                     place_code=str(codes[i]),
-                                     detail={**base, "known_category": str(cats[i]) in dept}))
-        if req.get(str(cats[i]), False) and not pkg_of.get(str(codes[i])):
-            findings.append(_finding("place_without_package_leader", unit_code=ucode, count=1, geometry=geoms_kp[i],
-                                     place_code=str(codes[i]), detail=base))
+    names = _str_values(kp["name"]) if "name" in kp else codes
+    for kind, mask in (("place_outside", outside), ("place_without_leader", without_leader),
+                       ("place_without_department", no_dept), ("place_without_package_leader", need_pkg)):
+        for i in np.flatnonzero(mask):
+            detail: dict[str, Any] = {"name": str(names[i]), "category": str(cats[i])}
+            if kind == "place_without_department":
+                detail["known_category"] = str(cats[i]) in dept
+            findings.append(_finding(kind, unit_code=str(h.codes[unit[i]]) if unit[i] >= 0 else None, count=1,
+                                     geometry=geoms_kp[i], place_code=str(codes[i]), detail=detail))
     out = pd.DataFrame({"code": codes, "_without_leader": without_leader})
     out["package_leader_id"] = kp["package_leader_id"].to_numpy(dtype=object) if "package_leader_id" in kp else None
     return piece, unit, out, findings
