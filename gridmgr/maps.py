@@ -278,7 +278,7 @@ _POINT_JS = {
         "L.marker(ll, {icon: L.divIcon({className: 'gm-start', html: p._g, iconSize: [26, 26], "
         "iconAnchor: [13, 13]}), zIndexOffset: 1000}); } var w = String(p.n).length * 6 + 8; "
         "return L.marker(ll, {icon: L.divIcon({className: 'gm-stop', html: String(p.n), "
-        "iconSize: [w, 18], iconAnchor: [w / 2, 9]})}); },"
+        "iconSize: [w, 18], iconAnchor: p.k ? [-6, 24] : [w / 2, 9]})}); },"
     ),
 }
 
@@ -874,7 +874,9 @@ def _route_layers(m: folium.Map, Vector: type, route: PatrolRoute, base: _Base) 
         _html_text(f"{s.order}. {kind_label[s.kind]} {s.name or s.id}")
         if s.kind == "key_place" else None for s in route.stops
     ]
-    Vector(features_json(base.shift(pts), {"n": list(range(len(pts))), "_t": tips,
+    # key-place stops are labelled beside their badge so that both stay visible
+    is_kp = [None] + [1 if s.kind == "key_place" else None for s in route.stops]
+    Vector(features_json(base.shift(pts), {"n": list(range(len(pts))), "_t": tips, "k": is_kp,
                                            "_g": [_html_text(t("起", "S"))] + [None] * (len(pts) - 1)}),
            name=t("巡查顺序", "Stop numbers"), style={}, points="stop").add_to(m)
     mode = (t(f"沿道路步行（{sum(route.leg_on_road)}/{len(route.legs)} 段沿路）",
