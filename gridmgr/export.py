@@ -729,7 +729,12 @@ def leader_table(data: ExportData) -> pd.DataFrame:
     rows["home_unit_name"] = rows["home_unit"].map(lambda c: names.get(str(c), "") if c else "")
     rows["role_label"] = rows["role"].map(lambda r: t(*ROLE_LABELS.get(str(r), (str(r), str(r)))))
     rows["area_ha"] = rows["area_m2"].astype(float) / 1e4
+    rows["workload_label"] = rows["workload_status"].map(
+        lambda v: t(*WORKLOAD_LABELS[str(v)]) if str(v) in WORKLOAD_LABELS else "")
     return rows
+
+
+WORKLOAD_LABELS = {"ok": ("正常", "ok"), "overloaded": ("负荷过重", "overloaded"), "idle": ("负荷过轻", "idle")}
 
 
 LEADER_COLUMNS: tuple[tuple[str, str, str, float, str | None], ...] = (
@@ -747,7 +752,7 @@ LEADER_COLUMNS: tuple[tuple[str, str, str, float, str | None], ...] = (
     ("capacity", "承载能力", "capacity", 10, "0.00"),
     ("load_per_capacity", "负荷/能力", "load/capacity", 11, "0.000"),
     ("load_ratio", "负荷比（与社区均值）", "load ratio", 14, "0.000"),
-    ("workload_status", "负荷状态", "workload status", 11, None),
+    ("workload_label", "负荷状态", "workload status", 11, None),
 )
 
 UNIT_COLUMNS: tuple[tuple[str, str, str, float, str | None], ...] = (
