@@ -345,6 +345,12 @@ var {{ this.get_name() }} = L.control({position: {{ this.position|tojson }}});
 {{ this.get_name() }}.onAdd = function () {
   var d = L.DomUtil.create('div', {{ this.css_class|tojson }});
   d.innerHTML = {{ this.html }};
+  var h = d.querySelector('h4');
+  if (h) {
+    h.title = {{ this.toggle_title }};
+    L.DomEvent.on(h, 'click', function () { d.classList.toggle('gm-collapsed'); });
+    if (window.innerWidth < 600) { d.classList.add('gm-collapsed'); }
+  }
   L.DomEvent.disableClickPropagation(d); L.DomEvent.disableScrollPropagation(d);
   return d;
 };
@@ -360,6 +366,9 @@ var {{ this.get_name() }} = L.control({position: {{ this.position|tojson }}});
             self.html = _script_safe(json.dumps(html_text, ensure_ascii=False))
             self.position = position
             self.css_class = css_class
+            self.toggle_title = _script_safe(json.dumps(t("点击标题收起/展开图例",
+                                                          "click the title to fold the legend"),
+                                                        ensure_ascii=False))
 
     return HtmlControl
 

@@ -194,3 +194,22 @@ def test_overview_map_renders_offline(browser: Any, tmp_path: Path) -> None:
         assert got["errors"] == [] and got["other"] == []
     finally:
         page.close()
+
+
+def test_legend_folds_and_starts_folded_on_a_phone(browser: Any, leader_page: dict[str, Any]) -> None:
+    got = _open(browser, leader_page["path"])
+    page = got["page"]
+    try:
+        assert page.locator(".gm-legend.gm-collapsed").count() == 0
+        page.locator(".gm-legend h4").click()
+        assert page.locator(".gm-legend.gm-collapsed").count() == 1
+    finally:
+        page.close()
+    phone = browser.new_page(viewport={"width": 390, "height": 800})
+    try:
+        phone.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())
+        phone.goto(leader_page["path"].as_uri())
+        phone.wait_for_selector(".gm-legend", state="attached")
+        assert phone.locator(".gm-legend.gm-collapsed").count() == 1
+    finally:
+        phone.close()
