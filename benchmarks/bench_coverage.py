@@ -135,7 +135,7 @@ def measure(path: Path, what: str) -> dict[str, Any]:
     """Run one measurement in this (fresh) process."""
     with open(path, "rb") as fh:
         units, pieces, leaders, kp, categories = pickle.load(fh)
-    import gridmgr._graph  # noqa: F401 - imports are not part of the figures
+    import gridmgr._graph
     import gridmgr.coverage  # noqa: F401
 
     base = _rss_mib()

@@ -182,7 +182,7 @@ class Finding:
 
 
 def _finding(kind: str, *, unit_code: str | None, count: int, area_m2: float = 0.0, **kw: Any) -> Finding:
-    group, severity, zh, en = KINDS[kind]
+    _group, severity, zh, en = KINDS[kind]
     return Finding(kind, severity, zh, en, unit_code, int(count), float(area_m2), **kw)
 
 
@@ -317,7 +317,7 @@ def _str_values(values: pd.Series) -> NDArray[np.object_]:
     if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
         arr = values.to_numpy(dtype=object, na_value=None)
         if len(arr) == 0 or isinstance(arr[0], str | type(None)):
-            return arr
+            return np.asarray(arr, dtype=object)
     out = values.astype(object).to_numpy()
     mask = pd.isna(values).to_numpy()
     res = np.array([str(v) for v in out], dtype=object) if len(out) else out
@@ -540,7 +540,9 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
     whole = pieces["whole"].to_numpy(dtype=bool) if "whole" in pieces else np.zeros(n, dtype=bool)
     tid = shapely.get_type_id(geoms)
     ncoord = shapely.get_num_coordinates(geoms)
-    nint = shapely.get_num_interior_rings(np.where(tid == 3, geoms, None))
+    polys = geoms.copy()
+    polys[tid != 3] = None
+    nint = shapely.get_num_interior_rings(polys)
     fast = whole & (tid == 3) & (ncoord == 7) & (np.nan_to_num(nint, nan=1) == 0)
     fidx = np.flatnonzero(fast)
     perimeter = np.zeros(n, dtype=np.float64)
@@ -1041,7 +1043,7 @@ def coverage_from_frames(
         first_pkg = np.full(n_units, -1, dtype=np.int64)
         for ui in range(n_units):
             if unit_pkg_leaders[ui]:
-                first_pkg[ui] = int(lid_index.get_loc(sorted(unit_pkg_leaders[ui])[0]))
+                first_pkg[ui] = int(lid_index.get_loc(min(unit_pkg_leaders[ui])))
         fb_leader[rescued] = first_pkg[pcomm[rescued]]
     findings += _group_findings("unassigned", status == _UNASSIGNED, punit, np.full(n, -1), h, L, geoms, parea, pkeys)
     findings += _group_findings("inactive_leader", status == _INACTIVE, punit, holder, h, L, geoms, parea, pkeys,
@@ -1064,7 +1066,7 @@ def coverage_from_frames(
     for frame, kind in ((hrep.gaps, "jurisdiction_gap"), (hrep.overlaps, "unit_overlap"), (hrep.outside, "unit_outside_parent")):
         for rec, g in zip(frame.drop(columns="geometry").to_dict(orient="records"), frame.geometry.values, strict=True):
             code = str(rec.get("code") or rec["parent"]) if kind == "unit_outside_parent" else str(rec["parent"])
-            detail = {"codes": str(rec["codes"]).split(",")} if kind == "unit_overlap" else {}
+            detail: dict[str, Any] = {"codes": str(rec["codes"]).split(",")} if kind == "unit_overlap" else {}
             if kind == "unit_outside_parent":
                 detail = {"parent": str(rec["parent"])}
             findings.append(_finding(kind, unit_code=code, count=1, area_m2=float(rec["area_m2"]), geometry=g, detail=detail))
@@ -1073,8 +1075,8 @@ def coverage_from_frames(
                 dead_unit[ui] += float(rec["area_m2"])
             elif kind == "unit_overlap":
                 overlap_unit[ui] += float(rec["area_m2"])
-    piece_sum = np.bincount(punit, weights=parea, minlength=n_units) if n else np.zeros(n_units)
-    piece_cnt = np.bincount(punit, minlength=n_units) if n else np.zeros(n_units, dtype=np.int64)
+    piece_sum = np.bincount(punit, weights=parea, minlength=n_units).astype(np.float64) if n else np.zeros(n_units)
+    np.bincount(punit, minlength=n_units) if n else np.zeros(n_units, dtype=np.int64)
     tol = np.maximum(1e-6 * unit_area, 0.01)
     stale = np.flatnonzero(lowest_in & (np.abs(unit_area - piece_sum) > tol))
     unpieced_total = 0.0
@@ -1166,7 +1168,7 @@ def coverage_from_frames(
     })
     kp_in = np.zeros(n_units)
     kp_nol = np.zeros(n_units)
-    if kp_unit is not None and len(kp_unit):
+    if kp_unit is not None and kp_frame is not None and len(kp_unit):
         ok_u = kp_unit >= 0
         kp_in = _rollup(h, np.bincount(kp_unit[ok_u], minlength=n_units).astype(float))
         nol = ok_u & kp_frame["_without_leader"].to_numpy(dtype=bool)
@@ -1408,7 +1410,7 @@ def _shape(graph: PieceGraph, territory: NDArray[np.int64], parea: NDArray[np.fl
         findings.append(_finding(
             "fragmented_territory", unit_code=unit_of(sel), count=int(parts[li]),
             area_m2=float(parea[sel].sum()), geometry=_multipolygon(geoms[sel]), leader_id=str(ids[li]),
-            detail={"parts": int(parts[li]), "detached_pieces": int(len(sel)),
+            detail={"parts": int(parts[li]), "detached_pieces": len(sel),
                     "part_sizes": sorted((int(lab_size[lb]) for lb in ol[lab_owner[ol] == li]), reverse=True)}))
     for lb in np.flatnonzero(enclave):
         sel = pieces_of([int(lb)])
@@ -1531,6 +1533,15 @@ def coverage_from_store(
 
 
 __all__: Sequence[str] = [
-    "KINDS", "GROUPS", "GAP", "WARNING", "Thresholds", "Finding", "CoverageReport", "PieceGraph",
-    "piece_graph", "coverage_from_frames", "coverage_from_store",
+    "GAP",
+    "GROUPS",
+    "KINDS",
+    "WARNING",
+    "CoverageReport",
+    "Finding",
+    "PieceGraph",
+    "Thresholds",
+    "coverage_from_frames",
+    "coverage_from_store",
+    "piece_graph",
 ]

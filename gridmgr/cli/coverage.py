@@ -6,6 +6,7 @@ unreadable store …); 2 ``--fail-on-gaps`` and at least one gap exists (see ``d
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +26,16 @@ def register(app: typer.Typer) -> None:
     app.command("coverage")(coverage)
 
 
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
 def _pct(v: Any) -> str:
-    return "—" if v is None or v != v else f"{float(v):.2f}%"
+    return "—" if _missing(v) else f"{float(v):.2f}%"
 
 
 def _num(v: Any, fmt: str = "{:,.0f}") -> str:
-    return "—" if v is None or v != v else fmt.format(v)
+    return "—" if _missing(v) else fmt.format(v)
 
 
 def summary_table(report: Any) -> Table:

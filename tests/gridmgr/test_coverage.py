@@ -72,17 +72,17 @@ def make_units(
 
 def make_leaders(**overrides: dict[str, Any]) -> pd.DataFrame:
     base = {
-        "G1": dict(name="网格长一", role="grid_leader", unit_packages=["C1"], place_packages=[]),
-        "G2": dict(name="网格长二", role="grid_leader", unit_packages=["C2"], place_packages=[]),
-        "P1": dict(name="包保一", role="package_leader", unit_packages=["C1"], place_packages=["KP1"]),
-        "P2": dict(name="包保二", role="package_leader", unit_packages=["C2"], place_packages=["KP2"]),
-        "PS": dict(name="街道包保", role="package_leader", unit_packages=["S"], place_packages=[]),
+        "G1": {"name": "网格长一", "role": "grid_leader", "unit_packages": ["C1"], "place_packages": []},
+        "G2": {"name": "网格长二", "role": "grid_leader", "unit_packages": ["C2"], "place_packages": []},
+        "P1": {"name": "包保一", "role": "package_leader", "unit_packages": ["C1"], "place_packages": ["KP1"]},
+        "P2": {"name": "包保二", "role": "package_leader", "unit_packages": ["C2"], "place_packages": ["KP2"]},
+        "PS": {"name": "街道包保", "role": "package_leader", "unit_packages": ["S"], "place_packages": []},
     }
     for k, v in overrides.items():
         if v is None:
             base.pop(k, None)
         else:
-            base[k] = {**base.get(k, dict(name=k, role="grid_leader", unit_packages=[], place_packages=[])), **v}
+            base[k] = {**base.get(k, {"name": k, "role": "grid_leader", "unit_packages": [], "place_packages": []}), **v}
     rows = [{"id": k, "department": None, "capacity": 1.0, "active": True, **v} for k, v in base.items()]
     return pd.DataFrame(rows)
 
@@ -267,7 +267,7 @@ def test_deactivating_a_leader_turns_exactly_their_pieces_into_blind_spots(
     x, _ = centroid_xy(p)
     west = (p["unit_code"] == "C1").to_numpy() & (x < 200)
     p.loc[west, "leader_id"] = "G3"
-    leaders = make_leaders(G3=dict(unit_packages=["C1"]), P1=dict(active=package_leader_active))
+    leaders = make_leaders(G3={"unit_packages": ["C1"]}, P1={"active": package_leader_active})
     before = run(p, leaders, key_places=None)
     assert before.summary["blind_spot_pieces"] == 0
     leaders.loc[leaders["id"] == "G3", "active"] = False
@@ -307,7 +307,7 @@ def test_explicit_fallback_flag_and_misplaced_pieces(run: Callable[..., Coverage
     # a leader packaged for the street may hold any piece below it
     p2 = assign_complete(base_pieces)
     p2.loc[wrong, "leader_id"] = "GS"
-    rep2 = run(p2, make_leaders(GS=dict(unit_packages=["S"])))
+    rep2 = run(p2, make_leaders(GS={"unit_packages": ["S"]}))
     assert rep2.summary["misplaced_pieces"] == 0
 
 
@@ -315,7 +315,7 @@ def test_unknown_leader_id_counts_as_inactive(run: Callable[..., CoverageReport]
     p = assign_complete(base_pieces)
     sel = (p["unit_code"] == "C2").to_numpy()
     p.loc[sel, "leader_id"] = "NOBODY"
-    rep = run(p, make_leaders(P2=dict(active=False)))
+    rep = run(p, make_leaders(P2={"active": False}))
     assert rep.summary["inactive_leader_pieces"] == int(sel.sum())
     f = [f for f in rep.findings if f.kind == "inactive_leader"]
     assert f[0].detail["unknown_leader_ids"] == ["NOBODY"]
@@ -328,7 +328,7 @@ def test_key_place_kinds(run: Callable[..., CoverageReport], base_pieces: gpd.Ge
     p = assign_complete(base_pieces)
     kp = make_key_places([("KPX", "plaza", 300.0, 400.0), ("KPO", "school", 2000.0, 250.0),
                           ("KPU", "unknown_cat", 800.0, 100.0)])
-    leaders = make_leaders(P2=dict(place_packages=[]))  # KP2 (a school) loses its package leader
+    leaders = make_leaders(P2={"place_packages": []})  # KP2 (a school) loses its package leader
     rep = run(p, leaders, kp)
     s = rep.summary
     assert s["key_places"] == 6
@@ -340,7 +340,7 @@ def test_key_place_kinds(run: Callable[..., CoverageReport], base_pieces: gpd.Ge
     assert by == {("place_outside", "KPO"), ("place_without_department", "KPX"),
                   ("place_without_department", "KPU"), ("place_without_package_leader", "KP2")}
     # an inactive package leader counts as none
-    rep2 = run(p, make_leaders(P1=dict(active=False)), make_key_places())
+    rep2 = run(p, make_leaders(P1={"active": False}), make_key_places())
     assert {f.place_code for f in rep2.findings if f.kind == "place_without_package_leader"} == {"KP1"}
     # the package leader may also come from the key place's package_leader_id column
     kp3 = make_key_places()
@@ -355,7 +355,7 @@ def test_key_place_on_blind_spot_has_no_leader(run: Callable[..., CoverageReport
     hit = p.geometry.intersects(kp.geometry.iloc[0]).to_numpy()
     assert hit.sum() == 1
     p.loc[hit, "leader_id"] = None
-    rep = run(p, make_leaders(P1=dict(unit_packages=[])))
+    rep = run(p, make_leaders(P1={"unit_packages": []}))
     assert rep.summary["blind_spot_pieces"] == 1
     assert [f.place_code for f in rep.findings if f.kind == "place_without_leader"] == ["KP1"]
     assert rep.units.set_index("code").loc["C1", "key_places_without_leader"] == 1
@@ -367,8 +367,8 @@ def test_key_place_on_blind_spot_has_no_leader(run: Callable[..., CoverageReport
 def test_units_without_package_leader_and_idle_leaders(run: Callable[..., CoverageReport],
                                                        base_pieces: gpd.GeoDataFrame) -> None:
     p = assign_complete(base_pieces)
-    leaders = make_leaders(PS=dict(active=False), P2=None, X=dict(role="package_leader"),
-                           Y=dict(role="grid_leader", unit_packages=["C1"]))
+    leaders = make_leaders(PS={"active": False}, P2=None, X={"role": "package_leader"},
+                           Y={"role": "grid_leader", "unit_packages": ["C1"]})
     rep = run(p, leaders, make_key_places()[lambda d: d["code"] != "KP2"])
     s = rep.summary
     assert s["streets_without_package_leader"] == 1
@@ -391,20 +391,20 @@ def _reference_compactness(p: gpd.GeoDataFrame, leader: str) -> float:
 
 def test_fragment_enclave_and_compactness(run: Callable[..., CoverageReport], base_pieces: gpd.GeoDataFrame) -> None:
     p = assign_complete(base_pieces)
-    x, y = centroid_xy(p)
+    x, _y = centroid_xy(p)
     c1 = (p["unit_code"] == "C1").to_numpy()
     west = c1 & (x < 250)
     p.loc[west, "leader_id"] = "G3"
     inner = np.flatnonzero(p.geometry.intersects(_pt(450, 250)).to_numpy())
     assert len(inner) == 1
     p.loc[p.index[inner], "leader_id"] = "G3"
-    leaders = make_leaders(G3=dict(unit_packages=["C1"]))
+    leaders = make_leaders(G3={"unit_packages": ["C1"]})
     rep = run(p, leaders, key_places=None, thresholds=Thresholds(idle=0.0, overload=10.0))
     s = rep.summary
     assert s["fragmented_leaders"] == 1 and s["enclaves"] == 1
-    frag = [f for f in rep.findings if f.kind == "fragmented_territory"][0]
+    frag = next(f for f in rep.findings if f.kind == "fragmented_territory")
     assert frag.leader_id == "G3" and frag.count == 2 and frag.detail["detached_pieces"] == 1
-    enc = [f for f in rep.findings if f.kind == "enclave"][0]
+    enc = next(f for f in rep.findings if f.kind == "enclave")
     assert enc.leader_id == "G3" and enc.detail["surrounded_by"] == "G1" and enc.count == 1
     assert enc.area_m2 == pytest.approx(float(p["area_m2"].iloc[inner[0]]), abs=1e-9)
     rows = rep.leaders.set_index("id")
@@ -428,7 +428,7 @@ def test_piece_on_the_jurisdiction_edge_is_not_an_enclave(run: Callable[..., Cov
     p = assign_complete(base_pieces)
     edge = np.flatnonzero(p.geometry.intersects(_pt(300, 1)).to_numpy())
     p.loc[p.index[edge], "leader_id"] = "G3"
-    rep = run(p, make_leaders(G3=dict(unit_packages=["C1"])), key_places=None)
+    rep = run(p, make_leaders(G3={"unit_packages": ["C1"]}), key_places=None)
     assert rep.summary["enclaves"] == 0
     assert rep.leaders.set_index("id").loc["G3", "parts"] == len(edge)
 
@@ -458,7 +458,7 @@ def test_overloaded_and_idle_leaders(run: Callable[..., CoverageReport], base_pi
     x, _ = centroid_xy(p)
     one = np.flatnonzero(((p["unit_code"] == "C1").to_numpy()) & (x < 60))[:1]
     p.loc[p.index[one], "leader_id"] = "G3"
-    leaders = make_leaders(G3=dict(unit_packages=["C1"]), G4=dict(unit_packages=["C2"]))
+    leaders = make_leaders(G3={"unit_packages": ["C1"]}, G4={"unit_packages": ["C2"]})
     rep = run(p, leaders, kp)
     over = {f.leader_id for f in rep.findings if f.kind == "overloaded_leader"}
     idle = {f.leader_id for f in rep.findings if f.kind == "idle_leader"}
@@ -480,7 +480,7 @@ def test_overloaded_and_idle_leaders(run: Callable[..., CoverageReport], base_pi
     assert rep.summary["max_load_ratio"] == pytest.approx(max(street_ratio, 2.0, load1 / mean_c1), rel=1e-4)
     assert rep.summary["overloaded_leaders"] == 2 and rep.summary["idle_leaders"] == 2
     # capacity doubles what a leader can carry: G2 with capacity 2 and G4 with 0.0001 work
-    lead2 = make_leaders(G3=dict(unit_packages=["C1"]), G4=dict(unit_packages=["C2"]))
+    lead2 = make_leaders(G3={"unit_packages": ["C1"]}, G4={"unit_packages": ["C2"]})
     lead2.loc[lead2["id"] == "G1", "capacity"] = 100.0
     rep2 = run(p, lead2, kp, thresholds=Thresholds(overload=1.5, idle=0.1))
     assert "G1" not in {f.leader_id for f in rep2.findings if f.kind == "overloaded_leader"}
@@ -497,7 +497,7 @@ def test_combination_counts_add_up(run: Callable[..., CoverageReport]) -> None:
     p = assign_complete(pieces_from_units(u, res=10))
     c2 = (p["unit_code"] == "C2").to_numpy()
     p.loc[c2, "leader_id"] = None
-    leaders = make_leaders(P2=dict(active=False), G2=dict(active=False))
+    leaders = make_leaders(P2={"active": False}, G2={"active": False})
     rep = run(p, leaders, make_key_places([("KPO", "school", -500.0, 0.0)]), units_=u)
     s = rep.summary
     assert s["blind_spot_pieces"] == int(c2.sum())
