@@ -584,3 +584,11 @@ def test_briefing_pack_from_shipped_layers(tmp_path: Path) -> None:
         assert "长春高新技术产业开发区" in doc.paragraphs[0].text
     finally:
         store.close()
+
+
+def test_leader_html_delegates_to_maps_and_escapes(data: ExportData, tmp_path: Path) -> None:
+    out = export_leader(data, "G4", tmp_path / "g4.html", basemap="none")[0]
+    text = out.read_text(encoding="utf-8")
+    assert text.lstrip().lower().startswith("<!doctype html") or "<html" in text[:500].lower()
+    assert "网格长<b>&丁" not in text  # the name never appears unescaped
+    assert "<title>网格长&lt;b&gt;&amp;丁" in text  # escaped in the page title
