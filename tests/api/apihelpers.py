@@ -8,6 +8,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 PASSWORD = "correct-horse-battery"
+_PW_HASH: str | None = None
 ROLE_NAMES = ("anonymous", "viewer", "leader", "planner", "admin")
 
 
@@ -48,12 +49,15 @@ def make_users(store: Any) -> dict[str, str]:
     password :data:`PASSWORD`; returns their API tokens by role."""
     from api import security
 
+    global _PW_HASH
+    if _PW_HASH is None:  # scrypt is slow on purpose: hash the shared test password once
+        _PW_HASH = security.hash_password(PASSWORD)
     tokens = {}
     for name, role, leader in (("admin", "admin", None), ("planner", "planner", None),
                                ("viewer", "viewer", None), ("leader", "leader", "G01_1"),
                                ("leader2", "leader", "G02_1")):
         uid = store.add_user(name, role, leader_id=leader,
-                             password_hash=security.hash_password(PASSWORD))
+                             password_hash=_PW_HASH)
         tok = security.new_token()
         store.add_token(uid, security.hash_token(tok))
         tokens[name] = tok
@@ -64,3 +68,9 @@ def settings(**kw: Any) -> Any:
     from api.settings import ServiceSettings
 
     return ServiceSettings(env="local", access_log=False, database_url=None, **kw)
+
+
+def cells_held(store: Any, leader_id: str) -> list[str]:
+    """The cells held by a leader (sorted)."""
+    pieces = store.pieces(geometry=False)
+    return sorted(set(pieces.loc[pieces["leader_id"] == leader_id, "cell"].astype(str)))

@@ -2,13 +2,58 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from apihelpers import Api, assign_grid_leaders, make_users, settings
+from apihelpers import Api, assign_grid_leaders, cells_held, make_users, settings
 from fastapi.testclient import TestClient
+
+
+def _root_conftest(config: pytest.Config) -> Any:
+    """The module of tests/conftest.py (its data builders are plain functions)."""
+    want = Path(__file__).resolve().parents[1] / "conftest.py"
+    for mod in config.pluginmanager.get_plugins():
+        if getattr(mod, "__file__", None) and Path(mod.__file__).resolve() == want:
+            return mod
+    raise AssertionError("tests/conftest.py is not loaded")
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
+def shared_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """Like ``api`` but built once per test module and backend — for tests that only read."""
+    from sqlalchemy import create_engine
+
+    from api.main import create_app
+    from gridmgr.store import open_store
+    from gridmgr.store.schema import DATA_TABLES
+
+    root = _root_conftest(request.config)
+    tmp = tmp_path_factory.mktemp("shared_api")
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("_sqlite_template")
+        shutil.copyfile(template, tmp / "gridmgr.db")
+        url = f"sqlite:///{tmp / 'gridmgr.db'}"
+    else:
+        url = request.getfixturevalue("_migrated_postgis")
+        eng = create_engine(url)
+        names = ", ".join(eng.dialect.identifier_preparer.quote(t.name) for t in DATA_TABLES)
+        with eng.begin() as conn:
+            conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        eng.dispose()
+    store = open_store(url)
+    store.load_layers(root._layers(2), res=10, actor="test")
+    store.import_leaders(root.write_leaders_csv(tmp / "leaders.csv", 2, 2), actor="test")
+    assign_grid_leaders(store)
+    tokens = make_users(store)
+    app = create_app(settings(), store=store)
+    try:
+        with TestClient(app) as client:
+            yield Api(client, store, tokens)
+    finally:
+        store.close()
 
 
 @pytest.fixture
@@ -26,12 +71,7 @@ def api(loaded_store: Any) -> Iterator[Api]:
 @pytest.fixture
 def cells_of(api: Api) -> Callable[[str], list[str]]:
     """``cells_of(leader_id)``: the cells held by a leader (sorted)."""
-
-    def get(leader_id: str) -> list[str]:
-        pieces = api.store.pieces(geometry=False)
-        return sorted(set(pieces.loc[pieces["leader_id"] == leader_id, "cell"].astype(str)))
-
-    return get
+    return lambda leader_id: cells_held(api.store, leader_id)
 
 
 @pytest.fixture
