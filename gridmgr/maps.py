@@ -777,7 +777,9 @@ def leader_map(
     area = territory_pieces["area_m2"].to_numpy() if "area_m2" in territory_pieces.columns else None
     from gridmgr.patrol import _piece_ids
 
-    ids = _piece_ids(territory_pieces)
+    # users know pieces by their H3 cell (the store id is internal)
+    ids = (territory_pieces["cell"].astype(str).tolist() if "cell" in territory_pieces.columns
+           else _piece_ids(territory_pieces))
     tips = [_html_text(i) for i in ids]
     if area is not None:
         tips = [f"{tp} · {a / 1e4:.2f} {t('公顷', 'ha')}" for tp, a in zip(tips, area, strict=True)]
