@@ -120,3 +120,31 @@ def test_cli_json_geojson_and_exit_codes(store: Any, store_url: str, make_layers
     assert plain.exit_code == 0 and json.loads(plain.stdout)["scope"] == C2
     missing = runner.invoke(app, ["coverage", "--database-url", store_url, "--scope", "nope"])
     assert missing.exit_code == 1
+
+
+@pytest.mark.slow
+def test_shipped_sample_with_auto_assignment_has_no_gap(tmp_path: Path) -> None:
+    """The main job's data: shipped layers + sample leaders + automatic assignment → no gap."""
+    from gridmgr import io, settings
+    from gridmgr.assign import auto_assign
+    from gridmgr.store import open_store
+
+    layers = io.read_layers(settings.DEFAULT_LAYERS)
+    store = open_store(f"sqlite:///{tmp_path / 'sample.db'}")
+    try:
+        store.upgrade()
+        store.load_layers(layers, res=10, actor="test")
+        store.import_leaders(settings.DEFAULT_LAYERS / "leaders_sample.csv", actor="test")
+        auto_assign(store, actor="test")
+        rep = coverage_from_store(store)
+        assert rep.gaps == (), [(f.kind, f.unit_code, f.place_code) for f in rep.gaps]
+        assert rep.summary["coverage_pct"] == pytest.approx(100.0, abs=1e-3)
+        assert rep.summary["key_places"] == len(layers.key_places)
+        # one grid leader retires: their pieces fall back to the community package leader
+        leader = rep.leaders[rep.leaders["role"] == "grid_leader"].iloc[0]
+        store.deactivate_leader(str(leader["id"]), reason="调离", actor="test")
+        after = coverage_from_store(store)
+        assert after.summary["fallback_pieces"] == int(leader["pieces"])
+        assert after.summary["blind_spot_pieces"] == 0
+    finally:
+        store.close()
