@@ -13,8 +13,7 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert, update
-from sqlalchemy.sql import bindparam
+from sqlalchemy import Connection, Table, insert
 
 from gridmgr.store._geom import SRID, Geom
 from gridmgr.store.schema import UTCDateTime
@@ -127,24 +126,6 @@ def update_rows(
     if not rows:
         return 0
     columns = [*keys, *sets]
-    if len(rows) < BULK_MIN:
-        stmt = (
-            update(table)
-            .where(*[table.c[k] == bindparam(f"k_{k}") for k in keys])
-            .values({c: bindparam(f"s_{c}") for c in sets})
-        )
-        small = [
-            {**{f"k_{k}": r[i] for i, k in enumerate(keys)},
-             **{f"s_{c}": r[len(keys) + j] for j, c in enumerate(sets)}}
-            for r in rows
-        ]
-        total = 0
-        if conn.dialect.name == "sqlite":
-            res = conn.execute(stmt, small)
-            return int(res.rowcount)
-        for p in small:  # few rows: one statement each keeps rowcount exact on psycopg2
-            total += int(conn.execute(stmt, p).rowcount)
-        return total
     prep = conn.dialect.identifier_preparer
     name = prep.format_table(table)
     procs = _processors(conn, table, columns)
