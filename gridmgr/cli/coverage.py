@@ -78,7 +78,8 @@ def units_table(report: Any) -> Table:
     table = Table(title=t("分街道、社区覆盖情况", "Coverage by street and community"))
     for col in (t("代码", "code"), t("名称", "name"), t("层级", "level"), t("覆盖率", "coverage"),
                 t("盲点", "blind spots"), t("兜底", "default"), t("死角 m²", "dead corner m²"),
-                t("重点点位", "key places"), t("包保领导", "package leaders"), t("负荷比", "load ratio")):
+                t("重点点位/无责任人", "key places/unowned"), t("包保领导", "package leaders"),
+                t("负荷比", "load ratio")):
         table.add_column(col, justify="right" if col not in (t("名称", "name"), t("代码", "code")) else "left")
     from gridmgr.i18n import level_label
 
