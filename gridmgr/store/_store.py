@@ -393,6 +393,11 @@ class Store:
         df["place_packages"] = [places.get(i, []) for i in df["id"]]
         df["capacity"] = df["capacity"].astype(float)
         df["active"] = df["active"].astype(bool)
+        for col in ("department", "phone"):
+            if col in df.columns:
+                df[col] = pd.Series(
+                    [None if pd.isna(v) else str(v) for v in df[col]], index=df.index, dtype=object
+                )
         return df
 
     def get_leader(self, leader_id: str, *, include_phone: bool = False) -> dict[str, Any]:

@@ -272,3 +272,39 @@ def test_import_names_every_bad_row_and_writes_nothing(loaded_store, tmp_path):
         assert f"row {c1[k] + 2}, column {col}" in msg
     assert "another community" in msg
     assert store.dump() == before
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_random_edit_sequences_replay_exactly(loaded_store, seed):
+    """Random edits, unassignments and undos (some refused): replay always equals the state."""
+    import numpy as np
+
+    store = loaded_store
+    rng = np.random.default_rng(seed)
+    p = store.pieces(geometry=False)
+    owners = {"220173001001": ["G01_1", "G01_2", "P01"], "220173001002": ["G02_1", "G02_2", "P02"]}
+    done: list[str] = []
+    for _ in range(12):
+        action = rng.choice(["edit", "edit", "unassign", "undo"])
+        if action == "undo" and done:
+            try:
+                store.undo_changeset(done[int(rng.integers(len(done)))], actor="r")
+            except (StaleVersionError, ConflictError):
+                pass
+        else:
+            unit = str(rng.choice(list(owners)))
+            pool = p[p["unit_code"] == unit]["id"].to_numpy()
+            ids = rng.choice(pool, size=int(rng.integers(1, 6)), replace=False)
+            leader = None if action == "unassign" else str(rng.choice(owners[unit]))
+            fb = leader is not None and leader.startswith("P")
+            res = store.apply_changes([Change(int(i), leader, fallback=fb) for i in ids],
+                                      actor="r", reason=str(action))
+            if res.changeset_id:
+                done.append(res.changeset_id)
+        current = store.pieces(geometry=False).rename(columns={"id": "piece_id"})
+        assert as_mapping(store.owners_at(dt.datetime.now(dt.UTC))) == as_mapping(current)
+        hist = store.history()
+        # versions are consecutive per piece: no lost or duplicated event
+        for _, g in hist.groupby("piece_id"):
+            assert list(g["from_version"]) == list(range(len(g)))
+            assert list(g["to_version"]) == list(range(1, len(g) + 1))
