@@ -64,7 +64,8 @@ class StaticMap:
         Length of the scale bar in metres; ``scale_bar_lonlat`` its end points in WGS-84.
     legend
         The legend's text entries, in order.
-    title
+    title, subtitle
+        The texts above the map.
     """
 
     path: Path
@@ -77,6 +78,7 @@ class StaticMap:
     scale_bar_lonlat: tuple[tuple[float, float], tuple[float, float]]
     legend: tuple[str, ...] = field(default=())
     title: str = ""
+    subtitle: str = ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -299,7 +301,7 @@ def render(
         crs=crs.srs, extent=(float(extent[0]), float(extent[1]), float(extent[2]), float(extent[3])),
         scale_bar_m=bar_m,
         scale_bar_lonlat=((float(lonlat[0][0]), float(lonlat[1][0])), (float(lonlat[0][1]), float(lonlat[1][1]))),
-        legend=tuple(legend_text), title=title,
+        legend=tuple(legend_text), title=title, subtitle=subtitle,
     )
 
 
@@ -540,7 +542,8 @@ def _north_arrow(ax: Axes, families: list[str], fs: float) -> None:
     ax.annotate("", xy=(0.955, 0.95), xytext=(0.955, 0.86), xycoords="axes fraction", zorder=12,
                 arrowprops={"facecolor": "black", "edgecolor": "black", "width": 3, "headwidth": 10, "headlength": 12})
     ax.text(0.955, 0.96, t("北", "N"), transform=ax.transAxes, fontfamily=families, fontsize=11 * fs,
-            ha="center", va="bottom", fontweight="bold", zorder=12)
+            ha="center", va="bottom", fontweight="bold", zorder=12,
+            bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "alpha": 0.7, "linewidth": 0})
 
 
 __all__ = ["PAPERS", "MapLayers", "StaticMap", "fmt_area", "fmt_area_short", "local_crs", "polygon_path", "render"]

@@ -340,14 +340,32 @@ def static_map(
     if leader is not None:
         row = data.leader_row(leader)
         mine = lid.astype(str) == str(leader)
-        if not mine.any() and route is None:
-            msg = t(f"领导 {leader} 名下没有地块，无法绘制责任区图", f"leader {leader} has no pieces: nothing to map")
-            raise InputError(msg)
-        around = set(pieces.loc[mine, "unit_code"].astype(str)) if mine.any() else set()
+        pieces_geoms = np.asarray(pieces.geometry.values, dtype=object)
+        lowest_codes = _lowest_codes(units)
+        if mine.any():
+            around = set(pieces.loc[mine, "unit_code"].astype(str))
+            focus = shapely.union_all(pieces_geoms[mine.to_numpy()])
+        else:
+            # a package leader without ground of their own: their packaged units and places
+            around = set()
+            for code in _as_list(row.get("unit_packages")):
+                if code in set(units["code"].astype(str)):
+                    around |= data.subtree(code) & lowest_codes
+            parts = list(units.loc[units["code"].astype(str).isin(around)].geometry.values)
+            kp = data.key_places
+            if kp is not None and len(kp):
+                packaged = kp["code"].astype(str).isin(set(_as_list(row.get("place_packages"))))
+                parts += list(kp.loc[packaged.to_numpy()].geometry.values)
+            if route is not None:
+                parts.append(route.line())
+            if not parts:
+                msg = t(f"领导 {leader} 名下没有地块、包保单元和包保点位，无法绘制地图",
+                        f"leader {leader} has no pieces, unit packages or place packages: nothing to map")
+                raise InputError(msg)
+            focus = shapely.union_all(np.asarray(parts, dtype=object))
         sel = pieces["unit_code"].astype(str).isin(around).to_numpy() if around else mine.to_numpy()
         scoped = pieces[sel]
-        focus = shapely.union_all(np.asarray(pieces.geometry.values, dtype=object)[mine.to_numpy()]) if mine.any() else route.line()  # type: ignore[union-attr]
-        highlight = str(leader)
+        highlight = str(leader) if mine.any() else None
         label_places = True
         name = str(row.get("name", leader))
         role = ROLE_LABELS.get(str(row.get("role")), (str(row.get("role", "")),) * 2)
@@ -356,6 +374,10 @@ def static_map(
         area = float(pieces.loc[mine, "area_m2"].sum()) if "area_m2" in pieces else 0.0
         subtitle_bits = [t(role[0], role[1]), t(f"地块 {int(mine.sum())} 个", f"{int(mine.sum())} pieces"),
                          t(f"面积 {fmt_area(area)}", f"area {fmt_area(area)}")]
+        if not mine.any():
+            names = dict(zip(units["code"].astype(str), units["name"].astype(str), strict=True))
+            pk = "、".join(names.get(c, c) for c in _as_list(row.get("unit_packages")))
+            subtitle_bits = [t(role[0], role[1]), t(f"包保单元：{pk or '无'}", f"unit packages: {pk or 'none'}")]
         unit_codes = around | {str(p) for c in around for p in _ancestors(units, c)}
         show_units = units.loc[units["code"].astype(str).isin(unit_codes)]
         label_units: list[str] = sorted(around)

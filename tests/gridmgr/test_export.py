@@ -592,3 +592,11 @@ def test_leader_html_delegates_to_maps_and_escapes(data: ExportData, tmp_path: P
     assert text.lstrip().lower().startswith("<!doctype html") or "<html" in text[:500].lower()
     assert "网格长<b>&丁" not in text  # the name never appears unescaped
     assert "<title>网格长&lt;b&gt;&amp;丁" in text  # escaped in the page title
+
+
+def test_package_leader_without_pieces_maps_their_packages(data: ExportData, tmp_path: Path) -> None:
+    m = static_map(data, tmp_path / "p1.png", leader="P1")
+    # the frame covers the packaged community, whose two grid leaders appear in the legend
+    assert sum(("G1" in s or "G2" in s) for s in m.legend) == 2
+    assert "包保单元：测试社区一" in m.subtitle
+    _non_blank(_png(m.path))
