@@ -311,25 +311,23 @@ def solve_tour(
     """
     d = np.asarray(dist, dtype=np.float64)
     n = d.shape[0]
-    if n <= 3 or not improve:
-        if not closed and n > 3:
-            return nearest_neighbour_tour(d, start)
+    if n <= 2 or not improve:
         return nearest_neighbour_tour(d, start)
     if not closed:
-        # a path = a cycle through a dummy node at zero cost from everyone
-        big = np.zeros((n + 1, n + 1))
+        # a path from ``start`` = a cycle through a dummy node that costs 0 to ``start`` and a
+        # constant C to everyone else: every cycle pays C once if the dummy sits next to
+        # ``start`` and twice otherwise, and C exceeds what any move can save elsewhere
+        big = np.empty((n + 1, n + 1))
         big[:n, :n] = d
-        t = solve_tour(big, start=start, closed=True, time_limit_s=time_limit_s,
+        c = 4.0 * float(d.max()) + 1.0
+        big[n, :] = c
+        big[:, n] = c
+        big[n, start] = big[start, n] = 0.0
+        big[n, n] = 0.0
+        t = solve_tour(big, start=n, closed=True, time_limit_s=time_limit_s,
                        neighbours=neighbours, seed=seed, max_kicks=max_kicks)
-        dummy = int(np.flatnonzero(t == n)[0])
-        t = np.concatenate([t[dummy + 1 :], t[:dummy]])
-        # the path runs from start: rotate/flip so that it begins with start
-        if t[0] != start:
-            t = t[::-1]
-        if t[0] != start:  # start sat in the middle: take the better orientation of the cut
-            k = int(np.flatnonzero(t == start)[0])
-            t = np.concatenate([t[k:], t[:k][::-1]])
-        return t.astype(np.int64)
+        path = t[1:] if t[1] == start else t[1:][::-1]
+        return path.astype(np.int64)
     deadline = time.perf_counter() + max(0.0, time_limit_s)
     tour = nearest_neighbour_tour(d, start)
     knn = _knn(d, neighbours)

@@ -101,6 +101,26 @@ def test_open_path_ends_anywhere_and_is_shorter_than_the_loop() -> None:
     path = solve_tour(d, start=0, closed=False, time_limit_s=0.0)
     assert path.tolist() == list(range(10))
     assert tour_length(d, path, closed=False) == pytest.approx(900.0)
+    # from the middle: first to the nearer end, then across to the other (4 + 9 hops)
+    path = solve_tour(d, start=5, closed=False, time_limit_s=0.05)
+    assert path[0] == 5 and sorted(path.tolist()) == list(range(10))
+    assert tour_length(d, path, closed=False) == pytest.approx(1300.0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(min_value=3, max_value=40), seed=st.integers(0, 1000))
+def test_open_path_is_never_longer_than_the_loop_minus_its_last_edge(n: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    d = _dist(rng.random((n, 2)) * 1000)
+    start = int(rng.integers(0, n))
+    loop = solve_tour(d, start=start, time_limit_s=0.0)
+    path = solve_tour(d, start=start, closed=False, time_limit_s=0.0)
+    assert path[0] == start and sorted(path.tolist()) == list(range(n))
+    # cutting the loop's longer edge at the start gives a valid path: the search must not be worse
+    # than the nearest-neighbour path either
+    nn = nearest_neighbour_tour(d, start)
+    assert tour_length(d, path, closed=False) <= tour_length(d, nn, closed=False) + 1e-6
+    assert tour_length(d, path, closed=False) <= tour_length(d, loop, closed=True) + 1e-6
 
 
 # --------------------------------------------------------------------------------------------
