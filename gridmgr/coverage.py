@@ -651,14 +651,14 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
         packed = np.concatenate([key_f, key_s]) & ~low
         packed |= np.arange(n_rec, dtype=np.uint64)
         packed.sort()
-        rec = (packed & low).astype(np.int64)
+        rec = packed & low  # uint64 record numbers (indexing accepts them as they are)
         hk = packed >> np.uint64(bits)
         del packed
         starts = np.flatnonzero(np.r_[True, hk[1:] != hk[:-1]])
         del hk
         gsize = np.diff(np.r_[starts, n_rec])
         gslow = np.zeros(len(starts), dtype=bool)
-        gslow[np.searchsorted(starts, np.flatnonzero(rec >= n_fast_rec), side="right") - 1] = True
+        gslow[np.searchsorted(starts, np.flatnonzero(rec >= np.uint64(n_fast_rec)), side="right") - 1] = True
         # the common case: an edge shared by exactly two whole hexagons (confirmed on the exact
         # endpoint sums, which also rules out hash collisions)
         simple = starts[(gsize == 2) & ~gslow]
@@ -674,7 +674,7 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
         if len(gs):
             g_s = np.repeat(gs, gsize[gs])
             first = np.cumsum(gsize[gs]) - gsize[gs]
-            r_ = rec[np.repeat(starts[gs] - first, gsize[gs]) + np.arange(len(g_s))]
+            r_ = rec[np.repeat(starts[gs] - first, gsize[gs]) + np.arange(len(g_s))].astype(np.int64)
             is_s = r_ >= n_fast_rec
             rs = np.maximum(r_ - n_fast_rec, 0)
             rf = np.minimum(r_, max(n_fast_rec - 1, 0))
