@@ -202,8 +202,13 @@ def render(
     paper: str = "A4",
     dpi: int = 150,
     fmt: str = "png",
+    pages: Any = None,
 ) -> StaticMap:
-    """Draw ``layers`` on one landscape page and save it as PNG or PDF."""
+    """Draw ``layers`` on one landscape page and save it as PNG or PDF.
+
+    With ``pages`` (a :class:`matplotlib.backends.backend_pdf.PdfPages`) the page is appended to
+    that multi-page PDF instead (``out`` names it).
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -292,8 +297,11 @@ def render(
         _fit_legend(fig, lax, handles, families, fs)
 
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format=fmt, dpi=dpi, metadata=_metadata(fmt, title))
+    if pages is not None:
+        pages.savefig(fig)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, format=fmt, dpi=dpi, metadata=_metadata(fmt, title))
     lonlat = inv.transform([bar_xy[0][0], bar_xy[1][0]], [bar_xy[0][1], bar_xy[1][1]])
     return StaticMap(
         path=out, paper=paper, dpi=dpi,

@@ -294,6 +294,7 @@ def static_map(
     paper: str = "A4",
     dpi: int = 150,
     title: str | None = None,
+    pages: Any = None,
 ) -> StaticMap:
     """Draw a static briefing map (PNG or PDF, landscape A4/A3) of a leader, a unit or the zone.
 
@@ -313,6 +314,9 @@ def static_map(
         ``A4`` or ``A3`` landscape; raster resolution (PNG: A4 at 150 dpi is 1754 × 1240 px).
     title
         Overrides the default title.
+    pages
+        A :class:`matplotlib.backends.backend_pdf.PdfPages`: append the page to it (``out`` is
+        that PDF's path); see :func:`write_maps_pdf`.
 
     Returns
     -------
@@ -416,7 +420,22 @@ def static_map(
         label_units=label_units, label_places=label_places, highlight=highlight, context=context,
     )
     return render(layers, out, title=title or default_title, subtitle=" · ".join(subtitle_bits), date=data.day,
-                  paper=paper, dpi=dpi, fmt=f)
+                  paper=paper, dpi=dpi, fmt=f, pages=pages)
+
+
+def write_maps_pdf(data: ExportData, out: str | Path, *, scope: str | None = None, paper: str = "A4") -> Path:
+    """One multi-page PDF of the briefing maps: the overview, then one page per street."""
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    name = str(data.unit_row(scope)["name"]) if scope else str(data.root()["name"])
+    with PdfPages(out, metadata={"Title": t(f"{name}网格责任区图集", f"{name}: maps"), "Creator": "gridmgr"}) as pdf:
+        static_map(data, out, unit=scope, fmt="pdf", paper=paper, pages=pdf)
+        for code in streets(data, scope):
+            if scope is None or code != str(scope):
+                static_map(data, out, unit=code, fmt="pdf", paper=paper, pages=pdf)
+    return out
 
 
 def _lowest_codes(units: pd.DataFrame) -> set[str]:
@@ -1119,10 +1138,13 @@ def briefing_pack(
 
 def export_briefing(data: ExportData, out: str | Path, *, fmt: str | None = None, scope: str | None = None,
                     paper: str = "A4") -> list[Path]:
-    """One briefing file: ``docx|xlsx|pptx`` documents, or the overview map as ``pdf|png``."""
+    """One briefing file: ``docx|xlsx|pptx`` documents, the maps as a multi-page ``pdf`` (overview,
+    then each street), or the overview map as ``png``."""
     out = Path(out)
     f = _fmt_from(out, fmt, BRIEFING_FORMATS)
-    if f in ("png", "pdf"):
+    if f == "pdf":
+        return [write_maps_pdf(data, out, scope=scope, paper=paper)]
+    if f == "png":
         return [static_map(data, out, unit=scope, fmt=f, paper=paper).path]
     if f == "xlsx":
         return [write_xlsx(data, out, units=sorted(data.subtree(scope)) if scope else None)]

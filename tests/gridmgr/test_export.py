@@ -600,3 +600,14 @@ def test_package_leader_without_pieces_maps_their_packages(data: ExportData, tmp
     assert sum(("G1" in s or "G2" in s) for s in m.legend) == 2
     assert "包保单元：测试社区一" in m.subtitle
     _non_blank(_png(m.path))
+
+
+def test_briefing_pdf_has_one_page_per_map(data: ExportData, tmp_path: Path) -> None:
+    from gridmgr.export import export_briefing
+
+    out = export_briefing(data, tmp_path / "maps.pdf")[0]
+    subprocess.run(["pdftoppm", "-r", "20", "-png", str(out), str(tmp_path / "p")], check=True)
+    pages = sorted(tmp_path.glob("p-*.png"))
+    assert len(pages) == 2  # overview + the one street
+    for page in pages:
+        _non_blank(_png(page))
