@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pyproj import Transformer
 from shapely.geometry import Point, box
 
@@ -598,3 +600,46 @@ def test_piece_graph_three_units_in_one_cell_and_territory_perimeters() -> None:
         x0, y0, x1, y1 = rects[code]
         assert rows.loc[lid, "perimeter_m"] == pytest.approx(2 * (x1 - x0 + y1 - y0), rel=1e-5)
         assert rows.loc[lid, "parts"] == 1
+
+
+_GRID: dict[str, gpd.GeoDataFrame] = {}
+
+
+def _grid() -> gpd.GeoDataFrame:
+    if "p" not in _GRID:
+        u = make_units(c1=(0, 0, 625, 500), c2=(625, 0, 1200, 500))  # a border through cells
+        _GRID["u"] = u
+        _GRID["p"] = pieces_from_units(u, res=10)
+    return _GRID["p"]
+
+
+@given(
+    labels=st.lists(st.sampled_from([None, "G1", "G2", "G3", "GX"]), min_size=1, max_size=400),
+    p1_active=st.booleans(),
+)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_random_assignments_match_geometry(labels: list[str | None], p1_active: bool) -> None:
+    """Statuses partition the pieces; parts and perimeters equal those of the dissolved shapes."""
+    base = _grid()
+    p = base.copy()
+    p["leader_id"] = [labels[k % len(labels)] for k in range(len(p))]
+    p["fallback"] = False
+    leaders = make_leaders(G1={"unit_packages": ["S"]}, G2={"unit_packages": ["S"]},
+                           G3={"unit_packages": ["S"], "active": False}, P1={"active": p1_active})
+    rep = coverage_from_frames(_GRID["u"], p, leaders, None, CATEGORIES)
+    s = rep.summary
+    lid = p["leader_id"].to_numpy(dtype=object)
+    no_owner = np.isin(lid, [None, "G3", "GX"]) | pd.isna(p["leader_id"]).to_numpy()
+    rescued = no_owner & (p["unit_code"].to_numpy() == "C1") & p1_active | no_owner & (p["unit_code"].to_numpy() == "C2")
+    assert s["fallback_pieces"] == int(rescued.sum())
+    assert s["blind_spot_pieces"] == int((no_owner & ~rescued).sum())
+    assert s["misplaced_pieces"] == 0
+    rows = rep.leaders.set_index("id")
+    for leader in ("G1", "G2"):
+        mine = p[p["leader_id"] == leader]
+        if mine.empty:
+            assert rows.loc[leader, "territory_pieces"] == 0
+            continue
+        union = _m(shapely.segmentize(shapely.union_all(mine.geometry.values), 1e-4))
+        assert rows.loc[leader, "parts"] == len(shapely.get_parts(union))
+        assert rows.loc[leader, "perimeter_m"] == pytest.approx(union.length, rel=1e-5)
