@@ -120,3 +120,28 @@ def test_cli_refuses_to_orphan_without_force(store_url, layers_dir, leaders_csv,
     res = _run(store_url, "load", "--layers", str(layers_dir), "--force", "--json")
     assert res.exit_code == 0, res.output
     assert len(json.loads(res.stdout)["orphaned"]) > 0
+
+
+def test_cli_assign_set_within_a_polygon_file(store_url, layers_dir, leaders_csv, tmp_path):
+    import geopandas as gpd
+    import shapely
+    from shapely.geometry import box
+
+    assert _run(store_url, "load", "--layers", str(layers_dir), "--res", "10").exit_code == 0
+    assert _run(store_url, "leaders", "import", str(leaders_csv(2, 2))).exit_code == 0
+    # the western half of the first community
+    area = box(125.25, 43.80, 125.253, 43.805)
+    gpd.GeoDataFrame(geometry=[area], crs="EPSG:4326").to_file(
+        tmp_path / "area.geojson", driver="GeoJSON", engine="pyogrio")
+    res = _run(store_url, "assign", "set", "--leader", "G01_1", "--within",
+               str(tmp_path / "area.geojson"), "--reason", "west half", "--actor", "p", "--json")
+    assert res.exit_code == 0, res.output
+    store = open_store(store_url)
+    try:
+        pieces = store.pieces()
+    finally:
+        store.close()
+    inside = shapely.within(shapely.point_on_surface(pieces.geometry.values), area)
+    assert inside.sum() == json.loads(res.stdout)["changed"] > 0
+    assert (pieces.loc[inside, "leader_id"] == "G01_1").all()
+    assert pieces.loc[~inside, "leader_id"].isna().all()
