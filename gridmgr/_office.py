@@ -171,6 +171,7 @@ def _page_number_footer(section: Any) -> None:
 
 def _styles(doc: Any) -> None:
     from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
+    from docx.oxml.ns import qn
     from docx.shared import Pt
 
     normal = doc.styles["Normal"]
@@ -183,6 +184,10 @@ def _styles(doc: Any) -> None:
     pf.space_after = Pt(0)
     title = doc.styles["Title"]
     _east_asian(title, TITLE_FONT)
+    ppr = title.element.pPr
+    if ppr is not None:  # the default template draws a rule under the title: not in GB/T 9704
+        for bdr in ppr.findall(qn("w:pBdr")):
+            ppr.remove(bdr)
     title.font.size = Pt(22)
     title.font.bold = False
     title.font.color.rgb = None
@@ -229,8 +234,17 @@ def _table(doc: Any, columns: Sequence[tuple[str, str, str]], frame: pd.DataFram
             run = cells[j].paragraphs[0].add_run(text)
             _east_asian(run, BODY_FONT)
             run.font.size = Pt(10.5)
+    # full text width (A4 minus 28 + 26 mm margins); the first (name) column wider
+    from docx.shared import Mm
+
+    weights = [2.6] + [1.0] * (len(columns) - 1)
+    widths = [Mm(156 * w / sum(weights)) for w in weights]
+    table.autofit = False
+    for j, col in enumerate(table.columns):
+        col.width = widths[j]  # the grid (LibreOffice reads it), cells below (Word reads those)
     for row in table.rows:
-        for cell in row.cells:
+        for j, cell in enumerate(row.cells):
+            cell.width = widths[j]
             pf = cell.paragraphs[0].paragraph_format
             pf.line_spacing = Pt(16)
     return table
@@ -270,7 +284,11 @@ def write_briefing_docx(
     doc.add_paragraph(t("一、责任区分布图", "1. Maps of the territories"), style="Heading 1")
     for caption, path in maps:
         doc.add_picture(str(path), width=text_width)
-        doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
+        pic = doc.paragraphs[-1]
+        pic.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        # exact line spacing (the body's 28 pt) would clip an inline picture to one line
+        pic.paragraph_format.line_spacing = 1.0
+        pic.paragraph_format.keep_with_next = True
         doc.add_paragraph(caption, style="Caption")
 
     cols, frame = unit_table
