@@ -444,6 +444,11 @@ def test_docx_layout_tables_and_images(data: ExportData, tmp_path: Path) -> None
     assert "汇报" in doc.paragraphs[0].text
     # overview + one street map
     assert len(doc.inline_shapes) == 2
+    pics = [par for par in doc.paragraphs if par._p.xpath(".//pic:pic")]
+    assert len(pics) == 2
+    for par in pics:  # exact line spacing would clip the picture to one text line
+        assert par.paragraph_format.line_spacing == 1.0
+    assert doc.styles["Title"].element.pPr.find(qn("w:pBdr")) is None
     assert len(doc.tables) == 2
     cov = doc.tables[0]
     assert cov.rows[0].cells[0].text == "单元"
