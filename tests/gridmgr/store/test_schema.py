@@ -59,3 +59,28 @@ def test_postgis_typmod_columns_gist_and_dissolved_territories(loaded_store):
     territory = from_wkb([row[3]])[0]
     community = store.units().set_index("code").geometry.loc["220173001001"]
     assert territory.symmetric_difference(community).area < 1e-12
+
+
+def test_migrations_downgrade_and_upgrade_again(store):
+    from pathlib import Path
+
+    from alembic import command
+    from alembic.config import Config
+
+    import gridmgr.store as pkg
+    from gridmgr.store import schema as s
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(pkg.__file__).parent / "migrations"))
+    try:
+        with store.engine.connect() as conn:
+            conn.info["write"] = True
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                command.downgrade(cfg, "base")
+        assert store.revision() is None
+        names = set(sa.inspect(store.engine).get_table_names())
+        assert not names & {t.name for t in s.DATA_TABLES}
+    finally:
+        assert store.upgrade() == "0001"
+    assert set(sa.inspect(store.engine).get_table_names()) >= {t.name for t in s.DATA_TABLES}
