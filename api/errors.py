@@ -60,6 +60,24 @@ def _page_error(request: Request, status: int, detail: str) -> Response:
     return error_page(request, status, detail)
 
 
+def allowed_methods(app: Any, path: str) -> list[str]:
+    """Methods of every route matching ``path`` (for a correct ``Allow`` on 405)."""
+    import re
+
+    from api.main import route_table
+
+    table = route_table(app)
+    exact = sorted({m for m, template in table if template == path})
+    if exact:  # a literal route wins over templates that would also match (as routing does)
+        return exact
+    out = set()
+    for method, template in table:
+        pattern = "^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, path):
+            out.add(method)
+    return sorted(out)
+
+
 def install(app: FastAPI) -> None:
     """Register the exception handlers on ``app``."""
 
@@ -88,6 +106,8 @@ def install(app: FastAPI) -> None:
                            instance=str(request.url.path))
         for k, v in (exc.headers or {}).items():
             resp.headers[k] = v
+        if exc.status_code == 405:
+            resp.headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
         return resp
 
     @app.exception_handler(RequestValidationError)

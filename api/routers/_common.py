@@ -11,6 +11,9 @@ from api.geojson import dumps
 from api.schemas import Problem
 
 GEOJSON = "application/geo+json"
+_NUM = r"-?\d{1,3}(\.\d{1,15})?"
+#: ``minx,miny,maxx,maxy`` in decimal degrees.
+BBOX_PATTERN = rf"^{_NUM},{_NUM},{_NUM},{_NUM}$"
 
 
 def problems(*codes: int) -> dict[int | str, dict[str, Any]]:

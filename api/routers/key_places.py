@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Response
 
 from api.deps import SettingsDep, StoreDep, Viewer
 from api.geojson import clean_records, feature_collection, geometry_strings
-from api.routers._common import GEOJSON, READ, check_bbox, check_limit
+from api.routers._common import BBOX_PATTERN, GEOJSON, check_bbox, check_limit, problems
 from api.schemas import FeatureCollection
 
 router = APIRouter(tags=["key places"])
@@ -16,12 +16,12 @@ COLUMNS = ["code", "name", "category", "address", "unit_code", "piece_id", "depa
 
 
 @router.get("/key-places", response_model=FeatureCollection,
-            responses={**READ, 200: {"content": {GEOJSON: {}}}})
+            responses={**problems(401, 403, 404, 422), 200: {"content": {GEOJSON: {}}}})
 def list_key_places(
     store: StoreDep, settings: SettingsDep, user: Viewer,
     scope: str | None = Query(None, max_length=32, description="unit code of any level"),
     category: str | None = Query(None, max_length=64),
-    bbox: str | None = Query(None, description="minx,miny,maxx,maxy (WGS-84)"),
+    bbox: str | None = Query(None, pattern=BBOX_PATTERN, description="minx,miny,maxx,maxy (WGS-84)"),
     limit: int | None = Query(None, ge=1), offset: int = Query(0, ge=0, le=10_000_000),
 ) -> Response:
     """Key places with category, department (条) and package leader (点)."""

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from api.deps import IndexDep, SettingsDep, StoreDep, Viewer
 from api.geojson import clean_records, feature_collection, geometry_strings
 from api.locate import piece_properties, select_pieces
-from api.routers._common import GEOJSON, check_bbox, check_limit, json_response, problems
+from api.routers._common import BBOX_PATTERN, GEOJSON, check_bbox, check_limit, json_response, problems
 from api.schemas import Collection, Collections, Conformance, FeatureCollection, Landing
 
 router = APIRouter(prefix="/ogc", tags=["OGC API – Features"])
@@ -126,7 +126,7 @@ def items(request: Request, store: StoreDep, settings: SettingsDep, index: Index
           user: Viewer, collection_id: str = CollectionId,
           limit: int | None = Query(None, ge=1, description="≤ GRIDMGR_MAX_PAGE_SIZE"),
           offset: int = Query(0, ge=0, le=10_000_000),
-          bbox: str | None = Query(None, description="minx,miny,maxx,maxy (CRS84)")) -> Response:
+          bbox: str | None = Query(None, pattern=BBOX_PATTERN, description="minx,miny,maxx,maxy (CRS84)")) -> Response:
     """Features of a collection, paged with ``links`` next/prev."""
     box = check_bbox(bbox, settings.max_bbox_deg2)
     n = check_limit(limit, settings.default_page_size, settings.max_page_size)

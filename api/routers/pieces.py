@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Request, Response
 from api.deps import IndexDep, SettingsDep, StoreDep, Viewer
 from api.geojson import feature_collection
 from api.locate import piece_properties, select_pieces
-from api.routers._common import GEOJSON, READ, check_bbox, check_limit
+from api.routers._common import BBOX_PATTERN, GEOJSON, READ, check_bbox, check_limit
 from api.schemas import FeatureCollection
 
 router = APIRouter(tags=["pieces"])
@@ -32,7 +32,7 @@ def list_pieces(
     user: Viewer,
     scope: str | None = Query(None, max_length=32, description="unit code of any level"),
     leader: str | None = Query(None, max_length=64, description="only pieces held by this leader"),
-    bbox: str | None = Query(None, description="minx,miny,maxx,maxy in WGS-84; area ≤ "
+    bbox: str | None = Query(None, pattern=BBOX_PATTERN, description="minx,miny,maxx,maxy in WGS-84; area ≤ "
                              "GRIDMGR_MAX_BBOX_DEG2 (default 1 square degree)"),
     limit: int | None = Query(None, ge=1, description="page size, ≤ GRIDMGR_MAX_PAGE_SIZE (1000)"),
     offset: int = Query(0, ge=0, le=10_000_000),

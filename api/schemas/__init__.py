@@ -109,7 +109,7 @@ class Assignment(BaseModel):
 
 
 class AssignmentUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
         {"leader_id": "G002", "reason": "交接：张三调岗", "fallback": False}]})
 
     leader_id: str | None = Field(description="new owner; null leaves the cell unassigned (盲点)",
@@ -126,7 +126,7 @@ class ChangeOut(BaseModel):
 
 
 class Move(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     cell: str = Field(min_length=1, max_length=32)
     to_leader: str | None = Field(max_length=64)
@@ -135,7 +135,7 @@ class Move(BaseModel):
 class PlanIn(BaseModel):
     """A hand-made plan: several cells moved together, applied atomically."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
         {"scope": "220173001001", "reason": "按社区要求调整",
          "moves": [{"cell": "8a31766f0937fff", "to_leader": "G002"}]}]})
 
@@ -147,7 +147,7 @@ class PlanIn(BaseModel):
 class RebalanceIn(BaseModel):
     """Parameters of a proposed rebalance (see docs/rebalance.md)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
         {"scope": "220173001", "weights": "area=1,key_places=5", "leaders_remove": ["G003"],
          "target_ratio": 1.1, "max_moves": 200, "seed": 0}]})
 
@@ -230,7 +230,7 @@ class LocateResult(BaseModel):
 
 
 class UserIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[\w.@-]+$")
     role: Literal["admin", "planner", "leader", "viewer"]
