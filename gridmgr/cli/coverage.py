@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gridmgr.cli._common import console, domain_errors, err_console, print_json
+from gridmgr.cli._common import console, domain_errors, err_console, print_json, progress_enabled
 from gridmgr.i18n import t
 
 #: Exit status of ``--fail-on-gaps`` when a gap exists (1 is kept for errors).
@@ -153,7 +153,11 @@ def coverage(
         th = Thresholds(overload=overload, idle=idle, min_compactness=min_compactness)
         store = open_store(database_url)
         try:
-            report = coverage_from_store(store, scope=scope, weights=weights, thresholds=th)
+            if progress_enabled():
+                with err_console.status(t("正在检查覆盖情况…", "checking coverage…")):
+                    report = coverage_from_store(store, scope=scope, weights=weights, thresholds=th)
+            else:
+                report = coverage_from_store(store, scope=scope, weights=weights, thresholds=th)
         finally:
             store.close()
         written = report.to_geojson(geojson) if geojson is not None else None
