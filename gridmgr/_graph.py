@@ -337,7 +337,7 @@ def _sweep_cut(
         left, err = _prefix_cut(sub, w, order, sh, lo_, hi_, wmax)
         if flip:
             left = ~left
-        if err < best_err:
+        if best_left is None or err < best_err:
             best_left, best_err = left, err
         if err <= 0.5 * wmax:
             break
@@ -380,14 +380,19 @@ def _prefix_cut(
 
     m = position(target)
     best_left, best_w = side(m)
-    best_err = abs(best_w - target)
+    # A side too small or too large to give each of its leaders a piece is a last resort only.
+    best_err = abs(best_w - target) if lo <= best_left.sum() <= hi else np.inf
     tried = {m}
     tgt = target
     for _ in range(6):
         if best_err <= 0.5 * wmax:
             break
-        tgt = tgt - (best_w - target)
-        m = position(tgt)
+        if np.isfinite(best_err):
+            tgt = tgt - (best_w - target)
+            m = position(tgt)
+        else:  # stray components pushed the left side out of bounds: shift the cut by the excess
+            count = int(best_left.sum())
+            m = max(1, min(n - 1, m - (count - hi) if count > hi else m + (lo - count)))
         if m in tried:
             break
         tried.add(m)
@@ -688,4 +693,55 @@ def refine_partition(
                         heapq.heappush(heap, (-in_part(u, j), u))
         if not moved_any:
             break
+
+    # Greedy finish: diffusion stalls when the flows are smaller than half a piece (few, heavy
+    # pieces per part). Take the part furthest from its target and make the single boundary move
+    # (out of it when heavy, into it when light) that best narrows the pair's spread.
+    own_arr = np.asarray(own, dtype=np.int64)
+    m = (own_arr[rows] != own_arr[cols]) & (own_arr[rows] >= 0) & (own_arr[cols] >= 0)
+    q = sp.csr_matrix((np.ones(int(m.sum())), (own_arr[rows[m]], own_arr[cols[m]])), shape=(k, k))
+    active = np.asarray(size) > 0
+    target, _ = _block_targets(q, loads, caps, active)
+    tgt_arr = np.where(target > 0, target, np.inf)
+    tgt: list[float] = tgt_arr.tolist()
+    ld: list[float] = loads.tolist()
+    ld_arr = loads.copy()
+    stuck = np.zeros(k, dtype=bool)
+    for _ in range(4 * k + 100):
+        dev = np.where(stuck, -1.0, np.abs(ld_arr / tgt_arr - 1.0))
+        p = int(np.argmax(dev))
+        if dev[p] <= tol:
+            break
+        heavy = ld[p] / tgt[p] > 1.0
+        cands: list[tuple[float, int, int, int]] = []  # (new spread, node, from, to)
+        for v in np.flatnonzero(own_arr == p).tolist():
+            for u in ind[ptr[v] : ptr[v + 1]]:
+                o = own[u]
+                if o == p or o < 0:
+                    continue
+                # heavy: move v from p to o; light: move u from o to p
+                src, dst, mv = (p, o, v) if heavy else (o, p, u)
+                if lock[mv]:
+                    continue
+                wx = wl[mv]
+                r_src, r_dst = ld[src] / tgt[src], ld[dst] / tgt[dst]
+                n_src, n_dst = (ld[src] - wx) / tgt[src], (ld[dst] + wx) / tgt[dst]
+                if max(n_src, n_dst) >= max(r_src, r_dst) or min(n_src, n_dst) <= min(r_src, r_dst):
+                    continue
+                cands.append((abs(n_src - n_dst), mv, src, dst))
+        moved = False
+        for _spread, mv, src, dst in sorted(set(cands))[:20]:
+            if can_leave(mv, src):
+                own[mv] = dst
+                own_arr[mv] = dst
+                size[src] -= 1
+                size[dst] += 1
+                ld[src] -= wl[mv]
+                ld[dst] += wl[mv]
+                ld_arr[src], ld_arr[dst] = ld[src], ld[dst]
+                stuck[src] = stuck[dst] = False
+                moved = True
+                break
+        if not moved:
+            stuck[p] = True
     return np.asarray(own, dtype=np.int64), rounds
