@@ -54,3 +54,23 @@ def test_openapi(case: Any, shared_api: Any) -> None:
                      suppress_health_check=list(hypothesis.HealthCheck))
 def test_openapi_heavy(case: Any, shared_api: Any) -> None:
     _check(case, shared_api)
+
+
+def test_stateful_plan_links(shared_api: Any) -> None:
+    """Stateful run through the OpenAPI links (propose → show/diff/apply/discard → undo)."""
+    raw = schemathesis.openapi.from_asgi("/api/openapi.json", shared_api.client.app)
+    raw.config.generation.update(modes=[GenerationMode.POSITIVE], allow_x00=False)
+    plans = raw.include(path_regex=r"^/api/plans")
+    headers = shared_api.headers("admin")
+
+    class Machine(plans.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"headers": headers}
+
+        def validate_response(self, response: Any, case: Any, **kw: Any) -> None:
+            case.validate_response(response, excluded_checks=[checks.positive_data_acceptance],
+                                   transport_kwargs=kw or None)
+
+    Machine.run(settings=hypothesis.settings(
+        max_examples=6, stateful_step_count=4, deadline=None, derandomize=True,
+        suppress_health_check=list(hypothesis.HealthCheck), database=None))
