@@ -44,8 +44,8 @@ GPX_NS = "http://www.topografix.com/GPX/1/1"
 
 #: Formats of the CLI per target.
 LEADER_FORMATS = ("html", "png", "pdf", "kml", "kmz", "gpx", "shp", "xlsx")
-UNIT_FORMATS = ("png", "pdf", "xlsx", "kml", "kmz", "shp")
-BRIEFING_FORMATS = ("docx", "xlsx", "pptx", "pdf", "png")
+UNIT_FORMATS = ("html", "png", "pdf", "xlsx", "kml", "kmz", "shp")
+BRIEFING_FORMATS = ("docx", "xlsx", "pptx", "pdf", "png", "html")
 
 ROLE_LABELS = {"grid_leader": ("网格长", "grid leader"), "package_leader": ("包保领导", "package leader")}
 
@@ -972,11 +972,39 @@ def export_leader(
     return [out]
 
 
-def export_unit(data: ExportData, code: str, out: str | Path, *, fmt: str | None = None, paper: str = "A4") -> list[Path]:
-    """One unit's material in one format (``png|pdf|xlsx|kml|kmz|shp``): every territory in it."""
+def overview_html(data: ExportData, out: str | Path, *, scope: str | None = None,
+                  basemap: str | None = "tianditu") -> Path:
+    """The interactive overview (:func:`gridmgr.maps.overview_map`) of ``scope`` with the coverage
+    report's gaps, written as one self-contained HTML file."""
+    from gridmgr.maps import map_html, overview_map
+
+    out = Path(out)
+    units, pieces = data.units, data.pieces
+    title = None
+    if scope is not None:
+        keep = data.subtree(scope)
+        units = units.loc[units["code"].astype(str).isin(keep)]
+        pieces = pieces.loc[pieces["unit_code"].astype(str).isin(keep).to_numpy()]
+        name = str(data.unit_row(scope)["name"])
+        title = t(f"{name} 责任区总览", f"{name} overview")
+    frame = data.report().findings_frame()
+    gaps = frame.loc[frame["severity"] == "gap"] if "severity" in frame.columns else frame
+    if scope is not None and len(gaps):
+        gaps = gaps.loc[gaps["unit_code"].astype(str).isin(data.subtree(scope))]
+    m = overview_map(units, pieces, gaps, leaders=data.leaders, basemap=basemap, title=title)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(map_html(m), encoding="utf-8")
+    return out
+
+
+def export_unit(data: ExportData, code: str, out: str | Path, *, fmt: str | None = None, paper: str = "A4",
+                basemap: str | None = "tianditu") -> list[Path]:
+    """One unit's material in one format (``html|png|pdf|xlsx|kml|kmz|shp``): every territory in it."""
     out = Path(out)
     f = _fmt_from(out, fmt, UNIT_FORMATS)
     keep = data.subtree(code)
+    if f == "html":
+        return [overview_html(data, out, scope=code, basemap=basemap)]
     if f in ("png", "pdf"):
         return [static_map(data, out, unit=code, fmt=f, paper=paper).path]
     if f == "xlsx":
@@ -1137,13 +1165,15 @@ def briefing_pack(
 
 
 def export_briefing(data: ExportData, out: str | Path, *, fmt: str | None = None, scope: str | None = None,
-                    paper: str = "A4") -> list[Path]:
+                    paper: str = "A4", basemap: str | None = "tianditu") -> list[Path]:
     """One briefing file: ``docx|xlsx|pptx`` documents, the maps as a multi-page ``pdf`` (overview,
-    then each street), or the overview map as ``png``."""
+    then each street), the overview map as ``png``, or the interactive overview as ``html``."""
     out = Path(out)
     f = _fmt_from(out, fmt, BRIEFING_FORMATS)
     if f == "pdf":
         return [write_maps_pdf(data, out, scope=scope, paper=paper)]
+    if f == "html":
+        return [overview_html(data, out, scope=scope, basemap=basemap)]
     if f == "png":
         return [static_map(data, out, unit=scope, fmt=f, paper=paper).path]
     if f == "xlsx":

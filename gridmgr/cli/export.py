@@ -1,9 +1,9 @@
 """``gridmgr export``: briefing material and field formats.
 
-- ``gridmgr export briefing [--scope UNIT] --format docx|xlsx|pptx|pdf|png --out PATH``
+- ``gridmgr export briefing [--scope UNIT] --format docx|xlsx|pptx|pdf|png|html --out PATH``
   (``--pack DIR`` instead writes the whole pack: overview PNG/PDF, street maps, XLSX, DOCX, PPTX);
 - ``gridmgr export leader ID --format html|png|pdf|kml|kmz|gpx|shp|xlsx --out PATH``;
-- ``gridmgr export unit CODE --format png|pdf|xlsx|kml|kmz|shp --out PATH``.
+- ``gridmgr export unit CODE --format html|png|pdf|xlsx|kml|kmz|shp --out PATH``.
 
 The format defaults to the output's suffix. Shapefiles: ``--out x.zip`` zips the set.
 """
@@ -27,6 +27,7 @@ app = typer.Typer(help="导出汇报材料与外业格式 / export briefing mate
 _DB_HELP = "数据库（默认 sqlite:///./gridmgr.db）/ store URL"
 _ROADS_HELP = "道路图层（GeoJSON/GPKG 线），默认内置图层的 roads.geojson / road lines (default: shipped roads)"
 _PAPER_HELP = "纸张 A4|A3（横向）/ paper A4|A3 landscape"
+_BASEMAP_HELP = "HTML 底图 tianditu|tianditu-img|osm|amap|none / basemap of html maps"
 
 
 def register(root: typer.Typer) -> None:
@@ -55,10 +56,11 @@ def _report(paths: list[Path]) -> None:
 @app.command("briefing")
 def briefing(
     out: Path | None = typer.Option(None, "--out", help="输出文件 / output file"),
-    fmt: str | None = typer.Option(None, "--format", help="docx|xlsx|pptx|pdf|png（默认取扩展名）/ format"),
+    fmt: str | None = typer.Option(None, "--format", help="docx|xlsx|pptx|pdf|png|html（默认取扩展名）/ format"),
     scope: str | None = typer.Option(None, "--scope", help="单元代码（默认全区）/ unit code"),
     pack: Path | None = typer.Option(None, "--pack", help="写出整套汇报材料到该目录 / write the whole pack here"),
     paper: str = typer.Option("A4", "--paper", help=_PAPER_HELP),
+    basemap: str = typer.Option("tianditu", "--basemap", help=_BASEMAP_HELP),
     roads: Path | None = typer.Option(None, "--roads", help=_ROADS_HELP),
     no_roads: bool = typer.Option(False, "--no-roads", help="地图上不画道路 / no roads on maps"),
     database_url: str | None = typer.Option(None, "--database-url", help=_DB_HELP, envvar="GRIDMGR_DATABASE_URL"),
@@ -78,7 +80,7 @@ def briefing(
         if pack is not None:
             paths += briefing_pack(data, pack, scope=scope, paper=paper)
         if out is not None:
-            paths += export_briefing(data, out, fmt=fmt, scope=scope, paper=paper)
+            paths += export_briefing(data, out, fmt=fmt, scope=scope, paper=paper, basemap=basemap)
         _report(paths)
 
 
@@ -88,7 +90,7 @@ def leader(
     out: Path = typer.Option(..., "--out", help="输出文件 / output file"),
     fmt: str | None = typer.Option(None, "--format", help="html|png|pdf|kml|kmz|gpx|shp|xlsx（默认取扩展名）/ format"),
     paper: str = typer.Option("A4", "--paper", help=_PAPER_HELP),
-    basemap: str = typer.Option("tianditu", "--basemap", help="HTML 底图 tianditu|tianditu-img|osm|amap|none / basemap"),
+    basemap: str = typer.Option("tianditu", "--basemap", help=_BASEMAP_HELP),
     roads: Path | None = typer.Option(None, "--roads", help=_ROADS_HELP),
     no_roads: bool = typer.Option(False, "--no-roads", help="路线不沿道路、地图不画道路 / straight legs, no roads"),
     database_url: str | None = typer.Option(None, "--database-url", help=_DB_HELP, envvar="GRIDMGR_DATABASE_URL"),
@@ -108,8 +110,9 @@ def leader(
 def unit(
     code: str = typer.Argument(..., help="单元代码 / unit code"),
     out: Path = typer.Option(..., "--out", help="输出文件 / output file"),
-    fmt: str | None = typer.Option(None, "--format", help="png|pdf|xlsx|kml|kmz|shp（默认取扩展名）/ format"),
+    fmt: str | None = typer.Option(None, "--format", help="html|png|pdf|xlsx|kml|kmz|shp（默认取扩展名）/ format"),
     paper: str = typer.Option("A4", "--paper", help=_PAPER_HELP),
+    basemap: str = typer.Option("tianditu", "--basemap", help=_BASEMAP_HELP),
     roads: Path | None = typer.Option(None, "--roads", help=_ROADS_HELP),
     no_roads: bool = typer.Option(False, "--no-roads", help="地图上不画道路 / no roads on maps"),
     database_url: str | None = typer.Option(None, "--database-url", help=_DB_HELP, envvar="GRIDMGR_DATABASE_URL"),
@@ -122,4 +125,4 @@ def unit(
 
     with domain_errors(), shown_warnings():
         data = _data(database_url, roads, no_roads)
-        _report(export_unit(data, code, out, fmt=fmt, paper=paper))
+        _report(export_unit(data, code, out, fmt=fmt, paper=paper, basemap=basemap))

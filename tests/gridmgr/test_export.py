@@ -616,3 +616,11 @@ def test_briefing_pdf_has_one_page_per_map(data: ExportData, tmp_path: Path) -> 
     assert len(pages) == 2  # overview + the one street
     for page in pages:
         _non_blank(_png(page))
+
+
+def test_unit_html_overview_via_maps(data: ExportData, tmp_path: Path) -> None:
+    out = export_unit(data, "220173001002", tmp_path / "c2.html", basemap="none")[0]
+    text = out.read_text(encoding="utf-8")
+    assert "<html" in text[:2000].lower()
+    assert "测试社区二" in text
+    assert "网格长<b>&丁" not in text
