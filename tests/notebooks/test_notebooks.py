@@ -108,6 +108,11 @@ def test_stored_without_outputs(path: Path) -> None:
             assert not re.search(r"(simplefilter|filterwarnings)\(\s*['\"]ignore", src), (
                 f"{path.name} cell {i}: warnings must not be silenced"
             )
+            # worked examples use the public API only, and no machine-specific paths
+            assert not re.search(r"gridmgr(\.\w+)*\._\w+|import _\w+", src), (
+                f"{path.name} cell {i}: uses a private gridmgr module or function"
+            )
+            assert not re.search(r"['\"]/(work|home|root|tmp)/", src), f"{path.name} cell {i}: absolute path"
     md = [c.source for c in nb.cells if c.cell_type == "markdown"]
     headings = [ln for s in md for ln in s.splitlines() if ln.startswith("#")]
     assert headings, f"{path.name}: no headings"
