@@ -140,7 +140,10 @@ def _check_leaders(store: Store, conn: Connection, df: pd.DataFrame) -> None:
     rows: list[tuple[Any, ...]] = []
     packs: list[tuple[Any, ...]] = []
     for part in chunks(wanted):
-        rows += conn.execute(select(ld.c.id, ld.c.active).where(ld.c.id.in_(part))).all()
+        stmt = select(ld.c.id, ld.c.active).where(ld.c.id.in_(part))
+        if store.is_postgis:  # a concurrent deactivation waits for this edit, and vice versa
+            stmt = stmt.with_for_update(read=True)
+        rows += conn.execute(stmt).all()
         packs += conn.execute(
             select(pk.c.leader_id, pk.c.target).where(pk.c.kind == "unit", pk.c.leader_id.in_(part))
         ).all()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 
 from gridmgr import settings
 from gridmgr.errors import InvalidFieldError, OrphanedAssignmentsError
@@ -350,6 +350,10 @@ def load_layers(
     prep = _prepare(layers, res=res, pieces=pieces, progress=progress)
     at = s.utcnow()
     with store.transaction() as conn:
+        if store.is_postgis:
+            # Edits wait while a load decides which pieces (and assignments) survive; SQLite's
+            # BEGIN IMMEDIATE already serialises writers.
+            conn.execute(text("LOCK TABLE assignments IN SHARE ROW EXCLUSIVE MODE"))
         # --- read and diff
         cur_dep = _read(conn, s.departments, ["code", "name", "name_en"])
         dep_add, dep_rem, dep_chg = _diff(cur_dep, prep.departments, ["code"], ["name", "name_en"], [])
