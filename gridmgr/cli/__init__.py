@@ -9,7 +9,14 @@ from __future__ import annotations
 import typer
 
 from gridmgr.cli import _common
+from gridmgr.cli import coverage as _coverage
+from gridmgr.cli import export as _export
 from gridmgr.cli import grid as _grid
+from gridmgr.cli import maps as _maps
+from gridmgr.cli import pipeline as _pipeline
+from gridmgr.cli import rebalance as _rebalance
+from gridmgr.cli import serve as _serve
+from gridmgr.cli import store as _store
 
 app = typer.Typer(
     name="gridmgr",
@@ -31,16 +38,10 @@ def _root(
 
 
 app.add_typer(_grid.app, name="grid")
-
-# Command groups registered by their own modules (each module owns its commands).
-for _name in ("store", "coverage", "rebalance", "maps", "serve", "pipeline"):
-    try:
-        _mod = __import__(f"gridmgr.cli.{_name}", fromlist=["register"])
-    except ModuleNotFoundError as exc:  # pragma: no cover - a group not built yet
-        if exc.name != f"gridmgr.cli.{_name}":
-            raise
-        continue
-    _mod.register(app)
+# Each command group lives in its own module and adds itself with ``register(app)``; the
+# modules import their heavy libraries inside the commands, so ``gridmgr --help`` stays fast.
+for _module in (_store, _coverage, _rebalance, _maps, _export, _serve, _pipeline):
+    _module.register(app)
 
 
 def main() -> None:
