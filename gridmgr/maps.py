@@ -81,6 +81,7 @@ PALETTE = (
     "#2f4b7c", "#a0cbe8", "#8cd17d", "#bab0ac",
 )
 GAP_COLOUR = "#d62728"
+FALLBACK_COLOUR = "#f4a261"
 ROUTE_COLOUR = "#1d3557"
 
 #: Category → (badge glyph, colour). Categories not listed get the first character of their
@@ -420,7 +421,15 @@ def leader_map(
     tips = [_html_text(i) for i in ids]
     if area is not None:
         tips = [f"{tp} · {a / 1e4:.2f} {t('公顷', 'ha')}" for tp, a in zip(tips, area, strict=True)]
-    Vector(features_json(base.shift(pg), {"_t": tips}), name=t("地块", "Pieces"),
+    # pieces held as the community's territorial default (属地兜底) are tinted
+    fallback = (territory_pieces["fallback"].fillna(False).astype(bool).to_numpy()
+                if "fallback" in territory_pieces.columns else np.zeros(len(pg), dtype=bool))
+    fb_style = {"fillColor": FALLBACK_COLOUR, "fillOpacity": 0.3}
+    fb_tip = _html_text(t("（属地兜底）", " (territorial default)"))
+    tips = [f"{tp}{fb_tip}" if fb else tp for tp, fb in zip(tips, fallback, strict=True)]
+    Vector(features_json(base.shift(pg), {"_t": tips,
+                                          "_s": [fb_style if fb else None for fb in fallback]}),
+           name=t("地块", "Pieces"),
            style={"color": "#457b9d", "weight": 1, "fillColor": "#a8dadc", "fillOpacity": 0.15}
            ).add_to(m)
 
@@ -432,6 +441,10 @@ def leader_map(
     legend.append(f"<div>{_html_text(facts)}</div>")
     legend.append(_legend_item_swatch("#c1121f", t("辖区边界", "territory outline"), line=True))
     legend.append(_legend_item_swatch("#457b9d", t("地块", "piece"), fill_opacity=0.3))
+    if fallback.any():
+        legend.append(_legend_item_swatch(
+            FALLBACK_COLOUR, t(f"属地兜底地块 {int(fallback.sum())} 块",
+                               f"{int(fallback.sum())} pieces held as territorial default")))
     if base.note:
         legend.append(f'<div class="gm-note">{_html_text(base.note)}</div>')
 

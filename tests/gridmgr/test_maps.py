@@ -472,3 +472,16 @@ def test_cli_plan_map(loaded_store: Any, store_url: str, tmp_path: Path) -> None
     assert "网格长G01_1 → 网格长G01_2" == lays[-1]["features"][0][2]["_t"]
 
 
+
+
+def test_fallback_pieces_are_tinted_and_counted() -> None:
+    pieces, _ = _community()
+    p = pieces.copy()
+    p["fallback"] = False
+    p.loc[p.index[:4], "fallback"] = True
+    page = maps.map_html(maps.leader_map(p, None, basemap="none"))
+    feats = layers_in(page)[1]["features"]
+    tinted = [f for f in feats if (f[2].get("_s") or {}).get("fillColor") == maps.FALLBACK_COLOUR]
+    assert len(tinted) == 4
+    assert all("属地兜底" in f[2]["_t"] for f in tinted)
+    assert "属地兜底地块 4 块" in page
