@@ -167,14 +167,21 @@ def export_data_from_store(
     """An :class:`ExportData` of everything in ``store`` (a :class:`gridmgr.store.Store`).
 
     ``roads`` is a frame or a file; ``None`` uses the default layers' ``roads.geojson`` when it
-    exists.
+    exists, keeping only the lines that reach the store's units (within about 1 km of their
+    bounding box).
     """
     road_frame = roads if isinstance(roads, gpd.GeoDataFrame) else read_roads(roads)
+    units = store.units()
+    if roads is None and road_frame is not None and len(units):
+        # the shipped roads only where they reach this store's jurisdiction
+        area = shapely.box(*units.total_bounds).buffer(0.01)
+        near = shapely.intersects(np.asarray(road_frame.geometry.values, dtype=object), area)
+        road_frame = road_frame.loc[near] if near.any() else None
     grid_codes = None
     if hasattr(store, "grid_codes"):
         grid_codes = store.grid_codes()
     data = ExportData(
-        units=store.units(), pieces=store.pieces(), leaders=store.leaders(), key_places=store.key_places(),
+        units=units, pieces=store.pieces(), leaders=store.leaders(), key_places=store.key_places(),
         categories=store.categories(), departments=store.departments(), roads=road_frame,
         grid_codes=grid_codes, date=date,
     )
