@@ -748,7 +748,7 @@ def _gap_layer(m: folium.Map, Vector: type, gaps: gpd.GeoDataFrame, base: _Base,
 
 
 def plan_diff_map(
-    moves: Sequence[Mapping[str, Any]] | pd.DataFrame,
+    moves: Sequence[Mapping[str, Any]] | Mapping[str, Any] | pd.DataFrame,
     pieces: gpd.GeoDataFrame,
     *,
     leaders: pd.DataFrame | None = None,
@@ -761,11 +761,19 @@ def plan_diff_map(
     ----------
     moves
         The plan's moves (``piece_id`` or ``cell``, ``from_leader``, ``to_leader``), as stored
-        by ``Store.save_plan``.
+        by ``Store.save_plan``: a list of dicts, a DataFrame, or a GeoJSON FeatureCollection
+        whose feature properties carry those fields.
     pieces
         Current pieces with ``leader_id`` (and ``id`` when moves name ``piece_id``).
     """
-    mv = pd.DataFrame(list(moves)) if not isinstance(moves, pd.DataFrame) else moves.copy()
+    if isinstance(moves, pd.DataFrame):
+        mv = pd.DataFrame(moves.drop(columns="geometry", errors="ignore"))
+    elif isinstance(moves, Mapping) and "features" in moves:  # a GeoJSON diff: its properties
+        mv = pd.DataFrame([dict(f.get("properties") or {}) for f in moves["features"]])
+    else:
+        mv = pd.DataFrame(list(moves))
+    if mv.empty:
+        mv = pd.DataFrame(columns=["from_leader", "to_leader", "piece_id", "cell"])
     for c in ("from_leader", "to_leader"):
         if c not in mv.columns:
             raise InvalidFieldError(t(f"方案的调整记录缺少 {c!r}", f"plan moves lack {c!r}"))

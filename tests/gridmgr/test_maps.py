@@ -485,3 +485,17 @@ def test_fallback_pieces_are_tinted_and_counted() -> None:
     assert len(tinted) == 4
     assert all("属地兜底" in f[2]["_t"] for f in tinted)
     assert "属地兜底地块 4 块" in page
+
+
+def test_plan_diff_map_takes_a_geojson_diff_and_an_empty_plan() -> None:
+    _, pieces = _shipped()
+    p = pieces.loc[pieces["unit_code"] == "220173001003"].reset_index(drop=True)
+    p["leader_id"] = "A"
+    p["id"] = np.arange(len(p))
+    diff = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": None,
+         "properties": {"piece_id": 3, "from_leader": "A", "to_leader": "B"}}]}
+    lays = layers_in(maps.map_html(maps.plan_diff_map(diff, p, basemap="none")))
+    assert len(lays[-1]["features"]) == 1
+    lays = layers_in(maps.map_html(maps.plan_diff_map([], p, basemap="none")))
+    assert len(lays[-1]["features"]) == 0
