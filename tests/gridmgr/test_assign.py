@@ -245,10 +245,12 @@ def test_grid_codes_follow_reading_order(assigned_pieces: gpd.GeoDataFrame) -> N
         assert (grp["grid_code"].str[:12] == comm).all()
         assert grp["grid_code"].str[12:].tolist() == [f"{i:03d}" for i in range(1, len(grp) + 1)]
         # rows north→south, then west→east within a row
-        keys = list(zip(grp["row"], grp["x"], strict=True))
+        keys = list(zip(grp["row"], grp["lng"], strict=True))
         assert keys == sorted(keys)
-        assert grp["y"].iloc[0] == grp["y"][grp["row"] == 0].iloc[0]
-        assert grp["y"][grp["row"] == 0].max() == grp["y"].max()
+        assert grp["lat"][grp["row"] == 0].max() == grp["lat"].max()
+        # rows are bands of one territory's side: lower rows lie further south
+        by_row = grp.groupby("row")["lat"]
+        assert (by_row.max().diff().dropna() < 0).all()
 
 
 def test_grid_codes_are_stable_and_order_independent(assigned_pieces: gpd.GeoDataFrame) -> None:
