@@ -34,6 +34,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -470,16 +471,52 @@ def _to_ancestors(h: _Hier, per_unit: NDArray[np.float64]) -> NDArray[np.float64
 class PieceGraph:
     """Adjacency of pieces with shared boundary lengths.
 
-    ``i < j`` positional pairs sharing a boundary of positive length, ``shared_m`` that length
-    (ground metres), ``perimeter_m`` per piece (ground metres) and ``exposed_m`` per piece: the part
-    of its boundary shared with no other piece (it lies on the edge of the covered ground).
+    ``i < j`` positional pairs sharing a boundary of positive length and ``exposed_m`` per piece:
+    the part of its boundary (ground metres) shared with no other piece — it lies on the edge of
+    the covered ground. ``shared_m`` (per pair) and ``perimeter_m`` (per piece), in ground metres,
+    are computed on first use; :meth:`shared_for` measures only the pairs a caller needs (most
+    pairs are two whole hexagons, whose shared edge is measured from its two vertices).
     """
 
     i: NDArray[np.int64]
     j: NDArray[np.int64]
-    shared_m: NDArray[np.float64]
-    perimeter_m: NDArray[np.float64]
     exposed_m: NDArray[np.float64]
+    n_simple: int = 0
+    _simple_rec: NDArray[np.uint64] = field(default_factory=lambda: np.empty(0, dtype=np.uint64), repr=False)
+    _shared_rest: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0), repr=False)
+    _fx: NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 7)), repr=False)
+    _fy: NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 7)), repr=False)
+    _fidx: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, dtype=np.int64), repr=False)
+    _perimeter_slow: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0), repr=False)
+
+    def _simple_lengths(self, rec: NDArray[np.uint64]) -> NDArray[np.float64]:
+        k, e = rec // np.uint64(6), rec % np.uint64(6)
+        return _segment_lengths(self._fx[k, e], self._fy[k, e], self._fx[k, e + np.uint64(1)], self._fy[k, e + np.uint64(1)])
+
+    def shared_for(self, mask: NDArray[np.bool_] | None = None) -> NDArray[np.float64]:
+        """Shared boundary lengths (m) of the pairs in ``mask`` (all pairs when ``None``)."""
+        if mask is None:
+            return self.shared_m
+        out = np.empty(int(mask.sum()), dtype=np.float64)
+        ms, mr = mask[: self.n_simple], mask[self.n_simple:]
+        n_s = int(ms.sum())
+        out[:n_s] = self._simple_lengths(self._simple_rec[ms])
+        out[n_s:] = self._shared_rest[mr]
+        return out
+
+    @cached_property
+    def shared_m(self) -> NDArray[np.float64]:
+        """Shared boundary length (m) of every pair."""
+        return np.concatenate([self._simple_lengths(self._simple_rec), self._shared_rest])
+
+    @cached_property
+    def perimeter_m(self) -> NDArray[np.float64]:
+        """Perimeter (m) of every piece, holes included."""
+        out = self._perimeter_slow.copy()
+        if len(self._fidx):
+            fx, fy = self._fx, self._fy
+            out[self._fidx] = _segment_lengths(fx[:, :6], fy[:, :6], fx[:, 1:], fy[:, 1:]).sum(axis=1)
+        return out
 
     def csr(self, n: int, mask: NDArray[np.bool_] | None = None) -> sp.csr_matrix:
         i, j = (self.i, self.j) if mask is None else (self.i[mask], self.j[mask])
@@ -536,7 +573,7 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
     empty_i = np.empty(0, dtype=np.int64)
     if n == 0:
         z = np.zeros(0)
-        return PieceGraph(empty_i, empty_i, z, z, z)
+        return PieceGraph(empty_i, empty_i, z)
     whole = pieces["whole"].to_numpy(dtype=bool) if "whole" in pieces else np.zeros(n, dtype=bool)
     tid = shapely.get_type_id(geoms)
     ncoord = shapely.get_num_coordinates(geoms)
@@ -559,10 +596,10 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
         fy = xy[:, 1].reshape(m_fast, 7)
         k2, s2x, s2y = _edge_keys(fx, fy)
         key_f, sx_f, sy_f = k2.ravel(), s2x.ravel(), s2y.ravel()
-        # ground length of every edge, computed on contiguous slices (cheaper than gathering)
-        edge_len = _segment_lengths(fx[:, :6], fy[:, :6], fx[:, 1:], fy[:, 1:]).ravel()
-    else:
-        edge_len = np.zeros(0)
+    # ground lengths of the fast edges that are not simply shared by two whole hexagons (those
+    # are only measured when asked for: most are inside a territory and cancel out)
+    edge_len = np.full(n_fast_rec, np.nan)
+    simple_rec = np.empty(0, dtype=np.uint64)
     r_key: list[NDArray[np.uint64]] = []
     r_piece: list[NDArray[np.int64]] = []
     r_t0: list[NDArray[np.float64]] = []
@@ -665,10 +702,17 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
         ra, rb = rec[simple], rec[simple + 1]
         ok = (sx_f[ra] == sx_f[rb]) & (sy_f[ra] == sy_f[rb])
         ra, rb = ra[ok], rb[ok]
+        simple_rec = ra
         u, v = fidx[ra // 6], fidx[rb // 6]
         pi.append(np.minimum(u, v))
         pj.append(np.maximum(u, v))
-        pl.append(edge_len[ra])
+        pl.append(np.full(len(ra), np.inf))  # measured lazily (PieceGraph.shared_for)
+        in_simple = np.zeros(n_fast_rec, dtype=bool)
+        in_simple[ra] = True
+        in_simple[rb] = True
+        ns = np.flatnonzero(~in_simple)
+        k, e = ns // 6, ns % 6
+        edge_len[ns] = _segment_lengths(fx[k, e], fy[k, e], fx[k, e + 1], fy[k, e + 1])
         # edges with a piece cut by a unit border (or a hash collision): interval overlaps
         gs = np.flatnonzero((gslow | (gsize > 2)) & (gsize > 1))
         if len(gs):
@@ -696,8 +740,6 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
                 pj.append(np.maximum(p_s[u], p_s[v])[keep])
                 pl.append(ov[keep] * ln[u][keep])
                 off += 1
-    if m_fast:
-        perimeter[fidx] = edge_len.reshape(m_fast, 6).sum(axis=1)
     # pieces of the same cell: the border between them
     if len(slow):
         _, inv, cnt = np.unique(cells[slow], return_inverse=True, return_counts=True)
@@ -763,15 +805,25 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
         i = np.concatenate([i[:n_simple], frame.index.get_level_values(0).to_numpy(dtype=np.int64)])
         j = np.concatenate([j[:n_simple], frame.index.get_level_values(1).to_numpy(dtype=np.int64)])
         shared = np.concatenate([shared[:n_simple], frame.to_numpy(dtype=np.float64)])
-    pos = shared > NOISE_LENGTH_M
+    pos = np.r_[np.ones(n_simple, dtype=bool), shared[n_simple:] > NOISE_LENGTH_M]
     if not pos.all():
         i, j, shared = i[pos], j[pos], shared[pos]
+    # exposed boundary: every boundary part not shared with another piece; edges simply shared
+    # by two whole hexagons cancel out and need no measuring
+    base = np.zeros(n, dtype=np.float64)
+    base[slow] = perimeter[slow]
+    if m_fast:
+        nsl = np.flatnonzero(~np.isnan(edge_len))
+        np.add.at(base, fidx[nsl // 6], edge_len[nsl])
+    rest_i, rest_j, rest_s = i[n_simple:], j[n_simple:], shared[n_simple:]
     tot = np.zeros(n, dtype=np.float64)
-    np.add.at(tot, i, shared)
-    np.add.at(tot, j, shared)
-    exposed = np.maximum(perimeter - tot, 0.0)
+    np.add.at(tot, rest_i, rest_s)
+    np.add.at(tot, rest_j, rest_s)
+    exposed = np.maximum(base - tot, 0.0)
     exposed[exposed < NOISE_LENGTH_M] = 0.0
-    return PieceGraph(i, j, shared, perimeter, exposed)
+    perimeter_slow = np.zeros(n, dtype=np.float64)
+    perimeter_slow[slow] = perimeter[slow]
+    return PieceGraph(i, j, exposed, n_simple, simple_rec, rest_s.copy(), fx, fy, fidx.astype(np.int64), perimeter_slow)
 
 
 def _shapely_pairs(pieces: pd.DataFrame, geoms: NDArray[np.object_], odd_idx: NDArray[np.int64],
@@ -1361,9 +1413,13 @@ def _shape(graph: PieceGraph, territory: NDArray[np.int64], parea: NDArray[np.fl
     own = territory >= 0
     t_area = np.bincount(territory[own], weights=parea[own], minlength=n_lead).astype(np.float64)
     t_count = np.bincount(territory[own], minlength=n_lead)
-    perim = np.bincount(territory[own], weights=graph.perimeter_m[own], minlength=n_lead).astype(np.float64)
-    perim -= 2.0 * np.bincount(ti[internal], weights=graph.shared_m[internal], minlength=n_lead).astype(np.float64)
-    perim = np.maximum(perim, 0.0)
+    # perimeter of the dissolved territory = its exposed boundary + what it shares with others
+    perim = np.bincount(territory[own], weights=graph.exposed_m[own], minlength=n_lead).astype(np.float64)
+    cross = ~internal
+    cross_len = graph.shared_for(cross)
+    ci, cj = ti[cross], tj[cross]
+    perim += np.bincount(ci[ci >= 0], weights=cross_len[ci >= 0], minlength=n_lead)
+    perim += np.bincount(cj[cj >= 0], weights=cross_len[cj >= 0], minlength=n_lead)
     comp = np.full(n_lead, np.nan)
     ok = (t_count > 0) & (perim > 0)
     comp[ok] = 4.0 * math.pi * t_area[ok] / perim[ok] ** 2
@@ -1377,7 +1433,6 @@ def _shape(graph: PieceGraph, territory: NDArray[np.int64], parea: NDArray[np.fl
     owned_labels = np.flatnonzero(lab_owner >= 0)
     parts = np.bincount(lab_owner[owned_labels], minlength=n_lead)
     # neighbours across territory borders, per component
-    cross = ~internal
     li_, lj_ = label[graph.i[cross]], label[graph.j[cross]]
     nb_of = np.concatenate([li_, lj_])
     nb_t = np.concatenate([tj[cross], ti[cross]])
