@@ -195,6 +195,12 @@ def test_from_frames_leader_in_two_communities(make_layers: Callable[..., Any]) 
         m = (pieces["unit_code"] == code).to_numpy()
         assert set(res.owner[m]) == {0, other}
     assert res.max_ratio <= 1.1
+    # one territory, hence one grid code, per community
+    ids = pieces.assign(leader_id=np.array(["G1", "G2", "G3"])[res.owner])
+    codes = grid_codes(ids)
+    g1 = codes[codes["leader_id"] == "G1"]
+    assert sorted(g1["unit_code"]) == ["220173001001", "220173001002"]
+    assert len(codes) == 4 and codes["grid_code"].is_unique
 
 
 def test_more_leaders_than_pieces_leaves_some_idle_and_says_so() -> None:
