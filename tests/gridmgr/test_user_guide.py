@@ -137,7 +137,7 @@ def _check_result(tmp: Path, truth: gpd.GeoDataFrame, tol_m: float) -> None:
     assert report["pieces"] == summary["pieces"] > 100
     assert report["dead_corner_area_m2"] == 0.0
 
-    store = open_store("sqlite:///./gridmgr.db")
+    store = open_store()  # GRIDMGR_DATABASE_URL, else ./gridmgr.db, as for the CLI
     try:
         stored = store.units().set_index("code")
         pieces = store.pieces(geometry=False)
@@ -160,7 +160,11 @@ def _check_result(tmp: Path, truth: gpd.GeoDataFrame, tol_m: float) -> None:
     assert "样例街道1" in overview or "220581001" in overview
 
 
-def test_guide_walkthrough_cgcs2000_geopackage(user_dir: Path) -> None:
+def test_guide_walkthrough_cgcs2000_geopackage(
+    user_dir: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite (the default ./gridmgr.db) and on PostGIS via GRIDMGR_DATABASE_URL (guide section 8)."""
+    monkeypatch.setenv("GRIDMGR_DATABASE_URL", store_url)
     commands = _guide_inputs(user_dir)
     truth = _truth_units()
     truth.to_crs(4490).to_file(user_dir / "mylayers" / "units.gpkg", layer="units", driver="GPKG")
@@ -177,7 +181,7 @@ def test_guide_walkthrough_gcj02_geojson_with_key_places(user_dir: Path) -> None
     _write_gcj_geojson(places, user_dir / "mylayers" / "key_places.geojson")
     _run_walkthrough(commands)
     _check_result(user_dir, truth, tol_m=1.0)
-    store = open_store("sqlite:///./gridmgr.db")
+    store = open_store()
     try:
         kp = store.key_places().set_index("code")
     finally:
