@@ -85,10 +85,10 @@ def _run_later_stages(lay: object, layers_dir: Path, out: Path, res: int, databa
             f"assigned {arep.assigned:,}/{arep.pieces:,} pieces; max/mean load {arep.max_mean:.3f}; "
             f"disconnected territories {arep.disconnected}; fallback pieces {arep.fallback}; unassigned {arep.unassigned}",
         ))
-    _run_output_stages(store, out)
+    _run_output_stages(store, out, getattr(lay, "roads", None))
 
 
-def _run_output_stages(store: object, out: Path) -> None:
+def _run_output_stages(store: object, out: Path, roads: object = None) -> None:
     """Maps, the briefing pack, and the coverage report last (the campaign's check)."""
     import json
 
@@ -105,7 +105,7 @@ def _run_output_stages(store: object, out: Path) -> None:
     grid_leaders = leaders[leaders["role"] == "grid_leader"].sort_values("id")
     if len(grid_leaders):
         leader_id = str(grid_leaders["id"].iloc[0])
-        m = maps.leader_map_from_store(store, leader_id)
+        m = maps.leader_map_from_store(store, leader_id, roads=roads)  # legs follow the roads
         (out / f"leader_{leader_id}.html").write_text(maps.map_html(m), "utf-8")
         console.print(t(f"已写入 {out}/overview.html 与 {out}/leader_{leader_id}.html",
                         f"wrote {out}/overview.html and {out}/leader_{leader_id}.html"))
