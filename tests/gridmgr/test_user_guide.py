@@ -39,7 +39,7 @@ CENTRE = (125.71, 42.535)  # 梅河口, Jilin
 
 def _block(text: str, name: str, path: Path) -> str:
     """The fenced code block right after ``<!-- walkthrough:NAME -->``."""
-    m = re.search(rf"<!-- walkthrough:{re.escape(name)} -->\s*```[a-z]*\n(.*?)```", text, re.S)
+    m = re.search(rf"<!-- walkthrough:{re.escape(name)} -->\s*```[a-z]*\n(.*?)```", text, re.DOTALL)
     assert m, f"{path.name}: no walkthrough block {name!r}"
     return m.group(1)
 
@@ -58,32 +58,47 @@ def _truth_units() -> gpd.GeoDataFrame:
     """A district, two streets and 3 + 3 Voronoi communities (WGS-84), tiling exactly."""
     cx, cy = CENTRE
     district = shapely.box(cx - 0.02, cy - 0.014, cx + 0.02, cy + 0.014)
-    halves = (shapely.box(cx - 0.02, cy - 0.014, cx, cy + 0.014),
-              shapely.box(cx, cy - 0.014, cx + 0.02, cy + 0.014))
+    halves = (
+        shapely.box(cx - 0.02, cy - 0.014, cx, cy + 0.014),
+        shapely.box(cx, cy - 0.014, cx + 0.02, cy + 0.014),
+    )
     rng = np.random.default_rng(20261125)
     codes, names, parents, geoms = ["220581"], ["梅河口市（样例）"], [None], [district]
     for s, street in enumerate(halves, start=1):
         scode = f"220581{s:03d}"
-        codes.append(scode), names.append(f"样例街道{s}"), parents.append("220581"), geoms.append(street)
+        (
+            codes.append(scode),
+            names.append(f"样例街道{s}"),
+            parents.append("220581"),
+            geoms.append(street),
+        )
         minx, miny, maxx, maxy = street.bounds
-        seeds = shapely.multipoints(np.column_stack([rng.uniform(minx, maxx, 3), rng.uniform(miny, maxy, 3)]))
+        seeds = shapely.multipoints(
+            np.column_stack([rng.uniform(minx, maxx, 3), rng.uniform(miny, maxy, 3)])
+        )
         cells = shapely.get_parts(shapely.voronoi_polygons(seeds, extend_to=street.buffer(0.05)))
         for c, cell in enumerate(cells, start=1):
             codes.append(f"{scode}{c:03d}")
             names.append(f"样例街道{s}样例社区{c}")
             parents.append(scode)
             geoms.append(shapely.intersection(cell, street))
-    return gpd.GeoDataFrame({"区划代码": codes, "名称": names, "上级代码": parents}, geometry=geoms, crs=4326)
+    return gpd.GeoDataFrame(
+        {"区划代码": codes, "名称": names, "上级代码": parents}, geometry=geoms, crs=4326
+    )
 
 
 def _key_places(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     lowest = units[units["区划代码"].str.len() == 12]
     pts = lowest.geometry.representative_point().to_numpy()[:3]
     return gpd.GeoDataFrame(
-        {"code": ["KP001", "KP002", "KP003"], "name": ["样例幼儿园", "样例医院", "样例卫生室"],
-         # categories without requires_package_leader: the guide's leaders file packages no place
-         "category": ["kindergarten", "hospital", "clinic"]},
-        geometry=list(pts), crs=4326,
+        {
+            "code": ["KP001", "KP002", "KP003"],
+            "name": ["样例幼儿园", "样例医院", "样例卫生室"],
+            # categories without requires_package_leader: the guide's leaders file packages no place
+            "category": ["kindergarten", "hospital", "clinic"],
+        },
+        geometry=list(pts),
+        crs=4326,
     )
 
 
@@ -148,8 +163,10 @@ def _check_result(tmp: Path, truth: gpd.GeoDataFrame, tol_m: float) -> None:
     # the boundaries landed where they are on the ground (a GCJ-02 file read as WGS-84 would be ~500 m off)
     t = truth.set_index("区划代码").loc[list(stored.index)]
     metric = t.estimate_utm_crs()
-    dist = gpd.GeoSeries(stored.geometry.boundary.values, crs=4326).to_crs(metric).hausdorff_distance(
-        gpd.GeoSeries(t.geometry.boundary.values, crs=4326).to_crs(metric)
+    dist = (
+        gpd.GeoSeries(stored.geometry.boundary.values, crs=4326)
+        .to_crs(metric)
+        .hausdorff_distance(gpd.GeoSeries(t.geometry.boundary.values, crs=4326).to_crs(metric))
     )
     assert float(dist.max()) < tol_m, f"stored boundaries are {float(dist.max()):.1f} m off"
 
@@ -187,8 +204,11 @@ def test_guide_walkthrough_gcj02_geojson_with_key_places(user_dir: Path) -> None
     finally:
         store.close()
     metric = places.estimate_utm_crs()
-    moved = gpd.GeoSeries(kp.loc[places["code"]].geometry.values, crs=4326).to_crs(metric).distance(
-        places.to_crs(metric).geometry.reset_index(drop=True))
+    moved = (
+        gpd.GeoSeries(kp.loc[places["code"]].geometry.values, crs=4326)
+        .to_crs(metric)
+        .distance(places.to_crs(metric).geometry.reset_index(drop=True))
+    )
     assert float(moved.max()) < 1.0
     # the grid leader of the first community sees its key place on the patrol map
     first = places.iloc[0]
@@ -243,7 +263,9 @@ def test_every_guide_command_exists(path: Path) -> None:
         ctx_words = []
         while is_group(cmd) and argv and not argv[0].startswith("-"):
             sub = cmd.get_command(None, argv[0])
-            assert sub is not None, f"{path.name}: `{line}`: no command {' '.join([*ctx_words, argv[0]])!r}"
+            assert sub is not None, (
+                f"{path.name}: `{line}`: no command {' '.join([*ctx_words, argv[0]])!r}"
+            )
             ctx_words.append(argv.pop(0))
             cmd = sub
         if argv == ["--help"]:

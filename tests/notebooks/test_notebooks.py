@@ -30,7 +30,7 @@ EXPECTED = (
     "04_patrol_and_briefing.ipynb",
 )
 
-SETUP = '''
+SETUP = """
 import socket as _gm_socket
 import warnings as _gm_warnings
 
@@ -66,13 +66,13 @@ def _gm_resolve(host, *args, **kwargs):
 
 
 _gm_socket.getaddrinfo = _gm_resolve
-'''
+"""
 
-TEARDOWN = '''
+TEARDOWN = """
 import json as _gm_json
 _gm_warnings.resetwarnings()  # every stored cell ran with warnings as errors; let the kernel shut down quietly
 print("GRIDMGR-NET " + _gm_json.dumps(_GRIDMGR_NET_ATTEMPTS))
-'''
+"""
 
 
 def _execute(nb: object, cwd: Path, *, allow_errors: bool = False) -> None:
@@ -80,7 +80,10 @@ def _execute(nb: object, cwd: Path, *, allow_errors: bool = False) -> None:
     nb.cells.insert(0, nbformat.v4.new_code_cell(SETUP))
     nb.cells.append(nbformat.v4.new_code_cell(TEARDOWN))
     client = nbclient.NotebookClient(
-        nb, timeout=120, kernel_name="python3", allow_errors=allow_errors,
+        nb,
+        timeout=120,
+        kernel_name="python3",
+        allow_errors=allow_errors,
         resources={"metadata": {"path": str(cwd)}},
     )
     client.execute()
@@ -103,7 +106,9 @@ def test_stored_without_outputs(path: Path) -> None:
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
             assert cell.get("outputs") == [], f"{path.name} cell {i}: outputs must be stripped"
-            assert cell.get("execution_count") is None, f"{path.name} cell {i}: execution_count must be null"
+            assert cell.get("execution_count") is None, (
+                f"{path.name} cell {i}: execution_count must be null"
+            )
             src = cell.source
             assert not re.search(r"(simplefilter|filterwarnings)\(\s*['\"]ignore", src), (
                 f"{path.name} cell {i}: warnings must not be silenced"
@@ -112,7 +117,9 @@ def test_stored_without_outputs(path: Path) -> None:
             assert not re.search(r"gridmgr(\.\w+)*\._\w+|import _\w+", src), (
                 f"{path.name} cell {i}: uses a private gridmgr module or function"
             )
-            assert not re.search(r"['\"]/(work|home|root|tmp)/", src), f"{path.name} cell {i}: absolute path"
+            assert not re.search(r"['\"]/(work|home|root|tmp)/", src), (
+                f"{path.name} cell {i}: absolute path"
+            )
     md = [c.source for c in nb.cells if c.cell_type == "markdown"]
     headings = [ln for s in md for ln in s.splitlines() if ln.startswith("#")]
     assert headings, f"{path.name}: no headings"
@@ -153,27 +160,33 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     html = [o["data"]["text/html"] for o in _outputs(nb) if "text/html" in o.get("data", {})]
     for page in html:
         text = page if isinstance(page, str) else "".join(page)
-        assert not re.search(r"<script[^>]+src=(\"|&quot;)https?:", text), "map loads a remote script"
+        assert not re.search(r"<script[^>]+src=(\"|&quot;)https?:", text), (
+            "map loads a remote script"
+        )
     # the store the notebook used is the fresh one the test gave it (when it uses a store)
     if "open_store" in "".join(c.source for c in nb.cells):
-        assert db.exists() and db.stat().st_size > 0, f"{path.name} did not use GRIDMGR_DATABASE_URL"
+        assert db.exists() and db.stat().st_size > 0, (
+            f"{path.name} did not use GRIDMGR_DATABASE_URL"
+        )
 
 
 def test_guard_refuses_network_and_warnings(tmp_path: Path) -> None:
     """The injected setup really fails a cell that warns or reaches the network."""
     nb = nbformat.v4.new_notebook()
     nb.cells = [
-        nbformat.v4.new_code_cell("import warnings\nwarnings.warn('stale tile cache', UserWarning)"),
+        nbformat.v4.new_code_cell(
+            "import warnings\nwarnings.warn('stale tile cache', UserWarning)"
+        ),
         nbformat.v4.new_code_cell(
             "import socket\nsocket.create_connection(('203.0.113.7', 80), timeout=0.5)"
         ),
-        nbformat.v4.new_code_cell("import urllib.request\nurllib.request.urlopen('https://tile.openstreetmap.org/0/0/0.png', timeout=0.5)"),
+        nbformat.v4.new_code_cell(
+            "import urllib.request\nurllib.request.urlopen('https://tile.openstreetmap.org/0/0/0.png', timeout=0.5)"
+        ),
         nbformat.v4.new_code_cell("print('still alive')"),
     ]
     _execute(nb, tmp_path, allow_errors=True)
-    errors = [
-        [o for o in c.outputs if o.get("output_type") == "error"] for c in nb.cells[1:4]
-    ]
+    errors = [[o for o in c.outputs if o.get("output_type") == "error"] for c in nb.cells[1:4]]
     assert errors[0] and errors[0][0]["ename"] == "UserWarning"
     assert errors[1] and "network access is disabled" in errors[1][0]["evalue"]
     assert errors[2], "an HTTP fetch must fail"
