@@ -5,6 +5,8 @@ cookie set by ``POST /login`` (HMAC-signed, HttpOnly, SameSite=Lax, Secure outsi
 development). Unsafe methods authenticated by the cookie must come from the same origin
 (``Origin`` or else ``Referer`` naming this host) — the CSRF defence of the web pages.
 
+The trivial dependencies are ``async`` so FastAPI does not send each through the thread pool.
+
 Roles are ordered ``viewer < leader < planner < admin``; :func:`require` gives a dependency that
 admits a role and those above it. The documented role × endpoint table is ``docs/api.md``.
 """
@@ -62,6 +64,13 @@ class AuthCache:
         self._tokens.clear()
         self._users = (0.0, {})
 
+    def cached_token(self, token: str) -> tuple[bool, User | None]:
+        """``(True, user)`` when the token's answer is cached and fresh, else ``(False, None)``."""
+        hit = self._tokens.get(security.hash_token(token))
+        if hit is not None and time.monotonic() - hit[0] < self.ttl:
+            return True, hit[1]
+        return False, None
+
     def user_for_token(self, store: Any, token: str) -> User | None:
         h = security.hash_token(token)
         hit = self._tokens.get(h)
@@ -91,17 +100,17 @@ class AuthCache:
         return users.get(user_id)
 
 
-def get_store(request: Request) -> Any:
+async def get_store(request: Request) -> Any:
     """The :class:`gridmgr.store.Store` opened by the app's lifespan."""
     return request.app.state.store
 
 
-def get_settings(request: Request) -> ServiceSettings:
+async def get_settings(request: Request) -> ServiceSettings:
     """The app's :class:`ServiceSettings`."""
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_index(request: Request) -> LocateIndex:
+async def get_index(request: Request) -> LocateIndex:
     """The locate index built at startup."""
     return request.app.state.index  # type: ignore[no-any-return]
 
@@ -133,7 +142,9 @@ async def optional_user(request: Request) -> User | None:
         if scheme.lower() != "bearer" or not token.strip():
             raise HTTPException(401, "Authorization must be `Bearer <token>`",
                                 headers={"WWW-Authenticate": "Bearer"})
-        user = await run_in_threadpool(cache.user_for_token, store, token.strip())
+        known, user = cache.cached_token(token.strip())  # no thread-pool hop on a cache hit
+        if not known:
+            user = await run_in_threadpool(cache.user_for_token, store, token.strip())
         if user is None:
             raise HTTPException(401, "the API token is unknown or revoked",
                                 headers={"WWW-Authenticate": "Bearer"})

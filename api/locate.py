@@ -50,6 +50,8 @@ class LocateIndex:
     departments: dict[str, dict[str, Any]] = field(default_factory=dict)
     built_at: float = 0.0
     owners_at: float = 0.0
+    marker: Any = None
+    checking: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # ------------------------------------------------------------------ building
@@ -129,12 +131,15 @@ class LocateIndex:
                                                  "name_en": r["name_en"]}
                                 for r in deps.to_dict("records")}
             self.built_at = self.owners_at = time.monotonic()
+        self.marker = _last_changeset(store)
 
     def refresh_owners(self, store: Any) -> None:
         """Re-read only the owners (cheap: no geometry)."""
+        marker = _last_changeset(store)
         frame = store.pieces(geometry=False)
         with self.lock:
             self._set_owners(frame)
+            self.marker = marker
 
     def _set_owners(self, frame: Any) -> None:
         ids = frame["id"].astype(int).tolist()
@@ -144,8 +149,31 @@ class LocateIndex:
         self.owners_at = time.monotonic()
 
     def stale(self, max_age: float) -> bool:
-        """Whether the owners are older than ``max_age`` seconds."""
+        """Whether the owners were last checked more than ``max_age`` seconds ago."""
         return time.monotonic() - self.owners_at > max_age
+
+    def check_owners(self, store: Any) -> None:
+        """Re-read the owners only when a change set was written since the last read (another
+        worker's edit); the check itself is a one-row query."""
+        marker = _last_changeset(store)
+        if marker != self.marker:
+            self.refresh_owners(store)
+            self.marker = marker
+        else:
+            self.owners_at = time.monotonic()
+
+    async def maybe_refresh(self, store: Any, max_age: float) -> None:
+        """:meth:`check_owners` in the thread pool when the last check is older than ``max_age``
+        (one request at a time does it)."""
+        if not self.stale(max_age) or self.checking:
+            return
+        from starlette.concurrency import run_in_threadpool
+
+        self.checking = True
+        try:
+            await run_in_threadpool(self.check_owners, store)
+        finally:
+            self.checking = False
 
     # ------------------------------------------------------------------ lookups
 
@@ -196,6 +224,12 @@ def _public(row: dict[str, Any], phones: bool) -> dict[str, Any]:
     if phones:
         out["phone"] = row["phone"]
     return out
+
+
+def _last_changeset(store: Any) -> Any:
+    """Id and time of the newest change set (changes whenever assignments may have changed)."""
+    last = store.changesets(limit=1)
+    return None if last.empty else (str(last["id"].iloc[0]), str(last["at"].iloc[0]))
 
 
 def select_pieces(

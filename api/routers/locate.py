@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Response
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Query, Request, Response
 
-from api.deps import IndexDep, SettingsDep, StoreDep, Viewer
+from api.deps import Viewer
 from api.geojson import dumps
 from api.routers._common import problems
 from api.schemas import LocateResult
@@ -15,7 +14,7 @@ router = APIRouter(tags=["locate"])
 
 @router.get("/locate", response_model=LocateResult, responses=problems(401, 403, 422))
 async def locate(
-    store: StoreDep, settings: SettingsDep, index: IndexDep, user: Viewer,
+    request: Request, user: Viewer,
     lat: float = Query(ge=-90, le=90, examples=[43.8025]),
     lng: float = Query(ge=-180, le=180, examples=[125.253]),
     category: str | None = Query(None, max_length=64, description="key-place category: adds "
@@ -26,10 +25,11 @@ async def locate(
     the departments in charge (条). Answered from an in-memory index (no database query);
     ``inside`` is false outside the jurisdiction. Phones for planners and admins only.
 
-    ``async``: the lookup is pure memory; the owner refresh (a database read every few seconds)
-    runs in the thread pool.
+    ``async`` and without further dependencies: the lookup is pure memory (the hot path of the
+    service); the owner check (a one-row query every few seconds) runs in the thread pool.
     """
-    if index.stale(settings.locate_refresh_seconds):
-        await run_in_threadpool(index.refresh_owners, store)
+    state = request.app.state
+    index = state.index
+    await index.maybe_refresh(state.store, state.settings.locate_refresh_seconds)
     out = index.locate(lng, lat, category=category, phones=user.sees_phones)
     return Response(dumps(out), media_type="application/json")

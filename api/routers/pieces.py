@@ -16,7 +16,7 @@ router = APIRouter(tags=["pieces"])
 def refresh_if_stale(index: IndexDep, store: StoreDep, settings: SettingsDep) -> None:
     """Re-read owners when they are older than ``settings.locate_refresh_seconds``."""
     if index.stale(settings.locate_refresh_seconds):
-        index.refresh_owners(store)
+        index.check_owners(store)
 
 
 @router.get(
