@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from fastapi.testclient import TestClient
 
@@ -74,3 +77,12 @@ def cells_held(store: Any, leader_id: str) -> list[str]:
     """The cells held by a leader (sorted)."""
     pieces = store.pieces(geometry=False)
     return sorted(set(pieces.loc[pieces["leader_id"] == leader_id, "cell"].astype(str)))
+
+
+def root_conftest(config: pytest.Config) -> Any:
+    """The module of tests/conftest.py (its data builders are plain functions)."""
+    want = Path(__file__).resolve().parents[1] / "conftest.py"
+    for mod in config.pluginmanager.get_plugins():
+        if getattr(mod, "__file__", None) and Path(mod.__file__).resolve() == want:
+            return mod
+    raise AssertionError("tests/conftest.py is not loaded")

@@ -8,17 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apihelpers import Api, assign_grid_leaders, cells_held, make_users, settings
+from apihelpers import Api, assign_grid_leaders, make_users, root_conftest, settings
 from fastapi.testclient import TestClient
-
-
-def _root_conftest(config: pytest.Config) -> Any:
-    """The module of tests/conftest.py (its data builders are plain functions)."""
-    want = Path(__file__).resolve().parents[1] / "conftest.py"
-    for mod in config.pluginmanager.get_plugins():
-        if getattr(mod, "__file__", None) and Path(mod.__file__).resolve() == want:
-            return mod
-    raise AssertionError("tests/conftest.py is not loaded")
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
@@ -30,7 +21,7 @@ def shared_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     from gridmgr.store import open_store
     from gridmgr.store.schema import DATA_TABLES
 
-    root = _root_conftest(request.config)
+    root = root_conftest(request.config)
     tmp = tmp_path_factory.mktemp("shared_api")
     if request.param == "sqlite":
         template: Path = request.getfixturevalue("_sqlite_template")

@@ -1,0 +1,133 @@
+"""Headless Chromium walk-through of the web pages (Debian's /usr/bin/chromium via playwright).
+
+Log in as a leader, open my ground, download the KML; log in as a planner, propose and apply a
+rebalance, and see the coverage figures change. Skipped when Chromium is missing, except under
+``CI=true`` where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from apihelpers import PASSWORD, assign_grid_leaders, make_users, root_conftest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("GRIDMGR_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]
+ROOT = Path(__file__).resolve().parents[2]
+COMMUNITY = "220173001001"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """uvicorn on a free loopback port over a SQLite store with the tiny layers and users."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(f"{CHROMIUM} is missing under CI=true (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} not installed")
+    from gridmgr.store import open_store
+
+    root = root_conftest(request.config)
+    url = f"sqlite:///{tmp_path / 'gridmgr.db'}"
+    store = open_store(url)
+    store.upgrade()
+    store.load_layers(root._layers(2), res=10, actor="test")
+    store.import_leaders(root.write_leaders_csv(tmp_path / "leaders.csv", 2, 2), actor="test")
+    assign_grid_leaders(store)
+    make_users(store)
+    store.close()
+    port = _free_port()
+    env = {**os.environ, "GRIDMGR_DATABASE_URL": url, "GRIDMGR_BASEMAP": "none",
+           "GRIDMGR_ENV": "local", "GRIDMGR_ACCESS_LOG": "false", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.main:app_from_env", "--factory", "--host",
+         "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the server did not start in 30 s")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _login(page: Any, base: str, user: str, next_: str) -> None:
+    page.goto(f"{base}/login?next={next_}")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login")
+    page.wait_for_load_state()
+
+
+def _max_ratio(page: Any, base: str) -> float:
+    page.goto(f"{base}/dashboard")
+    cell = page.locator(f"#units tr[data-code='{COMMUNITY}'] td").last
+    return float(cell.inner_text())
+
+
+def test_walk_through(server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            ctx = browser.new_context(accept_downloads=True)
+            page = ctx.new_page()
+            # a leader: my ground and its KML
+            _login(page, server, "leader", "/my")
+            assert page.url.endswith("/my")
+            assert "网格长G01_1" in page.inner_text("h1")
+            assert int(page.inner_text("#my-pieces")) > 0
+            with page.expect_download() as dl:
+                page.click("#dl-kml")
+            path = tmp_path / "dl.kml"
+            dl.value.save_as(path)
+            assert dl.value.suggested_filename == "网格长G01_1_巡查图.kml"
+            assert "<kml" in path.read_text(encoding="utf-8")
+            assert page.goto(f"{server}/rebalance").status == 403  # leaders may not plan
+            page.goto(f"{server}/my")
+            page.click("form[action='/logout'] button")
+            page.wait_for_url("**/login")
+            # a planner: propose and apply a rebalance, the dashboard moves
+            _login(page, server, "planner", "/dashboard")
+            before = _max_ratio(page, server)
+            page.goto(f"{server}/rebalance")
+            page.select_option("#scope", COMMUNITY)
+            page.fill("input[name=target_ratio]", "1.05")
+            page.click("#propose")
+            page.wait_for_url("**/rebalance/*")
+            assert int(page.inner_text("#moved")) > 0
+            page.click("#apply")
+            page.wait_for_load_state()
+            assert page.inner_text("#plan-status") == "applied"
+            after = _max_ratio(page, server)
+            assert after < before
+            page.goto(f"{server}/dashboard?lang=en")
+            assert "Coverage" in page.inner_text("h1")
+        finally:
+            browser.close()
