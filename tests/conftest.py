@@ -112,7 +112,9 @@ def _truncate_postgis(url: str) -> None:
 
     from gridmgr.store.schema import DATA_TABLES
 
-    eng = create_engine(url)
+    from sqlalchemy.pool import NullPool
+
+    eng = create_engine(url, poolclass=NullPool)
     prep = eng.dialect.identifier_preparer
     names = ", ".join(prep.quote(t.name) for t in DATA_TABLES)
     with eng.begin() as conn:

@@ -186,7 +186,10 @@ def test_fifty_concurrent_conflicting_edits_have_one_winner(store, make_layers, 
     barrier = threading.Barrier(n)
     outcomes: list[object] = [None] * n
     # each thread its own store (engine), hence its own connection
-    stores = [open_store(store.url) for _ in range(n)]
+    # (NullPool: each connection closes with its transaction, sparing a shared server's slots)
+    from sqlalchemy.pool import NullPool
+
+    stores = [open_store(store.url, poolclass=NullPool) for _ in range(n)]
 
     def edit(k: int) -> None:
         barrier.wait()
