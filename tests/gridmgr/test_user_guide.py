@@ -18,6 +18,7 @@ import json
 import re
 import shlex
 import shutil
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import geopandas as gpd
@@ -173,6 +174,14 @@ def _check_result(tmp: Path, truth: gpd.GeoDataFrame, tol_m: float) -> None:
     page = (tmp / "G001.html").read_text(encoding="utf-8")
     assert "样例网格长G001" in page and "巡查" in page
     assert not re.search(r"<script[^>]+src=\"https?:", page)
+    gpx = ET.parse(tmp / "G001.gpx").getroot()
+    ns = {"g": gpx.tag.split("}")[0].strip("{")}
+    track = gpx.findall(".//g:trkpt", ns)
+    assert len(track) >= 2, "the exported GPX carries no route"
+    lon = np.array([float(p.get("lon")) for p in track])
+    lat = np.array([float(p.get("lat")) for p in track])
+    g001 = t.loc["220581001001"].geometry.buffer(0.002)  # the route stays in G001's community
+    assert shapely.contains_xy(g001, lon, lat).all()
     overview = (tmp / "overview.html").read_text(encoding="utf-8")
     assert "样例街道1" in overview or "220581001" in overview
 
