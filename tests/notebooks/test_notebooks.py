@@ -194,3 +194,38 @@ def test_guard_refuses_network_and_warnings(tmp_path: Path) -> None:
     attempts = json.loads(re.search(r"GRIDMGR-NET (.*)", last).group(1))
     assert any("203.0.113.7" in a for a in attempts)
     assert any("openstreetmap" in a for a in attempts)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_cli_lines_in_narrative_exist(path: Path) -> None:
+    """Every `gridmgr …` the narrative quotes names a real command and only its options."""
+    import shlex
+
+    import typer.main
+
+    from gridmgr.cli import app
+
+    root = typer.main.get_command(app)
+    nb = nbformat.read(path, as_version=4)
+    quoted = [
+        q
+        for c in nb.cells
+        if c.cell_type == "markdown"
+        for q in re.findall(r"`(gridmgr [^`]+)`", c.source)
+    ]
+    assert quoted, f"{path.name}: the narrative should show the equivalent CLI commands"
+    for line in quoted:
+        argv = shlex.split(line)[1:]
+        cmd, words = root, []
+        while hasattr(cmd, "get_command") and argv and not argv[0].startswith("-"):
+            sub = cmd.get_command(None, argv[0])
+            assert sub is not None, (
+                f"{path.name}: `{line}`: no command {' '.join([*words, argv[0]])!r}"
+            )
+            words.append(argv.pop(0))
+            cmd = sub
+        assert not hasattr(cmd, "get_command"), f"{path.name}: `{line}` names a group"
+        known = {o for p in cmd.params for o in (*p.opts, *p.secondary_opts)}
+        for w in argv:
+            if w.startswith("--"):
+                assert w.split("=", 1)[0] in known, f"{path.name}: `{line}`: no option {w}"
