@@ -161,7 +161,7 @@ def _fmt_len(m: float) -> str:
 
 def fmt_area(area_m2: float) -> str:
     """``1.23 km²（123.4 ha）`` style area text."""
-    return f"{area_m2 / 1e6:.2f} km²（{area_m2 / 1e4:.1f} ha）"
+    return t(f"{area_m2 / 1e6:.2f} km²（{area_m2 / 1e4:.1f} ha）", f"{area_m2 / 1e6:.2f} km² ({area_m2 / 1e4:.1f} ha)")
 
 
 def fmt_area_short(area_m2: float) -> str:
@@ -489,7 +489,8 @@ def _draw_places(ax: Axes, layers: MapLayers, fwd: pyproj.Transformer, clip: Any
         colour = CATEGORY_STYLE.get(cat, ("", "#6c757d"))[1]
         ax.scatter(xy[sel, 0], xy[sel, 1], marker=marker, s=38 * fs, c=colour, edgecolors="white",
                    linewidths=0.6, zorder=8)
-        label = f"{layers.category_names.get(cat, cat)}（{int(sel.sum())}）"
+        cname = layers.category_names.get(cat, cat)
+        label = t(f"{cname}（{int(sel.sum())}）", f"{cname} ({int(sel.sum())})")
         handles.append(Line2D([], [], marker=marker, color="none", markerfacecolor=colour, markeredgecolor="white",
                               markersize=7, label=label))
         legend.append(label)
