@@ -680,7 +680,11 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
     pi: list[NDArray[np.int64]] = []
     pj: list[NDArray[np.int64]] = []
     pl: list[NDArray[np.float64]] = []
-    if n_rec:
+    if not n_rec:
+        pi.append(empty_i)  # the (empty) list of whole-hexagon pairs comes first
+        pj.append(empty_i)
+        pl.append(np.zeros(0))
+    else:
         # sort the keys with the record number packed into their low bits (a plain sort is about
         # twice as fast as an argsort); records of one edge end up next to each other
         bits = max(int(n_rec).bit_length(), 1)
@@ -689,10 +693,9 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
         packed |= np.arange(n_rec, dtype=np.uint64)
         packed.sort()
         rec = packed & low  # uint64 record numbers (indexing accepts them as they are)
-        hk = packed >> np.uint64(bits)
+        # a new edge starts where the key bits above the record number change
+        starts = np.flatnonzero(np.r_[True, (packed[1:] ^ packed[:-1]) > low])
         del packed
-        starts = np.flatnonzero(np.r_[True, hk[1:] != hk[:-1]])
-        del hk
         gsize = np.diff(np.r_[starts, n_rec])
         gslow = np.zeros(len(starts), dtype=bool)
         gslow[np.searchsorted(starts, np.flatnonzero(rec >= np.uint64(n_fast_rec)), side="right") - 1] = True
@@ -700,13 +703,13 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
         # endpoint sums, which also rules out hash collisions)
         simple = starts[(gsize == 2) & ~gslow]
         ra, rb = rec[simple], rec[simple + 1]
-        ok = (sx_f[ra] == sx_f[rb]) & (sy_f[ra] == sy_f[rb])
+        ok = sx_f[ra] == sx_f[rb]  # with equal keys, equal sx leaves no room for a collision
         ra, rb = ra[ok], rb[ok]
         simple_rec = ra
         u, v = fidx[ra // 6], fidx[rb // 6]
         pi.append(np.minimum(u, v))
         pj.append(np.maximum(u, v))
-        pl.append(np.full(len(ra), np.inf))  # measured lazily (PieceGraph.shared_for)
+        pl.append(np.zeros(0))  # whole-hexagon pairs are measured lazily (PieceGraph.shared_for)
         in_simple = np.zeros(n_fast_rec, dtype=bool)
         in_simple[ra] = True
         in_simple[rb] = True
@@ -786,28 +789,29 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
         pj.append(oj)
         pl.append(ol)
         n_sh = len(oi)
-    n_simple = len(pi[0]) if pi else 0
-    i = np.concatenate(pi) if pi else empty_i
-    j = np.concatenate(pj) if pj else empty_i
-    shared = np.concatenate(pl) if pl else np.zeros(0)
+    # pairs of whole hexagons (first list, unique by construction) and the others (measured)
+    si, sj = (pi[0], pj[0]) if pi else (empty_i, empty_i)
+    ri = np.concatenate(pi[1:]) if len(pi) > 1 else empty_i
+    rj = np.concatenate(pj[1:]) if len(pj) > 1 else empty_i
+    rest_s = np.concatenate(pl[1:]) if len(pl) > 1 else np.zeros(0)
     if n_sh:
         # shapely measured every pair with a pentagon piece: drop the other measurements of them
         is_odd = np.zeros(n, dtype=bool)
         is_odd[odd_idx] = True
-        keep = np.ones(len(i), dtype=bool)
-        keep[: len(i) - n_sh] = ~(is_odd[i[: len(i) - n_sh]] | is_odd[j[: len(i) - n_sh]])
-        i, j, shared = i[keep], j[keep], shared[keep]
-    if len(i) > n_simple:
-        # the simple pairs are unique by construction; merge duplicates among the others (a
-        # multi-part piece may meet a neighbour on two stretches of one edge)
-        frame = pd.DataFrame({"i": i[n_simple:], "j": j[n_simple:], "s": shared[n_simple:]})
-        frame = frame.groupby(["i", "j"], sort=True)["s"].sum()
-        i = np.concatenate([i[:n_simple], frame.index.get_level_values(0).to_numpy(dtype=np.int64)])
-        j = np.concatenate([j[:n_simple], frame.index.get_level_values(1).to_numpy(dtype=np.int64)])
-        shared = np.concatenate([shared[:n_simple], frame.to_numpy(dtype=np.float64)])
-    pos = np.r_[np.ones(n_simple, dtype=bool), shared[n_simple:] > NOISE_LENGTH_M]
-    if not pos.all():
-        i, j, shared = i[pos], j[pos], shared[pos]
+        keep = np.ones(len(ri), dtype=bool)
+        keep[: len(ri) - n_sh] = ~(is_odd[ri[: len(ri) - n_sh]] | is_odd[rj[: len(ri) - n_sh]])
+        ri, rj, rest_s = ri[keep], rj[keep], rest_s[keep]
+    if len(ri):
+        # merge duplicates (a multi-part piece may meet a neighbour on two stretches of an edge)
+        frame = pd.DataFrame({"i": ri, "j": rj, "s": rest_s}).groupby(["i", "j"], sort=True)["s"].sum()
+        ri = frame.index.get_level_values(0).to_numpy(dtype=np.int64)
+        rj = frame.index.get_level_values(1).to_numpy(dtype=np.int64)
+        rest_s = frame.to_numpy(dtype=np.float64)
+        pos = rest_s > NOISE_LENGTH_M
+        ri, rj, rest_s = ri[pos], rj[pos], rest_s[pos]
+    n_simple = len(si)
+    i = np.concatenate([si, ri])
+    j = np.concatenate([sj, rj])
     # exposed boundary: every boundary part not shared with another piece; edges simply shared
     # by two whole hexagons cancel out and need no measuring
     base = np.zeros(n, dtype=np.float64)
@@ -815,15 +819,14 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
     if m_fast:
         nsl = np.flatnonzero(~np.isnan(edge_len))
         np.add.at(base, fidx[nsl // 6], edge_len[nsl])
-    rest_i, rest_j, rest_s = i[n_simple:], j[n_simple:], shared[n_simple:]
     tot = np.zeros(n, dtype=np.float64)
-    np.add.at(tot, rest_i, rest_s)
-    np.add.at(tot, rest_j, rest_s)
+    np.add.at(tot, ri, rest_s)
+    np.add.at(tot, rj, rest_s)
     exposed = np.maximum(base - tot, 0.0)
     exposed[exposed < NOISE_LENGTH_M] = 0.0
     perimeter_slow = np.zeros(n, dtype=np.float64)
     perimeter_slow[slow] = perimeter[slow]
-    return PieceGraph(i, j, exposed, n_simple, simple_rec, rest_s.copy(), fx, fy, fidx.astype(np.int64), perimeter_slow)
+    return PieceGraph(i, j, exposed, n_simple, simple_rec, rest_s, fx, fy, fidx.astype(np.int64), perimeter_slow)
 
 
 def _shapely_pairs(pieces: pd.DataFrame, geoms: NDArray[np.object_], odd_idx: NDArray[np.int64],
