@@ -262,6 +262,9 @@ def _diff(
     cur: pd.DataFrame, new: pd.DataFrame, key: list[str], cols: list[str], geoms: list[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(added rows of ``new``, removed rows of ``cur``, changed rows of ``new`` with ``_cur_*``)."""
+    # An empty side has float64 key columns; align the key dtypes so the merge never refuses.
+    new = new.astype({k: object for k in key})
+    cur = cur.astype({k: object for k in key})
     merged = new.merge(cur, on=key, how="outer", suffixes=("", "_cur"), indicator=True)
     added = merged[merged["_merge"] == "left_only"]
     removed = merged[merged["_merge"] == "right_only"]
