@@ -632,10 +632,18 @@ class _Solver:
         self._check_islands()
         rounds = 0
         self.hit_max_moves = False
+        self.no_give = np.zeros(self.K, dtype=bool)
         for rounds in range(1, m.max_rounds + 1):
             self.donors = np.zeros(self.K, dtype=bool)
+            self.stuck = np.zeros(self.K, dtype=bool)
             moved = self._transport_round()
-            self._repair(base_parts)
+            if moved and not self._repair(base_parts):
+                # Some territory stayed split (locked pieces walled in): undo this round and
+                # let the territories involved only receive from now on.
+                self._undo_round()
+                self.no_give |= self.stuck | self.donors
+                self.hit_max_moves = False
+                continue
             if not moved or self.hit_max_moves:
                 break
         final_lead = np.where(self.T >= 0, tl[np.clip(self.T, 0, None)], -1)
@@ -774,14 +782,22 @@ class _Solver:
             score = np.where(cand, region, -np.inf)
             host = int(np.argmax(score))
             hp = np.flatnonzero((T == host) & self.movable)
-            nb, src = _neighbours(self.indptr, self.indices, hp)
-            src = hp[src]
-            tt = T[nb]
-            other = (tt >= 0) & (tt != host)
+            # Best seed: a host piece near a junction of many territories (the new leader then
+            # takes from all of them at once), next to the most loaded one.
+            nb, pos = _neighbours(self.indptr, self.indices, hp)
+            nb2, pos2 = _neighbours(self.indptr, self.indices, nb)
+            near_p = np.concatenate([pos, pos[pos2]])
+            near_t = T[np.concatenate([nb, nb2])]
+            other = (near_t >= 0) & (near_t != host)
+            other[other] &= ~self.locked_t[near_t[other]]
             if other.any():
-                best = np.full(self.n, -np.inf)
-                np.maximum.at(best, src[other], ratio[tt[other]])
-                pool = hp[best[hp] == best[hp].max()]
+                pairs = np.unique(near_p[other] * self.K + near_t[other])
+                pp, pt = pairs // self.K, pairs % self.K
+                n_terr = np.bincount(pp, minlength=hp.size)
+                best = np.full(hp.size, -np.inf)
+                np.maximum.at(best, pp, ratio[pt])
+                score = n_terr * 1e6 + np.where(np.isfinite(best), best, 0.0)
+                pool = hp[score == score.max()]
             else:
                 d = self.degree[hp]
                 pool = hp[d == d.min()]
@@ -843,22 +859,26 @@ class _Solver:
             return empty, empty, np.empty(0)
         src = np.concatenate([u, v])
         dst = np.concatenate([v, u])
+        gives = ~self.no_give[src]
+        src, dst = src[gives], dst[gives]
+        cnt = np.concatenate([cnt, cnt])[gives]
+        E2 = len(src)
         # 1 per unit of load per border crossed; a hair more over short borders (compactness).
-        cost = 1.0 + 1e-3 / np.concatenate([cnt, cnt]).astype(np.float64)
+        cost = 1.0 + 1e-3 / cnt.astype(np.float64)
         rows_t = np.flatnonzero(~self.locked_t)
         pos = np.full(K, -1, dtype=np.int64)
         pos[rows_t] = np.arange(len(rows_t))
         k = len(rows_t)
-        e = np.arange(2 * E)
+        e = np.arange(E2)
         # net_t = out - in; row A(t): net - under <= load - lo; row B(t): -net - over <= hi - load
         r_a = np.concatenate([pos[src], pos[dst], np.arange(k)])
-        c_a = np.concatenate([e, e, 2 * E + k + np.arange(k)])
-        d_a = np.concatenate([np.ones(2 * E), -np.ones(2 * E), -np.ones(k)])
+        c_a = np.concatenate([e, e, E2 + k + np.arange(k)])
+        d_a = np.concatenate([np.ones(E2), -np.ones(E2), -np.ones(k)])
         r_b = k + np.concatenate([pos[src], pos[dst], np.arange(k)])
-        c_b = np.concatenate([e, e, 2 * E + np.arange(k)])
-        d_b = np.concatenate([-np.ones(2 * E), np.ones(2 * E), -np.ones(k)])
+        c_b = np.concatenate([e, e, E2 + np.arange(k)])
+        d_b = np.concatenate([-np.ones(E2), np.ones(E2), -np.ones(k)])
         A = sp.csr_matrix((np.concatenate([d_a, d_b]), (np.concatenate([r_a, r_b]), np.concatenate([c_a, c_b]))),
-                          shape=(2 * k, 2 * E + 2 * k))
+                          shape=(2 * k, E2 + 2 * k))
         load, scale = self.tload[rows_t], float(np.mean(self.target[rows_t]))
         # Aim half a typical piece inside the band (when it is wide enough): pieces are whole, so
         # a transfer lands within half a piece of its amount, and then still inside the band.
@@ -870,13 +890,14 @@ class _Solver:
         res = linprog(c, A_ub=A, b_ub=b, bounds=(0, None), method="highs")
         if res.status != 0:  # pragma: no cover - the soft LP is always feasible and bounded
             raise InfeasibleError(f"rebalance flow could not be solved: {res.message}")
-        f = np.asarray(res.x[: 2 * E]) * scale
+        f = np.asarray(res.x[:E2]) * scale
         return src, dst, f
 
     def _transport_round(self) -> bool:
         if not self._violations().any():
             return False
         T = self.T
+        self.T_start = T.copy()
         ci, cj = self._cut_edges()
         src, dst, f = self._flows((ci, cj))
         min_piece = float(np.min(self.m.loads[self.m.loads > 0], initial=1.0))
@@ -896,14 +917,18 @@ class _Solver:
             # A territory passes on what it received (the flow order lets it receive first), but
             # never gives away more than would leave it half its fair share in one round.
             amount = min(float(f[i]), float(self.tload[s] - 0.5 * self.target[s]))
+            # What must cross for the donor to get under the band, or the receiver above it:
+            # that part is rounded up to whole pieces, the rest to the nearest piece.
+            must = min(amount, max(self.tload[s] - self.hi[s], self.lo[d] - self.tload[d], 0.0))
             if amount > 0:
-                moved_any |= self._transfer(s, d, amount)
+                moved_any |= self._transfer(s, d, amount, float(must))
             if self.hit_max_moves:
                 break
         return moved_any
 
-    def _transfer(self, s: int, d: int, amount: float) -> bool:
-        """Move about ``amount`` load from territory ``s`` to ``d`` across their shared border."""
+    def _transfer(self, s: int, d: int, amount: float, must: float = 0.0) -> bool:
+        """Move about ``amount`` (at least ``must``) load from territory ``s`` to ``d`` across their
+        shared border."""
         T, loads, movable = self.T, self.m.loads, self.movable
         keys, pu, pv = self._cut
         k = s * self.K + d
@@ -925,7 +950,11 @@ class _Solver:
             if cum + tot <= amount:
                 take = layer
             else:
-                take = self._pick(layer, lload, amount - cum, d)
+                take = self._pick(layer, lload, amount - cum, d, must - cum)
+                if must > cum and self._worse(s, d, float(loads[take].sum())):
+                    take = self._pick(layer, lload, amount - cum, d)  # no rounding up
+                if take.size and self._worse(s, d, float(loads[take].sum())):
+                    take = take[:0]
             if budget is not None:
                 delta = (self.owner0[take] != ld_).astype(np.int64) - (self.owner0[take] != ls_)
                 cs = np.cumsum(delta)
@@ -953,7 +982,15 @@ class _Solver:
             self.stamp[layer] = sid
         return moved > 0
 
-    def _pick(self, layer: IntArray, lload: FloatArray, rem: float, d: int) -> IntArray:
+    def _worse(self, s: int, d: int, w: float) -> bool:
+        """Would moving load ``w`` from ``s`` to ``d`` leave the pair further outside the band?"""
+        def off(x: float, t: int) -> float:
+            return max(0.0, x - self.hi[t]) + max(0.0, self.lo[t] - x)
+
+        a, b = self.tload[s], self.tload[d]
+        return off(a - w, s) + off(b + w, d) > off(a, s) + off(b, d) + 1e-12
+
+    def _pick(self, layer: IntArray, lload: FloatArray, rem: float, d: int, must: float = 0.0) -> IntArray:
         """Pieces of one layer whose load best fits ``rem``: heavy pieces first (fewest moves),
         then pieces nestled against the receiver (compact borders), ties by the seed."""
         nb, pos = _neighbours(self.indptr, self.indices, layer)
@@ -964,7 +1001,7 @@ class _Solver:
         ls = lload[order]
         cs = np.cumsum(ls)
         prev = cs - ls
-        m = int(np.count_nonzero(prev + ls / 2 < rem))
+        m = int(np.count_nonzero((prev + ls / 2 < rem) | (prev < must - 1e-12)))
         chosen = list(order[:m])
         gap = rem - (cs[m - 1] if m else 0.0)
         rest = ls[m:]
@@ -975,16 +1012,19 @@ class _Solver:
         return layer[np.asarray(chosen, dtype=np.int64)]
 
     # -- contiguity repair -----------------------------------------------------------------
-    def _repair(self, base_parts: IntArray) -> None:
-        """Territories split by this round keep their largest parts; fragments join a neighbour."""
+    def _repair(self, base_parts: IntArray) -> bool:
+        """Territories split by this round keep their largest parts; fragments join a neighbour.
+
+        Returns False when some territory could not be made whole again (the caller then undoes
+        the round)."""
         T, loads = self.T, self.m.loads
-        for _ in range(3):
+        for _ in range(8):
             # Only territories that gave pieces away can have been split: look at those alone.
             pm = T >= 0
             pm[pm] = self.donors[T[pm]]
             held = np.flatnonzero(pm)
             if held.size == 0:
-                return
+                return True
             k = pm[self.ei] & (T[self.ei] == T[self.ej])
             idx = np.full(self.n, -1, dtype=np.int64)
             idx[held] = np.arange(held.size)
@@ -1001,7 +1041,7 @@ class _Solver:
             pt, pc = pk // m_, pk % m_
             parts = np.bincount(pt, minlength=self.K)
             if not (parts > base_parts).any():
-                return
+                return True
             order = np.lexsort((pc, -psize, pt))
             pt, pc = pt[order], pc[order]
             first = np.searchsorted(pt, pt, "left")
@@ -1009,14 +1049,18 @@ class _Solver:
             frag = rank >= base_parts[pt]
             frag_comp = pc[frag]
             if frag_comp.size == 0:
-                return
+                return True
             is_frag = np.zeros(m_, dtype=bool)
             is_frag[frag_comp] = True
             fp = held[is_frag[c]]
             stuck = np.unique(comp[fp[~self.movable[fp]]])
-            fp = fp[~np.isin(comp[fp], stuck)]
-            if fp.size == 0:
-                return
+            if stuck.size:
+                # A fragment with locked pieces cannot move: hand back the pieces that cut it off.
+                for cid in stuck.tolist():
+                    piece = fp[comp[fp] == cid]
+                    self.stuck[T[piece[0]]] = True
+                    self._reconnect(piece)
+                continue
             nb, src = _neighbours(self.indptr, self.indices, fp)
             src = fp[src]
             tt = T[nb]
@@ -1024,7 +1068,7 @@ class _Solver:
             ok[ok] &= ~self.locked_t[tt[ok]]
             src, tt = src[ok], tt[ok]
             if src.size == 0:
-                return
+                return False
             ratio = self.tload / self.target
             fc = comp[src]
             o = np.lexsort((tt, ratio[tt], fc))
@@ -1040,6 +1084,46 @@ class _Solver:
             T[go] = new_t
             self.tload -= np.bincount(old_t, weights=loads[go], minlength=self.K)
             self.tload += np.bincount(new_t, weights=loads[go], minlength=self.K)
+        return False
+
+    def _undo_round(self) -> None:
+        """Put every piece back where it was at the start of the round."""
+        T, loads = self.T, self.m.loads
+        T[:] = self.T_start
+        held = T >= 0
+        self.tload = np.bincount(T[held], weights=loads[held], minlength=self.K)
+        lead = np.where(held, self.tl[np.maximum(T, 0)], -1)
+        self.moved_count = int((lead != self.owner0).sum())
+
+    def _reconnect(self, frag: IntArray) -> None:
+        """Return to ``frag``'s territory, ring by ring, the pieces it gave away this round around
+        ``frag``, until ``frag`` touches the rest of its territory again."""
+        T, loads = self.T, self.m.loads
+        t = int(T[frag[0]])
+        self.stamp_id += 1
+        sid = self.stamp_id
+        self.stamp[frag] = sid
+        frontier = frag
+        for _ in range(self.n):
+            nb, _ = _neighbours(self.indptr, self.indices, frontier)
+            if ((T[nb] == t) & (self.stamp[nb] != sid)).any():
+                return
+            ring = nb[(self.T_start[nb] == t) & (T[nb] != t) & (T[nb] >= 0) & self.movable[nb]]
+            ring = _unique_keep_order(ring, self.scratch)
+            if ring.size == 0:
+                # Walled in some other way: give the territory back all it lost this round.
+                ring = np.flatnonzero((self.T_start == t) & (T != t) & (T >= 0) & self.movable)
+                if ring.size == 0:
+                    return
+            old = T[ring]
+            self.tload -= np.bincount(old, weights=loads[ring], minlength=self.K)
+            self.tload[t] += float(loads[ring].sum())
+            self.moved_count += int(((self.owner0[ring] != self.tl[t]).astype(np.int64)
+                                     - (self.owner0[ring] != self.tl[old])).sum())
+            self.donors[old] = True
+            T[ring] = t
+            self.stamp[ring] = sid
+            frontier = ring
 
     # -- reasons ---------------------------------------------------------------------------
     def _misses(self, ratio_after: FloatArray) -> list[Miss]:
