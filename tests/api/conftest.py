@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apihelpers import Api, assign_grid_leaders, make_users, root_conftest, settings
+from apihelpers import Api, assign_grid_leaders, cells_held, make_users, root_conftest, settings
 from fastapi.testclient import TestClient
 
 
