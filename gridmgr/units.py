@@ -81,8 +81,13 @@ def ring_area_m2(geoms: NDArray[np.object_]) -> NDArray[np.float64]:
         return np.empty(0, dtype=np.float64)
     xy, idx = shapely.get_coordinates(arr, return_index=True)
     x, y = _to_equal_area(settings.EQUAL_AREA_CRS).transform(xy[:, 0], xy[:, 1])
-    x = np.asarray(x)
-    y = np.asarray(y)
+    # Shift each ring to its own first vertex: projected coordinates are ~10⁶ m, so the shoelace
+    # products on absolute coordinates (~10¹³ m²) would lose ~10⁻³ m² to rounding, a relative
+    # error of 10⁻⁵ on a res-12 cell (~300 m²).
+    starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+    counts = np.diff(np.r_[starts, len(idx)])
+    x = np.asarray(x) - np.repeat(np.asarray(x)[starts], counts)
+    y = np.asarray(y) - np.repeat(np.asarray(y)[starts], counts)
     # shoelace over consecutive vertices of the same ring (rings are closed: last == first)
     same = idx[1:] == idx[:-1]
     cross = (x[:-1] * y[1:] - x[1:] * y[:-1]) * same
