@@ -23,7 +23,8 @@ import shapely
 from numpy.typing import NDArray
 
 from gridmgr import _h3, settings
-from gridmgr.errors import InputError
+from gridmgr.errors import CoordinateRangeError, InputError
+from gridmgr.i18n import t
 from gridmgr.units import DENSIFY_DEG, HierarchyReport, area_m2, check_hierarchy, lowest_units, ring_area_m2
 
 PIECE_COLUMNS = ["cell", "unit_code", "area_m2", "whole", "geometry"]
@@ -43,6 +44,34 @@ def check_res(res: int | None) -> int:
         )
         raise InputError(msg)
     return int(res)
+
+
+def _check_lnglat(codes: NDArray[np.object_], geoms: NDArray[np.object_]) -> None:
+    """Refuse units that are not plain lng/lat polygons on one side of the antimeridian.
+
+    h3 would otherwise silently return cells for a wrong area (a polygon whose longitudes jump
+    from 179.9 to -179.9 is read as a band round the globe; longitudes past ±180 are wrapped).
+    """
+    if len(geoms) == 0:
+        return
+    b = shapely.bounds(geoms)
+    with np.errstate(invalid="ignore"):
+        out_of_range = (b[:, 0] < -180) | (b[:, 2] > 180) | (b[:, 1] < -90) | (b[:, 3] > 90)
+        too_wide = (b[:, 2] - b[:, 0]) >= 180
+    bad = np.flatnonzero(out_of_range | too_wide)
+    if len(bad) == 0:
+        return
+    i = int(bad[0])
+    extent = f"lng {b[i, 0]:.6f}..{b[i, 2]:.6f}, lat {b[i, 1]:.6f}..{b[i, 3]:.6f}"
+    more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+    msg = t(
+        f"单元 {codes[i]!r} 的坐标（{extent}）不是有效的 WGS-84 经纬度，或跨越了 180° 经线{more}；"
+        "网格只支持不跨 180° 经线的经纬度面，请先用 gridmgr.io 读取并检查图层",
+        f"unit {codes[i]!r}: coordinates ({extent}) are not valid WGS-84 lng/lat or the unit "
+        f"crosses the antimeridian{more}; grids support lng/lat polygons that do not cross "
+        "180°, read the layer with gridmgr.io to check it",
+    )
+    raise CoordinateRangeError(msg)
 
 
 def _polygonal_parts(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
@@ -83,23 +112,28 @@ def _unit_pieces(geom: shapely.Geometry, res: int) -> tuple[NDArray[np.uint64], 
 
 
 def _piece_areas(geoms: NDArray[np.object_], whole: NDArray[np.bool_]) -> NDArray[np.float64]:
-    """Equal-area m² of pieces: whole hexagons by a numpy shoelace, clipped pieces by shapely.
+    """Equal-area m² of pieces: whole hexagons by a numpy shoelace, everything else by shapely.
 
-    Hexagon edges at the usual resolutions are shorter than the densifying step, so both paths
-    give the same figure for the same hexagon; only clipped pieces (which carry long unit edges)
-    need densifying.
+    :func:`~gridmgr.units.area_m2` densifies edges longer than ``DENSIFY_DEG`` (Euclidean length
+    in degrees, as ``shapely.segmentize`` measures it) before projecting. A whole hexagon whose
+    edges are all no longer than that is left unchanged by densifying, so the shoelace over its
+    projected vertices gives the same figure; hexagons with a longer edge (res ≤ 9, or res 10
+    far north) take the densifying path, judged per hexagon.
     """
     areas = np.empty(len(geoms), dtype=np.float64)
     fast = whole & (shapely.get_num_coordinates(geoms) <= 11)
-    if fast.any():
-        hexes = geoms[fast]
-        # hexagons with edges longer than the densify step (res ≤ 9) take the exact path too
-        xy = shapely.get_coordinates(hexes[:1])
-        short = len(xy) < 2 or float(np.abs(np.diff(xy, axis=0)).max()) < DENSIFY_DEG
-        if short:
-            areas[fast] = ring_area_m2(hexes)
-        else:
-            fast[:] = False
+    cand = np.flatnonzero(fast)
+    if len(cand):
+        xy, idx = shapely.get_coordinates(geoms[cand], return_index=True)
+        seg = np.hypot(*np.diff(xy, axis=0).T)
+        seg[idx[1:] != idx[:-1]] = 0.0  # no segment between two rings
+        starts = np.flatnonzero(np.r_[True, idx[1:-1] != idx[:-2]])
+        longest = np.maximum.reduceat(seg, starts) if len(seg) else np.zeros(len(cand))
+        short = cand[longest <= DENSIFY_DEG]
+        fast[:] = False
+        fast[short] = True
+        if len(short):
+            areas[short] = ring_area_m2(geoms[short])
     if (~fast).any():
         areas[~fast] = area_m2(geoms[~fast])
     return areas
@@ -125,8 +159,11 @@ def pieces_from_units(
     """
     res = check_res(res)
     low = lowest_units(units)
+    if low.crs is not None and not low.crs.equals("EPSG:4326"):
+        low = low.to_crs("EPSG:4326")
     codes = low["code"].astype(str).to_numpy()
-    geoms = low.geometry.values
+    geoms = np.asarray(low.geometry.values, dtype=object)
+    _check_lnglat(codes, geoms)
     all_cells: list[NDArray[np.uint64]] = []
     all_geoms: list[NDArray[np.object_]] = []
     all_whole: list[NDArray[np.bool_]] = []

@@ -15,7 +15,7 @@ import shapely
 from hypothesis import HealthCheck, given, settings, strategies as st
 from shapely.geometry import Polygon, box
 
-from gridmgr.errors import InputError
+from gridmgr.errors import CoordinateRangeError, InputError
 from gridmgr.grid import build_grid, center_rule_uncovered_m2, pieces_from_units
 from gridmgr.units import area_m2, check_hierarchy
 
@@ -210,3 +210,66 @@ def test_hypothesis_strips_with_known_gap_and_overlap(cuts: list[float], gap: fl
     kids = units[units["code"] != "P"]
     # pieces cover each unit exactly, so piece area = unit area (overlap counted twice)
     assert abs(pieces["area_m2"].sum() / area_m2(kids.geometry).sum() - 1) < 1e-6
+
+
+def _small_mixed_units() -> gpd.GeoDataFrame:
+    """A multipolygon with a hole, a unit touching it along an edge, and a unit smaller than a cell."""
+    d = 0.004
+    outer = Polygon(
+        [(LON0, LAT0), (LON0 + 3 * d, LAT0 + 0.2 * d), (LON0 + 3 * d, LAT0 + 2.5 * d), (LON0 + 0.1 * d, LAT0 + 2.4 * d)],
+        holes=[[(LON0 + d, LAT0 + d), (LON0 + 1.6 * d, LAT0 + d), (LON0 + 1.3 * d, LAT0 + 1.5 * d)]],
+    )
+    island = box(LON0 + 3.5 * d, LAT0, LON0 + 4.2 * d, LAT0 + 0.8 * d)
+    touching = Polygon([(LON0 + 3 * d, LAT0 + 0.2 * d), (LON0 + 3.4 * d, LAT0 + 1.0 * d), (LON0 + 3 * d, LAT0 + 2.5 * d)])
+    tiny = box(LON0 + 3.6 * d, LAT0 + 2 * d, LON0 + 3.6 * d + 2e-4, LAT0 + 2 * d + 1.5e-4)
+    return _units([shapely.MultiPolygon([outer, island]), touching, tiny], codes=["M", "T", "S"])
+
+
+@pytest.mark.parametrize("res", [7, 8, 11, 12])
+def test_invariant_1_per_unit_at_coarse_and_fine_res(res: int) -> None:
+    units = _small_mixed_units()
+    pieces = pieces_from_units(units, res=res)
+    assert_invariant_1(units, pieces)
+    # each unit's own pieces add up to that unit's area (whole hexagons and clipped pieces
+    # measured consistently, whatever the edge length at this res)
+    got = pieces.groupby("unit_code")["area_m2"].sum()
+    want = dict(zip(units["code"], area_m2(units.geometry), strict=True))
+    for code, area in want.items():
+        assert abs(got[code] / area - 1) < 1e-6, (res, code)
+    whole = pieces[pieces["whole"]]
+    if len(whole):  # a whole piece is a whole hexagon: its area is the cell's own area
+        expected = area_m2(np.asarray(whole.geometry.values))
+        assert np.allclose(whole["area_m2"], expected, rtol=1e-9)
+    assert_points_in_one_piece(units, pieces, res)
+
+
+@pytest.mark.parametrize(
+    "ring",
+    [
+        [(179.99, 60.0), (180.01, 60.0), (180.01, 60.01), (179.99, 60.01)],  # past 180°
+        [(179.99, 60.0), (-179.99, 60.0), (-179.99, 60.01), (179.99, 60.01)],  # jumps across 180°
+    ],
+)
+def test_unit_crossing_the_antimeridian_fails_clearly(ring: list[tuple[float, float]]) -> None:
+    units = _units([box(LON0, LAT0, LON0 + 0.01, LAT0 + 0.01), Polygon(ring)], codes=["ok", "far"])
+    with pytest.raises(CoordinateRangeError, match="'far'"):
+        pieces_from_units(units, res=7)
+
+
+def test_projected_units_are_taken_to_wgs84() -> None:
+    units = _units([box(LON0, LAT0, LON0 + 0.01, LAT0 + 0.01)])
+    direct = pieces_from_units(units, res=9)
+    projected = pieces_from_units(units.to_crs(3857), res=9)
+    assert list(projected["cell"]) == list(direct["cell"])
+    assert np.allclose(projected["area_m2"], direct["area_m2"], rtol=1e-6)
+
+
+def test_whole_hexagon_areas_agree_with_densified_area_far_north() -> None:
+    # at 53°N (漠河) res-10 hexagon edges reach the densifying step in longitude: each whole
+    # hexagon must be measured as area_m2 measures it, whichever path it takes
+    units = _units([box(122.30, 53.30, 122.33, 53.32), box(125.30, 43.80, 125.33, 43.82)])
+    pieces = pieces_from_units(units, res=10)
+    whole = pieces[pieces["whole"]]
+    assert whole["unit_code"].nunique() == 2
+    assert np.allclose(whole["area_m2"], area_m2(np.asarray(whole.geometry.values)), rtol=1e-9, atol=0)
+    assert_invariant_1(units, pieces)
