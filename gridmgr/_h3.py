@@ -111,22 +111,46 @@ def cell_centers(cells: Cells) -> tuple[NDArray[np.float64], NDArray[np.float64]
 
 
 def cells_to_str(cells: Cells) -> NDArray[np.object_]:
-    """H3 index strings of ``cells`` (object array)."""
-    return np.array([h3.int_to_str(int(c)) for c in _u64(cells)], dtype=object)
+    """H3 index strings of ``cells`` (object array), converted in one h3ronpy call."""
+    cells = _u64(cells)
+    out = np.empty(len(cells), dtype=object)
+    if len(cells):
+        out[:] = h3ronpy.cells_to_string(cells).to_numpy()
+    return out
+
+
+def _first_invalid_cell(texts: Sequence[str]) -> str:
+    """The first of ``texts`` that h3-py does not accept as a cell index (error path only)."""
+    for s in texts:
+        try:
+            if not h3.is_valid_cell(s):
+                return s
+        except (ValueError, TypeError):
+            return s
+    return texts[0]
 
 
 def str_to_cells(cells: Iterable[str] | Sequence[str]) -> Cells:
-    """``uint64`` cells from H3 index strings; raises ``ValueError`` naming a bad one."""
-    out = []
-    for s in cells:
-        try:
-            valid = h3.is_valid_cell(str(s))
-        except (ValueError, TypeError):
-            valid = False
-        if not valid:
-            raise ValueError(f"{s!r} is not a valid H3 cell index")
-        out.append(h3.str_to_int(str(s)))
-    return np.array(out, dtype=np.uint64)
+    """``uint64`` cells from H3 index strings; raises ``ValueError`` naming a bad one.
+
+    Vectorised: h3ronpy parses the whole array; a string is accepted only if it is the
+    hexadecimal form of a valid cell (h3ronpy also parses decimal and "x,y,res" strings, which
+    are refused here, as h3-py refuses them).
+    """
+    texts = np.asarray([str(s) for s in cells], dtype=object)
+    if len(texts) == 0:
+        return np.empty(0, dtype=np.uint64)
+    parsed = h3ronpy.cells_parse(texts.tolist(), set_failing_to_invalid=True)
+    if parsed.null_count == 0:
+        out = _u64(parsed.to_numpy())
+        canonical = h3ronpy.cells_to_string(out).to_numpy()
+        ok = canonical == np.char.lower(texts.astype(str))
+        if ok.all() and h3ronpy.cells_valid(out).null_count == 0:
+            return out
+        bad = str(texts[int(np.flatnonzero(~ok)[0])]) if not ok.all() else _first_invalid_cell(texts.tolist())
+    else:
+        bad = _first_invalid_cell(texts.tolist())
+    raise ValueError(f"{bad!r} is not a valid H3 cell index")
 
 
 def cell_res(cell: str | int) -> int:

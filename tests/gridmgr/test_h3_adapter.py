@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import h3
 import numpy as np
+import pytest
 import shapely
 
 from gridmgr import _h3
@@ -49,3 +51,25 @@ def test_str_round_trip_and_bad_string() -> None:
         assert "not-a-cell" in str(exc)
     else:  # pragma: no cover
         raise AssertionError("bad cell string accepted")
+
+
+def test_cells_to_str_matches_h3py_at_every_grid_res() -> None:
+    for res in range(7, 13):
+        cells = _h3.grid_disk(_h3.latlng_to_cell([125.3], [43.8], res=res), 2)
+        strs = _h3.cells_to_str(cells)
+        assert strs.dtype == object
+        assert list(strs) == [h3.int_to_str(int(c)) for c in cells]
+    assert _h3.cells_to_str(np.empty(0, dtype=np.uint64)).shape == (0,)
+
+
+def test_str_to_cells_is_as_strict_as_h3py() -> None:
+    cells = _h3.grid_disk(_h3.latlng_to_cell([125.3], [43.8], res=10), 1)
+    strs = list(_h3.cells_to_str(cells))
+    # h3-py accepts upper-case hex; so do we
+    assert np.array_equal(_h3.str_to_cells([s.upper() for s in strs]), cells)
+    assert _h3.str_to_cells([]).dtype == np.uint64
+    # h3ronpy alone would parse decimal and "x,y,res" strings: they are not cell indexes here
+    decimal = str(int(cells[0]))
+    for bad in (decimal, "125.3,43.8,10", strs[0][:-1] + "0", "0", ""):
+        with pytest.raises(ValueError, match=re.escape(repr(bad))):
+            _h3.str_to_cells([*strs, bad])
