@@ -91,13 +91,15 @@ class ExportData:
     def day(self) -> dt.date:
         return self.date or dt.date.today()
 
-    def report(self) -> CoverageReport:
-        """The coverage report (given, or computed over the whole data)."""
-        if self.coverage is not None:
+    def report(self, scope: str | None = None) -> CoverageReport:
+        """The coverage report (given, or computed over the whole data); ``scope`` narrows it."""
+        if self.coverage is not None and (scope is None or getattr(self.coverage, "scope", None) == scope):
             return self.coverage  # type: ignore[no-any-return]
         from gridmgr.coverage import coverage_from_frames
 
-        return coverage_from_frames(self.units, self.pieces, self.leaders, self.key_places, self.categories)
+        return coverage_from_frames(
+            self.units, self.pieces, self.leaders, self.key_places, self.categories, scope=scope
+        )
 
     def with_coverage(self) -> ExportData:
         """This bundle with the coverage report computed once (for several exports)."""
@@ -107,8 +109,8 @@ class ExportData:
         codes = self.units["code"].astype(str)
         hit = self.units.loc[codes == str(code)]
         if hit.empty:
-            msg = t(f"单元 {code!r} 不存在；用 `gridmgr grid units` 查看编码",
-                    f"unit {code!r} does not exist; see `gridmgr grid units` for the codes")
+            msg = t(f"单元 {code!r} 不存在；用 `gridmgr coverage` 查看各单元编码",
+                    f"unit {code!r} does not exist; `gridmgr coverage` lists the unit codes")
             raise UnitNotFoundError(msg)
         return dict(hit.iloc[0].to_dict())
 
@@ -1046,8 +1048,8 @@ def streets(data: ExportData, scope: str | None = None) -> list[str]:
 
 
 def summary_lines(data: ExportData, scope: str | None = None) -> list[str]:
-    """The briefing's overview sentences (Chinese first)."""
-    s = data.report().summary
+    """The briefing's overview sentences (Chinese first), for ``scope`` or the whole zone."""
+    s = data.report(scope).summary
     name = str(data.unit_row(scope)["name"]) if scope else str(data.root()["name"])
     return [
         t(f"{name}辖区面积 {fmt_area(float(s['jurisdiction_area_m2']))}，划分地块 {int(s['pieces'])} 个，"

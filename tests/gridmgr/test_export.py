@@ -624,3 +624,15 @@ def test_unit_html_overview_via_maps(data: ExportData, tmp_path: Path) -> None:
     assert "<html" in text[:2000].lower()
     assert "测试社区二" in text
     assert "网格长<b>&丁" not in text
+
+
+def test_summary_lines_use_the_scoped_figures(data: ExportData) -> None:
+    from gridmgr.export import summary_lines
+
+    community = "220173001001"
+    whole = data.report().summary
+    scoped = data.report(community).summary
+    assert 0 < scoped["pieces"] < whole["pieces"]
+    line = summary_lines(data, community)[0]
+    assert line.startswith("测试社区一")
+    assert f"划分地块 {int(scoped['pieces'])} 个" in line or f"{int(scoped['pieces'])} pieces" in line
