@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from gridmgr import _h3, settings
 from gridmgr.errors import CoordinateRangeError, InputError
 from gridmgr.i18n import t
-from gridmgr.units import DENSIFY_DEG, HierarchyReport, area_m2, check_hierarchy, lowest_units, ring_area_m2
+from gridmgr.units import DENSIFY_DEG, HierarchyReport, area_m2, check_hierarchy, lowest_units, ring_area_m2, shoelace_m2
 
 PIECE_COLUMNS = ["cell", "unit_code", "area_m2", "whole", "geometry"]
 
@@ -129,10 +129,13 @@ def _piece_areas(geoms: NDArray[np.object_], whole: NDArray[np.bool_]) -> NDArra
         seg[idx[1:] != idx[:-1]] = 0.0  # no segment between two rings
         starts = np.flatnonzero(np.r_[True, idx[1:-1] != idx[:-2]])
         longest = np.maximum.reduceat(seg, starts) if len(seg) else np.zeros(len(cand))
-        short = cand[longest <= DENSIFY_DEG]
+        is_short = longest <= DENSIFY_DEG
+        short = cand[is_short]
         fast[:] = False
         fast[short] = True
-        if len(short):
+        if is_short.all():  # the usual case: reuse the vertices already read
+            areas[short] = shoelace_m2(xy, idx, len(cand))
+        elif len(short):
             areas[short] = ring_area_m2(geoms[short])
     if (~fast).any():
         areas[~fast] = area_m2(geoms[~fast])

@@ -74,12 +74,21 @@ def ring_area_m2(geoms: NDArray[np.object_]) -> NDArray[np.float64]:
 
     Same projection as :func:`area_m2` but no densifying and no geometry objects created: the
     vertices are projected in one pyproj call and summed with numpy. Use only for polygons whose
-    edges are short (hexagon edges at res ≥ 10 are below :data:`DENSIFY_DEG`).
+    edges are no longer than :data:`DENSIFY_DEG` (hexagon edges at res ≥ 10 in China).
     """
     arr = np.asarray(geoms, dtype=object)
     if len(arr) == 0:
         return np.empty(0, dtype=np.float64)
     xy, idx = shapely.get_coordinates(arr, return_index=True)
+    return shoelace_m2(xy, idx, len(arr))
+
+
+def shoelace_m2(xy: NDArray[np.float64], idx: NDArray[np.intp], n: int) -> NDArray[np.float64]:
+    """Equal-area m² of ``n`` single rings given as lng/lat vertices ``xy`` with owner ``idx``.
+
+    ``xy, idx`` are what ``shapely.get_coordinates(geoms, return_index=True)`` returns for
+    polygons without holes (closed rings, vertices of one ring consecutive).
+    """
     x, y = _to_equal_area(settings.EQUAL_AREA_CRS).transform(xy[:, 0], xy[:, 1])
     # Shift each ring to its own first vertex: projected coordinates are ~10⁶ m, so the shoelace
     # products on absolute coordinates (~10¹³ m²) would lose ~10⁻³ m² to rounding, a relative
@@ -91,9 +100,7 @@ def ring_area_m2(geoms: NDArray[np.object_]) -> NDArray[np.float64]:
     # shoelace over consecutive vertices of the same ring (rings are closed: last == first)
     same = idx[1:] == idx[:-1]
     cross = (x[:-1] * y[1:] - x[1:] * y[:-1]) * same
-    sums = np.zeros(len(arr))
-    np.add.at(sums, idx[:-1], cross)
-    return np.abs(sums) / 2.0
+    return np.abs(np.bincount(idx[:-1], weights=cross, minlength=n)) / 2.0
 
 
 def lowest_units(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
