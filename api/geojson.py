@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+_orjson: Any
 try:  # optional fast path
     import orjson as _orjson
 except ImportError:  # pragma: no cover - orjson is optional
@@ -24,7 +25,9 @@ except ImportError:  # pragma: no cover - orjson is optional
 def dumps(obj: Any) -> bytes:
     """JSON bytes (UTF-8, Chinese kept readable, NaN → null)."""
     if _orjson is not None:
-        return _orjson.dumps(obj, default=_default, option=_orjson.OPT_SERIALIZE_NUMPY | _orjson.OPT_NON_STR_KEYS)
+        out: bytes = _orjson.dumps(obj, default=_default,
+                                   option=_orjson.OPT_SERIALIZE_NUMPY | _orjson.OPT_NON_STR_KEYS)
+        return out
     return json.dumps(obj, ensure_ascii=False, default=_default).encode()
 
 
@@ -46,7 +49,8 @@ def clean_records(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str,
     """Rows of ``frame[columns]`` as dicts with NaN/NA turned into ``None``."""
     sub = frame[list(columns)].astype(object)
     sub = sub.where(pd.notna(sub), None)
-    return sub.to_dict("records")  # type: ignore[return-value]
+    out: list[dict[str, Any]] = sub.to_dict("records")
+    return out
 
 
 def geometry_strings(geoms: Any, precision: int = 7) -> list[str]:

@@ -75,13 +75,13 @@ class LocateIndex:
         for pos, cell in enumerate(cells):
             by_cell.setdefault(cell, []).append(pos)
         parents = dict(zip(units["code"].astype(str), units["parent"], strict=True))
-        info = {
+        info: dict[str, dict[str, str]] = {
             str(r.code): {"code": str(r.code), "name": str(r.name), "level": str(r.level)}
             for r in units[["code", "name", "level"]].itertuples(index=False)
         }
         chains: dict[str, list[dict[str, str]]] = {}
-        for code in info:
-            chain = [info[code]]
+        for code, row in info.items():
+            chain = [row]
             seen = {code}
             p = parents.get(code)
             while p is not None and isinstance(p, str) and p in info and p not in seen:
@@ -89,7 +89,7 @@ class LocateIndex:
                 seen.add(p)
                 p = parents.get(p)
             chains[code] = chain[::-1]
-        leader_rows = {
+        leader_rows: dict[str, dict[str, Any]] = {
             str(r["id"]): {"id": str(r["id"]), "name": str(r["name"]), "role": str(r["role"]),
                            "department": r["department"] or None, "active": bool(r["active"]),
                            "unit_packages": list(r["unit_packages"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import HTTPException, Response
@@ -45,7 +46,7 @@ def check_bbox(bbox: str | None, max_deg2: float) -> tuple[float, float, float, 
         parts = [float(x) for x in bbox.split(",")]
     except ValueError:
         parts = []
-    if len(parts) != 4 or not all(p == p and abs(p) != float("inf") for p in parts):
+    if len(parts) != 4 or not all(math.isfinite(p) for p in parts):
         raise HTTPException(422, "bbox must be four numbers minx,miny,maxx,maxy (WGS-84 degrees)")
     x0, y0, x1, y1 = parts
     if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):

@@ -90,4 +90,5 @@ def import_leaders(store: StoreDep, index: IndexDep, user: Admin,
         path.write_bytes(body)
         report = store.import_leaders(path, actor=user.name, reason=reason)
     index.rebuild(store)
-    return report.to_dict()
+    out: dict[str, Any] = report.to_dict()
+    return out

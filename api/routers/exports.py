@@ -20,10 +20,10 @@ from api.routers._common import problems
 router = APIRouter(tags=["exports"])
 
 Format = Query(pattern="^(" + "|".join(FORMATS) + ")$", description="|".join(FORMATS))
-FILE = {200: {"description": "the file (Content-Disposition carries a UTF-8 file name)",
+FILE: dict[int | str, dict[str, Any]] = {200: {"description": "the file (Content-Disposition carries a UTF-8 file name)",
               "content": {m.split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
                           for m in FORMATS.values()}}}
-ERRS = {**FILE, **problems(400, 401, 403, 404, 422), 501: {"description": "format not available yet"}}
+ERRS: dict[int | str, dict[str, Any]] = {**FILE, **problems(400, 401, 403, 404, 422), 501: {"description": "format not available yet"}}
 
 
 def content_disposition(filename: str) -> str:

@@ -30,7 +30,7 @@ def history(
 ) -> list[dict[str, Any]]:
     """Assignment events, oldest first, filtered by cell, leader, change set and time."""
     n = check_limit(limit, settings.default_page_size, settings.max_page_size)
-    when = None if since is None else dt.datetime.fromisoformat(since.replace("Z", "+00:00"))
+    when = None if since is None else dt.datetime.fromisoformat(since)
     frame = store.history(cell=cell, leader=leader, changeset=changeset, since=when)
     frame = frame.tail(n)
     rows = clean_records(frame, list(frame.columns))

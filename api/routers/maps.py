@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse
 
@@ -10,7 +12,7 @@ from api.routers._common import problems
 
 router = APIRouter(tags=["maps"])
 
-HTML = {200: {"content": {"text/html": {}}, "description": "a self-contained map page"}}
+HTML: dict[int | str, dict[str, Any]] = {200: {"content": {"text/html": {}}, "description": "a self-contained map page"}}
 Basemap = Query(None, pattern="^(tianditu|osm|amap|none)$",
                 description="basemap (default GRIDMGR_BASEMAP)")
 

@@ -14,7 +14,14 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from api.deps import IndexDep, SettingsDep, StoreDep, Viewer
 from api.geojson import clean_records, feature_collection, geometry_strings
 from api.locate import piece_properties, select_pieces
-from api.routers._common import BBOX_PATTERN, GEOJSON, check_bbox, check_limit, json_response, problems
+from api.routers._common import (
+    BBOX_PATTERN,
+    GEOJSON,
+    check_bbox,
+    check_limit,
+    json_response,
+    problems,
+)
 from api.schemas import Collection, Collections, Conformance, FeatureCollection, Landing
 
 router = APIRouter(prefix="/ogc", tags=["OGC API – Features"])
@@ -170,4 +177,4 @@ def item(request: Request, store: StoreDep, index: IndexDep, user: Viewer,
     return Response(body, media_type=GEOJSON)
 
 
-__all__ = ["router", "json_response"]
+__all__ = ["json_response", "router"]

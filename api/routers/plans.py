@@ -18,13 +18,13 @@ router = APIRouter(tags=["plans"])
 PlanId = Path(min_length=1, max_length=64, description="plan id (32 hex digits)")
 
 #: OpenAPI links from a created plan to what can be done with it (stateful testing uses them).
-PLAN_LINKS = {
+PLAN_LINKS: dict[str, Any] = {
     "GetPlan": {"operationId": "get_plan", "parameters": {"plan_id": "$response.body#/id"}},
     "ApplyPlan": {"operationId": "apply_plan", "parameters": {"plan_id": "$response.body#/id"}},
     "DiscardPlan": {"operationId": "discard_plan", "parameters": {"plan_id": "$response.body#/id"}},
     "PlanDiff": {"operationId": "plan_diff", "parameters": {"plan_id": "$response.body#/id"}},
 }
-CREATED = {201: {"description": "the stored plan", "links": PLAN_LINKS}}
+CREATED: dict[int | str, dict[str, Any]] = {201: {"description": "the stored plan", "links": PLAN_LINKS}}
 
 
 def _iso(v: Any) -> str | None:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from fastapi.testclient import TestClient
 
 PASSWORD = "correct-horse-battery"

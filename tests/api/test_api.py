@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
-from urllib.parse import unquote
 
 import pytest
 

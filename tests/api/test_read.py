@@ -7,8 +7,6 @@ import logging
 from typing import Any
 from urllib.parse import unquote
 
-import pytest
-
 from api.errors import PROBLEM
 
 OUTSIDE = (43.70, 125.10)  # lat, lng: south-west of the tiny layers
