@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ import shapely
 
 from gridmgr import _validate as v
 from gridmgr._crs import OffsetCRS, offset_suspicion, parse_crs, transform_geometries
+from gridmgr._readers import GCJ_PATTERN, Source, read_source, unreadable
 from gridmgr.errors import (
     CRSError,
     CRSSuspicionWarning,
@@ -115,302 +115,13 @@ ADDRESS_FIELDS = ("address", "地址", "详细地址", "addr", "dz")
 _POLYGONAL = ("Polygon", "MultiPolygon")
 _KEY_PLACE_TYPES = ("Point", "Polygon", "MultiPolygon")
 _LINEAR = ("LineString", "MultiLineString")
-_GCJ_PATTERN = re.compile(r"gcj|bd-?09|火星|国测局|百度|baidu|高德|gaode|amap", re.IGNORECASE)
-
-
-# --- reading raw sources ----------------------------------------------------------------------
-
-
-@dataclass
-class _Source:
-    """A layer as read, before validation."""
-
-    path: Path
-    props: pd.DataFrame
-    geoms: ObjArray
-    crs: pyproj.CRS | OffsetCRS | None
-    geojson: bool
-    ring_problems: list[v.RingProblem] = field(default_factory=list)
-    unparsed: npt.NDArray[np.bool_] | None = None
-    parse_errors: dict[int, str] = field(default_factory=dict)
-    hints: list[str] = field(default_factory=list)
-
-
-def _unreadable(path: Path, why: str, fix: str) -> UnreadableFileError:
-    return UnreadableFileError(f"{path}: {why}; {fix}")
-
-
-def _file_crs(path: Path, value: Any) -> pyproj.CRS | OffsetCRS | None:
-    """The CRS named by a legacy GeoJSON ``crs`` member."""
-    if not isinstance(value, dict):
-        return None
-    props = value.get("properties") or {}
-    name = props.get("name") if value.get("type") == "name" else None
-    if value.get("type") in ("EPSG", "epsg") and "code" in props:
-        name = f"EPSG:{props['code']}"
-    if not isinstance(name, str) or not name.strip():
-        return None
-    if _GCJ_PATTERN.search(name):
-        return "bd09" if re.search(r"bd|百度|baidu", name, re.IGNORECASE) else "gcj02"
-    parsed = parse_crs(name, where=f"{path}: crs member")
-    return parsed
-
-
-def _read_geojson(path: Path) -> _Source:
-    import json
-
-    try:
-        data = v.load_json(path)
-    except json.JSONDecodeError as exc:
-        raise _unreadable(
-            path,
-            t(
-                f"不是有效的 JSON（第 {exc.lineno} 行第 {exc.colno} 列：{exc.msg}）",
-                f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
-            ),
-            t(
-                "请用文本编辑器或 QGIS 检查文件",
-                "check the file in a text editor or re-export it from QGIS",
-            ),
-        ) from exc
-    if not isinstance(data, dict) or "type" not in data:
-        raise _unreadable(
-            path,
-            t("不是 GeoJSON 对象", "not a GeoJSON object"),
-            t("请导出为 GeoJSON FeatureCollection", "export it as a GeoJSON FeatureCollection"),
-        )
-    kind = data["type"]
-    if kind == "FeatureCollection":
-        features = data.get("features")
-        if not isinstance(features, list):
-            raise _unreadable(
-                path,
-                t(
-                    "FeatureCollection 缺少 features 数组",
-                    "FeatureCollection has no 'features' array",
-                ),
-                t("请重新导出该文件", "re-export the file"),
-            )
-    elif kind == "Feature":
-        features = [data]
-    elif isinstance(kind, str) and "coordinates" in data or kind == "GeometryCollection":
-        features = [{"type": "Feature", "properties": {}, "geometry": data}]
-    else:
-        raise _unreadable(
-            path,
-            t(f"未知的 GeoJSON 类型 {kind!r}", f"unknown GeoJSON type {kind!r}"),
-            t("请导出为 GeoJSON FeatureCollection", "export it as a GeoJSON FeatureCollection"),
-        )
-    bad_feature = next((i for i, f in enumerate(features) if not isinstance(f, dict)), None)
-    if bad_feature is not None:
-        raise _unreadable(
-            path,
-            t(f"要素 {bad_feature} 不是 JSON 对象", f"feature {bad_feature} is not a JSON object"),
-            t("请重新导出该文件", "re-export the file"),
-        )
-    geometries = [f.get("geometry") for f in features]
-    records = [
-        f.get("properties") if isinstance(f.get("properties"), dict) else {} for f in features
-    ]
-    props = pd.DataFrame.from_records(records, index=pd.RangeIndex(len(features)))
-    if props.shape[1] == 0:
-        props = pd.DataFrame(index=pd.RangeIndex(len(features)))
-    ring_problems = v.raw_ring_problems(geometries)
-    geoms, parse_errors = _geoms_from_geojson(geometries)
-    crs = _file_crs(path, data.get("crs"))
-    hints = []
-    if isinstance(data.get("crs"), dict) and _GCJ_PATTERN.search(
-        json.dumps(data["crs"], ensure_ascii=False)
-    ):
-        hints.append(f"crs member {data['crs']!r}")
-    for key, value in data.items():
-        if key not in ("type", "features", "crs", "bbox") and isinstance(value, str | dict):
-            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-            if _GCJ_PATTERN.search(text):
-                hints.append(f"top-level member {key!r}: {text[:60]!r}")
-    return _Source(path, props, geoms, crs, True, ring_problems, None, parse_errors, hints)
-
-
-def _geoms_from_geojson(geometries: Sequence[Any]) -> tuple[ObjArray, dict[int, str]]:
-    """Shapely geometries from GeoJSON geometry dicts (one vectorised GEOS call when possible)."""
-    texts = np.array(
-        [v.dumps_geometry(g) if isinstance(g, dict) else None for g in geometries], dtype=object
-    )
-    out = np.full(len(texts), None, dtype=object)
-    present = np.flatnonzero(texts != None)
-    errors: dict[int, str] = {}
-    try:
-        out[present] = shapely.from_geojson(texts[present], on_invalid="ignore")
-        retry = present[shapely.is_missing(out[present])]
-    except shapely.errors.GEOSException:
-        retry = present
-    if retry.size:
-        from shapely.geometry import shape
-
-        for i in retry:
-            try:
-                out[i] = shapely.from_geojson(texts[i])
-                continue
-            except shapely.errors.GEOSException as exc:
-                reason = str(exc)
-            # GEOS's JSON parser rejects NaN/Infinity; shapely's builder keeps them so that the
-            # finiteness check can name the problem. Anything else is unparseable.
-            try:
-                with np.errstate(invalid="ignore"):
-                    out[i] = shape(geometries[i])
-            except Exception:  # noqa: BLE001 - malformed GeoJSON of any kind
-                errors[int(i)] = reason
-    for i, g in enumerate(geometries):
-        if g is not None and not isinstance(g, dict):
-            errors[i] = f"geometry is a {type(g).__name__}, not an object"
-    return out, errors
-
-
-def _dbf_encoding(shp: Path) -> str | None:
-    """Encoding of a Shapefile's DBF: ``None`` when a ``.cpg`` says it, else UTF-8 or GB18030.
-
-    Without a ``.cpg`` the character data of all records is decoded as strict UTF-8; on failure the
-    file is taken as GB18030 (a superset of GBK and GB2312, the usual encodings of Chinese DBFs).
-    """
-    for suffix in (".cpg", ".CPG"):
-        if shp.with_suffix(suffix).exists():
-            return None
-    dbf = next((shp.with_suffix(s) for s in (".dbf", ".DBF") if shp.with_suffix(s).exists()), None)
-    if dbf is None:
-        return None
-    raw = dbf.read_bytes()
-    if len(raw) < 12:
-        return None
-    nrec = int.from_bytes(raw[4:8], "little")
-    hlen = int.from_bytes(raw[8:10], "little")
-    rlen = int.from_bytes(raw[10:12], "little")
-    body = raw[hlen : hlen + nrec * rlen]
-    # Field names only (11 bytes of each 32-byte descriptor): the descriptors' binary lengths
-    # are not text and would fail a UTF-8 decode on their own.
-    header_names = b"".join(
-        raw[k : k + 11] for k in range(32, hlen - 31, 32) if raw[k : k + 1] != b"\r"
-    )
-    try:
-        body.decode("utf-8")
-        header_names.decode("utf-8")
-    except UnicodeDecodeError:
-        return "GB18030"
-    return "UTF-8"
-
-
-@contextmanager
-def _quiet_m_warning() -> Iterator[None]:
-    """Silence pyogrio's note that M values are dropped: gridmgr drops Z and M on purpose."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore",
-            message=r"Measured \(M\) geometry types are not supported",
-            category=UserWarning,
-        )
-        yield
-
-
-def _pick_layer(path: Path, layer: str | int | None, prefer: str) -> str | int | None:
-    import pyogrio
-
-    try:
-        with _quiet_m_warning():
-            layers = pyogrio.list_layers(path)
-    except Exception as exc:  # pyogrio raises its own DataSourceError family
-        raise _unreadable(
-            path,
-            t(f"无法打开（{exc}）", f"cannot be opened ({exc})"),
-            t(
-                "请确认文件完整且格式受支持（GeoJSON/GPKG/SHP）",
-                "check that the file is complete and a supported format (GeoJSON/GPKG/SHP)",
-            ),
-        ) from exc
-    names = [str(n) for n in layers[:, 0]] if len(layers) else []
-    if layer is not None:
-        if isinstance(layer, int) or layer in names:
-            return layer
-        raise _unreadable(
-            path,
-            t(
-                f"没有图层 {layer!r}（已有：{', '.join(names)}）",
-                f"has no layer {layer!r} (layers: {', '.join(names)})",
-            ),
-            t("请用 layer= 指定已有图层", "pass one of them as layer="),
-        )
-    if len(names) <= 1:
-        return None
-    if prefer in names:
-        return prefer
-    raise _unreadable(
-        path,
-        t(f"包含多个图层（{', '.join(names)}）", f"holds several layers ({', '.join(names)})"),
-        t("请用 layer= 指定要读取的图层", "name the one to read with layer="),
-    )
-
-
-def _read_ogr(path: Path, layer: str | int | None, prefer: str) -> _Source:
-    import pyogrio
-    import pyogrio.raw
-
-    chosen = _pick_layer(path, layer, prefer)
-    encoding = _dbf_encoding(path) if path.suffix.lower() == ".shp" else None
-    try:
-        with _quiet_m_warning():
-            meta, _, wkb, field_data = pyogrio.raw.read(path, layer=chosen, encoding=encoding)
-    except Exception as exc:
-        raise _unreadable(
-            path,
-            t(f"无法读取（{exc}）", f"cannot be read ({exc})"),
-            t(
-                "请确认文件完整（Shapefile 需要 .shp/.shx/.dbf）",
-                "check the file is complete (a Shapefile needs .shp, .shx and .dbf)",
-            ),
-        ) from exc
-    fields = [str(f) for f in meta["fields"]]
-    props = pd.DataFrame(
-        {
-            name: pd.Series(np.asarray(col), dtype=object)
-            for name, col in zip(fields, field_data, strict=True)
-        },
-        index=pd.RangeIndex(len(wkb) if wkb is not None else 0),
-    )
-    n = len(props)
-    raw = np.asarray(wkb, dtype=object) if wkb is not None else np.full(n, None, dtype=object)
-    with np.errstate(invalid="ignore"):
-        geoms = shapely.from_wkb(raw, on_invalid="ignore")
-    unparsed = np.asarray([r is not None for r in raw], dtype=bool) & shapely.is_missing(geoms)
-    crs_text = meta.get("crs")
-    crs: pyproj.CRS | OffsetCRS | None = None
-    hints: list[str] = []
-    if crs_text:
-        if _GCJ_PATTERN.search(str(crs_text)):
-            hints.append(f"CRS definition mentions {_GCJ_PATTERN.search(str(crs_text)).group(0)!r}")  # type: ignore[union-attr]
-        crs = parse_crs(crs_text, where=f"{path}: CRS")
-    return _Source(path, props, geoms, crs, False, [], unparsed, {}, hints)
-
-
-def _read_source(path: PathLike, *, layer: str | int | None, prefer: str) -> _Source:
-    p = Path(path)
-    if not p.exists():
-        raise _unreadable(
-            p, t("文件不存在", "file does not exist"), t("请检查路径", "check the path")
-        )
-    if p.is_dir():
-        raise _unreadable(
-            p,
-            t("是目录而不是文件", "is a directory, not a file"),
-            t("图层目录请用 read_layers", "use read_layers for a layers directory"),
-        )
-    if p.suffix.lower() in (".geojson", ".json"):
-        return _read_geojson(p)
-    return _read_ogr(p, layer, prefer)
 
 
 # --- fields -----------------------------------------------------------------------------------
 
 
 def _find_field(
-    src: _Source,
+    src: Source,
     explicit: str | None,
     candidates: Sequence[str],
     role: str,
@@ -449,7 +160,7 @@ def _find_field(
 
 
 def _codes(
-    src: _Source, code_field: str | None, option: str = "--code-field / code_field="
+    src: Source, code_field: str | None, option: str = "--code-field / code_field="
 ) -> tuple[str, pd.Series]:
     cf = _find_field(src, code_field, CODE_FIELDS, "code", option, required=True)
     assert cf is not None
@@ -491,7 +202,7 @@ def _is_wgs84_like(crs: pyproj.CRS | OffsetCRS | None) -> bool:
 
 
 def _geometries(
-    src: _Source,
+    src: Source,
     codes: list[Any],
     *,
     allowed: Sequence[str],
@@ -554,14 +265,14 @@ def _geometries(
     return np.asarray(out, dtype=object), label, explicit
 
 
-def _gcj_hints(src: _Source) -> list[str]:
+def _gcj_hints(src: Source) -> list[str]:
     hints = list(src.hints)
-    name_hit = _GCJ_PATTERN.search(src.path.stem)
+    name_hit = GCJ_PATTERN.search(src.path.stem)
     if name_hit:
         hints.append(f"file name contains {name_hit.group(0)!r}")
     for col in src.props.columns:
         text = str(col)
-        if _GCJ_PATTERN.search(text) or text.lower() in (
+        if GCJ_PATTERN.search(text) or text.lower() in (
             "gd_lng",
             "gd_lat",
             "gd_lon",
@@ -573,13 +284,13 @@ def _gcj_hints(src: _Source) -> list[str]:
             continue
         if re.search(r"crs|srs|coord|坐标", text, re.IGNORECASE):
             values = src.props[col].dropna().astype(str)
-            hit = values[values.str.contains(_GCJ_PATTERN)]
+            hit = values[values.str.contains(GCJ_PATTERN)]
             if len(hit):
                 hints.append(f"field {text!r} = {hit.iloc[0]!r}")
     return hints
 
 
-def _warn_if_gcj(src: _Source, explicit: bool) -> list[str]:
+def _warn_if_gcj(src: Source, explicit: bool) -> list[str]:
     """Warn (:class:`CRSSuspicionWarning`) when a layer taken as WGS-84 carries GCJ-02/BD-09 hints.
 
     The data alone cannot tell GCJ-02 from WGS-84 (the offset is a smooth shift of 300–700 m), so
@@ -691,7 +402,7 @@ def read_units(
     >>> units.loc[units.code == "220173001", "level"].item()  # doctest: +SKIP
     'street'
     """
-    src = _read_source(path, layer=layer, prefer="units")
+    src = read_source(path, layer=layer, prefer="units")
     cf, codes = _codes(src, code_field)
     clist = codes.tolist()
     nf = _find_field(
@@ -787,7 +498,7 @@ def read_key_places(
     >>> sorted(places.geom_type.unique())  # doctest: +SKIP
     ['Point', 'Polygon']
     """
-    src = _read_source(path, layer=layer, prefer="key_places")
+    src = read_source(path, layer=layer, prefer="key_places")
     cf, codes = _codes(src, code_field)
     clist = codes.tolist()
     nf = _find_field(src, name_field, NAME_FIELDS, t("名称", "name"), "name_field=", required=True)
@@ -857,7 +568,7 @@ def read_roads(
     --------
     >>> roads = read_roads("layers/changchun_hitech/roads.geojson")  # doctest: +SKIP
     """
-    src = _read_source(path, layer=layer, prefer="roads")
+    src = read_source(path, layer=layer, prefer="roads")
     nf = _find_field(src, None, NAME_FIELDS, "name", "", required=False)
     labels: list[Any] = _text(src.props[nf]).tolist() if nf is not None else [None] * len(src.props)
     geoms, crs_label, explicit = _geometries(
@@ -882,7 +593,7 @@ class DepartmentTables:
 def _entries(path: Path, data: dict[str, Any], key: str) -> list[dict[str, Any]]:
     items = data.get(key, [])
     if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
-        raise _unreadable(
+        raise unreadable(
             path,
             t(f"{key!r} 必须是对象数组", f"{key!r} must be an array of objects"),
             t("请按 docs/architecture.md 的格式改正", "follow the format in docs/architecture.md"),
@@ -906,13 +617,13 @@ def read_departments(path: PathLike) -> DepartmentTables:
 
     p = Path(path)
     if not p.exists():
-        raise _unreadable(
+        raise unreadable(
             p, t("文件不存在", "file does not exist"), t("请检查路径", "check the path")
         )
     try:
         data = v.load_json(p)
     except json.JSONDecodeError as exc:
-        raise _unreadable(
+        raise unreadable(
             p,
             f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
             t("请用文本编辑器检查", "check it in a text editor"),
@@ -1020,7 +731,7 @@ def read_layers(directory: PathLike, *, repair: bool = False) -> Layers:
     """
     d = Path(directory)
     if not d.is_dir():
-        raise _unreadable(
+        raise unreadable(
             d,
             t("不是目录", "is not a directory"),
             t(

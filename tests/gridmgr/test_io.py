@@ -16,7 +16,7 @@ import pyogrio
 import pytest
 import shapely
 
-from gridmgr import errors, io
+from gridmgr import _readers, errors, io
 from gridmgr.i18n import set_language
 from gridmgr.settings import DEFAULT_LAYERS, EQUAL_AREA_CRS
 
@@ -369,8 +369,8 @@ def test_utf8_shapefile_without_cpg(tmp_path: Path) -> None:
     tmp_path.joinpath("u.cpg").unlink()
     assert "硅谷街道".encode() in tmp_path.joinpath("u.dbf").read_bytes()
     assert "硅谷街道" in io.read_units(tmp_path / "u.shp").name.tolist()
-    assert io._dbf_encoding(tmp_path / "u.shp") == "UTF-8"
-    assert io._dbf_encoding(src) == "GB18030"
+    assert _readers.dbf_encoding(tmp_path / "u.shp") == "UTF-8"
+    assert _readers.dbf_encoding(src) == "GB18030"
 
 
 def test_geopackage_layer_option(english: None) -> None:
