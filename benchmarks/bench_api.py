@@ -147,10 +147,10 @@ def parse_wrk(out: str) -> dict[str, float]:
     p50 = ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    sock = re.search(r"Socket errors:.*", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {"rps": rps, "p50": p50, "p99": p99,
             "non2xx": float(errors.group(1)) if errors else 0.0,
-            "sock": sock.group(0) if sock else ""}  # type: ignore[dict-item]
+            "sock_errors": float(sum(int(g) for g in sock.groups())) if sock else 0.0}
 
 
 def run_wrk(wrk: str, url: str, conns: int, seconds: int, script: Path | None,
@@ -245,12 +245,12 @@ def main() -> None:
             rows.append((f"gridmgr /api/pieces?leader={leader} (GeoJSON)", conns,
                          run_wrk(wrk, f"http://127.0.0.1:{api_port}/api/pieces?leader={leader}"
                                  "&limit=1000", conns, args.seconds, None, auth)))
-        print(f"\n{'target':58} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+        print(f"\n{'target':58} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+              f"{'non-2xx':>8} {'sock err':>8}")
         for label, conns, r in rows:
             print(f"{label:58} {conns:>5} {r['rps']:>9.0f} {r['p50']:>8.2f} {r['p99']:>8.2f} "
-                  f"{int(r['non2xx']):>8}")
-        print(json.dumps([{"target": l, "conns": c, **{k: v for k, v in r.items() if k != 'sock'}}
-                          for l, c, r in rows]))
+                  f"{int(r['non2xx']):>8} {int(r['sock_errors']):>8}")
+        print(json.dumps([{"target": lbl, "conns": c, **r} for lbl, c, r in rows]))
     finally:
         for p in procs:
             p.terminate()

@@ -135,3 +135,27 @@ def test_production_refuses_default_secret() -> None:
     with pytest.raises(RuntimeError, match="GRIDMGR_SECRET_KEY"):
         create_app(ServiceSettings(env="production"))
     create_app(ServiceSettings(env="production", secret_key="k" * 40, access_log=False))
+
+
+def test_empty_store_serves(store: Any) -> None:
+    """A fresh store (nothing loaded yet) still starts, answers /healthz and /api/locate."""
+    from apihelpers import settings
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    tokens = make_users_no_leaders(store)
+    with TestClient(create_app(settings(), store=store)) as c:
+        assert c.get("/healthz").json() == {"status": "ok", "backend": store.backend,
+                                            "res": None, "pieces": 0}
+        r = c.get("/api/locate?lat=43.8&lng=125.25", headers={"Authorization": f"Bearer {tokens}"})
+        assert r.status_code == 200 and r.json()["inside"] is False
+
+
+def make_users_no_leaders(store: Any) -> str:
+    from api import security
+
+    uid = store.add_user("solo", "viewer")
+    tok = security.new_token()
+    store.add_token(uid, security.hash_token(tok))
+    return tok
