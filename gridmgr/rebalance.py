@@ -633,6 +633,11 @@ class _Solver:
         rounds = 0
         self.hit_max_moves = False
         self.no_give = np.zeros(self.K, dtype=bool)
+        # A seed may have been an articulation piece of its host: check every territory once.
+        self.donors = np.ones(self.K, dtype=bool)
+        self.stuck = np.zeros(self.K, dtype=bool)
+        self.T_start = self.T.copy()
+        self._repair(base_parts)
         for rounds in range(1, m.max_rounds + 1):
             self.donors = np.zeros(self.K, dtype=bool)
             self.stuck = np.zeros(self.K, dtype=bool)
