@@ -8,6 +8,7 @@ OpenStreetMap with a note on the map.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,13 +17,36 @@ from gridmgr.i18n import t
 
 app = typer.Typer(help="交互地图（HTML）/ interactive maps (HTML)", no_args_is_help=True)
 
-_BASEMAP_HELP = "底图 tianditu|tianditu-img|osm|amap|none / basemap"
-_DB_HELP = "数据库（默认 sqlite:///./gridmgr.db）/ store URL"
+if TYPE_CHECKING:
+    import folium
+
+_OutOption = Annotated[Path, typer.Option("--out", help="输出 HTML 文件 / output HTML file")]
+_BasemapOption = Annotated[
+    str, typer.Option("--basemap", help="底图 tianditu|tianditu-img|osm|amap|none / basemap")
+]
+_DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="数据库（默认 sqlite:///./gridmgr.db）/ store URL",
+        envvar="GRIDMGR_DATABASE_URL",
+    ),
+]
 
 
 def register(root: typer.Typer) -> None:
     """Add the ``map`` command group to the ``gridmgr`` app."""
     root.add_typer(app, name="map")
+
+
+def _write_map(m: folium.Map, basemap: str, out: Path) -> None:
+    """Warn when the basemap fell back (e.g. no Tianditu key), then write the page to ``out``."""
+    from gridmgr import maps
+
+    _, note = maps.resolve_basemap(basemap)
+    if note:
+        err_console.print(f"[yellow]{note}[/]")
+    _write(maps.map_html(m), out)
 
 
 def _write(html_text: str, out: Path) -> None:
@@ -48,18 +72,23 @@ def _parse_start(start: str | None) -> tuple[float, float] | str | None:
 
 @app.command("leader")
 def leader(
-    leader_id: str = typer.Argument(..., help="领导编号 / leader id"),
-    out: Path = typer.Option(..., "--out", help="输出 HTML 文件 / output HTML file"),
-    basemap: str = typer.Option("tianditu", "--basemap", help=_BASEMAP_HELP),
-    roads: Path | None = typer.Option(
-        None, "--roads", help="道路图层（GeoJSON/GPKG 线）；给出则路线沿路 / road lines for the route"
-    ),
-    start: str | None = typer.Option(
-        None, "--start", help="起点：经度,纬度 或重点点位编码；默认辖区代表点 / start: LON,LAT or key-place code"
-    ),
-    database_url: str | None = typer.Option(
-        None, "--database-url", help=_DB_HELP, envvar="GRIDMGR_DATABASE_URL"
-    ),
+    leader_id: Annotated[str, typer.Argument(help="领导编号 / leader id")],
+    out: _OutOption,
+    basemap: _BasemapOption = "tianditu",
+    roads: Annotated[
+        Path | None,
+        typer.Option(
+            "--roads", help="道路图层（GeoJSON/GPKG 线）；给出则路线沿路 / road lines for the route"
+        ),
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--start",
+            help="起点：经度,纬度 或重点点位编码；默认辖区代表点 / start: LON,LAT or key-place code",
+        ),
+    ] = None,
+    database_url: _DatabaseOption = None,
 ) -> None:
     """生成领导的巡查地图：辖区、地块、重点点位与巡查路线。 / A leader's patrol map.
 
@@ -86,10 +115,7 @@ def leader(
         m = maps.leader_map(pieces, places, route, leader=record, basemap=basemap,
                             categories=store.categories(), departments=store.departments(),
                             leaders=store.leaders())
-        _, note = maps.resolve_basemap(basemap)
-        if note:
-            err_console.print(f"[yellow]{note}[/]")
-        _write(maps.map_html(m), out)
+        _write_map(m, basemap, out)
         mode = t("沿道路", "along roads") if route.follows_roads else t("直线", "straight legs")
         console.print(t(
             f"巡查路线 {len(route.stops)} 个点，{route.length_m / 1000:.2f} 公里，"
@@ -101,12 +127,12 @@ def leader(
 
 @app.command("overview")
 def overview(
-    out: Path = typer.Option(..., "--out", help="输出 HTML 文件 / output HTML file"),
-    scope: str | None = typer.Option(None, "--scope", help="单元代码（默认全区）/ unit code"),
-    basemap: str = typer.Option("tianditu", "--basemap", help=_BASEMAP_HELP),
-    database_url: str | None = typer.Option(
-        None, "--database-url", help=_DB_HELP, envvar="GRIDMGR_DATABASE_URL"
-    ),
+    out: _OutOption,
+    scope: Annotated[
+        str | None, typer.Option("--scope", help="单元代码（默认全区）/ unit code")
+    ] = None,
+    basemap: _BasemapOption = "tianditu",
+    database_url: _DatabaseOption = None,
 ) -> None:
     """生成总览地图：各责任区分色、覆盖缺口高亮、行政单元边界。 / The overview map."""
     from gridmgr import maps
@@ -115,20 +141,15 @@ def overview(
     with domain_errors():
         store = open_store(database_url)
         m = maps.overview_map_from_store(store, scope=scope, basemap=basemap)
-        _, note = maps.resolve_basemap(basemap)
-        if note:
-            err_console.print(f"[yellow]{note}[/]")
-        _write(maps.map_html(m), out)
+        _write_map(m, basemap, out)
 
 
 @app.command("plan")
 def plan(
-    plan_id: str = typer.Argument(..., help="调整方案编号 / plan id"),
-    out: Path = typer.Option(..., "--out", help="输出 HTML 文件 / output HTML file"),
-    basemap: str = typer.Option("tianditu", "--basemap", help=_BASEMAP_HELP),
-    database_url: str | None = typer.Option(
-        None, "--database-url", help=_DB_HELP, envvar="GRIDMGR_DATABASE_URL"
-    ),
+    plan_id: Annotated[str, typer.Argument(help="调整方案编号 / plan id")],
+    out: _OutOption,
+    basemap: _BasemapOption = "tianditu",
+    database_url: _DatabaseOption = None,
 ) -> None:
     """生成调整方案对比图：调整后的责任区与被调整的地块。 / A rebalance plan's diff map."""
     from gridmgr import maps
@@ -137,4 +158,4 @@ def plan(
     with domain_errors():
         store = open_store(database_url)
         m = maps.plan_map_from_store(store, plan_id, basemap=basemap)
-        _write(maps.map_html(m), out)
+        _write_map(m, basemap, out)

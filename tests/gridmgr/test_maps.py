@@ -452,7 +452,9 @@ def test_cli_map_commands(loaded_store: Any, store_url: str, tmp_path: Path) -> 
     assert res.exit_code == 1 and not (tmp_path / "x.html").exists()
 
 
-def test_cli_plan_map(loaded_store: Any, store_url: str, tmp_path: Path) -> None:
+def test_cli_plan_map(
+    loaded_store: Any, store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from typer.testing import CliRunner
 
     from gridmgr.cli import app
@@ -470,6 +472,12 @@ def test_cli_plan_map(loaded_store: Any, store_url: str, tmp_path: Path) -> None
     lays = layers_in(out.read_text(encoding="utf-8"))
     assert len(lays[-1]["features"]) == 1
     assert "网格长G01_1 → 网格长G01_2" == lays[-1]["features"][0][2]["_t"]
+    # like the other map commands, a Tianditu basemap without a key falls back with a note
+    monkeypatch.delenv("GRIDMGR_TIANDITU_KEY", raising=False)
+    res = CliRunner().invoke(app, ["map", "plan", plan_id, "--basemap", "tianditu", "--out", str(out),
+                                   "--database-url", store_url])
+    assert res.exit_code == 0, res.output
+    assert "GRIDMGR_TIANDITU_KEY" in res.output
 
 
 
