@@ -74,10 +74,16 @@ def leader_may_change(store: Any, user: User, state: dict[str, Any]) -> bool:
     return True
 
 
-@router.get("/assignments/{cell}", response_model=Assignment,
+@router.get("/assignments/{cell}", response_model=Assignment, operation_id="get_assignment",
             responses={**problems(401, 403, 404, 422),
-                       200: {"headers": {"ETag": {"description": "versions of the cell's pieces",
-                                                  "schema": {"type": "string"}}}}})
+                       200: {"description": "the cell's pieces and owners",
+                             "headers": {"ETag": {"description": "versions of the cell's pieces",
+                                                  "schema": {"type": "string"}}},
+                             "links": {"PutAssignment": {
+                                 "operationId": "put_assignment",
+                                 "parameters": {"cell": "$response.body#/cell",
+                                                "header.If-Match": "$response.body#/etag"},
+                                 "description": "change the owner with this ETag"}}}})
 def get_assignment(cell: CellPath, store: StoreDep, user: Viewer) -> Response:
     """Who holds this cell's pieces now; the ``ETag`` header is what ``If-Match`` wants."""
     from gridmgr.errors import NotFoundError
@@ -92,6 +98,7 @@ def get_assignment(cell: CellPath, store: StoreDep, user: Viewer) -> Response:
 @router.put(
     "/assignments/{cell}",
     response_model=Assignment,
+    operation_id="put_assignment",
     responses=problems(400, 401, 403, 404, 409, 412, 422, 428),
 )
 def put_assignment(

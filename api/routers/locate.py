@@ -12,7 +12,11 @@ from api.schemas import LocateResult
 router = APIRouter(tags=["locate"])
 
 
-@router.get("/locate", response_model=LocateResult, responses=problems(401, 403, 422))
+@router.get("/locate", response_model=LocateResult, operation_id="locate",
+            responses={**problems(401, 403, 422), 200: {"description": "who answers for the point", "links": {
+                "GetAssignment": {"operationId": "get_assignment",
+                                  "parameters": {"cell": "$response.body#/cell"},
+                                  "description": "the cell's owners and ETag"}}}})
 async def locate(
     request: Request, user: Viewer,
     lat: float = Query(ge=-90, le=90, examples=[43.8025]),

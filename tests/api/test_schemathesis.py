@@ -57,10 +57,11 @@ def test_openapi_heavy(case: Any, shared_api: Any) -> None:
 
 
 def test_stateful_plan_links(shared_api: Any) -> None:
-    """Stateful run through the OpenAPI links (propose → show/diff/apply/discard → undo)."""
+    """Stateful run through the OpenAPI links (propose → show/diff/apply/discard → undo;
+    locate → assignment → put with its ETag)."""
     raw = schemathesis.openapi.from_asgi("/api/openapi.json", shared_api.client.app)
     raw.config.generation.update(modes=[GenerationMode.POSITIVE], allow_x00=False)
-    plans = raw.include(path_regex=r"^/api/plans")
+    plans = raw.include(path_regex=r"^/api/(plans|locate|assignments)")
     headers = shared_api.headers("admin")
 
     class Machine(plans.as_state_machine()):  # type: ignore[misc]
