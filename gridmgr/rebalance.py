@@ -440,8 +440,8 @@ class Rebalance:
         Pieces are grouped by community (the ``community``-level ancestor of their unit); moves
         stay inside a community unless ``cross_communities`` (then the whole scope is one group,
         and every receiver must still have the piece's unit among its ``unit_packages``). Taking
-        part: the active grid leaders whose ``unit_packages`` cover a community in scope, plus
-        ``leaders_add`` (imported, active leaders; they join the communities of their packages),
+        part: the active grid leaders who hold pieces in scope, plus ``leaders_add`` (imported,
+        active leaders; they join the first community of their packages in scope),
         minus ``leaders_remove`` (their pieces go to neighbours). Pieces held by anyone else in
         such a community (a package leader's territorial default 属地兜底, a deactivated leader)
         are handed to the grid leaders like unassigned ones; communities without any grid leader
@@ -1260,6 +1260,7 @@ def inputs_from_store(
         return sorted({c for p in packs for c in to_comm(str(p)) if c in comm_index})
 
     role = leaders["role"].astype(str).to_numpy()
+    holders = set(pieces.loc[~pieces["fallback"].astype(bool), "leader_id"].dropna().astype(str))
     part: list[int] = []  # leader positions taking part
     for pos in range(len(leaders)):
         lid = str(leaders["id"].iloc[pos])
@@ -1269,7 +1270,8 @@ def inputs_from_store(
                     f"leader {lid} has no unit package in scope {scope}; add the community to their "
                     "unit_packages (leaders file) first")
             continue
-        if (active[pos] and role[pos] == "grid_leader") or lid in add_ids or lid in remove_ids:
+        holds = active[pos] and role[pos] == "grid_leader" and lid in holders
+        if holds or lid in add_ids or lid in remove_ids:
             part.append(pos)
     ids = [str(leaders["id"].iloc[p]) for p in part]
     pos_of = {lid: i for i, lid in enumerate(ids)}
