@@ -17,6 +17,7 @@ with one :func:`shapely.transform` call.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -110,6 +111,29 @@ def _as_arrays(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]:
     return x.astype(np.float64, copy=True), y.astype(np.float64, copy=True)
 
 
+def _invert(
+    forward: Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]],
+    tx: FloatArray,
+    ty: FloatArray,
+    x: FloatArray,
+    y: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Solve ``forward(x, y) == (tx, ty)`` by fixed-point iteration from the guess ``(x, y)``.
+
+    The offsets vary slowly (Jacobian close to the identity), so subtracting the residual each
+    step converges to :data:`_TOL_DEG` in a few steps. ``x`` and ``y`` are updated in place.
+    """
+    for _ in range(_MAX_ITER):
+        fx, fy = forward(x, y)
+        ex, ey = fx - tx, fy - ty
+        x -= ex
+        y -= ey
+        err = np.nanmax(np.maximum(np.abs(ex), np.abs(ey)), initial=0.0)
+        if err < _TOL_DEG:
+            break
+    return x, y
+
+
 def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]:
     """Convert WGS-84 lon/lat to GCJ-02 (the published forward formula).
 
@@ -137,16 +161,7 @@ def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArr
     (125.25, 43.85)
     """
     gx, gy = _as_arrays(lon, lat)
-    wx, wy = gx.copy(), gy.copy()
-    for _ in range(_MAX_ITER):
-        fx, fy = wgs84_to_gcj02(wx, wy)
-        ex, ey = fx - gx, fy - gy
-        wx -= ex
-        wy -= ey
-        err = np.nanmax(np.maximum(np.abs(ex), np.abs(ey)), initial=0.0)
-        if err < _TOL_DEG:
-            break
-    return wx, wy
+    return _invert(wgs84_to_gcj02, gx, gy, gx.copy(), gy.copy())
 
 
 def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -168,16 +183,7 @@ def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArra
     y = by - 0.006
     z = np.hypot(x, y) - 0.00002 * np.sin(y * _X_PI)
     theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _X_PI)
-    gx, gy = z * np.cos(theta), z * np.sin(theta)
-    for _ in range(_MAX_ITER):
-        fx, fy = gcj02_to_bd09(gx, gy)
-        ex, ey = fx - bx, fy - by
-        gx -= ex
-        gy -= ey
-        err = np.nanmax(np.maximum(np.abs(ex), np.abs(ey)), initial=0.0)
-        if err < _TOL_DEG:
-            break
-    return gx, gy
+    return _invert(gcj02_to_bd09, bx, by, z * np.cos(theta), z * np.sin(theta))
 
 
 def bd09_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]:
