@@ -6,7 +6,8 @@ original loads, brought into the 1.02 band by one rebalance (so every scenario s
 balanced state, as in practice). Then three perturbations:
 
 * ``remove``  — one leader leaves (capacity 0);
-* ``weights`` — one area's load rises (key-place weight × 3 in a disk of about 3 % of the pieces);
+* ``weights`` — one area's load rises (key-place weight 5 → 15 in a disk of about 3 % of the
+  pieces; ``--weights-factor``);
 * ``add3``    — three leaders join.
 
 For each, gridmgr's :class:`~gridmgr.rebalance.Rebalance` and pymetis (``contiguous=True``, from
@@ -88,7 +89,7 @@ def _matched(parts: NDArray[np.int64], owner: NDArray[np.int64], cap: NDArray[np
     return label[parts]
 
 
-def _run(n: int, k: int, seed: int) -> list[Row]:
+def _run(n: int, k: int, seed: int, min_ratio: float | None = None, factor: float = 3.0) -> list[Row]:
     t0 = time.perf_counter()
     cells, adj = synthetic_grid(n, seed=seed)
     loads = synthetic_loads(cells, seed=seed)
@@ -110,12 +111,12 @@ def _run(n: int, k: int, seed: int) -> list[Row]:
     hops = sp.csgraph.shortest_path(adj, unweighted=True, indices=centre)
     area = hops <= np.quantile(hops, 0.03)
     kp = np.round((loads - loads.min()) / 5.0)  # key places in the synthetic load
-    loads_w = loads + np.where(area, 10.0 * kp, 0.0)  # weight 5 → 15 inside the area
+    loads_w = loads + np.where(area, 5.0 * (factor - 1.0) * kp, 0.0)  # key-place weight 5 → 5·factor
     scenarios.append(("weights", loads_w, cap))
     scenarios.append(("add3", loads, np.r_[cap, np.ones(3)]))
     for name, ld, cp in scenarios:
         t0 = time.perf_counter()
-        res = Rebalance.from_graph(adj, ld, owner, cp, seed=seed).solve()
+        res = Rebalance.from_graph(adj, ld, owner, cp, seed=seed, min_ratio=min_ratio).solve()
         t_rb = time.perf_counter() - t0
         rows.append(Row(name, "gridmgr", t_rb, res.after.max_ratio, res.after.min_ratio,
                         res.after.disconnected, res.moved_pieces))
@@ -142,11 +143,15 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default=DEFAULT_SIZES, help="comma list of pieces:leaders")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--min-ratio", type=float, default=None,
+                    help="lower end of the band (default 2 - 1.02 = 0.98)")
+    ap.add_argument("--weights-factor", type=float, default=3.0,
+                    help="key-place weight multiplier inside the raised area (default 3: 5 → 15)")
     args = ap.parse_args(argv)
     all_rows: list[Row] = []
     for item in args.sizes.split(","):
         n_s, k_s = item.split(":")
-        all_rows += _run(int(float(n_s)), int(k_s), args.seed)
+        all_rows += _run(int(float(n_s)), int(k_s), args.seed, args.min_ratio, args.weights_factor)
     print("\nsummary (gridmgr vs pymetis): time ×, moved fraction, gridmgr max/mean, disconnected")
     for a, b in zip(all_rows[::2], all_rows[1::2]):
         print(f"  {a.scenario:8s} time {a.seconds / max(b.seconds, 1e-9):5.2f}×  moved "
