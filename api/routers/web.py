@@ -160,6 +160,13 @@ def my_ground(request: Request, store: StoreDep, user: PageUser,
         places = [{"code": r["code"], "name": r["name"], "category": cats.get(r["category"], r["category"]),
                    "package": r["package_leader_id"] == lid}
                   for r in sel[["code", "name", "category", "package_leader_id"]].to_dict("records")]
+        if len(mine) or places:
+            from gridmgr.patrol import patrol_route_from_store
+
+            route = patrol_route_from_store(store, lid)
+            stats["route_km"] = round(route.length_m / 1000, 2)
+            stats["route_min"] = round(route.walking_time_min)
+            stats["route_roads"] = bool(route.follows_roads)
     return render(request, "my.html", user, leader=info, places=places, stats=stats,
                   choices=leaders[["id", "name"]].to_dict("records"),
                   formats=["kml", "gpx", "png", "kmz", "pdf", "xlsx"])

@@ -103,6 +103,7 @@ def test_walk_through(server: str, tmp_path: Path) -> None:
             assert page.url.endswith("/my")
             assert "网格长G01_1" in page.inner_text("h1")
             assert int(page.inner_text("#my-pieces")) > 0
+            assert float(page.inner_text("#route-km").split()[0]) > 0  # the patrol route
             with page.expect_download() as dl:
                 page.click("#dl-kml")
             path = tmp_path / "dl.kml"
