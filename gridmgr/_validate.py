@@ -106,6 +106,18 @@ def _code_at(codes: Sequence[object] | None, i: int) -> object:
     return None if code is None or (isinstance(code, float) and math.isnan(code)) else code
 
 
+def _first_bad(
+    bad: Sequence[int] | npt.NDArray[np.integer], path: Path | str, codes: Sequence[object] | None
+) -> tuple[int, str, str]:
+    """For the positions ``bad`` of failing features: the first one, its reference and the rest.
+
+    Returns ``(i, where, others)``: ``where`` is :func:`feature_ref` of feature ``i`` and
+    ``others`` the " (N features in total: …)" suffix (empty for a single feature).
+    """
+    i = int(bad[0])
+    return i, feature_ref(path, i, _code_at(codes, i)), _others([int(b) for b in bad])
+
+
 # --- raw GeoJSON checks (before any library auto-closes rings) --------------------------------
 
 
@@ -300,23 +312,21 @@ def check_geometries(
     """Empty/missing geometries, unparseable ones and wrong geometry types."""
     if unparsed is not None and unparsed.any():
         bad = np.flatnonzero(unparsed)
-        i = int(bad[0])
+        i, where, others = _first_bad(bad, path, codes)
         msg = t(
-            f"{feature_ref(path, i, _code_at(codes, i))}：几何无法解析（环未闭合或坐标过少）"
-            f"{_others(bad.tolist())}；请在 QGIS 中检查并修复该要素",
-            f"{feature_ref(path, i, _code_at(codes, i))}: geometry cannot be parsed (a ring is "
-            f"not closed or has too few points){_others(bad.tolist())}; fix the feature in QGIS",
+            f"{where}：几何无法解析（环未闭合或坐标过少）{others}；请在 QGIS 中检查并修复该要素",
+            f"{where}: geometry cannot be parsed (a ring is "
+            f"not closed or has too few points){others}; fix the feature in QGIS",
         )
         raise RingError(msg)
     missing = np.asarray(shapely.is_missing(geoms) | shapely.is_empty(geoms), dtype=bool)
     if missing.any():
         bad = np.flatnonzero(missing)
-        i = int(bad[0])
+        i, where, others = _first_bad(bad, path, codes)
         msg = t(
-            f"{feature_ref(path, i, _code_at(codes, i))}：几何为空{_others(bad.tolist())}；"
-            f"请补绘边界或删除该要素",
-            f"{feature_ref(path, i, _code_at(codes, i))}: geometry is empty or missing"
-            f"{_others(bad.tolist())}; draw its boundary or remove the feature",
+            f"{where}：几何为空{others}；请补绘边界或删除该要素",
+            f"{where}: geometry is empty or missing"
+            f"{others}; draw its boundary or remove the feature",
         )
         raise EmptyGeometryError(msg)
     types = shapely.get_type_id(geoms)
@@ -336,12 +346,12 @@ def check_geometries(
     wrong = ~np.isin(names, list(allowed))
     if wrong.any():
         bad = np.flatnonzero(wrong)
-        i = int(bad[0])
+        i, where, others = _first_bad(bad, path, codes)
         msg = t(
-            f"{feature_ref(path, i, _code_at(codes, i))}：几何类型为 {names[i]}，此图层只接受 "
-            f"{'/'.join(allowed)}{_others(bad.tolist())}；请导出正确类型的图层",
-            f"{feature_ref(path, i, _code_at(codes, i))}: geometry type is {names[i]}, this layer "
-            f"accepts only {'/'.join(allowed)}{_others(bad.tolist())}; export the right layer "
+            f"{where}：几何类型为 {names[i]}，此图层只接受 "
+            f"{'/'.join(allowed)}{others}；请导出正确类型的图层",
+            f"{where}: geometry type is {names[i]}, this layer "
+            f"accepts only {'/'.join(allowed)}{others}; export the right layer "
             f"(e.g. the boundary polygons, not their centroids or outlines)",
         )
         raise GeometryTypeError(msg)
@@ -371,12 +381,11 @@ def check_finite(geoms: ObjArray, path: Path | str, codes: Sequence[object]) -> 
     bad_rows = ~np.isfinite(coords).all(axis=1)
     if bad_rows.any():
         bad = np.unique(index[bad_rows])
-        i = int(bad[0])
+        _, where, others = _first_bad(bad, path, codes)
         msg = t(
-            f"{feature_ref(path, i, _code_at(codes, i))}：坐标不是有限数（NaN 或无穷大）"
-            f"{_others(bad.tolist())}；请修复该要素的坐标",
-            f"{feature_ref(path, i, _code_at(codes, i))}: coordinates are not finite (NaN or "
-            f"infinite){_others(bad.tolist())}; fix the feature's coordinates",
+            f"{where}：坐标不是有限数（NaN 或无穷大）{others}；请修复该要素的坐标",
+            f"{where}: coordinates are not finite (NaN or "
+            f"infinite){others}; fix the feature's coordinates",
         )
         raise CoordinateRangeError(msg)
 
@@ -399,9 +408,7 @@ def check_lonlat(
     swapped = (ymin >= lo_x) & (ymax <= hi_x) & (xmin >= lo_y) & (xmax <= hi_y)
     lonlat = (xmin >= -180) & (xmax <= 180) & (ymin >= -90) & (ymax <= 90)
     bad = np.flatnonzero(~in_china)
-    i = int(bad[0])
-    where = feature_ref(path, i, _code_at(codes, i))
-    others = _others(bad.tolist())
+    i, where, others = _first_bad(bad, path, codes)
     x, y = float(xmin[i]), float(ymin[i])
     if swapped[i]:
         msg = t(
@@ -470,16 +477,16 @@ def check_converted(
     if ok.all():
         return
     bad = np.flatnonzero(~ok)
-    i = int(bad[0])
+    i, where, others = _first_bad(bad, path, codes)
     rb = shapely.bounds(raw[i])
     x, y = float(rb[0]), float(rb[1])
     lon, lat = float(b[i, 0]), float(b[i, 1])
     msg = t(
-        f"{feature_ref(path, i, _code_at(codes, i))}：按 {crs_label} 换算后位于 经度 {_fmt(lon)}, "
-        f"纬度 {_fmt(lat)}，不在中国范围内{_others(bad.tolist())}；坐标系或投影带可能有误，"
+        f"{where}：按 {crs_label} 换算后位于 经度 {_fmt(lon)}, "
+        f"纬度 {_fmt(lat)}，不在中国范围内{others}；坐标系或投影带可能有误，"
         f"原始坐标 x={_fmt(x)}, y={_fmt(y)} 建议 {gk_hint(x, y)}",
-        f"{feature_ref(path, i, _code_at(codes, i))}: converted from {crs_label} it lies at lon "
-        f"{_fmt(lon)}, lat {_fmt(lat)}, outside China{_others(bad.tolist())}; the CRS or the "
+        f"{where}: converted from {crs_label} it lies at lon "
+        f"{_fmt(lon)}, lat {_fmt(lat)}, outside China{others}; the CRS or the "
         f"Gauss-Krüger zone is probably wrong — raw x={_fmt(x)}, y={_fmt(y)} suggests "
         f"{gk_hint(x, y)}",
     )
@@ -522,12 +529,12 @@ def check_validity(
     bad = np.flatnonzero(~valid)
     reasons = shapely.is_valid_reason(geoms[bad])
     if not repair:
-        i = int(bad[0])
+        i, where, others = _first_bad(bad, path, codes)
         msg = t(
-            f"{feature_ref(path, i, _code_at(codes, i))}：多边形无效（{reasons[0]}，如自相交）"
-            f"{_others(bad.tolist())}；加 --repair 自动修复（报告面积变化），或在 QGIS 中用“修复几何”",
-            f"{feature_ref(path, i, _code_at(codes, i))}: polygon is invalid ({reasons[0]}, e.g. "
-            f"self-intersecting){_others(bad.tolist())}; run with --repair (repair=True, the area "
+            f"{where}：多边形无效（{reasons[0]}，如自相交）"
+            f"{others}；加 --repair 自动修复（报告面积变化），或在 QGIS 中用“修复几何”",
+            f"{where}: polygon is invalid ({reasons[0]}, e.g. "
+            f"self-intersecting){others}; run with --repair (repair=True, the area "
             f"change is reported) or fix it in QGIS (Fix Geometries)",
         )
         raise SelfIntersectionError(msg)
@@ -573,12 +580,12 @@ def normalise_levels(
     mapped = text.str.lower().map(lambda v: _LEVEL_ALIASES.get(v))
     bad = np.flatnonzero(mapped.isna().to_numpy())
     if bad.size:
-        i = int(bad[0])
+        i, where, others = _first_bad(bad, path, codes)
         msg = t(
-            f"{feature_ref(path, i, _code_at(codes, i))}：字段 {field!r} 的层级值 {text.iloc[i]!r} "
-            f"无法识别{_others(bad.tolist())}；可用 district/street/community/grid 或 区/街道/社区/网格",
-            f"{feature_ref(path, i, _code_at(codes, i))}: level {text.iloc[i]!r} in field "
-            f"{field!r} is not recognised{_others(bad.tolist())}; use district, street, community "
+            f"{where}：字段 {field!r} 的层级值 {text.iloc[i]!r} "
+            f"无法识别{others}；可用 district/street/community/grid 或 区/街道/社区/网格",
+            f"{where}: level {text.iloc[i]!r} in field "
+            f"{field!r} is not recognised{others}; use district, street, community "
             f"or grid (or 区, 街道, 社区, 网格)",
         )
         raise InvalidFieldError(msg)
