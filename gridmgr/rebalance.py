@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -41,9 +41,6 @@ from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
 from gridmgr.errors import InfeasibleError, InputError
-
-if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -136,7 +133,7 @@ class RebalanceResult:
     @property
     def moved_pieces(self) -> int:
         """Number of pieces that change leader."""
-        return int(len(self.move_pieces))
+        return len(self.move_pieces)
 
     @property
     def moves(self) -> list[tuple[int, int, int]]:
@@ -186,11 +183,12 @@ def _unique_keep_order(values: IntArray, scratch: IntArray) -> IntArray:
         return values
     idx = np.arange(values.size)
     scratch[values] = idx
-    return values[scratch[values] == idx]
+    out: IntArray = values[scratch[values] == idx]
+    return out
 
 
-def _as_index_set(values: Iterable[int] | ArrayLike, size: int, what: str) -> BoolArray:
-    arr = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=np.int64)
+def _as_index_set(values: Iterable[int] | NDArray[Any], size: int, what: str) -> BoolArray:
+    arr = np.asarray(values if isinstance(values, np.ndarray) else list(values), dtype=np.int64)
     if arr.size and (arr.min() < 0 or arr.max() >= size):
         raise InputError(f"{what}: positions must be in [0, {size}); got {arr.min()}..{arr.max()}")
     mask = np.zeros(size, dtype=bool)
@@ -689,7 +687,6 @@ class _Solver:
         r = ratios[~np.isnan(ratios)]
         key = np.where(lead >= 0, m.group * n_leaders + lead, -1)
         comp = _components(self.n, self.ei, self.ej, key)
-        has = key >= 0
         _, parts = np.unique(_labels_of_parts(comp, key), return_counts=True)
         disconnected = int((parts > 1).sum())
         a, b = lead[self.ui_all], lead[self.uj_all]
@@ -766,7 +763,7 @@ class _Solver:
         proj = self.tload.copy()
         for a in added_t.tolist():
             g = self.tg[a]
-            u, v, cnt = self._territory_pairs()
+            u, v, _ = self._territory_pairs()
             ratio = proj / self.target
             # Regional ratio: the territory's ratio averaged with its neighbours' (by fair share).
             num = self.tload.copy() * 0 + proj
@@ -851,7 +848,8 @@ class _Solver:
     # -- phase 3: transport ----------------------------------------------------------------
     def _violations(self) -> BoolArray:
         free_t = ~self.locked_t
-        return free_t & ((self.tload > self.hi * (1 + 1e-9)) | (self.tload < self.lo * (1 - 1e-9)))
+        out: BoolArray = free_t & ((self.tload > self.hi * (1 + 1e-9)) | (self.tload < self.lo * (1 - 1e-9)))
+        return out
 
     def _flows(self, cut: tuple[NDArray[np.int32], NDArray[np.int32]]) -> tuple[IntArray, IntArray, FloatArray]:
         """Min-cost flow on the territory graph: how much load crosses each border, and which way."""
@@ -990,9 +988,9 @@ class _Solver:
     def _worse(self, s: int, d: int, w: float) -> bool:
         """Would moving load ``w`` from ``s`` to ``d`` leave the pair further outside the band?"""
         def off(x: float, t: int) -> float:
-            return max(0.0, x - self.hi[t]) + max(0.0, self.lo[t] - x)
+            return max(0.0, x - float(self.hi[t])) + max(0.0, float(self.lo[t]) - x)
 
-        a, b = self.tload[s], self.tload[d]
+        a, b = float(self.tload[s]), float(self.tload[d])
         return off(a - w, s) + off(b + w, d) > off(a, s) + off(b, d) + 1e-12
 
     def _pick(self, layer: IntArray, lload: FloatArray, rem: float, d: int, must: float = 0.0) -> IntArray:
@@ -1161,13 +1159,14 @@ class _Solver:
                 zh, en = ("周边没有可调整的相邻领导（相邻者均已锁定或没有相邻者）",
                           "no adjustable neighbouring territory (all neighbours locked, or none)")
             elif dev <= max_piece[terr].max() + 1e-9:
-                zh, en = (f"剩余偏差（{dev:.2f}）小于单个地块的负载（最大 {max_piece[terr].max():.2f}），地块不可再分",
-                          f"the remaining deviation ({dev:.2f}) is below one piece's load (max "
-                          f"{max_piece[terr].max():.2f}); pieces cannot be split")
+                big = float(max_piece[terr].max())
+                zh, en = (f"剩余偏差（{dev:.2f}）小于单个地块的负载（最大 {big:.2f}），地块不可再分",
+                          (f"the remaining deviation ({dev:.2f}) is below one piece's load (max "
+                           f"{big:.2f}); pieces cannot be split"))
             else:
                 zh, en = (f"经过 {m.max_rounds} 轮调整仍未达到目标（边界地块被锁定或相邻区域已满载）",
-                          f"not within the target after {m.max_rounds} rounds (locked border pieces "
-                          "or full neighbours)")
+                          (f"not within the target after {m.max_rounds} rounds (locked border "
+                           "pieces or full neighbours)"))
             out.append(Miss(leader=int(leader), ratio=r, reason_zh=zh, reason_en=en))
         return out
 
@@ -1380,10 +1379,12 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (what ``gridmgr rebalance propose --json`` prints)."""
         created = self.created_at.isoformat() if hasattr(self.created_at, "isoformat") else self.created_at
-        return _json_safe({"id": self.id, "scope": self.scope, "status": self.status,
-                           "params": self.params, "metrics": self.metrics, "moves": self.moves,
-                           "actor": self.actor, "created_at": created,
-                           "changeset_id": self.changeset_id})
+        out: dict[str, Any] = _json_safe({
+            "id": self.id, "scope": self.scope, "status": self.status, "params": self.params,
+            "metrics": self.metrics, "moves": self.moves, "actor": self.actor,
+            "created_at": created, "changeset_id": self.changeset_id,
+        })
+        return out
 
 
 def propose(
@@ -1428,8 +1429,8 @@ def propose(
     pieces = inp.pieces
     ids = np.asarray(inp.leader_ids, dtype=object)
     mp = res.move_pieces
-    from_id = np.where(res.move_from >= 0, ids[np.maximum(res.move_from, 0)], None) if len(ids) else []
-    to_id = ids[res.move_to] if len(ids) else []
+    from_id: list[Any] = [None if f < 0 else ids[f] for f in res.move_from.tolist()]
+    to_id: list[Any] = [ids[t] for t in res.move_to.tolist()]
     if cross_communities and len(mp):
         _check_packages(inp, mp, to_id)
     import pandas as pd
@@ -1570,5 +1571,5 @@ def plan_diff_geojson(store: Any, plan_id: str) -> dict[str, Any]:
     pieces = store.pieces(plan.scope)[["id", "geometry"]].rename(columns={"id": "piece_id"})
     gdf = gpd.GeoDataFrame(moves.merge(pieces, on="piece_id", how="inner"), geometry="geometry",
                            crs="EPSG:4326")
-    out: dict[str, Any] = gdf.to_geo_dict(drop_id=True)
+    out = dict(gdf.to_geo_dict(drop_id=True))
     return out

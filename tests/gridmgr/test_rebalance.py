@@ -155,7 +155,7 @@ def test_weights_raised_in_one_area() -> None:
 def test_moves_never_cross_communities() -> None:
     # Two communities (left / right halves); the left one is badly unbalanced, the right fine.
     adj = lattice(12, 6)
-    y, x = np.divmod(np.arange(72), 12)
+    _, x = np.divmod(np.arange(72), 12)
     group = (x >= 6).astype(int)
     owner = np.select([x < 2, x < 6, x < 9], [0, 1, 2], 3)
     res = Rebalance.from_graph(adj, np.ones(72), owner, np.ones(4), group=group).solve()
@@ -170,7 +170,7 @@ def test_locked_leaders_and_pieces_never_move() -> None:
     adj = lattice(16, 16)
     owner = quadrants(16)
     y, x = np.divmod(np.arange(256), 16)
-    loads = np.where((x < 6) & (y < 6), 2.0, 1.0)
+    loads = np.where((x < 6) & (y < 6), 2.0, 1.0)  # leader 0's corner is heavier
     locked_pieces = np.flatnonzero((owner == 0) & (x == 7))  # leader 0's border with leader 1
     res = Rebalance.from_graph(adj, loads, owner, np.ones(4), locked_leaders=[2],
                                locked_pieces=locked_pieces, target_ratio=1.05).solve()
@@ -217,7 +217,7 @@ def test_result_is_frozen_and_deterministic() -> None:
 
 def test_locked_leader_holding_too_much_is_infeasible() -> None:
     adj = lattice(10, 10)
-    y, x = np.divmod(np.arange(100), 10)
+    _, x = np.divmod(np.arange(100), 10)
     owner = np.where(x < 7, 0, 1)
     with pytest.raises(InfeasibleError, match="locked"):
         Rebalance.from_graph(adj, np.ones(100), owner, [1.0, 1.0], locked_leaders=[0]).solve()
@@ -232,7 +232,7 @@ def test_locked_leaders_holding_too_little_is_infeasible() -> None:
 
 def test_no_leaders_left_in_a_community() -> None:
     adj = lattice(12, 6)
-    y, x = np.divmod(np.arange(72), 12)
+    _, x = np.divmod(np.arange(72), 12)
     group = np.where(x >= 6, 20, 10)
     owner = np.select([x < 3, x < 6], [0, 1], 2)
     with pytest.raises(InfeasibleError, match="no leaders left") as err:
