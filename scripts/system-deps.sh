@@ -11,7 +11,7 @@ set -euo pipefail
 mode="${1:-test}"
 need=()
 command -v fc-list >/dev/null 2>&1 || need+=(fontconfig)
-fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
+fc-list : family 2>/dev/null | grep -i "Noto Sans CJK" >/dev/null || need+=(fonts-noto-cjk)
 if [ "$mode" != "--run" ]; then
   [ -e /usr/share/postgresql/15/extension/postgis.control ] || need+=(postgresql-15-postgis-3)
   command -v chromium >/dev/null 2>&1 || need+=(chromium)

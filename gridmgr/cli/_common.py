@@ -14,16 +14,56 @@ from rich.console import Console
 from gridmgr.errors import GridMgrError
 from gridmgr.i18n import t
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped or captured output gets a wide fixed width so tables of Chinese names stay readable in
+# logs and files; a terminal keeps its own width.
+console = Console(width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+
+def explain(exc: BaseException) -> str | None:
+    """A one-line, user-facing explanation of an environment error, or ``None`` if unknown.
+
+    Covers what a user can cause and fix without reading a traceback: output paths that cannot be
+    written, a database that cannot be reached, a database URL naming a driver that is not
+    installed.
+    """
+    if isinstance(exc, GridMgrError):
+        return str(exc)
+    if isinstance(exc, (FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError, FileNotFoundError)):
+        where = getattr(exc, "filename", None) or ""
+        return t(
+            f"无法写入或读取 {where}：{exc.strerror}（请检查路径：上级目录必须是目录且可写）",
+            f"cannot read or write {where}: {exc.strerror} (check the path: its parent must be a writable directory)",
+        )
+    name = type(exc).__module__ + "." + type(exc).__name__
+    if name.startswith("sqlalchemy.exc.") and "OperationalError" in name:
+        first = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc).strip() else name
+        return t(
+            f"无法连接数据库：{first}（检查 GRIDMGR_DATABASE_URL / --database-url 与数据库服务）",
+            f"cannot reach the database: {first} (check GRIDMGR_DATABASE_URL / --database-url and the server)",
+        )
+    if name.startswith("sqlalchemy.exc.") and ("NoSuchModuleError" in name or "ArgumentError" in name):
+        return t(
+            f"数据库地址无效：{exc}（PostgreSQL 请用 postgresql+psycopg2://用户@主机:端口/库，SQLite 用 sqlite:///文件）",
+            f"invalid database URL: {exc} (use postgresql+psycopg2://user@host:port/db or sqlite:///file)",
+        )
+    if isinstance(exc, ModuleNotFoundError) and exc.name in {"psycopg", "pymysql", "MySQLdb", "asyncpg"}:
+        return t(
+            f"数据库驱动 {exc.name} 未安装；PostgreSQL 请用 postgresql+psycopg2://…",
+            f"database driver {exc.name} is not installed; for PostgreSQL use postgresql+psycopg2://…",
+        )
+    return None
 
 
 def run(app: typer.Typer) -> None:
-    """Run ``app``; a :class:`GridMgrError` prints one clear line to stderr and exits 1."""
+    """Run ``app``; a domain or environment error prints one clear line to stderr and exits 1."""
     try:
         app(standalone_mode=True)
-    except GridMgrError as exc:  # pragma: no cover - exercised through CliRunner tests
-        err_console.print(f"[bold red]{t('错误', 'error')}[/]: {exc}", highlight=False)
+    except Exception as exc:  # pragma: no cover - exercised through subprocess tests
+        message = explain(exc)
+        if message is None:
+            raise
+        err_console.print(f"[bold red]{t('错误', 'error')}[/]: {message}", highlight=False, soft_wrap=True)
         sys.exit(1)
 
 
@@ -35,11 +75,15 @@ def fail(exc: GridMgrError) -> None:
 
 @contextmanager
 def domain_errors() -> Iterator[None]:
-    """Turn a :class:`GridMgrError` raised inside the block into a clean CLI failure."""
+    """Turn a domain or environment error raised inside the block into a clean CLI failure."""
     try:
         yield
-    except GridMgrError as exc:
-        fail(exc)
+    except Exception as exc:
+        message = explain(exc)
+        if message is None:
+            raise
+        err_console.print(f"[bold red]{t('错误', 'error')}[/]: {message}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 def print_json(obj: Any) -> None:

@@ -333,14 +333,14 @@ def history(
     since: str | None = typer.Option(None, "--since", help="起始日期（UTC）/ since date (UTC)"),
     until: str | None = typer.Option(None, "--until", help="截止（UTC）/ until (UTC)"),
     changeset: str | None = typer.Option(None, "--changeset", help="变更集 / change set"),
-    limit: int = typer.Option(500, "--limit", help="最多行数 / max rows"),
+    limit: int = typer.Option(500, "--limit", help="最多显示最近的 N 条 / show at most the N most recent events"),
     database_url: str | None = DB_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """分配变更历史（谁、何时、为何）。 / Assignment history: who, when, why."""
     with _store(database_url) as store, domain_errors():
         df = store.history(leader=leader, cell=cell, since=since, until=until,
-                           changeset=changeset, limit=limit)
+                           changeset=changeset, limit=limit, newest=True)
         lev = store.leader_events(leader) if leader is not None else None
     if as_json:
         out: dict[str, Any] = {"events": df.to_dict("records")}
@@ -366,12 +366,56 @@ def history(
             f"{r.from_version}→{r.to_version}", r.actor, r.reason,
         )
     console.print(table)
+    if len(df) >= limit:
+        console.print(t(f"只显示最近 {limit} 条；用 --limit 或 --since/--leader/--cell 调整",
+                        f"showing the {limit} most recent events; use --limit or --since/--leader/--cell"))
+
+
+def units(
+    level: str | None = typer.Option(None, "--level", help="只列某一层级 district|street|community|grid / only this level"),
+    database_url: str | None = DB_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """列出数据库中的行政单元（代码、名称、层级、上级、面积、地块数）。 / List the units in the store."""
+    from gridmgr.i18n import level_label
+    from gridmgr.units import area_m2
+
+    with _store(database_url) as store, domain_errors():
+        frame = store.units()
+        counts = store.pieces(geometry=False)["unit_code"].value_counts()
+    from gridmgr.units import descendants
+
+    lowest_counts = {
+        str(code): int(sum(counts.get(d, 0) for d in descendants(frame, str(code)))) for code in frame["code"]
+    }
+    if level is not None:
+        frame = frame[frame["level"] == level]
+    rows = [
+        {
+            "code": str(r.code), "name": str(r.name), "level": str(r.level),
+            "parent": None if not isinstance(r.parent, str) else r.parent,
+            "area_km2": round(float(a) / 1e6, 4), "pieces": lowest_counts[str(r.code)],
+        }
+        for r, a in zip(frame.itertuples(index=False), area_m2(frame.geometry), strict=True)
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title=t(f"行政单元（{len(rows)} 个）", f"units ({len(rows)})"))
+    for zh, en in (("代码", "code"), ("名称", "name"), ("层级", "level"), ("上级", "parent"),
+                   ("面积 (km²)", "area (km²)"), ("地块", "pieces")):
+        table.add_column(t(zh, en), no_wrap=True)
+    for r in rows:
+        table.add_row(r["code"], r["name"], level_label(r["level"]), r["parent"] or "-",
+                      f"{r['area_km2']:,.3f}", f"{r['pieces']:,}")
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:
     """Add ``db``, ``load``, ``leaders``, ``assign`` and ``history`` to the ``gridmgr`` app."""
     app.add_typer(db_app, name="db")
     app.command("load")(load)
+    app.command("units")(units)
     app.add_typer(leaders_app, name="leaders")
     app.add_typer(assign_app, name="assign")
     app.command("history")(history)

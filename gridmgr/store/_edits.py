@@ -382,6 +382,7 @@ def history(
     until: dt.datetime | str | None = None,
     changeset: str | None = None,
     limit: int | None = None,
+    newest: bool = False,
 ) -> pd.DataFrame:
     """See :meth:`gridmgr.store.Store.history`."""
     ev, cs = s.assignment_events, s.changesets
@@ -407,11 +408,13 @@ def history(
         conds.append(ev.c.at <= t1)
     if conds:
         stmt = stmt.where(and_(*conds))
-    stmt = stmt.order_by(ev.c.id)
+    stmt = stmt.order_by(ev.c.id.desc() if newest else ev.c.id)
     if limit is not None:
         stmt = stmt.limit(int(limit))
     with store._read() as conn:
         rows = conn.execute(stmt).all()
+    if newest:
+        rows = rows[::-1]  # the newest `limit` events, still listed oldest first
     df = pd.DataFrame([tuple(r) for r in rows], columns=[c.name for c in cols])
     for col in ("from_leader", "to_leader"):
         df[col] = pd.Series([_opt(v) for v in df[col]], index=df.index, dtype=object)

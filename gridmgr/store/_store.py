@@ -264,7 +264,7 @@ class Store:
     @staticmethod
     def _descendants(parents: Mapping[str, str | None], code: str) -> set[str]:
         if code not in parents:
-            msg = f"unit {code!r} is not in the store; list units with `gridmgr grid summary` or load layers"
+            msg = f"unit {code!r} is not in the store; list the units with `gridmgr units` or load layers"
             raise UnitNotFoundError(msg)
         children: dict[str, list[str]] = {}
         for c, p in parents.items():
@@ -579,8 +579,11 @@ class Store:
         until: dt.datetime | str | None = None,
         changeset: str | None = None,
         limit: int | None = None,
+        newest: bool = False,
     ) -> pd.DataFrame:
         """Assignment events, oldest first, filtered by any combination of the arguments.
+
+        With ``limit``, the oldest ``limit`` events, or with ``newest=True`` the most recent ones.
 
         Columns ``id``, ``changeset_id``, ``kind``, ``changeset_kind``, ``piece_id``, ``cell``,
         ``unit_code``, ``from_leader``, ``to_leader``, ``from_fallback``, ``to_fallback``,
@@ -590,7 +593,7 @@ class Store:
 
         return history(
             self, leader=leader, cell=cell, piece_id=piece_id, since=since, until=until,
-            changeset=changeset, limit=limit,
+            changeset=changeset, limit=limit, newest=newest,
         )
 
     def changesets(self, *, kind: str | None = None, limit: int | None = None) -> pd.DataFrame:
