@@ -1272,6 +1272,10 @@ def inputs_from_store(
         holds = active[pos] and role[pos] == "grid_leader" and lid in holders
         if holds or lid in add_ids or lid in remove_ids:
             part.append(pos)
+    if not part:
+        raise InfeasibleError(
+            f"scope {scope}: no grid leader holds pieces here and none is added; assign first "
+            "(gridmgr assign auto) or name newcomers with --leaders-add")
     ids = [str(leaders["id"].iloc[p]) for p in part]
     pos_of = {lid: i for i, lid in enumerate(ids)}
     caps = np.array([float(leaders["capacity"].iloc[p]) for p in part], dtype=np.float64)

@@ -14,7 +14,13 @@ from typer.testing import CliRunner
 
 from gridmgr import rebalance as rb
 from gridmgr.assign import auto_assign
-from gridmgr.errors import ConflictError, LeaderNotFoundError, StaleVersionError, UnitNotFoundError
+from gridmgr.errors import (
+    ConflictError,
+    InfeasibleError,
+    LeaderNotFoundError,
+    StaleVersionError,
+    UnitNotFoundError,
+)
 
 STREET = "220173001"
 C1, C2 = "220173001001", "220173001002"
@@ -127,6 +133,11 @@ def test_discard_and_diff_geojson(assigned: Any) -> None:
     assert rb.get_plan(assigned, plan.id).status == "discarded"
     with pytest.raises(ConflictError):
         rb.apply_plan(assigned, plan.id, actor="planner")
+
+
+def test_nothing_assigned_yet_is_explained(loaded_store: Any) -> None:
+    with pytest.raises(InfeasibleError, match="assign"):
+        rb.propose(loaded_store, scope=STREET)
 
 
 def test_unknown_names_are_refused(assigned: Any) -> None:
