@@ -38,9 +38,11 @@ def check_res(res: int | None) -> int:
     if res is None:
         return settings.DEFAULT_RES
     if not isinstance(res, int | np.integer) or not settings.MIN_RES <= int(res) <= settings.MAX_RES:
-        msg = (
+        msg = t(
+            f"res={res!r}：网格分辨率须为 {settings.MIN_RES} 到 {settings.MAX_RES} 的整数"
+            "（10 级每格约 15,000 m²）",
             f"res={res!r}: grid resolution must be an integer from {settings.MIN_RES} to "
-            f"{settings.MAX_RES} (10 ≈ 15,000 m² per cell)"
+            f"{settings.MAX_RES} (10 ≈ 15,000 m² per cell)",
         )
         raise InputError(msg)
     return int(res)
