@@ -403,6 +403,15 @@ def read_units(
     'street'
     """
     src = read_source(path, layer=layer, prefer="units")
+    if len(src.props) == 0:
+        raise unreadable(
+            src.path,
+            t("图层中没有任何单元（要素数为 0）", "the layer holds no units (0 features)"),
+            t(
+                "请确认导出了单元边界面图层（并选对了 layer=）",
+                "check that the unit boundary polygons were exported (and the right layer= chosen)",
+            ),
+        )
     cf, codes = _codes(src, code_field)
     clist = codes.tolist()
     nf = _find_field(

@@ -90,7 +90,11 @@ def build(
 
 
 def write_grid(pieces: object, summary: dict[str, object], out: Path, *, geojson: bool = False) -> None:
-    """Write the grid files into ``out`` atomically (a temp dir renamed file by file at the end)."""
+    """Write the grid files into ``out`` atomically (a temp dir renamed file by file at the end).
+
+    A ``pieces.geojson`` from an earlier build is removed when this build writes none, so the
+    directory never holds files of two different builds.
+    """
     import geopandas as gpd
 
     assert isinstance(pieces, gpd.GeoDataFrame)
@@ -103,5 +107,7 @@ def write_grid(pieces: object, summary: dict[str, object], out: Path, *, geojson
         (tmp / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", "utf-8")
         for f in tmp.iterdir():
             os.replace(f, out / f.name)
+        if not geojson:  # a pieces.geojson left by an earlier build would no longer match
+            (out / "pieces.geojson").unlink(missing_ok=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

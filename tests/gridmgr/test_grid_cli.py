@@ -63,3 +63,38 @@ def test_bad_units_file_writes_nothing(path: Path, tmp_path: Path) -> None:
     assert result.exit_code == 1, result.output
     assert path.name.split(".")[0] in result.output or path.name in result.output or "feature" in result.output or "field" in result.output
     assert not out.exists() or not any(out.iterdir())
+
+
+def _square_units(tmp_path: Path, size: float) -> Path:
+    path = tmp_path / f"units_{size}.geojson"
+    lon, lat = 125.25, 43.79
+    ring = [[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]]
+    fc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": "220173001001", "name": "样例社区"},
+         "geometry": {"type": "Polygon", "coordinates": [ring]}}]}
+    path.write_text(json.dumps(fc), "utf-8")
+    return path
+
+
+def test_rebuild_without_geojson_leaves_no_stale_geojson(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = runner.invoke(app, ["grid", "build", "--units", str(_square_units(tmp_path, 0.01)), "--res", "9",
+                                "--out", str(out), "--geojson", "--json"])
+    assert first.exit_code == 0, first.output
+    assert (out / "pieces.geojson").exists()
+    second = runner.invoke(app, ["grid", "build", "--units", str(_square_units(tmp_path, 0.02)), "--res", "10",
+                                 "--out", str(out), "--json"])
+    assert second.exit_code == 0, second.output
+    assert json.loads(second.stdout)["res"] == 10
+    assert not (out / "pieces.geojson").exists()  # it held the res-9 pieces of the first build
+    assert sorted(p.name for p in out.iterdir()) == ["pieces.gpkg", "summary.json"]
+
+
+def test_empty_units_layer_is_refused_as_empty(tmp_path: Path) -> None:
+    path = tmp_path / "empty.geojson"
+    path.write_text('{"type": "FeatureCollection", "features": []}', "utf-8")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["grid", "build", "--units", str(path), "--out", str(out)])
+    assert result.exit_code == 1
+    assert "empty.geojson" in result.output and "要素数为 0" in result.output
+    assert not out.exists()
