@@ -807,7 +807,7 @@ def plan_diff_map(
     tips = [f"{_esc(names.get(str(a), a) if a else t('未分配', 'unassigned'))} → "
             f"{_esc(names.get(str(b), b) if b else t('未分配', 'unassigned'))}"
             for a, b in zip(frm, to, strict=True)]
-    pid = [_esc(x) for x in np.asarray(_piece_ids(pieces), dtype=object)[idx]]
+    pid = np.asarray(_piece_ids(pieces), dtype=object)[idx]  # _popup_table escapes values
     popups = [_popup_table(t("调整地块", "Moved piece"), [(t("地块", "Piece"), p),
                                                         (t("调整", "Move"), html.unescape(tp))])
               for p, tp in zip(pid, tips, strict=True)]

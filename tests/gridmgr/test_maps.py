@@ -404,6 +404,17 @@ def test_plan_diff_map_highlights_moved_pieces() -> None:
     assert "调整的地块" in page
 
 
+def test_plan_diff_popup_escapes_piece_ids_once() -> None:
+    pieces, _ = _community()
+    p = pieces.iloc[:2].reset_index(drop=True)
+    p["leader_id"] = "A"
+    p["id"] = ["<b>&1", "2"]
+    moves = [{"piece_id": "<b>&1", "from_leader": "A", "to_leader": "B"}]
+    popup = layers_in(maps.map_html(maps.plan_diff_map(moves, p, basemap="none")))[-1]["features"][0][2]["_p"]
+    assert "&lt;b&gt;&amp;1" in popup  # shown as the text <b>&1
+    assert "&amp;lt;" not in popup and "<b>&1" not in popup
+
+
 # --------------------------------------------------------------------------------------------
 # from the store and the CLI (both backends)
 # --------------------------------------------------------------------------------------------
