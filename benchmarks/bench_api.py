@@ -65,6 +65,7 @@ SQL = ("SELECT p.cell, p.unit_code, a.leader_id FROM pieces p "
 
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else every keep-alive response waits ~40 ms (delayed ACK)
     def log_message(self, *a): pass
     def do_GET(self):
         q = parse_qs(urlsplit(self.path).query)

@@ -191,3 +191,27 @@ def test_access_log_is_one_json_line(shared_api: Any) -> None:
     got = [json.loads(x) for x in lines]
     assert got[0] == {**got[0], "method": "GET", "path": "/api/units", "status": 200, "user": "viewer"}
     assert got[1]["status"] == 401 and got[1]["user"] is None and got[1]["ms"] >= 0
+
+
+def test_locate_fast_path_matches_the_route(shared_api: Any) -> None:
+    """The hot path (cached token) answers exactly what the FastAPI route answers."""
+    import time
+
+    from api.main import LocateFastPath
+
+    url = "/api/locate?lat=43.8025&lng=125.2535&category=farmers_market"
+    for role in ("viewer", "planner"):
+        cache = shared_api.client.app.state.auth_cache
+        cache.clear()
+        slow = shared_api.as_(role, "GET", url)  # cache miss: through FastAPI
+        scope = {"type": "http", "path": "/api/locate", "method": "GET",
+                 "query_string": url.split("?", 1)[1].encode(), "app": shared_api.client.app,
+                 "headers": [(b"authorization", shared_api.headers(role)["Authorization"].encode())]}
+        shared_api.client.app.state.index.owners_at = time.monotonic()
+        fast = LocateFastPath._answer(scope)
+        assert fast is not None
+        assert json.loads(fast) == slow.json()
+        assert shared_api.as_(role, "GET", url).json() == slow.json()
+    bad = dict(scope, query_string=b"lat=100&lng=0")
+    assert LocateFastPath._answer(bad) is None  # → the route's 422
+    assert shared_api.as_("viewer", "GET", "/api/locate?lat=100&lng=0").status_code == 422
