@@ -56,7 +56,8 @@ def _metis(adj: sp.csr_matrix, loads: NDArray[np.float64], k: int) -> tuple[NDAr
     vw = np.maximum(np.round(loads * 100), 1).astype(np.int64)
     graph = pymetis.CSRAdjacency(adj.indptr.astype(np.int64), adj.indices.astype(np.int64))
     t0 = time.perf_counter()
-    _, parts = pymetis.part_graph(k, graph, vweights=vw, contiguous=True)
+    opts = pymetis.Options(contig=1)
+    _, parts = pymetis.part_graph(k, graph, vweights=vw, options=opts)
     return np.asarray(parts, dtype=np.int64), time.perf_counter() - t0
 
 
