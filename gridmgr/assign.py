@@ -28,14 +28,8 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import connected_components
 
-from gridmgr._graph import (
-    bisection_partition,
-    connected_parts,
-    label_subgraph,
-    piece_adjacency,
-    refine_partition,
-    repair_connectivity,
-)
+from gridmgr._graph import connected_parts, label_subgraph, piece_adjacency
+from gridmgr._partition import bisection_partition, refine_partition, repair_connectivity
 from gridmgr.errors import InfeasibleError, InputError, InvalidFieldError
 from gridmgr.i18n import t
 

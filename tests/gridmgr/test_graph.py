@@ -14,18 +14,23 @@ from scipy.sparse.csgraph import connected_components, shortest_path
 from shapely.geometry import box
 
 from benchmarks._synthetic import synthetic_capacities, synthetic_grid, synthetic_loads
-from gridmgr._graph import (
-    _bfs_depth,
-    _shared_length_m,
-    bisection_partition,
-    cells_adjacency,
-    connected_parts,
-    grow_unassigned,
-    piece_adjacency,
-    refine_partition,
-    repair_connectivity,
-)
+from gridmgr._graph import _bfs_depth, cells_adjacency, connected_parts, piece_adjacency
+from gridmgr._partition import bisection_partition, grow_unassigned, refine_partition, repair_connectivity
 from gridmgr.grid import pieces_from_units
+
+
+def _shared_length_m(ga: np.ndarray, gb: np.ndarray) -> np.ndarray:
+    """Reference measure, independent of the piece graph: the boundary overlay of each pair
+    (snap-rounded to 1e-9°, ≈ 0.1 mm: exact arithmetic misses collinear stretches), its length in
+    the equal-area CRS (metres)."""
+    import pyproj
+
+    from gridmgr.settings import EQUAL_AREA_CRS
+
+    common = shapely.intersection(shapely.boundary(ga), shapely.boundary(gb), grid_size=1e-9)
+    tr = pyproj.Transformer.from_crs("EPSG:4326", EQUAL_AREA_CRS, always_xy=True)
+    projected = shapely.transform(common, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+    return np.asarray(shapely.length(projected), dtype=np.float64)
 
 
 def _cells(center: str, k: int) -> np.ndarray:
@@ -86,6 +91,63 @@ def test_pieces_of_one_cell_in_two_units_are_adjacent(border_pieces: gpd.GeoData
     for _, grp in dup.groupby("cell"):
         i, j = grp.index.to_numpy()
         assert adj[i, j] == 1
+
+
+def _two_units(gap_deg: float) -> gpd.GeoDataFrame:
+    """Pieces of two units side by side whose common border runs through cells; with
+    ``gap_deg > 0`` the right unit starts that far east of the left one (a sliver gap), with
+    ``gap_deg < 0`` they overlap by as much."""
+    x0, y0, mid = 125.25, 43.80, 125.2561
+    a = box(x0, y0, mid, y0 + 0.004)
+    b = box(mid + gap_deg, y0, x0 + 0.0117, y0 + 0.004)
+    units = gpd.GeoDataFrame(
+        {
+            "code": ["220173", "220173001", "220173001001", "220173001002"],
+            "name": ["区", "街道", "社区1", "社区2"],
+            "level": ["district", "street", "community", "community"],
+            "parent": [None, "220173", "220173001", "220173001"],
+        },
+        geometry=[shapely.union_all([a, b])] * 2 + [a, b],
+        crs="EPSG:4326",
+    )
+    return pieces_from_units(units, res=10)
+
+
+@pytest.mark.parametrize("gap_deg", [0.0, 1e-6, 1e-5, -1e-6])
+def test_sliver_borders_follow_the_shared_boundary_rule(gap_deg: float) -> None:
+    """Adjacent iff the boundaries share more than 0.01 m. A 8 cm (1e-6°) gap between two units
+    leaves their clipped pieces of one cell apart, although both borders are equally long; an
+    overlap as wide makes them share the stretches of hexagon edge inside the overlap."""
+    from gridmgr._piece_graph import piece_graph
+
+    pieces = _two_units(gap_deg)
+    two = pieces.groupby("cell").filter(lambda d: len(d) == 2)
+    assert len(two) > 0
+    adj = piece_adjacency(pieces)
+    assert (adj.toarray().astype(bool) == _brute_force(pieces)).all()
+    g = piece_graph(pieces)
+    assert (sp.triu(adj, 1).tocoo().row.tolist(), sp.triu(adj, 1).tocoo().col.tolist()) == (
+        g.i[np.lexsort((g.j, g.i))].tolist(),
+        g.j[np.lexsort((g.j, g.i))].tolist(),
+    )
+    pair_adjacent = [bool(adj[i, j]) for i, j in two.groupby("cell").groups.values()]
+    assert all(pair_adjacent) if gap_deg <= 0 else not any(pair_adjacent)
+
+
+def test_piece_adjacency_accepts_integer_cells(border_pieces: gpd.GeoDataFrame) -> None:
+    ints = border_pieces.assign(cell=[h3.str_to_int(c) for c in border_pieces["cell"]])
+    assert ints["cell"].dtype.kind == "u" or ints["cell"].dtype.kind == "i"
+    assert (piece_adjacency(ints) != piece_adjacency(border_pieces)).nnz == 0
+
+
+def test_piece_adjacency_min_shared_drops_short_contacts(border_pieces: gpd.GeoDataFrame) -> None:
+    from gridmgr._piece_graph import piece_graph
+
+    g = piece_graph(border_pieces)
+    cut = float(np.median(g.shared_m))
+    adj = piece_adjacency(border_pieces, min_shared_m=cut)
+    assert adj.nnz == 2 * int((g.shared_m > cut).sum())
+    assert 0 < adj.nnz < piece_adjacency(border_pieces).nnz
 
 
 def test_piece_adjacency_without_cell_column_uses_geometry(border_pieces: gpd.GeoDataFrame) -> None:
