@@ -58,6 +58,9 @@ NON_WALKABLE = frozenset(
 #: Default walking speed of a patrol, km/h.
 WALKING_SPEED_KMH = 4.5
 
+#: A given start farther than this from the territory is refused (a typo or swapped lon/lat).
+MAX_START_DISTANCE_KM = 30.0
+
 StopKind = Literal["key_place", "piece"]
 
 
@@ -417,6 +420,19 @@ def _start_point(
         msg = _t(
             f"起点 ({lon}, {lat}) 超出经纬度范围；请按 经度,纬度 的顺序给出 WGS-84 坐标",
             f"start ({lon}, {lat}) is out of range; give WGS-84 lon,lat in that order",
+        )
+        raise InputError(msg)
+    # a start far from the ground is a typo or swapped axes: it would add a leg of hundreds of km
+    away_km = 0.0
+    if territory is not None and not territory.is_empty:
+        (x0, y0), (x1, y1) = shapely.shortest_line(shapely.Point(lon, lat), territory).coords
+        away_km = 111.32 * float(np.hypot((x1 - x0) * np.cos(np.radians((y0 + y1) / 2)), y1 - y0))
+    if away_km > MAX_START_DISTANCE_KM:
+        msg = _t(
+            f"起点 ({lon}, {lat}) 距辖区约 {away_km:,.0f} 公里；请检查经度,纬度的顺序与数值"
+            f"（起点须在辖区 {MAX_START_DISTANCE_KM:g} 公里以内）",
+            f"start ({lon}, {lat}) lies about {away_km:,.0f} km from the territory; check the "
+            f"lon,lat order and values (the start must be within {MAX_START_DISTANCE_KM:g} km)",
         )
         raise InputError(msg)
     return (lon, lat), "given"

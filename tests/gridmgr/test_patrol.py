@@ -331,3 +331,12 @@ def test_kick_budget_is_deterministic_and_helps() -> None:
     assert a.tolist() == b.tolist()
     local = tour_length(d, solve_tour(d, time_limit_s=0.0))
     assert tour_length(d, a) < local  # 60 kicks improve on the first local optimum here
+
+
+@pytest.mark.parametrize("start", [(125.25, 23.80), "87.6,43.8"])
+def test_start_far_from_the_territory_is_refused(start: Any) -> None:
+    # plausible WGS-84 positions, but hundreds of km away: a typo, not a patrol start
+    with pytest.raises(InputError, match="km|公里"):
+        patrol_route(_squares(2), start=start)
+    near = patrol_route(_squares(2), start=(125.30, 43.85), time_limit_s=0.0)  # ~6 km away: fine
+    assert near.start == pytest.approx((125.30, 43.85))
