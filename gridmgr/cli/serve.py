@@ -45,6 +45,15 @@ def serve(
         raise typer.Exit(1) from None
     err_console.print(t(f"gridmgr 服务: http://{host}:{port}/ （API 文档 /api/docs）",
                         f"gridmgr service: http://{host}:{port}/ (API docs /api/docs)"))
+    try:
+        no_users = len(_store().users()) == 0
+    except Exception:  # the service reports store problems itself (/healthz)
+        no_users = False
+    if no_users:
+        err_console.print(t(
+            "尚无用户：先创建管理员，例如 `echo 密码 | gridmgr users add admin --role admin --password-stdin`",
+            "no users yet: create an admin first, e.g. `echo PASSWORD | gridmgr users add admin --role admin --password-stdin`",
+        ))
     uvicorn.run("api.main:app_from_env", factory=True, host=host, port=port, workers=workers,
                 access_log=False, log_level="info")
 
