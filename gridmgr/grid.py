@@ -25,7 +25,15 @@ from numpy.typing import NDArray
 from gridmgr import _h3, settings
 from gridmgr.errors import CoordinateRangeError, InputError
 from gridmgr.i18n import t
-from gridmgr.units import DENSIFY_DEG, HierarchyReport, area_m2, check_hierarchy, lowest_units, ring_area_m2, shoelace_m2
+from gridmgr.units import (
+    DENSIFY_DEG,
+    HierarchyReport,
+    area_m2,
+    check_hierarchy,
+    lowest_units,
+    ring_area_m2,
+    shoelace_m2,
+)
 
 PIECE_COLUMNS = ["cell", "unit_code", "area_m2", "whole", "geometry"]
 
@@ -239,9 +247,9 @@ def build_grid(
     cell_counts = pieces["cell"].value_counts()
     summary = {
         "res": res,
-        "units": int(len(low)),
-        "cells": int(len(cell_counts)),
-        "pieces": int(len(pieces)),
+        "units": len(low),
+        "cells": len(cell_counts),
+        "pieces": len(pieces),
         "whole_pieces": int(pieces["whole"].sum()),
         "split_cells": int((cell_counts > 1).sum()),
         "unit_area_m2": unit_area,

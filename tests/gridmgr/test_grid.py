@@ -12,7 +12,8 @@ import h3
 import numpy as np
 import pytest
 import shapely
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from shapely.geometry import Polygon, box
 
 from gridmgr.errors import CoordinateRangeError, InputError

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+
 import h3
 import numpy as np
 import pytest
