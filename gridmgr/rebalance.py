@@ -636,6 +636,8 @@ class _Solver:
         self.stuck = np.zeros(self.K, dtype=bool)
         self.T_start = self.T.copy()
         self._repair(base_parts)
+        best = (self._off_band(), self.moved_count, self.T.copy(), self.tload.copy())
+        stale = 0
         for rounds in range(1, m.max_rounds + 1):
             self.donors = np.zeros(self.K, dtype=bool)
             self.stuck = np.zeros(self.K, dtype=bool)
@@ -647,8 +649,17 @@ class _Solver:
                 self.no_give |= self.stuck | self.donors
                 self.hit_max_moves = False
                 continue
-            if not moved or self.hit_max_moves:
+            off = self._off_band()
+            stale = stale + 1 if off >= best[0] else 0
+            if (off, self.moved_count) < best[:2]:
+                best = (off, self.moved_count, self.T.copy(), self.tload.copy())
+            if not moved or self.hit_max_moves or stale >= 3:
                 break
+        if (self._off_band(), self.moved_count) > best[:2]:
+            # Never hand back a state worse than the best one seen (fewest moves among equals).
+            self.T[:] = best[2]
+            self.tload = best[3]
+            self.moved_count = best[1]
         final_lead = np.where(self.T >= 0, tl[np.clip(self.T, 0, None)], -1)
         after = self._metrics(final_lead, free_mask=np.zeros(n, dtype=bool))
         ratio_after = self._leader_ratios(final_lead)
@@ -1057,6 +1068,21 @@ class _Solver:
             is_frag[frag_comp] = True
             fp = held[is_frag[c]]
             stuck = np.unique(comp[fp[~self.movable[fp]]])
+            # A big fragment would swing its new owner out of the band: reconnect it instead.
+            fl = np.bincount(comp[fp], weights=loads[fp])
+            nb, src = _neighbours(self.indptr, self.indices, fp)
+            src = fp[src]
+            tt = T[nb]
+            ok = (tt >= 0) & (tt != T[src])
+            ok[ok] &= ~self.locked_t[tt[ok]]
+            ratio = self.tload / self.target
+            fc, tt = comp[src[ok]], tt[ok]
+            o = np.lexsort((tt, ratio[tt], fc))
+            fc, tt = fc[o], tt[o]
+            firstc = np.r_[True, fc[1:] != fc[:-1]] if fc.size else np.zeros(0, dtype=bool)
+            heavy = [int(c_) for c_, w_ in zip(fc[firstc].tolist(), tt[firstc].tolist(), strict=True)
+                     if self._worse(int(T[fp[comp[fp] == c_][0]]), int(w_), float(fl[c_]))]
+            stuck = np.union1d(stuck, np.asarray(heavy, dtype=np.int64))
             if stuck.size:
                 # A fragment with locked pieces cannot move: hand back the pieces that cut it off.
                 for cid in stuck.tolist():
@@ -1088,6 +1114,12 @@ class _Solver:
             self.tload -= np.bincount(old_t, weights=loads[go], minlength=self.K)
             self.tload += np.bincount(new_t, weights=loads[go], minlength=self.K)
         return False
+
+    def _off_band(self) -> float:
+        """Summed distance of the free territories' loads to the band, in fair shares."""
+        free_t = ~self.locked_t
+        over = np.maximum(self.tload - self.hi, 0.0) + np.maximum(self.lo - self.tload, 0.0)
+        return round(float((over[free_t] / self.target[free_t]).sum()), 9)
 
     def _undo_round(self) -> None:
         """Put every piece back where it was at the start of the round."""
@@ -1142,8 +1174,11 @@ class _Solver:
         has_free_nb[u[ok]] = True
         has_free_nb[v[ok]] = True
         held = self.T >= 0
-        max_piece = np.zeros(self.K)
-        np.maximum.at(max_piece, self.T[held], m.loads[held])
+        own_max = np.zeros(self.K)
+        np.maximum.at(own_max, self.T[held], m.loads[held])
+        max_piece = own_max.copy()  # the biggest piece it could give or take
+        np.maximum.at(max_piece, u, own_max[v])
+        np.maximum.at(max_piece, v, own_max[u])
         tgt_l = np.bincount(self.tl, weights=self.target, minlength=len(m.capacities))
         for leader in bad.tolist():
             terr = np.flatnonzero(self.tl == leader)
@@ -1164,9 +1199,9 @@ class _Solver:
                           (f"the remaining deviation ({dev:.2f}) is below one piece's load (max "
                            f"{big:.2f}); pieces cannot be split"))
             else:
-                zh, en = (f"经过 {m.max_rounds} 轮调整仍未达到目标（边界地块被锁定或相邻区域已满载）",
-                          (f"not within the target after {m.max_rounds} rounds (locked border "
-                           "pieces or full neighbours)"))
+                zh, en = ("多轮调整后仍未达到目标（边界地块被锁定或相邻区域已满载）",
+                          "not within the target after the adjustment rounds (locked border "
+                          "pieces or full neighbours)")
             out.append(Miss(leader=int(leader), ratio=r, reason_zh=zh, reason_en=en))
         return out
 

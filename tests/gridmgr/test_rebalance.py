@@ -171,7 +171,8 @@ def test_locked_leaders_and_pieces_never_move() -> None:
     owner = quadrants(16)
     y, x = np.divmod(np.arange(256), 16)
     loads = np.where((x < 6) & (y < 6), 2.0, 1.0)  # leader 0's corner is heavier
-    locked_pieces = np.flatnonzero((owner == 0) & (x == 7))  # leader 0's border with leader 1
+    # half of leader 0's border with leader 1
+    locked_pieces = np.flatnonzero((owner == 0) & (x == 7) & (y < 4))
     res = Rebalance.from_graph(adj, loads, owner, np.ones(4), locked_leaders=[2],
                                locked_pieces=locked_pieces, target_ratio=1.05).solve()
     assert res.moved_pieces > 0
@@ -197,6 +198,18 @@ def test_granularity_reason_when_a_piece_is_too_big() -> None:
     assert res.moved_pieces == 0
     assert {m.leader for m in res.missed} == {0, 1}
     assert all("piece" in m.reason_en and m.reason_zh for m in res.missed)
+
+
+def test_never_hands_back_a_worse_state() -> None:
+    # The only piece leader 1 could give is one of load 20: moving it would swing the pair from
+    # 22 / 3 to 2 / 23 — worse. Nothing moves, both leaders get the granularity reason.
+    adj = lattice(6, 1)
+    loads = np.array([1.0, 1.0, 1.0, 20.0, 1.0, 1.0])
+    res = Rebalance.from_graph(adj, loads, [0, 0, 0, 1, 1, 1], [1.0, 1.0]).solve()
+    assert res.moved_pieces == 0
+    assert res.after.max_ratio == res.before.max_ratio
+    assert {m.leader for m in res.missed} == {0, 1}
+    assert all("cannot be split" in m.reason_en for m in res.missed)
 
 
 def test_result_is_frozen_and_deterministic() -> None:
