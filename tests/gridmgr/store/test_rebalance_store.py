@@ -160,6 +160,8 @@ def test_cli_propose_json_apply_undo(assigned: Any) -> None:
     assert plan["id"] and plan["status"] == "proposed" and plan["moves"]
     shown = runner.invoke(app, ["rebalance", "show", plan["id"], "--database-url", url])
     assert shown.exit_code == 0 and "G02_1" in shown.stdout
+    diff = runner.invoke(app, ["rebalance", "show", plan["id"], "--geojson", "--database-url", url])
+    assert len(json.loads(diff.stdout)["features"]) == len(plan["moves"])
     applied = runner.invoke(app, ["rebalance", "apply", plan["id"], "--actor", "cli-test",
                                   "--database-url", url])
     assert applied.exit_code == 0, applied.output
