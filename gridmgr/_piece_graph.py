@@ -386,18 +386,12 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
             ln = np.where(is_s, len_s[rs] if len(len_s) else 0.0, edge_len[rf] if m_fast else 0.0)
             qx = np.where(is_s, sx_s[rs] if len(sx_s) else 0.0, sx_f[rf] if m_fast else 0.0)
             qy = np.where(is_s, sy_s[rs] if len(sy_s) else 0.0, sy_f[rf] if m_fast else 0.0)
-            off = 1
-            while off < len(g_s):
-                m = np.flatnonzero(g_s[off:] == g_s[:-off])
-                if len(m) == 0:
-                    break
-                u, v = m, m + off
-                ov = np.minimum(a1[u], a1[v]) - np.maximum(a0[u], a0[v])
-                keep = (ov > 1e-9) & (p_s[u] != p_s[v]) & (qx[u] == qx[v]) & (qy[u] == qy[v])
-                pi.append(np.minimum(p_s[u], p_s[v])[keep])
-                pj.append(np.maximum(p_s[u], p_s[v])[keep])
-                pl.append(ov[keep] * ln[u][keep])
-                off += 1
+            u, v = _run_pairs(g_s)
+            ov = np.minimum(a1[u], a1[v]) - np.maximum(a0[u], a0[v])
+            keep = (ov > 1e-9) & (p_s[u] != p_s[v]) & (qx[u] == qx[v]) & (qy[u] == qy[v])
+            pi.append(np.minimum(p_s[u], p_s[v])[keep])
+            pj.append(np.maximum(p_s[u], p_s[v])[keep])
+            pl.append(ov[keep] * ln[u][keep])
     # pieces of the same cell: the border between them
     if len(slow):
         _, inv, cnt = np.unique(cells[slow], return_inverse=True, return_counts=True)
@@ -422,18 +416,9 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
         if len(members):
             o = np.argsort(inv[members], kind="stable")
             mp, mg = slow[members][o], inv[members][o]
-            ca: list[NDArray[np.int64]] = []
-            cb: list[NDArray[np.int64]] = []
-            off = 1
-            while off < len(mp):
-                m = np.flatnonzero(mg[off:] == mg[:-off])
-                if len(m) == 0:
-                    break
-                ca.append(mp[m])
-                cb.append(mp[m + off])
-                off += 1
-            if ca:
-                a_, b_ = np.concatenate(ca), np.concatenate(cb)
+            u, v = _run_pairs(mg)
+            if len(u):
+                a_, b_ = mp[u], mp[v]
                 length = _shared_lengths(geoms, a_, b_)
                 pi.append(np.minimum(a_, b_))
                 pj.append(np.maximum(a_, b_))
@@ -484,6 +469,22 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
     perimeter_slow = np.zeros(n, dtype=np.float64)
     perimeter_slow[slow] = perimeter[slow]
     return PieceGraph(i, j, exposed, n_simple, simple_rec, rest_s, fx, fy, fidx.astype(np.int64), perimeter_slow)
+
+
+def _run_pairs(groups: NDArray[np.generic]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """All position pairs ``u < v`` inside runs of equal values of a grouped (sorted) array, by
+    offset: one vectorised comparison per offset, as many offsets as the longest run."""
+    us: list[NDArray[np.int64]] = [np.empty(0, dtype=np.int64)]
+    off = 1
+    while off < len(groups):
+        m = np.flatnonzero(groups[off:] == groups[:-off])
+        if len(m) == 0:
+            break
+        us.append(m)
+        off += 1
+    u = np.concatenate(us)
+    v = u + np.repeat(np.arange(len(us), dtype=np.int64), [len(x) for x in us])
+    return u, v
 
 
 def _same_inner_segments(pairs: NDArray[np.int64], piece: NDArray[np.int64], sx: NDArray[np.float64],
