@@ -196,10 +196,23 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
     intervals along the edge) plus border segments inside the cell. Neighbouring cells share their
     edge vertices bit for bit, so an edge keyed by its endpoints is found from both sides; the
     shared length of two pieces across a hexagon edge is the overlap of their intervals. Two
-    pieces of the same cell share the border running through it: with two pieces in the cell,
-    that is the length of their boundaries not on hexagon edges; rarer cases (three units meeting
-    in one cell, a cell also cut by the jurisdiction's edge, pentagons) are measured with shapely
-    (snap-rounded boundary intersection).
+    pieces of the same cell share the border running through it: with two pieces in the cell whose
+    segments inside the cell are the same (bit for bit, either orientation), that is the length of
+    their boundaries not on hexagon edges. Cells where they differ (units a sliver apart, a cell
+    also cut by the jurisdiction's edge), three units meeting in one cell, and pentagons are
+    measured with shapely (boundary intersection snap-rounded to :data:`_SNAP_DEG`).
+
+    Parameters
+    ----------
+    pieces
+        Pieces frame (EPSG:4326) with ``geometry``, ``cell`` (H3 strings or ``uint64``; needed
+        when some piece is not a whole hexagon) and, optionally, ``whole``.
+
+    Returns
+    -------
+    PieceGraph
+        Pairs ``i < j`` (positional) sharing more than :data:`NOISE_LENGTH_M`, exposed boundary
+        per piece, shared lengths and perimeters on demand.
 
     Examples
     --------
