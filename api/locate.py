@@ -14,11 +14,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import h3
 import numpy as np
 import shapely
 
 from api.geojson import geometry_strings
+from gridmgr import _h3
 
 
 @dataclass
@@ -181,7 +181,7 @@ class LocateIndex:
         """``(cell, position)`` of the piece containing the point (position None: no piece)."""
         if self.res is None:
             return "", None
-        cell = h3.latlng_to_cell(lat, lng, self.res)  # h3 is (lat, lng)
+        cell = _h3.point_to_cell(lng, lat, res=self.res)
         hits = self.by_cell.get(cell)
         if not hits:
             return cell, None

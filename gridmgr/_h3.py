@@ -91,6 +91,11 @@ def neighbour_pairs(cells: Cells) -> tuple[NDArray[np.int64], NDArray[np.int64]]
     return src[keep], dst[keep]
 
 
+def point_to_cell(lng: float, lat: float, *, res: int) -> str:
+    """The cell (h3 string) containing one point (``lng``, ``lat``) — scalar, for request paths."""
+    return str(h3.latlng_to_cell(float(lat), float(lng), int(res)))
+
+
 def latlng_to_cell(lng: ArrayLikeF, lat: ArrayLikeF, *, res: int) -> Cells:
     """Cells containing the points (``lng``, ``lat``) — note the x, y order."""
     lng_a = np.atleast_1d(np.asarray(lng, dtype=np.float64))

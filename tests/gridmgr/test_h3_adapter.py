@@ -74,3 +74,8 @@ def test_str_to_cells_is_as_strict_as_h3py() -> None:
     for bad in (decimal, "125.3,43.8,10", strs[0][:-1] + "0", "0", ""):
         with pytest.raises(ValueError, match=re.escape(repr(bad))):
             _h3.str_to_cells([*strs, bad])
+
+
+def test_point_to_cell_takes_lng_first() -> None:
+    assert _h3.point_to_cell(125.2524, 43.7863, res=10) == h3.latlng_to_cell(43.7863, 125.2524, 10)
+    assert _h3.point_to_cell(125.2524, 43.7863, res=10) == _h3.cells_to_str(_h3.latlng_to_cell([125.2524], [43.7863], res=10))[0]
