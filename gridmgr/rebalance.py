@@ -1049,13 +1049,15 @@ class _Solver:
             c = np.asarray(connected_components(g, directed=True, connection="weak")[1], dtype=np.int64)
             comp = np.full(self.n, -1, dtype=np.int64)
             comp[held] = c
-            t = T[held]
             m_ = int(c.max()) + 1
-            pk, psize = np.unique(t * m_ + c, return_counts=True)
-            pt, pc = pk // m_, pk % m_
-            parts = np.bincount(pt, minlength=self.K)
-            if not (parts > base_parts).any():
+            lab = np.empty(m_, dtype=np.int64)
+            lab[c] = T[held]  # every part lies in one territory
+            parts = np.bincount(lab, minlength=self.K)
+            bad_t = parts > base_parts
+            if not bad_t.any():
                 return True
+            pc = np.flatnonzero(bad_t[lab])  # the parts of split territories
+            pt, psize = lab[pc], np.bincount(c, minlength=m_)[pc]
             order = np.lexsort((pc, -psize, pt))
             pt, pc = pt[order], pc[order]
             first = np.searchsorted(pt, pt, "left")
