@@ -376,7 +376,7 @@ def _draw_context(ax: Axes, layers: MapLayers, fwd: pyproj.Transformer, clip: An
             drawn = True
     if not drawn:
         return []
-    label = t("图幅范围外的其他单元", "other units (outside this map's scope)")
+    label = t("其他单元（不在本图范围内统计）", "other units (not part of this map)")
     legend.append(label)
     return [Patch(facecolor="#e4e4e4", edgecolor="#bdbdbd", label=label)]
 

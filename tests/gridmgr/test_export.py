@@ -636,3 +636,53 @@ def test_summary_lines_use_the_scoped_figures(data: ExportData) -> None:
     line = summary_lines(data, community)[0]
     assert line.startswith("测试社区一")
     assert f"划分地块 {int(scoped['pieces'])} 个" in line or f"{int(scoped['pieces'])} pieces" in line
+
+
+def _leader_counts(data: ExportData, codes: set[str] | None = None) -> tuple[int, int]:
+    """(active leaders, active leaders holding a piece) counted straight from the frames."""
+    active = set(data.leaders.loc[data.leaders["active"].astype(bool), "id"].astype(str))
+    pieces = data.pieces if codes is None else data.pieces[data.pieces["unit_code"].astype(str).isin(codes)]
+    holders = set(pieces["leader_id"].dropna().astype(str))
+    return len(active), len(holders & active)
+
+
+@pytest.mark.parametrize("inactive", [None, "G4"])
+def test_summary_states_active_and_territorial_leader_counts(inactive: str | None) -> None:
+    from dataclasses import replace
+
+    from gridmgr.export import summary_lines
+    from gridmgr.i18n import set_language
+
+    base = _frames()
+    leaders = base.leaders.copy()
+    if inactive is not None:  # an inactive leader still holding pieces is not a territorial leader
+        leaders.loc[leaders["id"] == inactive, "active"] = False
+    data = replace(base, leaders=leaders)
+    n_active, n_terr = _leader_counts(data)
+    assert 0 < n_terr < n_active  # package leaders without pieces make the two counts differ
+    assert n_active == int(data.report().summary["active_leaders"])
+    text = "".join(summary_lines(data))
+    assert f"在岗责任人 {n_active} 名（其中承担属地地块的网格责任人 {n_terr} 名）" in text
+    set_language("en")
+    try:
+        text_en = "".join(summary_lines(data))
+    finally:
+        set_language(None)
+    assert f"{n_active} active leaders ({n_terr} of them territorial leaders holding pieces)" in text_en
+
+
+def test_map_counts_territorial_leaders_and_labels_context_units(data: ExportData, tmp_path: Path) -> None:
+    community = "220173001001"
+    m = static_map(data, tmp_path / "c1.png", unit=community)
+    _, n_terr = _leader_counts(data, {community})
+    assert f"网格责任人 {n_terr} 名" in m.subtitle
+    # the neighbouring community is drawn for context and labelled as not counted on this map
+    assert "其他单元（不在本图范围内统计）" in m.legend
+    assert not any("图幅范围外" in s for s in m.legend)
+    # the summary of the whole zone and its overview map give the same territorial count
+    from gridmgr.export import summary_lines
+
+    _, n_zone = _leader_counts(data)
+    zone = static_map(data, tmp_path / "zone.png")
+    assert f"网格责任人 {n_zone} 名" in zone.subtitle
+    assert f"网格责任人 {n_zone} 名" in "".join(summary_lines(data))
