@@ -569,7 +569,7 @@ UNIT_COLUMNS: tuple[tuple[str, str, str, float, str | None], ...] = (
     ("key_places", "重点点位", "key places", 10, "0"),
     ("key_places_without_leader", "无责任人点位", "places without leader", 12, "0"),
     ("package_leaders_text", "包保领导", "package leaders", 18, None),
-    ("leaders", "责任人数", "leaders", 9, "0"),
+    ("leaders", "网格责任人数", "territorial leaders", 11, "0"),
     ("max_load_ratio", "最大负荷比", "max load ratio", 11, "0.000"),
 )
 
@@ -879,7 +879,7 @@ def _doc_parts(data: ExportData, scope: str | None, pics: Mapping[str, Path]) ->
     ut = ut[ut["level"].isin(["district", "street", "community"])]
     unit_cols = [("name", "单元", "unit"), ("level_label", "层级", "level"), ("pieces", "地块", "pieces"),
                  ("coverage_pct", "覆盖率%", "coverage %"), ("blind_spot_pieces", "盲点", "blind spots"),
-                 ("key_places", "点位", "places"), ("leaders", "责任人", "leaders")]
+                 ("key_places", "点位", "places"), ("leaders", "网格责任人", "territorial leaders")]
     gt = gap_table(data, gaps_only=True)
     gap_cols = [("label", "问题", "finding"), ("unit_name", "单元", "unit"), ("leader_name", "责任人", "leader"),
                 ("count", "数量", "count"), ("area_m2", "面积（平方米）", "area (m²)")]

@@ -587,6 +587,13 @@ def test_briefing_pack_from_shipped_layers(tmp_path: Path) -> None:
         doc = docx.Document(str(paths[5]))
         assert len(doc.inline_shapes) == 3
         assert "长春高新技术产业开发区" in doc.paragraphs[0].text
+        # the briefing's two leader counts come from the data and agree with the coverage table
+        active = store.leaders()
+        n_active = int(active["active"].fillna(True).astype(bool).sum())
+        n_terr = int(got["220173"]["网格责任人数"])
+        assert 0 < n_terr < n_active
+        body = "".join(par.text for par in doc.paragraphs)
+        assert f"在岗责任人 {n_active} 名（其中承担属地地块的网格责任人 {n_terr} 名）" in body
     finally:
         store.close()
 
