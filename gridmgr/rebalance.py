@@ -1015,14 +1015,27 @@ class _Solver:
         ls = lload[order]
         cs = np.cumsum(ls)
         prev = cs - ls
-        m = int(np.count_nonzero((prev + ls / 2 < rem) | (prev < must - 1e-12)))
+        # 1. the longest prefix whose every piece brings the sum closer to ``rem``
+        m = int(np.count_nonzero(prev + ls / 2 < rem))
         chosen = list(order[:m])
-        gap = rem - (cs[m - 1] if m else 0.0)
-        rest = ls[m:]
-        if rest.size and gap > 0:
-            j = int(np.argmin(np.abs(gap - rest)))
-            if abs(gap - rest[j]) < gap:
-                chosen.append(order[m + j])
+        cum = float(cs[m - 1]) if m else 0.0
+        # 2. lighter pieces further down that still bring it closer (skipping too heavy ones)
+        rest = order[m:]
+        for j in rest[lload[rest] < 2.0 * (rem - cum)].tolist():
+            if cum + lload[j] / 2 < rem:
+                chosen.append(j)
+                cum += float(lload[j])
+        # 3. what must cross: the lightest piece that is enough, else the heaviest, until done
+        if cum < must - 1e-12:
+            left = np.setdiff1d(rest, np.asarray(chosen, dtype=np.int64), assume_unique=True)
+            while cum < must - 1e-12 and left.size:
+                need = must - cum
+                ll = lload[left]
+                enough = np.flatnonzero(ll >= need)
+                k = int(enough[np.argmin(ll[enough])]) if enough.size else int(np.argmax(ll))
+                chosen.append(int(left[k]))
+                cum += float(ll[k])
+                left = np.delete(left, k)
         return layer[np.asarray(chosen, dtype=np.int64)]
 
     # -- contiguity repair -----------------------------------------------------------------
