@@ -306,8 +306,15 @@ def solve_tour(
         big[n, n] = 0.0
         t = solve_tour(big, start=n, closed=True, time_limit_s=time_limit_s,
                        neighbours=neighbours, seed=seed, max_kicks=max_kicks)
-        path = t[1:] if t[1] == start else t[1:][::-1]
-        return path.astype(np.int64)
+        path = (t[1:] if t[1] == start else t[1:][::-1]).astype(np.int64)
+        # A loop through ``start`` cut at one of start's two edges is also a path from ``start``;
+        # the local search on the dummy graph can end in a worse optimum than that, so keep the
+        # best of the three (one extra descent, no extra kicks).
+        loop = solve_tour(d, start=start, closed=True, time_limit_s=0.0, neighbours=neighbours, seed=seed)
+        for cand in (loop, np.concatenate([loop[:1], loop[1:][::-1]])):
+            if tour_length(d, cand, closed=False) < tour_length(d, path, closed=False) - 1e-9:
+                path = cand.astype(np.int64)
+        return path
     deadline = time.perf_counter() + max(0.0, time_limit_s)
     tour = nearest_neighbour_tour(d, start)
     knn = _knn(d, neighbours)
