@@ -1215,8 +1215,8 @@ class _Solver:
                            f"{big:.2f}); pieces cannot be split"))
             else:
                 zh, en = ("多轮调整后仍未达到目标（边界地块被锁定或相邻区域已满载）",
-                          "not within the target after the adjustment rounds (locked border "
-                          "pieces or full neighbours)")
+                          ("not within the target after the adjustment rounds (locked border "
+                           "pieces or full neighbours)"))
             out.append(Miss(leader=int(leader), ratio=r, reason_zh=zh, reason_en=en))
         return out
 
