@@ -722,8 +722,20 @@ def _find_layer_file(directory: Path, stem: str) -> Path | None:
     return None
 
 
-def read_layers(directory: PathLike, *, repair: bool = False) -> Layers:
+def read_layers(
+    directory: PathLike,
+    *,
+    repair: bool = False,
+    crs: object = None,
+    code_field: str | None = None,
+    name_field: str | None = None,
+    parent_field: str | None = None,
+) -> Layers:
     """Read and validate a layers directory (format in ``docs/architecture.md``).
+
+    ``crs`` (e.g. ``"EPSG:4490"``, ``"gcj02"``) applies to every file of the directory (as with
+    :func:`read_units`, it overrides what a file declares); the ``*_field`` options name the units' fields when they are not among
+    the recognised variants (see :func:`read_units`).
 
     ``units`` (required), ``key_places`` and ``roads`` may be GeoJSON (the shipped format),
     GeoPackage or Shapefile; ``departments.json`` is required when there are key places, whose
@@ -757,8 +769,11 @@ def read_layers(directory: PathLike, *, repair: bool = False) -> Layers:
             )
         )
     roads_path = _find_layer_file(d, "roads")
-    roads = read_roads(roads_path) if roads_path is not None else None
-    units = read_units(units_path, repair=repair, reference=roads)
+    roads = read_roads(roads_path, crs=crs) if roads_path is not None else None
+    units = read_units(
+        units_path, repair=repair, reference=roads, crs=crs, code_field=code_field,
+        name_field=name_field, parent_field=parent_field,
+    )
     dep_path = d / "departments.json"
     kp_path = _find_layer_file(d, "key_places")
     if dep_path.exists():
@@ -786,7 +801,7 @@ def read_layers(directory: PathLike, *, repair: bool = False) -> Layers:
         )
     if kp_path is not None:
         key_places = read_key_places(
-            kp_path, repair=repair, categories=tables.categories["category"].tolist()
+            kp_path, repair=repair, categories=tables.categories["category"].tolist(), crs=crs
         )
     else:
         key_places = gpd.GeoDataFrame(

@@ -68,6 +68,10 @@ def load(
         help="允许结束被删除地块上的分配（记入历史）/ end assignments of removed pieces",
     ),
     repair: bool = typer.Option(False, "--repair", help="修复自相交 / repair self-intersections"),
+    crs: str | None = typer.Option(None, "--crs", help="未声明坐标系的文件所用坐标系：EPSG:4490、gcj02、bd09 … / CRS of files that declare none"),
+    code_field: str | None = typer.Option(None, "--code-field", help="单元代码字段 / units' code field"),
+    name_field: str | None = typer.Option(None, "--name-field", help="单元名称字段 / units' name field"),
+    parent_field: str | None = typer.Option(None, "--parent-field", help="上级代码字段 / units' parent field"),
     actor: str = typer.Option(None, "--actor", help="操作人 / who loads"),
     database_url: str | None = DB_OPT,
     as_json: bool = JSON_OPT,
@@ -81,7 +85,8 @@ def load(
 
     with _store(database_url) as store:
         with domain_errors():
-            lay = io.read_layers(layers, repair=repair)
+            lay = io.read_layers(layers, repair=repair, crs=crs, code_field=code_field,
+                                 name_field=name_field, parent_field=parent_field)
             store.upgrade()
             if progress_enabled() and not as_json:
                 with err_console.status(t("正在写入数据库…", "loading into the store…")):
