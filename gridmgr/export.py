@@ -42,6 +42,7 @@ from gridmgr._field_formats import (
     write_kmz,
     write_shapefile,
 )
+from gridmgr._office import GAP_COLUMNS, LEADER_COLUMNS, UNIT_COLUMNS
 from gridmgr._static_map import MapLayers, StaticMap, fmt_area, fmt_area_short, render
 from gridmgr.errors import InputError, InvalidFieldError, LeaderNotFoundError, UnitNotFoundError
 from gridmgr.i18n import t
@@ -533,58 +534,6 @@ def leader_table(data: ExportData) -> pd.DataFrame:
 
 
 WORKLOAD_LABELS = {"ok": ("正常", "ok"), "overloaded": ("负荷过重", "overloaded"), "idle": ("负荷过轻", "idle")}
-
-
-LEADER_COLUMNS: tuple[tuple[str, str, str, float, str | None], ...] = (
-    # key, zh, en, width, number format
-    ("id", "编号", "id", 10, None),
-    ("name", "责任人", "leader", 24, None),
-    ("role_label", "角色", "role", 10, None),
-    ("grid_code", "网格编码", "grid code", 20, None),
-    ("home_unit_name", "所属社区/村", "community", 20, None),
-    ("pieces", "地块数", "pieces", 9, "0"),
-    ("area_m2", "面积（平方米）", "area (m²)", 14, "#,##0.0"),
-    ("area_ha", "面积（公顷）", "area (ha)", 12, "0.00"),
-    ("key_places", "重点点位数", "key places", 11, "0"),
-    ("load", "负荷", "load", 10, "0.00"),
-    ("capacity", "承载能力", "capacity", 10, "0.00"),
-    ("load_per_capacity", "负荷/能力", "load/capacity", 11, "0.000"),
-    ("load_ratio", "负荷比（与社区均值）", "load ratio", 14, "0.000"),
-    ("workload_label", "负荷状态", "workload status", 11, None),
-)
-
-UNIT_COLUMNS: tuple[tuple[str, str, str, float, str | None], ...] = (
-    ("code", "单元编码", "code", 15, None),
-    ("name", "名称", "name", 22, None),
-    ("level_label", "层级", "level", 10, None),
-    ("area_m2", "面积（平方米）", "area (m²)", 15, "#,##0.0"),
-    ("pieces", "地块数", "pieces", 9, "0"),
-    ("covered_area_m2", "已覆盖面积（平方米）", "covered area (m²)", 17, "#,##0.0"),
-    ("coverage_pct", "覆盖率（%）", "coverage (%)", 11, "0.00"),
-    ("blind_spot_pieces", "盲点地块", "blind-spot pieces", 10, "0"),
-    ("blind_spot_area_m2", "盲点面积（平方米）", "blind-spot area (m²)", 15, "#,##0.0"),
-    ("fallback_pieces", "属地兜底地块", "fallback pieces", 12, "0"),
-    ("dead_corner_area_m2", "死角面积（平方米）", "dead-corner area (m²)", 15, "#,##0.0"),
-    ("overlap_area_m2", "重叠面积（平方米）", "overlap area (m²)", 15, "#,##0.0"),
-    ("key_places", "重点点位", "key places", 10, "0"),
-    ("key_places_without_leader", "无责任人点位", "places without leader", 12, "0"),
-    ("package_leaders_text", "包保领导", "package leaders", 18, None),
-    ("leaders", "网格责任人数", "territorial leaders", 11, "0"),
-    ("max_load_ratio", "最大负荷比", "max load ratio", 11, "0.000"),
-)
-
-GAP_COLUMNS: tuple[tuple[str, str, str, float, str | None], ...] = (
-    ("severity_label", "类别", "severity", 8, None),
-    ("label", "问题", "finding", 34, None),
-    ("unit_code", "单元编码", "unit code", 15, None),
-    ("unit_name", "单元名称", "unit", 20, None),
-    ("leader_id", "责任人编号", "leader id", 11, None),
-    ("leader_name", "责任人", "leader", 20, None),
-    ("place_code", "点位编码", "place code", 10, None),
-    ("count", "数量", "count", 7, "0"),
-    ("area_m2", "面积（平方米）", "area (m²)", 14, "#,##0.0"),
-    ("kind", "类型代码", "kind", 22, None),
-)
 
 
 def unit_table(data: ExportData) -> pd.DataFrame:
