@@ -646,7 +646,7 @@ class _Solver:
                 # Some territory stayed split (locked pieces walled in): undo this round and
                 # let the territories involved only receive from now on.
                 self._undo_round()
-                self.no_give |= self.stuck | self.donors
+                self.no_give |= self.stuck if self.stuck.any() else self.donors
                 self.hit_max_moves = False
                 continue
             off = self._off_band()
@@ -1069,6 +1069,7 @@ class _Solver:
             bad_t = parts > base_parts
             if not bad_t.any():
                 return True
+            split = bad_t
             pc = np.flatnonzero(bad_t[lab])  # the parts of split territories
             pt, psize = lab[pc], np.bincount(c, minlength=m_)[pc]
             order = np.lexsort((pc, -psize, pt))
@@ -1112,6 +1113,7 @@ class _Solver:
             ok[ok] &= ~self.locked_t[tt[ok]]
             src, tt = src[ok], tt[ok]
             if src.size == 0:
+                self.stuck |= split
                 return False
             ratio = self.tload / self.target
             fc = comp[src]
@@ -1128,6 +1130,7 @@ class _Solver:
             T[go] = new_t
             self.tload -= np.bincount(old_t, weights=loads[go], minlength=self.K)
             self.tload += np.bincount(new_t, weights=loads[go], minlength=self.K)
+        self.stuck |= split
         return False
 
     def _off_band(self) -> float:
