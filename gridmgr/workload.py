@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gridmgr.errors import InvalidFieldError
+from gridmgr.i18n import t
 
 #: Default weights: one unit per hectare, five per key place, nothing per piece.
 DEFAULT_WEIGHTS: dict[str, float] = {"area": 1.0, "key_places": 5.0, "pieces": 0.0}
@@ -35,7 +36,7 @@ def parse_weights(text: str | Mapping[str, float] | None) -> dict[str, float]:
     weights = dict(DEFAULT_WEIGHTS)
     if text is None:
         return weights
-    items: list[tuple[str, object]]
+    items: list[tuple[object, object]]
     if isinstance(text, Mapping):
         items = list(text.items())
     else:
@@ -45,24 +46,34 @@ def parse_weights(text: str | Mapping[str, float] | None) -> dict[str, float]:
             if not part:
                 continue
             if "=" not in part:
-                raise InvalidFieldError(
-                    f"weights: {part!r} is not key=value; use e.g. area=1,key_places=5"
-                )
-            key, value = part.split("=", 1)
-            items.append((key.strip(), value.strip()))
-    for key, value in items:
+                raise InvalidFieldError(t(
+                    f"权重 --weights：{part!r} 不是“键=值”；例如 area=1,key_places=5",
+                    f"weights: {part!r} is not key=value; use e.g. area=1,key_places=5",
+                ))
+            k, v = part.split("=", 1)
+            items.append((k.strip(), v.strip()))
+    for name, value in items:
+        key = str(name)
         if key not in DEFAULT_WEIGHTS:
             known = ", ".join(DEFAULT_WEIGHTS)
-            raise InvalidFieldError(f"weights: unknown key {key!r}; known keys: {known}")
+            raise InvalidFieldError(t(
+                f"权重 --weights：未知的键 {key!r}；可用：{known}",
+                f"weights: unknown key {key!r}; known keys: {known}",
+            ))
         try:
-            number = float(value)  # type: ignore[arg-type]
+            number = float(str(value))
         except (TypeError, ValueError):
-            raise InvalidFieldError(f"weights: {key}={value!r} is not a number") from None
+            raise InvalidFieldError(t(
+                f"权重 --weights：{key}={value!r} 不是数字", f"weights: {key}={value!r} is not a number"
+            )) from None
         if not np.isfinite(number) or number < 0:
-            raise InvalidFieldError(f"weights: {key}={value!r} must be a finite number >= 0")
+            raise InvalidFieldError(t(
+                f"权重 --weights：{key}={value!r} 必须是不小于 0 的有限数",
+                f"weights: {key}={value!r} must be a finite number >= 0",
+            ))
         weights[key] = number
     if sum(weights.values()) <= 0:
-        raise InvalidFieldError("weights: at least one weight must be positive")
+        raise InvalidFieldError(t("权重 --weights：至少一个权重须为正数", "weights: at least one weight must be positive"))
     return weights
 
 
