@@ -165,8 +165,19 @@ def propose_cmd(
             print_json(plan.to_dict())
             return
         _print_plan(plan)
-        console.print(t(f"应用方案：gridmgr rebalance apply {plan.id} --actor 姓名",
-                        f"apply it: gridmgr rebalance apply {plan.id} --actor NAME"))
+        if not plan.moves:
+            console.print(t(
+                f"无需调整：没有地块需要更换负责人（方案 {plan.id} 可用 gridmgr rebalance discard 放弃）",
+                f"nothing to move: no piece changes owner (discard plan {plan.id} with gridmgr rebalance discard)",
+            ))
+        else:
+            console.print(t(f"应用方案：gridmgr rebalance apply {plan.id} --actor 姓名 --reason 原因",
+                            f"apply it: gridmgr rebalance apply {plan.id} --actor NAME --reason WHY"))
+        if leaders_remove:
+            console.print(t(
+                f"提示：应用后请用 gridmgr leaders deactivate 停用调离的领导（{', '.join(leaders_remove)}）",
+                f"note: after applying, retire the leaving leaders with gridmgr leaders deactivate ({', '.join(leaders_remove)})",
+            ))
 
 
 @app.command("show")
@@ -206,8 +217,9 @@ def apply_cmd(
         if as_json:
             print_json(res.to_dict())
             return
-        console.print(t(f"方案 {plan_id} 已应用：{res.changed} 块地块更换负责人（变更集 {res.changeset_id}）",
-                        f"plan {plan_id} applied: {res.changed} pieces changed owner (change set {res.changeset_id})"))
+        changeset = res.changeset_id or t("无", "none")
+        console.print(t(f"方案 {plan_id} 已应用：{res.changed} 块地块更换负责人（变更集 {changeset}）",
+                        f"plan {plan_id} applied: {res.changed} pieces changed owner (change set {changeset})"))
 
 
 @app.command("discard")
