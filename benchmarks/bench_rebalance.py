@@ -33,7 +33,10 @@ from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import connected_components
 
-from benchmarks._synthetic import synthetic_grid, synthetic_loads
+try:  # run as `python -m benchmarks.bench_rebalance` or as `python benchmarks/bench_rebalance.py`
+    from benchmarks._synthetic import synthetic_grid, synthetic_loads
+except ModuleNotFoundError:
+    from _synthetic import synthetic_grid, synthetic_loads  # type: ignore[no-redef]
 from gridmgr.rebalance import Rebalance
 
 DEFAULT_SIZES = "10000:20,100000:200,1000000:500"
