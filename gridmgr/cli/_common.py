@@ -112,3 +112,31 @@ def shown_warnings() -> Iterator[None]:
             err_console.print(f"[bold yellow]{t('警告', 'warning')}[/]: {w.message}", highlight=False, soft_wrap=True)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+#: Options shared by the commands that work on the store.
+DB_OPT = typer.Option(
+    None, "--database-url", envvar="GRIDMGR_DATABASE_URL",
+    help="数据库（默认 sqlite:///./gridmgr.db）/ store URL",
+)
+JSON_OPT = typer.Option(False, "--json", help="以 JSON 输出 / print JSON")
+
+
+def actor_default(actor: str | None = None) -> str:
+    """Who does it: ``actor``, else ``$GRIDMGR_ACTOR``, else ``$USER``, else ``cli``."""
+    import os
+
+    return actor or os.environ.get("GRIDMGR_ACTOR") or os.environ.get("USER") or "cli"
+
+
+@contextmanager
+def opened_store(url: str | None) -> Iterator[Any]:
+    """The store at ``url`` (default: settings), closed afterwards; errors become CLI failures."""
+    from gridmgr.store import open_store
+
+    with domain_errors():
+        store = open_store(url)
+        try:
+            yield store
+        finally:
+            store.close()

@@ -6,42 +6,28 @@ status 1. User text is Chinese first (``--lang en`` for English).
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import typer
 from rich.table import Table
 
-from gridmgr.cli._common import console, domain_errors, print_json
+from gridmgr.cli._common import (
+    DB_OPT,
+    JSON_OPT,
+    actor_default,
+    console,
+    domain_errors,
+    opened_store,
+    print_json,
+)
 from gridmgr.errors import InputError
 from gridmgr.i18n import t
 
 app = typer.Typer(help="负载再平衡（最少调整）/ minimal-move rebalancing plans", no_args_is_help=True)
 
-DB_OPT = typer.Option(
-    None, "--database-url", envvar="GRIDMGR_DATABASE_URL",
-    help="数据库（默认 sqlite:///./gridmgr.db）/ store URL",
-)
-JSON_OPT = typer.Option(False, "--json", help="以 JSON 输出 / print JSON")
 ACTOR_OPT = typer.Option(None, "--actor", help="操作人 / who does it (default $GRIDMGR_ACTOR or $USER)")
-
-
-def _actor(actor: str | None) -> str:
-    return actor or os.environ.get("GRIDMGR_ACTOR") or os.environ.get("USER") or "cli"
-
-
-@contextmanager
-def _store(url: str | None) -> Iterator[Any]:
-    from gridmgr.store import open_store
-
-    with domain_errors():
-        store = open_store(url)
-        try:
-            yield store
-        finally:
-            store.close()
+_store = opened_store
+_actor = actor_default
 
 
 def _capacities(items: list[str] | None) -> dict[str, float]:

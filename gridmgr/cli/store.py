@@ -6,39 +6,30 @@ becomes one clear line and exit status 1.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.table import Table
 
-from gridmgr.cli._common import console, domain_errors, err_console, print_json, progress_enabled
+from gridmgr.cli._common import (
+    DB_OPT,
+    JSON_OPT,
+    actor_default,
+    console,
+    domain_errors,
+    err_console,
+    opened_store,
+    print_json,
+    progress_enabled,
+)
 from gridmgr.i18n import t
 
-DB_OPT = typer.Option(
-    None, "--database-url", envvar="GRIDMGR_DATABASE_URL",
-    help="数据库（默认 sqlite:///./gridmgr.db）/ store URL",
-)
-JSON_OPT = typer.Option(False, "--json", help="以 JSON 输出 / print JSON")
+_store = opened_store
 
 
 def _actor_default() -> str:
-    return os.environ.get("GRIDMGR_ACTOR") or os.environ.get("USER") or "cli"
-
-
-@contextmanager
-def _store(url: str | None) -> Iterator[Any]:
-    from gridmgr.store import open_store
-
-    with domain_errors():
-        store = open_store(url)
-        try:
-            yield store
-        finally:
-            store.close()
+    return actor_default()
 
 
 db_app = typer.Typer(help="数据库 / database", no_args_is_help=True)
