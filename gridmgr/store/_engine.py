@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from gridmgr.errors import InputError
+from gridmgr.i18n import t
 
 
 def create_store_engine(url: str, **kwargs: Any) -> Engine:
@@ -36,7 +37,10 @@ def create_store_engine(url: str, **kwargs: Any) -> Engine:
         if database and database != ":memory:" and not database.startswith("file:"):
             parent = Path(database).expanduser().resolve().parent
             if not parent.exists():
-                msg = f"database {url}: directory {parent} does not exist; create it first"
+                msg = t(
+                    f"数据库 {url}：目录 {parent} 不存在，请先创建该目录",
+                    f"database {url}: directory {parent} does not exist; create it first",
+                )
                 raise InputError(msg)
         connect_args = dict(kwargs.pop("connect_args", {}))
         connect_args.setdefault("timeout", 60)
@@ -65,7 +69,10 @@ def create_store_engine(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("insertmanyvalues_page_size", 5000)
         kwargs.setdefault("pool_pre_ping", True)
         return create_engine(url, **kwargs)
-    msg = f"database {url}: unsupported backend {backend!r}; use sqlite:/// or postgresql+psycopg2://"
+    msg = t(
+        f"数据库 {url}：不支持的后端 {backend!r}，请使用 sqlite:/// 或 postgresql+psycopg2://",
+        f"database {url}: unsupported backend {backend!r}; use sqlite:/// or postgresql+psycopg2://",
+    )
     raise InputError(msg)
 
 

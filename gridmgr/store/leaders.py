@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, insert, select, update
 
 from gridmgr.errors import InputError, InvalidFieldError
+from gridmgr.i18n import t
 from gridmgr.store import schema as s
 from gridmgr.store._types import LeadersImportReport
 
@@ -86,7 +87,7 @@ def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, dict[str, s
     """
     p = Path(path)
     if not p.exists():
-        raise InputError(f"{p}: file not found")
+        raise InputError(t(f"{p}：文件不存在", f"{p}: file not found"))
     raw_rows: list[list[str]]
     if p.suffix.lower() in {".xlsx", ".xlsm"}:
         import openpyxl
@@ -94,7 +95,11 @@ def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, dict[str, s
         try:
             wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
         except Exception as exc:
-            raise InputError(f"{p}: not a readable XLSX workbook ({exc}); save it again as .xlsx") from exc
+            msg = t(
+                f"{p}：不是可读取的 XLSX 工作簿（{exc}），请重新另存为 .xlsx",
+                f"{p}: not a readable XLSX workbook ({exc}); save it again as .xlsx",
+            )
+            raise InputError(msg) from exc
         ws = wb.worksheets[0]
         raw_rows = [[_cell(v) for v in r] for r in ws.iter_rows(values_only=True)]
         wb.close()
@@ -107,18 +112,24 @@ def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, dict[str, s
             except UnicodeDecodeError:
                 continue
         else:  # pragma: no cover - gb18030 decodes nearly anything
-            raise InputError(f"{p}: not UTF-8 or GB18030 text; save it as UTF-8 CSV")
+            raise InputError(
+                t(f"{p}：不是 UTF-8 或 GB18030 编码的文本，请另存为 UTF-8 CSV", f"{p}: not UTF-8 or GB18030 text; save it as UTF-8 CSV")
+            )
         raw_rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text))]
     else:
-        raise InputError(f"{p}: unsupported file type {p.suffix!r}; use .csv or .xlsx")
+        raise InputError(
+            t(f"{p}：不支持的文件类型 {p.suffix!r}，请使用 .csv 或 .xlsx", f"{p}: unsupported file type {p.suffix!r}; use .csv or .xlsx")
+        )
     if not raw_rows:
-        raise InputError(f"{p}: the file is empty; expected a header {','.join(COLUMNS)}")
+        header_line = ",".join(COLUMNS)
+        raise InputError(t(f"{p}：文件为空，应有表头 {header_line}", f"{p}: the file is empty; expected a header {header_line}"))
     header = [HEADER_ALIASES.get(h.strip(), h.strip().lower()) for h in raw_rows[0]]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        msg = (
-            f"{p}: missing column(s) {', '.join(missing)} in the header row; expected "
-            f"{','.join(COLUMNS)}"
+        miss, header_line = ", ".join(missing), ",".join(COLUMNS)
+        msg = t(
+            f"{p}：表头缺少列 {miss}，应为 {header_line}",
+            f"{p}: missing column(s) {miss} in the header row; expected {header_line}",
         )
         raise InvalidFieldError(msg)
     rows: list[tuple[int, dict[str, str]]] = []
@@ -144,36 +155,46 @@ def validate_rows(
     first_row: dict[str, int] = {}
 
     def bad(row: int, col: str, what: str) -> None:
-        problems.append(f"row {row}, column {col}: {what}")
+        problems.append(t(f"第 {row} 行，{col} 列：{what}", f"row {row}, column {col}: {what}"))
 
     for number, rec in rows:
         ok = True
         lid = rec.get("id", "").strip()
         if not lid:
-            bad(number, "id", "empty; every leader needs an id")
+            bad(number, "id", t("为空，每位领导都需要填写 id", "empty; every leader needs an id"))
             ok = False
         elif lid in first_row:
-            bad(number, "id", f"duplicate id {lid!r} (first at row {first_row[lid]})")
+            first = first_row[lid]
+            bad(number, "id", t(f"id {lid!r} 重复（首次出现在第 {first} 行）", f"duplicate id {lid!r} (first at row {first})"))
             ok = False
         else:
             first_row[lid] = number
         name = rec.get("name", "").strip()
         if not name:
-            bad(number, "name", "empty; give the name or the post title (e.g. 包保领导A01)")
+            bad(number, "name", t(
+                "为空，请填写姓名或职务名称（如 包保领导A01）",
+                "empty; give the name or the post title (e.g. 包保领导A01)",
+            ))
             ok = False
         role_raw = rec.get("role", "").strip()
         role = ROLE_ALIASES.get(role_raw.lower(), ROLE_ALIASES.get(role_raw))
         if role is None:
-            bad(number, "role", f"unknown role {role_raw!r}; use grid_leader (网格长) or package_leader (包保领导)")
+            bad(number, "role", t(
+                f"未知角色 {role_raw!r}，请使用 grid_leader（网格长）或 package_leader（包保领导）",
+                f"unknown role {role_raw!r}; use grid_leader (网格长) or package_leader (包保领导)",
+            ))
             ok = False
         dep = rec.get("department", "").strip() or None
         if dep is not None and dep not in departments:
-            known = ", ".join(sorted(departments)) or "none loaded"
-            bad(number, "department", f"unknown department {dep!r} (known: {known})")
+            known = ", ".join(sorted(departments)) or t("尚未导入", "none loaded")
+            bad(number, "department", t(f"未知部门 {dep!r}（已有：{known}）", f"unknown department {dep!r} (known: {known})"))
             ok = False
         phone = re.sub(r"\s+", "", rec.get("phone", "")) or None
         if phone is not None and not (MOBILE.match(phone) or LANDLINE.match(phone)):
-            bad(number, "phone", f"malformed phone {phone!r}; use a mobile 1XXXXXXXXXX or a landline 0431-XXXXXXXX")
+            bad(number, "phone", t(
+                f"电话格式有误 {phone!r}，请填写手机号 1XXXXXXXXXX 或座机 0431-XXXXXXXX",
+                f"malformed phone {phone!r}; use a mobile 1XXXXXXXXXX or a landline 0431-XXXXXXXX",
+            ))
             ok = False
         cap_raw = rec.get("capacity", "").strip()
         capacity = 1.0
@@ -183,17 +204,22 @@ def validate_rows(
             except ValueError:
                 capacity = math.nan
             if not math.isfinite(capacity) or capacity <= 0:
-                bad(number, "capacity", f"{cap_raw!r} is not a number > 0")
+                bad(number, "capacity", t(f"{cap_raw!r} 不是大于 0 的数", f"{cap_raw!r} is not a number > 0"))
                 ok = False
         upk = tuple(x.strip() for x in LIST_SPLIT.split(rec.get("unit_packages", "")) if x.strip())
         unknown_units = [u for u in upk if u not in units]
         if unknown_units:
-            bad(number, "unit_packages", f"unknown unit(s) {', '.join(unknown_units)}; load the layers first or fix the codes")
+            uu = ", ".join(unknown_units)
+            bad(number, "unit_packages", t(
+                f"未知单位 {uu}，请先导入图层或更正代码",
+                f"unknown unit(s) {uu}; load the layers first or fix the codes",
+            ))
             ok = False
         ppk = tuple(x.strip() for x in LIST_SPLIT.split(rec.get("place_packages", "")) if x.strip())
         unknown_places = [k for k in ppk if k not in places]
         if unknown_places:
-            bad(number, "place_packages", f"unknown key place(s) {', '.join(unknown_places)}")
+            up = ", ".join(unknown_places)
+            bad(number, "place_packages", t(f"未知重点场所 {up}", f"unknown key place(s) {up}"))
             ok = False
         active: bool | None = None
         if "active" in rec and rec["active"].strip():
@@ -203,7 +229,8 @@ def validate_rows(
             elif a in {"0", "false", "no", "n", "否", "离岗"}:
                 active = False
             else:
-                bad(number, "active", f"{rec['active']!r} is not true/false")
+                a_raw = rec["active"]
+                bad(number, "active", t(f"{a_raw!r} 不是 true/false", f"{a_raw!r} is not true/false"))
                 ok = False
         if ok:
             out.append(
@@ -211,11 +238,19 @@ def validate_rows(
             )
     if problems:
         shown = "; ".join(problems[:MAX_PROBLEMS])
-        more = f"; … and {len(problems) - MAX_PROBLEMS} more" if len(problems) > MAX_PROBLEMS else ""
-        msg = f"{path}: {len(problems)} problem(s), nothing imported: {shown}{more}"
+        extra = len(problems) - MAX_PROBLEMS
+        more = t(f"；……另有 {extra} 处", f"; … and {extra} more") if extra > 0 else ""
+        msg = t(
+            f"{path}：发现 {len(problems)} 处问题，未导入任何数据：{shown}{more}",
+            f"{path}: {len(problems)} problem(s), nothing imported: {shown}{more}",
+        )
         raise InvalidFieldError(msg)
     if not out:
-        raise InvalidFieldError(f"{path}: no leader rows; expected a header {','.join(COLUMNS)} and rows")
+        header_line = ",".join(COLUMNS)
+        raise InvalidFieldError(t(
+            f"{path}：没有领导数据行，应有表头 {header_line} 及数据行",
+            f"{path}: no leader rows; expected a header {header_line} and rows",
+        ))
     return out
 
 

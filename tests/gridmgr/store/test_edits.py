@@ -256,7 +256,8 @@ def test_export_then_import_round_trip(loaded_store, tmp_path):
     assert rep3.changed == 0 and rep3.rows == len(df)
 
 
-def test_import_names_every_bad_row_and_writes_nothing(loaded_store, tmp_path):
+def test_import_names_every_bad_row_and_writes_nothing(loaded_store, tmp_path, monkeypatch):
+    monkeypatch.setenv("GRIDMGR_LANG", "en")  # asserts the English row/column wording
     store = loaded_store
     out = store.export_assignments(tmp_path / "a.csv")
     df = pd.read_csv(out, dtype=str, keep_default_na=False)

@@ -32,7 +32,8 @@ def test_import_creates_leaders_with_packages_and_hides_phones(store, make_layer
     assert (ev["kind"] == "created").sum() == 6
 
 
-def test_every_problem_is_named_and_nothing_is_imported(store, make_layers, tmp_path):
+def test_every_problem_is_named_and_nothing_is_imported(store, make_layers, tmp_path, monkeypatch):
+    monkeypatch.setenv("GRIDMGR_LANG", "en")  # asserts the English row/column wording
     store.load_layers(make_layers(2), res=10, actor="t")
     path = _write(
         tmp_path / "bad.csv",
@@ -59,7 +60,8 @@ def test_every_problem_is_named_and_nothing_is_imported(store, make_layers, tmp_
     assert store.dump() == before
 
 
-def test_a_bad_last_row_leaves_the_store_as_before(loaded_store, tmp_path):
+def test_a_bad_last_row_leaves_the_store_as_before(loaded_store, tmp_path, monkeypatch):
+    monkeypatch.setenv("GRIDMGR_LANG", "en")  # asserts the English row/column wording
     store = loaded_store
     before = store.dump()
     rows = [f"N{i:02d},网格长N{i:02d},grid_leader,,,1,220173001001," for i in range(30)]
