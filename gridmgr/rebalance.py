@@ -47,6 +47,7 @@ from gridmgr._rebalance_solver import (
     RebalanceResult,
 )
 from gridmgr.errors import InfeasibleError, InputError
+from gridmgr.i18n import t
 
 __all__ = [
     "PLAN_PARAMS", "BoolArray", "FloatArray", "IntArray", "Metrics", "Miss", "Plan", "Rebalance",
@@ -201,7 +202,10 @@ def inputs_from_store(
     units = store.units()
     pieces = store.pieces(scope)  # UnitNotFoundError when the scope is unknown
     if len(pieces) == 0:
-        raise InputError(f"scope {scope}: no pieces in the store; load the layers first (gridmgr load)")
+        raise InputError(t(
+            f"范围 {scope}：库中没有地块，请先导入图层（gridmgr load）",
+            f"scope {scope}: no pieces in the store; load the layers first (gridmgr load)",
+        ))
     leaders = store.leaders()
     key_places = store.key_places(scope)
     to_comm = _community_map(units)
@@ -213,15 +217,24 @@ def inputs_from_store(
     known = dict(zip(leaders["id"].astype(str), range(len(leaders)), strict=True))
     for lid in add_ids + remove_ids + list((capacity or {}).keys()):
         if lid not in known:
-            raise LeaderNotFoundError(
-                f"leader {lid!r} is not in the store; import it first (gridmgr leaders import FILE)")
+            raise LeaderNotFoundError(t(
+                f"领导 {lid!r} 不在库中，请先导入（gridmgr leaders import FILE）",
+                f"leader {lid!r} is not in the store; import it first (gridmgr leaders import FILE)",
+            ))
     both = set(add_ids) & set(remove_ids)
     if both:
-        raise InputError(f"leader(s) {', '.join(sorted(both))} are both added and removed; choose one")
+        both_ids = ", ".join(sorted(both))
+        raise InputError(t(
+            f"领导 {both_ids} 同时被列为新增和移除，请只选其一",
+            f"leader(s) {both_ids} are both added and removed; choose one",
+        ))
     active = leaders["active"].to_numpy(dtype=bool)
     for lid in add_ids:
         if not active[known[lid]]:
-            raise ConflictError(f"leader {lid} is inactive; reactivate (re-import) before adding them")
+            raise ConflictError(t(
+                f"领导 {lid} 已停用；请先重新启用（重新导入）再新增",
+                f"leader {lid} is inactive; reactivate (re-import) before adding them",
+            ))
 
     def comms_of(pos: int) -> list[str]:
         packs = leaders["unit_packages"].iloc[pos] or []
@@ -234,29 +247,44 @@ def inputs_from_store(
         lid = str(leaders["id"].iloc[pos])
         if not comms_of(pos):
             if lid in add_ids:
-                raise InputError(
+                raise InputError(t(
+                    f"领导 {lid} 在范围 {scope} 内没有包保单位；请先在领导名单文件中将该社区加入其 "
+                    "unit_packages",
                     f"leader {lid} has no unit package in scope {scope}; add the community to their "
-                    "unit_packages (leaders file) first")
+                    "unit_packages (leaders file) first",
+                ))
             continue
         holds = active[pos] and role[pos] == "grid_leader" and lid in holders
         if holds or lid in add_ids or lid in remove_ids:
             part.append(pos)
     if not part:
-        raise InfeasibleError(
+        raise InfeasibleError(t(
+            f"范围 {scope}：没有网格长包保这里的地块，也没有新增领导；请先分配"
+            "（gridmgr assign auto），或用 --leaders-add 指定新增领导",
             f"scope {scope}: no grid leader holds pieces here and none is added; assign first "
-            "(gridmgr assign auto) or name newcomers with --leaders-add")
+            "(gridmgr assign auto) or name newcomers with --leaders-add",
+        ))
     ids = [str(leaders["id"].iloc[p]) for p in part]
     pos_of = {lid: i for i, lid in enumerate(ids)}
     caps = np.array([float(leaders["capacity"].iloc[p]) for p in part], dtype=np.float64)
     for lid, x in (capacity or {}).items():
         if lid not in pos_of:
-            raise InputError(f"--capacity {lid}={x}: leader {lid} takes no part in scope {scope}")
+            raise InputError(t(
+                f"--capacity {lid}={x}：领导 {lid} 不参与范围 {scope} 的调整",
+                f"--capacity {lid}={x}: leader {lid} takes no part in scope {scope}",
+            ))
         if not np.isfinite(float(x)) or float(x) <= 0:
-            raise InputError(f"--capacity {lid}={x}: capacity must be > 0 (use --leaders-remove to drop)")
+            raise InputError(t(
+                f"--capacity {lid}={x}：capacity 必须大于 0（如需移除，请用 --leaders-remove）",
+                f"--capacity {lid}={x}: capacity must be > 0 (use --leaders-remove to drop)",
+            ))
         caps[pos_of[lid]] = float(x)
     for lid in remove_ids:
         if lid not in pos_of:
-            raise InputError(f"--leaders-remove {lid}: leader takes no part in scope {scope}")
+            raise InputError(t(
+                f"--leaders-remove {lid}：该领导不参与范围 {scope} 的调整",
+                f"--leaders-remove {lid}: leader takes no part in scope {scope}",
+            ))
         caps[pos_of[lid]] = 0.0
     holder = pieces["leader_id"].to_numpy(dtype=object)
     owner = np.array([pos_of.get(h, -1) if h is not None else -1 for h in holder], dtype=np.int64)
@@ -283,7 +311,10 @@ def inputs_from_store(
             continue
         hit = cells == item
         if not hit.any():
-            raise InputError(f"--lock {item}: neither a leader taking part nor a cell in scope {scope}")
+            raise InputError(t(
+                f"--lock {item}：既不是参与调整的领导，也不是范围 {scope} 内的网格单元",
+                f"--lock {item}: neither a leader taking part nor a cell in scope {scope}",
+            ))
         locked_pieces |= hit
     adj = piece_adjacency(pieces)
     loads = piece_loads(pieces, key_places, weights)
@@ -448,13 +479,16 @@ def _check_packages(inp: StoreInputs, mp: IntArray, to_id: Any) -> None:
     to_comm = _community_map(inp.units)
     packs = dict(zip(inp.leaders["id"].astype(str), inp.leaders["unit_packages"], strict=True))
     comm = inp.pieces["unit_code"].astype(str).to_numpy()[mp]
-    bad = [(str(c), str(t)) for c, t in zip(comm, to_id, strict=True)
-           if to_comm(c)[0] not in {x for p in (packs.get(str(t)) or []) for x in to_comm(str(p))}]
+    bad = [(str(c), str(to)) for c, to in zip(comm, to_id, strict=True)
+           if to_comm(c)[0] not in {x for p in (packs.get(str(to)) or []) for x in to_comm(str(p))}]
     if bad:
-        c, t = bad[0]
-        raise InfeasibleError(
+        c, to = bad[0]
+        raise InfeasibleError(t(
+            f"{len(bad)} 项调整会使领导包保其包保单位以外的地块，例如单位 {c} 分给 {to}；"
+            "请将该单位加入其 unit_packages，或按社区分别调整",
             f"{len(bad)} move(s) would give leaders pieces outside their unit packages, e.g. unit {c} "
-            f"to {t}; add the unit to their unit_packages or rebalance per community")
+            f"to {to}; add the unit to their unit_packages or rebalance per community",
+        ))
 
 
 def get_plan(store: Any, plan_id: str) -> Plan:
@@ -471,7 +505,11 @@ def _require_status(plan: Plan, wanted: str, action: str) -> None:
     from gridmgr.errors import ConflictError
 
     if plan.status != wanted:
-        raise ConflictError(f"plan {plan.id} is {plan.status}; only a {wanted} plan can be {action}")
+        action_zh = {"applied": "应用", "discarded": "舍弃", "undone": "撤销"}.get(action, action)
+        raise ConflictError(t(
+            f"方案 {plan.id} 的状态为 {plan.status}；只有状态为 {wanted} 的方案才能{action_zh}",
+            f"plan {plan.id} is {plan.status}; only a {wanted} plan can be {action}",
+        ))
 
 
 def apply_plan(store: Any, plan_id: str, *, actor: str, reason: str | None = None) -> Any:

@@ -17,6 +17,7 @@ from gridmgr.errors import (
     NotFoundError,
     StaleVersionError,
 )
+from gridmgr.i18n import t
 from gridmgr.store import schema as s
 from gridmgr.store._bulk import insert_rows, update_rows
 from gridmgr.store._types import Change, ChangeResult
@@ -30,7 +31,8 @@ EDIT_KINDS = ("edit", "auto", "plan", "import", "undo")
 def _names(items: Iterable[Any], limit: int = 10) -> str:
     items = list(items)
     shown = ", ".join(str(i) for i in items[:limit])
-    return shown + (f" … (+{len(items) - limit} more)" if len(items) > limit else "")
+    extra = len(items) - limit
+    return shown + (t(f" ……（另有 {extra} 个）", f" … (+{extra} more)") if extra > 0 else "")
 
 
 def _opt(value: Any) -> str | None:
@@ -49,9 +51,9 @@ def _frame(changes: Iterable[Change | tuple[Any, ...]] | pd.DataFrame) -> pd.Dat
         elif "cell" in changes.columns:
             ref = changes["cell"].astype(str)
         else:
-            raise InputError("changes: the frame needs a piece_id or a cell column")
+            raise InputError(t("changes：数据表需要 piece_id 或 cell 列", "changes: the frame needs a piece_id or a cell column"))
         if "leader_id" not in changes.columns:
-            raise InputError("changes: the frame needs a leader_id column")
+            raise InputError(t("changes：数据表需要 leader_id 列", "changes: the frame needs a leader_id column"))
         n = len(changes)
         exp = changes["expected_version"] if "expected_version" in changes.columns else [None] * n
         fb = changes["fallback"] if "fallback" in changes.columns else [False] * n
@@ -103,9 +105,12 @@ def _resolve(conn: Connection, df: pd.DataFrame) -> pd.DataFrame:
     known_cells = set(found["cell"])
     unknown = [i for i in ids if i not in known_ids] + [c for c in cells if c not in known_cells]
     if unknown:
-        msg = (
-            f"{len(unknown)} piece(s)/cell(s) are not in the store: {_names(unknown)}; "
-            "check the cells against `gridmgr assign export` (or load the layers first)"
+        names = _names(unknown)
+        msg = t(
+            f"{len(unknown)} 个地块/网格单元不在库中：{names}；"
+            "请对照 `gridmgr assign export` 核对网格单元（或先导入图层）",
+            f"{len(unknown)} piece(s)/cell(s) are not in the store: {names}; "
+            "check the cells against `gridmgr assign export` (or load the layers first)",
         )
         raise NotFoundError(msg)
     by_id = df[is_id].assign(piece_id=lambda d: d["ref"].astype("int64")).merge(
@@ -118,7 +123,11 @@ def _resolve(conn: Connection, df: pd.DataFrame) -> pd.DataFrame:
     dup = out["piece_id"].duplicated(keep=False)
     if dup.any():
         cells_dup = sorted(set(out.loc[dup, "cell"]))
-        msg = f"changes name the same piece more than once: cells {_names(cells_dup)}; give each piece once"
+        names = _names(cells_dup)
+        msg = t(
+            f"变更中同一地块出现多次：网格单元 {names}；每个地块只能出现一次",
+            f"changes name the same piece more than once: cells {names}; give each piece once",
+        )
         raise InputError(msg)
     out["piece_id"] = out["piece_id"].astype("int64")
     out["leader_id"] = pd.Series([_opt(v) for v in out["leader_id"]], index=out.index, dtype=object)
@@ -130,7 +139,8 @@ def _check_leaders(store: Store, conn: Connection, df: pd.DataFrame) -> None:
     bad_fb = df["fallback"] & df["leader_id"].isna()
     if bad_fb.any():
         cells = sorted(set(df.loc[bad_fb, "cell"]))
-        raise InputError(f"fallback needs a leader: cells {_names(cells)}")
+        names = _names(cells)
+        raise InputError(t(f"fallback 需要指定领导：网格单元 {names}", f"fallback needs a leader: cells {names}"))
     wanted = sorted({x for x in df["leader_id"] if x is not None})
     if not wanted:
         return
@@ -150,16 +160,19 @@ def _check_leaders(store: Store, conn: Connection, df: pd.DataFrame) -> None:
     active = {str(i): bool(a) for i, a in rows}
     unknown = [x for x in wanted if x not in active]
     if unknown:
-        msg = (
-            f"leader(s) not in the store: {_names(unknown)}; "
-            "import them with `gridmgr leaders import FILE` or fix the id"
+        names = _names(unknown)
+        msg = t(
+            f"领导不在库中：{names}；请用 `gridmgr leaders import FILE` 导入，或更正 id",
+            f"leader(s) not in the store: {names}; "
+            "import them with `gridmgr leaders import FILE` or fix the id",
         )
         raise LeaderNotFoundError(msg)
     inactive = [x for x in wanted if not active[x]]
     if inactive:
-        msg = (
-            f"leader(s) {_names(inactive)} are inactive (deactivated); assign the pieces to an "
-            "active leader"
+        names = _names(inactive)
+        msg = t(
+            f"领导 {names} 已停用（不在岗）；请将地块分配给在岗的领导",
+            f"leader(s) {names} are inactive (deactivated); assign the pieces to an active leader",
         )
         raise ConflictError(msg)
     parents = store._unit_parents(conn)
@@ -173,11 +186,15 @@ def _check_leaders(store: Store, conn: Connection, df: pd.DataFrame) -> None:
     outside = assigned[~assigned["piece_id"].isin(ok["piece_id"])]
     if len(outside):
         first = outside.iloc[0]
-        msg = (
+        names = _names(sorted(set(outside["cell"])))
+        msg = t(
+            f"{len(outside)} 个地块不在新领导包保的单位范围内：例如网格单元 {first.cell}"
+            f"（单位 {first.unit_code}）分给领导 {first.leader_id}；网格单元 {names}；"
+            "领导只能包保其 unit_packages 所列单位内的地块（如需调整，请重新导入领导名单文件）",
             f"{len(outside)} piece(s) lie outside the units of their new leader: e.g. cell "
             f"{first.cell} (unit {first.unit_code}) for leader {first.leader_id}; "
-            f"cells {_names(sorted(set(outside['cell'])))}; a leader may only hold pieces in the "
-            "units listed in their unit_packages (re-import the leaders file to change that)"
+            f"cells {names}; a leader may only hold pieces in the "
+            "units listed in their unit_packages (re-import the leaders file to change that)",
         )
         raise InputError(msg)
 
@@ -199,11 +216,18 @@ def apply_changes(
     from gridmgr.store._store import chunks
 
     if kind not in EDIT_KINDS:
-        raise InputError(f"edit kind {kind!r} is unknown; use one of {', '.join(EDIT_KINDS)}")
+        kinds = ", ".join(EDIT_KINDS)
+        raise InputError(t(f"未知的变更类型 {kind!r}，请使用 {kinds} 之一", f"edit kind {kind!r} is unknown; use one of {kinds}"))
     if not actor or not str(actor).strip():
-        raise InputError("an edit needs an actor (--actor ID): who makes this change?")
+        raise InputError(t(
+            "变更需要填写操作人（--actor ID）：由谁进行此项变更？",
+            "an edit needs an actor (--actor ID): who makes this change?",
+        ))
     if not reason or not str(reason).strip():
-        raise InputError("an edit needs a reason (--reason TEXT): why is this change made?")
+        raise InputError(t(
+            "变更需要填写原因（--reason TEXT）：为何进行此项变更？",
+            "an edit needs a reason (--reason TEXT): why is this change made?",
+        ))
     df = _frame(changes)
     if df.empty:
         return ChangeResult(None, 0, 0, ())
@@ -228,7 +252,11 @@ def apply_changes(
         df = df.merge(cur, on="piece_id", how="left")
         if df["version"].isna().any():
             missing = sorted(set(df.loc[df["version"].isna(), "cell"]))
-            msg = f"pieces without an assignment row: cells {_names(missing)}; reload the layers"
+            names = _names(missing)
+            msg = t(
+                f"地块缺少包保分配记录：网格单元 {names}；请重新导入图层",
+                f"pieces without an assignment row: cells {names}; reload the layers",
+            )
             raise ConflictError(msg)
         df["version"] = df["version"].astype("int64")
         df["cur_fallback"] = df["cur_fallback"].astype(bool)
@@ -239,11 +267,16 @@ def apply_changes(
         if stale.any():
             bad = df[stale]
             first = bad.iloc[0]
-            msg = (
+            holder, expected = first.cur_leader or "-", int(first.expected_version)
+            names = _names(sorted(set(bad["cell"])))
+            msg = t(
+                f"{len(bad)} 个地块的版本已过期（在您编辑之后已被修改）：网格单元 {first.cell}"
+                f"（单位 {first.unit_code}）当前为版本 {first.version}，由 {holder} 包保，"
+                f"您预期的是版本 {expected}；冲突的网格单元：{names}。请重新加载后再编辑",
                 f"{len(bad)} piece(s) changed since the version you edited: cell {first.cell} "
                 f"(unit {first.unit_code}) is at version {first.version} held by "
-                f"{first.cur_leader or '-'}, you expected version {int(first.expected_version)}; "
-                f"conflicting cells: {_names(sorted(set(bad['cell'])))}. Reload and edit again"
+                f"{holder}, you expected version {expected}; "
+                f"conflicting cells: {names}. Reload and edit again",
             )
             raise StaleVersionError(msg, pieces=sorted(set(bad["cell"])))
         same = (df["leader_id"].fillna("\x00") == df["cur_leader"].fillna("\x00")) & (
@@ -273,7 +306,10 @@ def apply_changes(
         )
         if n != len(pids):
             # Cannot happen while the rows are locked; refuse rather than write a partial edit.
-            msg = "a concurrent edit changed some of these pieces; reload and edit again"
+            msg = t(
+                "其他人同时修改了其中部分地块（版本已过期）；请重新加载后再编辑",
+                "a concurrent edit changed some of these pieces; reload and edit again",
+            )
             raise StaleVersionError(msg, pieces=sorted(set(cells)))
         event_cols = ["changeset_id", "kind", "piece_id", "cell", "unit_code", "from_leader",
                       "to_leader", "from_fallback", "to_fallback", "from_version", "to_version",
@@ -303,11 +339,17 @@ def undo_changeset(
             store._lock(select(cs.c.kind, cs.c.undone_by, cs.c.plan_id).where(cs.c.id == changeset_id))
         ).first()
         if row is None:
-            msg = f"change set {changeset_id!r} is not in the store; see `gridmgr history`"
+            msg = t(
+                f"变更集 {changeset_id!r} 不在库中；请查看 `gridmgr history`",
+                f"change set {changeset_id!r} is not in the store; see `gridmgr history`",
+            )
             raise NotFoundError(msg)
         kind, undone_by, plan_id = row
         if undone_by is not None:
-            raise ConflictError(f"change set {changeset_id} was already undone by {undone_by}")
+            raise ConflictError(t(
+                f"变更集 {changeset_id} 已被 {undone_by} 撤销",
+                f"change set {changeset_id} was already undone by {undone_by}",
+            ))
         events = pd.DataFrame(
             [tuple(r) for r in c.execute(
                 select(
@@ -320,14 +362,18 @@ def undo_changeset(
             columns=["piece_id", "cell", "kind", "from_leader", "from_fallback", "to_version"],
         )
         if events.empty:
-            raise ConflictError(
-                f"change set {changeset_id} ({kind}) changed no assignment; nothing to undo"
-            )
+            raise ConflictError(t(
+                f"变更集 {changeset_id}（{kind}）未改动任何包保分配，无可撤销内容",
+                f"change set {changeset_id} ({kind}) changed no assignment; nothing to undo",
+            ))
         orphan = events[events["kind"] == "orphan"]
         if len(orphan):
-            msg = (
+            names = _names(sorted(set(orphan["cell"])))
+            msg = t(
+                f"变更集 {changeset_id} 结束的是因导入图层而被删除的地块的包保分配"
+                f"（网格单元 {names}）；请改为重新导入原图层",
                 f"change set {changeset_id} ended assignments of pieces removed by a layers load "
-                f"(cells {_names(sorted(set(orphan['cell'])))}); reload the old layers instead"
+                f"(cells {names}); reload the old layers instead",
             )
             raise ConflictError(msg)
         first = events.drop_duplicates("piece_id", keep="first").set_index("piece_id")
@@ -338,7 +384,11 @@ def undo_changeset(
         }
         gone = [str(first.loc[i, "cell"]) for i in first.index if int(i) not in alive]
         if gone:
-            msg = f"pieces of change set {changeset_id} no longer exist: cells {_names(gone)}"
+            names = _names(gone)
+            msg = t(
+                f"变更集 {changeset_id} 涉及的地块已不存在：网格单元 {names}",
+                f"pieces of change set {changeset_id} no longer exist: cells {names}",
+            )
             raise ConflictError(msg)
         changes = pd.DataFrame(
             {
@@ -364,7 +414,10 @@ def _when(value: dt.datetime | str | None, what: str) -> dt.datetime | None:
     try:
         ts = pd.Timestamp(value)
     except (TypeError, ValueError):
-        msg = f"{what}={value!r} is not a date/time; use e.g. 2026-11-25 or 2026-11-25T08:00:00Z"
+        msg = t(
+            f"{what}={value!r} 不是有效的日期/时间，请使用如 2026-11-25 或 2026-11-25T08:00:00Z 的格式",
+            f"{what}={value!r} is not a date/time; use e.g. 2026-11-25 or 2026-11-25T08:00:00Z",
+        )
         raise InputError(msg) from None
     if ts.tzinfo is None:
         ts = ts.tz_localize("UTC")

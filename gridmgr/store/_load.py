@@ -18,6 +18,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, text, upda
 
 from gridmgr import settings
 from gridmgr.errors import InvalidFieldError, OrphanedAssignmentsError
+from gridmgr.i18n import t
 from gridmgr.store import schema as s
 from gridmgr.store._bulk import insert_rows, update_rows
 from gridmgr.store._geom import as_array, from_wkb, to_multipolygons, to_wkb
@@ -65,7 +66,7 @@ def _prepare(layers: Any, *, res: int, pieces: pd.DataFrame | None, progress: bo
     from gridmgr.units import area_m2, lowest_units
 
     source = getattr(layers, "source", None)
-    where = str(source) if source is not None else "layers"
+    where = str(source) if source is not None else t("图层", "layers")
 
     dep_in = getattr(layers, "departments", None)
     dep_in = pd.DataFrame(dep_in if dep_in is not None else [], columns=None)
@@ -77,7 +78,7 @@ def _prepare(layers: Any, *, res: int, pieces: pd.DataFrame | None, progress: bo
         }
     )
     if departments["code"].isna().any() or departments["code"].duplicated().any():
-        raise InvalidFieldError(f"{where}: departments need unique, non-empty codes")
+        raise InvalidFieldError(t(f"{where}：部门代码不能为空且不能重复", f"{where}: departments need unique, non-empty codes"))
     departments["name"] = departments["name"].fillna(departments["code"])
 
     cat_in = getattr(layers, "categories", None)
@@ -94,14 +95,16 @@ def _prepare(layers: Any, *, res: int, pieces: pd.DataFrame | None, progress: bo
         }
     )
     if categories["category"].isna().any() or categories["category"].duplicated().any():
-        raise InvalidFieldError(f"{where}: categories need unique, non-empty keys")
+        raise InvalidFieldError(t(f"{where}：类别键不能为空且不能重复", f"{where}: categories need unique, non-empty keys"))
     categories["name"] = categories["name"].fillna(categories["category"])
     bad_dep = categories["department"].notna() & ~categories["department"].isin(departments["code"])
     if bad_dep.any():
         row = categories[bad_dep].iloc[0]
-        msg = (
+        msg = t(
+            f"{where}：类别 {row.category!r} 所属部门 {row.department!r} 不在部门列表中，"
+            "请将其添加到 departments.json",
             f"{where}: category {row.category!r} names department {row.department!r}, which is "
-            "not among the departments; add it to departments.json"
+            "not among the departments; add it to departments.json",
         )
         raise InvalidFieldError(msg)
 
@@ -120,25 +123,29 @@ def _prepare(layers: Any, *, res: int, pieces: pd.DataFrame | None, progress: bo
     )
     if units["code"].isna().any():
         i = int(np.flatnonzero(units["code"].isna().to_numpy())[0])
-        raise InvalidFieldError(f"{where}: unit feature {i} has no code")
+        raise InvalidFieldError(t(f"{where}：第 {i} 个单位要素缺少代码（code）", f"{where}: unit feature {i} has no code"))
     dup = units["code"].duplicated()
     if dup.any():
-        raise InvalidFieldError(f"{where}: unit code {units['code'][dup].iloc[0]!r} appears twice")
+        ucode = units["code"][dup].iloc[0]
+        raise InvalidFieldError(t(f"{where}：单位代码 {ucode!r} 重复出现", f"{where}: unit code {ucode!r} appears twice"))
     bad_level = ~units["level"].isin(LEVELS)
     if bad_level.any():
         i = int(np.flatnonzero(bad_level.to_numpy())[0])
-        msg = (
-            f"{where}: unit feature {i} (code={units['code'][i]!r}) has level "
-            f"{units['level'][i]!r}; use one of {', '.join(LEVELS)}"
+        ucode, ulevel, levels = units["code"][i], units["level"][i], ", ".join(LEVELS)
+        msg = t(
+            f"{where}：第 {i} 个单位要素（code={ucode!r}）的层级为 {ulevel!r}，请使用 {levels} 之一",
+            f"{where}: unit feature {i} (code={ucode!r}) has level {ulevel!r}; use one of {levels}",
         )
         raise InvalidFieldError(msg)
     units["name"] = units["name"].fillna(units["code"])
     bad_parent = units["parent"].notna() & ~units["parent"].isin(units["code"])
     if bad_parent.any():
         i = int(np.flatnonzero(bad_parent.to_numpy())[0])
-        msg = (
-            f"{where}: unit feature {i} (code={units['code'][i]!r}) names parent "
-            f"{units['parent'][i]!r}, which is not among the units"
+        ucode, uparent = units["code"][i], units["parent"][i]
+        msg = t(
+            f"{where}：第 {i} 个单位要素（code={ucode!r}）的上级 {uparent!r} 不在单位列表中",
+            f"{where}: unit feature {i} (code={ucode!r}) names parent {uparent!r}, "
+            "which is not among the units",
         )
         raise InvalidFieldError(msg)
     ugeom = to_multipolygons(uin.geometry, what=f"{where}: units")
@@ -161,11 +168,16 @@ def _prepare(layers: Any, *, res: int, pieces: pd.DataFrame | None, progress: bo
     )
     pframe["_geom"] = pgeom
     if pframe.duplicated(["cell", "unit_code"]).any():
-        raise InvalidFieldError(f"{where}: pieces repeat a (cell, unit_code) pair")
+        raise InvalidFieldError(
+            t(f"{where}：地块中 (cell, unit_code) 组合重复", f"{where}: pieces repeat a (cell, unit_code) pair")
+        )
     unknown_units = ~pframe["unit_code"].isin(units["code"])
     if unknown_units.any():
         code = pframe["unit_code"][unknown_units].iloc[0]
-        raise InvalidFieldError(f"{where}: pieces name unit {code!r}, which is not among the units")
+        raise InvalidFieldError(t(
+            f"{where}：地块所属单位 {code!r} 不在单位列表中",
+            f"{where}: pieces name unit {code!r}, which is not among the units",
+        ))
 
     kin = getattr(layers, "key_places", None)
     if kin is None or len(kin) == 0:
@@ -186,26 +198,32 @@ def _prepare(layers: Any, *, res: int, pieces: pd.DataFrame | None, progress: bo
         )
         if key_places["code"].isna().any():
             i = int(np.flatnonzero(key_places["code"].isna().to_numpy())[0])
-            raise InvalidFieldError(f"{where}: key place feature {i} has no code")
+            raise InvalidFieldError(t(f"{where}：第 {i} 个重点场所要素缺少代码（code）", f"{where}: key place feature {i} has no code"))
         dupk = key_places["code"].duplicated()
         if dupk.any():
             code = key_places["code"][dupk].iloc[0]
-            raise InvalidFieldError(f"{where}: key place code {code!r} appears twice")
+            raise InvalidFieldError(t(f"{where}：重点场所代码 {code!r} 重复出现", f"{where}: key place code {code!r} appears twice"))
         key_places["name"] = key_places["name"].fillna(key_places["code"])
         badc = ~key_places["category"].isin(categories["category"])
         if badc.any():
             i = int(np.flatnonzero(badc.to_numpy())[0])
-            msg = (
-                f"{where}: key place feature {i} (code={key_places['code'][i]!r}) has category "
-                f"{key_places['category'][i]!r}, which is not in departments.json; add it there "
-                "or correct the place"
+            kcode, kcat = key_places["code"][i], key_places["category"][i]
+            msg = t(
+                f"{where}：第 {i} 个重点场所要素（code={kcode!r}）的类别 {kcat!r} 不在 departments.json 中，"
+                "请在该文件中添加或更正该场所",
+                f"{where}: key place feature {i} (code={kcode!r}) has category {kcat!r}, which is "
+                "not in departments.json; add it there or correct the place",
             )
             raise InvalidFieldError(msg)
         kgeom = as_array(kin.geometry)
         empty = shapely.is_missing(kgeom) | shapely.is_empty(kgeom)
         if empty.any():
             i = int(np.flatnonzero(empty)[0])
-            msg = f"{where}: key place feature {i} (code={key_places['code'][i]!r}) has no geometry"
+            kcode = key_places["code"][i]
+            msg = t(
+                f"{where}：第 {i} 个重点场所要素（code={kcode!r}）没有几何图形",
+                f"{where}: key place feature {i} (code={kcode!r}) has no geometry",
+            )
             raise InvalidFieldError(msg)
         points = shapely.point_on_surface(kgeom)
         low = lowest_units(uin)
@@ -399,15 +417,22 @@ def load_layers(
         }
         if len(orphans) and not allow_orphans:
             shown = "; ".join(
-                f"{o['cell']} (unit {o['unit_code']}, leader {o['leader_id']})"
+                t(
+                    f"{o['cell']}（单位 {o['unit_code']}，领导 {o['leader_id']}）",
+                    f"{o['cell']} (unit {o['unit_code']}, leader {o['leader_id']})",
+                )
                 for o in orphan_list[:10]
             )
-            more = f" … (+{len(orphan_list) - 10} more)" if len(orphan_list) > 10 else ""
-            msg = (
+            extra = len(orphan_list) - 10
+            more = t(f" ……（另有 {extra} 处）", f" … (+{extra} more)") if extra > 0 else ""
+            msg = t(
+                f"导入 {prep.source or '这些图层'} 将删除 {len(p_rem)} 个地块，并使 {len(orphans)} 条"
+                f"包保分配失去归属：{shown}{more}。未做任何更改。请先重新分配这些地块，或使用 "
+                "--force（allow_orphans=True）导入以结束这些分配（会记入历史记录）",
                 f"loading {prep.source or 'these layers'} would remove {len(p_rem)} piece(s) and "
                 f"orphan {len(orphans)} assignment(s): {shown}{more}. Nothing was changed. "
                 "Reassign those pieces first, or load with --force (allow_orphans=True) to end "
-                "the assignments (recorded in the history)"
+                "the assignments (recorded in the history)",
             )
             raise OrphanedAssignmentsError(msg)
 

@@ -21,6 +21,7 @@ from gridmgr.errors import (
     SchemaError,
     UnitNotFoundError,
 )
+from gridmgr.i18n import t
 from gridmgr.store import schema as s
 from gridmgr.store._engine import create_store_engine, read_connection, write_transaction
 from gridmgr.store._geom import from_wkb
@@ -159,10 +160,14 @@ class Store:
                         with conn.begin_nested():
                             conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
                     except Exception as exc:
-                        msg = (
+                        ename = type(exc).__name__
+                        msg = t(
+                            f"{self!r}：未安装 PostGIS 扩展且无法创建（{ename}）；请安装 "
+                            "postgresql-15-postgis-3（scripts/system-deps.sh），或请数据库管理员执行 "
+                            "CREATE EXTENSION postgis",
                             f"{self!r}: the PostGIS extension is not installed and could not be "
-                            f"created ({type(exc).__name__}); install postgresql-15-postgis-3 "
-                            "(scripts/system-deps.sh) or ask the DBA to run CREATE EXTENSION postgis"
+                            f"created ({ename}); install postgresql-15-postgis-3 "
+                            "(scripts/system-deps.sh) or ask the DBA to run CREATE EXTENSION postgis",
                         )
                         raise SchemaError(msg) from exc
             cfg.attributes["connection"] = conn
@@ -187,10 +192,17 @@ class Store:
             return
         rev = self.revision()
         if rev != s.HEAD_REVISION:
-            state = "no gridmgr schema" if rev is None else f"schema revision {rev}"
-            msg = (
-                f"{self!r} has {state} (expected {s.HEAD_REVISION}); run `gridmgr db upgrade`"
-            )
+            head = s.HEAD_REVISION
+            if rev is None:
+                msg = t(
+                    f"{self!r} 中没有 gridmgr 数据库结构（应为 {head}），请运行 `gridmgr db upgrade`",
+                    f"{self!r} has no gridmgr schema (expected {head}); run `gridmgr db upgrade`",
+                )
+            else:
+                msg = t(
+                    f"{self!r} 的数据库结构版本为 {rev}（应为 {head}），请运行 `gridmgr db upgrade`",
+                    f"{self!r} has schema revision {rev} (expected {head}); run `gridmgr db upgrade`",
+                )
             raise SchemaError(msg)
         self._schema_ok = True
 
@@ -226,7 +238,11 @@ class Store:
         undoes: str | None = None,
     ) -> str:
         if kind not in CHANGESET_KINDS:
-            msg = f"change set kind {kind!r} is unknown; use one of {', '.join(CHANGESET_KINDS)}"
+            kinds = ", ".join(CHANGESET_KINDS)
+            msg = t(
+                f"未知的变更集类型 {kind!r}，请使用 {kinds} 之一",
+                f"change set kind {kind!r} is unknown; use one of {kinds}",
+            )
             raise InputError(msg)
         cid = changeset_id or new_id()
         conn.execute(
@@ -264,7 +280,10 @@ class Store:
     @staticmethod
     def _descendants(parents: Mapping[str, str | None], code: str) -> set[str]:
         if code not in parents:
-            msg = f"unit {code!r} is not in the store; list the units with `gridmgr units` or load layers"
+            msg = t(
+                f"单位 {code!r} 不在库中；请用 `gridmgr units` 查看单位列表，或先导入图层",
+                f"unit {code!r} is not in the store; list the units with `gridmgr units` or load layers",
+            )
             raise UnitNotFoundError(msg)
         children: dict[str, list[str]] = {}
         for c, p in parents.items():
@@ -408,7 +427,10 @@ class Store:
         df = self.leaders(include_phone=include_phone)
         hit = df[df["id"] == leader_id]
         if hit.empty:
-            msg = f"leader {leader_id!r} is not in the store; list them with `gridmgr leaders list`"
+            msg = t(
+                f"领导 {leader_id!r} 不在库中；请用 `gridmgr leaders list` 查看领导名单",
+                f"leader {leader_id!r} is not in the store; list them with `gridmgr leaders list`",
+            )
             raise LeaderNotFoundError(msg)
         return dict(hit.iloc[0].to_dict())
 
@@ -476,16 +498,19 @@ class Store:
         someone reassigns them. Returns the change set id.
         """
         if not reason or not reason.strip():
-            raise InputError("deactivate: --reason is required (why is this leader retired?)")
+            raise InputError(t(
+                "deactivate：必须填写 --reason（该领导为何停止包保？）",
+                "deactivate: --reason is required (why is this leader retired?)",
+            ))
         at = s.utcnow()
         with self.transaction(conn) as c:
             row = c.execute(
                 self._lock(select(s.leaders.c.active).where(s.leaders.c.id == leader_id))
             ).first()
             if row is None:
-                raise LeaderNotFoundError(f"leader {leader_id!r} is not in the store")
+                raise LeaderNotFoundError(t(f"领导 {leader_id!r} 不在库中", f"leader {leader_id!r} is not in the store"))
             if not row[0]:
-                raise ConflictError(f"leader {leader_id!r} is already inactive")
+                raise ConflictError(t(f"领导 {leader_id!r} 已是停用状态", f"leader {leader_id!r} is already inactive"))
             cid = self._new_changeset(c, kind="deactivate", actor=actor, reason=reason, at=at)
             c.execute(
                 update(s.leaders)
@@ -651,7 +676,8 @@ class Store:
         need = {"leader_id", "unit_code", "grid_code"}
         missing = need - set(codes.columns)
         if missing:
-            raise InputError(f"grid codes: missing column(s) {', '.join(sorted(missing))}")
+            miss = ", ".join(sorted(missing))
+            raise InputError(t(f"网格编码：缺少列 {miss}", f"grid codes: missing column(s) {miss}"))
         at = s.utcnow()
         rows: list[dict[str, Any]] = [
             {"leader_id": str(r.leader_id), "unit_code": str(r.unit_code),
@@ -713,7 +739,10 @@ class Store:
         with self._read() as conn:
             row = conn.execute(select(s.plans).where(s.plans.c.id == plan_id)).mappings().first()
         if row is None:
-            msg = f"plan {plan_id!r} is not in the store; list plans with `gridmgr rebalance list`"
+            msg = t(
+                f"方案 {plan_id!r} 不在库中；请用 `gridmgr rebalance list` 查看方案列表",
+                f"plan {plan_id!r} is not in the store; list plans with `gridmgr rebalance list`",
+            )
             raise PlanNotFoundError(msg)
         return dict(row)
 
@@ -739,14 +768,18 @@ class Store:
     ) -> None:
         """Set a plan's status (``proposed|applied|discarded|undone``)."""
         if status not in PLAN_STATUSES:
-            raise InputError(f"plan status {status!r} is unknown; use {', '.join(PLAN_STATUSES)}")
+            statuses = ", ".join(PLAN_STATUSES)
+            raise InputError(t(
+                f"未知的方案状态 {status!r}，请使用 {statuses}",
+                f"plan status {status!r} is unknown; use {statuses}",
+            ))
         values: dict[str, Any] = {"status": status, "updated_at": s.utcnow()}
         if changeset_id is not None:
             values["changeset_id"] = changeset_id
         with self.transaction(conn) as c:
             n = c.execute(update(s.plans).where(s.plans.c.id == plan_id).values(**values)).rowcount
             if n != 1:
-                raise PlanNotFoundError(f"plan {plan_id!r} is not in the store")
+                raise PlanNotFoundError(t(f"方案 {plan_id!r} 不在库中", f"plan {plan_id!r} is not in the store"))
 
     # ------------------------------------------------------------------ users and tokens
 
@@ -761,16 +794,23 @@ class Store:
     ) -> int:
         """Create a user (role ``admin|planner|leader|viewer``); returns its integer id."""
         if role not in USER_ROLES:
-            raise InputError(f"user {name!r}: role {role!r} is unknown; use {', '.join(USER_ROLES)}")
+            roles = ", ".join(USER_ROLES)
+            raise InputError(t(
+                f"用户 {name!r}：未知角色 {role!r}，请使用 {roles}",
+                f"user {name!r}: role {role!r} is unknown; use {roles}",
+            ))
         if role == "leader" and not leader_id:
-            raise InputError(f"user {name!r}: role leader needs leader_id")
+            raise InputError(t(f"用户 {name!r}：角色 leader 需要填写 leader_id", f"user {name!r}: role leader needs leader_id"))
         with self.transaction(conn) as c:
             if leader_id is not None and c.execute(
                 select(s.leaders.c.pk).where(s.leaders.c.id == leader_id)
             ).first() is None:
-                raise LeaderNotFoundError(f"user {name!r}: leader {leader_id!r} is not in the store")
+                raise LeaderNotFoundError(t(
+                    f"用户 {name!r}：领导 {leader_id!r} 不在库中",
+                    f"user {name!r}: leader {leader_id!r} is not in the store",
+                ))
             if c.execute(select(s.users.c.id).where(s.users.c.name == name)).first() is not None:
-                raise ConflictError(f"user {name!r} already exists")
+                raise ConflictError(t(f"用户 {name!r} 已存在", f"user {name!r} already exists"))
             res = c.execute(
                 insert(s.users).values(
                     name=name, role=role, leader_id=leader_id, password_hash=password_hash,

@@ -96,7 +96,7 @@ def test_cli_load_leaders_assign_history_undo(store_url, layers_dir, leaders_csv
         bad = tmp_path / "bad.csv"
         shutil.copyfile(out_csv, bad)
         res = _run(store_url, "assign", "import", str(bad), "--actor", "qgis")
-        assert res.exit_code == 1 and "inactive" in res.output
+        assert res.exit_code == 1 and "G01_2" in res.output  # G01_2 is inactive
     finally:
         store.close()
 

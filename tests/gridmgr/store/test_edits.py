@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import time
 
@@ -66,7 +67,7 @@ def test_cells_name_every_piece_of_the_cell(loaded_store):
     assert len(split) >= 2, "the tiny layers have cells on the community border"
     cell = split["cell"].iloc[0]
     # a border cell lies in both communities: only a leader of both may take it whole
-    with pytest.raises(InputError, match="outside the units"):
+    with pytest.raises(InputError, match=cell):  # outside the units of G01_1
         store.apply_changes([Change(cell, "G01_1")], actor="p", reason="r")
     res = store.apply_changes([Change(cell, None)], actor="p", reason="r")
     assert res.changed == 0 and res.unchanged == (p["cell"] == cell).sum()
@@ -74,18 +75,19 @@ def test_cells_name_every_piece_of_the_cell(loaded_store):
 
 def test_edits_are_checked_before_anything_is_written(loaded_store):
     store = loaded_store
-    pid = int(_community(store, "220173001001")["id"].iloc[0])
+    c1 = _community(store, "220173001001")
+    pid, cell = int(c1["id"].iloc[0]), str(c1["cell"].iloc[0])
     before = store.dump()
     with pytest.raises(NotFoundError, match="8a0000000000000"):
         store.apply_changes([Change(pid, "G01_1"), Change("8a0000000000000", "G01_1")],
                             actor="p", reason="r")
     with pytest.raises(LeaderNotFoundError, match="NOBODY"):
         store.apply_changes([Change(pid, "NOBODY")], actor="p", reason="r")
-    with pytest.raises(InputError, match="outside the units"):
+    with pytest.raises(InputError, match=f"{cell}.*G02_1"):
         store.apply_changes([Change(pid, "G02_1")], actor="p", reason="r")  # other community
-    with pytest.raises(InputError, match="reason"):
+    with pytest.raises(InputError, match="--reason"):
         store.apply_changes([Change(pid, "G01_1")], actor="p", reason=" ")
-    with pytest.raises(InputError, match="more than once"):
+    with pytest.raises(InputError, match=cell):  # the same piece more than once
         store.apply_changes([Change(pid, "G01_1"), Change(pid, "G01_2")], actor="p", reason="r")
     assert store.dump() == before
 
@@ -118,9 +120,9 @@ def test_deactivated_leaders_keep_their_pieces_and_take_no_new_ones(loaded_store
     assert len(store.history()) == n_events
     ev = store.leader_events("G01_1")
     assert list(ev["kind"])[-1] == "deactivated" and ev["changeset_id"].iloc[-1] == cid
-    with pytest.raises(ConflictError, match="inactive"):
+    with pytest.raises(ConflictError, match="G01_1"):  # inactive
         store.apply_changes([Change(b, "G01_1")], actor="p", reason="r")
-    with pytest.raises(ConflictError, match="already inactive"):
+    with pytest.raises(ConflictError, match="G01_1"):  # already inactive
         store.deactivate_leader("G01_1", reason="again", actor="admin")
 
 
@@ -171,7 +173,7 @@ def test_undo_restores_and_refuses_when_pieces_moved_on(loaded_store):
     assert cs.loc[third.changeset_id, "undone_by"] == undo3.changeset_id
     assert cs.loc[undo2.changeset_id, "undoes"] == second.changeset_id
     assert cs.loc[undo3.changeset_id, "reason"] == "误操作"
-    with pytest.raises(ConflictError, match="already undone"):
+    with pytest.raises(ConflictError, match=re.escape(undo3.changeset_id)):  # already undone
         store.undo_changeset(third.changeset_id, actor="a")
     # undoing the undo re-applies the change
     store.undo_changeset(undo3.changeset_id, actor="a")
