@@ -20,6 +20,7 @@ from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
 from gridmgr.errors import InfeasibleError, InputError
+from gridmgr.i18n import t
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -185,15 +186,15 @@ def _flow_order(src: IntArray, dst: IntArray, f: FloatArray, n_nodes: int) -> In
         out_edges.setdefault(int(src[i]), []).append(i)
     done = np.zeros(len(src), dtype=bool)
     result: list[int] = []
-    ready = [int(t) for t in np.unique(src) if indeg[t] == 0]
+    ready = [int(v) for v in np.unique(src) if indeg[v] == 0]
     while len(result) < len(src):
         if not ready:  # a cycle: release the source of the largest remaining flow
             rest = order_f[~done[order_f]]
             ready = [int(src[rest[0]])]
             indeg[ready[0]] = 0
         nxt: list[int] = []
-        for t in ready:
-            for i in out_edges.pop(t, []):
+        for v in ready:
+            for i in out_edges.pop(v, []):
                 done[i] = True
                 result.append(i)
                 d = int(dst[i])
@@ -325,20 +326,28 @@ class RebalanceCore:
         if loads_a.shape != (n,) or owner_a.shape != (n,):
             raise InputError(f"loads/owner: need one value per piece ({n}); got {loads_a.shape}, {owner_a.shape}")
         if not np.all(np.isfinite(loads_a)) or (loads_a < 0).any():
-            raise InputError("loads: every piece load must be finite and >= 0; check the weights")
+            raise InputError(t(
+                "loads：每个地块的工作量必须是有限值且 >= 0，请检查权重设置",
+                "loads: every piece load must be finite and >= 0; check the weights",
+            ))
         n_leaders = len(cap_a)
         if not np.all(np.isfinite(cap_a)) or (cap_a < 0).any():
-            raise InputError("capacities: must be finite and >= 0 (0 = the leader leaves)")
+            raise InputError(t(
+                "capacities：必须是有限值且 >= 0（0 表示该领导退出）",
+                "capacities: must be finite and >= 0 (0 = the leader leaves)",
+            ))
         if owner_a.size and (owner_a.min() < -1 or owner_a.max() >= n_leaders):
             raise InputError(f"owner: leader positions must be -1 or in [0, {n_leaders})")
         if not target_ratio >= 1.0:
-            raise InputError(f"target_ratio={target_ratio}: must be >= 1 (e.g. 1.02)")
+            raise InputError(t(
+                f"target_ratio={target_ratio}：必须 >= 1（如 1.02）", f"target_ratio={target_ratio}: must be >= 1 (e.g. 1.02)"
+            ))
         lo = (2.0 - target_ratio) if min_ratio is None else float(min_ratio)
         lo = max(lo, 0.0)
         if lo > 1.0:
-            raise InputError(f"min_ratio={min_ratio}: must be <= 1")
+            raise InputError(t(f"min_ratio={min_ratio}：必须 <= 1", f"min_ratio={min_ratio}: must be <= 1"))
         if max_moves is not None and max_moves < 0:
-            raise InputError(f"max_moves={max_moves}: must be >= 0")
+            raise InputError(t(f"max_moves={max_moves}：必须 >= 0", f"max_moves={max_moves}: must be >= 0"))
         if group is None:
             group_a = np.zeros(n, dtype=np.int64)
             lg = np.zeros(n_leaders, dtype=np.int64)
@@ -369,7 +378,10 @@ class RebalanceCore:
         removed_locked = locked_l & (cap_a <= 0)
         if removed_locked.any():
             who = int(np.flatnonzero(removed_locked)[0])
-            raise InputError(f"leader {who} is both locked and leaving (capacity 0); drop one of the two")
+            raise InputError(t(
+                f"领导 {who} 既被锁定又要退出（capacity 0），请二者去掉其一",
+                f"leader {who} is both locked and leaving (capacity 0); drop one of the two",
+            ))
         areas_a = None if areas is None else np.asarray(areas, dtype=np.float64)
         if areas_a is not None and areas_a.shape != (n,):
             raise InputError(f"areas: need one value per piece ({n})")
@@ -442,9 +454,11 @@ class _Solver:
         bad = leaving_piece & m.locked_pieces
         if bad.any():
             p = int(np.flatnonzero(bad)[0])
-            raise InfeasibleError(
-                f"piece {p} is locked but its leader {self._ln(int(owner0[p]))} leaves; unlock the "
-                "piece or keep the leader")
+            who = self._ln(int(owner0[p]))
+            raise InfeasibleError(t(
+                f"地块 {p} 已锁定，但其领导 {who} 要退出；请解除该地块的锁定或保留该领导",
+                f"piece {p} is locked but its leader {who} leaves; unlock the piece or keep the leader",
+            ))
         free = ~m.locked_pieces & (~owned | leaving_piece)
         stay = owned & ~leaving_piece
         # Territories: (group, leader) pairs of pieces that stay, plus added leaders.
@@ -458,8 +472,12 @@ class _Solver:
         unknown = add_group < 0
         if unknown.any():
             who = self._ln(int(added[np.flatnonzero(unknown)[0]]))
-            raise InputError(f"leader {who} holds no pieces here and its community is unknown; give "
-                             "leader_group (CLI: name the leader's community in unit_packages)")
+            raise InputError(t(
+                f"领导 {who} 在此没有包保地块，且所属社区不明；请提供 leader_group"
+                "（命令行：在 unit_packages 中写明该领导的社区）",
+                f"leader {who} holds no pieces here and its community is unknown; give "
+                "leader_group (CLI: name the leader's community in unit_packages)",
+            ))
         if n_groups == 0:
             add_group = add_group[:0]
             added = added[:0]
@@ -485,16 +503,23 @@ class _Solver:
         empty_g = np.flatnonzero((gcap <= 0) & (np.bincount(m.group[counted], minlength=n_groups) > 0))
         if len(empty_g):
             g = int(empty_g[0])
-            raise InfeasibleError(
-                f"community {self._gn(g)}: no leaders left to hold its pieces; keep or add a leader "
-                "there (--leaders-add) or widen the scope")
+            gname = self._gn(g)
+            raise InfeasibleError(t(
+                f"社区 {gname}：已没有领导包保其地块；请保留或新增该社区的领导（--leaders-add），或扩大范围",
+                f"community {gname}: no leaders left to hold its pieces; keep or add a leader "
+                "there (--leaders-add) or widen the scope",
+            ))
         if m.hard_cap:
             over = np.flatnonzero(gload > gcap * (1 + 1e-12))
             if len(over):
                 g = int(over[0])
-                raise InfeasibleError(
-                    f"community {self._gn(g)}: capacities sum to {gcap[g]:.1f} but the load is "
-                    f"{gload[g]:.1f}; raise capacities (--capacity ID=X) or add leaders")
+                gname = self._gn(g)
+                raise InfeasibleError(t(
+                    f"社区 {gname}：capacity 合计为 {gcap[g]:.1f}，但工作量为 {gload[g]:.1f}；"
+                    "请提高 capacity（--capacity ID=X）或增加领导",
+                    f"community {gname}: capacities sum to {gcap[g]:.1f} but the load is "
+                    f"{gload[g]:.1f}; raise capacities (--capacity ID=X) or add leaders",
+                ))
         target = capt * gload[tg] / np.where(gcap[tg] > 0, gcap[tg], 1.0)
         target = np.where(target > 0, target, 1e-12)
         hi = m.target_ratio * target
@@ -508,11 +533,15 @@ class _Solver:
         # Locked leaders that already hold too much cannot be fixed.
         over_locked = np.flatnonzero(locked_t & (tload > hi * (1 + 1e-9)))
         if len(over_locked):
-            t = int(over_locked[0])
-            raise InfeasibleError(
-                f"leader {self._ln(int(tl[t]))} is locked but holds {tload[t] / target[t]:.3f}× the "
-                f"fair share in community {self._gn(int(tg[t]))} (target ≤ {m.target_ratio}); unlock "
-                "the leader, raise their capacity, or raise --target-ratio")
+            ti = int(over_locked[0])
+            who, gname, share_x = self._ln(int(tl[ti])), self._gn(int(tg[ti])), tload[ti] / target[ti]
+            raise InfeasibleError(t(
+                f"领导 {who} 已锁定，但其工作量为社区 {gname} 合理份额的 {share_x:.3f} 倍"
+                f"（目标 ≤ {m.target_ratio}）；请解除该领导的锁定、提高其 capacity，或提高 --target-ratio",
+                f"leader {who} is locked but holds {share_x:.3f}× the "
+                f"fair share in community {gname} (target ≤ {m.target_ratio}); unlock "
+                "the leader, raise their capacity, or raise --target-ratio",
+            ))
         lead_key = np.where(owned, owner0, -1)
         before = self._metrics(lead_key, free_mask=free)
         ratio_before = self._leader_ratios(np.where(stay, owner0, -1))
@@ -520,9 +549,12 @@ class _Solver:
         base_parts[base_parts == 0] = 1
         self.moved_count = int(free.sum())
         if m.max_moves is not None and self.moved_count > m.max_moves:
-            raise InfeasibleError(
+            raise InfeasibleError(t(
+                f"max_moves={m.max_moves}，但有 {self.moved_count} 个地块必须调整（未分配或由退出的领导包保）；"
+                "请提高 --max-moves",
                 f"max_moves={m.max_moves} but {self.moved_count} pieces must move (unassigned or held "
-                "by leaders who leave); raise --max-moves")
+                "by leaders who leave); raise --max-moves",
+            ))
         self.tload = tload
         self.owner0 = owner0
         positive = loads[loads > 0]
@@ -635,22 +667,26 @@ class _Solver:
                 comp = _components(self.n, self.ei, self.ej, np.where(T == _FREE, 0, -1))
                 g = int(self.m.group[fp[0]])
                 size = int((comp == comp[fp[0]]).sum())
-                raise InfeasibleError(
-                    f"community {self._gn(g)}: {fp.size} pieces (a connected part of {size} starting "
-                    f"at piece {int(fp[0])}) touch no leader who may take them — the community is "
-                    "disconnected or walled in by locked leaders; add a leader there or unlock one")
+                gname, start = self._gn(g), int(fp[0])
+                raise InfeasibleError(t(
+                    f"社区 {gname}：有 {fp.size} 个地块（从地块 {start} 起相连的 {size} 个地块）"
+                    "不与任何可接收的领导相邻——该社区不连通，或被已锁定的领导隔开；请在此增加领导或解除某位领导的锁定",
+                    f"community {gname}: {fp.size} pieces (a connected part of {size} starting "
+                    f"at piece {start}) touch no leader who may take them — the community is "
+                    "disconnected or walled in by locked leaders; add a leader there or unlock one",
+                ))
             src, tt = src[ok], tt[ok]
             ratio = self.tload / self.target
             order = np.lexsort((tt, ratio[tt], src))
             src, tt = src[order], tt[order]
             first = np.r_[True, src[1:] != src[:-1]]
-            p, t = src[first], tt[first]
+            p, to = src[first], tt[first]
             # Overloaded territories wait while someone else can still grow this round.
-            full = self.tload[t] >= self.hi[t]
+            full = self.tload[to] >= self.hi[to]
             if (~full).any() and full.any():
-                p, t = p[~full], t[~full]
-            T[p] = t
-            self.tload += np.bincount(t, weights=loads[p], minlength=self.K)
+                p, to = p[~full], to[~full]
+            T[p] = to
+            self.tload += np.bincount(to, weights=loads[p], minlength=self.K)
 
     # -- phase 2: seeds of added leaders ---------------------------------------------------
     def _cut_edges(self) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
@@ -691,9 +727,12 @@ class _Solver:
             cand = (self.tg == g) & ~self.locked_t & (movable_cnt >= 2) & (size > 0)
             cand[a] = False
             if not cand.any():
-                raise InfeasibleError(
-                    f"community {self._gn(int(g))}: added leader {self._ln(int(self.tl[a]))} finds no "
-                    "territory to take ground from (all locked or too small)")
+                gname, who = self._gn(int(g)), self._ln(int(self.tl[a]))
+                raise InfeasibleError(t(
+                    f"社区 {gname}：新增领导 {who} 找不到可划出地块的包保片区（均已锁定或过小）",
+                    f"community {gname}: added leader {who} finds no "
+                    "territory to take ground from (all locked or too small)",
+                ))
             score = np.where(cand, region, -np.inf)
             host = int(np.argmax(score))
             hp = np.flatnonzero((T == host) & self.movable)
@@ -749,14 +788,22 @@ class _Solver:
         tgt = self.target[terr].sum()
         n_parts = len(np.unique(t_isl[self.tg == self.tg[terr[0]]]))
         if n_parts > 1:
-            raise InfeasibleError(
+            holders, share_x = ", ".join(self._ln(int(x)) for x in self.tl[terr][:5]), load_i[i] / tgt
+            raise InfeasibleError(t(
+                f"社区 {gname} 被分成 {n_parts} 个互不相连的部分；由 {holders} 包保的部分工作量为其合理份额的 "
+                f"{share_x:.3f} 倍，且没有地块能跨越间隔调整；请为每个部分分别指定领导，或扩大范围",
                 f"community {gname} is split into {n_parts} disconnected parts; the part held by "
-                f"{', '.join(self._ln(int(x)) for x in self.tl[terr][:5])} carries {load_i[i] / tgt:.3f}× "
+                f"{holders} carries {share_x:.3f}× "
                 "its leaders' fair share and no piece can cross the gap; assign a leader per part or "
-                "use a wider scope")
-        raise InfeasibleError(
+                "use a wider scope",
+            ))
+        lo_r, hi_r = self.m.min_ratio, self.m.target_ratio
+        raise InfeasibleError(t(
+            f"社区 {gname}：已锁定的领导包保的工作量过少或过多，其他领导无法调整到 [{lo_r}, {hi_r}] 范围内；"
+            "请解除部分领导的锁定",
             f"community {gname}: the locked leaders hold so little or so much that the others cannot "
-            f"get within [{self.m.min_ratio}, {self.m.target_ratio}]; unlock some leaders")
+            f"get within [{lo_r}, {hi_r}]; unlock some leaders",
+        ))
 
     # -- phase 3: transport ----------------------------------------------------------------
     def _violations(self) -> BoolArray:
@@ -805,7 +852,7 @@ class _Solver:
         c = np.concatenate([cost, np.full(2 * k, _VIOLATION_COST)])
         res = linprog(c, A_ub=A, b_ub=b, bounds=(0, None), method="highs")
         if res.status != 0:  # pragma: no cover - the soft LP is always feasible and bounded
-            raise InfeasibleError(f"rebalance flow could not be solved: {res.message}")
+            raise InfeasibleError(t(f"调整方案的流量模型无法求解：{res.message}", f"rebalance flow could not be solved: {res.message}"))
         f = np.asarray(res.x[:E2]) * scale
         return src, dst, f
 

@@ -228,7 +228,8 @@ def test_result_is_frozen_and_deterministic() -> None:
 # ---------------------------------------------------------------------------- infeasible
 
 
-def test_locked_leader_holding_too_much_is_infeasible() -> None:
+def test_locked_leader_holding_too_much_is_infeasible(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRIDMGR_LANG", "en")  # the reason is told apart by its English wording
     adj = lattice(10, 10)
     _, x = np.divmod(np.arange(100), 10)
     owner = np.where(x < 7, 0, 1)
@@ -236,14 +237,16 @@ def test_locked_leader_holding_too_much_is_infeasible() -> None:
         Rebalance.from_graph(adj, np.ones(100), owner, [1.0, 1.0], locked_leaders=[0]).solve()
 
 
-def test_locked_leaders_holding_too_little_is_infeasible() -> None:
+def test_locked_leaders_holding_too_little_is_infeasible(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRIDMGR_LANG", "en")  # the reason is told apart by its English wording
     adj = lattice(12, 12)
     caps = np.array([1.0, 1.0, 1.0, 0.0])
     with pytest.raises(InfeasibleError, match="locked"):
         Rebalance.from_graph(adj, np.ones(144), quadrants(), caps, locked_leaders=[1]).solve()
 
 
-def test_no_leaders_left_in_a_community() -> None:
+def test_no_leaders_left_in_a_community(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRIDMGR_LANG", "en")  # the reason is told apart by its English wording
     adj = lattice(12, 6)
     _, x = np.divmod(np.arange(72), 12)
     group = np.where(x >= 6, 20, 10)
@@ -254,7 +257,8 @@ def test_no_leaders_left_in_a_community() -> None:
     assert "c20" in str(err.value)
 
 
-def test_disconnected_community_that_cannot_balance() -> None:
+def test_disconnected_community_that_cannot_balance(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRIDMGR_LANG", "en")  # the reason is told apart by its English wording
     # One community in two separate parts; the small part's only leader cannot give away.
     adj = sp.block_diag([lattice(6, 6), lattice(2, 2)]).tocsr()
     owner = np.r_[np.zeros(36, dtype=int), np.ones(4, dtype=int)]
@@ -262,14 +266,16 @@ def test_disconnected_community_that_cannot_balance() -> None:
         Rebalance.from_graph(adj, np.ones(40), owner, [1.0, 1.0]).solve()
 
 
-def test_hard_cap_below_load() -> None:
+def test_hard_cap_below_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRIDMGR_LANG", "en")  # the reason is told apart by its English wording
     adj = lattice(4, 4)
     owner = np.repeat([0, 1], 8)
     with pytest.raises(InfeasibleError, match="capacities sum"):
         Rebalance.from_graph(adj, np.ones(16), owner, [5.0, 5.0], hard_cap=True).solve()
 
 
-def test_bad_inputs_are_named() -> None:
+def test_bad_inputs_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRIDMGR_LANG", "en")  # the reason is told apart by its English wording
     adj = lattice(2, 2)
     with pytest.raises(InputError, match="owner"):
         Rebalance.from_graph(adj, np.ones(4), [0, 0, 5, 1], [1.0, 1.0])
