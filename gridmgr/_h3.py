@@ -161,9 +161,3 @@ def str_to_cells(cells: Iterable[str] | Sequence[str]) -> Cells:
 def cell_res(cell: str | int) -> int:
     """Resolution of one cell."""
     return int(h3.get_resolution(cell if isinstance(cell, str) else h3.int_to_str(int(cell))))
-
-
-def average_cell_area_m2(res: int) -> float:
-    """Average hexagon area at ``res`` in m²."""
-    return float(h3.average_hexagon_area(res, unit="m^2"))
-

@@ -18,7 +18,6 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
@@ -288,8 +287,3 @@ def center_rule_uncovered_m2(units: gpd.GeoDataFrame, *, res: int | None = None)
         "cells_center": float(n_center),
         "cells_overlap": float(n_over),
     }
-
-
-def pieces_to_frame(pieces: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Pieces without geometry (for tables and JSON)."""
-    return pd.DataFrame(pieces.drop(columns="geometry"))

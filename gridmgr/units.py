@@ -140,14 +140,6 @@ def descendants(units: pd.DataFrame, code: str) -> list[str]:
     return out
 
 
-def scope_units(units: gpd.GeoDataFrame, scope: str | None) -> gpd.GeoDataFrame:
-    """The lowest-level units inside ``scope`` (a unit code; ``None`` for all)."""
-    low = lowest_units(units)
-    if scope is None:
-        return low
-    return low[low["code"].isin(descendants(units, scope))]
-
-
 @dataclass(frozen=True)
 class HierarchyReport:
     """Result of :func:`check_hierarchy`.

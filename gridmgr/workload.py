@@ -119,7 +119,7 @@ def piece_loads(
     >>> piece_loads(p, None, "area=1").tolist()
     [2.0, 1.0]
     """
-    w = parse_weights(weights) if not isinstance(weights, dict) or set(weights) != set(DEFAULT_WEIGHTS) else weights
+    w = parse_weights(weights)
     area_ha = np.asarray(pieces["area_m2"], dtype=float) / 10_000.0
     load = w["area"] * area_ha + w["pieces"] * np.ones(len(pieces))
     if w["key_places"]:

@@ -67,12 +67,6 @@ def run(app: typer.Typer) -> None:
         sys.exit(1)
 
 
-def fail(exc: GridMgrError) -> None:
-    """Print a domain error and exit with status 1 (for commands run via CliRunner)."""
-    err_console.print(f"[bold red]{t('错误', 'error')}[/]: {exc}", highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
-
-
 @contextmanager
 def domain_errors() -> Iterator[None]:
     """Turn a domain or environment error raised inside the block into a clean CLI failure."""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from gridmgr.cli._common import console, domain_errors, shown_warnings
+from gridmgr.cli._common import DB_OPT, console, domain_errors, shown_warnings
 from gridmgr.i18n import t
 
 if TYPE_CHECKING:
@@ -24,10 +24,13 @@ if TYPE_CHECKING:
 app = typer.Typer(help="导出汇报材料与外业格式 / export briefing material and field formats",
                   no_args_is_help=True)
 
-_DB_HELP = "数据库（默认 sqlite:///./gridmgr.db）/ store URL"
-_ROADS_HELP = "道路图层（GeoJSON/GPKG 线），默认内置图层的 roads.geojson / road lines (default: shipped roads)"
-_PAPER_HELP = "纸张 A4|A3（横向）/ paper A4|A3 landscape"
-_BASEMAP_HELP = "HTML 底图 tianditu|tianditu-img|osm|amap|none / basemap of html maps"
+# Options shared by the three export commands.
+PAPER_OPT = typer.Option("A4", "--paper", help="纸张 A4|A3（横向）/ paper A4|A3 landscape")
+BASEMAP_OPT = typer.Option("tianditu", "--basemap", help="HTML 底图 tianditu|tianditu-img|osm|amap|none / basemap of html maps")
+ROADS_OPT = typer.Option(
+    None, "--roads", help="道路图层（GeoJSON/GPKG 线），默认内置图层的 roads.geojson / road lines (default: shipped roads)"
+)
+NO_ROADS_OPT = typer.Option(False, "--no-roads", help="地图上不画道路 / no roads on maps")
 
 
 def register(root: typer.Typer) -> None:
@@ -59,11 +62,11 @@ def briefing(
     fmt: str | None = typer.Option(None, "--format", help="docx|xlsx|pptx|pdf|png|html（默认取扩展名）/ format"),
     scope: str | None = typer.Option(None, "--scope", help="单元代码（默认全区）/ unit code"),
     pack: Path | None = typer.Option(None, "--pack", help="写出整套汇报材料到该目录 / write the whole pack here"),
-    paper: str = typer.Option("A4", "--paper", help=_PAPER_HELP),
-    basemap: str = typer.Option("tianditu", "--basemap", help=_BASEMAP_HELP),
-    roads: Path | None = typer.Option(None, "--roads", help=_ROADS_HELP),
-    no_roads: bool = typer.Option(False, "--no-roads", help="地图上不画道路 / no roads on maps"),
-    database_url: str | None = typer.Option(None, "--database-url", help=_DB_HELP, envvar="GRIDMGR_DATABASE_URL"),
+    paper: str = PAPER_OPT,
+    basemap: str = BASEMAP_OPT,
+    roads: Path | None = ROADS_OPT,
+    no_roads: bool = NO_ROADS_OPT,
+    database_url: str | None = DB_OPT,
 ) -> None:
     """导出汇报材料：总览图、各街道图、覆盖情况表、缺口清单。 / Export briefing material.
 
@@ -89,11 +92,11 @@ def leader(
     leader_id: str = typer.Argument(..., help="领导编号 / leader id"),
     out: Path = typer.Option(..., "--out", help="输出文件 / output file"),
     fmt: str | None = typer.Option(None, "--format", help="html|png|pdf|kml|kmz|gpx|shp|xlsx（默认取扩展名）/ format"),
-    paper: str = typer.Option("A4", "--paper", help=_PAPER_HELP),
-    basemap: str = typer.Option("tianditu", "--basemap", help=_BASEMAP_HELP),
-    roads: Path | None = typer.Option(None, "--roads", help=_ROADS_HELP),
+    paper: str = PAPER_OPT,
+    basemap: str = BASEMAP_OPT,
+    roads: Path | None = ROADS_OPT,
     no_roads: bool = typer.Option(False, "--no-roads", help="路线不沿道路、地图不画道路 / straight legs, no roads"),
-    database_url: str | None = typer.Option(None, "--database-url", help=_DB_HELP, envvar="GRIDMGR_DATABASE_URL"),
+    database_url: str | None = DB_OPT,
 ) -> None:
     """导出一名领导的责任区、重点点位与巡查路线。 / Export a leader's territory, places and route.
 
@@ -111,11 +114,11 @@ def unit(
     code: str = typer.Argument(..., help="单元代码 / unit code"),
     out: Path = typer.Option(..., "--out", help="输出文件 / output file"),
     fmt: str | None = typer.Option(None, "--format", help="html|png|pdf|xlsx|kml|kmz|shp（默认取扩展名）/ format"),
-    paper: str = typer.Option("A4", "--paper", help=_PAPER_HELP),
-    basemap: str = typer.Option("tianditu", "--basemap", help=_BASEMAP_HELP),
-    roads: Path | None = typer.Option(None, "--roads", help=_ROADS_HELP),
-    no_roads: bool = typer.Option(False, "--no-roads", help="地图上不画道路 / no roads on maps"),
-    database_url: str | None = typer.Option(None, "--database-url", help=_DB_HELP, envvar="GRIDMGR_DATABASE_URL"),
+    paper: str = PAPER_OPT,
+    basemap: str = BASEMAP_OPT,
+    roads: Path | None = ROADS_OPT,
+    no_roads: bool = NO_ROADS_OPT,
+    database_url: str | None = DB_OPT,
 ) -> None:
     """导出一个街道/社区的全部责任区。 / Export every territory of a unit.
 

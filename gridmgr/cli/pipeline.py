@@ -7,6 +7,7 @@ leaders → initial assignment → coverage report → maps and briefing pack (`
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -48,7 +49,7 @@ def run(
     console.print(t(f"完成。结果见 {out}/", f"done; results are in {out}/"))
 
 
-def _run_later_stages(lay: object, layers_dir: Path, out: Path, res: int, database_url: str | None, pieces: object) -> None:
+def _run_later_stages(lay: Any, layers_dir: Path, out: Path, res: int, database_url: str | None, pieces: object) -> None:
     """Store, leaders, assignment, coverage, maps and briefing."""
     from gridmgr.store import open_store
 
@@ -85,7 +86,7 @@ def _run_later_stages(lay: object, layers_dir: Path, out: Path, res: int, databa
             f"assigned {arep.assigned:,}/{arep.pieces:,} pieces; max/mean load {arep.max_mean:.3f}; "
             f"disconnected territories {arep.disconnected}; fallback pieces {arep.fallback}; unassigned {arep.unassigned}",
         ))
-    _run_output_stages(store, out, getattr(lay, "roads", None))
+    _run_output_stages(store, out, lay.roads)
 
 
 def _run_output_stages(store: object, out: Path, roads: object = None) -> None:

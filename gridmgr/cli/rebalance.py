@@ -200,12 +200,17 @@ def apply_cmd(
 
     with _store(database_url) as store, domain_errors():
         res = rebalance.apply_plan(store, plan_id, actor=_actor(actor), reason=reason)
-        if as_json:
-            print_json(res.to_dict())
-            return
-        changeset = res.changeset_id or t("无", "none")
-        console.print(t(f"方案 {plan_id} 已应用：{res.changed} 块地块更换负责人（变更集 {changeset}）",
-                        f"plan {plan_id} applied: {res.changed} pieces changed owner (change set {changeset})"))
+    changeset = res.changeset_id or t("无", "none")
+    _print_change(res, as_json, t(f"方案 {plan_id} 已应用：{res.changed} 块地块更换负责人（变更集 {changeset}）",
+                                  f"plan {plan_id} applied: {res.changed} pieces changed owner (change set {changeset})"))
+
+
+def _print_change(res: Any, as_json: bool, message: str) -> None:
+    """Print an apply/undo result: the result as JSON, or one line."""
+    if as_json:
+        print_json(res.to_dict())
+    else:
+        console.print(message)
 
 
 @app.command("discard")
@@ -235,11 +240,8 @@ def undo_cmd(
 
     with _store(database_url) as store, domain_errors():
         res = rebalance.undo_plan(store, plan_id, actor=_actor(actor), reason=reason)
-        if as_json:
-            print_json(res.to_dict())
-            return
-        console.print(t(f"方案 {plan_id} 已撤销：{res.changed} 块地块恢复原负责人",
-                        f"plan {plan_id} undone: {res.changed} pieces restored"))
+    _print_change(res, as_json, t(f"方案 {plan_id} 已撤销：{res.changed} 块地块恢复原负责人",
+                                  f"plan {plan_id} undone: {res.changed} pieces restored"))
 
 
 @app.command("list")

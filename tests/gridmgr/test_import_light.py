@@ -9,8 +9,6 @@ import sys
 def test_import_gridmgr_is_light() -> None:
     code = (
         "import sys, gridmgr, gridmgr.grid, gridmgr.units, gridmgr.workload, gridmgr.cli;"
-        "import importlib.util as u;"
-        "[importlib for importlib in ()];"
         "heavy=[m for m in ('fastapi','folium','psycopg2') if m in sys.modules];"
         "print(','.join(heavy))"
     )
