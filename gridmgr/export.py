@@ -196,11 +196,8 @@ def export_data_from_store(
         categories=store.categories(), departments=store.departments(), roads=road_frame,
         grid_codes=grid_codes, date=date,
     )
-    if with_coverage:
-        from gridmgr.coverage import coverage_from_store
-
-        data = replace(data, coverage=coverage_from_store(store))
-    return data
+    # the coverage report over the frames already read (coverage_from_store would read them again)
+    return data.with_coverage() if with_coverage else data
 
 
 # --------------------------------------------------------------------------------------------

@@ -884,20 +884,10 @@ def overview_map_from_store(
 
 
 def _scope_codes(units: pd.DataFrame, scope: str) -> set[str]:
-    from gridmgr.errors import UnitNotFoundError
+    """``scope`` and every unit below it (raises ``UnitNotFoundError`` for an unknown code)."""
+    from gridmgr.units import descendants
 
-    codes = units["code"].astype(str)
-    if str(scope) not in set(codes):
-        raise UnitNotFoundError(t(f"单元 {scope!r} 不存在；用 `gridmgr grid units` 查看编码",
-                                  f"unit {scope!r} does not exist"))
-    parent = units["parent"].astype("string").fillna("")
-    keep = {str(scope)}
-    frontier = {str(scope)}
-    while frontier:
-        kids = set(codes[parent.isin(frontier)])
-        frontier = kids - keep
-        keep |= kids
-    return keep
+    return set(descendants(units, str(scope)))
 
 
 def plan_map_from_store(store: Any, plan_id: str, *, basemap: str | None = "tianditu") -> folium.Map:

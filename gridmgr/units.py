@@ -19,6 +19,7 @@ from pyproj import Transformer
 
 from gridmgr import settings
 from gridmgr.errors import HierarchyError, UnitNotFoundError
+from gridmgr.i18n import t
 
 LEVELS = ("district", "street", "community", "grid")
 
@@ -113,7 +114,7 @@ def ancestors(units: pd.DataFrame, code: str) -> list[str]:
     """Codes from the top of the hierarchy down to ``code`` (inclusive)."""
     parent = dict(zip(units["code"].astype(str), units["parent"], strict=True))
     if code not in parent:
-        raise UnitNotFoundError(f"unit {code!r} is not in the layer")
+        raise UnitNotFoundError(t(f"单元 {code!r} 不存在；用 `gridmgr units` 查看单元代码", f"unit {code!r} does not exist; `gridmgr units` lists the codes"))
     chain = [code]
     seen = {code}
     while (p := parent.get(chain[-1])) is not None and isinstance(p, str) and p in parent:
@@ -131,7 +132,7 @@ def descendants(units: pd.DataFrame, code: str) -> list[str]:
         if isinstance(p, str):
             children.setdefault(p, []).append(c)
     if code not in set(units["code"].astype(str)):
-        raise UnitNotFoundError(f"unit {code!r} is not in the layer")
+        raise UnitNotFoundError(t(f"单元 {code!r} 不存在；用 `gridmgr units` 查看单元代码", f"unit {code!r} does not exist; `gridmgr units` lists the codes"))
     out, stack = [], [code]
     while stack:
         c = stack.pop()

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gridmgr.cli._common import console, domain_errors, err_console, print_json, progress_enabled
+from gridmgr.cli._common import console, domain_errors, err_console, opened_store, print_json, progress_enabled
 from gridmgr.i18n import t
 
 #: Exit status of ``--fail-on-gaps`` when a gap exists (1 is kept for errors).
@@ -147,19 +147,15 @@ def coverage(
     Exit status 2 with --fail-on-gaps when any gap exists (warnings such as 属地兜底 do not count).
     """
     from gridmgr.coverage import Thresholds, coverage_from_store
-    from gridmgr.store import open_store
 
-    with domain_errors():
+    with opened_store(database_url) as store, domain_errors():
         th = Thresholds(overload=overload, idle=idle, min_compactness=min_compactness)
-        store = open_store(database_url)
-        try:
-            if progress_enabled():
-                with err_console.status(t("正在检查覆盖情况…", "checking coverage…")):
-                    report = coverage_from_store(store, scope=scope, weights=weights, thresholds=th)
-            else:
+        if progress_enabled():
+            with err_console.status(t("正在检查覆盖情况…", "checking coverage…")):
                 report = coverage_from_store(store, scope=scope, weights=weights, thresholds=th)
-        finally:
-            store.close()
+        else:
+            report = coverage_from_store(store, scope=scope, weights=weights, thresholds=th)
+    with domain_errors():
         written = report.to_geojson(geojson) if geojson is not None else None
     if as_json:
         print_json(report.to_dict())

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gridmgr.cli._common import console, domain_errors, err_console
+from gridmgr.cli._common import console, domain_errors, err_console, opened_store
 from gridmgr.i18n import t
 
 app = typer.Typer(help="交互地图（HTML）/ interactive maps (HTML)", no_args_is_help=True)
@@ -96,10 +96,8 @@ def leader(
     """
     from gridmgr import maps
     from gridmgr.patrol import leader_frames_from_store, patrol_route
-    from gridmgr.store import open_store
 
-    with domain_errors():
-        store = open_store(database_url)
+    with opened_store(database_url) as store, domain_errors():
         road_frame = None
         if roads is not None:
             from gridmgr.io import read_roads
@@ -136,10 +134,8 @@ def overview(
 ) -> None:
     """生成总览地图：各责任区分色、覆盖缺口高亮、行政单元边界。 / The overview map."""
     from gridmgr import maps
-    from gridmgr.store import open_store
 
-    with domain_errors():
-        store = open_store(database_url)
+    with opened_store(database_url) as store, domain_errors():
         m = maps.overview_map_from_store(store, scope=scope, basemap=basemap)
         _write_map(m, basemap, out)
 
@@ -153,9 +149,7 @@ def plan(
 ) -> None:
     """生成调整方案对比图：调整后的责任区与被调整的地块。 / A rebalance plan's diff map."""
     from gridmgr import maps
-    from gridmgr.store import open_store
 
-    with domain_errors():
-        store = open_store(database_url)
+    with opened_store(database_url) as store, domain_errors():
         m = maps.plan_map_from_store(store, plan_id, basemap=basemap)
         _write_map(m, basemap, out)

@@ -374,25 +374,27 @@ def units(
 ) -> None:
     """列出数据库中的行政单元（代码、名称、层级、上级、面积、地块数）。 / List the units in the store."""
     from gridmgr.i18n import level_label
-    from gridmgr.units import area_m2
 
     with _store(database_url) as store, domain_errors():
         frame = store.units()
         counts = store.pieces(geometry=False)["unit_code"].value_counts()
-    from gridmgr.units import descendants
-
-    lowest_counts = {
-        str(code): int(sum(counts.get(d, 0) for d in descendants(frame, str(code)))) for code in frame["code"]
-    }
+    # roll piece counts up the hierarchy: each lowest unit's count goes to it and its ancestors
+    parent = dict(zip(frame["code"].astype(str), frame["parent"], strict=True))
+    lowest_counts = dict.fromkeys(parent, 0)
+    for code, n in counts.items():
+        cur: object = str(code)
+        while isinstance(cur, str) and cur in lowest_counts:
+            lowest_counts[cur] += int(n)
+            cur = parent[cur]
     if level is not None:
         frame = frame[frame["level"] == level]
     rows = [
         {
             "code": str(r.code), "name": str(r.name), "level": str(r.level),
             "parent": None if not isinstance(r.parent, str) else r.parent,
-            "area_km2": round(float(a) / 1e6, 4), "pieces": lowest_counts[str(r.code)],
+            "area_km2": round(float(r.area_m2) / 1e6, 4), "pieces": lowest_counts[str(r.code)],
         }
-        for r, a in zip(frame.itertuples(index=False), area_m2(frame.geometry), strict=True)
+        for r in frame.itertuples(index=False)
     ]
     if as_json:
         print_json(rows)
