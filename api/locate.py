@@ -18,7 +18,7 @@ import numpy as np
 import shapely
 
 from api.geojson import geometry_strings
-from gridmgr import _h3
+from gridmgr.grid import h3_adapter as _h3
 
 
 @dataclass

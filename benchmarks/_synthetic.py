@@ -23,8 +23,8 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import connected_components, dijkstra
 
-from gridmgr import _h3
-from gridmgr._graph import cells_adjacency
+from gridmgr.grid import h3_adapter as _h3
+from gridmgr.grid.graph import cells_adjacency
 
 #: Centre of the generated grids: Changchun High-tech Zone (lng, lat).
 CHANGCHUN_LNGLAT = (125.27, 43.83)
@@ -87,7 +87,7 @@ def synthetic_loads(
     key_place_weight: float = 5.0,
     area_weight: float = 1.0,
 ) -> NDArray[np.float64]:
-    """Workload per cell as ``gridmgr.workload`` defines it: hectares plus weighted key places.
+    """Workload per cell as ``gridmgr.assign.workload`` defines it: hectares plus weighted key places.
 
     Key places are Poisson with mean ``key_place_rate`` per cell, clustered: the rate is scaled by
     a seeded smooth-ish factor (0.2–3×) so some districts are much busier than others.

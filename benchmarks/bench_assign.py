@@ -33,7 +33,7 @@ try:
     from benchmarks._synthetic import synthetic_capacities, synthetic_grid, synthetic_loads
 except ModuleNotFoundError:  # run as a file: python benchmarks/bench_assign.py
     from _synthetic import synthetic_capacities, synthetic_grid, synthetic_loads  # type: ignore[no-redef]
-from gridmgr._graph import connected_parts
+from gridmgr.grid.graph import connected_parts
 from gridmgr.assign import AutoAssign
 
 

@@ -11,7 +11,7 @@ places (schools, markets …, 2 % without a department, every school needing a p
 Printed side by side:
 
 * coverage  — ``gridmgr.coverage.coverage_from_frames`` (every gap kind; frames in memory);
-* peer      — ``gridmgr._graph.cells_adjacency`` of the same cells: the H3 neighbour graph with
+* peer      — ``gridmgr.grid.graph.cells_adjacency`` of the same cells: the H3 neighbour graph with
               h3ronpy, the figure the issue compares against (1.2 s for 1 M cells);
 * piece_graph — the part of the report that measures shared boundaries (included in coverage).
 
@@ -135,7 +135,7 @@ def measure(path: Path, what: str) -> dict[str, Any]:
     """Run one measurement in this (fresh) process."""
     with open(path, "rb") as fh:
         units, pieces, leaders, kp, categories = pickle.load(fh)
-    import gridmgr._graph
+    import gridmgr.grid.graph
     import gridmgr.coverage  # noqa: F401
 
     base = _rss_mib()
@@ -157,8 +157,8 @@ def measure(path: Path, what: str) -> dict[str, Any]:
         g = piece_graph(pieces)
         out["pairs"] = len(g.i)
     elif what == "peer":
-        from gridmgr import _h3
-        from gridmgr._graph import cells_adjacency
+        from gridmgr.grid import h3_adapter as _h3
+        from gridmgr.grid.graph import cells_adjacency
 
         cells = _h3.str_to_cells(pieces["cell"].unique())
         t0 = time.perf_counter()  # parsing strings is not part of the peer's figure

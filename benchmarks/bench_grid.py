@@ -84,7 +84,7 @@ def run_tobler(res: int, max_cells: int) -> dict[str, float]:
     warnings.simplefilter("ignore")
     from tobler.util import h3fy
 
-    from gridmgr import _h3
+    from gridmgr.grid import h3_adapter as _h3
 
     units = make_units()
     region = units.union_all()
@@ -130,7 +130,7 @@ def main() -> None:
         _child(args.child[0], int(args.child[1]), args.tobler_max_cells)
         return
     units = make_units()
-    from gridmgr.units import area_m2
+    from gridmgr.grid.units import area_m2
 
     print(f"polygon set: {len(units)} units, {area_m2(units.geometry).sum() / 1e6:,.0f} km²")
     head = f"{'res':>3} {'method':<8} {'cells':>10} {'time s':>9} {'cells/s':>11} {'peak RSS MB':>12} {'vs bound':>9} {'tobler/gridmgr':>15}"

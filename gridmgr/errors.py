@@ -72,7 +72,7 @@ class PermissionDeniedError(GridMgrError, PermissionError):
     """The actor may not perform this operation."""
 
 
-# --- ingestion (gridmgr.io): one specific class per kind of bad input -------------------------
+# --- ingestion (gridmgr.io.layers): one specific class per kind of bad input -------------------------
 
 
 class UnreadableFileError(InputError):

@@ -113,7 +113,7 @@ def findings_table(report: Any, top: int) -> Table:
 
 
 def print_report(report: Any, *, top: int = 20, out: Console | None = None) -> None:
-    """Print the rich summary of a :class:`gridmgr.coverage.CoverageReport` (for ``gridmgr run``)."""
+    """Print the rich summary of a :class:`gridmgr.coverage.report.CoverageReport` (for ``gridmgr run``)."""
     c = out or console
     c.print(summary_table(report))
     c.print(units_table(report))
@@ -146,7 +146,7 @@ def coverage(
 
     Exit status 2 with --fail-on-gaps when any gap exists (warnings such as 属地兜底 do not count).
     """
-    from gridmgr.coverage import Thresholds, coverage_from_store
+    from gridmgr.coverage.report import Thresholds, coverage_from_store
 
     with opened_store(database_url) as store, domain_errors():
         th = Thresholds(overload=overload, idle=idle, min_compactness=min_compactness)

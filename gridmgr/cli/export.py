@@ -19,7 +19,7 @@ from gridmgr.cli._common import DB_OPT, console, domain_errors, shown_warnings
 from gridmgr.i18n import t
 
 if TYPE_CHECKING:
-    from gridmgr.export import ExportData
+    from gridmgr.export.briefing import ExportData
 
 app = typer.Typer(help="导出汇报材料与外业格式 / export briefing material and field formats",
                   no_args_is_help=True)
@@ -41,7 +41,7 @@ def register(root: typer.Typer) -> None:
 def _data(database_url: str | None, roads: Path | None, no_roads: bool) -> ExportData:
     from dataclasses import replace
 
-    from gridmgr.export import export_data_from_store, read_roads
+    from gridmgr.export.briefing import export_data_from_store, read_roads
     from gridmgr.store import open_store
 
     with open_store(database_url) as store:
@@ -73,7 +73,7 @@ def briefing(
     Example: ``gridmgr export briefing --format docx --out out/briefing.docx``
     """
     from gridmgr.errors import InputError
-    from gridmgr.export import briefing_pack, export_briefing
+    from gridmgr.export.briefing import briefing_pack, export_briefing
 
     with domain_errors(), shown_warnings():
         if out is None and pack is None:
@@ -102,7 +102,7 @@ def leader(
 
     Example: ``gridmgr export leader A0101 --format kmz --out out/A0101.kmz``
     """
-    from gridmgr.export import export_leader
+    from gridmgr.export.briefing import export_leader
 
     with domain_errors(), shown_warnings():
         data = _data(database_url, roads, no_roads)
@@ -124,7 +124,7 @@ def unit(
 
     Example: ``gridmgr export unit 220173001 --format pdf --out out/guigu.pdf``
     """
-    from gridmgr.export import export_unit
+    from gridmgr.export.briefing import export_unit
 
     with domain_errors(), shown_warnings():
         data = _data(database_url, roads, no_roads)

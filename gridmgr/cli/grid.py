@@ -61,8 +61,8 @@ def build(
     Writes OUT/pieces.gpkg (layer ``pieces``), OUT/summary.json and, with --geojson,
     OUT/pieces.geojson. Nothing is written when the input is rejected.
     """
-    from gridmgr import io
-    from gridmgr.grid import build_grid, check_res
+    from gridmgr.io import layers as io
+    from gridmgr.grid.pieces import build_grid, check_res
 
     if (layers is None) == (units is None):
         raise typer.BadParameter(t("请给出 --layers 或 --units 之一", "give exactly one of --layers or --units"))

@@ -41,7 +41,7 @@ def register(root: typer.Typer) -> None:
 
 def _write_map(m: folium.Map, basemap: str, out: Path) -> None:
     """Warn when the basemap fell back (e.g. no Tianditu key), then write the page to ``out``."""
-    from gridmgr import maps
+    from gridmgr.maps import interactive as maps
 
     _, note = maps.resolve_basemap(basemap)
     if note:
@@ -94,13 +94,13 @@ def leader(
 
     Example: ``gridmgr map leader G001 --roads layers/changchun_hitech/roads.geojson --out g001.html``
     """
-    from gridmgr import maps
-    from gridmgr.patrol import leader_frames_from_store, patrol_route
+    from gridmgr.maps import interactive as maps
+    from gridmgr.patrol.route import leader_frames_from_store, patrol_route
 
     with opened_store(database_url) as store, domain_errors():
         road_frame = None
         if roads is not None:
-            from gridmgr.io import read_roads
+            from gridmgr.io.layers import read_roads
 
             road_frame = read_roads(roads)
         pieces, places, record = leader_frames_from_store(store, leader_id)
@@ -133,7 +133,7 @@ def overview(
     database_url: _DatabaseOption = None,
 ) -> None:
     """生成总览地图：各责任区分色、覆盖缺口高亮、行政单元边界。 / The overview map."""
-    from gridmgr import maps
+    from gridmgr.maps import interactive as maps
 
     with opened_store(database_url) as store, domain_errors():
         m = maps.overview_map_from_store(store, scope=scope, basemap=basemap)
@@ -148,7 +148,7 @@ def plan(
     database_url: _DatabaseOption = None,
 ) -> None:
     """生成调整方案对比图：调整后的责任区与被调整的地块。 / A rebalance plan's diff map."""
-    from gridmgr import maps
+    from gridmgr.maps import interactive as maps
 
     with opened_store(database_url) as store, domain_errors():
         m = maps.plan_map_from_store(store, plan_id, basemap=basemap)

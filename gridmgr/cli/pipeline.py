@@ -33,9 +33,10 @@ def run(
 ) -> None:
     """运行完整流程：网格 → 入库 → 包保领导 → 自动分配 → 覆盖检查 → 地图与汇报材料。
     / Run the main job: grid → store → leaders → assignment → coverage → maps and briefing."""
-    from gridmgr import io, settings
+    from gridmgr import settings
+    from gridmgr.io import layers as io
     from gridmgr.cli.grid import summary_table, write_grid
-    from gridmgr.grid import build_grid, check_res
+    from gridmgr.grid.pieces import build_grid, check_res
 
     layers_dir = layers or settings.layers_dir()
     with domain_errors(), shown_warnings():
@@ -77,7 +78,7 @@ def _run_later_stages(lay: Any, layers_dir: Path, out: Path, res: int, database_
         console.print(t("已有分配，保留现状（重新分配请用 gridmgr assign auto）",
                         "assignments exist and are kept (re-assign with gridmgr assign auto)"))
     else:
-        from gridmgr.assign import auto_assign
+        from gridmgr.assign.auto import auto_assign
 
         arep = auto_assign(store, actor="gridmgr-run")
         console.print(t(
@@ -93,10 +94,10 @@ def _run_output_stages(store: object, out: Path, roads: object = None) -> None:
     """Maps, the briefing pack, and the coverage report last (the campaign's check)."""
     import json
 
-    from gridmgr import maps
+    from gridmgr.maps import interactive as maps
     from gridmgr.cli.coverage import print_report
-    from gridmgr.coverage import coverage_from_store
-    from gridmgr.export import briefing_pack
+    from gridmgr.coverage.report import coverage_from_store
+    from gridmgr.export.briefing import briefing_pack
 
     _step(5, "地图：总览与一名网格长的巡查地图", "maps: overview and one grid leader's patrol map")
     out.mkdir(parents=True, exist_ok=True)

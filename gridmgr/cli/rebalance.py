@@ -1,6 +1,6 @@
 """``gridmgr rebalance``: propose, show, apply, discard, undo and list rebalance plans.
 
-A thin shell over :mod:`gridmgr.rebalance`; every domain error becomes one clear line and exit
+A thin shell over :mod:`gridmgr.rebalance.model`; every domain error becomes one clear line and exit
 status 1. User text is Chinese first (``--lang en`` for English).
 """
 
@@ -138,7 +138,7 @@ def propose_cmd(
     as_json: bool = JSON_OPT,
 ) -> None:
     """生成再平衡方案（尽量少调整地块），存为待应用方案。 / Propose a minimal-move rebalance plan."""
-    from gridmgr import rebalance
+    from gridmgr.rebalance import model as rebalance
 
     with _store(database_url) as store, domain_errors():
         plan = rebalance.propose(
@@ -174,7 +174,7 @@ def show_cmd(
     as_json: bool = JSON_OPT,
 ) -> None:
     """查看方案：指标、未达标原因、调整明细。 / Show a plan."""
-    from gridmgr import rebalance
+    from gridmgr.rebalance import model as rebalance
 
     with _store(database_url) as store, domain_errors():
         if geojson:
@@ -196,7 +196,7 @@ def apply_cmd(
     as_json: bool = JSON_OPT,
 ) -> None:
     """应用方案（一个事务；地块已被改动则拒绝）。 / Apply a plan atomically."""
-    from gridmgr import rebalance
+    from gridmgr.rebalance import model as rebalance
 
     with _store(database_url) as store, domain_errors():
         res = rebalance.apply_plan(store, plan_id, actor=_actor(actor), reason=reason)
@@ -220,7 +220,7 @@ def discard_cmd(
     database_url: str | None = DB_OPT,
 ) -> None:
     """放弃待应用的方案。 / Discard a proposed plan."""
-    from gridmgr import rebalance
+    from gridmgr.rebalance import model as rebalance
 
     with _store(database_url) as store, domain_errors():
         rebalance.discard_plan(store, plan_id, actor=_actor(actor))
@@ -236,7 +236,7 @@ def undo_cmd(
     as_json: bool = JSON_OPT,
 ) -> None:
     """撤销已应用的方案（一个事务，恢复原负责人）。 / Undo an applied plan in one transaction."""
-    from gridmgr import rebalance
+    from gridmgr.rebalance import model as rebalance
 
     with _store(database_url) as store, domain_errors():
         res = rebalance.undo_plan(store, plan_id, actor=_actor(actor), reason=reason)
@@ -251,7 +251,7 @@ def list_cmd(
     as_json: bool = JSON_OPT,
 ) -> None:
     """列出方案（最新在前）。 / List plans, newest first."""
-    from gridmgr import rebalance
+    from gridmgr.rebalance import model as rebalance
 
     with _store(database_url) as store, domain_errors():
         df = rebalance.list_plans(store, status=status)

@@ -1,6 +1,6 @@
 """Store commands: ``db``, ``load``, ``leaders``, ``assign``, ``history``.
 
-Thin shells over :mod:`gridmgr.store` (and :func:`gridmgr.assign.auto_assign`); every domain error
+Thin shells over :mod:`gridmgr.store` (and :func:`gridmgr.assign.auto.auto_assign`); every domain error
 becomes one clear line and exit status 1.
 """
 
@@ -72,7 +72,7 @@ def load(
     Loading the same layers again changes nothing; changed layers are reported, and removing
     pieces that still have an owner is refused unless --force.
     """
-    from gridmgr import io
+    from gridmgr.io import layers as io
 
     with _store(database_url) as store:
         with domain_errors():
@@ -193,7 +193,7 @@ def assign_auto(
     as_json: bool = JSON_OPT,
 ) -> None:
     """初始分配：各社区地块连片、按能力均衡分给网格长。 / Initial contiguous balanced assignment."""
-    from gridmgr.assign import auto_assign
+    from gridmgr.assign.auto import auto_assign
 
     with _store(database_url) as store, domain_errors():
         report = auto_assign(store, scope=scope, weights=weights, seed=seed,

@@ -63,7 +63,7 @@ class _Prepared:
 
 
 def _prepare(layers: Any, *, res: int, pieces: pd.DataFrame | None, progress: bool) -> _Prepared:
-    from gridmgr.units import area_m2, lowest_units
+    from gridmgr.grid.units import area_m2, lowest_units
 
     source = getattr(layers, "source", None)
     where = str(source) if source is not None else t("图层", "layers")
@@ -153,7 +153,7 @@ def _prepare(layers: Any, *, res: int, pieces: pd.DataFrame | None, progress: bo
     units["geom"] = to_wkb(ugeom)
 
     if pieces is None:
-        from gridmgr.grid import pieces_from_units
+        from gridmgr.grid.pieces import pieces_from_units
 
         pieces = pieces_from_units(uin, res=res, progress=progress)
     pgeom = to_multipolygons(pieces.geometry, what=f"{where}: pieces")
@@ -362,7 +362,7 @@ def load_layers(
     progress: bool,
 ) -> LoadReport:
     """See :meth:`gridmgr.store.Store.load_layers`."""
-    from gridmgr.grid import check_res
+    from gridmgr.grid.pieces import check_res
 
     store.require_schema()
     if res is None:

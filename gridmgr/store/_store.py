@@ -456,7 +456,7 @@ class Store:
         Parameters
         ----------
         layers
-            A :class:`gridmgr.io.Layers` (``units``, ``key_places``, ``departments``,
+            A :class:`gridmgr.io.layers.Layers` (``units``, ``key_places``, ``departments``,
             ``categories``, ``source``).
         res
             H3 resolution (default: the store's current one, else ``settings.DEFAULT_RES``).
@@ -465,7 +465,7 @@ class Store:
         allow_orphans
             End assignments of removed pieces instead of refusing.
         pieces
-            Pieces already cut by :func:`gridmgr.grid.pieces_from_units` (saves recomputing).
+            Pieces already cut by :func:`gridmgr.grid.pieces.pieces_from_units` (saves recomputing).
         progress
             Show a rich progress bar while cutting the grid.
         """

@@ -21,7 +21,7 @@ from benchmarks._synthetic import (
     synthetic_grid,
     synthetic_loads,
 )
-from gridmgr._graph import connected_parts, piece_adjacency
+from gridmgr.grid.graph import connected_parts, piece_adjacency
 from gridmgr.assign import AssignResult, AutoAssign, auto_assign, grid_codes
 from gridmgr.errors import InfeasibleError, InputError, InvalidFieldError
 from gridmgr.grid import pieces_from_units
@@ -376,7 +376,7 @@ def test_groups_and_islands_property(
     counts = connected_parts(adj, res.owner, len(caps))
     assert res.disconnected == int((counts > 1).sum())
     # a territory may only be split when its group's own pieces are split
-    from gridmgr._graph import label_subgraph
+    from gridmgr.grid.graph import label_subgraph
 
     gparts = connected_parts(label_subgraph(adj, group), group, int(group.max()) + 1)
     split_groups = set(np.flatnonzero(gparts > 1).tolist())

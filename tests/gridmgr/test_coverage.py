@@ -27,10 +27,10 @@ from gridmgr.coverage import (
     CoverageReport,
     Thresholds,
     coverage_from_frames,
-    piece_graph,
 )
 from gridmgr.errors import InvalidFieldError, UnitNotFoundError
 from gridmgr.grid import pieces_from_units
+from gridmgr.grid.piece_graph import piece_graph
 
 LAEA = "+proj=laea +lat_0=43.83 +lon_0=125.27 +datum=WGS84 +units=m +no_defs"
 _FWD = Transformer.from_crs("EPSG:4326", LAEA, always_xy=True)
@@ -436,7 +436,7 @@ def test_piece_on_the_jurisdiction_edge_is_not_an_enclave(run: Callable[..., Cov
 
 
 def test_piece_graph_matches_graph_module_and_dissolve(units: gpd.GeoDataFrame) -> None:
-    from gridmgr._graph import piece_adjacency
+    from gridmgr.grid.graph import piece_adjacency
 
     u = make_units(c1=(0, 0, 630, 500), c2=(630, 0, 1200, 500))  # border through cells
     p = pieces_from_units(u, res=10)
@@ -574,7 +574,7 @@ def test_bad_inputs_are_refused(run: Callable[..., CoverageReport], base_pieces:
 def test_piece_graph_three_units_in_one_cell_and_territory_perimeters() -> None:
     from scipy.sparse import triu
 
-    from gridmgr._graph import piece_adjacency
+    from gridmgr.grid.graph import piece_adjacency
 
     # edges at multiples of 25 m, so neighbouring units share their densified vertices exactly
     rects = {"A": (0, 0, 625, 275), "B": (0, 275, 625, 500), "C": (625, 0, 1000, 500)}

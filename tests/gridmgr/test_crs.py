@@ -1,4 +1,4 @@
-"""GCJ-02 / BD-09 conversions (gridmgr._crs) and CRS handling in gridmgr.io."""
+"""GCJ-02 / BD-09 conversions (gridmgr.io.crs) and CRS handling in gridmgr.io."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridmgr import _crs
+from gridmgr.io import crs as _crs
 from gridmgr.errors import CRSError
 from gridmgr.io import read_units
 

@@ -141,7 +141,7 @@ def _glyph_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
 def test_cjk_font_found_and_registered() -> None:
     from matplotlib import font_manager
 
-    from gridmgr.fonts import use_cjk_font
+    from gridmgr.maps.fonts import use_cjk_font
 
     fam = use_cjk_font()
     assert "CJK" in fam[0]
@@ -150,7 +150,7 @@ def test_cjk_font_found_and_registered() -> None:
 
 
 def test_missing_cjk_font_error_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gridmgr import fonts
+    from gridmgr.maps import fonts
     from gridmgr.errors import FontNotFoundError
 
     monkeypatch.setattr(fonts, "FONT_DIRS", (Path("/nonexistent/fonts"),))

@@ -1,4 +1,4 @@
-"""Piece/cell adjacency, connectivity counts and the contiguous partitioner of gridmgr._graph."""
+"""Piece/cell adjacency, connectivity counts and the contiguous partitioner of gridmgr.grid.graph."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from scipy.sparse.csgraph import connected_components, shortest_path
 from shapely.geometry import box
 
 from benchmarks._synthetic import synthetic_capacities, synthetic_grid, synthetic_loads
-from gridmgr._graph import _bfs_depth, cells_adjacency, connected_parts, piece_adjacency
-from gridmgr._partition import bisection_partition, grow_unassigned, refine_partition, repair_connectivity
+from gridmgr.grid.graph import _bfs_depth, cells_adjacency, connected_parts, piece_adjacency
+from gridmgr.assign.partition import bisection_partition, grow_unassigned, refine_partition, repair_connectivity
 from gridmgr.grid import pieces_from_units
 
 
@@ -118,7 +118,7 @@ def test_sliver_borders_follow_the_shared_boundary_rule(gap_deg: float) -> None:
     """Adjacent iff the boundaries share more than 0.01 m. A 8 cm (1e-6°) gap between two units
     leaves their clipped pieces of one cell apart, although both borders are equally long; an
     overlap as wide makes them share the stretches of hexagon edge inside the overlap."""
-    from gridmgr._piece_graph import piece_graph
+    from gridmgr.grid.piece_graph import piece_graph
 
     pieces = _two_units(gap_deg)
     two = pieces.groupby("cell").filter(lambda d: len(d) == 2)
@@ -141,7 +141,7 @@ def test_piece_adjacency_accepts_integer_cells(border_pieces: gpd.GeoDataFrame) 
 
 
 def test_piece_adjacency_min_shared_drops_short_contacts(border_pieces: gpd.GeoDataFrame) -> None:
-    from gridmgr._piece_graph import piece_graph
+    from gridmgr.grid.piece_graph import piece_graph
 
     g = piece_graph(border_pieces)
     cut = float(np.median(g.shared_m))

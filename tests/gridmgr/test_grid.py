@@ -18,7 +18,7 @@ from shapely.geometry import Polygon, box
 
 from gridmgr.errors import CoordinateRangeError, InputError
 from gridmgr.grid import build_grid, center_rule_uncovered_m2, pieces_from_units
-from gridmgr.units import area_m2, check_hierarchy
+from gridmgr.grid.units import area_m2, check_hierarchy
 
 LON0, LAT0 = 125.25, 43.79  # the Changchun High-tech Zone
 

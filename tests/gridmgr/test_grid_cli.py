@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from gridmgr import settings
 from gridmgr.cli import app
 from gridmgr.io import read_layers
-from gridmgr.units import area_m2, lowest_units
+from gridmgr.grid.units import area_m2, lowest_units
 
 BAD = Path(__file__).resolve().parents[1] / "data" / "bad"
 runner = CliRunner()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import shapely
 
-from gridmgr import _h3
+from gridmgr.grid import h3_adapter as _h3
 
 
 def test_latlng_order_matches_h3py() -> None:

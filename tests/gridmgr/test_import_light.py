@@ -8,7 +8,7 @@ import sys
 
 def test_import_gridmgr_is_light() -> None:
     code = (
-        "import sys, gridmgr, gridmgr.grid, gridmgr.units, gridmgr.workload, gridmgr.cli;"
+        "import sys, gridmgr, gridmgr.grid, gridmgr.grid.units, gridmgr.assign.workload, gridmgr.cli;"
         "heavy=[m for m in ('fastapi','folium','psycopg2') if m in sys.modules];"
         "print(','.join(heavy))"
     )

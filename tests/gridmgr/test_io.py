@@ -16,7 +16,8 @@ import pyogrio
 import pytest
 import shapely
 
-from gridmgr import _readers, errors, io
+from gridmgr import errors, io
+from gridmgr.io import readers as _readers
 from gridmgr.i18n import set_language
 from gridmgr.settings import DEFAULT_LAYERS, EQUAL_AREA_CRS
 
@@ -399,7 +400,7 @@ def test_gcj02_suspicion_warning(tmp_path: Path) -> None:
 
 
 def test_gcj02_suspicion_against_reference_roads(tmp_path: Path) -> None:
-    from gridmgr._crs import transform_geometries
+    from gridmgr.io.crs import transform_geometries
 
     feats = _units()
     truth = gpd.GeoDataFrame.from_features(feats, crs=4326)

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridmgr import maps
-from gridmgr._crs import wgs84_to_gcj02
+from gridmgr.io.crs import wgs84_to_gcj02
 from gridmgr.errors import InputError
 from gridmgr.patrol import patrol_route
 from gridmgr.settings import DEFAULT_LAYERS

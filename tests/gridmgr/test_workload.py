@@ -7,7 +7,7 @@ import pytest
 from shapely.geometry import Point, box
 
 from gridmgr.errors import InvalidFieldError
-from gridmgr.workload import DEFAULT_WEIGHTS, parse_weights, piece_loads
+from gridmgr.assign.workload import DEFAULT_WEIGHTS, parse_weights, piece_loads
 
 
 def test_parse_weights_fills_defaults_and_accepts_chinese_comma() -> None:

@@ -11,7 +11,7 @@ import shapely
 from typer.testing import CliRunner
 
 from gridmgr import settings
-from gridmgr._crs import transform_geometries
+from gridmgr.io.crs import transform_geometries
 from gridmgr.cli import app
 from gridmgr.io import read_units
 

@@ -40,7 +40,7 @@ def owners(store: Any) -> pd.DataFrame:
 def territory_parts(store: Any, leader: str) -> int:
     from scipy.sparse.csgraph import connected_components
 
-    from gridmgr._graph import piece_adjacency
+    from gridmgr.grid.graph import piece_adjacency
 
     pieces = store.pieces(STREET)
     idx = np.flatnonzero(pieces["leader_id"].to_numpy(dtype=object) == leader)

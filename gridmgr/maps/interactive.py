@@ -6,7 +6,7 @@ writes a file.
 
 Offline by construction
     Leaflet 1.9.4, leaflet.fullscreen 3.0.0 and gridmgr's own measure control and styles are
-    bundled in ``gridmgr/static/`` and *inlined* into the page by :func:`map_html`; images the
+    bundled in ``gridmgr/maps/static/`` and *inlined* into the page by :func:`map_html`; images the
     stylesheets use become ``data:`` URIs. The only network requests a page makes are map tiles
     (:data:`TILE_HOSTS`). :func:`map_html` refuses to return a page that still links an external
     script or stylesheet.
@@ -43,7 +43,7 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
-from gridmgr._leaflet import (
+from gridmgr.maps.leaflet import (
     _ASSET,
     _CSS,
     _JS,
@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     import folium
     import geopandas as gpd
 
-    from gridmgr.patrol import PatrolRoute
+    from gridmgr.patrol.route import PatrolRoute
 
 #: Hosts a map page may contact: tile servers only.
 TILE_HOSTS = ("tianditu.gov.cn", "tile.openstreetmap.org", "autonavi.com")
@@ -120,7 +120,7 @@ def _identity(geoms: npt.ArrayLike) -> npt.NDArray[np.object_]:
 
 
 def _gcj(geoms: npt.ArrayLike) -> npt.NDArray[np.object_]:
-    from gridmgr._crs import transform_geometries
+    from gridmgr.io.crs import transform_geometries
 
     return transform_geometries(geoms, "wgs84", "gcj02")
 
@@ -258,7 +258,7 @@ def _metric_simplify(geoms: npt.NDArray[np.object_], tolerance_m: float) -> npt.
     """Simplify polygons as a coverage (shared borders stay shared) with a tolerance in metres."""
     if tolerance_m <= 0 or len(geoms) == 0:
         return geoms
-    from gridmgr.patrol import _Projector
+    from gridmgr.patrol.route import _Projector
 
     b = shapely.total_bounds(geoms)
     proj = _Projector((b[0] + b[2]) / 2, (b[1] + b[3]) / 2)
@@ -380,7 +380,7 @@ def leader_map(
         Key places to show (``code``, ``name``, ``category``, optional ``address``,
         ``package_leader_id``); ``None`` for none.
     route
-        A :class:`gridmgr.patrol.PatrolRoute` to draw, or ``None``.
+        A :class:`gridmgr.patrol.route.PatrolRoute` to draw, or ``None``.
     leader
         The leader's record (``id``, ``name``, ``role`` …) for the title and legend.
     basemap
@@ -413,7 +413,7 @@ def leader_map(
            style={"color": "#c1121f", "weight": 3, "fill": False}).add_to(m)
     # pieces, one layer
     area = territory_pieces["area_m2"].to_numpy() if "area_m2" in territory_pieces.columns else None
-    from gridmgr.patrol import _piece_ids
+    from gridmgr.patrol.route import _piece_ids
 
     # users know pieces by their H3 cell (the store id is internal)
     ids = (territory_pieces["cell"].astype(str).tolist() if "cell" in territory_pieces.columns
@@ -465,7 +465,7 @@ def _key_place_layer(
     categories: pd.DataFrame | None, departments: pd.DataFrame | None,
     leaders: pd.DataFrame | None,
 ) -> list[str]:
-    from gridmgr.patrol import _inner_points
+    from gridmgr.patrol.route import _inner_points
 
     kp = key_places
     geoms = _geoms(kp)
@@ -725,7 +725,7 @@ def _gap_layer(m: folium.Map, Vector: type, gaps: gpd.GeoDataFrame, base: _Base,
             (t("面积（平方米）", "Area (m²)"), None if a is None or pd.isna(a) else f"{a:,.0f}"),
         ]) for k, lab, a, u, ld, p in zip(kinds, labels, area, unit, leader, place, strict=True)
     ]
-    from gridmgr.patrol import _inner_points
+    from gridmgr.patrol.route import _inner_points
 
     # points (key places) get a red ring; areas a red dashed outline
     is_pt = shapely.get_type_id(gg) == 0
@@ -798,7 +798,7 @@ def plan_diff_map(
     title = title or t("调整方案对比图", "Plan diff")
     m, base, legend = _overview_parts(after.iloc[:0], after, None, leaders=leaders,
                                       basemap=basemap, simplify_m=0.0, title=title)
-    from gridmgr.patrol import _piece_ids
+    from gridmgr.patrol.route import _piece_ids
 
     Vector = _vector_layer_class()
     moved = np.asarray(pieces.geometry.values, dtype=object)[idx]
@@ -838,7 +838,7 @@ def leader_map_from_store(
     start: Any = None,
 ) -> folium.Map:
     """:func:`leader_map` for a leader in the store, with a patrol route over their territory."""
-    from gridmgr.patrol import leader_frames_from_store, patrol_route
+    from gridmgr.patrol.route import leader_frames_from_store, patrol_route
 
     pieces, places, leader = leader_frames_from_store(store, leader_id)
     if len(pieces) == 0 and len(places) == 0:
@@ -868,7 +868,7 @@ def overview_map_from_store(
         units = units.loc[units["code"].astype(str).isin(keep)]
     if gaps is None and with_coverage:
         try:
-            from gridmgr.coverage import coverage_from_store
+            from gridmgr.coverage.report import coverage_from_store
 
             report = coverage_from_store(store, scope=scope)
             frame = report.findings_frame()
@@ -885,7 +885,7 @@ def overview_map_from_store(
 
 def _scope_codes(units: pd.DataFrame, scope: str) -> set[str]:
     """``scope`` and every unit below it (raises ``UnitNotFoundError`` for an unknown code)."""
-    from gridmgr.units import descendants
+    from gridmgr.grid.units import descendants
 
     return set(descendants(units, str(scope)))
 

@@ -3,8 +3,8 @@
 The single source of truth for "which pieces touch, and along how much boundary":
 :func:`piece_graph` decomposes every piece boundary onto the edges of its H3 hexagon and matches
 edges by the exact bits of their endpoints (no overlay per pair);
-:func:`gridmgr._graph.piece_adjacency` (the 0/1 matrix of the data contract) and
-:mod:`gridmgr.coverage` (territory perimeters, parts, enclaves) are both built on it.
+:func:`gridmgr.grid.graph.piece_adjacency` (the 0/1 matrix of the data contract) and
+:mod:`gridmgr.coverage.report` (territory perimeters, parts, enclaves) are both built on it.
 
 Rule (``docs/architecture.md``): two pieces are adjacent when they share a boundary of positive
 length, i.e. longer than :data:`NOISE_LENGTH_M` (0.01 m, ground metres on the WGS-84 ellipsoid).
@@ -53,7 +53,7 @@ def _str_values(values: pd.Series) -> NDArray[np.object_]:
 def _cell_strings(values: pd.Series) -> NDArray[np.object_]:
     """H3 cells of a ``cell`` column as strings (the contract's form; ``uint64`` columns converted)."""
     if values.dtype.kind in "iu":
-        from gridmgr import _h3
+        from gridmgr.grid import h3_adapter as _h3
 
         return np.asarray(_h3.cells_to_str(values.to_numpy().astype(np.uint64)), dtype=object)
     return _str_values(values)
@@ -218,14 +218,14 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
     --------
     >>> import geopandas as gpd
     >>> from shapely.geometry import box
-    >>> from gridmgr.grid import pieces_from_units
+    >>> from gridmgr.grid.pieces import pieces_from_units
     >>> u = gpd.GeoDataFrame({"code": ["A"], "name": ["a"], "level": ["community"], "parent": [None]},
     ...     geometry=[box(125.30, 43.80, 125.31, 43.81)], crs="EPSG:4326")
     >>> g = piece_graph(pieces_from_units(u, res=10))
     >>> bool(abs(g.exposed_m.sum() - (g.perimeter_m.sum() - 2 * g.shared_m.sum())) < 1e-6)
     True
     """
-    from gridmgr import _h3
+    from gridmgr.grid import h3_adapter as _h3
 
     geoms = np.asarray(pieces.geometry.values, dtype=object)
     n = len(geoms)
@@ -527,7 +527,7 @@ def _same_inner_segments(pairs: NDArray[np.int64], piece: NDArray[np.int64], sx:
 def _shapely_pairs(pieces: pd.DataFrame, geoms: NDArray[np.object_], odd_idx: NDArray[np.int64],
                    cells: NDArray[np.object_], fast: NDArray[np.bool_]) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
     """Shared lengths of every pair involving one of ``odd_idx`` (shapely, snap-rounded)."""
-    from gridmgr import _h3
+    from gridmgr.grid import h3_adapter as _h3
 
     n = len(geoms)
     all_cells = cells if len(cells) else _cell_strings(pieces["cell"])

@@ -1,4 +1,4 @@
-"""Validation engine of the layer readers (private; used by :mod:`gridmgr.io`).
+"""Validation engine of the layer readers (private; used by :mod:`gridmgr.io.layers`).
 
 Each check looks at a whole layer at once (shapely 2 / numpy), and on failure raises one specific
 error from :mod:`gridmgr.errors` whose message names the file, the first offending feature (its

@@ -10,7 +10,7 @@ library closes them), GeoPackage (``layer=``) and Shapefile (DBF encoding from t
 detected: strict UTF-8, falling back to GB18030), anything else GDAL reads via pyogrio.
 
 CRS: whatever pyproj knows (CGCS2000 EPSG:4490, CGCS2000 Gauss-Krüger zones EPSG:4491–4554 …) and
-the Chinese web-map offsets ``"gcj02"`` and ``"bd09"`` (see :mod:`gridmgr._crs`). ``crs=`` overrides
+the Chinese web-map offsets ``"gcj02"`` and ``"bd09"`` (see :mod:`gridmgr.io.crs`). ``crs=`` overrides
 the file's CRS (or sets it when the file has none). A GeoJSON file without a ``crs`` member is
 WGS-84 (RFC 7946).
 """
@@ -31,9 +31,9 @@ import pandas as pd
 import pyproj
 import shapely
 
-from gridmgr import _validate as v
-from gridmgr._crs import OffsetCRS, offset_suspicion, parse_crs, transform_geometries
-from gridmgr._readers import GCJ_PATTERN, Source, read_source, unreadable
+from gridmgr.io import validate as v
+from gridmgr.io.crs import OffsetCRS, offset_suspicion, parse_crs, transform_geometries
+from gridmgr.io.readers import GCJ_PATTERN, Source, read_source, unreadable
 from gridmgr.errors import (
     CRSError,
     CRSSuspicionWarning,
@@ -375,7 +375,7 @@ def read_units(
         Optional trusted WGS-84 geometries the boundaries follow (e.g. OpenStreetMap roads). When
         the unit boundaries sit much closer to them after undoing a GCJ-02 or BD-09 offset, a
         :class:`~gridmgr.errors.CRSSuspicionWarning` is issued (see
-        :func:`gridmgr._crs.offset_suspicion`); the figures are in ``attrs["alignment"]``.
+        :func:`gridmgr.io.crs.offset_suspicion`); the figures are in ``attrs["alignment"]``.
 
     Returns
     -------

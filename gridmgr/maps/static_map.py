@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.path import Path as MplPath
 
-    from gridmgr.patrol import PatrolRoute
+    from gridmgr.patrol.route import PatrolRoute
 
 #: Paper sizes (landscape) in millimetres.
 PAPERS: dict[str, tuple[float, float]] = {"A4": (297.0, 210.0), "A3": (420.0, 297.0)}
@@ -176,7 +176,7 @@ def fmt_area_short(area_m2: float) -> str:
 
 @dataclass
 class MapLayers:
-    """Everything one static map draws, in WGS-84 (built by :mod:`gridmgr.export`)."""
+    """Everything one static map draws, in WGS-84 (built by :mod:`gridmgr.export.briefing`)."""
 
     territories: gpd.GeoDataFrame  # leader_id, label, area_m2, colour, geometry
     units: gpd.GeoDataFrame  # code, name, level, geometry (units to outline)
@@ -215,7 +215,7 @@ def render(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from gridmgr.fonts import use_cjk_font
+    from gridmgr.maps.fonts import use_cjk_font
 
     if paper not in PAPERS:
         raise InputError(t(f"纸张 {paper!r} 不支持，可选 A4 或 A3", f"paper {paper!r} is not supported; use A4 or A3"))
@@ -418,7 +418,7 @@ def _draw_territories(ax: Axes, layers: MapLayers, fwd: pyproj.Transformer, lege
 
 
 def _blind_area(geom: Any) -> float:
-    from gridmgr.units import area_m2
+    from gridmgr.grid.units import area_m2
 
     return float(area_m2(np.asarray([geom], dtype=object)).sum())
 
@@ -472,7 +472,7 @@ def _draw_places(ax: Axes, layers: MapLayers, fwd: pyproj.Transformer, clip: Any
     kp, geoms = kp[inside], geoms[inside]
     if len(kp) == 0:
         return []
-    from gridmgr.maps import CATEGORY_STYLE
+    from gridmgr.maps.interactive import CATEGORY_STYLE
 
     metric = _to_metric(geoms, fwd)
     poly = np.isin(shapely.get_type_id(metric), [3, 6])

@@ -6,7 +6,7 @@ with its length in metres and the walking time. Where a road network is supplied
 roads (a graph built from the lines, shortest paths with :mod:`scipy.sparse.csgraph`); otherwise the
 legs are straight and the route says so (``follows_roads``).
 
-The visit order comes from the tour engine in :mod:`gridmgr._tour` (nearest neighbour, 2-opt and
+The visit order comes from the tour engine in :mod:`gridmgr.patrol.tour` (nearest neighbour, 2-opt and
 Or-opt with neighbour lists, iterated local search; all numpy over a metric cost matrix), whose
 public functions are re-exported here: :func:`solve_tour`, :func:`nearest_neighbour_tour`,
 :func:`tour_length`. ``benchmarks/bench_patrol.py`` compares it with OR-Tools' guided local search.
@@ -26,7 +26,7 @@ import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from gridmgr._tour import nearest_neighbour_tour, solve_tour, tour_length
+from gridmgr.patrol.tour import nearest_neighbour_tour, solve_tour, tour_length
 from gridmgr.errors import InputError, InvalidFieldError, InvalidGeometryError
 from gridmgr.i18n import t as _t
 

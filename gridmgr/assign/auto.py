@@ -3,8 +3,8 @@
 Each community's pieces are split among that community's grid leaders so that every leader's
 pieces form one connected region (whenever the community's pieces do) and every leader's
 workload is proportional to their capacity. Pieces of a community without grid leaders fall to
-the community's package leader (属地兜底). The piece graph is in :mod:`gridmgr._graph`, the
-partitioner in :mod:`gridmgr._partition`, grid codes in :mod:`gridmgr._grid_codes` (re-exported
+the community's package leader (属地兜底). The piece graph is in :mod:`gridmgr.grid.graph`, the
+partitioner in :mod:`gridmgr.assign.partition`, grid codes in :mod:`gridmgr.assign.grid_codes` (re-exported
 here); the algorithm and its measured quality are described in ``docs/assign.md``.
 
 Examples
@@ -29,9 +29,9 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import connected_components
 
-from gridmgr._graph import FloatArray, IntArray, connected_parts, label_subgraph, piece_adjacency
-from gridmgr._grid_codes import grid_codes
-from gridmgr._partition import bisection_partition, refine_partition, repair_connectivity
+from gridmgr.grid.graph import FloatArray, IntArray, connected_parts, label_subgraph, piece_adjacency
+from gridmgr.assign.grid_codes import grid_codes
+from gridmgr.assign.partition import bisection_partition, refine_partition, repair_connectivity
 from gridmgr.errors import InfeasibleError, InputError, InvalidFieldError
 from gridmgr.i18n import t
 
@@ -290,15 +290,15 @@ class AutoAssign:
         key_places
             Key places (points or polygons), counted into the workload.
         weights
-            Workload weights (see :func:`gridmgr.workload.parse_weights`).
+            Workload weights (see :func:`gridmgr.assign.workload.parse_weights`).
         seed
             Partitioner seed.
         units
             Units frame, to map lowest-level units to their communities.
         adjacency
-            Precomputed :func:`gridmgr._graph.piece_adjacency` of ``pieces``.
+            Precomputed :func:`gridmgr.grid.graph.piece_adjacency` of ``pieces``.
         """
-        from gridmgr.workload import piece_loads
+        from gridmgr.assign.workload import piece_loads
 
         n = len(pieces)
         for col in ("unit_code",):
@@ -688,7 +688,7 @@ def auto_assign(
     -------
     AutoAssignReport
     """
-    from gridmgr.workload import parse_weights
+    from gridmgr.assign.workload import parse_weights
 
     t0 = time.perf_counter()
     w = parse_weights(weights)

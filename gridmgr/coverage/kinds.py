@@ -1,7 +1,7 @@
 """The vocabulary of the coverage report: finding kinds, groups, severities, thresholds, findings.
 
-Split out of :mod:`gridmgr.coverage` (which re-exports every public name here) so that the checks
-(:mod:`gridmgr._coverage_checks`) and the report can both build :class:`Finding` objects.
+Split out of :mod:`gridmgr.coverage.report` (which re-exports every public name here) so that the checks
+(:mod:`gridmgr.coverage.checks`) and the report can both build :class:`Finding` objects.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""Raw readers behind :mod:`gridmgr.io`: a file as read, before any validation.
+"""Raw readers behind :mod:`gridmgr.io.layers`: a file as read, before any validation.
 
 GeoJSON is parsed with :mod:`json` (so that unclosed or short rings are seen before any library
 closes them); GeoPackage, Shapefile and anything else GDAL reads go through ``pyogrio.raw``, with
 the DBF encoding of a Shapefile without ``.cpg`` detected (strict UTF-8, else GB18030). Errors are
 :class:`~gridmgr.errors.UnreadableFileError` naming the file and the fix. Validation, field
-matching and reprojection stay in :mod:`gridmgr.io`.
+matching and reprojection stay in :mod:`gridmgr.io.layers`.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import pandas as pd
 import pyproj
 import shapely
 
-from gridmgr import _validate as v
-from gridmgr._crs import OffsetCRS, parse_crs
+from gridmgr.io import validate as v
+from gridmgr.io.crs import OffsetCRS, parse_crs
 from gridmgr.errors import UnreadableFileError
 from gridmgr.i18n import t
 

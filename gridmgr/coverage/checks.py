@@ -1,6 +1,6 @@
 """The coverage checks, one group of findings at a time, on arrays of the report's frames.
 
-Helpers of :func:`gridmgr.coverage.coverage_from_frames`: the unit hierarchy in index form and
+Helpers of :func:`gridmgr.coverage.report.coverage_from_frames`: the unit hierarchy in index form and
 roll-ups, the leader/package frames, blind-spot findings grouped per unit and leader, the key-place
 checks, territory shape (perimeters, parts and enclaves from the piece graph, no dissolve) and
 workload. Nothing here is public; the rules are in ``docs/coverage.md``.
@@ -20,8 +20,8 @@ import shapely
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import connected_components
 
-from gridmgr._coverage_kinds import Finding, Thresholds, _finding, _r
-from gridmgr._piece_graph import PieceGraph, _str_values
+from gridmgr.coverage.kinds import Finding, Thresholds, _finding, _r
+from gridmgr.grid.piece_graph import PieceGraph, _str_values
 from gridmgr.errors import InvalidFieldError
 
 
@@ -232,7 +232,7 @@ def _key_place_checks(
     active: NDArray[np.bool_], blind: NDArray[np.bool_], unit_geoms: NDArray[np.object_],
 ) -> tuple[NDArray[np.int64] | None, NDArray[np.int64] | None, pd.DataFrame | None, list[Finding]]:
     """Locate key places in pieces and check leader, department, package leader, jurisdiction."""
-    from gridmgr import _h3
+    from gridmgr.grid import h3_adapter as _h3
 
     if key_places is None or len(key_places) == 0:
         return None, None, None, []

@@ -1,10 +1,10 @@
-"""The array core of :class:`gridmgr.rebalance.Rebalance`: model, solver, metrics.
+"""The array core of :class:`gridmgr.rebalance.model.Rebalance`: model, solver, metrics.
 
-Internal module, split out of :mod:`gridmgr.rebalance` (see that module's docstring for the
+Internal module, split out of :mod:`gridmgr.rebalance.model` (see that module's docstring for the
 algorithm). It depends only on numpy/scipy and :mod:`gridmgr.errors`; everything store-facing
-(``from_store``, plans) stays in :mod:`gridmgr.rebalance`, which re-exports the public names
+(``from_store``, plans) stays in :mod:`gridmgr.rebalance.model`, which re-exports the public names
 defined here (:class:`Metrics`, :class:`Miss`, :class:`RebalanceResult`) and subclasses
-:class:`RebalanceCore` as :class:`~gridmgr.rebalance.Rebalance`.
+:class:`RebalanceCore` as :class:`~gridmgr.rebalance.model.Rebalance`.
 """
 
 from __future__ import annotations
@@ -210,7 +210,7 @@ def _flow_order(src: IntArray, dst: IntArray, f: FloatArray, n_nodes: int) -> In
 
 
 class RebalanceCore:
-    """Array model and solver behind :class:`gridmgr.rebalance.Rebalance` (use that class)."""
+    """Array model and solver behind :class:`gridmgr.rebalance.model.Rebalance` (use that class)."""
 
     def __init__(
         self,
@@ -281,9 +281,9 @@ class RebalanceCore:
         ----------
         adj
             n×n symmetric piece adjacency (positive entries = adjacent), e.g.
-            ``gridmgr._graph.piece_adjacency(pieces)``.
+            ``gridmgr.grid.graph.piece_adjacency(pieces)``.
         loads
-            Load per piece (``gridmgr.workload.piece_loads``), finite and >= 0.
+            Load per piece (``gridmgr.assign.workload.piece_loads``), finite and >= 0.
         owner
             Leader position per piece, -1 for unassigned.
         capacities

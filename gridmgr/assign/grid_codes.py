@@ -1,6 +1,6 @@
 """Grid codes: stable, readable codes for leader territories (``<community>-<NNN>``).
 
-Split out of :mod:`gridmgr.assign`, which re-exports :func:`grid_codes`.
+Split out of :mod:`gridmgr.assign.auto`, which re-exports :func:`grid_codes`.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def grid_codes(
     if "area_m2" in pieces.columns:
         area = np.asarray(pieces["area_m2"], dtype=float)[keep]
     else:
-        from gridmgr.units import area_m2
+        from gridmgr.grid.units import area_m2
 
         area = np.asarray(area_m2(geoms), dtype=float)
     df = pd.DataFrame(

@@ -1,7 +1,7 @@
-"""Leaflet page plumbing for :mod:`gridmgr.maps`: bundled assets, compact feature data, escaping.
+"""Leaflet page plumbing for :mod:`gridmgr.maps.interactive`: bundled assets, compact feature data, escaping.
 
 - Assets: Leaflet 1.9.4, leaflet.fullscreen 3.0.0 and gridmgr's ``gridmgr.js``/``maps.css`` live in
-  ``gridmgr/static/``; folium elements point at them with ``gridmgr-static:`` pseudo-URLs and
+  ``gridmgr/maps/static/``; folium elements point at them with ``gridmgr-static:`` pseudo-URLs and
   :func:`render_page` inlines them (images in stylesheets become ``data:`` URIs). A page that still
   links anything else is refused.
 - Data: :func:`features_json` writes a layer's geometries as one chain of encoded-polyline deltas
@@ -381,7 +381,7 @@ _MIME = {".png": "image/png", ".svg": "image/svg+xml"}
 def _asset_text(url: str) -> Path:
     if not url.startswith(_ASSET):
         msg = (f"map page links an external resource {url!r}; gridmgr bundles its assets — "
-               "add the file to gridmgr/static/ and reference it as gridmgr-static:")
+               "add the file to gridmgr/maps/static/ and reference it as gridmgr-static:")
         raise InputError(msg)
     path = (STATIC_DIR / url[len(_ASSET):]).resolve()
     if STATIC_DIR not in path.parents or not path.is_file():
@@ -403,7 +403,7 @@ def _inline_css(path: Path) -> str:
 
 
 def render_page(m: folium.Map) -> str:
-    """Render ``m`` and inline the bundled scripts and styles (see :func:`gridmgr.maps.map_html`).
+    """Render ``m`` and inline the bundled scripts and styles (see :func:`gridmgr.maps.interactive.map_html`).
 
     Raises
     ------

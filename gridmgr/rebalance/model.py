@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from gridmgr._rebalance_solver import (
+from gridmgr.rebalance.solver import (
     BoolArray,
     FloatArray,
     IntArray,
@@ -57,7 +57,7 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------------------------
-# The model (array core: gridmgr._rebalance_solver.RebalanceCore)
+# The model (array core: gridmgr.rebalance.solver.RebalanceCore)
 
 
 class Rebalance(RebalanceCore):
@@ -114,7 +114,7 @@ class Rebalance(RebalanceCore):
         scope
             Unit code (district, street or community).
         weights
-            Workload weights (``gridmgr.workload.parse_weights``).
+            Workload weights (``gridmgr.assign.workload.parse_weights``).
         leaders_add, leaders_remove
             Leader ids joining / leaving.
         capacity
@@ -194,10 +194,10 @@ def inputs_from_store(
     :class:`~gridmgr.errors.LeaderNotFoundError` or :class:`~gridmgr.errors.ConflictError` naming
     the offending id.
     """
-    from gridmgr._graph import piece_adjacency
-    from gridmgr.assign import _community_map
+    from gridmgr.grid.graph import piece_adjacency
+    from gridmgr.assign.auto import _community_map
     from gridmgr.errors import ConflictError, LeaderNotFoundError
-    from gridmgr.workload import piece_loads
+    from gridmgr.assign.workload import piece_loads
 
     units = store.units()
     pieces = store.pieces(scope)  # UnitNotFoundError when the scope is unknown
@@ -418,7 +418,7 @@ def propose(
     >>> plan = propose(store, scope="220173001001", leaders_add=["G01_3"])  # doctest: +SKIP
     >>> apply_plan(store, plan.id, actor="planner")                         # doctest: +SKIP
     """
-    from gridmgr.workload import parse_weights
+    from gridmgr.assign.workload import parse_weights
 
     w = parse_weights(weights)
     add_ids, remove_ids, locks = _split_ids(leaders_add), _split_ids(leaders_remove), _split_ids(lock)
@@ -474,7 +474,7 @@ def propose(
 
 def _check_packages(inp: StoreInputs, mp: IntArray, to_id: Any) -> None:
     """Across communities, a receiver must hold the piece's unit (or an ancestor) as a package."""
-    from gridmgr.assign import _community_map
+    from gridmgr.assign.auto import _community_map
 
     to_comm = _community_map(inp.units)
     packs = dict(zip(inp.leaders["id"].astype(str), inp.leaders["unit_packages"], strict=True))

@@ -11,7 +11,7 @@
 
 A tour is a closed cycle stored as a permutation array whose position 0 is the start node; the
 start never moves. Open paths are solved as cycles through a dummy node. The public names are
-re-exported by :mod:`gridmgr.patrol`; ``benchmarks/bench_patrol.py`` compares the engine with
+re-exported by :mod:`gridmgr.patrol.route`; ``benchmarks/bench_patrol.py`` compares the engine with
 OR-Tools' guided local search.
 """
 

@@ -1,6 +1,6 @@
 """Office formats of the briefing: XLSX (openpyxl), DOCX (python-docx), PPTX (python-pptx).
 
-Engine of :mod:`gridmgr.export`. The DOCX follows the layout conventions of GB/T 9704-2012 (党政机关
+Engine of :mod:`gridmgr.export.briefing`. The DOCX follows the layout conventions of GB/T 9704-2012 (党政机关
 公文格式): A4 paper, margins top 37 mm, bottom 35 mm, left 28 mm, right 26 mm; the title in 2号
 (22 pt) 方正小标宋简体 (falling back to 黑体 where the font is not installed — Word takes the
 style name), body text in 3号 (16 pt) 仿宋_GB2312, level-1 headings in 3号 黑体, exact 28 pt line
@@ -37,7 +37,7 @@ HEADING2_FONT = "楷体_GB2312"
 # --------------------------------------------------------------------------------------------
 
 
-# Sheet layouts of the briefing workbook (gridmgr.export.write_xlsx): one row per column,
+# Sheet layouts of the briefing workbook (gridmgr.export.briefing.write_xlsx): one row per column,
 # (frame column, zh header, en header, width in characters, number format or None).
 LEADER_COLUMNS: tuple[tuple[str, str, str, float, str | None], ...] = (
     # key, zh, en, width, number format

@@ -6,13 +6,13 @@ reads one from a store. Public entry points:
 
 - :func:`static_map` — a PNG/PDF page (A4/A3 landscape) of a leader, a unit or the whole zone;
 - :func:`write_kml`, :func:`write_kmz`, :func:`write_gpx`, :func:`write_shapefile` — field formats
-  over plain frames and an optional :class:`gridmgr.patrol.PatrolRoute`;
+  over plain frames and an optional :class:`gridmgr.patrol.route.PatrolRoute`;
 - :func:`write_xlsx`, :func:`write_docx`, :func:`write_pptx` — tables and the briefing documents;
 - :func:`export_leader`, :func:`export_unit` — one format for one leader / unit;
 - :func:`briefing_pack` — the whole pack into a folder.
 
-The static map engine is in :mod:`gridmgr._static_map`, the field formats in
-:mod:`gridmgr._field_formats` (re-exported here), the office formats in :mod:`gridmgr._office`.
+The static map engine is in :mod:`gridmgr.maps.static_map`, the field formats in
+:mod:`gridmgr.export.field_formats` (re-exported here), the office formats in :mod:`gridmgr.export.office`.
 Notes for developers: ``docs/exports.md``.
 """
 
@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridmgr._field_formats import (
-    GPX_NS,  # noqa: F401  (kept importable from gridmgr.export)
+from gridmgr.export.field_formats import (
+    GPX_NS,  # noqa: F401  (kept importable from gridmgr.export.briefing)
     KML_NS,  # noqa: F401
     SHP_SUFFIXES,  # noqa: F401
     gpx_document,
@@ -42,14 +42,14 @@ from gridmgr._field_formats import (
     write_kmz,
     write_shapefile,
 )
-from gridmgr._office import GAP_COLUMNS, LEADER_COLUMNS, UNIT_COLUMNS
-from gridmgr._static_map import MapLayers, StaticMap, fmt_area, fmt_area_short, render
+from gridmgr.export.office import GAP_COLUMNS, LEADER_COLUMNS, UNIT_COLUMNS
+from gridmgr.maps.static_map import MapLayers, StaticMap, fmt_area, fmt_area_short, render
 from gridmgr.errors import InputError, InvalidFieldError, LeaderNotFoundError, UnitNotFoundError
 from gridmgr.i18n import t
 
 if TYPE_CHECKING:
-    from gridmgr.coverage import CoverageReport
-    from gridmgr.patrol import PatrolRoute
+    from gridmgr.coverage.report import CoverageReport
+    from gridmgr.patrol.route import PatrolRoute
 
 #: Formats of the CLI per target.
 LEADER_FORMATS = ("html", "png", "pdf", "kml", "kmz", "gpx", "shp", "xlsx")
@@ -78,7 +78,7 @@ class ExportData:
     roads
         Optional road lines drawn on static maps (OpenStreetMap data: attribution is printed).
     coverage
-        A :class:`gridmgr.coverage.CoverageReport`; computed from the frames when ``None``.
+        A :class:`gridmgr.coverage.report.CoverageReport`; computed from the frames when ``None``.
     grid_codes
         Optional ``leader_id``, ``unit_code``, ``grid_code`` rows (``Store.grid_codes()``).
     date
@@ -104,7 +104,7 @@ class ExportData:
         """The coverage report (given, or computed over the whole data); ``scope`` narrows it."""
         if self.coverage is not None and (scope is None or getattr(self.coverage, "scope", None) == scope):
             return self.coverage  # type: ignore[no-any-return]
-        from gridmgr.coverage import coverage_from_frames
+        from gridmgr.coverage.report import coverage_from_frames
 
         return coverage_from_frames(
             self.units, self.pieces, self.leaders, self.key_places, self.categories, scope=scope
@@ -159,8 +159,9 @@ class ExportData:
 
 def read_roads(path: str | Path | None = None) -> gpd.GeoDataFrame | None:
     """Road lines for static maps: ``path`` (must exist), or the default layers' ``roads.geojson``
-    when it exists (else ``None``). Read and checked by :func:`gridmgr.io.read_roads`."""
-    from gridmgr import io, settings
+    when it exists (else ``None``). Read and checked by :func:`gridmgr.io.layers.read_roads`."""
+    from gridmgr import settings
+    from gridmgr.io import layers as io
 
     if path is not None:
         return io.read_roads(path)
@@ -252,7 +253,7 @@ def territories_frame(pieces: gpd.GeoDataFrame, leaders: pd.DataFrame | None = N
 
 
 def _area(geoms: Any) -> np.ndarray:
-    from gridmgr.units import area_m2
+    from gridmgr.grid.units import area_m2
 
     return np.asarray(area_m2(np.asarray(geoms, dtype=object)), dtype=float)
 
@@ -506,7 +507,7 @@ def leader_table(data: ExportData) -> pd.DataFrame:
     Pieces, area, load, load/capacity and load ratio are the coverage report's figures; key places
     count those whose representative point lies in the leader's pieces.
     """
-    from gridmgr.workload import key_place_counts
+    from gridmgr.assign.workload import key_place_counts
 
     rep = data.report()
     rows = rep.leaders.copy()
@@ -568,7 +569,7 @@ def write_xlsx(data: ExportData, out: str | Path, *, leaders: Sequence[str] | No
     as ``=HYPERLINK(...)`` is never a formula). ``leaders`` / ``units`` restrict the rows to those
     ids / codes.
     """
-    from gridmgr._office import Sheet, write_workbook
+    from gridmgr.export.office import Sheet, write_workbook
 
     data = data.with_coverage()
     lt = leader_table(data)
@@ -639,7 +640,7 @@ def export_leader(
 ) -> list[Path]:
     """One leader's material in one format (``html|png|pdf|kml|kmz|gpx|shp|xlsx``).
 
-    The patrol route (:func:`gridmgr.patrol.patrol_route` over the leader's pieces and key places,
+    The patrol route (:func:`gridmgr.patrol.route.patrol_route` over the leader's pieces and key places,
     following ``data.roads`` when present) is computed when not given and ``make_route``.
     Returns the files written.
     """
@@ -648,7 +649,7 @@ def export_leader(
     pieces, terr, places = leader_layers(data, leader_id)
     row = data.leader_row(leader_id)
     if route is None and make_route and f in ("html", "png", "pdf", "kml", "kmz", "gpx", "shp") and (len(pieces) or len(places)):
-        from gridmgr.patrol import patrol_route
+        from gridmgr.patrol.route import patrol_route
 
         route = patrol_route(pieces, places, roads=data.roads)
     name = t(f"{row.get('name', leader_id)}（{leader_id}）责任区", f"{row.get('name', leader_id)} ({leader_id}) territory")
@@ -665,8 +666,8 @@ def export_leader(
         return write_shapefile(out, terr, places, route)
     if f == "xlsx":
         return [write_xlsx(data, out, leaders=[leader_id])]
-    # html: the interactive map (gridmgr.maps)
-    from gridmgr.maps import leader_map, map_html
+    # html: the interactive map (gridmgr.maps.interactive)
+    from gridmgr.maps.interactive import leader_map, map_html
 
     m = leader_map(pieces, places, route, leader=row, basemap=basemap, categories=data.categories, departments=data.departments,
                    leaders=data.leaders)
@@ -677,9 +678,9 @@ def export_leader(
 
 def overview_html(data: ExportData, out: str | Path, *, scope: str | None = None,
                   basemap: str | None = "tianditu") -> Path:
-    """The interactive overview (:func:`gridmgr.maps.overview_map`) of ``scope`` with the coverage
+    """The interactive overview (:func:`gridmgr.maps.interactive.overview_map`) of ``scope`` with the coverage
     report's gaps, written as one self-contained HTML file."""
-    from gridmgr.maps import map_html, overview_map
+    from gridmgr.maps.interactive import map_html, overview_map
 
     out = Path(out)
     units, pieces = data.units, data.pieces
@@ -787,7 +788,7 @@ def write_docx(data: ExportData, out: str | Path, *, scope: str | None = None, m
     """The DOCX briefing (GB/T 9704 layout): overview map, per-street maps, coverage table, gap list."""
     import tempfile
 
-    from gridmgr._office import write_briefing_docx
+    from gridmgr.export.office import write_briefing_docx
 
     data = data.with_coverage()
     with tempfile.TemporaryDirectory() as tmp:
@@ -800,7 +801,7 @@ def write_pptx(data: ExportData, out: str | Path, *, scope: str | None = None, m
     """A PPTX with a title slide and one map per slide (overview, then each street)."""
     import tempfile
 
-    from gridmgr._office import write_map_slides
+    from gridmgr.export.office import write_map_slides
 
     data = data.with_coverage()
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,8 +1,8 @@
 """The contiguous partitioner: connected parts of a piece graph with loads proportional to capacities.
 
 Works on plain arrays (a symmetric 0/1 ``scipy.sparse.csr_matrix`` adjacency, ``float`` loads and
-capacities); :mod:`gridmgr.assign` builds the domain model on top. Split out of
-:mod:`gridmgr._graph` (graphs and connectivity), which still exposes these names.
+capacities); :mod:`gridmgr.assign.auto` builds the domain model on top. Split out of
+:mod:`gridmgr.grid.graph` (graphs and connectivity), which still exposes these names.
 
 
 1. **Recursive bisection along a graph-distance sweep.** For a connected (sub)graph, two
@@ -31,7 +31,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import connected_components
 
-from gridmgr._graph import FloatArray, IntArray, _bfs_depth, label_subgraph
+from gridmgr.grid.graph import FloatArray, IntArray, _bfs_depth, label_subgraph
 
 # --------------------------------------------------------------------------------------------
 # stage 1: recursive bisection

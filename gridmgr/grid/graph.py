@@ -3,8 +3,8 @@
 Everything here works on plain arrays: a symmetric 0/1 ``scipy.sparse.csr_matrix`` adjacency,
 positional over the pieces (or cells). The piece adjacency of the data contract
 (:func:`piece_adjacency`) is read off :func:`gridmgr._piece_graph.piece_graph`, the one
-implementation of "which pieces share a boundary, and how much"; :mod:`gridmgr.coverage` uses the
-same graph for its lengths. The contiguous partitioner lives in :mod:`gridmgr._partition`; its
+implementation of "which pieces share a boundary, and how much"; :mod:`gridmgr.coverage.report` uses the
+same graph for its lengths. The contiguous partitioner lives in :mod:`gridmgr.assign.partition`; its
 functions (``bisection_partition``, ``grow_unassigned``, ``repair_connectivity``,
 ``refine_partition``) are still importable from here.
 """
@@ -18,13 +18,13 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 
-from gridmgr import _h3
-from gridmgr._piece_graph import NOISE_LENGTH_M
+from gridmgr.grid import h3_adapter as _h3
+from gridmgr.grid.piece_graph import NOISE_LENGTH_M
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from gridmgr._partition import (
+    from gridmgr.assign.partition import (
         bisection_partition,
         grow_unassigned,
         refine_partition,
@@ -89,7 +89,7 @@ def piece_adjacency(
     """Adjacency of pieces: two pieces are adjacent when they share a boundary of positive length.
 
     Read off :func:`gridmgr._piece_graph.piece_graph` (frames with a ``cell`` column, as
-    :func:`gridmgr.grid.pieces_from_units` makes them): whole hexagons are matched by their exactly
+    :func:`gridmgr.grid.pieces.pieces_from_units` makes them): whole hexagons are matched by their exactly
     shared edges, pieces cut by a unit border by intervals of hexagon edges and the border inside
     their cell; cells it cannot settle that way are measured with shapely (0.1 mm snap-rounding).
     Pieces touching at a single point, or a sliver gap wider than the snap grid apart, are not
@@ -111,10 +111,10 @@ def piece_adjacency(
 
     Examples
     --------
-    >>> from gridmgr.grid import pieces_from_units  # doctest: +SKIP
+    >>> from gridmgr.grid.pieces import pieces_from_units  # doctest: +SKIP
     >>> adj = piece_adjacency(pieces_from_units(units))  # doctest: +SKIP
     """
-    from gridmgr._piece_graph import boundary_pairs, piece_graph
+    from gridmgr.grid.piece_graph import boundary_pairs, piece_graph
 
     n = len(pieces)
     if n == 0:
@@ -217,10 +217,10 @@ _PARTITION = ("bisection_partition", "grow_unassigned", "refine_partition", "rep
 
 
 def __getattr__(name: str) -> Any:
-    """The partitioner's names, moved to :mod:`gridmgr._partition` (imported on first use: that
+    """The partitioner's names, moved to :mod:`gridmgr.assign.partition` (imported on first use: that
     module imports this one)."""
     if name in _PARTITION:
-        from gridmgr import _partition
+        from gridmgr.assign import partition as _partition
 
         return getattr(_partition, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

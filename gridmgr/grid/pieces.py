@@ -21,10 +21,11 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from gridmgr import _h3, settings
+from gridmgr import settings
+from gridmgr.grid import h3_adapter as _h3
 from gridmgr.errors import CoordinateRangeError, InputError
 from gridmgr.i18n import t
-from gridmgr.units import (
+from gridmgr.grid.units import (
     DENSIFY_DEG,
     HierarchyReport,
     area_m2,
@@ -75,10 +76,10 @@ def _check_lnglat(codes: NDArray[np.object_], geoms: NDArray[np.object_]) -> Non
     more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
     msg = t(
         f"单元 {codes[i]!r} 的坐标（{extent}）不是有效的 WGS-84 经纬度，或跨越了 180° 经线{more}；"
-        "网格只支持不跨 180° 经线的经纬度面，请先用 gridmgr.io 读取并检查图层",
+        "网格只支持不跨 180° 经线的经纬度面，请先用 gridmgr.io.layers 读取并检查图层",
         f"unit {codes[i]!r}: coordinates ({extent}) are not valid WGS-84 lng/lat or the unit "
         f"crosses the antimeridian{more}; grids support lng/lat polygons that do not cross "
-        "180°, read the layer with gridmgr.io to check it",
+        "180°, read the layer with gridmgr.io.layers to check it",
     )
     raise CoordinateRangeError(msg)
 
@@ -123,7 +124,7 @@ def _unit_pieces(geom: shapely.Geometry, res: int) -> tuple[NDArray[np.uint64], 
 def _piece_areas(geoms: NDArray[np.object_], whole: NDArray[np.bool_]) -> NDArray[np.float64]:
     """Equal-area m² of pieces: whole hexagons by a numpy shoelace, everything else by shapely.
 
-    :func:`~gridmgr.units.area_m2` densifies edges longer than ``DENSIFY_DEG`` (Euclidean length
+    :func:`~gridmgr.grid.units.area_m2` densifies edges longer than ``DENSIFY_DEG`` (Euclidean length
     in degrees, as ``shapely.segmentize`` measures it) before projecting. A whole hexagon whose
     edges are all no longer than that is left unchanged by densifying, so the shoelace over its
     projected vertices gives the same figure; hexagons with a longer edge (res ≤ 9, or res 10

@@ -42,7 +42,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from gridmgr._coverage_checks import (
+from gridmgr.coverage.checks import (
     _FALLBACK,
     _INACTIVE,
     _OK,
@@ -60,7 +60,7 @@ from gridmgr._coverage_checks import (
     _to_ancestors,
     _workload,
 )
-from gridmgr._coverage_kinds import (
+from gridmgr.coverage.kinds import (
     _SEVERITY_RANK,
     GAP,
     GROUPS,
@@ -73,9 +73,9 @@ from gridmgr._coverage_kinds import (
     _jsonable,
     _r,
 )
-from gridmgr._piece_graph import NOISE_LENGTH_M, PieceGraph, _str_values, piece_graph
+from gridmgr.grid.piece_graph import NOISE_LENGTH_M, PieceGraph, _str_values, piece_graph
 from gridmgr.errors import InvalidFieldError, UnitNotFoundError
-from gridmgr.workload import parse_weights, piece_loads
+from gridmgr.assign.workload import parse_weights, piece_loads
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,7 @@ def coverage_from_frames(
     scope
         A unit code: report only that unit and what lies below it.
     weights
-        Workload weights (``gridmgr.workload``), e.g. ``"area=1,key_places=5"``.
+        Workload weights (``gridmgr.assign.workload``), e.g. ``"area=1,key_places=5"``.
     thresholds
         Warning thresholds (:class:`Thresholds`).
 
@@ -206,7 +206,7 @@ def coverage_from_frames(
     --------
     >>> import geopandas as gpd, pandas as pd
     >>> from shapely.geometry import box
-    >>> from gridmgr.grid import pieces_from_units
+    >>> from gridmgr.grid.pieces import pieces_from_units
     >>> u = gpd.GeoDataFrame({"code": ["C"], "name": ["c"], "level": ["community"], "parent": [None]},
     ...     geometry=[box(125.30, 43.80, 125.31, 43.81)], crs="EPSG:4326")
     >>> p = pieces_from_units(u, res=9)
@@ -214,8 +214,8 @@ def coverage_from_frames(
     >>> rep.summary["blind_spot_pieces"] == len(p)
     True
     """
-    from gridmgr.units import area_m2 as _area_m2
-    from gridmgr.units import check_hierarchy
+    from gridmgr.grid.units import area_m2 as _area_m2
+    from gridmgr.grid.units import check_hierarchy
 
     th = thresholds or Thresholds()
     w = parse_weights(weights)

@@ -1,8 +1,8 @@
-"""Field formats of :mod:`gridmgr.export`: KML / KMZ / GPX / Shapefile writers.
+"""Field formats of :mod:`gridmgr.export.briefing`: KML / KMZ / GPX / Shapefile writers.
 
-These work on plain frames (territories as built by :func:`gridmgr.export.territories_frame`,
-key places) and an optional :class:`gridmgr.patrol.PatrolRoute`; they know nothing of a store.
-Every public name here is re-exported from :mod:`gridmgr.export`, which is where callers should
+These work on plain frames (territories as built by :func:`gridmgr.export.briefing.territories_frame`,
+key places) and an optional :class:`gridmgr.patrol.route.PatrolRoute`; they know nothing of a store.
+Every public name here is re-exported from :mod:`gridmgr.export.briefing`, which is where callers should
 import them from. Notes for developers: ``docs/exports.md``.
 """
 
@@ -21,12 +21,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridmgr._static_map import fmt_area
+from gridmgr.maps.static_map import fmt_area
 from gridmgr.errors import InputError, InvalidFieldError
 from gridmgr.i18n import t
 
 if TYPE_CHECKING:
-    from gridmgr.patrol import PatrolRoute
+    from gridmgr.patrol.route import PatrolRoute
 
 KML_NS = "http://www.opengis.net/kml/2.2"
 GPX_NS = "http://www.topografix.com/GPX/1/1"
@@ -34,7 +34,7 @@ GPX_NS = "http://www.topografix.com/GPX/1/1"
 
 def territory_colours(geoms: Any) -> list[str]:
     """One palette colour (``#rrggbb``) per territory, neighbours differing (four-colouring)."""
-    from gridmgr.maps import colour_territories, palette_colour
+    from gridmgr.maps.interactive import colour_territories, palette_colour
 
     idx = colour_territories(np.asarray(geoms, dtype=object))
     return [palette_colour(int(i)) for i in idx]

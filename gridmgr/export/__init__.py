@@ -1,0 +1,66 @@
+"""Exports for briefings and for the field: static maps, KML/KMZ/GPX/SHP, XLSX/DOCX/PPTX.
+
+Modules: :mod:`~gridmgr.export.briefing` (the :class:`ExportData` bundle, briefing pack, leader and
+unit exports), :mod:`~gridmgr.export.field_formats` (KML/KMZ/GPX/SHP),
+:mod:`~gridmgr.export.office` (XLSX/DOCX/PPTX layouts).
+"""
+
+from __future__ import annotations
+
+from gridmgr.export.briefing import (
+    ExportData,
+    StaticMap,
+    blind_geometry,
+    briefing_pack,
+    export_briefing,
+    export_data_from_store,
+    export_leader,
+    export_unit,
+    gap_table,
+    gpx_document,
+    kml_document,
+    leader_layers,
+    leader_table,
+    read_roads,
+    static_map,
+    streets,
+    summary_lines,
+    territories_frame,
+    unit_table,
+    write_docx,
+    write_gpx,
+    write_kml,
+    write_kmz,
+    write_pptx,
+    write_shapefile,
+    write_xlsx,
+)
+
+__all__ = [
+    "ExportData",
+    "StaticMap",
+    "blind_geometry",
+    "briefing_pack",
+    "export_briefing",
+    "export_data_from_store",
+    "export_leader",
+    "export_unit",
+    "gap_table",
+    "gpx_document",
+    "kml_document",
+    "leader_layers",
+    "leader_table",
+    "read_roads",
+    "static_map",
+    "streets",
+    "summary_lines",
+    "territories_frame",
+    "unit_table",
+    "write_docx",
+    "write_gpx",
+    "write_kml",
+    "write_kmz",
+    "write_pptx",
+    "write_shapefile",
+    "write_xlsx",
+]
