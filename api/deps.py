@@ -78,8 +78,11 @@ class AuthCache:
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
         row = store.user_for_token(h)
-        user = None if row is None else User(int(row["id"]), str(row["name"]), str(row["role"]),
-                                             row["leader_id"], "token")
+        user = (
+            None
+            if row is None
+            else User(int(row["id"]), str(row["name"]), str(row["role"]), row["leader_id"], "token")
+        )
         if len(self._tokens) > 10_000:
             self._tokens.clear()
         self._tokens[h] = (now, user)
@@ -91,10 +94,15 @@ class AuthCache:
         if now - at >= self.ttl or user_id not in users:
             frame = store.users()
             users = {
-                int(r["id"]): User(int(r["id"]), str(r["name"]), str(r["role"]),
-                                   r["leader_id"] if isinstance(r["leader_id"], str) else None,
-                                   "session")
-                for r in frame.to_dict("records") if bool(r["active"])
+                int(r["id"]): User(
+                    int(r["id"]),
+                    str(r["name"]),
+                    str(r["role"]),
+                    r["leader_id"] if isinstance(r["leader_id"], str) else None,
+                    "session",
+                )
+                for r in frame.to_dict("records")
+                if bool(r["active"])
             }
             self._users = (now, users)
         return users.get(user_id)
@@ -140,21 +148,34 @@ async def optional_user(request: Request) -> User | None:
     if auth:
         scheme, _, token = auth.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise HTTPException(401, "Authorization must be `Bearer <token>`",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                401,
+                "Authorization must be `Bearer <token>`",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         known, user = cache.cached_token(token.strip())  # no thread-pool hop on a cache hit
         if not known:
             user = await run_in_threadpool(cache.user_for_token, store, token.strip())
         if user is None:
-            raise HTTPException(401, "the API token is unknown or revoked",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                401, "the API token is unknown or revoked", headers={"WWW-Authenticate": "Bearer"}
+            )
     else:
-        uid = security.read_session(request.cookies.get(SESSION_COOKIE), app.state.settings.secret_key)
+        uid = security.read_session(
+            request.cookies.get(SESSION_COOKIE), app.state.settings.secret_key
+        )
         if uid is not None:
             user = await run_in_threadpool(cache.user_by_id, store, uid)
-            if user is not None and request.method not in SAFE_METHODS and not _same_origin(request):
-                raise HTTPException(403, "cross-origin request refused (CSRF check): send the "
-                                         "form from this site or use an API token")
+            if (
+                user is not None
+                and request.method not in SAFE_METHODS
+                and not _same_origin(request)
+            ):
+                raise HTTPException(
+                    403,
+                    "cross-origin request refused (CSRF check): send the "
+                    "form from this site or use an API token",
+                )
     if user is not None:
         request.state.user = user.name
     return user
@@ -166,8 +187,11 @@ OptionalUser = Annotated[User | None, Depends(optional_user)]
 async def current_user(user: OptionalUser) -> User:
     """The authenticated caller; 401 when anonymous."""
     if user is None:
-        raise HTTPException(401, "authentication required: send `Authorization: Bearer <token>` "
-                                 "or log in at /login", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401,
+            "authentication required: send `Authorization: Bearer <token>` or log in at /login",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return user
 
 
@@ -179,8 +203,9 @@ def require(role: str) -> Any:
 
     async def check(user: CurrentUser) -> User:
         if not user.at_least(role):
-            raise HTTPException(403, f"this operation needs the role {role} or above "
-                                     f"(you are {user.role})")
+            raise HTTPException(
+                403, f"this operation needs the role {role} or above (you are {user.role})"
+            )
         return user
 
     check.__name__ = f"require_{role}"

@@ -32,7 +32,9 @@ STATUS: list[tuple[type[BaseException], int, str]] = [
 PROBLEM = "application/problem+json"
 
 
-def problem(status: int, title: str, detail: str, type_: str = "about:blank", **extra: Any) -> JSONResponse:
+def problem(
+    status: int, title: str, detail: str, type_: str = "about:blank", **extra: Any
+) -> JSONResponse:
     """An ``application/problem+json`` response."""
     body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
@@ -92,7 +94,14 @@ def install(app: FastAPI) -> None:
         pieces = getattr(exc, "pieces", None)
         if pieces:
             extra["pieces"] = list(pieces)
-        return problem(status, type(exc).__name__, str(exc), f"/problems/{slug}", instance=str(request.url.path), **extra)
+        return problem(
+            status,
+            type(exc).__name__,
+            str(exc),
+            f"/problems/{slug}",
+            instance=str(request.url.path),
+            **extra,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     def _http(request: Request, exc: StarletteHTTPException) -> Response:
@@ -102,8 +111,12 @@ def install(app: FastAPI) -> None:
         elif _is_page(request) and exc.status_code >= 400:
             resp = _page_error(request, exc.status_code, str(exc.detail))
         else:
-            resp = problem(exc.status_code, HTTPStatus(exc.status_code).phrase, str(exc.detail),
-                           instance=str(request.url.path))
+            resp = problem(
+                exc.status_code,
+                HTTPStatus(exc.status_code).phrase,
+                str(exc.detail),
+                instance=str(request.url.path),
+            )
         for k, v in (exc.headers or {}).items():
             resp.headers[k] = v
         if exc.status_code == 405:
@@ -112,5 +125,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errs = [{"loc": list(err.get("loc", ())), "msg": str(err.get("msg", ""))} for err in exc.errors()]
-        return problem(422, "invalid request", "the request does not match the schema", "/problems/invalid-request", errors=errs)
+        errs = [
+            {"loc": list(err.get("loc", ())), "msg": str(err.get("msg", ""))}
+            for err in exc.errors()
+        ]
+        return problem(
+            422,
+            "invalid request",
+            "the request does not match the schema",
+            "/problems/invalid-request",
+            errors=errs,
+        )

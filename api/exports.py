@@ -28,8 +28,15 @@ class ExportUnavailable(Exception):
     """The library does not (yet) provide this export."""
 
 
-def export_file(store: Any, kind: str, target: str | None, fmt: str, out_dir: Path,
-                *, basemap: str | None = None) -> Path:
+def export_file(
+    store: Any,
+    kind: str,
+    target: str | None,
+    fmt: str,
+    out_dir: Path,
+    *,
+    basemap: str | None = None,
+) -> Path:
     """Write the export of ``kind`` (``leader``/``unit``/``briefing``) into ``out_dir``.
 
     Several files (a Shapefile's parts) are zipped into one. Formats a kind does not offer are
@@ -64,14 +71,19 @@ def export_file(store: Any, kind: str, target: str | None, fmt: str, out_dir: Pa
     return bundle
 
 
-def _html_only(store: Any, kind: str, target: str | None, fmt: str, out: Path,
-               *, basemap: str | None) -> Path:
+def _html_only(
+    store: Any, kind: str, target: str | None, fmt: str, out: Path, *, basemap: str | None
+) -> Path:
     if fmt != "html" or kind == "briefing":
-        raise ExportUnavailable(f"export {kind} as {fmt} needs gridmgr.export, which is not "
-                                "installed in this build")
+        raise ExportUnavailable(
+            f"export {kind} as {fmt} needs gridmgr.export, which is not installed in this build"
+        )
     from gridmgr.maps import leader_map_from_store, map_html, overview_map_from_store
 
-    m = (leader_map_from_store(store, str(target), basemap=basemap) if kind == "leader"
-         else overview_map_from_store(store, scope=target, basemap=basemap))
+    m = (
+        leader_map_from_store(store, str(target), basemap=basemap)
+        if kind == "leader"
+        else overview_map_from_store(store, scope=target, basemap=basemap)
+    )
     out.write_text(map_html(m), encoding="utf-8")
     return out

@@ -25,8 +25,9 @@ except ImportError:  # pragma: no cover - orjson is optional
 def dumps(obj: Any) -> bytes:
     """JSON bytes (UTF-8, Chinese kept readable, NaN → null)."""
     if _orjson is not None:
-        out: bytes = _orjson.dumps(obj, default=_default,
-                                   option=_orjson.OPT_SERIALIZE_NUMPY | _orjson.OPT_NON_STR_KEYS)
+        out: bytes = _orjson.dumps(
+            obj, default=_default, option=_orjson.OPT_SERIALIZE_NUMPY | _orjson.OPT_NON_STR_KEYS
+        )
         return out
     return json.dumps(obj, ensure_ascii=False, default=_default).encode()
 
@@ -76,8 +77,15 @@ def feature_collection(
     parts: list[bytes] = []
     for i, (g, p) in enumerate(zip(geometries, properties, strict=True)):
         fid = b"" if ids is None else b'"id":' + dumps(ids[i]) + b","
-        parts.append(b'{"type":"Feature",' + fid + b'"geometry":' + g.encode() + b',"properties":'
-                     + dumps(p) + b"}")
+        parts.append(
+            b'{"type":"Feature",'
+            + fid
+            + b'"geometry":'
+            + g.encode()
+            + b',"properties":'
+            + dumps(p)
+            + b"}"
+        )
     head = b'{"type":"FeatureCollection"'
     for k, v in members.items():
         head += b"," + dumps(k) + b":" + dumps(v)

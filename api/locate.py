@@ -90,10 +90,15 @@ class LocateIndex:
                 p = parents.get(p)
             chains[code] = chain[::-1]
         leader_rows: dict[str, dict[str, Any]] = {
-            str(r["id"]): {"id": str(r["id"]), "name": str(r["name"]), "role": str(r["role"]),
-                           "department": r["department"] or None, "active": bool(r["active"]),
-                           "unit_packages": list(r["unit_packages"]),
-                           "phone": r.get("phone") or None}
+            str(r["id"]): {
+                "id": str(r["id"]),
+                "name": str(r["name"]),
+                "role": str(r["role"]),
+                "department": r["department"] or None,
+                "active": bool(r["active"]),
+                "unit_packages": list(r["unit_packages"]),
+                "phone": r.get("phone") or None,
+            }
             for r in leaders.to_dict("records")
         }
         by_unit: dict[str, list[str]] = {}
@@ -120,16 +125,16 @@ class LocateIndex:
             self.piece_cells = cells
             self.piece_area = pieces["area_m2"].astype(float).round(3).tolist()
             self.piece_json = geometry_strings(self.piece_geoms)
-            self.piece_bounds = (shapely.bounds(self.piece_geoms) if len(cells)
-                                 else np.empty((0, 4)))
+            self.piece_bounds = shapely.bounds(self.piece_geoms) if len(cells) else np.empty((0, 4))
             self._set_owners(pieces)
             self.chains = chains
             self.leaders = leader_rows
             self.unit_packagers = unit_packagers
             self.category_departments = cat_dep
-            self.departments = {str(r["code"]): {"code": str(r["code"]), "name": r["name"],
-                                                 "name_en": r["name_en"]}
-                                for r in deps.to_dict("records")}
+            self.departments = {
+                str(r["code"]): {"code": str(r["code"]), "name": r["name"], "name_en": r["name_en"]}
+                for r in deps.to_dict("records")
+            }
             self.built_at = self.owners_at = time.monotonic()
         self.marker = _last_changeset(store)
 
@@ -198,12 +203,22 @@ class LocateIndex:
     ) -> dict[str, Any]:
         """The answer of ``/api/locate`` (phone numbers only with ``phones=True``)."""
         cell, pos = self.piece_at(lng, lat)
-        out: dict[str, Any] = {"lat": lat, "lng": lng, "cell": cell or None, "piece_id": None,
-                               "inside": pos is not None, "units": [], "leader": None,
-                               "package_leaders": [], "departments": None}
+        out: dict[str, Any] = {
+            "lat": lat,
+            "lng": lng,
+            "cell": cell or None,
+            "piece_id": None,
+            "inside": pos is not None,
+            "units": [],
+            "leader": None,
+            "package_leaders": [],
+            "departments": None,
+        }
         if category is not None:
-            out["departments"] = [self.departments.get(d, {"code": d, "name": d, "name_en": d})
-                                  for d in self.category_departments.get(category, [])]
+            out["departments"] = [
+                self.departments.get(d, {"code": d, "name": d, "name_en": d})
+                for d in self.category_departments.get(category, [])
+            ]
         if pos is None:
             return out
         unit = self.piece_units[pos]
@@ -213,14 +228,20 @@ class LocateIndex:
         owner = self.owners.get(pid)
         if owner is not None and owner in self.leaders:
             out["leader"] = _public(self.leaders[owner], phones)
-        out["package_leaders"] = [_public(self.leaders[i], phones)
-                                  for i in self.unit_packagers.get(unit, [])]
+        out["package_leaders"] = [
+            _public(self.leaders[i], phones) for i in self.unit_packagers.get(unit, [])
+        ]
         return out
 
 
 def _public(row: dict[str, Any], phones: bool) -> dict[str, Any]:
-    out = {"id": row["id"], "name": row["name"], "role": row["role"],
-           "department": row["department"], "active": row["active"]}
+    out = {
+        "id": row["id"],
+        "name": row["name"],
+        "role": row["role"],
+        "department": row["department"],
+        "active": row["active"],
+    }
     if phones:
         out["phone"] = row["phone"]
     return out
@@ -244,15 +265,22 @@ def select_pieces(
     n = len(index.piece_ids)
     keep = np.ones(n, dtype=bool)
     if scope is not None:
-        inside = {code for code, chain in index.chains.items()
-                  if any(u["code"] == scope for u in chain)}
+        inside = {
+            code for code, chain in index.chains.items() if any(u["code"] == scope for u in chain)
+        }
         keep &= np.fromiter((u in inside for u in index.piece_units), dtype=bool, count=n)
     if leader is not None:
-        keep &= np.fromiter((index.owners.get(i) == leader for i in index.piece_ids),
-                            dtype=bool, count=n)
+        keep &= np.fromiter(
+            (index.owners.get(i) == leader for i in index.piece_ids), dtype=bool, count=n
+        )
     if bbox is not None and n:
         b = index.piece_bounds
-        keep &= (b[:, 0] <= bbox[2]) & (b[:, 2] >= bbox[0]) & (b[:, 1] <= bbox[3]) & (b[:, 3] >= bbox[1])
+        keep &= (
+            (b[:, 0] <= bbox[2])
+            & (b[:, 2] >= bbox[0])
+            & (b[:, 1] <= bbox[3])
+            & (b[:, 3] >= bbox[1])
+        )
     return np.flatnonzero(keep).tolist()
 
 
@@ -261,8 +289,16 @@ def piece_properties(index: LocateIndex, positions: list[int]) -> list[dict[str,
     out = []
     for p in positions:
         pid = index.piece_ids[p]
-        out.append({"id": pid, "cell": index.piece_cells[p], "unit_code": index.piece_units[p],
-                    "area_m2": index.piece_area[p], "whole": index.piece_whole[p],
-                    "leader_id": index.owners.get(pid), "fallback": index.fallbacks.get(pid, False),
-                    "version": index.versions.get(pid, 0)})
+        out.append(
+            {
+                "id": pid,
+                "cell": index.piece_cells[p],
+                "unit_code": index.piece_units[p],
+                "area_m2": index.piece_area[p],
+                "whole": index.piece_whole[p],
+                "leader_id": index.owners.get(pid),
+                "fallback": index.fallbacks.get(pid, False),
+                "version": index.versions.get(pid, 0),
+            }
+        )
     return out

@@ -77,12 +77,24 @@ class _BodyTooLarge(Exception):
 
 
 async def _too_large(send: Send, limit: int) -> None:
-    body = json.dumps({"type": "/problems/too-large", "title": "request body too large",
-                       "status": 413, "detail": f"request bodies are limited to {limit} bytes "
-                       "(GRIDMGR_MAX_BODY_BYTES)"}).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", errors.PROBLEM.encode()),
-                            (b"content-length", str(len(body)).encode())]})
+    body = json.dumps(
+        {
+            "type": "/problems/too-large",
+            "title": "request body too large",
+            "status": 413,
+            "detail": f"request bodies are limited to {limit} bytes (GRIDMGR_MAX_BODY_BYTES)",
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", errors.PROBLEM.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -110,11 +122,18 @@ class AccessLog:
         finally:
             if access_log.isEnabledFor(logging.INFO):
                 state = scope.get("state") or {}
-                access_log.info(json.dumps({
-                    "method": scope["method"], "path": scope["path"], "status": status,
-                    "ms": round((time.perf_counter() - t0) * 1000, 2),
-                    "user": state.get("user"),
-                }, ensure_ascii=False))
+                access_log.info(
+                    json.dumps(
+                        {
+                            "method": scope["method"],
+                            "path": scope["path"],
+                            "status": status,
+                            "ms": round((time.perf_counter() - t0) * 1000, 2),
+                            "user": state.get("user"),
+                        },
+                        ensure_ascii=False,
+                    )
+                )
 
 
 class LocateFastPath:
@@ -134,9 +153,16 @@ class LocateFastPath:
         if scope["type"] == "http" and scope["path"] == "/api/locate" and scope["method"] == "GET":
             body = self._answer(scope)
             if body is not None:
-                await send({"type": "http.response.start", "status": 200,
-                            "headers": [(b"content-type", b"application/json"),
-                                        (b"content-length", str(len(body)).encode())]})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
                 await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)
@@ -171,7 +197,9 @@ class LocateFastPath:
         except (KeyError, ValueError):
             return None
         category = q.get("category", [None])[0]
-        if not (-90 <= lat <= 90 and -180 <= lng <= 180) or (category is not None and len(category) > 64):
+        if not (-90 <= lat <= 90 and -180 <= lng <= 180) or (
+            category is not None and len(category) > 64
+        ):
             return None
         scope.setdefault("state", {})["user"] = user.name
         out = index.locate(lng, lat, category=category, phones=user.sees_phones)

@@ -36,8 +36,9 @@ def _plan_id(result: Any) -> str:
     return str(getattr(result, "id", None) or result.plan_id)
 
 
-def manual_plan(store: Any, *, scope: str | None, reason: str, moves: list[tuple[str, str | None]],
-                actor: str) -> str:
+def manual_plan(
+    store: Any, *, scope: str | None, reason: str, moves: list[tuple[str, str | None]], actor: str
+) -> str:
     """Store a hand-made plan moving whole cells; returns its id.
 
     Each move records the piece version seen now, so applying it later refuses pieces that moved
@@ -58,13 +59,29 @@ def manual_plan(store: Any, *, scope: str | None, reason: str, moves: list[tuple
             raise InputError(f"plan: cell {cell} is moved twice; name each cell once")
         seen.add(cell)
         for r in by_cell[cell].to_dict("records"):
-            out.append({"piece_id": int(r["id"]), "cell": cell, "unit_code": str(r["unit_code"]),
-                        "from_leader": r["leader_id"], "to_leader": to,
-                        "version": int(r["version"])})
-    metrics = {"moved_pieces": sum(1 for m in out if m["from_leader"] != m["to_leader"]),
-               "cells": len(moves)}
-    return str(store.save_plan(scope=scope, params={"kind": "manual", "reason": reason},
-                               moves=out, metrics=metrics, actor=actor))
+            out.append(
+                {
+                    "piece_id": int(r["id"]),
+                    "cell": cell,
+                    "unit_code": str(r["unit_code"]),
+                    "from_leader": r["leader_id"],
+                    "to_leader": to,
+                    "version": int(r["version"]),
+                }
+            )
+    metrics = {
+        "moved_pieces": sum(1 for m in out if m["from_leader"] != m["to_leader"]),
+        "cells": len(moves),
+    }
+    return str(
+        store.save_plan(
+            scope=scope,
+            params={"kind": "manual", "reason": reason},
+            moves=out,
+            metrics=metrics,
+            actor=actor,
+        )
+    )
 
 
 def propose(store: Any, params: dict[str, Any], *, actor: str) -> str:
@@ -74,8 +91,9 @@ def propose(store: Any, params: dict[str, Any], *, actor: str) -> str:
         return _plan_id(_call(fn, store, actor=actor, **params))
     from gridmgr.rebalance import Rebalance
 
-    model = _call(Rebalance.from_store, store, **{k: v for k, v in params.items()
-                                                  if k not in {"reason"}})
+    model = _call(
+        Rebalance.from_store, store, **{k: v for k, v in params.items() if k not in {"reason"}}
+    )
     res = model.solve()
     inp = model.inputs
     pieces = np.asarray(inp.piece_ids)
@@ -84,14 +102,27 @@ def propose(store: Any, params: dict[str, Any], *, actor: str) -> str:
     moves = []
     for p, a, b in res.moves:
         pid = int(pieces[p])
-        moves.append({"piece_id": pid, "cell": str(frame.at[pid, "cell"]),
-                      "from_leader": None if a < 0 else leaders[a], "to_leader": leaders[b],
-                      "version": int(frame.at[pid, "version"])})
-    metrics = {"before": res.before.to_dict(), "after": res.after.to_dict(),
-               "moved_pieces": res.moved_pieces, "moved_area_m2": float(res.moved_area_m2),
-               "missed": [m.to_dict() for m in res.missed]}
-    return str(store.save_plan(scope=params["scope"], params=params, moves=moves, metrics=metrics,
-                               actor=actor))
+        moves.append(
+            {
+                "piece_id": pid,
+                "cell": str(frame.at[pid, "cell"]),
+                "from_leader": None if a < 0 else leaders[a],
+                "to_leader": leaders[b],
+                "version": int(frame.at[pid, "version"]),
+            }
+        )
+    metrics = {
+        "before": res.before.to_dict(),
+        "after": res.after.to_dict(),
+        "moved_pieces": res.moved_pieces,
+        "moved_area_m2": float(res.moved_area_m2),
+        "missed": [m.to_dict() for m in res.missed],
+    }
+    return str(
+        store.save_plan(
+            scope=params["scope"], params=params, moves=moves, metrics=metrics, actor=actor
+        )
+    )
 
 
 def _status(store: Any, plan_id: str, want: str, verb: str) -> dict[str, Any]:
@@ -112,11 +143,13 @@ def apply(store: Any, plan_id: str, *, actor: str) -> dict[str, Any]:
         from gridmgr.store import Change
 
         plan = _status(store, plan_id, "proposed", "applied")
-        changes = [Change(int(m["piece_id"]), m["to_leader"], m.get("version"))
-                   for m in plan["moves"]]
+        changes = [
+            Change(int(m["piece_id"]), m["to_leader"], m.get("version")) for m in plan["moves"]
+        ]
         reason = (plan.get("params") or {}).get("reason") or f"rebalance plan {plan_id}"
-        res = store.apply_changes(changes, actor=actor, reason=str(reason), kind="plan",
-                                  plan_id=plan_id)
+        res = store.apply_changes(
+            changes, actor=actor, reason=str(reason), kind="plan", plan_id=plan_id
+        )
     return _result(res)
 
 
@@ -150,5 +183,9 @@ def _result(res: Any) -> dict[str, Any]:
         d = dict(res)
     else:
         d = {"changeset_id": str(res), "changed": 0, "unchanged": 0, "cells": []}
-    return {"changeset_id": d.get("changeset_id"), "changed": int(d.get("changed", 0)),
-            "unchanged": int(d.get("unchanged", 0)), "cells": list(d.get("cells", []))}
+    return {
+        "changeset_id": d.get("changeset_id"),
+        "changed": int(d.get("changed", 0)),
+        "unchanged": int(d.get("unchanged", 0)),
+        "cells": list(d.get("cells", [])),
+    }

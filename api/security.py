@@ -26,7 +26,9 @@ def verify_password(password: str, stored: str | None) -> bool:
     if not stored or not stored.startswith("scrypt$"):
         return False
     _, n, r, p, salt, digest = stored.split("$")
-    got = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32)
+    got = hashlib.scrypt(
+        password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32
+    )
     return hmac.compare_digest(got.hex(), digest)
 
 
@@ -51,7 +53,11 @@ def read_session(value: str | None, secret: str) -> int | None:
         return None
     uid, expiry, sig = value.split(".")
     body = f"{uid}.{expiry}"
-    want = base64.urlsafe_b64encode(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest()).decode().rstrip("=")
+    want = (
+        base64.urlsafe_b64encode(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest())
+        .decode()
+        .rstrip("=")
+    )
     if not hmac.compare_digest(want, sig):
         return None
     try:

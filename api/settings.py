@@ -19,10 +19,14 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GRIDMGR_", extra="ignore")
 
     env: str = Field(default="local", description="local | production")
-    database_url: str | None = Field(default=None, description="store URL; None → sqlite:///./gridmgr.db")
+    database_url: str | None = Field(
+        default=None, description="store URL; None → sqlite:///./gridmgr.db"
+    )
     secret_key: str = Field(default=DEV_SECRET, description="signs session cookies")
     tianditu_key: str | None = None
-    basemap: str = Field(default="osm", description="basemap of the web maps: tianditu|osm|amap|none")
+    basemap: str = Field(
+        default="osm", description="basemap of the web maps: tianditu|osm|amap|none"
+    )
     max_body_bytes: int = 2_000_000
     max_page_size: int = 1000
     default_page_size: int = 100

@@ -47,7 +47,7 @@ PG_ADMIN_URL = os.environ.get(
     "GRIDMGR_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 )
 
-PEER = r'''
+PEER = r"""
 import json, os, queue, socket, sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -92,9 +92,9 @@ class S(ThreadingHTTPServer):
         super().server_bind()
 
 S(("127.0.0.1", PORT), H).serve_forever()
-'''
+"""
 
-LUA = r'''
+LUA = r"""
 math.randomseed(os.time())
 local path, x0, y0, x1, y1 = "{path}", {x0}, {y0}, {x1}, {y1}
 request = function()
@@ -102,7 +102,7 @@ request = function()
   local lat = y0 + math.random() * (y1 - y0)
   return wrk.format("GET", string.format("%s?lat=%.6f&lng=%.6f", path, lat, lng))
 end
-'''
+"""
 
 
 def free_port() -> int:
@@ -149,13 +149,18 @@ def parse_wrk(out: str) -> dict[str, float]:
     p99 = ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    return {"rps": rps, "p50": p50, "p99": p99,
-            "non2xx": float(errors.group(1)) if errors else 0.0,
-            "sock_errors": float(sum(int(g) for g in sock.groups())) if sock else 0.0}
+    return {
+        "rps": rps,
+        "p50": p50,
+        "p99": p99,
+        "non2xx": float(errors.group(1)) if errors else 0.0,
+        "sock_errors": float(sum(int(g) for g in sock.groups())) if sock else 0.0,
+    }
 
 
-def run_wrk(wrk: str, url: str, conns: int, seconds: int, script: Path | None,
-            headers: dict[str, str]) -> dict[str, float]:
+def run_wrk(
+    wrk: str, url: str, conns: int, seconds: int, script: Path | None, headers: dict[str, str]
+) -> dict[str, float]:
     cmd = [wrk, "-t2", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
     for k, v in headers.items():
         cmd += ["-H", f"{k}: {v}"]
@@ -197,8 +202,10 @@ def main() -> None:
     ap.add_argument("--conns", type=int, nargs="+", default=[50, 200])
     args = ap.parse_args()
     wrk = ensure_wrk()
-    print(f"load average before the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores",
-          file=sys.stderr)
+    print(
+        f"load average before the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores",
+        file=sys.stderr,
+    )
 
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
@@ -209,21 +216,44 @@ def main() -> None:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url_obj = make_url(PG_ADMIN_URL).set(database=name)
     url = url_obj.render_as_string(hide_password=False)
-    dsn = (f"dbname={name} host={url_obj.host or '127.0.0.1'} port={url_obj.port or 5432} "
-           f"user={url_obj.username or 'postgres'}"
-           + (f" password={url_obj.password}" if url_obj.password else ""))
+    dsn = (
+        f"dbname={name} host={url_obj.host or '127.0.0.1'} port={url_obj.port or 5432} "
+        f"user={url_obj.username or 'postgres'}"
+        + (f" password={url_obj.password}" if url_obj.password else "")
+    )
     procs: list[subprocess.Popen[bytes]] = []
     tmp = Path(tempfile.mkdtemp(prefix="bench_api_"))
     try:
         token, leader, (x0, y0, x1, y1) = prepare(url)
         api_port, peer_port = free_port(), free_port()
-        env = {**os.environ, "GRIDMGR_DATABASE_URL": url, "GRIDMGR_ACCESS_LOG": "false",
-               "PYTHONPATH": str(ROOT)}
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.main:app_from_env", "--factory",
-             "--host", "127.0.0.1", "--port", str(api_port), "--workers", str(args.workers),
-             "--no-access-log", "--log-level", "warning"],
-            cwd=ROOT, env=env))
+        env = {
+            **os.environ,
+            "GRIDMGR_DATABASE_URL": url,
+            "GRIDMGR_ACCESS_LOG": "false",
+            "PYTHONPATH": str(ROOT),
+        }
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "api.main:app_from_env",
+                    "--factory",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(api_port),
+                    "--workers",
+                    str(args.workers),
+                    "--no-access-log",
+                    "--log-level",
+                    "warning",
+                ],
+                cwd=ROOT,
+                env=env,
+            )
+        )
         peer = tmp / "peer.py"
         peer.write_text(PEER)
         for _ in range(args.workers):
@@ -237,20 +267,57 @@ def main() -> None:
             scripts[key].write_text(LUA.format(path=path, x0=x0, y0=y0, x1=x1, y1=y1))
         rows: list[tuple[str, int, dict[str, float]]] = []
         for conns in args.conns:
-            rows.append(("gridmgr /api/locate (in-memory index)", conns,
-                         run_wrk(wrk, f"http://127.0.0.1:{api_port}", conns, args.seconds,
-                                 scripts["api"], auth)))
-            rows.append(("raw PostGIS ST_Contains (psycopg2, ThreadingHTTPServer)", conns,
-                         run_wrk(wrk, f"http://127.0.0.1:{peer_port}", conns, args.seconds,
-                                 scripts["peer"], {})))
-            rows.append((f"gridmgr /api/pieces?leader={leader} (GeoJSON)", conns,
-                         run_wrk(wrk, f"http://127.0.0.1:{api_port}/api/pieces?leader={leader}"
-                                 "&limit=1000", conns, args.seconds, None, auth)))
-        print(f"\n{'target':58} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-              f"{'non-2xx':>8} {'sock err':>8}")
+            rows.append(
+                (
+                    "gridmgr /api/locate (in-memory index)",
+                    conns,
+                    run_wrk(
+                        wrk,
+                        f"http://127.0.0.1:{api_port}",
+                        conns,
+                        args.seconds,
+                        scripts["api"],
+                        auth,
+                    ),
+                )
+            )
+            rows.append(
+                (
+                    "raw PostGIS ST_Contains (psycopg2, ThreadingHTTPServer)",
+                    conns,
+                    run_wrk(
+                        wrk,
+                        f"http://127.0.0.1:{peer_port}",
+                        conns,
+                        args.seconds,
+                        scripts["peer"],
+                        {},
+                    ),
+                )
+            )
+            rows.append(
+                (
+                    f"gridmgr /api/pieces?leader={leader} (GeoJSON)",
+                    conns,
+                    run_wrk(
+                        wrk,
+                        f"http://127.0.0.1:{api_port}/api/pieces?leader={leader}&limit=1000",
+                        conns,
+                        args.seconds,
+                        None,
+                        auth,
+                    ),
+                )
+            )
+        print(
+            f"\n{'target':58} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+            f"{'non-2xx':>8} {'sock err':>8}"
+        )
         for label, conns, r in rows:
-            print(f"{label:58} {conns:>5} {r['rps']:>9.0f} {r['p50']:>8.2f} {r['p99']:>8.2f} "
-                  f"{int(r['non2xx']):>8} {int(r['sock_errors']):>8}")
+            print(
+                f"{label:58} {conns:>5} {r['rps']:>9.0f} {r['p50']:>8.2f} {r['p99']:>8.2f} "
+                f"{int(r['non2xx']):>8} {int(r['sock_errors']):>8}"
+            )
         print(json.dumps([{"target": lbl, "conns": c, **r} for lbl, c, r in rows]))
     finally:
         for p in procs:

@@ -33,8 +33,8 @@ try:
     from benchmarks._synthetic import synthetic_capacities, synthetic_grid, synthetic_loads
 except ModuleNotFoundError:  # run as a file: python benchmarks/bench_assign.py
     from _synthetic import synthetic_capacities, synthetic_grid, synthetic_loads  # type: ignore[no-redef]
-from gridmgr.grid.graph import connected_parts
 from gridmgr.assign import AutoAssign
+from gridmgr.grid.graph import connected_parts
 
 
 def _metrics(

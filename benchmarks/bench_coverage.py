@@ -64,27 +64,53 @@ def generate(n_pieces: int, path: Path, seed: int = 0) -> None:
     ang = np.linspace(0, 2 * np.pi, 360, endpoint=False)
     r = r_deg * (1 + 0.12 * np.sin(5 * ang) + 0.04 * rng.random(360))
     lat0 = 43.83
-    region = Polygon(np.c_[125.27 + r * np.cos(ang) / np.cos(np.radians(lat0)), lat0 + r * np.sin(ang)])
+    region = Polygon(
+        np.c_[125.27 + r * np.cos(ang) / np.cos(np.radians(lat0)), lat0 + r * np.sin(ang)]
+    )
     minx, miny, maxx, maxy = region.bounds
     n_comm = 50
-    pts = shapely.points(np.c_[rng.uniform(minx, maxx, n_comm * 3), rng.uniform(miny, maxy, n_comm * 3)])
+    pts = shapely.points(
+        np.c_[rng.uniform(minx, maxx, n_comm * 3), rng.uniform(miny, maxy, n_comm * 3)]
+    )
     pts = pts[shapely.contains(region, pts)][:n_comm]
-    vor = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=region.envelope))
+    vor = shapely.get_parts(
+        shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=region.envelope)
+    )
     comms = [shapely.intersection(v, region) for v in vor]
     comms = [c for c in comms if c.area > 0]
     cx = np.array([c.centroid.x for c in comms])
     street_of = np.digitize(cx, np.quantile(cx, [0.2, 0.4, 0.6, 0.8]))
-    rows = [{"code": "220173", "name": "区", "level": "district", "parent": None, "geometry": region}]
+    rows = [
+        {"code": "220173", "name": "区", "level": "district", "parent": None, "geometry": region}
+    ]
     for s in range(5):
         geom = shapely.union_all([c for c, k in zip(comms, street_of, strict=True) if k == s])
-        rows.append({"code": f"220173{s + 1:03d}", "name": f"街道{s + 1}", "level": "street", "parent": "220173", "geometry": geom})
+        rows.append(
+            {
+                "code": f"220173{s + 1:03d}",
+                "name": f"街道{s + 1}",
+                "level": "street",
+                "parent": "220173",
+                "geometry": geom,
+            }
+        )
     for i, (c, s) in enumerate(zip(comms, street_of, strict=True)):
-        rows.append({"code": f"220173{s + 1:03d}{i + 1:03d}", "name": f"社区{i + 1}", "level": "community",
-                     "parent": f"220173{s + 1:03d}", "geometry": c})
+        rows.append(
+            {
+                "code": f"220173{s + 1:03d}{i + 1:03d}",
+                "name": f"社区{i + 1}",
+                "level": "community",
+                "parent": f"220173{s + 1:03d}",
+                "geometry": c,
+            }
+        )
     units = gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
     print(f"units: {len(units)} ({time.perf_counter() - t0:.1f} s)", flush=True)
     pieces = pieces_from_units(units, res=10)
-    print(f"pieces: {len(pieces):,} ({(~pieces['whole']).sum():,} split) ({time.perf_counter() - t0:.1f} s)", flush=True)
+    print(
+        f"pieces: {len(pieces):,} ({(~pieces['whole']).sum():,} split) ({time.perf_counter() - t0:.1f} s)",
+        flush=True,
+    )
     pieces["id"] = np.arange(1, len(pieces) + 1)
     cent = shapely.centroid(np.asarray(pieces.geometry.values))
     xy = np.c_[shapely.get_x(cent), shapely.get_y(cent)]
@@ -98,10 +124,30 @@ def generate(n_pieces: int, path: Path, seed: int = 0) -> None:
         ids = [f"G{k:02d}_{j}" for j in range(9)]
         leader[sel] = np.array(ids, dtype=object)[nearest]
         for j, lid in enumerate(ids):
-            leaders.append({"id": lid, "name": lid, "role": "grid_leader", "department": None, "capacity": 1.0,
-                            "active": not (j == 0 and k < 5), "unit_packages": [code], "place_packages": []})
-        leaders.append({"id": f"P{k:02d}", "name": f"P{k:02d}", "role": "package_leader", "department": None,
-                        "capacity": 1.0, "active": k != 0, "unit_packages": [code], "place_packages": []})
+            leaders.append(
+                {
+                    "id": lid,
+                    "name": lid,
+                    "role": "grid_leader",
+                    "department": None,
+                    "capacity": 1.0,
+                    "active": not (j == 0 and k < 5),
+                    "unit_packages": [code],
+                    "place_packages": [],
+                }
+            )
+        leaders.append(
+            {
+                "id": f"P{k:02d}",
+                "name": f"P{k:02d}",
+                "role": "package_leader",
+                "department": None,
+                "capacity": 1.0,
+                "active": k != 0,
+                "unit_packages": [code],
+                "place_packages": [],
+            }
+        )
     unassigned = rng.random(len(pieces)) < 0.01
     leader[unassigned] = None
     pieces["leader_id"] = leader
@@ -112,22 +158,35 @@ def generate(n_pieces: int, path: Path, seed: int = 0) -> None:
     kp_piece = rng.choice(len(pieces), size=n_kp, replace=False)
     cats = np.array(["school", "mall", "farmers_market", "park", "clinic", "no_dept"], dtype=object)
     kp_cat = cats[rng.integers(0, len(cats), n_kp)]
-    kp = gpd.GeoDataFrame({
-        "code": [f"KP{i:05d}" for i in range(n_kp)], "name": "kp", "category": kp_cat,
-        "unit_code": pieces["unit_code"].to_numpy()[kp_piece], "piece_id": pieces["id"].to_numpy()[kp_piece],
-        "package_leader_id": None,
-    }, geometry=shapely.point_on_surface(np.asarray(pieces.geometry.values)[kp_piece]), crs="EPSG:4326")
+    kp = gpd.GeoDataFrame(
+        {
+            "code": [f"KP{i:05d}" for i in range(n_kp)],
+            "name": "kp",
+            "category": kp_cat,
+            "unit_code": pieces["unit_code"].to_numpy()[kp_piece],
+            "piece_id": pieces["id"].to_numpy()[kp_piece],
+            "package_leader_id": None,
+        },
+        geometry=shapely.point_on_surface(np.asarray(pieces.geometry.values)[kp_piece]),
+        crs="EPSG:4326",
+    )
     schools = np.flatnonzero(kp_cat == "school")
     comm_idx = pd.Index(comm_codes).get_indexer(kp["unit_code"].to_numpy()[schools])
     for i, ci in zip(schools, comm_idx, strict=True):
         leaders[ci * 10 + 9]["place_packages"].append(kp["code"].iat[i])
-    categories = pd.DataFrame({
-        "category": ["school", "mall", "farmers_market", "park", "clinic"],
-        "department": ["JYJ", "SWJ", "SJJ", "ZJJ", "WJJ"],
-        "requires_package_leader": [True, False, False, False, False],
-    })
+    categories = pd.DataFrame(
+        {
+            "category": ["school", "mall", "farmers_market", "park", "clinic"],
+            "department": ["JYJ", "SWJ", "SJJ", "ZJJ", "WJJ"],
+            "requires_package_leader": [True, False, False, False, False],
+        }
+    )
     with open(path, "wb") as fh:
-        pickle.dump((units, pieces, pd.DataFrame(leaders), kp, categories), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(
+            (units, pieces, pd.DataFrame(leaders), kp, categories),
+            fh,
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
     print(f"cached {path} ({time.perf_counter() - t0:.1f} s)", flush=True)
 
 
@@ -135,7 +194,6 @@ def measure(path: Path, what: str) -> dict[str, Any]:
     """Run one measurement in this (fresh) process."""
     with open(path, "rb") as fh:
         units, pieces, leaders, kp, categories = pickle.load(fh)
-    import gridmgr.grid.graph
     import gridmgr.coverage  # noqa: F401
 
     base = _rss_mib()
@@ -146,10 +204,23 @@ def measure(path: Path, what: str) -> dict[str, Any]:
         from gridmgr.coverage import coverage_from_frames
 
         rep = coverage_from_frames(units, pieces, leaders, kp, categories)
-        out["summary"] = {k: rep.summary[k] for k in (
-            "blind_spot_pieces", "inactive_leader_pieces", "fallback_pieces", "misplaced_pieces",
-            "key_places_without_leader", "key_places_without_department", "key_places_without_package_leader",
-            "fragmented_leaders", "enclaves", "max_load_ratio", "gaps", "warnings")}
+        out["summary"] = {
+            k: rep.summary[k]
+            for k in (
+                "blind_spot_pieces",
+                "inactive_leader_pieces",
+                "fallback_pieces",
+                "misplaced_pieces",
+                "key_places_without_leader",
+                "key_places_without_department",
+                "key_places_without_package_leader",
+                "fragmented_leaders",
+                "enclaves",
+                "max_load_ratio",
+                "gaps",
+                "warnings",
+            )
+        }
         out["findings"] = len(rep.findings)
     elif what == "piece_graph":
         from gridmgr.coverage import piece_graph
@@ -174,10 +245,14 @@ def measure(path: Path, what: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--pieces", type=int, default=1_000_000)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/gridmgr_bench_coverage"))
-    ap.add_argument("--measure", choices=["coverage", "piece_graph", "peer"], help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--measure", choices=["coverage", "piece_graph", "peer"], help=argparse.SUPPRESS
+    )
     ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.measure:
@@ -189,21 +264,37 @@ def main() -> None:
         generate(args.pieces, data)
     results = {}
     for what in ("coverage", "piece_graph", "peer"):
-        proc = subprocess.run([sys.executable, __file__, "--measure", what, "--data", str(data)],
-                              capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--measure", what, "--data", str(data)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         results[what] = json.loads(proc.stdout.strip().splitlines()[-1])
     cov = results["coverage"]
-    print(f"\n{cov['pieces']:,} pieces, {cov['leaders']} leaders; frames in memory {cov['rss_frames_mib']:.0f} MiB")
+    print(
+        f"\n{cov['pieces']:,} pieces, {cov['leaders']} leaders; frames in memory {cov['rss_frames_mib']:.0f} MiB"
+    )
     print(f"{'':14s}{'seconds':>10s}{'CPU s':>8s}{'peak RSS MiB':>14s}{'growth MiB':>12s}")
-    for what, label in (("coverage", "coverage"), ("piece_graph", "piece_graph"), ("peer", "peer (h3 adj)")):
+    for what, label in (
+        ("coverage", "coverage"),
+        ("piece_graph", "piece_graph"),
+        ("peer", "peer (h3 adj)"),
+    ):
         r = results[what]
-        print(f"{label:14s}{r['seconds']:10.2f}{r['cpu_seconds']:8.2f}{r['peak_rss_mib']:14.0f}{r['report_rss_mib']:12.0f}")
-    print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
-          "(wall-clock figures stretch when other work shares the machine; CPU s less so)")
+        print(
+            f"{label:14s}{r['seconds']:10.2f}{r['cpu_seconds']:8.2f}{r['peak_rss_mib']:14.0f}{r['report_rss_mib']:12.0f}"
+        )
+    print(
+        f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
+        "(wall-clock figures stretch when other work shares the machine; CPU s less so)"
+    )
     mem = cov["peak_rss_mib"] < 2048
-    print(f"target < 5 s and < 2 GiB peak: wall {'yes' if cov['seconds'] < 5 and mem else 'NO'}, "
-          f"CPU {'yes' if cov['cpu_seconds'] < 5 and mem else 'NO'}; "
-          f"report / peer (CPU): {cov['cpu_seconds'] / max(results['peer']['cpu_seconds'], 1e-9):.1f}x")
+    print(
+        f"target < 5 s and < 2 GiB peak: wall {'yes' if cov['seconds'] < 5 and mem else 'NO'}, "
+        f"CPU {'yes' if cov['cpu_seconds'] < 5 and mem else 'NO'}; "
+        f"report / peer (CPU): {cov['cpu_seconds'] / max(results['peer']['cpu_seconds'], 1e-9):.1f}x"
+    )
     print("summary:", json.dumps(cov["summary"], ensure_ascii=False))
 
 

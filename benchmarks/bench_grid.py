@@ -36,15 +36,24 @@ def make_units(n_units: int = 40, seed: int = 0):  # type: ignore[no-untyped-def
     rng = np.random.default_rng(seed)
     ang = np.linspace(0, 2 * np.pi, 240, endpoint=False)
     r = 0.4 * (1 + 0.15 * np.sin(5 * ang) + 0.05 * rng.random(240))
-    region = Polygon(np.c_[125.3 + r * np.cos(ang) / np.cos(np.radians(43.8)), 43.8 + r * np.sin(ang) * 0.8])
+    region = Polygon(
+        np.c_[125.3 + r * np.cos(ang) / np.cos(np.radians(43.8)), 43.8 + r * np.sin(ang) * 0.8]
+    )
     minx, miny, maxx, maxy = region.bounds
     pts = shapely.points(np.c_[rng.uniform(minx, maxx, n_units), rng.uniform(miny, maxy, n_units)])
-    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=region.envelope))
+    cells = shapely.get_parts(
+        shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=region.envelope)
+    )
     parts = [c.intersection(region) for c in cells]
     parts = [p for p in parts if not p.is_empty and p.area > 0]
     codes = [f"2201730{i:05d}" for i in range(len(parts))]
     return gpd.GeoDataFrame(
-        {"code": codes, "name": codes, "level": ["community"] * len(codes), "parent": [None] * len(codes)},
+        {
+            "code": codes,
+            "name": codes,
+            "level": ["community"] * len(codes),
+            "parent": [None] * len(codes),
+        },
         geometry=parts,
         crs="EPSG:4326",
     )
@@ -69,8 +78,18 @@ def run_bound(res: int) -> dict[str, float]:
     t0 = time.perf_counter()
     n_cells = 0
     for geom in units.geometry.values:
-        over = np.asarray(vec.geometry_to_cells(geom, res, containment_mode=h3ronpy.ContainmentMode.IntersectsBoundary), dtype=np.uint64)
-        full = np.asarray(vec.geometry_to_cells(geom, res, containment_mode=h3ronpy.ContainmentMode.ContainsBoundary), dtype=np.uint64)
+        over = np.asarray(
+            vec.geometry_to_cells(
+                geom, res, containment_mode=h3ronpy.ContainmentMode.IntersectsBoundary
+            ),
+            dtype=np.uint64,
+        )
+        full = np.asarray(
+            vec.geometry_to_cells(
+                geom, res, containment_mode=h3ronpy.ContainmentMode.ContainsBoundary
+            ),
+            dtype=np.uint64,
+        )
         edge = np.setdiff1d(over, full)
         polys = shapely.from_wkb(np.asarray(vec.cells_to_wkb_polygons(edge), dtype=object))
         shapely.intersection(polys, geom)
@@ -104,7 +123,12 @@ def run_tobler(res: int, max_cells: int) -> dict[str, float]:
     out = h3fy(frame, resolution=res, clip=True)
     dt = time.perf_counter() - t0
     rate = len(out) / dt
-    return {"seconds": dt if subset else expected / rate, "cells": float(expected), "rate": rate, "extrapolated": float(subset == 0.0)}
+    return {
+        "seconds": dt if subset else expected / rate,
+        "cells": float(expected),
+        "rate": rate,
+        "extrapolated": float(subset == 0.0),
+    }
 
 
 def _child(which: str, res: int, max_cells: int) -> None:
@@ -121,7 +145,9 @@ def _child(which: str, res: int, max_cells: int) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--res", type=int, nargs="+", default=[9, 10, 11])
     ap.add_argument("--tobler-max-cells", type=int, default=150_000)
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -140,15 +166,29 @@ def main() -> None:
         rows = {}
         for which in ("bound", "gridmgr", "tobler"):
             proc = subprocess.run(
-                [sys.executable, __file__, "--child", which, str(res), "--tobler-max-cells", str(args.tobler_max_cells)],
-                capture_output=True, text=True, check=True,
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    which,
+                    str(res),
+                    "--tobler-max-cells",
+                    str(args.tobler_max_cells),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
             )
             rows[which] = json.loads(proc.stdout.strip().splitlines()[-1])
         for which in ("bound", "gridmgr", "tobler"):
             r = rows[which]
             mark = "~" if r.get("extrapolated") else " "
             vs = r["seconds"] / rows["bound"]["seconds"]
-            ratio = rows["tobler"]["seconds"] / rows["gridmgr"]["seconds"] if which == "gridmgr" else float("nan")
+            ratio = (
+                rows["tobler"]["seconds"] / rows["gridmgr"]["seconds"]
+                if which == "gridmgr"
+                else float("nan")
+            )
             rss = "" if r.get("extrapolated") else f"{r['peak_rss_mb']:,.0f}"
             print(
                 f"{res:>3} {which:<8} {r['cells']:>10,.0f} {mark}{r['seconds']:>8.2f} {r['cells'] / r['seconds']:>11,.0f} "

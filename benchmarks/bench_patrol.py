@@ -67,7 +67,9 @@ def ortools_tour(d: np.ndarray, seconds: int) -> tuple[list[int], float]:
     model.SetArcCostEvaluatorOfAllVehicles(cb)
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
-    params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    params.local_search_metaheuristic = (
+        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    )
     params.time_limit.seconds = seconds
     t0 = time.perf_counter()
     sol = model.SolveWithParameters(params)
@@ -83,9 +85,11 @@ def ortools_tour(d: np.ndarray, seconds: int) -> tuple[list[int], float]:
 def bench_routes(sizes: list[int], seeds: int, quick: bool) -> None:
     from gridmgr.patrol import nearest_neighbour_tour, solve_tour, tour_length
 
-    head = (f"{'stops':>6} {'seed':>4} | {'NN m':>9} | {'gridmgr m':>10} {'s':>6} | "
-            f"{'ort-2s m':>10} {'s':>5} | {'ort-10s m':>10} {'s':>5} | {'vs ort-10s':>10} "
-            f"{'vs ort-2s':>9}")
+    head = (
+        f"{'stops':>6} {'seed':>4} | {'NN m':>9} | {'gridmgr m':>10} {'s':>6} | "
+        f"{'ort-2s m':>10} {'s':>5} | {'ort-10s m':>10} {'s':>5} | {'vs ort-10s':>10} "
+        f"{'vs ort-2s':>9}"
+    )
     print(head)
     print("-" * len(head))
     summary: dict[int, list[tuple[float, float, float]]] = {}
@@ -107,18 +111,22 @@ def bench_routes(sizes: list[int], seeds: int, quick: bool) -> None:
             gap10 = (l_ours / l10 - 1) * 100
             gap2 = (l_ours / l2 - 1) * 100
             summary.setdefault(n, []).append((gap10, gap2, t_ours))
-            print(f"{n:>6} {seed:>4} | {nn:>9,.0f} | {l_ours:>10,.0f} {t_ours:>6.3f} | "
-                  f"{l2:>10,.0f} {e2:>5.1f} | {l10:>10,.0f} {e10:>5.1f} | {gap10:>+9.2f}% "
-                  f"{gap2:>+8.2f}%")
+            print(
+                f"{n:>6} {seed:>4} | {nn:>9,.0f} | {l_ours:>10,.0f} {t_ours:>6.3f} | "
+                f"{l2:>10,.0f} {e2:>5.1f} | {l10:>10,.0f} {e10:>5.1f} | {gap10:>+9.2f}% "
+                f"{gap2:>+8.2f}%"
+            )
     print()
     print("summary (gridmgr vs OR-Tools; negative = gridmgr shorter)")
     for n, rows in summary.items():
         g10 = np.array([r[0] for r in rows])
         g2 = np.array([r[1] for r in rows])
         ts = np.array([r[2] for r in rows])
-        print(f"  {n:>5} stops: vs ort-10s mean {np.nanmean(g10) if not quick else float('nan'):+.2f}% "
-              f"worst {np.nanmax(g10) if not quick else float('nan'):+.2f}% | vs ort-2s mean "
-              f"{g2.mean():+.2f}% worst {g2.max():+.2f}% | gridmgr time max {ts.max():.3f} s")
+        print(
+            f"  {n:>5} stops: vs ort-10s mean {np.nanmean(g10) if not quick else float('nan'):+.2f}% "
+            f"worst {np.nanmax(g10) if not quick else float('nan'):+.2f}% | vs ort-2s mean "
+            f"{g2.mean():+.2f}% worst {g2.max():+.2f}% | gridmgr time max {ts.max():.3f} s"
+        )
 
 
 def bench_maps() -> None:
@@ -143,20 +151,34 @@ def bench_maps() -> None:
     route = patrol_route(big, kp, roads=layers.roads)
     t_route = time.perf_counter() - t0
     t0 = time.perf_counter()
-    page = maps.map_html(maps.leader_map(big, kp, route, leader={"id": "X", "name": "网格长"},
-                                         basemap="osm", categories=layers.categories,
-                                         departments=layers.departments))
+    page = maps.map_html(
+        maps.leader_map(
+            big,
+            kp,
+            route,
+            leader={"id": "X", "name": "网格长"},
+            basemap="osm",
+            categories=layers.categories,
+            departments=layers.departments,
+        )
+    )
     t_map = time.perf_counter() - t0
-    print(f"leader map, {len(big)} pieces + {len(kp)} key places: route {t_route:.2f} s "
-          f"({route.length_m / 1000:.1f} km), HTML {len(page.encode()) / 1024:.0f} KB built in {t_map:.2f} s")
+    print(
+        f"leader map, {len(big)} pieces + {len(kp)} key places: route {t_route:.2f} s "
+        f"({route.length_m / 1000:.1f} km), HTML {len(page.encode()) / 1024:.0f} KB built in {t_map:.2f} s"
+    )
 
     p = pieces.copy()
-    p["leader_id"] = [f"{u}-{h3.cell_to_parent(c, 7)}" for u, c in zip(p["unit_code"], p["cell"], strict=True)]
+    p["leader_id"] = [
+        f"{u}-{h3.cell_to_parent(c, 7)}" for u, c in zip(p["unit_code"], p["cell"], strict=True)
+    ]
     t0 = time.perf_counter()
     over = maps.map_html(maps.overview_map(layers.units, p, basemap="osm"))
     t_over = time.perf_counter() - t0
-    print(f"overview map, whole zone res 10: {len(p):,} pieces, {p['leader_id'].nunique()} territories, "
-          f"HTML {len(over.encode()) / 1024:.0f} KB built in {t_over:.2f} s")
+    print(
+        f"overview map, whole zone res 10: {len(p):,} pieces, {p['leader_id'].nunique()} territories, "
+        f"HTML {len(over.encode()) / 1024:.0f} KB built in {t_over:.2f} s"
+    )
     if not os.path.exists("/usr/bin/chromium"):
         print("  (no /usr/bin/chromium: load time not measured)")
         return
@@ -167,11 +189,22 @@ def bench_maps() -> None:
             path = os.path.join(tmp, f"{name}.html")
             with open(path, "w", encoding="utf-8") as fh:
                 fh.write(html_text)
-            b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--no-first-run", "--disable-sync"])
+            b = pw.chromium.launch(
+                executable_path="/usr/bin/chromium",
+                args=[
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--no-first-run",
+                    "--disable-sync",
+                ],
+            )
             pg = b.new_page(viewport={"width": 1280, "height": 800})
-            pg.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())
+            pg.route(
+                "**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort()
+            )
             t0 = time.perf_counter()
             pg.goto("file://" + path)
             pg.wait_for_load_state("load")
@@ -179,11 +212,15 @@ def bench_maps() -> None:
             elapsed = time.perf_counter() - t0
             n_paths = pg.locator("path.leaflet-interactive").count()
             b.close()
-            print(f"  {name}: loaded and drawn in Chromium in {elapsed:.2f} s ({n_paths} SVG paths)")
+            print(
+                f"  {name}: loaded and drawn in Chromium in {elapsed:.2f} s ({n_paths} SVG paths)"
+            )
 
 
 def main(argv: Any = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--sizes", type=int, nargs="+", default=[50, 200, 1000])
     ap.add_argument("--seeds", type=int, default=3, help="instances per size")
     ap.add_argument("--quick", action="store_true", help="skip the OR-Tools 10 s runs")

@@ -16,7 +16,9 @@ MIN_RES = 7
 MAX_RES = 12
 
 #: Equal-area CRS for areas in m² (Albers equal-area conic for China, WGS-84 datum).
-EQUAL_AREA_CRS = "+proj=aea +lat_1=25 +lat_2=47 +lat_0=0 +lon_0=105 +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs"
+EQUAL_AREA_CRS = (
+    "+proj=aea +lat_1=25 +lat_2=47 +lat_0=0 +lon_0=105 +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs"
+)
 
 #: Shipped layers directory (the Changchun High-tech Zone).
 PACKAGE_ROOT = Path(__file__).resolve().parent

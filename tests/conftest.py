@@ -63,7 +63,9 @@ def postgis_url() -> Iterator[str]:
                 text("SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'")
             ).first()
     except Exception as exc:
-        _unavailable(f"{admin_url.render_as_string(hide_password=True)} is unreachable ({type(exc).__name__})")
+        _unavailable(
+            f"{admin_url.render_as_string(hide_password=True)} is unreachable ({type(exc).__name__})"
+        )
         raise AssertionError("unreachable") from exc  # pragma: no cover - skip/fail raised
     if have is None:
         admin.dispose()
@@ -109,10 +111,9 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _truncate_postgis(url: str) -> None:
     from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
 
     from gridmgr.store.schema import DATA_TABLES
-
-    from sqlalchemy.pool import NullPool
 
     eng = create_engine(url, poolclass=NullPool)
     prep = eng.dialect.identifier_preparer
@@ -175,17 +176,34 @@ def _layers(
         {"code": "220173", "name": "长春高新技术产业开发区", "level": "district", "parent": None},
         {"code": "220173001", "name": "硅谷街道", "level": "street", "parent": "220173"},
     ] + [
-        {"code": f"220173001{i + 1:03d}", "name": f"测试社区{i + 1}", "level": "community",
-         "parent": "220173001"}
+        {
+            "code": f"220173001{i + 1:03d}",
+            "name": f"测试社区{i + 1}",
+            "level": "community",
+            "parent": "220173001",
+        }
         for i in range(n_communities)
     ]
     units = gpd.GeoDataFrame(rows, geometry=[street, street, *comms], crs="EPSG:4326")
     if key_places is None:
         key_places = [
-            (f"KP{i + 1:03d}", f"测试学校{i + 1}", "school",
-             x0 + (i + 0.5) * COMMUNITY_DX, y0 + 0.5 * COMMUNITY_DY)
+            (
+                f"KP{i + 1:03d}",
+                f"测试学校{i + 1}",
+                "school",
+                x0 + (i + 0.5) * COMMUNITY_DX,
+                y0 + 0.5 * COMMUNITY_DY,
+            )
             for i in range(n_communities)
-        ] + [("KP900", "测试市场", "farmers_market", x0 + 0.25 * COMMUNITY_DX, y0 + 0.3 * COMMUNITY_DY)]
+        ] + [
+            (
+                "KP900",
+                "测试市场",
+                "farmers_market",
+                x0 + 0.25 * COMMUNITY_DX,
+                y0 + 0.3 * COMMUNITY_DY,
+            )
+        ]
     kp = gpd.GeoDataFrame(
         [{"code": c, "name": n, "category": cat} for c, n, cat, _, _ in key_places],
         geometry=[Point(x, y) for *_, x, y in key_places],
@@ -199,14 +217,28 @@ def _layers(
     )
     categories = pd.DataFrame(
         [
-            {"category": "school", "name": "学校", "name_en": "school", "department": "JYJ",
-             "requires_package_leader": True},
-            {"category": "farmers_market", "name": "农贸市场", "name_en": "farmers' market",
-             "department": "SJJ", "requires_package_leader": False},
+            {
+                "category": "school",
+                "name": "学校",
+                "name_en": "school",
+                "department": "JYJ",
+                "requires_package_leader": True,
+            },
+            {
+                "category": "farmers_market",
+                "name": "农贸市场",
+                "name_en": "farmers' market",
+                "department": "SJJ",
+                "requires_package_leader": False,
+            },
         ]
     )
     return Layers(
-        units=units, key_places=kp, departments=departments, categories=categories, roads=None,
+        units=units,
+        key_places=kp,
+        departments=departments,
+        categories=categories,
+        roads=None,
         source=Path(f"tiny_{n_communities}"),
     )
 
@@ -229,9 +261,13 @@ def write_leaders_csv(path: Path, n_communities: int = 2, per_community: int = 2
     lines = ["id,name,role,department,phone,capacity,unit_packages,place_packages"]
     for i in range(n_communities):
         code = f"220173001{i + 1:03d}"
-        lines.append(f"P{i + 1:02d},社区包保领导P{i + 1:02d},package_leader,,1380000{i + 1:04d},1.0,{code},KP{i + 1:03d}")
+        lines.append(
+            f"P{i + 1:02d},社区包保领导P{i + 1:02d},package_leader,,1380000{i + 1:04d},1.0,{code},KP{i + 1:03d}"
+        )
         for j in range(per_community):
-            lines.append(f"G{i + 1:02d}_{j + 1},网格长G{i + 1:02d}_{j + 1},grid_leader,,,1.0,{code},")
+            lines.append(
+                f"G{i + 1:02d}_{j + 1},网格长G{i + 1:02d}_{j + 1},grid_leader,,,1.0,{code},"
+            )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -242,14 +278,17 @@ def leaders_csv(tmp_path: Path) -> Callable[..., Path]:
     ``leaders_csv(n_communities=2, per_community=2) -> Path``."""
 
     def make(n_communities: int = 2, per_community: int = 2) -> Path:
-        return write_leaders_csv(tmp_path / f"leaders_{uuid.uuid4().hex[:6]}.csv",
-                                 n_communities, per_community)
+        return write_leaders_csv(
+            tmp_path / f"leaders_{uuid.uuid4().hex[:6]}.csv", n_communities, per_community
+        )
 
     return make
 
 
 @pytest.fixture
-def loaded_store(store: Any, make_layers: Callable[..., Any], leaders_csv: Callable[..., Path]) -> Any:
+def loaded_store(
+    store: Any, make_layers: Callable[..., Any], leaders_csv: Callable[..., Path]
+) -> Any:
     """``store`` with two tiny communities (res 10) and their leaders loaded; nothing assigned."""
     store.load_layers(make_layers(2), res=10, actor="test")
     store.import_leaders(leaders_csv(2, 2), actor="test")

@@ -29,8 +29,21 @@ API_PREFIX = "/api"
 def api_router() -> APIRouter:
     """The JSON API under ``/api``."""
     r = APIRouter(prefix=API_PREFIX)
-    for mod in (auth, reference, pieces, leaders, key_places, assignments, plans, coverage,
-                history, locate, maps, exports, admin):
+    for mod in (
+        auth,
+        reference,
+        pieces,
+        leaders,
+        key_places,
+        assignments,
+        plans,
+        coverage,
+        history,
+        locate,
+        maps,
+        exports,
+        admin,
+    ):
         r.include_router(mod.router)
     return r
 

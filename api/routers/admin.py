@@ -45,8 +45,9 @@ def add_user(body: UserIn, request: Request, store: StoreDep, user: Admin) -> di
 
 
 @router.post("/users/{name}/tokens", status_code=201, response_model=TokenOut, responses=ADMIN)
-def new_token(request: Request, store: StoreDep, user: Admin,
-              name: str = Path(min_length=1, max_length=64)) -> dict[str, str]:
+def new_token(
+    request: Request, store: StoreDep, user: Admin, name: str = Path(min_length=1, max_length=64)
+) -> dict[str, str]:
     """Issue another API token for a user (shown once)."""
     from gridmgr.errors import NotFoundError
 
@@ -59,15 +60,17 @@ def new_token(request: Request, store: StoreDep, user: Admin,
 
 
 @router.post("/admin/layers", response_model=LoadOut, responses=ADMIN)
-def load_layers(store: StoreDep, index: IndexDep, user: Admin,
-                allow_orphans: bool = Query(False)) -> dict[str, Any]:
+def load_layers(
+    store: StoreDep, index: IndexDep, user: Admin, allow_orphans: bool = Query(False)
+) -> dict[str, Any]:
     """(Re)load the server's layers directory (``GRIDMGR_LAYERS``, default the shipped Changchun
     High-tech Zone layers) into the store; unchanged layers change nothing."""
     from gridmgr import settings
     from gridmgr.io import read_layers
 
-    report = store.load_layers(read_layers(settings.layers_dir()), actor=user.name,
-                               allow_orphans=allow_orphans)
+    report = store.load_layers(
+        read_layers(settings.layers_dir()), actor=user.name, allow_orphans=allow_orphans
+    )
     index.rebuild(store)
     out: dict[str, Any] = report.to_dict()
     return out
@@ -78,12 +81,21 @@ async def raw_body(request: Request) -> bytes:
     return await request.body()
 
 
-@router.post("/admin/leaders", response_model=dict[str, Any], responses=ADMIN,
-             openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}},
-                                            "required": True}})
-def import_leaders(store: StoreDep, index: IndexDep, user: Admin,
-                   body: bytes = Depends(raw_body),
-                   reason: str | None = Query(None, max_length=500)) -> dict[str, Any]:
+@router.post(
+    "/admin/leaders",
+    response_model=dict[str, Any],
+    responses=ADMIN,
+    openapi_extra={
+        "requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}
+    },
+)
+def import_leaders(
+    store: StoreDep,
+    index: IndexDep,
+    user: Admin,
+    body: bytes = Depends(raw_body),
+    reason: str | None = Query(None, max_length=500),
+) -> dict[str, Any]:
     """Import leaders from a CSV body (UTF-8; columns of docs/architecture.md); all-or-nothing."""
     with tempfile.TemporaryDirectory() as tmp:
         path = FsPath(tmp) / "leaders.csv"

@@ -19,8 +19,10 @@ from api.schemas import Assignment, AssignmentUpdate
 
 router = APIRouter(tags=["assignments"])
 
-CellPath = Annotated[str, Path(min_length=1, max_length=32, description="H3 cell index",
-                               examples=["8a31766f0937fff"])]
+CellPath = Annotated[
+    str,
+    Path(min_length=1, max_length=32, description="H3 cell index", examples=["8a31766f0937fff"]),
+]
 
 
 def cell_state(store: Any, cell: str) -> dict[str, Any] | None:
@@ -30,9 +32,14 @@ def cell_state(store: Any, cell: str) -> dict[str, Any] | None:
     if hit.empty:
         return None
     pieces = [
-        {"piece_id": int(r["id"]), "unit_code": str(r["unit_code"]), "leader_id": r["leader_id"],
-         "fallback": bool(r["fallback"]), "version": int(r["version"]),
-         "area_m2": round(float(r["area_m2"]), 3)}
+        {
+            "piece_id": int(r["id"]),
+            "unit_code": str(r["unit_code"]),
+            "leader_id": r["leader_id"],
+            "fallback": bool(r["fallback"]),
+            "version": int(r["version"]),
+            "area_m2": round(float(r["area_m2"]), 3),
+        }
         for r in hit.to_dict("records")
     ]
     etag = '"' + ".".join(str(p["version"]) for p in pieces) + '"'
@@ -74,24 +81,43 @@ def leader_may_change(store: Any, user: User, state: dict[str, Any]) -> bool:
     return True
 
 
-@router.get("/assignments/{cell}", response_model=Assignment, operation_id="get_assignment",
-            responses={**problems(401, 403, 404, 422),
-                       200: {"description": "the cell's pieces and owners",
-                             "headers": {"ETag": {"description": "versions of the cell's pieces",
-                                                  "schema": {"type": "string"}}},
-                             "links": {"PutAssignment": {
-                                 "operationId": "put_assignment",
-                                 "parameters": {"cell": "$response.body#/cell",
-                                                "header.If-Match": "$response.body#/etag"},
-                                 "description": "change the owner with this ETag"}}}})
+@router.get(
+    "/assignments/{cell}",
+    response_model=Assignment,
+    operation_id="get_assignment",
+    responses={
+        **problems(401, 403, 404, 422),
+        200: {
+            "description": "the cell's pieces and owners",
+            "headers": {
+                "ETag": {
+                    "description": "versions of the cell's pieces",
+                    "schema": {"type": "string"},
+                }
+            },
+            "links": {
+                "PutAssignment": {
+                    "operationId": "put_assignment",
+                    "parameters": {
+                        "cell": "$response.body#/cell",
+                        "header.If-Match": "$response.body#/etag",
+                    },
+                    "description": "change the owner with this ETag",
+                }
+            },
+        },
+    },
+)
 def get_assignment(cell: CellPath, store: StoreDep, user: Viewer) -> Response:
     """Who holds this cell's pieces now; the ``ETag`` header is what ``If-Match`` wants."""
     from gridmgr.errors import NotFoundError
 
     state = cell_state(store, cell)
     if state is None:
-        raise NotFoundError(f"cell {cell!r} is not in the store (wrong resolution or outside the "
-                            "jurisdiction); find cells with /api/locate")
+        raise NotFoundError(
+            f"cell {cell!r} is not in the store (wrong resolution or outside the "
+            "jurisdiction); find cells with /api/locate"
+        )
     return json_response(state, headers={"ETag": state["etag"]})
 
 
@@ -107,7 +133,9 @@ def put_assignment(
     store: StoreDep,
     index: IndexDep,
     user: Leader,
-    if_match: Annotated[str | None, Header(max_length=200, description="the ETag read by GET")] = None,
+    if_match: Annotated[
+        str | None, Header(max_length=200, description="the ETag read by GET")
+    ] = None,
 ) -> Response:
     """Give every piece of this cell to ``leader_id`` (or to nobody).
 
@@ -123,12 +151,18 @@ def put_assignment(
             raise HTTPException(404, f"cell {cell!r} is not in the store")
         raise not_changeable(cell)
     if if_match is None:
-        raise HTTPException(428, "If-Match is required: send the ETag of GET /api/assignments/{cell}")
+        raise HTTPException(
+            428, "If-Match is required: send the ETag of GET /api/assignments/{cell}"
+        )
     if if_match.strip() != "*" and if_match.strip() not in {state["etag"], "W/" + state["etag"]}:
-        raise HTTPException(412, f"cell {cell!r} changed since you read it (now ETag "
-                                 f"{state['etag']}); read it again and retry")
-    changes = [Change(p["piece_id"], body.leader_id, p["version"], body.fallback)
-               for p in state["pieces"]]
+        raise HTTPException(
+            412,
+            f"cell {cell!r} changed since you read it (now ETag "
+            f"{state['etag']}); read it again and retry",
+        )
+    changes = [
+        Change(p["piece_id"], body.leader_id, p["version"], body.fallback) for p in state["pieces"]
+    ]
     store.apply_changes(changes, actor=user.name, reason=body.reason, kind="edit")
     index.refresh_owners(store)
     new = cell_state(store, cell)

@@ -18,8 +18,9 @@ Weights = Query(None, max_length=200, description="workload weights, e.g. area=1
 
 
 @router.get("/coverage", response_model=CoverageReport, responses=problems(401, 403, 404, 422))
-def coverage(store: StoreDep, user: Viewer, scope: str | None = Scope,
-             weights: str | None = Weights) -> Response:
+def coverage(
+    store: StoreDep, user: Viewer, scope: str | None = Scope, weights: str | None = Weights
+) -> Response:
     """The documented coverage report (``report_version`` 1; see docs/coverage.md)."""
     from gridmgr.coverage import coverage_from_store
 
@@ -27,11 +28,18 @@ def coverage(store: StoreDep, user: Viewer, scope: str | None = Scope,
     return Response(dumps(report.to_dict()), media_type="application/json")
 
 
-@router.get("/coverage/geojson", response_model=FeatureCollection,
-            responses={**problems(401, 403, 404, 422), 200: {"content": {GEOJSON: {}}}})
-def coverage_geojson(store: StoreDep, user: Viewer, scope: str | None = Scope,
-                     weights: str | None = Weights,
-                     severity: str | None = Query(None, pattern="^(gap|warning)$")) -> Response:
+@router.get(
+    "/coverage/geojson",
+    response_model=FeatureCollection,
+    responses={**problems(401, 403, 404, 422), 200: {"content": {GEOJSON: {}}}},
+)
+def coverage_geojson(
+    store: StoreDep,
+    user: Viewer,
+    scope: str | None = Scope,
+    weights: str | None = Weights,
+    severity: str | None = Query(None, pattern="^(gap|warning)$"),
+) -> Response:
     """Every finding with a geometry (dead corners, blind spots, overlaps …) as GeoJSON."""
     from gridmgr.coverage import coverage_from_store
 
@@ -40,6 +48,12 @@ def coverage_geojson(store: StoreDep, user: Viewer, scope: str | None = Scope,
         frame = frame.loc[frame["severity"] == severity]
     cols = [c for c in frame.columns if c != "geometry"]
     props: list[dict[str, Any]] = clean_records(frame, cols)
-    return Response(feature_collection(geometry_strings(frame.geometry.values), props,
-                                       numberMatched=len(frame), numberReturned=len(frame)),
-                    media_type=GEOJSON)
+    return Response(
+        feature_collection(
+            geometry_strings(frame.geometry.values),
+            props,
+            numberMatched=len(frame),
+            numberReturned=len(frame),
+        ),
+        media_type=GEOJSON,
+    )

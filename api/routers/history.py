@@ -14,18 +14,26 @@ from api.schemas import HistoryEvent
 
 router = APIRouter(tags=["history"])
 
-ISO_DATETIME = (r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?"
-                r"(Z|[+-]\d{2}:\d{2})?)?$")
+ISO_DATETIME = (
+    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?"
+    r"(Z|[+-]\d{2}:\d{2})?)?$"
+)
 
 
 @router.get("/history", response_model=list[HistoryEvent], responses=READ)
 def history(
-    store: StoreDep, settings: SettingsDep, user: Viewer,
+    store: StoreDep,
+    settings: SettingsDep,
+    user: Viewer,
     cell: str | None = Query(None, max_length=32),
     leader: str | None = Query(None, max_length=64),
     changeset: str | None = Query(None, max_length=64),
-    since: str | None = Query(None, pattern=ISO_DATETIME, examples=["2026-11-25T08:00:00+08:00"],
-                              description="ISO 8601 date or date-time"),
+    since: str | None = Query(
+        None,
+        pattern=ISO_DATETIME,
+        examples=["2026-11-25T08:00:00+08:00"],
+        description="ISO 8601 date or date-time",
+    ),
     limit: int | None = Query(None, ge=1),
 ) -> list[dict[str, Any]]:
     """Assignment events, oldest first, filtered by cell, leader, change set and time."""

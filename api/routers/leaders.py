@@ -13,8 +13,16 @@ from api.schemas import Leader
 
 router = APIRouter(tags=["leaders"])
 
-COLUMNS = ["id", "name", "role", "department", "capacity", "active", "unit_packages",
-           "place_packages"]
+COLUMNS = [
+    "id",
+    "name",
+    "role",
+    "department",
+    "capacity",
+    "active",
+    "unit_packages",
+    "place_packages",
+]
 
 
 def _rows(store: Any, user: User) -> list[dict[str, Any]]:
@@ -29,7 +37,8 @@ def _rows(store: Any, user: User) -> list[dict[str, Any]]:
 
 @router.get("/leaders", response_model=list[Leader], responses=READ)
 def list_leaders(
-    store: StoreDep, user: Viewer,
+    store: StoreDep,
+    user: Viewer,
     unit: str | None = Query(None, max_length=32, description="leaders packaging this unit"),
     active: bool | None = None,
 ) -> list[dict[str, Any]]:
@@ -50,4 +59,6 @@ def get_leader(leader_id: str, store: StoreDep, user: Viewer) -> dict[str, Any]:
     for r in _rows(store, user):
         if r["id"] == leader_id:
             return r
-    raise LeaderNotFoundError(f"leader {leader_id!r} is not in the store; list them at /api/leaders")
+    raise LeaderNotFoundError(
+        f"leader {leader_id!r} is not in the store; list them at /api/leaders"
+    )

@@ -12,17 +12,34 @@ from api.schemas import LocateResult
 router = APIRouter(tags=["locate"])
 
 
-@router.get("/locate", response_model=LocateResult, operation_id="locate",
-            responses={**problems(401, 403, 422), 200: {"description": "who answers for the point", "links": {
-                "GetAssignment": {"operationId": "get_assignment",
-                                  "parameters": {"cell": "$response.body#/cell"},
-                                  "description": "the cell's owners and ETag"}}}})
+@router.get(
+    "/locate",
+    response_model=LocateResult,
+    operation_id="locate",
+    responses={
+        **problems(401, 403, 422),
+        200: {
+            "description": "who answers for the point",
+            "links": {
+                "GetAssignment": {
+                    "operationId": "get_assignment",
+                    "parameters": {"cell": "$response.body#/cell"},
+                    "description": "the cell's owners and ETag",
+                }
+            },
+        },
+    },
+)
 async def locate(
-    request: Request, user: Viewer,
+    request: Request,
+    user: Viewer,
     lat: float = Query(ge=-90, le=90, examples=[43.8025]),
     lng: float = Query(ge=-180, le=180, examples=[125.253]),
-    category: str | None = Query(None, max_length=64, description="key-place category: adds "
-                                 "the departments that own it (条), e.g. school"),
+    category: str | None = Query(
+        None,
+        max_length=64,
+        description="key-place category: adds the departments that own it (条), e.g. school",
+    ),
 ) -> Response:
     """The cell and piece at a point, its unit chain (district → street → community), the
     territorial leader (块), the package leaders of those units (点) and, with ``category``,

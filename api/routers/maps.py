@@ -12,16 +12,26 @@ from api.routers._common import problems
 
 router = APIRouter(tags=["maps"])
 
-HTML: dict[int | str, dict[str, Any]] = {200: {"content": {"text/html": {}}, "description": "a self-contained map page"}}
-Basemap = Query(None, pattern="^(tianditu|osm|amap|none)$",
-                description="basemap (default GRIDMGR_BASEMAP)")
+HTML: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/html": {}}, "description": "a self-contained map page"}
+}
+Basemap = Query(
+    None, pattern="^(tianditu|osm|amap|none)$", description="basemap (default GRIDMGR_BASEMAP)"
+)
 
 
-@router.get("/maps/overview", response_class=HTMLResponse,
-            responses={**HTML, **problems(401, 403, 404, 422)})
-def overview_map(store: StoreDep, settings: SettingsDep, user: Viewer,
-                 scope: str | None = Query(None, max_length=32),
-                 basemap: str | None = Basemap) -> HTMLResponse:
+@router.get(
+    "/maps/overview",
+    response_class=HTMLResponse,
+    responses={**HTML, **problems(401, 403, 404, 422)},
+)
+def overview_map(
+    store: StoreDep,
+    settings: SettingsDep,
+    user: Viewer,
+    scope: str | None = Query(None, max_length=32),
+    basemap: str | None = Basemap,
+) -> HTMLResponse:
     """Every territory in its own colour with the coverage gaps highlighted."""
     from gridmgr.maps import map_html, overview_map_from_store
 
@@ -29,10 +39,18 @@ def overview_map(store: StoreDep, settings: SettingsDep, user: Viewer,
     return HTMLResponse(map_html(m))
 
 
-@router.get("/maps/leaders/{leader_id}", response_class=HTMLResponse,
-            responses={**HTML, **problems(400, 401, 403, 404, 422)})
-def leader_map(store: StoreDep, settings: SettingsDep, user: Viewer,
-               leader_id: str = Path(max_length=64), basemap: str | None = Basemap) -> HTMLResponse:
+@router.get(
+    "/maps/leaders/{leader_id}",
+    response_class=HTMLResponse,
+    responses={**HTML, **problems(400, 401, 403, 404, 422)},
+)
+def leader_map(
+    store: StoreDep,
+    settings: SettingsDep,
+    user: Viewer,
+    leader_id: str = Path(max_length=64),
+    basemap: str | None = Basemap,
+) -> HTMLResponse:
     """A leader's patrol map: territory, key places, route with numbered stops."""
     from gridmgr.maps import leader_map_from_store, map_html
 
@@ -41,12 +59,21 @@ def leader_map(store: StoreDep, settings: SettingsDep, user: Viewer,
     return HTMLResponse(map_html(m))
 
 
-@router.get("/maps/plans/{plan_id}", response_class=HTMLResponse,
-            responses={**HTML, **problems(401, 403, 404, 422)})
-def plan_map(store: StoreDep, settings: SettingsDep, user: Viewer,
-             plan_id: str = Path(max_length=64), basemap: str | None = Basemap) -> HTMLResponse:
+@router.get(
+    "/maps/plans/{plan_id}",
+    response_class=HTMLResponse,
+    responses={**HTML, **problems(401, 403, 404, 422)},
+)
+def plan_map(
+    store: StoreDep,
+    settings: SettingsDep,
+    user: Viewer,
+    plan_id: str = Path(max_length=64),
+    basemap: str | None = Basemap,
+) -> HTMLResponse:
     """A plan's diff map: territories after the plan, moved pieces highlighted."""
     from gridmgr.maps import map_html, plan_map_from_store
 
-    return HTMLResponse(map_html(plan_map_from_store(store, plan_id,
-                                                     basemap=basemap or settings.basemap)))
+    return HTMLResponse(
+        map_html(plan_map_from_store(store, plan_id, basemap=basemap or settings.basemap))
+    )

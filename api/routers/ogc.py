@@ -38,7 +38,9 @@ COLLECTIONS = {
     "key_places": ("重点点位 / key places", "schools, markets, hospitals … with department"),
 }
 ERRS = problems(401, 403, 404, 422)
-CollectionId = Path(pattern="^(units|pieces|key_places)$", description="units | pieces | key_places")
+CollectionId = Path(
+    pattern="^(units|pieces|key_places)$", description="units | pieces | key_places"
+)
 
 
 def _base(request: Request) -> str:
@@ -49,7 +51,11 @@ def _collection(request: Request, cid: str, extent: list[float] | None) -> dict[
     base = _base(request)
     title, desc = COLLECTIONS[cid]
     out: dict[str, Any] = {
-        "id": cid, "title": title, "description": desc, "itemType": "feature", "crs": [CRS84],
+        "id": cid,
+        "title": title,
+        "description": desc,
+        "itemType": "feature",
+        "crs": [CRS84],
         "links": [
             {"href": f"{base}/collections/{cid}", "rel": "self", "type": "application/json"},
             {"href": f"{base}/collections/{cid}/items", "rel": "items", "type": GEOJSON},
@@ -65,15 +71,21 @@ def landing(request: Request, user: Viewer) -> dict[str, Any]:
     """OGC API landing page."""
     base = _base(request)
     root = str(request.base_url).rstrip("/")
-    return {"title": "gridmgr OGC API – Features", "description": "长春高新区网格化管理只读图层",
-            "links": [
-                {"href": base, "rel": "self", "type": "application/json"},
-                {"href": f"{root}/api/openapi.json", "rel": "service-desc",
-                 "type": "application/vnd.oai.openapi+json;version=3.0"},
-                {"href": f"{root}/api/docs", "rel": "service-doc", "type": "text/html"},
-                {"href": f"{base}/conformance", "rel": "conformance", "type": "application/json"},
-                {"href": f"{base}/collections", "rel": "data", "type": "application/json"},
-            ]}
+    return {
+        "title": "gridmgr OGC API – Features",
+        "description": "长春高新区网格化管理只读图层",
+        "links": [
+            {"href": base, "rel": "self", "type": "application/json"},
+            {
+                "href": f"{root}/api/openapi.json",
+                "rel": "service-desc",
+                "type": "application/vnd.oai.openapi+json;version=3.0",
+            },
+            {"href": f"{root}/api/docs", "rel": "service-doc", "type": "text/html"},
+            {"href": f"{base}/conformance", "rel": "conformance", "type": "application/json"},
+            {"href": f"{base}/collections", "rel": "data", "type": "application/json"},
+        ],
+    }
 
 
 @router.get("/conformance", response_model=Conformance, responses=ERRS)
@@ -93,47 +105,71 @@ def _extent(index: Any) -> list[float] | None:
 def collections(request: Request, index: IndexDep, user: Viewer) -> dict[str, Any]:
     """The feature collections."""
     ext = _extent(index)
-    return {"links": [{"href": f"{_base(request)}/collections", "rel": "self",
-                       "type": "application/json"}],
-            "collections": [_collection(request, cid, ext) for cid in COLLECTIONS]}
+    return {
+        "links": [
+            {"href": f"{_base(request)}/collections", "rel": "self", "type": "application/json"}
+        ],
+        "collections": [_collection(request, cid, ext) for cid in COLLECTIONS],
+    }
 
 
 @router.get("/collections/{collection_id}", response_model=Collection, responses=ERRS)
-def collection(request: Request, index: IndexDep, user: Viewer,
-               collection_id: str = CollectionId) -> dict[str, Any]:
+def collection(
+    request: Request, index: IndexDep, user: Viewer, collection_id: str = CollectionId
+) -> dict[str, Any]:
     """One collection."""
     return _collection(request, collection_id, _extent(index))
 
 
-def _frame_features(frame: Any, id_col: str, cols: list[str]) -> tuple[list[str], list[dict[str, Any]], list[Any]]:
+def _frame_features(
+    frame: Any, id_col: str, cols: list[str]
+) -> tuple[list[str], list[dict[str, Any]], list[Any]]:
     props = clean_records(frame, [c for c in cols if c in frame.columns])
     return geometry_strings(frame.geometry.values), props, frame[id_col].astype(str).tolist()
 
 
-def _features(store: Any, index: Any, cid: str, box: Any) -> tuple[list[str], list[dict[str, Any]], list[Any]]:
+def _features(
+    store: Any, index: Any, cid: str, box: Any
+) -> tuple[list[str], list[dict[str, Any]], list[Any]]:
     import shapely
 
     if cid == "pieces":
         pos = select_pieces(index, bbox=box)
-        return ([index.piece_json[p] for p in pos], piece_properties(index, pos),
-                [index.piece_ids[p] for p in pos])
+        return (
+            [index.piece_json[p] for p in pos],
+            piece_properties(index, pos),
+            [index.piece_ids[p] for p in pos],
+        )
     frame = store.units() if cid == "units" else store.key_places()
     if box is not None and len(frame):
         frame = frame.loc[shapely.intersects(frame.geometry.values, shapely.box(*box))]
     if cid == "units":
-        return _frame_features(frame, "code", ["code", "name", "level", "parent", "name_en",
-                                               "area_m2"])
-    return _frame_features(frame, "code", ["code", "name", "category", "address", "unit_code",
-                                           "department", "package_leader_id"])
+        return _frame_features(
+            frame, "code", ["code", "name", "level", "parent", "name_en", "area_m2"]
+        )
+    return _frame_features(
+        frame,
+        "code",
+        ["code", "name", "category", "address", "unit_code", "department", "package_leader_id"],
+    )
 
 
-@router.get("/collections/{collection_id}/items", response_model=FeatureCollection,
-            responses={**ERRS, 200: {"content": {GEOJSON: {}}}})
-def items(request: Request, store: StoreDep, settings: SettingsDep, index: IndexDep,
-          user: Viewer, collection_id: str = CollectionId,
-          limit: int | None = Query(None, ge=1, description="≤ GRIDMGR_MAX_PAGE_SIZE"),
-          offset: int = Query(0, ge=0, le=10_000_000),
-          bbox: str | None = Query(None, pattern=BBOX_PATTERN, description="minx,miny,maxx,maxy (CRS84)")) -> Response:
+@router.get(
+    "/collections/{collection_id}/items",
+    response_model=FeatureCollection,
+    responses={**ERRS, 200: {"content": {GEOJSON: {}}}},
+)
+def items(
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    index: IndexDep,
+    user: Viewer,
+    collection_id: str = CollectionId,
+    limit: int | None = Query(None, ge=1, description="≤ GRIDMGR_MAX_PAGE_SIZE"),
+    offset: int = Query(0, ge=0, le=10_000_000),
+    bbox: str | None = Query(None, pattern=BBOX_PATTERN, description="minx,miny,maxx,maxy (CRS84)"),
+) -> Response:
     """Features of a collection, paged with ``links`` next/prev."""
     box = check_bbox(bbox, settings.max_bbox_deg2)
     n = check_limit(limit, settings.default_page_size, settings.max_page_size)
@@ -152,16 +188,29 @@ def items(request: Request, store: StoreDep, settings: SettingsDep, index: Index
     if offset > 0:
         links.append(link("prev", max(0, offset - n)))
     page_ids = ids[sl]
-    body = feature_collection(geoms[sl], props[sl], ids=page_ids, numberMatched=total,
-                              numberReturned=len(page_ids), links=links)
+    body = feature_collection(
+        geoms[sl],
+        props[sl],
+        ids=page_ids,
+        numberMatched=total,
+        numberReturned=len(page_ids),
+        links=links,
+    )
     return Response(body, media_type=GEOJSON)
 
 
-@router.get("/collections/{collection_id}/items/{feature_id}", responses={**ERRS, 200: {
-    "content": {GEOJSON: {"schema": {"type": "object"}}}}})
-def item(request: Request, store: StoreDep, index: IndexDep, user: Viewer,
-         collection_id: str = CollectionId,
-         feature_id: str = Path(min_length=1, max_length=64)) -> Response:
+@router.get(
+    "/collections/{collection_id}/items/{feature_id}",
+    responses={**ERRS, 200: {"content": {GEOJSON: {"schema": {"type": "object"}}}}},
+)
+def item(
+    request: Request,
+    store: StoreDep,
+    index: IndexDep,
+    user: Viewer,
+    collection_id: str = CollectionId,
+    feature_id: str = Path(min_length=1, max_length=64),
+) -> Response:
     """One feature."""
     from gridmgr.errors import NotFoundError
 
@@ -172,8 +221,15 @@ def item(request: Request, store: StoreDep, index: IndexDep, user: Viewer,
         raise NotFoundError(f"collection {collection_id}: no feature {feature_id!r}") from None
     from api.geojson import dumps
 
-    body = (b'{"type":"Feature","id":' + dumps(ids[i]) + b',"geometry":' + geoms[i].encode()
-            + b',"properties":' + dumps(props[i]) + b"}")
+    body = (
+        b'{"type":"Feature","id":'
+        + dumps(ids[i])
+        + b',"geometry":'
+        + geoms[i].encode()
+        + b',"properties":'
+        + dumps(props[i])
+        + b"}"
+    )
     return Response(body, media_type=GEOJSON)
 
 

@@ -32,8 +32,12 @@ def list_pieces(
     user: Viewer,
     scope: str | None = Query(None, max_length=32, description="unit code of any level"),
     leader: str | None = Query(None, max_length=64, description="only pieces held by this leader"),
-    bbox: str | None = Query(None, pattern=BBOX_PATTERN, description="minx,miny,maxx,maxy in WGS-84; area ≤ "
-                             "GRIDMGR_MAX_BBOX_DEG2 (default 1 square degree)"),
+    bbox: str | None = Query(
+        None,
+        pattern=BBOX_PATTERN,
+        description="minx,miny,maxx,maxy in WGS-84; area ≤ "
+        "GRIDMGR_MAX_BBOX_DEG2 (default 1 square degree)",
+    ),
     limit: int | None = Query(None, ge=1, description="page size, ≤ GRIDMGR_MAX_PAGE_SIZE (1000)"),
     offset: int = Query(0, ge=0, le=10_000_000),
 ) -> Response:
@@ -43,8 +47,12 @@ def list_pieces(
     n = check_limit(limit, settings.default_page_size, settings.max_page_size)
     refresh_if_stale(index, store, settings)
     pos = select_pieces(index, scope=scope, leader=leader, bbox=box)
-    page = pos[offset: offset + n]
-    body = feature_collection([index.piece_json[p] for p in page], piece_properties(index, page),
-                              ids=[index.piece_ids[p] for p in page],
-                              numberMatched=len(pos), numberReturned=len(page))
+    page = pos[offset : offset + n]
+    body = feature_collection(
+        [index.piece_json[p] for p in page],
+        piece_properties(index, page),
+        ids=[index.piece_ids[p] for p in page],
+        numberMatched=len(pos),
+        numberReturned=len(page),
+    )
     return Response(body, media_type=GEOJSON)

@@ -24,7 +24,9 @@ PLAN_LINKS: dict[str, Any] = {
     "DiscardPlan": {"operationId": "discard_plan", "parameters": {"plan_id": "$response.body#/id"}},
     "PlanDiff": {"operationId": "plan_diff", "parameters": {"plan_id": "$response.body#/id"}},
 }
-CREATED: dict[int | str, dict[str, Any]] = {201: {"description": "the stored plan", "links": PLAN_LINKS}}
+CREATED: dict[int | str, dict[str, Any]] = {
+    201: {"description": "the stored plan", "links": PLAN_LINKS}
+}
 
 
 def _iso(v: Any) -> str | None:
@@ -33,9 +35,16 @@ def _iso(v: Any) -> str | None:
 
 def _plan(store: Any, plan_id: str, *, moves: bool = True) -> dict[str, Any]:
     p = store.get_plan(plan_id)
-    out = {"id": p["id"], "scope": p["scope"], "status": p["status"], "actor": p["actor"],
-           "created_at": _iso(p["created_at"]), "updated_at": _iso(p["updated_at"]),
-           "changeset_id": p["changeset_id"], "metrics": p["metrics"]}
+    out = {
+        "id": p["id"],
+        "scope": p["scope"],
+        "status": p["status"],
+        "actor": p["actor"],
+        "created_at": _iso(p["created_at"]),
+        "updated_at": _iso(p["updated_at"]),
+        "changeset_id": p["changeset_id"],
+        "metrics": p["metrics"],
+    }
     if moves:
         out["params"] = p["params"]
         out["moves"] = p["moves"] or []
@@ -44,7 +53,8 @@ def _plan(store: Any, plan_id: str, *, moves: bool = True) -> dict[str, Any]:
 
 @router.get("/plans", response_model=list[PlanSummary], responses=READ)
 def list_plans(
-    store: StoreDep, user: Viewer,
+    store: StoreDep,
+    user: Viewer,
     status: str | None = Query(None, pattern="^(proposed|applied|discarded|undone)$"),
 ) -> list[dict[str, Any]]:
     """Plans, newest first (without their moves)."""
@@ -55,20 +65,33 @@ def list_plans(
     return rows
 
 
-@router.post("/plans", status_code=201, response_model=Plan,
-             responses={**problems(400, 401, 403, 404, 409, 422), **CREATED},
-             operation_id="create_plan")
+@router.post(
+    "/plans",
+    status_code=201,
+    response_model=Plan,
+    responses={**problems(400, 401, 403, 404, 409, 422), **CREATED},
+    operation_id="create_plan",
+)
 def create_plan(body: PlanIn, store: StoreDep, user: Planner) -> Response:
     """Store a hand-made plan moving several cells together; apply it with
     ``POST /api/plans/{id}/apply`` (atomic; 409 naming the pieces that changed meanwhile)."""
-    pid = workflow.manual_plan(store, scope=body.scope, reason=body.reason,
-                               moves=[(m.cell, m.to_leader) for m in body.moves], actor=user.name)
+    pid = workflow.manual_plan(
+        store,
+        scope=body.scope,
+        reason=body.reason,
+        moves=[(m.cell, m.to_leader) for m in body.moves],
+        actor=user.name,
+    )
     return json_response(_plan(store, pid), status=201)
 
 
-@router.post("/plans/rebalance", status_code=201, response_model=Plan,
-             responses={**problems(400, 401, 403, 404, 409, 422), **CREATED},
-             operation_id="propose_rebalance")
+@router.post(
+    "/plans/rebalance",
+    status_code=201,
+    response_model=Plan,
+    responses={**problems(400, 401, 403, 404, 409, 422), **CREATED},
+    operation_id="propose_rebalance",
+)
 def propose_rebalance(body: RebalanceIn, store: StoreDep, user: Planner) -> Response:
     """Propose a minimal-move rebalance of ``scope`` (stored, not applied): moves, metrics
     before/after and the leaders still outside the target band."""
@@ -76,34 +99,45 @@ def propose_rebalance(body: RebalanceIn, store: StoreDep, user: Planner) -> Resp
     return json_response(_plan(store, pid), status=201)
 
 
-@router.get("/plans/{plan_id}", response_model=Plan, responses=problems(401, 403, 404, 422),
-            operation_id="get_plan")
+@router.get(
+    "/plans/{plan_id}",
+    response_model=Plan,
+    responses=problems(401, 403, 404, 422),
+    operation_id="get_plan",
+)
 def get_plan(store: StoreDep, user: Viewer, plan_id: str = PlanId) -> dict[str, Any]:
     """One plan with its moves and metrics."""
     return _plan(store, plan_id)
 
 
-@router.get("/plans/{plan_id}/diff", response_model=FeatureCollection,
-            responses={**problems(401, 403, 404, 422), 200: {"content": {GEOJSON: {}}}},
-            operation_id="plan_diff")
-def plan_diff(store: StoreDep, index: IndexDep, user: Viewer,
-              plan_id: str = PlanId) -> Response:
+@router.get(
+    "/plans/{plan_id}/diff",
+    response_model=FeatureCollection,
+    responses={**problems(401, 403, 404, 422), 200: {"content": {GEOJSON: {}}}},
+    operation_id="plan_diff",
+)
+def plan_diff(store: StoreDep, index: IndexDep, user: Viewer, plan_id: str = PlanId) -> Response:
     """The pieces a plan moves, as GeoJSON (``from_leader``, ``to_leader`` per feature)."""
     fn = getattr(__import__("gridmgr.rebalance", fromlist=["x"]), "plan_diff_geojson", None)
     plan = store.get_plan(plan_id)
     if fn is not None:
         out = fn(store, plan_id)
-        return Response(out if isinstance(out, (str, bytes)) else workflow_dumps(out),
-                        media_type=GEOJSON)
+        return Response(
+            out if isinstance(out, (str, bytes)) else workflow_dumps(out), media_type=GEOJSON
+        )
     pos_of = {pid: i for i, pid in enumerate(index.piece_ids)}
     moves = [m for m in plan["moves"] or [] if int(m["piece_id"]) in pos_of]
     pos = [pos_of[int(m["piece_id"])] for m in moves]
     props = piece_properties(index, pos)
     for p, m in zip(props, moves, strict=True):
         p["from_leader"], p["to_leader"] = m.get("from_leader"), m.get("to_leader")
-    body = feature_collection([index.piece_json[p] for p in pos], props,
-                              ids=[index.piece_ids[p] for p in pos],
-                              numberMatched=len(pos), numberReturned=len(pos))
+    body = feature_collection(
+        [index.piece_json[p] for p in pos],
+        props,
+        ids=[index.piece_ids[p] for p in pos],
+        numberMatched=len(pos),
+        numberReturned=len(pos),
+    )
     return Response(body, media_type=GEOJSON)
 
 
@@ -113,12 +147,27 @@ def workflow_dumps(obj: Any) -> bytes:
     return dumps(obj)
 
 
-@router.post("/plans/{plan_id}/apply", response_model=ChangeOut,
-             responses=problems(400, 401, 403, 404, 409, 422), operation_id="apply_plan",
-             openapi_extra={"responses": {"200": {"links": {"UndoPlan": {
-                 "operationId": "undo_plan", "parameters": {"plan_id": "$request.path.plan_id"}}}}}})
-def apply_plan(store: StoreDep, index: IndexDep, user: Planner,
-               plan_id: str = PlanId) -> dict[str, Any]:
+@router.post(
+    "/plans/{plan_id}/apply",
+    response_model=ChangeOut,
+    responses=problems(400, 401, 403, 404, 409, 422),
+    operation_id="apply_plan",
+    openapi_extra={
+        "responses": {
+            "200": {
+                "links": {
+                    "UndoPlan": {
+                        "operationId": "undo_plan",
+                        "parameters": {"plan_id": "$request.path.plan_id"},
+                    }
+                }
+            }
+        }
+    },
+)
+def apply_plan(
+    store: StoreDep, index: IndexDep, user: Planner, plan_id: str = PlanId
+) -> dict[str, Any]:
     """Apply a proposed plan atomically. Pieces changed since it was proposed → 409 naming them;
     every move lands in the history under the plan's change set with you as the actor."""
     out = workflow.apply(store, plan_id, actor=user.name)
@@ -126,18 +175,27 @@ def apply_plan(store: StoreDep, index: IndexDep, user: Planner,
     return out
 
 
-@router.post("/plans/{plan_id}/discard", status_code=204,
-             responses=problems(400, 401, 403, 404, 409, 422), operation_id="discard_plan")
+@router.post(
+    "/plans/{plan_id}/discard",
+    status_code=204,
+    responses=problems(400, 401, 403, 404, 409, 422),
+    operation_id="discard_plan",
+)
 def discard_plan(store: StoreDep, user: Planner, plan_id: str = PlanId) -> Response:
     """Discard a proposed plan."""
     workflow.discard(store, plan_id, actor=user.name)
     return Response(status_code=204)
 
 
-@router.post("/plans/{plan_id}/undo", response_model=ChangeOut,
-             responses=problems(400, 401, 403, 404, 409, 422), operation_id="undo_plan")
-def undo_plan(store: StoreDep, index: IndexDep, user: Planner,
-              plan_id: str = PlanId) -> dict[str, Any]:
+@router.post(
+    "/plans/{plan_id}/undo",
+    response_model=ChangeOut,
+    responses=problems(400, 401, 403, 404, 409, 422),
+    operation_id="undo_plan",
+)
+def undo_plan(
+    store: StoreDep, index: IndexDep, user: Planner, plan_id: str = PlanId
+) -> dict[str, Any]:
     """Undo an applied plan in one transaction (refused when a piece changed again since)."""
     out = workflow.undo(store, plan_id, actor=user.name)
     index.refresh_owners(store)

@@ -16,9 +16,11 @@ router = APIRouter(tags=["reference"])
 
 @router.get("/units", response_model=list[Unit], responses=READ)
 def list_units(
-    store: StoreDep, user: Viewer,
-    level: str | None = Query(None, description="district | street | community | grid",
-                              max_length=16),
+    store: StoreDep,
+    user: Viewer,
+    level: str | None = Query(
+        None, description="district | street | community | grid", max_length=16
+    ),
 ) -> list[dict[str, Any]]:
     """All units (行政单元) without geometry, district → street → community order."""
     units = store.units()
@@ -41,8 +43,9 @@ def get_unit(code: str, store: StoreDep, user: Viewer) -> dict[str, Any]:
     hit = units.loc[units["code"].astype(str) == code]
     if hit.empty:
         raise UnitNotFoundError(f"unit {code!r} is not in the store; list units at /api/units")
-    row = clean_records(hit, [c for c in ("code", "name", "level", "parent", "name_en", "area_m2")
-                              if c in hit])[0]
+    row = clean_records(
+        hit, [c for c in ("code", "name", "level", "parent", "name_en", "area_m2") if c in hit]
+    )[0]
     row["geometry"] = json.loads(shapely.to_geojson(hit.geometry.iloc[0]))
     return row
 
@@ -57,7 +60,9 @@ def list_departments(store: StoreDep, user: Viewer) -> list[dict[str, Any]]:
 def list_categories(store: StoreDep, user: Viewer) -> list[dict[str, Any]]:
     """Key-place categories and the department that owns each (条)."""
     cats = store.categories()
-    out = clean_records(cats, ["category", "name", "name_en", "department", "requires_package_leader"])
+    out = clean_records(
+        cats, ["category", "name", "name_en", "department", "requires_package_leader"]
+    )
     for r in out:
         r["requires_package_leader"] = bool(r["requires_package_leader"])
     return out

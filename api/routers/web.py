@@ -31,16 +31,18 @@ def _lang(request: Request) -> str:
     return "en" if q.lower().startswith("en") else "zh"
 
 
-def render(request: Request, name: str, user: User | None, status: int = 200,
-           **ctx: Any) -> HTMLResponse:
+def render(
+    request: Request, name: str, user: User | None, status: int = 200, **ctx: Any
+) -> HTMLResponse:
     """Render a template with the language helpers ``t(zh, en)`` and ``lang``."""
     lang = _lang(request)
 
     def t(zh: str, en: str) -> str:
         return en if lang == "en" else zh
 
-    resp = templates.TemplateResponse(request, name, {"t": t, "lang": lang, "user": user, **ctx},
-                                      status_code=status)
+    resp = templates.TemplateResponse(
+        request, name, {"t": t, "lang": lang, "user": user, **ctx}, status_code=status
+    )
     if "lang" in request.query_params:
         resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)
     return resp
@@ -53,7 +55,9 @@ async def page_user(request: Request, user: OptionalUser) -> User:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         if request.method != "GET":
             target = "/"
-        raise HTTPException(303, "log in first", headers={"Location": f"/login?next={quote(target)}"})
+        raise HTTPException(
+            303, "log in first", headers={"Location": f"/login?next={quote(target)}"}
+        )
     return user
 
 
@@ -72,8 +76,12 @@ PagePlanner = Annotated[User, Depends(page_planner)]
 
 def error_page(request: Request, status: int, detail: str) -> HTMLResponse:
     """An HTML error page (used by api.errors for the page routes)."""
-    titles = {403: ("无权访问", "Forbidden"), 404: ("未找到", "Not found"),
-              409: ("冲突", "Conflict"), 422: ("输入有误", "Invalid input")}
+    titles = {
+        403: ("无权访问", "Forbidden"),
+        404: ("未找到", "Not found"),
+        409: ("冲突", "Conflict"),
+        422: ("输入有误", "Invalid input"),
+    }
     title = titles.get(status, ("出错了", "Error"))
     return render(request, "error.html", None, status=status, title=title, message=(detail, detail))
 
@@ -94,21 +102,40 @@ def login_page(request: Request, user: OptionalUser, next: str = "/") -> HTMLRes
 
 
 @router.post("/login", response_class=HTMLResponse)
-def login(request: Request, store: StoreDep, username: str = Form(max_length=64),
-          password: str = Form(max_length=200), next: str = Form("/")) -> Response:
+def login(
+    request: Request,
+    store: StoreDep,
+    username: str = Form(max_length=64),
+    password: str = Form(max_length=200),
+    next: str = Form("/"),
+) -> Response:
     """Check the password and set the session cookie (HttpOnly, SameSite=Lax, Secure unless
     local)."""
     settings = request.app.state.settings
     row = store.get_user(username)
-    if row is None or not row.get("active", True) or not security.verify_password(
-            password, row.get("password_hash")):
-        return render(request, "login.html", None, status=401, next=_safe_next(next),
-                      error=("用户名或密码错误", "wrong user name or password"))
+    if (
+        row is None
+        or not row.get("active", True)
+        or not security.verify_password(password, row.get("password_hash"))
+    ):
+        return render(
+            request,
+            "login.html",
+            None,
+            status=401,
+            next=_safe_next(next),
+            error=("用户名或密码错误", "wrong user name or password"),
+        )
     resp = RedirectResponse(_safe_next(next), status_code=303)
-    resp.set_cookie(SESSION_COOKIE, security.sign_session(int(row["id"]), settings.secret_key,
-                                                          settings.session_hours),
-                    max_age=settings.session_hours * 3600, httponly=True, samesite="lax",
-                    secure=not settings.local, path="/")
+    resp.set_cookie(
+        SESSION_COOKIE,
+        security.sign_session(int(row["id"]), settings.secret_key, settings.session_hours),
+        max_age=settings.session_hours * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=not settings.local,
+        path="/",
+    )
     request.state.user = username
     return resp
 
@@ -132,13 +159,23 @@ def overview(request: Request, store: StoreDep, user: PageUser) -> Response:
     report = coverage_from_store(store)
     units = store.units()
     streets = units.loc[units["level"] == "street", ["code", "name"]].to_dict("records")
-    return render(request, "overview.html", user, summary=dict(report.summary), streets=streets,
-                  n_leaders=len(store.leaders(active=True)))
+    return render(
+        request,
+        "overview.html",
+        user,
+        summary=dict(report.summary),
+        streets=streets,
+        n_leaders=len(store.leaders(active=True)),
+    )
 
 
 @router.get("/my", response_class=HTMLResponse)
-def my_ground(request: Request, store: StoreDep, user: PageUser,
-              leader: str | None = Query(None, max_length=64)) -> Response:
+def my_ground(
+    request: Request,
+    store: StoreDep,
+    user: PageUser,
+    leader: str | None = Query(None, max_length=64),
+) -> Response:
     """My ground: a leader's map, key places, route and downloads. A leader always sees their
     own; other roles pick one with ``?leader=ID``."""
     leaders = store.leaders(active=True)
@@ -154,12 +191,19 @@ def my_ground(request: Request, store: StoreDep, user: PageUser,
         stats = {"pieces": len(mine), "area_ha": round(float(mine["area_m2"].sum()) / 1e4, 2)}
         kp = store.key_places()
         held = set(mine["id"].astype(int))
-        sel = kp.loc[kp["package_leader_id"].eq(lid).fillna(False)
-                     | kp["piece_id"].isin(held).fillna(False)]
+        sel = kp.loc[
+            kp["package_leader_id"].eq(lid).fillna(False) | kp["piece_id"].isin(held).fillna(False)
+        ]
         cats = store.categories().set_index("category")["name"].to_dict()
-        places = [{"code": r["code"], "name": r["name"], "category": cats.get(r["category"], r["category"]),
-                   "package": r["package_leader_id"] == lid}
-                  for r in sel[["code", "name", "category", "package_leader_id"]].to_dict("records")]
+        places = [
+            {
+                "code": r["code"],
+                "name": r["name"],
+                "category": cats.get(r["category"], r["category"]),
+                "package": r["package_leader_id"] == lid,
+            }
+            for r in sel[["code", "name", "category", "package_leader_id"]].to_dict("records")
+        ]
         if len(mine) or places:
             from gridmgr.patrol import patrol_route_from_store
 
@@ -167,14 +211,25 @@ def my_ground(request: Request, store: StoreDep, user: PageUser,
             stats["route_km"] = round(route.length_m / 1000, 2)
             stats["route_min"] = round(route.walking_time_min)
             stats["route_roads"] = bool(route.follows_roads)
-    return render(request, "my.html", user, leader=info, places=places, stats=stats,
-                  choices=leaders[["id", "name"]].to_dict("records"),
-                  formats=["kml", "gpx", "png", "kmz", "pdf", "xlsx"])
+    return render(
+        request,
+        "my.html",
+        user,
+        leader=info,
+        places=places,
+        stats=stats,
+        choices=leaders[["id", "name"]].to_dict("records"),
+        formats=["kml", "gpx", "png", "kmz", "pdf", "xlsx"],
+    )
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
-def dashboard(request: Request, store: StoreDep, user: PageUser,
-              scope: str | None = Query(None, max_length=32)) -> Response:
+def dashboard(
+    request: Request,
+    store: StoreDep,
+    user: PageUser,
+    scope: str | None = Query(None, max_length=32),
+) -> Response:
     """Coverage dashboard: figures per street and community, the gap map and the gap list."""
     from gridmgr.coverage import coverage_from_store
 
@@ -182,33 +237,48 @@ def dashboard(request: Request, store: StoreDep, user: PageUser,
     units = report.units
     rows = units.loc[units["level"].isin(["street", "community"])].to_dict("records")
     gaps = [f.to_dict() for f in report.gaps][:200]
-    return render(request, "dashboard.html", user, summary=dict(report.summary), rows=rows,
-                  gaps=gaps, scope=scope)
+    return render(
+        request,
+        "dashboard.html",
+        user,
+        summary=dict(report.summary),
+        rows=rows,
+        gaps=gaps,
+        scope=scope,
+    )
 
 
 @router.get("/rebalance", response_class=HTMLResponse)
 def rebalance_page(request: Request, store: StoreDep, user: PagePlanner) -> Response:
     """Rebalance: parameters form and the plans so far."""
     units = store.units()
-    scopes = units.loc[units["level"].isin(["street", "community"]),
-                       ["code", "name", "level"]].to_dict("records")
+    scopes = units.loc[
+        units["level"].isin(["street", "community"]), ["code", "name", "level"]
+    ].to_dict("records")
     plans = store.list_plans().head(30).to_dict("records")
     return render(request, "rebalance.html", user, scopes=scopes, plans=plans, error=None)
 
 
 @router.post("/rebalance", response_class=HTMLResponse)
 def rebalance_propose(
-    request: Request, store: StoreDep, user: PagePlanner,
-    scope: str = Form(max_length=32), weights: str = Form("", max_length=200),
-    leaders_remove: str = Form("", max_length=2000), target_ratio: float = Form(1.1),
+    request: Request,
+    store: StoreDep,
+    user: PagePlanner,
+    scope: str = Form(max_length=32),
+    weights: str = Form("", max_length=200),
+    leaders_remove: str = Form("", max_length=2000),
+    target_ratio: float = Form(1.1),
     max_moves: str = Form("", max_length=10),
 ) -> Response:
     """Propose a plan from the form and show it."""
     params: dict[str, Any] = {"scope": scope, "target_ratio": target_ratio, "seed": 0}
     if weights.strip():
         params["weights"] = weights.strip()
-    removed = [x.strip() for x in leaders_remove.replace("；", ",").replace(";", ",").split(",")
-               if x.strip()]
+    removed = [
+        x.strip()
+        for x in leaders_remove.replace("；", ",").replace(";", ",").split(",")
+        if x.strip()
+    ]
     if removed:
         params["leaders_remove"] = removed
     if max_moves.strip().isdigit():
@@ -218,17 +288,22 @@ def rebalance_propose(
 
 
 @router.get("/rebalance/{plan_id}", response_class=HTMLResponse)
-def plan_page(request: Request, store: StoreDep, user: PagePlanner,
-              plan_id: str = Path(max_length=64)) -> Response:
+def plan_page(
+    request: Request, store: StoreDep, user: PagePlanner, plan_id: str = Path(max_length=64)
+) -> Response:
     """A plan: metrics, moves, diff map and the apply/discard buttons."""
     plan = store.get_plan(plan_id)
     return render(request, "plan.html", user, plan=plan, moves=(plan["moves"] or [])[:500])
 
 
 @router.post("/rebalance/{plan_id}/{action}", response_class=HTMLResponse)
-def plan_action(request: Request, store: StoreDep, user: PagePlanner,
-                plan_id: str = Path(max_length=64),
-                action: str = Path(pattern="^(apply|discard|undo)$")) -> Response:
+def plan_action(
+    request: Request,
+    store: StoreDep,
+    user: PagePlanner,
+    plan_id: str = Path(max_length=64),
+    action: str = Path(pattern="^(apply|discard|undo)$"),
+) -> Response:
     """Apply, discard or undo a plan from its page."""
     fn = {"apply": workflow.apply, "discard": workflow.discard, "undo": workflow.undo}[action]
     fn(store, plan_id, actor=user.name)

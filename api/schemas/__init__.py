@@ -33,9 +33,20 @@ class Me(BaseModel):
 
 
 class Unit(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"code": "220173001", "name": "硅谷街道", "level": "street", "parent": "220173",
-         "name_en": "Guigu Sub-district", "area_m2": 51234567.0}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "220173001",
+                    "name": "硅谷街道",
+                    "level": "street",
+                    "parent": "220173",
+                    "name_en": "Guigu Sub-district",
+                    "area_m2": 51234567.0,
+                }
+            ]
+        }
+    )
 
     code: str
     name: str
@@ -47,9 +58,22 @@ class Unit(BaseModel):
 
 
 class Leader(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"id": "G001", "name": "网格长张三", "role": "grid_leader", "department": None,
-         "capacity": 1.0, "active": True, "unit_packages": ["220173001001"], "place_packages": []}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "G001",
+                    "name": "网格长张三",
+                    "role": "grid_leader",
+                    "department": None,
+                    "capacity": 1.0,
+                    "active": True,
+                    "unit_packages": ["220173001001"],
+                    "place_packages": [],
+                }
+            ]
+        }
+    )
 
     id: str
     name: str
@@ -98,10 +122,26 @@ class AssignmentPiece(BaseModel):
 
 
 class Assignment(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"cell": "8a31766f0937fff", "etag": "\"7\"", "pieces": [
-            {"piece_id": 12, "unit_code": "220173001001", "leader_id": "G001", "fallback": False,
-             "version": 7, "area_m2": 15047.2}]}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "cell": "8a31766f0937fff",
+                    "etag": '"7"',
+                    "pieces": [
+                        {
+                            "piece_id": 12,
+                            "unit_code": "220173001001",
+                            "leader_id": "G001",
+                            "fallback": False,
+                            "version": 7,
+                            "area_m2": 15047.2,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
 
     cell: str
     etag: str = Field(description="send it back in If-Match to change this cell")
@@ -109,11 +149,17 @@ class Assignment(BaseModel):
 
 
 class AssignmentUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
-        {"leader_id": "G002", "reason": "交接：张三调岗", "fallback": False}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [{"leader_id": "G002", "reason": "交接：张三调岗", "fallback": False}]
+        },
+    )
 
-    leader_id: str | None = Field(description="new owner; null leaves the cell unassigned (盲点)",
-                                  max_length=64)
+    leader_id: str | None = Field(
+        description="new owner; null leaves the cell unassigned (盲点)", max_length=64
+    )
     reason: str = Field(min_length=1, max_length=500)
     fallback: bool = False
 
@@ -135,9 +181,19 @@ class Move(BaseModel):
 class PlanIn(BaseModel):
     """A hand-made plan: several cells moved together, applied atomically."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
-        {"scope": "220173001001", "reason": "按社区要求调整",
-         "moves": [{"cell": "8a31766f0937fff", "to_leader": "G002"}]}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "scope": "220173001001",
+                    "reason": "按社区要求调整",
+                    "moves": [{"cell": "8a31766f0937fff", "to_leader": "G002"}],
+                }
+            ]
+        },
+    )
 
     scope: str | None = Field(None, max_length=32)
     reason: str = Field(min_length=1, max_length=500)
@@ -147,9 +203,22 @@ class PlanIn(BaseModel):
 class RebalanceIn(BaseModel):
     """Parameters of a proposed rebalance (see docs/rebalance.md)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
-        {"scope": "220173001", "weights": "area=1,key_places=5", "leaders_remove": ["G003"],
-         "target_ratio": 1.1, "max_moves": 200, "seed": 0}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "scope": "220173001",
+                    "weights": "area=1,key_places=5",
+                    "leaders_remove": ["G003"],
+                    "target_ratio": 1.1,
+                    "max_moves": 200,
+                    "seed": 0,
+                }
+            ]
+        },
+    )
 
     scope: str = Field(min_length=1, max_length=32)
     weights: str | None = Field(None, max_length=200)
@@ -208,14 +277,34 @@ class UnitRef(BaseModel):
 
 
 class LocateResult(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"lat": 43.8, "lng": 125.25, "cell": "8a31766f0937fff", "piece_id": 12, "inside": True,
-         "units": [{"code": "220173", "name": "长春高新技术产业开发区", "level": "district"},
-                   {"code": "220173001", "name": "硅谷街道", "level": "street"}],
-         "leader": {"id": "G001", "name": "网格长张三", "role": "grid_leader", "department": None,
-                    "active": True},
-         "package_leaders": [], "departments": [{"code": "JYJ", "name": "教育局",
-                                                 "name_en": "Education Bureau"}]}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "lat": 43.8,
+                    "lng": 125.25,
+                    "cell": "8a31766f0937fff",
+                    "piece_id": 12,
+                    "inside": True,
+                    "units": [
+                        {"code": "220173", "name": "长春高新技术产业开发区", "level": "district"},
+                        {"code": "220173001", "name": "硅谷街道", "level": "street"},
+                    ],
+                    "leader": {
+                        "id": "G001",
+                        "name": "网格长张三",
+                        "role": "grid_leader",
+                        "department": None,
+                        "active": True,
+                    },
+                    "package_leaders": [],
+                    "departments": [
+                        {"code": "JYJ", "name": "教育局", "name_en": "Education Bureau"}
+                    ],
+                }
+            ]
+        }
+    )
 
     lat: float
     lng: float
@@ -226,7 +315,8 @@ class LocateResult(BaseModel):
     leader: LeaderRef | None
     package_leaders: list[LeaderRef]
     departments: list[Department] | None = Field(
-        None, description="departments owning `category` (only when category is given)")
+        None, description="departments owning `category` (only when category is given)"
+    )
 
 
 class UserIn(BaseModel):

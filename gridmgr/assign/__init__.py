@@ -8,10 +8,10 @@ Modules: :mod:`~gridmgr.assign.workload` (the one load definition),
 from __future__ import annotations
 
 from gridmgr.assign.auto import (
+    REFINE_TOL,
     AssignResult,
     AutoAssign,
     AutoAssignReport,
-    REFINE_TOL,
     auto_assign,
     grid_codes,
 )

@@ -29,10 +29,16 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import connected_components
 
-from gridmgr.grid.graph import FloatArray, IntArray, connected_parts, label_subgraph, piece_adjacency
 from gridmgr.assign.grid_codes import grid_codes
 from gridmgr.assign.partition import bisection_partition, refine_partition, repair_connectivity
 from gridmgr.errors import InfeasibleError, InputError, InvalidFieldError
+from gridmgr.grid.graph import (
+    FloatArray,
+    IntArray,
+    connected_parts,
+    label_subgraph,
+    piece_adjacency,
+)
 from gridmgr.i18n import t
 
 if TYPE_CHECKING:
@@ -767,4 +773,11 @@ def auto_assign(
     )
 
 
-__all__ = ["REFINE_TOL", "AssignResult", "AutoAssign", "AutoAssignReport", "auto_assign", "grid_codes"]
+__all__ = [
+    "REFINE_TOL",
+    "AssignResult",
+    "AutoAssign",
+    "AutoAssignReport",
+    "auto_assign",
+    "grid_codes",
+]

@@ -46,34 +46,48 @@ def parse_weights(text: str | Mapping[str, float] | None) -> dict[str, float]:
             if not part:
                 continue
             if "=" not in part:
-                raise InvalidFieldError(t(
-                    f"权重 --weights：{part!r} 不是“键=值”；例如 area=1,key_places=5",
-                    f"weights: {part!r} is not key=value; use e.g. area=1,key_places=5",
-                ))
+                raise InvalidFieldError(
+                    t(
+                        f"权重 --weights：{part!r} 不是“键=值”；例如 area=1,key_places=5",
+                        f"weights: {part!r} is not key=value; use e.g. area=1,key_places=5",
+                    )
+                )
             k, v = part.split("=", 1)
             items.append((k.strip(), v.strip()))
     for name, value in items:
         key = str(name)
         if key not in DEFAULT_WEIGHTS:
             known = ", ".join(DEFAULT_WEIGHTS)
-            raise InvalidFieldError(t(
-                f"权重 --weights：未知的键 {key!r}；可用：{known}",
-                f"weights: unknown key {key!r}; known keys: {known}",
-            ))
+            raise InvalidFieldError(
+                t(
+                    f"权重 --weights：未知的键 {key!r}；可用：{known}",
+                    f"weights: unknown key {key!r}; known keys: {known}",
+                )
+            )
         try:
             number = float(str(value))
         except (TypeError, ValueError):
-            raise InvalidFieldError(t(
-                f"权重 --weights：{key}={value!r} 不是数字", f"weights: {key}={value!r} is not a number"
-            )) from None
+            raise InvalidFieldError(
+                t(
+                    f"权重 --weights：{key}={value!r} 不是数字",
+                    f"weights: {key}={value!r} is not a number",
+                )
+            ) from None
         if not np.isfinite(number) or number < 0:
-            raise InvalidFieldError(t(
-                f"权重 --weights：{key}={value!r} 必须是不小于 0 的有限数",
-                f"weights: {key}={value!r} must be a finite number >= 0",
-            ))
+            raise InvalidFieldError(
+                t(
+                    f"权重 --weights：{key}={value!r} 必须是不小于 0 的有限数",
+                    f"weights: {key}={value!r} must be a finite number >= 0",
+                )
+            )
         weights[key] = number
     if sum(weights.values()) <= 0:
-        raise InvalidFieldError(t("权重 --weights：至少一个权重须为正数", "weights: at least one weight must be positive"))
+        raise InvalidFieldError(
+            t(
+                "权重 --weights：至少一个权重须为正数",
+                "weights: at least one weight must be positive",
+            )
+        )
     return weights
 
 

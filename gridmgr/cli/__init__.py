@@ -30,12 +30,16 @@ app = typer.Typer(
 
 @app.callback()
 def _root(
-    lang: str = typer.Option(None, "--lang", help="界面语言 zh|en / UI language zh|en", metavar="zh|en"),
+    lang: str = typer.Option(
+        None, "--lang", help="界面语言 zh|en / UI language zh|en", metavar="zh|en"
+    ),
 ) -> None:
     from gridmgr import i18n
 
     if lang is not None and lang.lower() not in {"zh", "en", "zh-cn", "en-us"}:
-        raise typer.BadParameter(f"--lang {lang!r}: 只支持 zh 或 en / only zh or en", param_hint="--lang")
+        raise typer.BadParameter(
+            f"--lang {lang!r}: 只支持 zh 或 en / only zh or en", param_hint="--lang"
+        )
     i18n.set_language(lang)
 
 

@@ -29,7 +29,16 @@ def explain(exc: BaseException) -> str | None:
     """
     if isinstance(exc, GridMgrError):
         return str(exc)
-    if isinstance(exc, (FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError, FileNotFoundError)):
+    if isinstance(
+        exc,
+        (
+            FileExistsError,
+            NotADirectoryError,
+            IsADirectoryError,
+            PermissionError,
+            FileNotFoundError,
+        ),
+    ):
         where = getattr(exc, "filename", None) or ""
         return t(
             f"无法写入或读取 {where}：{exc.strerror}（请检查路径：上级目录必须是目录且可写）",
@@ -42,12 +51,19 @@ def explain(exc: BaseException) -> str | None:
             f"无法连接数据库：{first}（检查 GRIDMGR_DATABASE_URL / --database-url 与数据库服务）",
             f"cannot reach the database: {first} (check GRIDMGR_DATABASE_URL / --database-url and the server)",
         )
-    if name.startswith("sqlalchemy.exc.") and ("NoSuchModuleError" in name or "ArgumentError" in name):
+    if name.startswith("sqlalchemy.exc.") and (
+        "NoSuchModuleError" in name or "ArgumentError" in name
+    ):
         return t(
             f"数据库地址无效：{exc}（PostgreSQL 请用 postgresql+psycopg2://用户@主机:端口/库，SQLite 用 sqlite:///文件）",
             f"invalid database URL: {exc} (use postgresql+psycopg2://user@host:port/db or sqlite:///file)",
         )
-    if isinstance(exc, ModuleNotFoundError) and exc.name in {"psycopg", "pymysql", "MySQLdb", "asyncpg"}:
+    if isinstance(exc, ModuleNotFoundError) and exc.name in {
+        "psycopg",
+        "pymysql",
+        "MySQLdb",
+        "asyncpg",
+    }:
         return t(
             f"数据库驱动 {exc.name} 未安装；PostgreSQL 请用 postgresql+psycopg2://…",
             f"database driver {exc.name} is not installed; for PostgreSQL use postgresql+psycopg2://…",
@@ -63,7 +79,9 @@ def run(app: typer.Typer) -> None:
         message = explain(exc)
         if message is None:
             raise
-        err_console.print(f"[bold red]{t('错误', 'error')}[/]: {message}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]{t('错误', 'error')}[/]: {message}", highlight=False, soft_wrap=True
+        )
         sys.exit(1)
 
 
@@ -76,7 +94,9 @@ def domain_errors() -> Iterator[None]:
         message = explain(exc)
         if message is None:
             raise
-        err_console.print(f"[bold red]{t('错误', 'error')}[/]: {message}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]{t('错误', 'error')}[/]: {message}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(1) from None
 
 
@@ -103,14 +123,20 @@ def shown_warnings() -> Iterator[None]:
         yield
     for w in caught:
         if issubclass(w.category, CRSSuspicionWarning):
-            err_console.print(f"[bold yellow]{t('警告', 'warning')}[/]: {w.message}", highlight=False, soft_wrap=True)
+            err_console.print(
+                f"[bold yellow]{t('警告', 'warning')}[/]: {w.message}",
+                highlight=False,
+                soft_wrap=True,
+            )
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 #: Options shared by the commands that work on the store.
 DB_OPT = typer.Option(
-    None, "--database-url", envvar="GRIDMGR_DATABASE_URL",
+    None,
+    "--database-url",
+    envvar="GRIDMGR_DATABASE_URL",
     help="数据库（默认 sqlite:///./gridmgr.db）/ store URL",
 )
 JSON_OPT = typer.Option(False, "--json", help="以 JSON 输出 / print JSON")

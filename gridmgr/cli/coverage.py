@@ -14,7 +14,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gridmgr.cli._common import console, domain_errors, err_console, opened_store, print_json, progress_enabled
+from gridmgr.cli._common import (
+    console,
+    domain_errors,
+    err_console,
+    opened_store,
+    print_json,
+    progress_enabled,
+)
 from gridmgr.i18n import t
 
 #: Exit status of ``--fail-on-gaps`` when a gap exists (1 is kept for errors).
@@ -42,7 +49,10 @@ def summary_table(report: Any) -> Table:
     """Headline figures (Chinese first)."""
     s = report.summary
     rows = [
-        (t("辖区面积 (km²)", "jurisdiction area (km²)"), _num(s["jurisdiction_area_m2"] / 1e6, "{:,.3f}")),
+        (
+            t("辖区面积 (km²)", "jurisdiction area (km²)"),
+            _num(s["jurisdiction_area_m2"] / 1e6, "{:,.3f}"),
+        ),
         (t("覆盖率", "coverage"), _pct(s["coverage_pct"])),
         (t("地块数", "pieces"), _num(s["pieces"])),
         (t("盲点地块（无责任人）", "blind-spot pieces (no leader)"), _num(s["blind_spot_pieces"])),
@@ -51,16 +61,33 @@ def summary_table(report: Any) -> Table:
         (t("属地错配地块", "pieces outside their leader's packages"), _num(s["misplaced_pieces"])),
         (t("死角面积 (m²)", "dead-corner area (m²)"), _num(s["dead_corner_area_m2"], "{:,.1f}")),
         (t("重叠面积 (m²)", "overlap area (m²)"), _num(s["overlap_area_m2"], "{:,.1f}")),
-        (t("重点点位无属地责任人", "key places without a leader"), _num(s["key_places_without_leader"])),
-        (t("重点点位无行管部门", "key places without a department"), _num(s["key_places_without_department"])),
-        (t("重点点位缺包保领导", "key places without a package leader"), _num(s["key_places_without_package_leader"])),
+        (
+            t("重点点位无属地责任人", "key places without a leader"),
+            _num(s["key_places_without_leader"]),
+        ),
+        (
+            t("重点点位无行管部门", "key places without a department"),
+            _num(s["key_places_without_department"]),
+        ),
+        (
+            t("重点点位缺包保领导", "key places without a package leader"),
+            _num(s["key_places_without_package_leader"]),
+        ),
         (t("辖区外重点点位", "key places outside"), _num(s["key_places_outside"])),
-        (t("无包保领导的街道/社区", "streets/communities without a package leader"),
-         _num(s["streets_without_package_leader"] + s["communities_without_package_leader"])),
+        (
+            t("无包保领导的街道/社区", "streets/communities without a package leader"),
+            _num(s["streets_without_package_leader"] + s["communities_without_package_leader"]),
+        ),
         (t("责任区不连片的领导", "leaders with split territories"), _num(s["fragmented_leaders"])),
         (t("飞地", "enclaves"), _num(s["enclaves"])),
-        (t("最大负荷比（最大/平均）", "max load ratio (max/mean)"), _num(s["max_load_ratio"], "{:.2f}")),
-        (t("负荷过重 / 空闲领导", "overloaded / idle leaders"), f"{s['overloaded_leaders']} / {s['idle_leaders']}"),
+        (
+            t("最大负荷比（最大/平均）", "max load ratio (max/mean)"),
+            _num(s["max_load_ratio"], "{:.2f}"),
+        ),
+        (
+            t("负荷过重 / 空闲领导", "overloaded / idle leaders"),
+            f"{s['overloaded_leaders']} / {s['idle_leaders']}",
+        ),
         (t("缺口（需整改）", "gaps (to fix)"), _num(s["gaps"])),
         (t("提示", "warnings"), _num(s["warnings"])),
     ]
@@ -76,11 +103,21 @@ def summary_table(report: Any) -> Table:
 def units_table(report: Any) -> Table:
     """Coverage by street and community."""
     table = Table(title=t("分街道、社区覆盖情况", "Coverage by street and community"))
-    for col in (t("代码", "code"), t("名称", "name"), t("层级", "level"), t("覆盖率", "coverage"),
-                t("盲点", "blind spots"), t("兜底", "default"), t("死角 m²", "dead corner m²"),
-                t("重点点位/无责任人", "key places/unowned"), t("包保领导", "package leaders"),
-                t("负荷比", "load ratio")):
-        table.add_column(col, justify="right" if col not in (t("名称", "name"), t("代码", "code")) else "left")
+    for col in (
+        t("代码", "code"),
+        t("名称", "name"),
+        t("层级", "level"),
+        t("覆盖率", "coverage"),
+        t("盲点", "blind spots"),
+        t("兜底", "default"),
+        t("死角 m²", "dead corner m²"),
+        t("重点点位/无责任人", "key places/unowned"),
+        t("包保领导", "package leaders"),
+        t("负荷比", "load ratio"),
+    ):
+        table.add_column(
+            col, justify="right" if col not in (t("名称", "name"), t("代码", "code")) else "left"
+        )
     from gridmgr.i18n import level_label
 
     for r in report.units.to_dict(orient="records"):
@@ -88,10 +125,16 @@ def units_table(report: Any) -> Table:
             continue
         indent = {"district": "", "street": "  ", "community": "    "}[r["level"]]
         table.add_row(
-            r["code"], indent + str(r["name"]), level_label(str(r["level"])), _pct(r["coverage_pct"]),
-            _num(r["blind_spot_pieces"]), _num(r["fallback_pieces"]), _num(r["dead_corner_area_m2"], "{:,.1f}"),
+            r["code"],
+            indent + str(r["name"]),
+            level_label(str(r["level"])),
+            _pct(r["coverage_pct"]),
+            _num(r["blind_spot_pieces"]),
+            _num(r["fallback_pieces"]),
+            _num(r["dead_corner_area_m2"], "{:,.1f}"),
             f"{r['key_places']}/{r['key_places_without_leader']}" if r["key_places"] else "0",
-            ",".join(r["package_leaders"]) or "—", _num(r["max_load_ratio"], "{:.2f}"),
+            ",".join(r["package_leaders"]) or "—",
+            _num(r["max_load_ratio"], "{:.2f}"),
         )
     return table
 
@@ -99,16 +142,34 @@ def units_table(report: Any) -> Table:
 def findings_table(report: Any, top: int) -> Table:
     """The ``top`` worst findings (gaps first, then by area and count)."""
     total = len(report.findings)
-    table = Table(title=t(f"最严重的问题（前 {min(top, total)} / 共 {total} 项）",
-                          f"Worst findings ({min(top, total)} of {total})"))
-    for col in (t("级别", "severity"), t("问题", "finding"), t("单元", "unit"), t("领导", "leader"),
-                t("点位", "place"), t("数量", "count"), t("面积 m²", "area m²")):
+    table = Table(
+        title=t(
+            f"最严重的问题（前 {min(top, total)} / 共 {total} 项）",
+            f"Worst findings ({min(top, total)} of {total})",
+        )
+    )
+    for col in (
+        t("级别", "severity"),
+        t("问题", "finding"),
+        t("单元", "unit"),
+        t("领导", "leader"),
+        t("点位", "place"),
+        t("数量", "count"),
+        t("面积 m²", "area m²"),
+    ):
         table.add_column(col)
     for f in report.findings[:top]:
         sev = t("缺口", "gap") if f.severity == "gap" else t("提示", "warning")
         style = "red" if f.severity == "gap" else "yellow"
-        table.add_row(f"[{style}]{sev}[/]", f.label, f.unit_code or "—", f.leader_id or "—",
-                      f.place_code or "—", str(f.count), f"{f.area_m2:,.1f}" if f.area_m2 else "—")
+        table.add_row(
+            f"[{style}]{sev}[/]",
+            f.label,
+            f.unit_code or "—",
+            f.leader_id or "—",
+            f.place_code or "—",
+            str(f.count),
+            f"{f.area_m2:,.1f}" if f.area_m2 else "—",
+        )
     return table
 
 
@@ -124,21 +185,38 @@ def print_report(report: Any, *, top: int = 20, out: Console | None = None) -> N
 
 
 def coverage(
-    scope: str | None = typer.Option(None, "--scope", help="只检查该单元及其下级（单元代码）/ unit code to check"),
+    scope: str | None = typer.Option(
+        None, "--scope", help="只检查该单元及其下级（单元代码）/ unit code to check"
+    ),
     weights: str | None = typer.Option(
         None, "--weights", help="负荷权重，如 area=1,key_places=5,pieces=0 / workload weights"
     ),
-    as_json: bool = typer.Option(False, "--json", help="输出机器可读 JSON 报告 / print the JSON report"),
-    geojson: Path | None = typer.Option(None, "--geojson", help="把全部问题写成 GeoJSON 文件 / write findings as GeoJSON"),
-    fail_on_gaps: bool = typer.Option(
-        False, "--fail-on-gaps", help="存在缺口时以状态码 2 退出（定时检查用）/ exit 2 when any gap exists"
+    as_json: bool = typer.Option(
+        False, "--json", help="输出机器可读 JSON 报告 / print the JSON report"
     ),
-    top: int = typer.Option(20, "--top", min=0, help="列出最严重的 N 项问题 / list the N worst findings"),
-    overload: float = typer.Option(1.2, "--overload", help="负荷过重阈值（× 社区平均）/ overload threshold"),
+    geojson: Path | None = typer.Option(
+        None, "--geojson", help="把全部问题写成 GeoJSON 文件 / write findings as GeoJSON"
+    ),
+    fail_on_gaps: bool = typer.Option(
+        False,
+        "--fail-on-gaps",
+        help="存在缺口时以状态码 2 退出（定时检查用）/ exit 2 when any gap exists",
+    ),
+    top: int = typer.Option(
+        20, "--top", min=0, help="列出最严重的 N 项问题 / list the N worst findings"
+    ),
+    overload: float = typer.Option(
+        1.2, "--overload", help="负荷过重阈值（× 社区平均）/ overload threshold"
+    ),
     idle: float = typer.Option(0.5, "--idle", help="空闲阈值（× 社区平均）/ idle threshold"),
-    min_compactness: float = typer.Option(0.2, "--min-compactness", help="紧凑度下限 / compactness threshold"),
+    min_compactness: float = typer.Option(
+        0.2, "--min-compactness", help="紧凑度下限 / compactness threshold"
+    ),
     database_url: str | None = typer.Option(
-        None, "--database-url", help="数据库（默认 sqlite:///./gridmgr.db）/ store URL", envvar="GRIDMGR_DATABASE_URL"
+        None,
+        "--database-url",
+        help="数据库（默认 sqlite:///./gridmgr.db）/ store URL",
+        envvar="GRIDMGR_DATABASE_URL",
     ),
 ) -> None:
     """覆盖检查：找出每一处死角、盲点、无人负责的重点点位与负荷失衡。
@@ -162,7 +240,14 @@ def coverage(
     else:
         print_report(report, top=top)
     if written is not None:
-        err_console.print(t(f"已写入 {geojson}（{written} 个要素）", f"wrote {geojson} ({written} features)"))
+        err_console.print(
+            t(f"已写入 {geojson}（{written} 个要素）", f"wrote {geojson} ({written} features)")
+        )
     if fail_on_gaps and report.has_gaps:
-        err_console.print(t(f"[red]存在 {report.summary['gaps']} 项缺口[/]", f"[red]{report.summary['gaps']} gap(s) found[/]"))
+        err_console.print(
+            t(
+                f"[red]存在 {report.summary['gaps']} 项缺口[/]",
+                f"[red]{report.summary['gaps']} gap(s) found[/]",
+            )
+        )
         raise typer.Exit(EXIT_GAPS)

@@ -21,14 +21,21 @@ from gridmgr.i18n import t
 if TYPE_CHECKING:
     from gridmgr.export.briefing import ExportData
 
-app = typer.Typer(help="导出汇报材料与外业格式 / export briefing material and field formats",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="导出汇报材料与外业格式 / export briefing material and field formats", no_args_is_help=True
+)
 
 # Options shared by the three export commands.
 PAPER_OPT = typer.Option("A4", "--paper", help="纸张 A4|A3（横向）/ paper A4|A3 landscape")
-BASEMAP_OPT = typer.Option("tianditu", "--basemap", help="HTML 底图 tianditu|tianditu-img|osm|amap|none / basemap of html maps")
+BASEMAP_OPT = typer.Option(
+    "tianditu",
+    "--basemap",
+    help="HTML 底图 tianditu|tianditu-img|osm|amap|none / basemap of html maps",
+)
 ROADS_OPT = typer.Option(
-    None, "--roads", help="道路图层（GeoJSON/GPKG 线），默认内置图层的 roads.geojson / road lines (default: shipped roads)"
+    None,
+    "--roads",
+    help="道路图层（GeoJSON/GPKG 线），默认内置图层的 roads.geojson / road lines (default: shipped roads)",
 )
 NO_ROADS_OPT = typer.Option(False, "--no-roads", help="地图上不画道路 / no roads on maps")
 
@@ -53,15 +60,21 @@ def _data(database_url: str | None, roads: Path | None, no_roads: bool) -> Expor
 def _report(paths: list[Path]) -> None:
     for p in paths:
         size = p.stat().st_size / 1024 if p.exists() else 0.0
-        console.print(t(f"已写出 {p}（{size:,.0f} KB）", f"wrote {p} ({size:,.0f} KB)"), highlight=False)
+        console.print(
+            t(f"已写出 {p}（{size:,.0f} KB）", f"wrote {p} ({size:,.0f} KB)"), highlight=False
+        )
 
 
 @app.command("briefing")
 def briefing(
     out: Path | None = typer.Option(None, "--out", help="输出文件 / output file"),
-    fmt: str | None = typer.Option(None, "--format", help="docx|xlsx|pptx|pdf|png|html（默认取扩展名）/ format"),
+    fmt: str | None = typer.Option(
+        None, "--format", help="docx|xlsx|pptx|pdf|png|html（默认取扩展名）/ format"
+    ),
     scope: str | None = typer.Option(None, "--scope", help="单元代码（默认全区）/ unit code"),
-    pack: Path | None = typer.Option(None, "--pack", help="写出整套汇报材料到该目录 / write the whole pack here"),
+    pack: Path | None = typer.Option(
+        None, "--pack", help="写出整套汇报材料到该目录 / write the whole pack here"
+    ),
     paper: str = PAPER_OPT,
     basemap: str = BASEMAP_OPT,
     roads: Path | None = ROADS_OPT,
@@ -91,11 +104,15 @@ def briefing(
 def leader(
     leader_id: str = typer.Argument(..., help="领导编号 / leader id"),
     out: Path = typer.Option(..., "--out", help="输出文件 / output file"),
-    fmt: str | None = typer.Option(None, "--format", help="html|png|pdf|kml|kmz|gpx|shp|xlsx（默认取扩展名）/ format"),
+    fmt: str | None = typer.Option(
+        None, "--format", help="html|png|pdf|kml|kmz|gpx|shp|xlsx（默认取扩展名）/ format"
+    ),
     paper: str = PAPER_OPT,
     basemap: str = BASEMAP_OPT,
     roads: Path | None = ROADS_OPT,
-    no_roads: bool = typer.Option(False, "--no-roads", help="路线不沿道路、地图不画道路 / straight legs, no roads"),
+    no_roads: bool = typer.Option(
+        False, "--no-roads", help="路线不沿道路、地图不画道路 / straight legs, no roads"
+    ),
     database_url: str | None = DB_OPT,
 ) -> None:
     """导出一名领导的责任区、重点点位与巡查路线。 / Export a leader's territory, places and route.
@@ -113,7 +130,9 @@ def leader(
 def unit(
     code: str = typer.Argument(..., help="单元代码 / unit code"),
     out: Path = typer.Option(..., "--out", help="输出文件 / output file"),
-    fmt: str | None = typer.Option(None, "--format", help="html|png|pdf|xlsx|kml|kmz|shp（默认取扩展名）/ format"),
+    fmt: str | None = typer.Option(
+        None, "--format", help="html|png|pdf|xlsx|kml|kmz|shp（默认取扩展名）/ format"
+    ),
     paper: str = PAPER_OPT,
     basemap: str = BASEMAP_OPT,
     roads: Path | None = ROADS_OPT,

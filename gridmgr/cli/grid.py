@@ -46,26 +46,38 @@ def summary_table(summary: dict[str, object]) -> Table:
 def build(
     out: Path = typer.Option(..., "--out", help="输出目录 / output directory"),
     layers: Path | None = typer.Option(None, "--layers", help="图层目录 / layers directory"),
-    units: Path | None = typer.Option(None, "--units", help="单元边界文件 GeoJSON/GPKG/SHP / unit boundary file"),
+    units: Path | None = typer.Option(
+        None, "--units", help="单元边界文件 GeoJSON/GPKG/SHP / unit boundary file"
+    ),
     code_field: str | None = typer.Option(None, "--code-field", help="代码字段 / code field"),
     name_field: str | None = typer.Option(None, "--name-field", help="名称字段 / name field"),
-    parent_field: str | None = typer.Option(None, "--parent-field", help="上级代码字段 / parent code field"),
-    crs: str | None = typer.Option(None, "--crs", help="坐标系：EPSG:4490、gcj02、bd09 … / source CRS"),
+    parent_field: str | None = typer.Option(
+        None, "--parent-field", help="上级代码字段 / parent code field"
+    ),
+    crs: str | None = typer.Option(
+        None, "--crs", help="坐标系：EPSG:4490、gcj02、bd09 … / source CRS"
+    ),
     res: int = typer.Option(10, "--res", help="H3 分辨率 7–12 / H3 resolution"),
     repair: bool = typer.Option(False, "--repair", help="修复自相交 / repair self-intersections"),
-    as_json: bool = typer.Option(False, "--json", help="以 JSON 输出摘要 / print the summary as JSON"),
-    geojson: bool = typer.Option(False, "--geojson", help="同时输出 pieces.geojson / also write GeoJSON"),
+    as_json: bool = typer.Option(
+        False, "--json", help="以 JSON 输出摘要 / print the summary as JSON"
+    ),
+    geojson: bool = typer.Option(
+        False, "--geojson", help="同时输出 pieces.geojson / also write GeoJSON"
+    ),
 ) -> None:
     """生成全覆盖 H3 网格并按最低级单元裁切为地块。 / Build the full-coverage grid and its pieces.
 
     Writes OUT/pieces.gpkg (layer ``pieces``), OUT/summary.json and, with --geojson,
     OUT/pieces.geojson. Nothing is written when the input is rejected.
     """
-    from gridmgr.io import layers as io
     from gridmgr.grid.pieces import build_grid, check_res
+    from gridmgr.io import layers as io
 
     if (layers is None) == (units is None):
-        raise typer.BadParameter(t("请给出 --layers 或 --units 之一", "give exactly one of --layers or --units"))
+        raise typer.BadParameter(
+            t("请给出 --layers 或 --units 之一", "give exactly one of --layers or --units")
+        )
     with domain_errors(), shown_warnings():
         res = check_res(res)
         if layers is not None:
@@ -86,10 +98,17 @@ def build(
         print_json(built.summary)
     else:
         console.print(summary_table(built.summary))
-        console.print(t(f"已写入 {out}/pieces.gpkg 与 summary.json", f"wrote {out}/pieces.gpkg and summary.json"))
+        console.print(
+            t(
+                f"已写入 {out}/pieces.gpkg 与 summary.json",
+                f"wrote {out}/pieces.gpkg and summary.json",
+            )
+        )
 
 
-def write_grid(pieces: object, summary: dict[str, object], out: Path, *, geojson: bool = False) -> None:
+def write_grid(
+    pieces: object, summary: dict[str, object], out: Path, *, geojson: bool = False
+) -> None:
     """Write the grid files into ``out`` atomically (a temp dir renamed file by file at the end).
 
     A ``pieces.geojson`` from an earlier build is removed when this build writes none, so the
@@ -104,7 +123,9 @@ def write_grid(pieces: object, summary: dict[str, object], out: Path, *, geojson
         pieces.to_file(tmp / "pieces.gpkg", layer="pieces", driver="GPKG")
         if geojson:
             pieces.to_file(tmp / "pieces.geojson", driver="GeoJSON", COORDINATE_PRECISION=7)
-        (tmp / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", "utf-8")
+        (tmp / "summary.json").write_text(
+            json.dumps(summary, ensure_ascii=False, indent=2) + "\n", "utf-8"
+        )
         for f in tmp.iterdir():
             os.replace(f, out / f.name)
         if not geojson:  # a pieces.geojson left by an earlier build would no longer match

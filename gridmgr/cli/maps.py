@@ -107,20 +107,33 @@ def leader(
         if len(pieces) == 0 and len(places) == 0:
             from gridmgr.errors import InputError
 
-            raise InputError(t(f"领导 {leader_id} 名下没有地块和重点点位，无法生成巡查地图",
-                               f"leader {leader_id} has no pieces and no key places to map"))
+            raise InputError(
+                t(
+                    f"领导 {leader_id} 名下没有地块和重点点位，无法生成巡查地图",
+                    f"leader {leader_id} has no pieces and no key places to map",
+                )
+            )
         route = patrol_route(pieces, places, start=_parse_start(start), roads=road_frame)
-        m = maps.leader_map(pieces, places, route, leader=record, basemap=basemap,
-                            categories=store.categories(), departments=store.departments(),
-                            leaders=store.leaders())
+        m = maps.leader_map(
+            pieces,
+            places,
+            route,
+            leader=record,
+            basemap=basemap,
+            categories=store.categories(),
+            departments=store.departments(),
+            leaders=store.leaders(),
+        )
         _write_map(m, basemap, out)
         mode = t("沿道路", "along roads") if route.follows_roads else t("直线", "straight legs")
-        console.print(t(
-            f"巡查路线 {len(route.stops)} 个点，{route.length_m / 1000:.2f} 公里，"
-            f"步行约 {route.walking_time_min:.0f} 分钟（{mode}）",
-            f"patrol route: {len(route.stops)} stops, {route.length_m / 1000:.2f} km, "
-            f"about {route.walking_time_min:.0f} min on foot ({mode})",
-        ))
+        console.print(
+            t(
+                f"巡查路线 {len(route.stops)} 个点，{route.length_m / 1000:.2f} 公里，"
+                f"步行约 {route.walking_time_min:.0f} 分钟（{mode}）",
+                f"patrol route: {len(route.stops)} stops, {route.length_m / 1000:.2f} km, "
+                f"about {route.walking_time_min:.0f} min on foot ({mode})",
+            )
+        )
 
 
 @app.command("overview")

@@ -25,18 +25,23 @@ def _step(n: int, zh: str, en: str) -> None:
 
 def run(
     out: Path = typer.Option(Path("out"), "--out", help="输出目录 / output directory"),
-    layers: Path | None = typer.Option(None, "--layers", help="图层目录（默认随附的长春高新区图层）/ layers directory"),
+    layers: Path | None = typer.Option(
+        None, "--layers", help="图层目录（默认随附的长春高新区图层）/ layers directory"
+    ),
     res: int = typer.Option(10, "--res", help="H3 分辨率 / H3 resolution"),
     database_url: str | None = typer.Option(
-        None, "--database-url", help="数据库（默认 sqlite:///./gridmgr.db）/ store URL", envvar="GRIDMGR_DATABASE_URL"
+        None,
+        "--database-url",
+        help="数据库（默认 sqlite:///./gridmgr.db）/ store URL",
+        envvar="GRIDMGR_DATABASE_URL",
     ),
 ) -> None:
     """运行完整流程：网格 → 入库 → 包保领导 → 自动分配 → 覆盖检查 → 地图与汇报材料。
     / Run the main job: grid → store → leaders → assignment → coverage → maps and briefing."""
     from gridmgr import settings
-    from gridmgr.io import layers as io
     from gridmgr.cli.grid import summary_table, write_grid
     from gridmgr.grid.pieces import build_grid, check_res
+    from gridmgr.io import layers as io
 
     layers_dir = layers or settings.layers_dir()
     with domain_errors(), shown_warnings():
@@ -50,43 +55,68 @@ def run(
     console.print(t(f"完成。结果见 {out}/", f"done; results are in {out}/"))
 
 
-def _run_later_stages(lay: Any, layers_dir: Path, out: Path, res: int, database_url: str | None, pieces: object) -> None:
+def _run_later_stages(
+    lay: Any, layers_dir: Path, out: Path, res: int, database_url: str | None, pieces: object
+) -> None:
     """Store, leaders, assignment, coverage, maps and briefing."""
     from gridmgr.store import open_store
 
     store = open_store(database_url)
-    _step(2, "写入数据库（默认 SQLite ./gridmgr.db）", "load the store (default SQLite ./gridmgr.db)")
+    _step(
+        2, "写入数据库（默认 SQLite ./gridmgr.db）", "load the store (default SQLite ./gridmgr.db)"
+    )
     store.upgrade()
     report = store.load_layers(lay, res=res, actor="gridmgr-run", pieces=pieces)
     if report.changes:
-        console.print(t(f"已写入：{report.pieces.total:,} 个地块变更，共 {report.changes:,} 行",
-                        f"loaded: {report.pieces.total:,} piece changes, {report.changes:,} rows"))
+        console.print(
+            t(
+                f"已写入：{report.pieces.total:,} 个地块变更，共 {report.changes:,} 行",
+                f"loaded: {report.pieces.total:,} piece changes, {report.changes:,} rows",
+            )
+        )
     else:
-        console.print(t("数据库已是这些图层，无变化", "the store already holds these layers; nothing changed"))
+        console.print(
+            t("数据库已是这些图层，无变化", "the store already holds these layers; nothing changed")
+        )
 
     _step(3, "导入包保领导（样例）", "import leaders (sample)")
     leaders_file = layers_dir / "leaders_sample.csv"
     if leaders_file.exists():
-        lrep = store.import_leaders(leaders_file, actor="gridmgr-run", reason="gridmgr run: sample leaders")
-        console.print(t(f"领导：新增 {len(lrep.created)}，更新 {len(lrep.updated)}，未变 {lrep.unchanged}", f"leaders: {len(lrep.created)} created, {len(lrep.updated)} updated, {lrep.unchanged} unchanged"))
+        lrep = store.import_leaders(
+            leaders_file, actor="gridmgr-run", reason="gridmgr run: sample leaders"
+        )
+        console.print(
+            t(
+                f"领导：新增 {len(lrep.created)}，更新 {len(lrep.updated)}，未变 {lrep.unchanged}",
+                f"leaders: {len(lrep.created)} created, {len(lrep.updated)} updated, {lrep.unchanged} unchanged",
+            )
+        )
     else:
         console.print(t(f"未找到 {leaders_file}，跳过", f"{leaders_file} not found; skipped"))
 
-    _step(4, "初始分配（连片、按能力均衡）", "initial assignment (contiguous, balanced to capacity)")
+    _step(
+        4, "初始分配（连片、按能力均衡）", "initial assignment (contiguous, balanced to capacity)"
+    )
     assigned = store.pieces(geometry=False)
     if "leader_id" in assigned and assigned["leader_id"].notna().any():
-        console.print(t("已有分配，保留现状（重新分配请用 gridmgr assign auto）",
-                        "assignments exist and are kept (re-assign with gridmgr assign auto)"))
+        console.print(
+            t(
+                "已有分配，保留现状（重新分配请用 gridmgr assign auto）",
+                "assignments exist and are kept (re-assign with gridmgr assign auto)",
+            )
+        )
     else:
         from gridmgr.assign.auto import auto_assign
 
         arep = auto_assign(store, actor="gridmgr-run")
-        console.print(t(
-            f"已分配 {arep.assigned:,}/{arep.pieces:,} 个地块；最大/平均负载比 {arep.max_mean:.3f}；"
-            f"不连片责任区 {arep.disconnected}；属地兜底地块 {arep.fallback}；未分配 {arep.unassigned}",
-            f"assigned {arep.assigned:,}/{arep.pieces:,} pieces; max/mean load {arep.max_mean:.3f}; "
-            f"disconnected territories {arep.disconnected}; fallback pieces {arep.fallback}; unassigned {arep.unassigned}",
-        ))
+        console.print(
+            t(
+                f"已分配 {arep.assigned:,}/{arep.pieces:,} 个地块；最大/平均负载比 {arep.max_mean:.3f}；"
+                f"不连片责任区 {arep.disconnected}；属地兜底地块 {arep.fallback}；未分配 {arep.unassigned}",
+                f"assigned {arep.assigned:,}/{arep.pieces:,} pieces; max/mean load {arep.max_mean:.3f}; "
+                f"disconnected territories {arep.disconnected}; fallback pieces {arep.fallback}; unassigned {arep.unassigned}",
+            )
+        )
     _run_output_stages(store, out, lay.roads)
 
 
@@ -94,10 +124,10 @@ def _run_output_stages(store: object, out: Path, roads: object = None) -> None:
     """Maps, the briefing pack, and the coverage report last (the campaign's check)."""
     import json
 
-    from gridmgr.maps import interactive as maps
     from gridmgr.cli.coverage import print_report
     from gridmgr.coverage.report import coverage_from_store
     from gridmgr.export.briefing import briefing_pack
+    from gridmgr.maps import interactive as maps
 
     _step(5, "地图：总览与一名网格长的巡查地图", "maps: overview and one grid leader's patrol map")
     out.mkdir(parents=True, exist_ok=True)
@@ -109,15 +139,30 @@ def _run_output_stages(store: object, out: Path, roads: object = None) -> None:
         leader_id = str(grid_leaders["id"].iloc[0])
         m = maps.leader_map_from_store(store, leader_id, roads=roads)  # legs follow the roads
         (out / f"leader_{leader_id}.html").write_text(maps.map_html(m), "utf-8")
-        console.print(t(f"已写入 {out}/overview.html 与 {out}/leader_{leader_id}.html",
-                        f"wrote {out}/overview.html and {out}/leader_{leader_id}.html"))
+        console.print(
+            t(
+                f"已写入 {out}/overview.html 与 {out}/leader_{leader_id}.html",
+                f"wrote {out}/overview.html and {out}/leader_{leader_id}.html",
+            )
+        )
 
-    _step(6, "汇报材料（PNG/PDF 地图、XLSX、DOCX、PPTX）", "briefing pack (PNG/PDF maps, XLSX, DOCX, PPTX)")
+    _step(
+        6,
+        "汇报材料（PNG/PDF 地图、XLSX、DOCX、PPTX）",
+        "briefing pack (PNG/PDF maps, XLSX, DOCX, PPTX)",
+    )
     paths = briefing_pack(store, out / "briefing")
-    console.print(t(f"已写入 {len(paths)} 个文件到 {out}/briefing/", f"wrote {len(paths)} files into {out}/briefing/"))
+    console.print(
+        t(
+            f"已写入 {len(paths)} 个文件到 {out}/briefing/",
+            f"wrote {len(paths)} files into {out}/briefing/",
+        )
+    )
 
     _step(7, "覆盖检查：死角与盲点", "coverage check: dead corners and blind spots")
     report = coverage_from_store(store)
-    (out / "coverage.json").write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str) + "\n", "utf-8")
+    (out / "coverage.json").write_text(
+        json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str) + "\n", "utf-8"
+    )
     report.to_geojson(out / "coverage_findings.geojson")
     print_report(report, top=10)

@@ -23,9 +23,13 @@ from gridmgr.cli._common import (
 from gridmgr.errors import InputError
 from gridmgr.i18n import t
 
-app = typer.Typer(help="负载再平衡（最少调整）/ minimal-move rebalancing plans", no_args_is_help=True)
+app = typer.Typer(
+    help="负载再平衡（最少调整）/ minimal-move rebalancing plans", no_args_is_help=True
+)
 
-ACTOR_OPT = typer.Option(None, "--actor", help="操作人 / who does it (default $GRIDMGR_ACTOR or $USER)")
+ACTOR_OPT = typer.Option(
+    None, "--actor", help="操作人 / who does it (default $GRIDMGR_ACTOR or $USER)"
+)
 _store = opened_store
 _actor = actor_default
 
@@ -57,11 +61,19 @@ def _fmt(x: Any, digits: int = 3) -> str:
 
 def _print_plan(plan: Any, *, moves_limit: int = 20) -> None:
     m = plan.metrics
-    status = {"proposed": ("待应用", "proposed"), "applied": ("已应用", "applied"),
-              "discarded": ("已放弃", "discarded"), "undone": ("已撤销", "undone")}
+    status = {
+        "proposed": ("待应用", "proposed"),
+        "applied": ("已应用", "applied"),
+        "discarded": ("已放弃", "discarded"),
+        "undone": ("已撤销", "undone"),
+    }
     zh, en = status.get(plan.status, (plan.status, plan.status))
-    console.print(t(f"方案 [bold]{plan.id}[/]（{zh}），范围 {plan.scope}，操作人 {plan.actor}",
-                    f"plan [bold]{plan.id}[/] ({en}), scope {plan.scope}, by {plan.actor}"))
+    console.print(
+        t(
+            f"方案 [bold]{plan.id}[/]（{zh}），范围 {plan.scope}，操作人 {plan.actor}",
+            f"plan [bold]{plan.id}[/] ({en}), scope {plan.scope}, by {plan.actor}",
+        )
+    )
     table = Table(title=t("负载指标（调整前 → 调整后）", "metrics (before → after)"))
     table.add_column(t("指标", "metric"))
     table.add_column(t("调整前", "before"), justify="right")
@@ -71,7 +83,14 @@ def _print_plan(plan: Any, *, moves_limit: int = 20) -> None:
         ("min_ratio", t("最小负载比（最小/平均）", "min/mean load"), 3),
         ("std_ratio", t("负载比标准差", "std of load ratio"), 3),
         ("disconnected", t("不连通的责任区", "disconnected territories"), 0),
-        ("boundary_edges_per_piece", t("每地块边界边数（紧凑度，越低越好）", "boundary edges per piece (compactness, lower is better)"), 3),
+        (
+            "boundary_edges_per_piece",
+            t(
+                "每地块边界边数（紧凑度，越低越好）",
+                "boundary edges per piece (compactness, lower is better)",
+            ),
+            3,
+        ),
         ("unassigned_pieces", t("无人负责的地块", "pieces without a leader"), 0),
         ("n_leaders", t("参与的领导", "leaders taking part"), 0),
     ]
@@ -79,59 +98,112 @@ def _print_plan(plan: Any, *, moves_limit: int = 20) -> None:
     for key, label, digits in rows:
         table.add_row(label, _fmt(before.get(key), digits), _fmt(after.get(key), digits))
     console.print(table)
-    console.print(t(
-        f"调整地块 {m.get('moved_pieces', 0)} 块（共 {m.get('pieces', '?')} 块），面积 {(m.get('moved_area_m2') or 0) / 1e4:.2f} 公顷；"
-        f"目标：负载比 ≤ {m.get('target_ratio')}，≥ {_fmt(m.get('min_ratio'))}",
-        f"{m.get('moved_pieces', 0)} pieces move (of {m.get('pieces', '?')}), {(m.get('moved_area_m2') or 0) / 1e4:.2f} ha; "
-        f"target: ratio ≤ {m.get('target_ratio')}, ≥ {_fmt(m.get('min_ratio'))}",
-    ))
-    leaders = [x for x in m.get("leaders", []) if x.get("ratio_before") != x.get("ratio_after")
-               or x.get("added") or x.get("removed")]
+    console.print(
+        t(
+            f"调整地块 {m.get('moved_pieces', 0)} 块（共 {m.get('pieces', '?')} 块），面积 {(m.get('moved_area_m2') or 0) / 1e4:.2f} 公顷；"
+            f"目标：负载比 ≤ {m.get('target_ratio')}，≥ {_fmt(m.get('min_ratio'))}",
+            f"{m.get('moved_pieces', 0)} pieces move (of {m.get('pieces', '?')}), {(m.get('moved_area_m2') or 0) / 1e4:.2f} ha; "
+            f"target: ratio ≤ {m.get('target_ratio')}, ≥ {_fmt(m.get('min_ratio'))}",
+        )
+    )
+    leaders = [
+        x
+        for x in m.get("leaders", [])
+        if x.get("ratio_before") != x.get("ratio_after") or x.get("added") or x.get("removed")
+    ]
     if leaders:
         lt = Table(title=t("领导负载比", "leader load ratios"))
-        for col in (t("领导", "leader"), t("调整前", "before"), t("调整后", "after"), t("地块数", "pieces"),
-                    t("备注", "note")):
+        for col in (
+            t("领导", "leader"),
+            t("调整前", "before"),
+            t("调整后", "after"),
+            t("地块数", "pieces"),
+            t("备注", "note"),
+        ):
             lt.add_column(col)
         for x in leaders:
-            note = " ".join(n for n, flag in ((t("新增", "added"), x.get("added")),
-                                              (t("移除", "removed"), x.get("removed")),
-                                              (t("锁定", "locked"), x.get("locked"))) if flag)
-            lt.add_row(str(x["leader_id"]), _fmt(x.get("ratio_before")), _fmt(x.get("ratio_after")),
-                       str(x.get("pieces_after", "")), note)
+            note = " ".join(
+                n
+                for n, flag in (
+                    (t("新增", "added"), x.get("added")),
+                    (t("移除", "removed"), x.get("removed")),
+                    (t("锁定", "locked"), x.get("locked")),
+                )
+                if flag
+            )
+            lt.add_row(
+                str(x["leader_id"]),
+                _fmt(x.get("ratio_before")),
+                _fmt(x.get("ratio_after")),
+                str(x.get("pieces_after", "")),
+                note,
+            )
         console.print(lt)
     missed = m.get("missed", [])
     if missed:
         console.print(t("[yellow]仍未达到目标的领导：[/]", "[yellow]leaders still off target:[/]"))
         for x in missed:
-            console.print(f"  {x['leader_id']}: {_fmt(x.get('ratio'))} — {t(x['reason_zh'], x['reason_en'])}")
+            console.print(
+                f"  {x['leader_id']}: {_fmt(x.get('ratio'))} — {t(x['reason_zh'], x['reason_en'])}"
+            )
     if plan.moves:
-        mt = Table(title=t(f"调整明细（前 {min(moves_limit, len(plan.moves))} 条）",
-                           f"moves (first {min(moves_limit, len(plan.moves))})"))
-        for col in (t("网格单元", "cell"), t("单元", "unit"), t("原负责人", "from"), t("新负责人", "to"),
-                    t("面积(m²)", "area (m²)")):
+        mt = Table(
+            title=t(
+                f"调整明细（前 {min(moves_limit, len(plan.moves))} 条）",
+                f"moves (first {min(moves_limit, len(plan.moves))})",
+            )
+        )
+        for col in (
+            t("网格单元", "cell"),
+            t("单元", "unit"),
+            t("原负责人", "from"),
+            t("新负责人", "to"),
+            t("面积(m²)", "area (m²)"),
+        ):
             mt.add_column(col)
         for mv in plan.moves[:moves_limit]:
-            mt.add_row(str(mv["cell"]), str(mv["unit_code"]), str(mv.get("from_leader") or "-"),
-                       str(mv["to_leader"]), _fmt(mv.get("area_m2"), 0))
+            mt.add_row(
+                str(mv["cell"]),
+                str(mv["unit_code"]),
+                str(mv.get("from_leader") or "-"),
+                str(mv["to_leader"]),
+                _fmt(mv.get("area_m2"), 0),
+            )
         console.print(mt)
 
 
 @app.command("propose")
 def propose_cmd(
-    scope: str = typer.Option(..., "--scope", help="范围单元代码（街道或社区）/ unit code of the scope"),
-    weights: str | None = typer.Option(None, "--weights", help="负载权重，如 area=1,key_places=5 / workload weights"),
+    scope: str = typer.Option(
+        ..., "--scope", help="范围单元代码（街道或社区）/ unit code of the scope"
+    ),
+    weights: str | None = typer.Option(
+        None, "--weights", help="负载权重，如 area=1,key_places=5 / workload weights"
+    ),
     leaders_add: list[str] | None = typer.Option(
-        None, "--leaders-add", help="新增领导 ID（逗号分隔，须已导入且在岗）/ leader ids joining"),
+        None, "--leaders-add", help="新增领导 ID（逗号分隔，须已导入且在岗）/ leader ids joining"
+    ),
     leaders_remove: list[str] | None = typer.Option(
-        None, "--leaders-remove", help="移除领导 ID（其地块交给相邻领导）/ leader ids leaving"),
-    capacity: list[str] | None = typer.Option(None, "--capacity", help="调整能力值 ID=X（可多次）/ capacity override"),
+        None, "--leaders-remove", help="移除领导 ID（其地块交给相邻领导）/ leader ids leaving"
+    ),
+    capacity: list[str] | None = typer.Option(
+        None, "--capacity", help="调整能力值 ID=X（可多次）/ capacity override"
+    ),
     lock: list[str] | None = typer.Option(
-        None, "--lock", help="锁定领导 ID 或网格单元（可多次，逗号分隔）/ lock a leader or cells"),
+        None, "--lock", help="锁定领导 ID 或网格单元（可多次，逗号分隔）/ lock a leader or cells"
+    ),
     cross_communities: bool = typer.Option(
-        False, "--cross-communities", help="允许跨社区调整 / allow moves across communities"),
-    max_moves: int | None = typer.Option(None, "--max-moves", help="最多调整地块数 / at most N moves"),
-    target_ratio: float = typer.Option(1.02, "--target-ratio", help="负载比上限 / max load/fair share"),
-    min_ratio: float | None = typer.Option(None, "--min-ratio", help="负载比下限（默认 2-上限）/ lower bound"),
+        False, "--cross-communities", help="允许跨社区调整 / allow moves across communities"
+    ),
+    max_moves: int | None = typer.Option(
+        None, "--max-moves", help="最多调整地块数 / at most N moves"
+    ),
+    target_ratio: float = typer.Option(
+        1.02, "--target-ratio", help="负载比上限 / max load/fair share"
+    ),
+    min_ratio: float | None = typer.Option(
+        None, "--min-ratio", help="负载比下限（默认 2-上限）/ lower bound"
+    ),
     seed: int = typer.Option(0, "--seed", help="随机种子（相同种子，相同结果）/ tie-break seed"),
     actor: str | None = ACTOR_OPT,
     database_url: str | None = DB_OPT,
@@ -142,34 +214,53 @@ def propose_cmd(
 
     with _store(database_url) as store, domain_errors():
         plan = rebalance.propose(
-            store, scope=scope, actor=_actor(actor), weights=weights,
-            leaders_add=leaders_add or [], leaders_remove=leaders_remove or [],
-            capacity=_capacities(capacity), lock=lock or [], cross_communities=cross_communities,
-            target_ratio=target_ratio, min_ratio=min_ratio, max_moves=max_moves, seed=seed,
+            store,
+            scope=scope,
+            actor=_actor(actor),
+            weights=weights,
+            leaders_add=leaders_add or [],
+            leaders_remove=leaders_remove or [],
+            capacity=_capacities(capacity),
+            lock=lock or [],
+            cross_communities=cross_communities,
+            target_ratio=target_ratio,
+            min_ratio=min_ratio,
+            max_moves=max_moves,
+            seed=seed,
         )
         if as_json:
             print_json(plan.to_dict())
             return
         _print_plan(plan)
         if not plan.moves:
-            console.print(t(
-                f"无需调整：没有地块需要更换负责人（方案 {plan.id} 可用 gridmgr rebalance discard 放弃）",
-                f"nothing to move: no piece changes owner (discard plan {plan.id} with gridmgr rebalance discard)",
-            ))
+            console.print(
+                t(
+                    f"无需调整：没有地块需要更换负责人（方案 {plan.id} 可用 gridmgr rebalance discard 放弃）",
+                    f"nothing to move: no piece changes owner (discard plan {plan.id} with gridmgr rebalance discard)",
+                )
+            )
         else:
-            console.print(t(f"应用方案：gridmgr rebalance apply {plan.id} --actor 姓名 --reason 原因",
-                            f"apply it: gridmgr rebalance apply {plan.id} --actor NAME --reason WHY"))
+            console.print(
+                t(
+                    f"应用方案：gridmgr rebalance apply {plan.id} --actor 姓名 --reason 原因",
+                    f"apply it: gridmgr rebalance apply {plan.id} --actor NAME --reason WHY",
+                )
+            )
         if leaders_remove:
-            console.print(t(
-                f"提示：应用后请用 gridmgr leaders deactivate 停用调离的领导（{', '.join(leaders_remove)}）",
-                f"note: after applying, retire the leaving leaders with gridmgr leaders deactivate ({', '.join(leaders_remove)})",
-            ))
+            console.print(
+                t(
+                    f"提示：应用后请用 gridmgr leaders deactivate 停用调离的领导（{', '.join(leaders_remove)}）",
+                    f"note: after applying, retire the leaving leaders with gridmgr leaders deactivate ({', '.join(leaders_remove)})",
+                )
+            )
 
 
 @app.command("show")
 def show_cmd(
     plan_id: str = typer.Argument(..., help="方案 ID / plan id"),
-    geojson: bool = typer.Option(False, "--geojson", help="输出变更地块 GeoJSON / print the diff as GeoJSON"),
+    geojson: bool = typer.Option(
+        False, "--geojson", help="输出变更地块 GeoJSON / print the diff as GeoJSON"
+    ),
     database_url: str | None = DB_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -201,8 +292,14 @@ def apply_cmd(
     with _store(database_url) as store, domain_errors():
         res = rebalance.apply_plan(store, plan_id, actor=_actor(actor), reason=reason)
     changeset = res.changeset_id or t("无", "none")
-    _print_change(res, as_json, t(f"方案 {plan_id} 已应用：{res.changed} 块地块更换负责人（变更集 {changeset}）",
-                                  f"plan {plan_id} applied: {res.changed} pieces changed owner (change set {changeset})"))
+    _print_change(
+        res,
+        as_json,
+        t(
+            f"方案 {plan_id} 已应用：{res.changed} 块地块更换负责人（变更集 {changeset}）",
+            f"plan {plan_id} applied: {res.changed} pieces changed owner (change set {changeset})",
+        ),
+    )
 
 
 def _print_change(res: Any, as_json: bool, message: str) -> None:
@@ -240,8 +337,14 @@ def undo_cmd(
 
     with _store(database_url) as store, domain_errors():
         res = rebalance.undo_plan(store, plan_id, actor=_actor(actor), reason=reason)
-    _print_change(res, as_json, t(f"方案 {plan_id} 已撤销：{res.changed} 块地块恢复原负责人",
-                                  f"plan {plan_id} undone: {res.changed} pieces restored"))
+    _print_change(
+        res,
+        as_json,
+        t(
+            f"方案 {plan_id} 已撤销：{res.changed} 块地块恢复原负责人",
+            f"plan {plan_id} undone: {res.changed} pieces restored",
+        ),
+    )
 
 
 @app.command("list")
@@ -262,22 +365,42 @@ def list_cmd(
                 import json
 
                 met = json.loads(met)
-            rows.append({"id": rec["id"], "scope": rec["scope"], "status": rec["status"],
-                         "actor": rec["actor"], "created_at": str(rec["created_at"]),
-                         "moved_pieces": met.get("moved_pieces"),
-                         "max_ratio_before": (met.get("before") or {}).get("max_ratio"),
-                         "max_ratio_after": (met.get("after") or {}).get("max_ratio")})
+            rows.append(
+                {
+                    "id": rec["id"],
+                    "scope": rec["scope"],
+                    "status": rec["status"],
+                    "actor": rec["actor"],
+                    "created_at": str(rec["created_at"]),
+                    "moved_pieces": met.get("moved_pieces"),
+                    "max_ratio_before": (met.get("before") or {}).get("max_ratio"),
+                    "max_ratio_after": (met.get("after") or {}).get("max_ratio"),
+                }
+            )
         if as_json:
             print_json(rows)
             return
         table = Table(title=t("再平衡方案", "rebalance plans"))
-        for col in ("ID", t("范围", "scope"), t("状态", "status"), t("操作人", "actor"), t("时间", "created"),
-                    t("调整地块", "moves"), t("最大负载比 前→后", "max ratio before→after")):
+        for col in (
+            "ID",
+            t("范围", "scope"),
+            t("状态", "status"),
+            t("操作人", "actor"),
+            t("时间", "created"),
+            t("调整地块", "moves"),
+            t("最大负载比 前→后", "max ratio before→after"),
+        ):
             table.add_column(col)
         for r in rows:
-            table.add_row(r["id"], str(r["scope"]), r["status"], r["actor"], r["created_at"][:19],
-                          _fmt(r["moved_pieces"]),
-                          f"{_fmt(r['max_ratio_before'])} → {_fmt(r['max_ratio_after'])}")
+            table.add_row(
+                r["id"],
+                str(r["scope"]),
+                r["status"],
+                r["actor"],
+                r["created_at"][:19],
+                _fmt(r["moved_pieces"]),
+                f"{_fmt(r['max_ratio_before'])} → {_fmt(r['max_ratio_after'])}",
+            )
         console.print(table)
 
 

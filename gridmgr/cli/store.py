@@ -45,7 +45,9 @@ def db_upgrade(database_url: str | None = DB_OPT) -> None:
     """创建或升级数据库结构（运行迁移）。 / Create or migrate the database schema."""
     with _store(database_url) as store:
         rev = store.upgrade()
-        console.print(t(f"数据库结构已是最新版本 {rev}：{store!r}", f"schema at revision {rev}: {store!r}"))
+        console.print(
+            t(f"数据库结构已是最新版本 {rev}：{store!r}", f"schema at revision {rev}: {store!r}")
+        )
 
 
 # ---------------------------------------------------------------------- load
@@ -53,16 +55,29 @@ def db_upgrade(database_url: str | None = DB_OPT) -> None:
 
 def load(
     layers: Path = typer.Option(..., "--layers", help="图层目录 / layers directory"),
-    res: int | None = typer.Option(None, "--res", help="H3 分辨率（默认沿用库中或 10）/ H3 resolution"),
+    res: int | None = typer.Option(
+        None, "--res", help="H3 分辨率（默认沿用库中或 10）/ H3 resolution"
+    ),
     force: bool = typer.Option(
-        False, "--force",
+        False,
+        "--force",
         help="允许结束被删除地块上的分配（记入历史）/ end assignments of removed pieces",
     ),
     repair: bool = typer.Option(False, "--repair", help="修复自相交 / repair self-intersections"),
-    crs: str | None = typer.Option(None, "--crs", help="未声明坐标系的文件所用坐标系：EPSG:4490、gcj02、bd09 … / CRS of files that declare none"),
-    code_field: str | None = typer.Option(None, "--code-field", help="单元代码字段 / units' code field"),
-    name_field: str | None = typer.Option(None, "--name-field", help="单元名称字段 / units' name field"),
-    parent_field: str | None = typer.Option(None, "--parent-field", help="上级代码字段 / units' parent field"),
+    crs: str | None = typer.Option(
+        None,
+        "--crs",
+        help="未声明坐标系的文件所用坐标系：EPSG:4490、gcj02、bd09 … / CRS of files that declare none",
+    ),
+    code_field: str | None = typer.Option(
+        None, "--code-field", help="单元代码字段 / units' code field"
+    ),
+    name_field: str | None = typer.Option(
+        None, "--name-field", help="单元名称字段 / units' name field"
+    ),
+    parent_field: str | None = typer.Option(
+        None, "--parent-field", help="上级代码字段 / units' parent field"
+    ),
     actor: str = typer.Option(None, "--actor", help="操作人 / who loads"),
     database_url: str | None = DB_OPT,
     as_json: bool = JSON_OPT,
@@ -76,35 +91,63 @@ def load(
 
     with _store(database_url) as store:
         with domain_errors():
-            lay = io.read_layers(layers, repair=repair, crs=crs, code_field=code_field,
-                                 name_field=name_field, parent_field=parent_field)
+            lay = io.read_layers(
+                layers,
+                repair=repair,
+                crs=crs,
+                code_field=code_field,
+                name_field=name_field,
+                parent_field=parent_field,
+            )
             store.upgrade()
             if progress_enabled() and not as_json:
                 with err_console.status(t("正在写入数据库…", "loading into the store…")):
-                    report = store.load_layers(lay, res=res, actor=actor or _actor_default(),
-                                               allow_orphans=force, progress=True)
+                    report = store.load_layers(
+                        lay,
+                        res=res,
+                        actor=actor or _actor_default(),
+                        allow_orphans=force,
+                        progress=True,
+                    )
             else:
-                report = store.load_layers(lay, res=res, actor=actor or _actor_default(),
-                                           allow_orphans=force)
+                report = store.load_layers(
+                    lay, res=res, actor=actor or _actor_default(), allow_orphans=force
+                )
         if as_json:
             print_json(report.to_dict())
             return
         if report.changes == 0:
-            console.print(t("数据库已是这些图层，无变化", "the store already holds these layers; nothing changed"))
+            console.print(
+                t(
+                    "数据库已是这些图层，无变化",
+                    "the store already holds these layers; nothing changed",
+                )
+            )
             return
-        table = Table(title=t(f"图层已写入（H3 分辨率 {report.res}）", f"layers loaded (res {report.res})"))
+        table = Table(
+            title=t(f"图层已写入（H3 分辨率 {report.res}）", f"layers loaded (res {report.res})")
+        )
         table.add_column(t("表", "table"))
         table.add_column(t("新增", "added"), justify="right")
         table.add_column(t("删除", "removed"), justify="right")
         table.add_column(t("变更", "changed"), justify="right")
-        for name, zh in (("units", "单元"), ("pieces", "地块"), ("key_places", "重点点位"),
-                         ("departments", "部门"), ("categories", "点位类别")):
+        for name, zh in (
+            ("units", "单元"),
+            ("pieces", "地块"),
+            ("key_places", "重点点位"),
+            ("departments", "部门"),
+            ("categories", "点位类别"),
+        ):
             d = getattr(report, name)
             table.add_row(t(zh, name), f"{d.added:,}", f"{d.removed:,}", f"{d.changed:,}")
         console.print(table)
         if report.orphaned:
-            console.print(t(f"已结束 {len(report.orphaned)} 个被删除地块上的分配（已记入历史）",
-                            f"ended {len(report.orphaned)} assignments of removed pieces (in the history)"))
+            console.print(
+                t(
+                    f"已结束 {len(report.orphaned)} 个被删除地块上的分配（已记入历史）",
+                    f"ended {len(report.orphaned)} assignments of removed pieces (in the history)",
+                )
+            )
 
 
 # ---------------------------------------------------------------------- leaders
@@ -124,10 +167,12 @@ def leaders_import(
     if as_json:
         print_json(rep.to_dict())
         return
-    console.print(t(
-        f"领导：新增 {len(rep.created)}，更新 {len(rep.updated)}，未变 {rep.unchanged}",
-        f"leaders: {len(rep.created)} created, {len(rep.updated)} updated, {rep.unchanged} unchanged",
-    ))
+    console.print(
+        t(
+            f"领导：新增 {len(rep.created)}，更新 {len(rep.updated)}，未变 {rep.unchanged}",
+            f"leaders: {len(rep.created)} created, {len(rep.updated)} updated, {rep.unchanged} unchanged",
+        )
+    )
 
 
 @leaders_app.command("list")
@@ -147,17 +192,33 @@ def leaders_list(
         print_json(df.to_dict("records"))
         return
     table = Table(title=t("包保领导", "Leaders"))
-    for col, zh in (("id", "编号"), ("name", "名称"), ("role", "角色"), ("department", "部门"),
-                    ("capacity", "能力"), ("active", "在岗"), ("unit_packages", "包保单元"),
-                    ("place_packages", "包保点位"), ("pieces", "地块数")):
+    for col, zh in (
+        ("id", "编号"),
+        ("name", "名称"),
+        ("role", "角色"),
+        ("department", "部门"),
+        ("capacity", "能力"),
+        ("active", "在岗"),
+        ("unit_packages", "包保单元"),
+        ("place_packages", "包保点位"),
+        ("pieces", "地块数"),
+    ):
         table.add_column(t(zh, col))
-    role_zh = {"grid_leader": t("网格长", "grid leader"), "package_leader": t("包保领导", "package leader")}
+    role_zh = {
+        "grid_leader": t("网格长", "grid leader"),
+        "package_leader": t("包保领导", "package leader"),
+    }
     for r in df.itertuples(index=False):
         table.add_row(
-            r.id, r.name, role_zh.get(r.role, r.role),
-            r.department if isinstance(r.department, str) else "", f"{r.capacity:g}",
-            t("是", "yes") if r.active else t("否", "no"), ";".join(r.unit_packages),
-            ";".join(r.place_packages), f"{r.pieces:,}",
+            r.id,
+            r.name,
+            role_zh.get(r.role, r.role),
+            r.department if isinstance(r.department, str) else "",
+            f"{r.capacity:g}",
+            t("是", "yes") if r.active else t("否", "no"),
+            ";".join(r.unit_packages),
+            ";".join(r.place_packages),
+            f"{r.pieces:,}",
         )
     console.print(table)
 
@@ -174,10 +235,12 @@ def leaders_deactivate(
         cid = store.deactivate_leader(leader_id, reason=reason, actor=actor or _actor_default())
         held = store.pieces(geometry=False)
     n = int((held["leader_id"] == leader_id).sum())
-    console.print(t(
-        f"已停用 {leader_id}（变更集 {cid}）；其 {n} 个地块待重新分配（覆盖检查将报告为盲点）",
-        f"deactivated {leader_id} (change set {cid}); {n} pieces await reassignment (reported as blind spots)",
-    ))
+    console.print(
+        t(
+            f"已停用 {leader_id}（变更集 {cid}）；其 {n} 个地块待重新分配（覆盖检查将报告为盲点）",
+            f"deactivated {leader_id} (change set {cid}); {n} pieces await reassignment (reported as blind spots)",
+        )
+    )
 
 
 # ---------------------------------------------------------------------- assign
@@ -186,7 +249,9 @@ def leaders_deactivate(
 @assign_app.command("auto")
 def assign_auto(
     scope: str | None = typer.Option(None, "--scope", help="单元代码 / unit code"),
-    weights: str | None = typer.Option(None, "--weights", help="权重，如 area=1,key_places=5 / weights"),
+    weights: str | None = typer.Option(
+        None, "--weights", help="权重，如 area=1,key_places=5 / weights"
+    ),
     seed: int = typer.Option(0, "--seed", help="随机种子 / seed"),
     actor: str = typer.Option(None, "--actor", help="操作人 / who"),
     database_url: str | None = DB_OPT,
@@ -196,8 +261,9 @@ def assign_auto(
     from gridmgr.assign.auto import auto_assign
 
     with _store(database_url) as store, domain_errors():
-        report = auto_assign(store, scope=scope, weights=weights, seed=seed,
-                             actor=actor or _actor_default())
+        report = auto_assign(
+            store, scope=scope, weights=weights, seed=seed, actor=actor or _actor_default()
+        )
     data = report.to_dict()
     if as_json:
         print_json(data)
@@ -237,11 +303,15 @@ def _cells_within(store: Any, path: Path) -> list[int]:
 @assign_app.command("set")
 def assign_set(
     leader: str | None = typer.Option(None, "--leader", help="新负责人编号 / new owner"),
-    cells: str | None = typer.Option(None, "--cells", help="H3 单元，逗号分隔 / H3 cells, comma separated"),
+    cells: str | None = typer.Option(
+        None, "--cells", help="H3 单元，逗号分隔 / H3 cells, comma separated"
+    ),
     within: Path | None = typer.Option(None, "--within", help="范围面文件 / polygon file"),
     reason: str = typer.Option(..., "--reason", help="原因 / why"),
     actor: str = typer.Option(..., "--actor", help="操作人 / who"),
-    expect_version: int | None = typer.Option(None, "--expect-version", help="预期版本 / expected version"),
+    expect_version: int | None = typer.Option(
+        None, "--expect-version", help="预期版本 / expected version"
+    ),
     fallback: bool = typer.Option(False, "--fallback", help="属地兜底 / territorial default"),
     unassign: bool = typer.Option(False, "--unassign", help="取消分配 / leave unassigned"),
     database_url: str | None = DB_OPT,
@@ -251,9 +321,13 @@ def assign_set(
     from gridmgr.store import Change
 
     if (cells is None) == (within is None):
-        raise typer.BadParameter(t("请给出 --cells 或 --within 之一", "give exactly one of --cells or --within"))
+        raise typer.BadParameter(
+            t("请给出 --cells 或 --within 之一", "give exactly one of --cells or --within")
+        )
     if (leader is None) == (not unassign):
-        raise typer.BadParameter(t("请给出 --leader 或 --unassign 之一", "give exactly one of --leader or --unassign"))
+        raise typer.BadParameter(
+            t("请给出 --leader 或 --unassign 之一", "give exactly one of --leader or --unassign")
+        )
     with _store(database_url) as store, domain_errors():
         refs: list[int | str]
         if cells is not None:
@@ -266,10 +340,12 @@ def assign_set(
     if as_json:
         print_json(res.to_dict())
         return
-    console.print(t(
-        f"已修改 {res.changed} 个地块，未变 {res.unchanged}；变更集 {res.changeset_id or '-'}",
-        f"changed {res.changed} pieces, {res.unchanged} unchanged; change set {res.changeset_id or '-'}",
-    ))
+    console.print(
+        t(
+            f"已修改 {res.changed} 个地块，未变 {res.unchanged}；变更集 {res.changeset_id or '-'}",
+            f"changed {res.changed} pieces, {res.unchanged} unchanged; change set {res.changeset_id or '-'}",
+        )
+    )
 
 
 @assign_app.command("undo")
@@ -286,8 +362,12 @@ def assign_undo(
     if as_json:
         print_json(res.to_dict())
         return
-    console.print(t(f"已撤销：{res.changed} 个地块恢复；新变更集 {res.changeset_id}",
-                    f"undone: {res.changed} pieces restored; change set {res.changeset_id}"))
+    console.print(
+        t(
+            f"已撤销：{res.changed} 个地块恢复；新变更集 {res.changeset_id}",
+            f"undone: {res.changed} pieces restored; change set {res.changeset_id}",
+        )
+    )
 
 
 @assign_app.command("export")
@@ -305,7 +385,9 @@ def assign_export(
 @assign_app.command("import")
 def assign_import(
     file: Path = typer.Argument(..., help=".csv 或 .geojson / edited export"),
-    reason: str = typer.Option("导入编辑后的分配表 / import edited assignments", "--reason", help="原因 / why"),
+    reason: str = typer.Option(
+        "导入编辑后的分配表 / import edited assignments", "--reason", help="原因 / why"
+    ),
     actor: str = typer.Option(None, "--actor", help="操作人 / who"),
     database_url: str | None = DB_OPT,
     as_json: bool = JSON_OPT,
@@ -316,8 +398,12 @@ def assign_import(
     if as_json:
         print_json(rep.to_dict())
         return
-    console.print(t(f"已导入：修改 {rep.changed}，未变 {rep.unchanged}；变更集 {rep.changeset_id or '-'}",
-                    f"imported: {rep.changed} changed, {rep.unchanged} unchanged; change set {rep.changeset_id or '-'}"))
+    console.print(
+        t(
+            f"已导入：修改 {rep.changed}，未变 {rep.unchanged}；变更集 {rep.changeset_id or '-'}",
+            f"imported: {rep.changed} changed, {rep.unchanged} unchanged; change set {rep.changeset_id or '-'}",
+        )
+    )
 
 
 # ---------------------------------------------------------------------- history
@@ -329,14 +415,23 @@ def history(
     since: str | None = typer.Option(None, "--since", help="起始日期（UTC）/ since date (UTC)"),
     until: str | None = typer.Option(None, "--until", help="截止（UTC）/ until (UTC)"),
     changeset: str | None = typer.Option(None, "--changeset", help="变更集 / change set"),
-    limit: int = typer.Option(500, "--limit", help="最多显示最近的 N 条 / show at most the N most recent events"),
+    limit: int = typer.Option(
+        500, "--limit", help="最多显示最近的 N 条 / show at most the N most recent events"
+    ),
     database_url: str | None = DB_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """分配变更历史（谁、何时、为何）。 / Assignment history: who, when, why."""
     with _store(database_url) as store, domain_errors():
-        df = store.history(leader=leader, cell=cell, since=since, until=until,
-                           changeset=changeset, limit=limit, newest=True)
+        df = store.history(
+            leader=leader,
+            cell=cell,
+            since=since,
+            until=until,
+            changeset=changeset,
+            limit=limit,
+            newest=True,
+        )
         lev = store.leader_events(leader) if leader is not None else None
     if as_json:
         out: dict[str, Any] = {"events": df.to_dict("records")}
@@ -351,24 +446,46 @@ def history(
         console.print(t("没有符合条件的记录", "no matching events"))
         return
     table = Table(title=t(f"分配历史（{len(df)} 条）", f"assignment history ({len(df)} events)"))
-    for zh, en in (("时间 (UTC)", "time (UTC)"), ("变更集", "change set"), ("类型", "kind"),
-                   ("地块", "cell"), ("单元", "unit"), ("原负责人", "from"), ("新负责人", "to"),
-                   ("版本", "version"), ("操作人", "actor"), ("原因", "reason")):
+    for zh, en in (
+        ("时间 (UTC)", "time (UTC)"),
+        ("变更集", "change set"),
+        ("类型", "kind"),
+        ("地块", "cell"),
+        ("单元", "unit"),
+        ("原负责人", "from"),
+        ("新负责人", "to"),
+        ("版本", "version"),
+        ("操作人", "actor"),
+        ("原因", "reason"),
+    ):
         table.add_column(t(zh, en))
     for r in df.itertuples(index=False):
         table.add_row(
-            f"{r.at:%Y-%m-%d %H:%M:%S}", str(r.changeset_id)[:8], f"{r.changeset_kind}/{r.kind}",
-            r.cell, r.unit_code, r.from_leader or "-", r.to_leader or "-",
-            f"{r.from_version}→{r.to_version}", r.actor, r.reason,
+            f"{r.at:%Y-%m-%d %H:%M:%S}",
+            str(r.changeset_id)[:8],
+            f"{r.changeset_kind}/{r.kind}",
+            r.cell,
+            r.unit_code,
+            r.from_leader or "-",
+            r.to_leader or "-",
+            f"{r.from_version}→{r.to_version}",
+            r.actor,
+            r.reason,
         )
     console.print(table)
     if len(df) >= limit:
-        console.print(t(f"只显示最近 {limit} 条；用 --limit 或 --since/--leader/--cell 调整",
-                        f"showing the {limit} most recent events; use --limit or --since/--leader/--cell"))
+        console.print(
+            t(
+                f"只显示最近 {limit} 条；用 --limit 或 --since/--leader/--cell 调整",
+                f"showing the {limit} most recent events; use --limit or --since/--leader/--cell",
+            )
+        )
 
 
 def units(
-    level: str | None = typer.Option(None, "--level", help="只列某一层级 district|street|community|grid / only this level"),
+    level: str | None = typer.Option(
+        None, "--level", help="只列某一层级 district|street|community|grid / only this level"
+    ),
     database_url: str | None = DB_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -390,9 +507,12 @@ def units(
         frame = frame[frame["level"] == level]
     rows = [
         {
-            "code": str(r.code), "name": str(r.name), "level": str(r.level),
+            "code": str(r.code),
+            "name": str(r.name),
+            "level": str(r.level),
             "parent": None if not isinstance(r.parent, str) else r.parent,
-            "area_km2": round(float(r.area_m2) / 1e6, 4), "pieces": lowest_counts[str(r.code)],
+            "area_km2": round(float(r.area_m2) / 1e6, 4),
+            "pieces": lowest_counts[str(r.code)],
         }
         for r in frame.itertuples(index=False)
     ]
@@ -400,12 +520,24 @@ def units(
         print_json(rows)
         return
     table = Table(title=t(f"行政单元（{len(rows)} 个）", f"units ({len(rows)})"))
-    for zh, en in (("代码", "code"), ("名称", "name"), ("层级", "level"), ("上级", "parent"),
-                   ("面积 (km²)", "area (km²)"), ("地块", "pieces")):
+    for zh, en in (
+        ("代码", "code"),
+        ("名称", "name"),
+        ("层级", "level"),
+        ("上级", "parent"),
+        ("面积 (km²)", "area (km²)"),
+        ("地块", "pieces"),
+    ):
         table.add_column(t(zh, en), no_wrap=True)
     for r in rows:
-        table.add_row(r["code"], r["name"], level_label(r["level"]), r["parent"] or "-",
-                      f"{r['area_km2']:,.3f}", f"{r['pieces']:,}")
+        table.add_row(
+            r["code"],
+            r["name"],
+            level_label(r["level"]),
+            r["parent"] or "-",
+            f"{r['area_km2']:,.3f}",
+            f"{r['pieces']:,}",
+        )
     console.print(table)
 
 

@@ -22,23 +22,93 @@ WARNING = "warning"
 
 #: kind → (group, severity, Chinese label, English label)
 KINDS: dict[str, tuple[str, str, str, str]] = {
-    "jurisdiction_gap": ("dead_corner", GAP, "死角：辖区内无单元覆盖", "dead corner: area covered by no unit"),
-    "unit_overlap": ("dead_corner", GAP, "重叠：两个单元重复划定", "overlap: area claimed by two units"),
-    "unit_outside_parent": ("dead_corner", GAP, "越界：单元超出上级范围", "unit extends outside its parent"),
-    "unpieced_area": ("dead_corner", GAP, "死角：单元内无地块（网格过期）", "dead corner: unit area with no piece (stale grid)"),
-    "orphan_pieces": ("dead_corner", GAP, "地块所属单元不存在（网格过期）", "pieces of a unit that no longer exists (stale grid)"),
+    "jurisdiction_gap": (
+        "dead_corner",
+        GAP,
+        "死角：辖区内无单元覆盖",
+        "dead corner: area covered by no unit",
+    ),
+    "unit_overlap": (
+        "dead_corner",
+        GAP,
+        "重叠：两个单元重复划定",
+        "overlap: area claimed by two units",
+    ),
+    "unit_outside_parent": (
+        "dead_corner",
+        GAP,
+        "越界：单元超出上级范围",
+        "unit extends outside its parent",
+    ),
+    "unpieced_area": (
+        "dead_corner",
+        GAP,
+        "死角：单元内无地块（网格过期）",
+        "dead corner: unit area with no piece (stale grid)",
+    ),
+    "orphan_pieces": (
+        "dead_corner",
+        GAP,
+        "地块所属单元不存在（网格过期）",
+        "pieces of a unit that no longer exists (stale grid)",
+    ),
     "unassigned": ("blind_spot", GAP, "盲点：地块无责任人", "blind spot: piece with no leader"),
-    "inactive_leader": ("blind_spot", GAP, "盲点：责任人已停用", "blind spot: piece of an inactive leader"),
-    "fallback": ("blind_spot", WARNING, "属地兜底：由社区包保领导兜底", "territorial default: held by the community package leader"),
-    "misplaced": ("blind_spot", GAP, "属地错配：责任人包保范围不含该地块", "territory violated: the leader's packages lie elsewhere"),
-    "place_without_leader": ("key_place", GAP, "重点点位无属地责任人", "key place without a territorial leader"),
-    "place_without_department": ("key_place", GAP, "重点点位无行管部门", "key place without a sector department"),
-    "place_without_package_leader": ("key_place", GAP, "重点点位缺包保领导", "key place without its required package leader"),
+    "inactive_leader": (
+        "blind_spot",
+        GAP,
+        "盲点：责任人已停用",
+        "blind spot: piece of an inactive leader",
+    ),
+    "fallback": (
+        "blind_spot",
+        WARNING,
+        "属地兜底：由社区包保领导兜底",
+        "territorial default: held by the community package leader",
+    ),
+    "misplaced": (
+        "blind_spot",
+        GAP,
+        "属地错配：责任人包保范围不含该地块",
+        "territory violated: the leader's packages lie elsewhere",
+    ),
+    "place_without_leader": (
+        "key_place",
+        GAP,
+        "重点点位无属地责任人",
+        "key place without a territorial leader",
+    ),
+    "place_without_department": (
+        "key_place",
+        GAP,
+        "重点点位无行管部门",
+        "key place without a sector department",
+    ),
+    "place_without_package_leader": (
+        "key_place",
+        GAP,
+        "重点点位缺包保领导",
+        "key place without its required package leader",
+    ),
     "place_outside": ("key_place", GAP, "重点点位在辖区外", "key place outside the jurisdiction"),
-    "unit_without_package_leader": ("package", GAP, "街道/社区无包保领导", "street/community without a package leader"),
-    "leader_without_duty": ("package", WARNING, "领导无属地无包保", "active leader with no territory and no package"),
+    "unit_without_package_leader": (
+        "package",
+        GAP,
+        "街道/社区无包保领导",
+        "street/community without a package leader",
+    ),
+    "leader_without_duty": (
+        "package",
+        WARNING,
+        "领导无属地无包保",
+        "active leader with no territory and no package",
+    ),
     "fragmented_territory": ("shape", WARNING, "责任区不连片", "territory is not contiguous"),
-    "enclave": ("shape", WARNING, "飞地：被他人责任区包围", "enclave surrounded by another leader's territory"),
+    "enclave": (
+        "shape",
+        WARNING,
+        "飞地：被他人责任区包围",
+        "enclave surrounded by another leader's territory",
+    ),
     "low_compactness": ("shape", WARNING, "责任区形状不紧凑", "territory is not compact"),
     "overloaded_leader": ("workload", WARNING, "负荷过重", "overloaded leader"),
     "idle_leader": ("workload", WARNING, "负荷过轻或空闲", "idle or underused leader"),
@@ -82,7 +152,9 @@ class Thresholds:
     min_compactness: float = 0.2
 
     def __post_init__(self) -> None:
-        if not (self.overload > 1.0 and 0.0 <= self.idle < 1.0 and 0.0 <= self.min_compactness <= 1.0):
+        if not (
+            self.overload > 1.0 and 0.0 <= self.idle < 1.0 and 0.0 <= self.min_compactness <= 1.0
+        ):
             msg = (
                 f"coverage thresholds overload={self.overload}, idle={self.idle}, "
                 f"min_compactness={self.min_compactness}: need overload > 1, 0 <= idle < 1 and "
@@ -137,7 +209,9 @@ class Finding:
         }
 
 
-def _finding(kind: str, *, unit_code: str | None, count: int, area_m2: float = 0.0, **kw: Any) -> Finding:
+def _finding(
+    kind: str, *, unit_code: str | None, count: int, area_m2: float = 0.0, **kw: Any
+) -> Finding:
     _group, severity, zh, en = KINDS[kind]
     return Finding(kind, severity, zh, en, unit_code, int(count), float(area_m2), **kw)
 

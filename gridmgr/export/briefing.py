@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gridmgr.errors import InputError, InvalidFieldError, LeaderNotFoundError, UnitNotFoundError
 from gridmgr.export.field_formats import (
     GPX_NS,  # noqa: F401  (kept importable from gridmgr.export.briefing)
     KML_NS,  # noqa: F401
@@ -43,9 +44,8 @@ from gridmgr.export.field_formats import (
     write_shapefile,
 )
 from gridmgr.export.office import GAP_COLUMNS, LEADER_COLUMNS, UNIT_COLUMNS
-from gridmgr.maps.static_map import MapLayers, StaticMap, fmt_area, fmt_area_short, render
-from gridmgr.errors import InputError, InvalidFieldError, LeaderNotFoundError, UnitNotFoundError
 from gridmgr.i18n import t
+from gridmgr.maps.static_map import MapLayers, StaticMap, fmt_area, fmt_area_short, render
 
 if TYPE_CHECKING:
     from gridmgr.coverage.report import CoverageReport
@@ -56,7 +56,10 @@ LEADER_FORMATS = ("html", "png", "pdf", "kml", "kmz", "gpx", "shp", "xlsx")
 UNIT_FORMATS = ("html", "png", "pdf", "xlsx", "kml", "kmz", "shp")
 BRIEFING_FORMATS = ("docx", "xlsx", "pptx", "pdf", "png", "html")
 
-ROLE_LABELS = {"grid_leader": ("网格长", "grid leader"), "package_leader": ("包保领导", "package leader")}
+ROLE_LABELS = {
+    "grid_leader": ("网格长", "grid leader"),
+    "package_leader": ("包保领导", "package leader"),
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -102,7 +105,9 @@ class ExportData:
 
     def report(self, scope: str | None = None) -> CoverageReport:
         """The coverage report (given, or computed over the whole data); ``scope`` narrows it."""
-        if self.coverage is not None and (scope is None or getattr(self.coverage, "scope", None) == scope):
+        if self.coverage is not None and (
+            scope is None or getattr(self.coverage, "scope", None) == scope
+        ):
             return self.coverage  # type: ignore[no-any-return]
         from gridmgr.coverage.report import coverage_from_frames
 
@@ -118,16 +123,20 @@ class ExportData:
         codes = self.units["code"].astype(str)
         hit = self.units.loc[codes == str(code)]
         if hit.empty:
-            msg = t(f"单元 {code!r} 不存在；用 `gridmgr coverage` 查看各单元编码",
-                    f"unit {code!r} does not exist; `gridmgr coverage` lists the unit codes")
+            msg = t(
+                f"单元 {code!r} 不存在；用 `gridmgr coverage` 查看各单元编码",
+                f"unit {code!r} does not exist; `gridmgr coverage` lists the unit codes",
+            )
             raise UnitNotFoundError(msg)
         return dict(hit.iloc[0].to_dict())
 
     def leader_row(self, leader_id: str) -> Mapping[str, Any]:
         hit = self.leaders.loc[self.leaders["id"].astype(str) == str(leader_id)]
         if hit.empty:
-            msg = t(f"领导 {leader_id!r} 不存在；用 `gridmgr leaders list` 查看编号",
-                    f"leader {leader_id!r} does not exist; see `gridmgr leaders list`")
+            msg = t(
+                f"领导 {leader_id!r} 不存在；用 `gridmgr leaders list` 查看编号",
+                f"leader {leader_id!r} does not exist; see `gridmgr leaders list`",
+            )
             raise LeaderNotFoundError(msg)
         return dict(hit.iloc[0].to_dict())
 
@@ -148,7 +157,13 @@ class ExportData:
         if self.categories is None or len(self.categories) == 0:
             return {}
         col = "name" if t("zh", "en") == "zh" or "name_en" not in self.categories else "name_en"
-        return dict(zip(self.categories["category"].astype(str), self.categories[col].astype(str), strict=True))
+        return dict(
+            zip(
+                self.categories["category"].astype(str),
+                self.categories[col].astype(str),
+                strict=True,
+            )
+        )
 
     def root(self) -> Mapping[str, Any]:
         """The top unit (no parent), or the first unit."""
@@ -193,9 +208,15 @@ def export_data_from_store(
     if hasattr(store, "grid_codes"):
         grid_codes = store.grid_codes()
     data = ExportData(
-        units=units, pieces=store.pieces(), leaders=store.leaders(), key_places=store.key_places(),
-        categories=store.categories(), departments=store.departments(), roads=road_frame,
-        grid_codes=grid_codes, date=date,
+        units=units,
+        pieces=store.pieces(),
+        leaders=store.leaders(),
+        key_places=store.key_places(),
+        categories=store.categories(),
+        departments=store.departments(),
+        roads=road_frame,
+        grid_codes=grid_codes,
+        date=date,
     )
     # the coverage report over the frames already read (coverage_from_store would read them again)
     return data.with_coverage() if with_coverage else data
@@ -213,7 +234,9 @@ def _leader_ids(pieces: pd.DataFrame) -> pd.Series:
     return lid.where(lid.notna(), None).astype(object)
 
 
-def territories_frame(pieces: gpd.GeoDataFrame, leaders: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
+def territories_frame(
+    pieces: gpd.GeoDataFrame, leaders: pd.DataFrame | None = None
+) -> gpd.GeoDataFrame:
     """One dissolved territory per leader: ``leader_id``, ``name``, ``pieces``, ``area_m2``, geometry.
 
     Pieces without a leader are left out (see :func:`blind_geometry`).
@@ -238,17 +261,26 @@ def territories_frame(pieces: gpd.GeoDataFrame, leaders: pd.DataFrame | None = N
     uniq, start, counts = np.unique(ids[order], return_index=True, return_counts=True)
     union = []
     for s, c in zip(start, counts, strict=True):
-        part = geoms[order[s:s + c]]
+        part = geoms[order[s : s + c]]
         try:
             union.append(shapely.coverage_union_all(part))
         except shapely.errors.GEOSException:  # pragma: no cover - not a clean coverage
             union.append(shapely.union_all(part))
     sums = np.add.reduceat(area[order], start)
-    names = dict(zip(leaders["id"].astype(str), leaders["name"].astype(str), strict=True)) if leaders is not None and len(leaders) else {}
+    names = (
+        dict(zip(leaders["id"].astype(str), leaders["name"].astype(str), strict=True))
+        if leaders is not None and len(leaders)
+        else {}
+    )
     return gpd.GeoDataFrame(
-        {"leader_id": uniq, "name": [names.get(i, i) for i in uniq], "pieces": counts.astype(np.int64),
-         "area_m2": sums},
-        geometry=gpd.GeoSeries(union, crs=4326), crs=4326,
+        {
+            "leader_id": uniq,
+            "name": [names.get(i, i) for i in uniq],
+            "pieces": counts.astype(np.int64),
+            "area_m2": sums,
+        },
+        geometry=gpd.GeoSeries(union, crs=4326),
+        crs=4326,
     )
 
 
@@ -296,8 +328,12 @@ def blind_geometry(pieces: gpd.GeoDataFrame, leaders: pd.DataFrame | None) -> An
 def _with_colours(terr: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     terr = terr.copy()
     terr["colour"] = territory_colours(terr.geometry.values) if len(terr) else []
-    terr["label"] = [f"{n if i in n else f'{n}（{i}）'} {fmt_area_short(a)}"
-                     for n, i, a in zip(terr["name"].astype(str), terr["leader_id"].astype(str), terr["area_m2"], strict=True)]
+    terr["label"] = [
+        f"{n if i in n else f'{n}（{i}）'} {fmt_area_short(a)}"
+        for n, i, a in zip(
+            terr["name"].astype(str), terr["leader_id"].astype(str), terr["area_m2"], strict=True
+        )
+    ]
     return terr
 
 
@@ -309,8 +345,10 @@ def _with_colours(terr: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def _fmt_from(out: Path, fmt: str | None, allowed: Sequence[str]) -> str:
     f = (fmt or out.suffix.lstrip(".")).lower()
     if f not in allowed:
-        msg = t(f"{out}: 不支持的格式 {f!r}，可选 {', '.join(allowed)}",
-                f"{out}: format {f!r} is not supported here; use one of {', '.join(allowed)}")
+        msg = t(
+            f"{out}: 不支持的格式 {f!r}，可选 {', '.join(allowed)}",
+            f"{out}: format {f!r} is not supported here; use one of {', '.join(allowed)}",
+        )
         raise InvalidFieldError(msg)
     return f
 
@@ -395,8 +433,10 @@ def static_map(
             if route is not None:
                 parts.append(route.line())
             if not parts:
-                msg = t(f"领导 {leader} 名下没有地块、包保单元和包保点位，无法绘制地图",
-                        f"leader {leader} has no pieces, unit packages or place packages: nothing to map")
+                msg = t(
+                    f"领导 {leader} 名下没有地块、包保单元和包保点位，无法绘制地图",
+                    f"leader {leader} has no pieces, unit packages or place packages: nothing to map",
+                )
                 raise InputError(msg)
             focus = shapely.union_all(np.asarray(parts, dtype=object))
         sel = pieces["unit_code"].astype(str).isin(around).to_numpy() if around else mine.to_numpy()
@@ -408,12 +448,18 @@ def static_map(
         who = name if str(leader) in name else f"{name}（{leader}）"
         default_title = t(f"{who}责任区巡查图", f"Patrol map of {who}")
         area = float(pieces.loc[mine, "area_m2"].sum()) if "area_m2" in pieces else 0.0
-        subtitle_bits = [t(role[0], role[1]), t(f"地块 {int(mine.sum())} 个", f"{int(mine.sum())} pieces"),
-                         t(f"面积 {fmt_area(area)}", f"area {fmt_area(area)}")]
+        subtitle_bits = [
+            t(role[0], role[1]),
+            t(f"地块 {int(mine.sum())} 个", f"{int(mine.sum())} pieces"),
+            t(f"面积 {fmt_area(area)}", f"area {fmt_area(area)}"),
+        ]
         if not mine.any():
             names = dict(zip(units["code"].astype(str), units["name"].astype(str), strict=True))
             pk = "、".join(names.get(c, c) for c in _as_list(row.get("unit_packages")))
-            subtitle_bits = [t(role[0], role[1]), t(f"包保单元：{pk or '无'}", f"unit packages: {pk or 'none'}")]
+            subtitle_bits = [
+                t(role[0], role[1]),
+                t(f"包保单元：{pk or '无'}", f"unit packages: {pk or 'none'}"),
+            ]
         unit_codes = around | {str(p) for c in around for p in _ancestors(units, c)}
         show_units = units.loc[units["code"].astype(str).isin(unit_codes)]
         label_units: list[str] = sorted(around)
@@ -426,44 +472,80 @@ def static_map(
         levels = show_units["level"].astype(str)
         parents = set(units["parent"].dropna().astype(str))
         lowest = show_units.loc[~show_units["code"].astype(str).isin(parents)]
-        label_units = list(lowest["code"].astype(str)) if len(lowest) <= 40 else list(show_units.loc[levels == "street", "code"].astype(str))
+        label_units = (
+            list(lowest["code"].astype(str))
+            if len(lowest) <= 40
+            else list(show_units.loc[levels == "street", "code"].astype(str))
+        )
         focus = shapely.union_all(np.asarray(show_units.geometry.values, dtype=object))
         label_places = len(lowest) <= 1
         name = str(row.get("name", code))
-        default_title = (t(f"{name}网格责任区总览图", f"{name}: overview of territories") if unit is None
-                         else t(f"{name}网格责任区图", f"{name}: territories"))
+        default_title = (
+            t(f"{name}网格责任区总览图", f"{name}: overview of territories")
+            if unit is None
+            else t(f"{name}网格责任区图", f"{name}: territories")
+        )
         subtitle_bits = [t(f"地块 {len(scoped)} 个", f"{len(scoped)} pieces")]
     terr = _with_colours(territories_frame(scoped, data.leaders))
     places = data.key_places
     n_places = 0
     if places is not None and len(places) and focus is not None:
-        inside = np.asarray(shapely.intersects(focus, shapely.point_on_surface(np.asarray(places.geometry.values, dtype=object))))
+        inside = np.asarray(
+            shapely.intersects(
+                focus, shapely.point_on_surface(np.asarray(places.geometry.values, dtype=object))
+            )
+        )
         n_places = int(inside.sum())
         if leader is None:  # a unit's map shows the unit's places only
             places = places.loc[inside]
     shown = set(show_units["code"].astype(str))
-    context = units.loc[~units["code"].astype(str).isin(shown) & units["code"].astype(str).isin(_lowest_codes(units))]
+    context = units.loc[
+        ~units["code"].astype(str).isin(shown)
+        & units["code"].astype(str).isin(_lowest_codes(units))
+    ]
     if leader is None:
         n_terr = len(_territorial_leader_ids(scoped, data.leaders))
         subtitle_bits.append(t(f"网格责任人 {n_terr} 名", f"{n_terr} territorial leaders"))
     subtitle_bits.append(t(f"重点点位 {n_places} 处", f"{n_places} key places"))
     layers = MapLayers(
-        territories=terr, units=show_units, blind=blind_geometry(scoped, data.leaders), key_places=places,
-        category_names=data.category_names(), roads=data.roads, route=route, focus=focus,
-        label_units=label_units, label_places=label_places, highlight=highlight, context=context,
+        territories=terr,
+        units=show_units,
+        blind=blind_geometry(scoped, data.leaders),
+        key_places=places,
+        category_names=data.category_names(),
+        roads=data.roads,
+        route=route,
+        focus=focus,
+        label_units=label_units,
+        label_places=label_places,
+        highlight=highlight,
+        context=context,
     )
-    return render(layers, out, title=title or default_title, subtitle=" · ".join(subtitle_bits), date=data.day,
-                  paper=paper, dpi=dpi, fmt=f, pages=pages)
+    return render(
+        layers,
+        out,
+        title=title or default_title,
+        subtitle=" · ".join(subtitle_bits),
+        date=data.day,
+        paper=paper,
+        dpi=dpi,
+        fmt=f,
+        pages=pages,
+    )
 
 
-def write_maps_pdf(data: ExportData, out: str | Path, *, scope: str | None = None, paper: str = "A4") -> Path:
+def write_maps_pdf(
+    data: ExportData, out: str | Path, *, scope: str | None = None, paper: str = "A4"
+) -> Path:
     """One multi-page PDF of the briefing maps: the overview, then one page per street."""
     from matplotlib.backends.backend_pdf import PdfPages
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     name = str(data.unit_row(scope)["name"]) if scope else str(data.root()["name"])
-    with PdfPages(out, metadata={"Title": t(f"{name}网格责任区图集", f"{name}: maps"), "Creator": "gridmgr"}) as pdf:
+    with PdfPages(
+        out, metadata={"Title": t(f"{name}网格责任区图集", f"{name}: maps"), "Creator": "gridmgr"}
+    ) as pdf:
         static_map(data, out, unit=scope, fmt="pdf", paper=paper, pages=pdf)
         for code in streets(data, scope):
             if scope is None or code != str(scope):
@@ -518,7 +600,9 @@ def leader_table(data: ExportData) -> pd.DataFrame:
     rows["key_places"] = rows["id"].astype(str).map(per).fillna(0).astype(np.int64)
     codes = data.grid_codes
     if codes is not None and len(codes):
-        gc = codes.groupby(codes["leader_id"].astype(str))["grid_code"].agg(lambda s: "；".join(sorted(map(str, s))))
+        gc = codes.groupby(codes["leader_id"].astype(str))["grid_code"].agg(
+            lambda s: "；".join(sorted(map(str, s)))
+        )
         rows["grid_code"] = rows["id"].astype(str).map(gc).fillna("")
     else:
         rows["grid_code"] = ""
@@ -527,11 +611,16 @@ def leader_table(data: ExportData) -> pd.DataFrame:
     rows["role_label"] = rows["role"].map(lambda r: t(*ROLE_LABELS.get(str(r), (str(r), str(r)))))
     rows["area_ha"] = rows["area_m2"].astype(float) / 1e4
     rows["workload_label"] = rows["workload_status"].map(
-        lambda v: t(*WORKLOAD_LABELS[str(v)]) if str(v) in WORKLOAD_LABELS else "")
+        lambda v: t(*WORKLOAD_LABELS[str(v)]) if str(v) in WORKLOAD_LABELS else ""
+    )
     return rows
 
 
-WORKLOAD_LABELS = {"ok": ("正常", "ok"), "overloaded": ("负荷过重", "overloaded"), "idle": ("负荷过轻", "idle")}
+WORKLOAD_LABELS = {
+    "ok": ("正常", "ok"),
+    "overloaded": ("负荷过重", "overloaded"),
+    "idle": ("负荷过轻", "idle"),
+}
 
 
 def unit_table(data: ExportData) -> pd.DataFrame:
@@ -549,20 +638,39 @@ def gap_table(data: ExportData, *, gaps_only: bool = False) -> pd.DataFrame:
     rep = data.report()
     findings = rep.gaps if gaps_only else rep.findings
     units = dict(zip(data.units["code"].astype(str), data.units["name"].astype(str), strict=True))
-    leaders = dict(zip(data.leaders["id"].astype(str), data.leaders["name"].astype(str), strict=True)) if len(data.leaders) else {}
-    rows = [{
-        "severity": f.severity, "severity_label": t("缺口", "gap") if f.severity == "gap" else t("提示", "warning"),
-        "kind": f.kind, "label": f.label, "unit_code": f.unit_code or "", "unit_name": units.get(f.unit_code or "", ""),
-        "leader_id": f.leader_id or "", "leader_name": leaders.get(f.leader_id or "", ""), "place_code": f.place_code or "",
-        "count": int(f.count), "area_m2": float(f.area_m2),
-        "detail": json.dumps(f.to_dict()["detail"], ensure_ascii=False),
-    } for f in findings]
+    leaders = (
+        dict(zip(data.leaders["id"].astype(str), data.leaders["name"].astype(str), strict=True))
+        if len(data.leaders)
+        else {}
+    )
+    rows = [
+        {
+            "severity": f.severity,
+            "severity_label": t("缺口", "gap") if f.severity == "gap" else t("提示", "warning"),
+            "kind": f.kind,
+            "label": f.label,
+            "unit_code": f.unit_code or "",
+            "unit_name": units.get(f.unit_code or "", ""),
+            "leader_id": f.leader_id or "",
+            "leader_name": leaders.get(f.leader_id or "", ""),
+            "place_code": f.place_code or "",
+            "count": int(f.count),
+            "area_m2": float(f.area_m2),
+            "detail": json.dumps(f.to_dict()["detail"], ensure_ascii=False),
+        }
+        for f in findings
+    ]
     cols = [c[0] for c in GAP_COLUMNS] + ["severity", "detail"]
     return pd.DataFrame(rows, columns=list(dict.fromkeys(cols)))
 
 
-def write_xlsx(data: ExportData, out: str | Path, *, leaders: Sequence[str] | None = None,
-               units: Sequence[str] | None = None) -> Path:
+def write_xlsx(
+    data: ExportData,
+    out: str | Path,
+    *,
+    leaders: Sequence[str] | None = None,
+    units: Sequence[str] | None = None,
+) -> Path:
     """The briefing workbook: sheets 责任人 (per leader), 单元覆盖 (per unit), 缺口清单 (gaps).
 
     Frozen header row, autofilter, column widths; every text cell is stored as text (a name such
@@ -590,7 +698,9 @@ def write_xlsx(data: ExportData, out: str | Path, *, leaders: Sequence[str] | No
         Sheet(t("单元覆盖", "unit coverage"), UNIT_COLUMNS, ut),
         Sheet(t("缺口清单", "gap list"), GAP_COLUMNS, gt),
     ]
-    return write_workbook(Path(out), sheets, title=t("网格化管理汇报表", "grid management briefing tables"))
+    return write_workbook(
+        Path(out), sheets, title=t("网格化管理汇报表", "grid management briefing tables")
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -598,7 +708,9 @@ def write_xlsx(data: ExportData, out: str | Path, *, leaders: Sequence[str] | No
 # --------------------------------------------------------------------------------------------
 
 
-def leader_layers(data: ExportData, leader_id: str) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+def leader_layers(
+    data: ExportData, leader_id: str
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """A leader's pieces, dissolved territory and key places (in the territory or packaged)."""
     row = data.leader_row(leader_id)
     lid = _leader_ids(data.pieces)
@@ -648,11 +760,19 @@ def export_leader(
     f = _fmt_from(out, fmt, LEADER_FORMATS)
     pieces, terr, places = leader_layers(data, leader_id)
     row = data.leader_row(leader_id)
-    if route is None and make_route and f in ("html", "png", "pdf", "kml", "kmz", "gpx", "shp") and (len(pieces) or len(places)):
+    if (
+        route is None
+        and make_route
+        and f in ("html", "png", "pdf", "kml", "kmz", "gpx", "shp")
+        and (len(pieces) or len(places))
+    ):
         from gridmgr.patrol.route import patrol_route
 
         route = patrol_route(pieces, places, roads=data.roads)
-    name = t(f"{row.get('name', leader_id)}（{leader_id}）责任区", f"{row.get('name', leader_id)} ({leader_id}) territory")
+    name = t(
+        f"{row.get('name', leader_id)}（{leader_id}）责任区",
+        f"{row.get('name', leader_id)} ({leader_id}) territory",
+    )
     cats = data.category_names()
     if f in ("png", "pdf"):
         return [static_map(data, out, leader=leader_id, route=route, fmt=f, paper=paper).path]
@@ -669,15 +789,24 @@ def export_leader(
     # html: the interactive map (gridmgr.maps.interactive)
     from gridmgr.maps.interactive import leader_map, map_html
 
-    m = leader_map(pieces, places, route, leader=row, basemap=basemap, categories=data.categories, departments=data.departments,
-                   leaders=data.leaders)
+    m = leader_map(
+        pieces,
+        places,
+        route,
+        leader=row,
+        basemap=basemap,
+        categories=data.categories,
+        departments=data.departments,
+        leaders=data.leaders,
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(map_html(m), encoding="utf-8")
     return [out]
 
 
-def overview_html(data: ExportData, out: str | Path, *, scope: str | None = None,
-                  basemap: str | None = "tianditu") -> Path:
+def overview_html(
+    data: ExportData, out: str | Path, *, scope: str | None = None, basemap: str | None = "tianditu"
+) -> Path:
     """The interactive overview (:func:`gridmgr.maps.interactive.overview_map`) of ``scope`` with the coverage
     report's gaps, written as one self-contained HTML file."""
     from gridmgr.maps.interactive import map_html, overview_map
@@ -701,8 +830,15 @@ def overview_html(data: ExportData, out: str | Path, *, scope: str | None = None
     return out
 
 
-def export_unit(data: ExportData, code: str, out: str | Path, *, fmt: str | None = None, paper: str = "A4",
-                basemap: str | None = "tianditu") -> list[Path]:
+def export_unit(
+    data: ExportData,
+    code: str,
+    out: str | Path,
+    *,
+    fmt: str | None = None,
+    paper: str = "A4",
+    basemap: str | None = "tianditu",
+) -> list[Path]:
     """One unit's material in one format (``html|png|pdf|xlsx|kml|kmz|shp``): every territory in it."""
     out = Path(out)
     f = _fmt_from(out, fmt, UNIT_FORMATS)
@@ -717,8 +853,17 @@ def export_unit(data: ExportData, code: str, out: str | Path, *, fmt: str | None
     terr = _with_colours(territories_frame(pieces, data.leaders))
     places = data.key_places
     if places is not None and len(places):
-        area = shapely.union_all(np.asarray(data.units.loc[data.units["code"].astype(str) == str(code)].geometry.values, dtype=object))
-        places = places.loc[shapely.intersects(area, shapely.point_on_surface(np.asarray(places.geometry.values, dtype=object)))]
+        area = shapely.union_all(
+            np.asarray(
+                data.units.loc[data.units["code"].astype(str) == str(code)].geometry.values,
+                dtype=object,
+            )
+        )
+        places = places.loc[
+            shapely.intersects(
+                area, shapely.point_on_surface(np.asarray(places.geometry.values, dtype=object))
+            )
+        ]
     name = str(data.unit_row(code).get("name", code))
     cats = data.category_names()
     if f == "kml":
@@ -751,40 +896,60 @@ def summary_lines(data: ExportData, scope: str | None = None) -> list[str]:
         pieces = pieces[pieces["unit_code"].astype(str).isin(data.subtree(scope)).to_numpy()]
     n_active, n_terr = int(s["active_leaders"]), len(_territorial_leader_ids(pieces, data.leaders))
     return [
-        t(f"{name}辖区面积 {fmt_area(float(s['jurisdiction_area_m2']))}，划分地块 {int(s['pieces'])} 个，"
-          f"已落实责任人的面积占 {float(s['coverage_pct']):.2f}%。",
-          f"{name}: {fmt_area(float(s['jurisdiction_area_m2']))}, {int(s['pieces'])} pieces, "
-          f"{float(s['coverage_pct']):.2f}% of the area has a responsible leader."),
-        t(f"盲点地块 {int(s['blind_spot_pieces'])} 个（{fmt_area(float(s['blind_spot_area_m2']))}），"
-          f"死角面积 {float(s['dead_corner_area_m2']):.1f} 平方米，重叠面积 {float(s['overlap_area_m2']):.1f} 平方米。",
-          f"blind-spot pieces {int(s['blind_spot_pieces'])} ({fmt_area(float(s['blind_spot_area_m2']))}), "
-          f"dead corners {float(s['dead_corner_area_m2']):.1f} m², overlaps {float(s['overlap_area_m2']):.1f} m²."),
-        t(f"重点点位 {int(s['key_places'])} 处，其中无属地责任人 {int(s['key_places_without_leader'])} 处、"
-          f"缺包保领导 {int(s['key_places_without_package_leader'])} 处；在岗责任人 {n_active} 名"
-          f"（其中承担属地地块的网格责任人 {n_terr} 名），负荷过重 {int(s['overloaded_leaders'])} 名。",
-          f"{int(s['key_places'])} key places, {int(s['key_places_without_leader'])} without a territorial leader, "
-          f"{int(s['key_places_without_package_leader'])} without their package leader; {n_active} active leaders "
-          f"({n_terr} of them territorial leaders holding pieces), {int(s['overloaded_leaders'])} overloaded."),
-        t(f"共发现缺口 {int(s['gaps'])} 项、提示 {int(s['warnings'])} 项，详见缺口清单。",
-          f"{int(s['gaps'])} gaps and {int(s['warnings'])} warnings, listed in the gap list."),
+        t(
+            f"{name}辖区面积 {fmt_area(float(s['jurisdiction_area_m2']))}，划分地块 {int(s['pieces'])} 个，"
+            f"已落实责任人的面积占 {float(s['coverage_pct']):.2f}%。",
+            f"{name}: {fmt_area(float(s['jurisdiction_area_m2']))}, {int(s['pieces'])} pieces, "
+            f"{float(s['coverage_pct']):.2f}% of the area has a responsible leader.",
+        ),
+        t(
+            f"盲点地块 {int(s['blind_spot_pieces'])} 个（{fmt_area(float(s['blind_spot_area_m2']))}），"
+            f"死角面积 {float(s['dead_corner_area_m2']):.1f} 平方米，重叠面积 {float(s['overlap_area_m2']):.1f} 平方米。",
+            f"blind-spot pieces {int(s['blind_spot_pieces'])} ({fmt_area(float(s['blind_spot_area_m2']))}), "
+            f"dead corners {float(s['dead_corner_area_m2']):.1f} m², overlaps {float(s['overlap_area_m2']):.1f} m².",
+        ),
+        t(
+            f"重点点位 {int(s['key_places'])} 处，其中无属地责任人 {int(s['key_places_without_leader'])} 处、"
+            f"缺包保领导 {int(s['key_places_without_package_leader'])} 处；在岗责任人 {n_active} 名"
+            f"（其中承担属地地块的网格责任人 {n_terr} 名），负荷过重 {int(s['overloaded_leaders'])} 名。",
+            f"{int(s['key_places'])} key places, {int(s['key_places_without_leader'])} without a territorial leader, "
+            f"{int(s['key_places_without_package_leader'])} without their package leader; {n_active} active leaders "
+            f"({n_terr} of them territorial leaders holding pieces), {int(s['overloaded_leaders'])} overloaded.",
+        ),
+        t(
+            f"共发现缺口 {int(s['gaps'])} 项、提示 {int(s['warnings'])} 项，详见缺口清单。",
+            f"{int(s['gaps'])} gaps and {int(s['warnings'])} warnings, listed in the gap list.",
+        ),
     ]
 
 
-def _maps_for(data: ExportData, folder: Path, scope: str | None, *, pdf: bool, paper: str) -> dict[str, Path]:
+def _maps_for(
+    data: ExportData, folder: Path, scope: str | None, *, pdf: bool, paper: str
+) -> dict[str, Path]:
     """Overview (PNG, and PDF when ``pdf``) and one PNG per street: name → path."""
     out: dict[str, Path] = {}
     out["overview.png"] = static_map(data, folder / "overview.png", unit=scope, paper=paper).path
     if pdf:
-        out["overview.pdf"] = static_map(data, folder / "overview.pdf", unit=scope, paper=paper).path
+        out["overview.pdf"] = static_map(
+            data, folder / "overview.pdf", unit=scope, paper=paper
+        ).path
     for code in streets(data, scope):
         if scope is not None and code == str(scope):
             continue
-        out[f"street_{code}.png"] = static_map(data, folder / f"street_{code}.png", unit=code, paper=paper).path
+        out[f"street_{code}.png"] = static_map(
+            data, folder / f"street_{code}.png", unit=code, paper=paper
+        ).path
     return out
 
 
-def write_docx(data: ExportData, out: str | Path, *, scope: str | None = None, maps: Mapping[str, Path] | None = None,
-               paper: str = "A4") -> Path:
+def write_docx(
+    data: ExportData,
+    out: str | Path,
+    *,
+    scope: str | None = None,
+    maps: Mapping[str, Path] | None = None,
+    paper: str = "A4",
+) -> Path:
     """The DOCX briefing (GB/T 9704 layout): overview map, per-street maps, coverage table, gap list."""
     import tempfile
 
@@ -792,12 +957,22 @@ def write_docx(data: ExportData, out: str | Path, *, scope: str | None = None, m
 
     data = data.with_coverage()
     with tempfile.TemporaryDirectory() as tmp:
-        pics = dict(maps) if maps is not None else _maps_for(data, Path(tmp), scope, pdf=False, paper=paper)
+        pics = (
+            dict(maps)
+            if maps is not None
+            else _maps_for(data, Path(tmp), scope, pdf=False, paper=paper)
+        )
         return write_briefing_docx(Path(out), **_doc_parts(data, scope, pics))
 
 
-def write_pptx(data: ExportData, out: str | Path, *, scope: str | None = None, maps: Mapping[str, Path] | None = None,
-               paper: str = "A4") -> Path:
+def write_pptx(
+    data: ExportData,
+    out: str | Path,
+    *,
+    scope: str | None = None,
+    maps: Mapping[str, Path] | None = None,
+    paper: str = "A4",
+) -> Path:
     """A PPTX with a title slide and one map per slide (overview, then each street)."""
     import tempfile
 
@@ -805,31 +980,58 @@ def write_pptx(data: ExportData, out: str | Path, *, scope: str | None = None, m
 
     data = data.with_coverage()
     with tempfile.TemporaryDirectory() as tmp:
-        pics = dict(maps) if maps is not None else _maps_for(data, Path(tmp), scope, pdf=False, paper=paper)
+        pics = (
+            dict(maps)
+            if maps is not None
+            else _maps_for(data, Path(tmp), scope, pdf=False, paper=paper)
+        )
         parts = _doc_parts(data, scope, pics)
-        return write_map_slides(Path(out), title=parts["title"], date=parts["date"], maps=parts["maps"])
+        return write_map_slides(
+            Path(out), title=parts["title"], date=parts["date"], maps=parts["maps"]
+        )
 
 
 def _doc_parts(data: ExportData, scope: str | None, pics: Mapping[str, Path]) -> dict[str, Any]:
     name = str(data.unit_row(scope)["name"]) if scope else str(data.root()["name"])
-    unit_names = dict(zip(data.units["code"].astype(str), data.units["name"].astype(str), strict=True))
+    unit_names = dict(
+        zip(data.units["code"].astype(str), data.units["name"].astype(str), strict=True)
+    )
     maps: list[tuple[str, Path]] = []
     if "overview.png" in pics:
         maps.append((t(f"{name}网格责任区总览图", f"{name}: overview"), Path(pics["overview.png"])))
     for key, path in pics.items():
         if key.startswith("street_") and key.endswith(".png"):
-            code = key[len("street_"):-len(".png")]
-            maps.append((t(f"{unit_names.get(code, code)}网格责任区图", f"{unit_names.get(code, code)}: territories"), Path(path)))
+            code = key[len("street_") : -len(".png")]
+            maps.append(
+                (
+                    t(
+                        f"{unit_names.get(code, code)}网格责任区图",
+                        f"{unit_names.get(code, code)}: territories",
+                    ),
+                    Path(path),
+                )
+            )
     ut = unit_table(data)
     if scope is not None:
         ut = ut[ut["code"].astype(str).isin(data.subtree(scope))]
     ut = ut[ut["level"].isin(["district", "street", "community"])]
-    unit_cols = [("name", "单元", "unit"), ("level_label", "层级", "level"), ("pieces", "地块", "pieces"),
-                 ("coverage_pct", "覆盖率%", "coverage %"), ("blind_spot_pieces", "盲点", "blind spots"),
-                 ("key_places", "点位", "places"), ("leaders", "网格责任人", "territorial leaders")]
+    unit_cols = [
+        ("name", "单元", "unit"),
+        ("level_label", "层级", "level"),
+        ("pieces", "地块", "pieces"),
+        ("coverage_pct", "覆盖率%", "coverage %"),
+        ("blind_spot_pieces", "盲点", "blind spots"),
+        ("key_places", "点位", "places"),
+        ("leaders", "网格责任人", "territorial leaders"),
+    ]
     gt = gap_table(data, gaps_only=True)
-    gap_cols = [("label", "问题", "finding"), ("unit_name", "单元", "unit"), ("leader_name", "责任人", "leader"),
-                ("count", "数量", "count"), ("area_m2", "面积（平方米）", "area (m²)")]
+    gap_cols = [
+        ("label", "问题", "finding"),
+        ("unit_name", "单元", "unit"),
+        ("leader_name", "责任人", "leader"),
+        ("count", "数量", "count"),
+        ("area_m2", "面积（平方米）", "area (m²)"),
+    ]
     return {
         "title": t(f"{name}网格化管理工作情况汇报", f"{name}: grid management briefing"),
         "date": data.day,
@@ -859,21 +1061,35 @@ def briefing_pack(
     >>> [p.name for p in paths][-3:]  # doctest: +SKIP
     ['briefing.xlsx', 'briefing.docx', 'briefing.pptx']
     """
-    data = store_or_data if isinstance(store_or_data, ExportData) else export_data_from_store(store_or_data)
+    data = (
+        store_or_data
+        if isinstance(store_or_data, ExportData)
+        else export_data_from_store(store_or_data)
+    )
     data = data.with_coverage()
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     maps = _maps_for(data, folder, scope, pdf=True, paper=paper)
     paths = list(maps.values())
-    paths.append(write_xlsx(data, folder / "briefing.xlsx",
-                            units=sorted(data.subtree(scope)) if scope else None))
+    paths.append(
+        write_xlsx(
+            data, folder / "briefing.xlsx", units=sorted(data.subtree(scope)) if scope else None
+        )
+    )
     paths.append(write_docx(data, folder / "briefing.docx", scope=scope, maps=maps))
     paths.append(write_pptx(data, folder / "briefing.pptx", scope=scope, maps=maps))
     return paths
 
 
-def export_briefing(data: ExportData, out: str | Path, *, fmt: str | None = None, scope: str | None = None,
-                    paper: str = "A4", basemap: str | None = "tianditu") -> list[Path]:
+def export_briefing(
+    data: ExportData,
+    out: str | Path,
+    *,
+    fmt: str | None = None,
+    scope: str | None = None,
+    paper: str = "A4",
+    basemap: str | None = "tianditu",
+) -> list[Path]:
     """One briefing file: ``docx|xlsx|pptx`` documents, the maps as a multi-page ``pdf`` (overview,
     then each street), the overview map as ``png``, or the interactive overview as ``html``."""
     out = Path(out)

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridmgr.maps.static_map import fmt_area
 from gridmgr.errors import InputError, InvalidFieldError
 from gridmgr.i18n import t
+from gridmgr.maps.static_map import fmt_area
 
 if TYPE_CHECKING:
     from gridmgr.patrol.route import PatrolRoute
@@ -38,9 +38,6 @@ def territory_colours(geoms: Any) -> list[str]:
 
     idx = colour_territories(np.asarray(geoms, dtype=object))
     return [palette_colour(int(i)) for i in idx]
-
-
-
 
 
 def _coord_text(coords: np.ndarray) -> str:
@@ -107,7 +104,11 @@ def kml_document(
     _sub(ls, "color", _kml_colour("#1d3557", 0xFF))
     _sub(ls, "width", "4")
     if territories is not None and len(territories):
-        colours = territories["colour"] if "colour" in territories else pd.Series(territory_colours(territories.geometry.values))
+        colours = (
+            territories["colour"]
+            if "colour" in territories
+            else pd.Series(territory_colours(territories.geometry.values))
+        )
         for i in range(len(territories)):  # styles come before the folders (KML 2.2 order)
             st = _sub(doc, "Style", id=f"terr{i}")
             lst = _sub(st, "LineStyle")
@@ -124,10 +125,23 @@ def kml_document(
             nm = str(territories["name"].iat[i])
             area = float(territories["area_m2"].iat[i])
             _sub(pm, "name", f"{nm}（{lid}）")
-            _sub(pm, "description", t(f"责任区面积 {fmt_area(area)}", f"territory area {fmt_area(area)}"))
+            _sub(
+                pm,
+                "description",
+                t(f"责任区面积 {fmt_area(area)}", f"territory area {fmt_area(area)}"),
+            )
             _sub(pm, "styleUrl", f"#{sid}")
-            _extended(pm, {"leader_id": lid, "name": nm, "area_m2": round(area, 1),
-                           "pieces": int(territories["pieces"].iat[i]) if "pieces" in territories else None})
+            _extended(
+                pm,
+                {
+                    "leader_id": lid,
+                    "name": nm,
+                    "area_m2": round(area, 1),
+                    "pieces": int(territories["pieces"].iat[i])
+                    if "pieces" in territories
+                    else None,
+                },
+            )
             _kml_polygons(pm, territories.geometry.iat[i])
     if places is not None and len(places):
         cat_names = dict(categories or {})
@@ -139,7 +153,9 @@ def kml_document(
             cat = str(places["category"].iat[i]) if "category" in places else ""
             _sub(pm, "name", str(places["name"].iat[i]))
             addr = places["address"].iat[i] if "address" in places else None
-            desc = cat_names.get(cat, cat) + (f" · {addr}" if isinstance(addr, str) and addr else "")
+            desc = cat_names.get(cat, cat) + (
+                f" · {addr}" if isinstance(addr, str) and addr else ""
+            )
             _sub(pm, "description", desc)
             _sub(pm, "styleUrl", "#place")
             _extended(pm, {"code": str(places["code"].iat[i]), "category": cat})
@@ -151,11 +167,23 @@ def kml_document(
         pm = _sub(folder, "Placemark")
         _sub(pm, "name", t("巡查路线", "patrol route"))
         kind = t("沿道路", "along roads") if route.follows_roads else t("直线距离", "straight legs")
-        _sub(pm, "description", t(f"{kind}，全长 {route.length_m:.0f} 米，步行约 {route.walking_time_min:.0f} 分钟",
-                                  f"{kind}, {route.length_m:.0f} m, about {route.walking_time_min:.0f} min walk"))
+        _sub(
+            pm,
+            "description",
+            t(
+                f"{kind}，全长 {route.length_m:.0f} 米，步行约 {route.walking_time_min:.0f} 分钟",
+                f"{kind}, {route.length_m:.0f} m, about {route.walking_time_min:.0f} min walk",
+            ),
+        )
         _sub(pm, "styleUrl", "#route")
-        _extended(pm, {"length_m": round(route.length_m, 1), "walking_time_min": round(route.walking_time_min, 1),
-                       "follows_roads": route.follows_roads})
+        _extended(
+            pm,
+            {
+                "length_m": round(route.length_m, 1),
+                "walking_time_min": round(route.walking_time_min, 1),
+                "follows_roads": route.follows_roads,
+            },
+        )
         line = _sub(pm, "LineString")
         _sub(line, "tessellate", "1")
         _sub(line, "coordinates", _coord_text(shapely.get_coordinates(route.line())))
@@ -167,9 +195,15 @@ def kml_document(
     return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True))
 
 
-def write_kml(out: str | Path, territories: gpd.GeoDataFrame | None, places: gpd.GeoDataFrame | None = None,
-              route: PatrolRoute | None = None, *, name: str = "gridmgr",
-              categories: Mapping[str, str] | None = None) -> Path:
+def write_kml(
+    out: str | Path,
+    territories: gpd.GeoDataFrame | None,
+    places: gpd.GeoDataFrame | None = None,
+    route: PatrolRoute | None = None,
+    *,
+    name: str = "gridmgr",
+    categories: Mapping[str, str] | None = None,
+) -> Path:
     """Write :func:`kml_document` to ``out`` (``.kml``)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -177,9 +211,15 @@ def write_kml(out: str | Path, territories: gpd.GeoDataFrame | None, places: gpd
     return out
 
 
-def write_kmz(out: str | Path, territories: gpd.GeoDataFrame | None, places: gpd.GeoDataFrame | None = None,
-              route: PatrolRoute | None = None, *, name: str = "gridmgr",
-              categories: Mapping[str, str] | None = None) -> Path:
+def write_kmz(
+    out: str | Path,
+    territories: gpd.GeoDataFrame | None,
+    places: gpd.GeoDataFrame | None = None,
+    route: PatrolRoute | None = None,
+    *,
+    name: str = "gridmgr",
+    categories: Mapping[str, str] | None = None,
+) -> Path:
     """Write a KMZ (zip with ``doc.kml`` at its root) of :func:`kml_document`."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -189,8 +229,13 @@ def write_kmz(out: str | Path, territories: gpd.GeoDataFrame | None, places: gpd
     return out
 
 
-def gpx_document(route: PatrolRoute | None, places: gpd.GeoDataFrame | None = None,
-                 territories: gpd.GeoDataFrame | None = None, *, name: str = "gridmgr") -> bytes:
+def gpx_document(
+    route: PatrolRoute | None,
+    places: gpd.GeoDataFrame | None = None,
+    territories: gpd.GeoDataFrame | None = None,
+    *,
+    name: str = "gridmgr",
+) -> bytes:
     """A GPX 1.1 document (UTF-8 bytes).
 
     - ``<wpt>``: one waypoint per key place (representative point);
@@ -222,8 +267,14 @@ def gpx_document(route: PatrolRoute | None, places: gpd.GeoDataFrame | None = No
     if route is not None:
         rte = sub(root, "rte")
         sub(rte, "name", t("巡查路线", "patrol route"))
-        sub(rte, "desc", t(f"全长 {route.length_m:.0f} 米，步行约 {route.walking_time_min:.0f} 分钟",
-                           f"{route.length_m:.0f} m, about {route.walking_time_min:.0f} min walk"))
+        sub(
+            rte,
+            "desc",
+            t(
+                f"全长 {route.length_m:.0f} 米，步行约 {route.walking_time_min:.0f} 分钟",
+                f"{route.length_m:.0f} m, about {route.walking_time_min:.0f} min walk",
+            ),
+        )
         seq: list[tuple[float, float, str]] = [(route.start[0], route.start[1], t("起点", "start"))]
         for s in route.stops:
             seq.append((s.lon, s.lat, s.name or f"{s.order}"))
@@ -242,7 +293,14 @@ def gpx_document(route: PatrolRoute | None, places: gpd.GeoDataFrame | None = No
     if territories is not None and len(territories):
         for i in range(len(territories)):
             trk = sub(root, "trk")
-            sub(trk, "name", t(f"责任区边界 {territories['name'].iat[i]}", f"territory outline {territories['name'].iat[i]}"))
+            sub(
+                trk,
+                "name",
+                t(
+                    f"责任区边界 {territories['name'].iat[i]}",
+                    f"territory outline {territories['name'].iat[i]}",
+                ),
+            )
             for ring in shapely.get_rings(shapely.get_parts(territories.geometry.iat[i])):
                 seg = sub(trk, "trkseg")
                 for x, y in shapely.get_coordinates(ring):
@@ -251,8 +309,14 @@ def gpx_document(route: PatrolRoute | None, places: gpd.GeoDataFrame | None = No
     return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True))
 
 
-def write_gpx(out: str | Path, route: PatrolRoute | None, places: gpd.GeoDataFrame | None = None,
-              territories: gpd.GeoDataFrame | None = None, *, name: str = "gridmgr") -> Path:
+def write_gpx(
+    out: str | Path,
+    route: PatrolRoute | None,
+    places: gpd.GeoDataFrame | None = None,
+    territories: gpd.GeoDataFrame | None = None,
+    *,
+    name: str = "gridmgr",
+) -> Path:
     """Write :func:`gpx_document` to ``out`` (``.gpx``)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -263,8 +327,12 @@ def write_gpx(out: str | Path, route: PatrolRoute | None, places: gpd.GeoDataFra
 SHP_SUFFIXES = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 
 
-def write_shapefile(out: str | Path, territories: gpd.GeoDataFrame | None, places: gpd.GeoDataFrame | None = None,
-                    route: PatrolRoute | None = None) -> list[Path]:
+def write_shapefile(
+    out: str | Path,
+    territories: gpd.GeoDataFrame | None,
+    places: gpd.GeoDataFrame | None = None,
+    route: PatrolRoute | None = None,
+) -> list[Path]:
     """Write Shapefiles (UTF-8 ``.cpg``, WGS-84 ``.prj``): territories, key places, route.
 
     A shapefile holds one geometry type, so each layer is its own set: for ``out = x.shp`` the
@@ -276,7 +344,12 @@ def write_shapefile(out: str | Path, territories: gpd.GeoDataFrame | None, place
     out.parent.mkdir(parents=True, exist_ok=True)
     as_zip = out.suffix.lower() == ".zip"
     if not as_zip and out.suffix.lower() != ".shp":
-        raise InvalidFieldError(t(f"{out}: Shapefile 输出应以 .shp 或 .zip 结尾", f"{out}: a shapefile output must end in .shp or .zip"))
+        raise InvalidFieldError(
+            t(
+                f"{out}: Shapefile 输出应以 .shp 或 .zip 结尾",
+                f"{out}: a shapefile output must end in .shp or .zip",
+            )
+        )
     stem = out.stem
     layers: list[tuple[str, gpd.GeoDataFrame]] = []
     if territories is not None and len(territories):
@@ -291,20 +364,43 @@ def write_shapefile(out: str | Path, territories: gpd.GeoDataFrame | None, place
         for c in cols_p:
             frame[c] = frame[c].astype(object).where(frame[c].notna(), None)
         pts = shapely.point_on_surface(np.asarray(places.geometry.values, dtype=object))
-        layers.append((f"{stem}_places", gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(pts, crs=4326), crs=4326)))
+        layers.append(
+            (
+                f"{stem}_places",
+                gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(pts, crs=4326), crs=4326),
+            )
+        )
     if route is not None and len(route.legs):
-        frame = pd.DataFrame({"length_m": [round(route.length_m, 1)], "walk_min": [round(route.walking_time_min, 1)],
-                              "roads": [int(route.follows_roads)], "stops": [len(route.stops)]})
-        layers.append((f"{stem}_route", gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([route.line()], crs=4326), crs=4326)))
+        frame = pd.DataFrame(
+            {
+                "length_m": [round(route.length_m, 1)],
+                "walk_min": [round(route.walking_time_min, 1)],
+                "roads": [int(route.follows_roads)],
+                "stops": [len(route.stops)],
+            }
+        )
+        layers.append(
+            (
+                f"{stem}_route",
+                gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([route.line()], crs=4326), crs=4326),
+            )
+        )
     if not layers:
-        raise InputError(t(f"{out}: 没有可写出的图层（无责任区、点位和路线）", f"{out}: nothing to write (no territory, place or route)"))
+        raise InputError(
+            t(
+                f"{out}: 没有可写出的图层（无责任区、点位和路线）",
+                f"{out}: nothing to write (no territory, place or route)",
+            )
+        )
     written: list[Path] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) if as_zip else out.parent
         for name, frame in layers:
             target = folder / f"{name}.shp"
             frame.to_file(target, engine="pyogrio", encoding="UTF-8")
-            written += [folder / f"{name}{s}" for s in SHP_SUFFIXES if (folder / f"{name}{s}").exists()]
+            written += [
+                folder / f"{name}{s}" for s in SHP_SUFFIXES if (folder / f"{name}{s}").exists()
+            ]
         if as_zip:
             with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
                 for p in written:

@@ -175,7 +175,7 @@ def write_workbook(out: Path, sheets: Sequence[Sheet], *, title: str = "") -> Pa
 
 
 def _sheet_title(title: str) -> str:
-    bad = '[]:*?/\\'
+    bad = "[]:*?/\\"
     clean = "".join("_" if ch in bad else ch for ch in title)
     return clean[:31] or "Sheet"
 
@@ -257,7 +257,11 @@ def _styles(doc: Any) -> None:
         st.paragraph_format.space_before = Pt(0)
         st.paragraph_format.space_after = Pt(0)
         st.paragraph_format.line_spacing = Pt(28)
-    caption = doc.styles["Caption"] if "Caption" in [s.name for s in doc.styles] else doc.styles.add_style("Caption", 1)
+    caption = (
+        doc.styles["Caption"]
+        if "Caption" in [s.name for s in doc.styles]
+        else doc.styles.add_style("Caption", 1)
+    )
     _east_asian(caption, BODY_FONT)
     caption.font.size = Pt(12)
     caption.font.color.rgb = None
@@ -354,7 +358,12 @@ def write_briefing_docx(
     if len(frame):
         _table(doc, cols, frame)
     else:
-        doc.add_paragraph(t("未发现缺口，全域责任已落实（不留死角、不留盲点）。", "No gaps found: every piece and key place has its leader."))
+        doc.add_paragraph(
+            t(
+                "未发现缺口，全域责任已落实（不留死角、不留盲点）。",
+                "No gaps found: every piece and key place has its leader.",
+            )
+        )
 
     p = doc.add_paragraph(t(f"{date.year}年{date.month}月{date.day}日", f"{date:%Y-%m-%d}"))
     p.alignment = WD_ALIGN_PARAGRAPH.RIGHT
@@ -369,7 +378,9 @@ def write_briefing_docx(
 # --------------------------------------------------------------------------------------------
 
 
-def write_map_slides(out: Path, *, title: str, date: dt.date, maps: Sequence[tuple[str, Path]]) -> Path:
+def write_map_slides(
+    out: Path, *, title: str, date: dt.date, maps: Sequence[tuple[str, Path]]
+) -> Path:
     """A 16:9 deck: a title slide, then one slide per map with its title."""
     from pptx import Presentation
     from pptx.util import Emu, Inches, Pt
@@ -388,12 +399,18 @@ def write_map_slides(out: Path, *, title: str, date: dt.date, maps: Sequence[tup
             for run in para.runs:
                 run.font.size = Pt(28)
         slide.shapes.title.top, slide.shapes.title.height = Inches(0.2), Inches(0.9)
-        slide.shapes.title.left, slide.shapes.title.width = Inches(0.4), Emu(int(prs.slide_width or Inches(13.333)) - Inches(0.8))
+        slide.shapes.title.left, slide.shapes.title.width = (
+            Inches(0.4),
+            Emu(int(prs.slide_width or Inches(13.333)) - Inches(0.8)),
+        )
         from PIL import Image
 
         with Image.open(path) as im:
             w_px, h_px = im.size
-        slide_w, slide_h = int(prs.slide_width or Inches(13.333)), int(prs.slide_height or Inches(7.5))
+        slide_w, slide_h = (
+            int(prs.slide_width or Inches(13.333)),
+            int(prs.slide_height or Inches(7.5)),
+        )
         max_w, max_h = slide_w - Inches(0.6), slide_h - Inches(1.3)
         scale = min(max_w / w_px, max_h / h_px)
         w, h = int(w_px * scale), int(h_px * scale)
@@ -404,4 +421,11 @@ def write_map_slides(out: Path, *, title: str, date: dt.date, maps: Sequence[tup
     return out
 
 
-__all__ = ["FORMULA_LEADS", "Sheet", "set_text", "write_briefing_docx", "write_map_slides", "write_workbook"]
+__all__ = [
+    "FORMULA_LEADS",
+    "Sheet",
+    "set_text",
+    "write_briefing_docx",
+    "write_map_slides",
+    "write_workbook",
+]

@@ -9,8 +9,8 @@ pieces), :mod:`~gridmgr.grid.piece_graph` (shared-boundary adjacency),
 from __future__ import annotations
 
 from gridmgr.grid.pieces import (
-    GridBuild,
     PIECE_COLUMNS,
+    GridBuild,
     build_grid,
     center_rule_uncovered_m2,
     check_res,

@@ -33,7 +33,9 @@ def _u64(arr: object) -> Cells:
     return np.asarray(arr, dtype=np.uint64)
 
 
-def cells_from_geometry(geom: shapely.Geometry, *, res: int, contain: Containment = "overlap") -> Cells:
+def cells_from_geometry(
+    geom: shapely.Geometry, *, res: int, contain: Containment = "overlap"
+) -> Cells:
     """Cells of ``geom`` (Polygon/MultiPolygon in lng/lat) at ``res``.
 
     ``contain="overlap"``: every cell whose hexagon intersects the geometry (full coverage);
@@ -152,7 +154,11 @@ def str_to_cells(cells: Iterable[str] | Sequence[str]) -> Cells:
         ok = canonical == np.char.lower(texts.astype(str))
         if ok.all() and h3ronpy.cells_valid(out).null_count == 0:
             return out
-        bad = str(texts[int(np.flatnonzero(~ok)[0])]) if not ok.all() else _first_invalid_cell(texts.tolist())
+        bad = (
+            str(texts[int(np.flatnonzero(~ok)[0])])
+            if not ok.all()
+            else _first_invalid_cell(texts.tolist())
+        )
     else:
         bad = _first_invalid_cell(texts.tolist())
     raise ValueError(f"{bad!r} is not a valid H3 cell index")

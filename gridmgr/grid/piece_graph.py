@@ -59,8 +59,12 @@ def _cell_strings(values: pd.Series) -> NDArray[np.object_]:
     return _str_values(values)
 
 
-def _segment_lengths(lng1: NDArray[np.float64], lat1: NDArray[np.float64],
-                     lng2: NDArray[np.float64], lat2: NDArray[np.float64]) -> NDArray[np.float64]:
+def _segment_lengths(
+    lng1: NDArray[np.float64],
+    lat1: NDArray[np.float64],
+    lng2: NDArray[np.float64],
+    lat2: NDArray[np.float64],
+) -> NDArray[np.float64]:
     """Ground lengths (m) of short lon/lat segments on the WGS-84 ellipsoid.
 
     Local scale at the segment's mid-latitude (meridian and prime-vertical radii): exact to well
@@ -94,7 +98,7 @@ def _lines_length(geoms: NDArray[np.object_]) -> NDArray[np.float64]:
         return out
     parts, pidx = shapely.get_parts(geoms, return_index=True)
     tid = shapely.get_type_id(parts)
-    poly = (tid == 3)
+    poly = tid == 3
     rings_src = parts[poly]
     rings, ridx = shapely.get_rings(rings_src, return_index=True)
     owner_r = pidx[poly][ridx]
@@ -128,23 +132,32 @@ class PieceGraph:
     j: NDArray[np.int64]
     exposed_m: NDArray[np.float64]
     n_simple: int = 0
-    _simple_rec: NDArray[np.uint64] = field(default_factory=lambda: np.empty(0, dtype=np.uint64), repr=False)
+    _simple_rec: NDArray[np.uint64] = field(
+        default_factory=lambda: np.empty(0, dtype=np.uint64), repr=False
+    )
     _shared_rest: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0), repr=False)
     _fx: NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 7)), repr=False)
     _fy: NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 7)), repr=False)
-    _fidx: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, dtype=np.int64), repr=False)
+    _fidx: NDArray[np.int64] = field(
+        default_factory=lambda: np.empty(0, dtype=np.int64), repr=False
+    )
     _perimeter_slow: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0), repr=False)
 
     def _simple_lengths(self, rec: NDArray[np.uint64]) -> NDArray[np.float64]:
         k, e = rec // np.uint64(6), rec % np.uint64(6)
-        return _segment_lengths(self._fx[k, e], self._fy[k, e], self._fx[k, e + np.uint64(1)], self._fy[k, e + np.uint64(1)])
+        return _segment_lengths(
+            self._fx[k, e],
+            self._fy[k, e],
+            self._fx[k, e + np.uint64(1)],
+            self._fy[k, e + np.uint64(1)],
+        )
 
     def shared_for(self, mask: NDArray[np.bool_] | None = None) -> NDArray[np.float64]:
         """Shared boundary lengths (m) of the pairs in ``mask`` (all pairs when ``None``)."""
         if mask is None:
             return self.shared_m
         out = np.empty(int(mask.sum()), dtype=np.float64)
-        ms, mr = mask[: self.n_simple], mask[self.n_simple:]
+        ms, mr = mask[: self.n_simple], mask[self.n_simple :]
         n_s = int(ms.sum())
         out[:n_s] = self._simple_lengths(self._simple_rec[ms])
         out[n_s:] = self._shared_rest[mr]
@@ -161,7 +174,9 @@ class PieceGraph:
         out = self._perimeter_slow.copy()
         if len(self._fidx):
             fx, fy = self._fx, self._fy
-            out[self._fidx] = _segment_lengths(fx[:, :6], fy[:, :6], fx[:, 1:], fy[:, 1:]).sum(axis=1)
+            out[self._fidx] = _segment_lengths(fx[:, :6], fy[:, :6], fx[:, 1:], fy[:, 1:]).sum(
+                axis=1
+            )
         return out
 
     def csr(self, n: int, mask: NDArray[np.bool_] | None = None) -> sp.csr_matrix:
@@ -170,8 +185,9 @@ class PieceGraph:
         return sp.csr_matrix((data, (np.concatenate([i, j]), np.concatenate([j, i]))), shape=(n, n))
 
 
-def _edge_keys(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray[np.uint64], NDArray[np.float64],
-                                                                        NDArray[np.float64]]:
+def _edge_keys(
+    x: NDArray[np.float64], y: NDArray[np.float64]
+) -> tuple[NDArray[np.uint64], NDArray[np.float64], NDArray[np.float64]]:
     """Keys of the edges of closed hexagon rings given as ``x``, ``y`` of shape (m, 7).
 
     Returns per edge (m, 6) a 64-bit key and the exact sums of its endpoints' coordinates
@@ -313,11 +329,26 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
         scale = np.sqrt(dd)
         t0 = ((q0[:, None, :] - A) * D).sum(-1) / dd
         t1 = ((q1[:, None, :] - A) * D).sum(-1) / dd
-        c0 = np.abs((q0[:, None, 0] - A[..., 0]) * D[..., 1] - (q0[:, None, 1] - A[..., 1]) * D[..., 0]) / scale
-        c1 = np.abs((q1[:, None, 0] - A[..., 0]) * D[..., 1] - (q1[:, None, 1] - A[..., 1]) * D[..., 0]) / scale
+        c0 = (
+            np.abs(
+                (q0[:, None, 0] - A[..., 0]) * D[..., 1] - (q0[:, None, 1] - A[..., 1]) * D[..., 0]
+            )
+            / scale
+        )
+        c1 = (
+            np.abs(
+                (q1[:, None, 0] - A[..., 0]) * D[..., 1] - (q1[:, None, 1] - A[..., 1]) * D[..., 0]
+            )
+            / scale
+        )
         tol_deg = 1e-10
         eps_t = 1e-9
-        on = (c0 < tol_deg) & (c1 < tol_deg) & (np.minimum(t0, t1) > -eps_t) & (np.maximum(t0, t1) < 1 + eps_t)
+        on = (
+            (c0 < tol_deg)
+            & (c1 < tol_deg)
+            & (np.minimum(t0, t1) > -eps_t)
+            & (np.maximum(t0, t1) < 1 + eps_t)
+        )
         seg_i, edge_j = np.nonzero(on)
         # a segment lies on at most one edge (corners: keep the first match)
         seg_i, first = np.unique(seg_i, return_index=True)
@@ -366,7 +397,9 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
         del packed
         gsize = np.diff(np.r_[starts, n_rec])
         gslow = np.zeros(len(starts), dtype=bool)
-        gslow[np.searchsorted(starts, np.flatnonzero(rec >= np.uint64(n_fast_rec)), side="right") - 1] = True
+        gslow[
+            np.searchsorted(starts, np.flatnonzero(rec >= np.uint64(n_fast_rec)), side="right") - 1
+        ] = True
         # the common case: an edge shared by exactly two whole hexagons (confirmed on the exact
         # endpoint sums, which also rules out hash collisions)
         simple = starts[(gsize == 2) & ~gslow]
@@ -389,7 +422,9 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
         if len(gs):
             g_s = np.repeat(gs, gsize[gs])
             first = np.cumsum(gsize[gs]) - gsize[gs]
-            r_ = rec[np.repeat(starts[gs] - first, gsize[gs]) + np.arange(len(g_s))].astype(np.int64)
+            r_ = rec[np.repeat(starts[gs] - first, gsize[gs]) + np.arange(len(g_s))].astype(
+                np.int64
+            )
             is_s = r_ >= n_fast_rec
             rs = np.maximum(r_ - n_fast_rec, 0)
             rf = np.minimum(r_, max(n_fast_rec - 1, 0))
@@ -458,7 +493,9 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
         ri, rj, rest_s = ri[keep], rj[keep], rest_s[keep]
     if len(ri):
         # merge duplicates (a multi-part piece may meet a neighbour on two stretches of an edge)
-        frame = pd.DataFrame({"i": ri, "j": rj, "s": rest_s}).groupby(["i", "j"], sort=True)["s"].sum()
+        frame = (
+            pd.DataFrame({"i": ri, "j": rj, "s": rest_s}).groupby(["i", "j"], sort=True)["s"].sum()
+        )
         ri = frame.index.get_level_values(0).to_numpy(dtype=np.int64)
         rj = frame.index.get_level_values(1).to_numpy(dtype=np.int64)
         rest_s = frame.to_numpy(dtype=np.float64)
@@ -481,7 +518,9 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
     exposed[exposed < NOISE_LENGTH_M] = 0.0
     perimeter_slow = np.zeros(n, dtype=np.float64)
     perimeter_slow[slow] = perimeter[slow]
-    return PieceGraph(i, j, exposed, n_simple, simple_rec, rest_s, fx, fy, fidx.astype(np.int64), perimeter_slow)
+    return PieceGraph(
+        i, j, exposed, n_simple, simple_rec, rest_s, fx, fy, fidx.astype(np.int64), perimeter_slow
+    )
 
 
 def _run_pairs(groups: NDArray[np.generic]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
@@ -500,8 +539,12 @@ def _run_pairs(groups: NDArray[np.generic]) -> tuple[NDArray[np.int64], NDArray[
     return u, v
 
 
-def _same_inner_segments(pairs: NDArray[np.int64], piece: NDArray[np.int64], sx: NDArray[np.float64],
-                         sy: NDArray[np.float64]) -> NDArray[np.bool_]:
+def _same_inner_segments(
+    pairs: NDArray[np.int64],
+    piece: NDArray[np.int64],
+    sx: NDArray[np.float64],
+    sy: NDArray[np.float64],
+) -> NDArray[np.bool_]:
     """Per pair ``(a, b)`` of pieces of one cell: do ``a`` and ``b`` have exactly the same segments
     inside the cell (as multisets of endpoint sums, so orientation does not matter)?"""
     n_pairs = len(pairs)
@@ -513,7 +556,9 @@ def _same_inner_segments(pairs: NDArray[np.int64], piece: NDArray[np.int64], sx:
     s = slot[piece]
     sel = s >= 0
     s = s[sel]
-    frame = pd.DataFrame({"pair": s // 2, "x": sx[sel], "y": sy[sel], "side": np.where(s % 2 == 0, 1, -1)})
+    frame = pd.DataFrame(
+        {"pair": s // 2, "x": sx[sel], "y": sy[sel], "side": np.where(s % 2 == 0, 1, -1)}
+    )
     # every segment must occur as often on one side as on the other
     net = frame.groupby(["pair", "x", "y"], sort=False)["side"].sum()
     bad = np.unique(net.index.get_level_values(0)[net.to_numpy() != 0])
@@ -524,8 +569,13 @@ def _same_inner_segments(pairs: NDArray[np.int64], piece: NDArray[np.int64], sx:
     return out
 
 
-def _shapely_pairs(pieces: pd.DataFrame, geoms: NDArray[np.object_], odd_idx: NDArray[np.int64],
-                   cells: NDArray[np.object_], fast: NDArray[np.bool_]) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+def _shapely_pairs(
+    pieces: pd.DataFrame,
+    geoms: NDArray[np.object_],
+    odd_idx: NDArray[np.int64],
+    cells: NDArray[np.object_],
+    fast: NDArray[np.bool_],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
     """Shared lengths of every pair involving one of ``odd_idx`` (shapely, snap-rounded)."""
     from gridmgr.grid import h3_adapter as _h3
 
@@ -540,7 +590,8 @@ def _shapely_pairs(pieces: pd.DataFrame, geoms: NDArray[np.object_], odd_idx: ND
     ci, cj = _h3.neighbour_pairs(_h3.str_to_cells(ring))
     cp = pd.DataFrame({"ca": ring[ci], "cb": ring[cj]})
     nb = cp.merge(pos.rename(columns={"cell": "ca", "p": "pa"}), on="ca").merge(
-        pos.rename(columns={"cell": "cb", "p": "pb"}), on="cb")
+        pos.rename(columns={"cell": "cb", "p": "pb"}), on="cb"
+    )
     a = np.concatenate([cand["pa"].to_numpy(dtype=np.int64), nb["pa"].to_numpy(dtype=np.int64)])
     b = np.concatenate([cand["pb"].to_numpy(dtype=np.int64), nb["pb"].to_numpy(dtype=np.int64)])
     is_odd = np.zeros(n, dtype=bool)
@@ -554,18 +605,22 @@ def _shapely_pairs(pieces: pd.DataFrame, geoms: NDArray[np.object_], odd_idx: ND
     return pairs[:, 0], pairs[:, 1], _shared_lengths(geoms, pairs[:, 0], pairs[:, 1])
 
 
-def _shared_lengths(geoms: NDArray[np.object_], a: NDArray[np.int64], b: NDArray[np.int64]) -> NDArray[np.float64]:
+def _shared_lengths(
+    geoms: NDArray[np.object_], a: NDArray[np.int64], b: NDArray[np.int64]
+) -> NDArray[np.float64]:
     """Ground length (m) of the common boundary of each pair ``(a[k], b[k])`` (shapely, boundaries
     snap-rounded to :data:`_SNAP_DEG`, each piece's boundary built once)."""
     if len(a) == 0:
         return np.zeros(0, dtype=np.float64)
     used, inv = np.unique(np.concatenate([a, b]), return_inverse=True)
     bnd = shapely.boundary(geoms[used])
-    inter = shapely.intersection(bnd[inv[: len(a)]], bnd[inv[len(a):]], grid_size=_SNAP_DEG)
+    inter = shapely.intersection(bnd[inv[: len(a)]], bnd[inv[len(a) :]], grid_size=_SNAP_DEG)
     return _lines_length(np.asarray(inter, dtype=object))
 
 
-def boundary_pairs(geoms: NDArray[np.object_]) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+def boundary_pairs(
+    geoms: NDArray[np.object_],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
     """Pairs ``i < j`` of intersecting geometries and their shared boundary length (ground metres).
 
     The geometry-only path (pieces without a ``cell`` column): an STRtree ``intersects`` search,

@@ -22,9 +22,8 @@ import shapely
 from numpy.typing import NDArray
 
 from gridmgr import settings
-from gridmgr.grid import h3_adapter as _h3
 from gridmgr.errors import CoordinateRangeError, InputError
-from gridmgr.i18n import t
+from gridmgr.grid import h3_adapter as _h3
 from gridmgr.grid.units import (
     DENSIFY_DEG,
     HierarchyReport,
@@ -34,6 +33,7 @@ from gridmgr.grid.units import (
     ring_area_m2,
     shoelace_m2,
 )
+from gridmgr.i18n import t
 
 PIECE_COLUMNS = ["cell", "unit_code", "area_m2", "whole", "geometry"]
 
@@ -45,7 +45,10 @@ def check_res(res: int | None) -> int:
     """Validate an H3 resolution for grids (7–12); ``None`` gives the default (10)."""
     if res is None:
         return settings.DEFAULT_RES
-    if not isinstance(res, int | np.integer) or not settings.MIN_RES <= int(res) <= settings.MAX_RES:
+    if (
+        not isinstance(res, int | np.integer)
+        or not settings.MIN_RES <= int(res) <= settings.MAX_RES
+    ):
         msg = t(
             f"res={res!r}：网格分辨率须为 {settings.MIN_RES} 到 {settings.MAX_RES} 的整数"
             "（10 级每格约 15,000 m²）",
@@ -91,11 +94,17 @@ def _polygonal_parts(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
     odd = np.flatnonzero((tid != 3) & (tid != 6))  # not Polygon / MultiPolygon
     for i in odd:  # rare: only collections / lines / points from touching boundaries
         parts = [p for p in shapely.get_parts(out[i]) if p.geom_type == "Polygon"]
-        out[i] = shapely.multipolygons(parts) if len(parts) > 1 else (parts[0] if parts else shapely.Polygon())
+        out[i] = (
+            shapely.multipolygons(parts)
+            if len(parts) > 1
+            else (parts[0] if parts else shapely.Polygon())
+        )
     return out
 
 
-def _unit_pieces(geom: shapely.Geometry, res: int) -> tuple[NDArray[np.uint64], NDArray[np.object_], NDArray[np.bool_]]:
+def _unit_pieces(
+    geom: shapely.Geometry, res: int
+) -> tuple[NDArray[np.uint64], NDArray[np.object_], NDArray[np.bool_]]:
     """Cells, piece geometries and whole flags for one unit polygon."""
     over = _h3.cells_from_geometry(geom, res=res, contain="overlap")
     full = _h3.cells_from_geometry(geom, res=res, contain="full")
@@ -263,7 +272,9 @@ def build_grid(
     return GridBuild(pieces=pieces, hierarchy=hierarchy, summary=summary)
 
 
-def center_rule_uncovered_m2(units: gpd.GeoDataFrame, *, res: int | None = None) -> dict[str, float]:
+def center_rule_uncovered_m2(
+    units: gpd.GeoDataFrame, *, res: int | None = None
+) -> dict[str, float]:
     """Area and cell count h3's default centre rule would leave uncovered (for comparison).
 
     Returns ``{"uncovered_area_m2", "cells_missing", "cells_center", "cells_overlap"}``: the unit

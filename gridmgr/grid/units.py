@@ -114,7 +114,12 @@ def ancestors(units: pd.DataFrame, code: str) -> list[str]:
     """Codes from the top of the hierarchy down to ``code`` (inclusive)."""
     parent = dict(zip(units["code"].astype(str), units["parent"], strict=True))
     if code not in parent:
-        raise UnitNotFoundError(t(f"单元 {code!r} 不存在；用 `gridmgr units` 查看单元代码", f"unit {code!r} does not exist; `gridmgr units` lists the codes"))
+        raise UnitNotFoundError(
+            t(
+                f"单元 {code!r} 不存在；用 `gridmgr units` 查看单元代码",
+                f"unit {code!r} does not exist; `gridmgr units` lists the codes",
+            )
+        )
     chain = [code]
     seen = {code}
     while (p := parent.get(chain[-1])) is not None and isinstance(p, str) and p in parent:
@@ -132,7 +137,12 @@ def descendants(units: pd.DataFrame, code: str) -> list[str]:
         if isinstance(p, str):
             children.setdefault(p, []).append(c)
     if code not in set(units["code"].astype(str)):
-        raise UnitNotFoundError(t(f"单元 {code!r} 不存在；用 `gridmgr units` 查看单元代码", f"unit {code!r} does not exist; `gridmgr units` lists the codes"))
+        raise UnitNotFoundError(
+            t(
+                f"单元 {code!r} 不存在；用 `gridmgr units` 查看单元代码",
+                f"unit {code!r} does not exist; `gridmgr units` lists the codes",
+            )
+        )
     out, stack = [], [code]
     while stack:
         c = stack.pop()
@@ -189,7 +199,9 @@ def _frame(rows: list[dict[str, object]], columns: list[str]) -> gpd.GeoDataFram
     return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
 
 
-def check_hierarchy(units: gpd.GeoDataFrame, *, min_area_m2: float = NOISE_AREA_M2) -> HierarchyReport:
+def check_hierarchy(
+    units: gpd.GeoDataFrame, *, min_area_m2: float = NOISE_AREA_M2
+) -> HierarchyReport:
     """Check that every parent is tiled by its children.
 
     For each unit with children: gap = parent − ⋃children, overlap = pairwise intersections of

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from gridmgr.io.layers import (
     CODE_FIELDS,
-    DepartmentTables,
-    Layers,
     NAME_FIELDS,
     PARENT_FIELDS,
+    DepartmentTables,
+    Layers,
     read_departments,
     read_key_places,
     read_layers,

@@ -31,9 +31,6 @@ import pandas as pd
 import pyproj
 import shapely
 
-from gridmgr.io import validate as v
-from gridmgr.io.crs import OffsetCRS, offset_suspicion, parse_crs, transform_geometries
-from gridmgr.io.readers import GCJ_PATTERN, Source, read_source, unreadable
 from gridmgr.errors import (
     CRSError,
     CRSSuspicionWarning,
@@ -44,6 +41,9 @@ from gridmgr.errors import (
     UnreadableFileError,
 )
 from gridmgr.i18n import t
+from gridmgr.io import validate as v
+from gridmgr.io.crs import OffsetCRS, offset_suspicion, parse_crs, transform_geometries
+from gridmgr.io.readers import GCJ_PATTERN, Source, read_source, unreadable
 from gridmgr.settings import EQUAL_AREA_CRS
 
 ObjArray = npt.NDArray[np.object_]
@@ -771,8 +771,13 @@ def read_layers(
     roads_path = _find_layer_file(d, "roads")
     roads = read_roads(roads_path, crs=crs) if roads_path is not None else None
     units = read_units(
-        units_path, repair=repair, reference=roads, crs=crs, code_field=code_field,
-        name_field=name_field, parent_field=parent_field,
+        units_path,
+        repair=repair,
+        reference=roads,
+        crs=crs,
+        code_field=code_field,
+        name_field=name_field,
+        parent_field=parent_field,
     )
     dep_path = d / "departments.json"
     kp_path = _find_layer_file(d, "key_places")

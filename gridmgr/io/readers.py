@@ -23,10 +23,10 @@ import pandas as pd
 import pyproj
 import shapely
 
-from gridmgr.io import validate as v
-from gridmgr.io.crs import OffsetCRS, parse_crs
 from gridmgr.errors import UnreadableFileError
 from gridmgr.i18n import t
+from gridmgr.io import validate as v
+from gridmgr.io.crs import OffsetCRS, parse_crs
 
 ObjArray = npt.NDArray[np.object_]
 PathLike = str | Path
@@ -151,7 +151,7 @@ def _geoms_from_geojson(geometries: Sequence[Any]) -> tuple[ObjArray, dict[int, 
         [v.dumps_geometry(g) if isinstance(g, dict) else None for g in geometries], dtype=object
     )
     out = np.full(len(texts), None, dtype=object)
-    present = np.flatnonzero(texts != None)
+    present = np.flatnonzero(np.not_equal(texts, None))
     errors: dict[int, str] = {}
     try:
         out[present] = shapely.from_geojson(texts[present], on_invalid="ignore")

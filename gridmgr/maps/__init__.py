@@ -7,7 +7,6 @@ Modules: :mod:`~gridmgr.maps.interactive` (leader, overview and plan maps),
 
 from __future__ import annotations
 
-from gridmgr.maps.leaflet import features_json
 from gridmgr.maps.interactive import (
     BASEMAPS,
     CATEGORY_STYLE,
@@ -30,6 +29,7 @@ from gridmgr.maps.interactive import (
     territories,
     territory_adjacency,
 )
+from gridmgr.maps.leaflet import features_json
 
 __all__ = [
     "features_json",

@@ -93,11 +93,15 @@ def use_cjk_font() -> tuple[str, ...]:
             font_manager.fontManager.addfont(str(path))
     names = {f.name for f in font_manager.fontManager.ttflist if f.fname in {str(p) for p in files}}
     preferred = [n for n in (SANS_FAMILY, SERIF_FAMILY) if n in names]
-    others = sorted(n for n in names if "CJK" in n and ("SC" in n or "Sans" in n) and n not in preferred)
+    others = sorted(
+        n for n in names if "CJK" in n and ("SC" in n or "Sans" in n) and n not in preferred
+    )
     chosen = preferred or others or sorted(names)
     if not chosen:
-        msg = (f"字体文件 {files[0]} 无法被 matplotlib 读取 / the font file {files[0]} could not be read "
-               "by matplotlib; reinstall fonts-noto-cjk or set GRIDMGR_CJK_FONT to another file")
+        msg = (
+            f"字体文件 {files[0]} 无法被 matplotlib 读取 / the font file {files[0]} could not be read "
+            "by matplotlib; reinstall fonts-noto-cjk or set GRIDMGR_CJK_FONT to another file"
+        )
         raise FontNotFoundError(msg)
     return (chosen[0], "DejaVu Sans")
 

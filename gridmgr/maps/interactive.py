@@ -43,6 +43,8 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
+from gridmgr.errors import InputError, InvalidFieldError
+from gridmgr.i18n import t
 from gridmgr.maps.leaflet import (
     _ASSET,
     _CSS,
@@ -57,8 +59,6 @@ from gridmgr.maps.leaflet import (
     features_json,
     render_page,
 )
-from gridmgr.errors import InputError, InvalidFieldError
-from gridmgr.i18n import t
 
 if TYPE_CHECKING:
     import folium
@@ -77,8 +77,18 @@ BASEMAPS = ("tianditu", "tianditu-img", "osm", "amap", "none")
 
 #: Qualitative palette for territories (≥ 5 colours; red is kept for gaps).
 PALETTE = (
-    "#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#edc948", "#76b7b2", "#9c755f", "#ff9da7",
-    "#2f4b7c", "#a0cbe8", "#8cd17d", "#bab0ac",
+    "#4e79a7",
+    "#f28e2b",
+    "#59a14f",
+    "#b07aa1",
+    "#edc948",
+    "#76b7b2",
+    "#9c755f",
+    "#ff9da7",
+    "#2f4b7c",
+    "#a0cbe8",
+    "#8cd17d",
+    "#bab0ac",
 )
 GAP_COLOUR = "#d62728"
 FALLBACK_COLOUR = "#f4a261"
@@ -100,7 +110,6 @@ CATEGORY_STYLE: dict[str, tuple[str, str]] = {
     "construction_site": ("工", "#f4a261"),
     "transport_hub": ("交", "#264653"),
 }
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -128,12 +137,21 @@ def _gcj(geoms: npt.ArrayLike) -> npt.NDArray[np.object_]:
 def resolve_basemap(basemap: str | None) -> tuple[str, str | None]:
     """The basemap actually used and a note for the user (Tianditu without a key → OSM)."""
     name = (basemap or "tianditu").lower()
-    aliases = {"gaode": "amap", "高德": "amap", "天地图": "tianditu", "tianditu-vec": "tianditu",
-               "img": "tianditu-img", "openstreetmap": "osm", "blank": "none"}
+    aliases = {
+        "gaode": "amap",
+        "高德": "amap",
+        "天地图": "tianditu",
+        "tianditu-vec": "tianditu",
+        "img": "tianditu-img",
+        "openstreetmap": "osm",
+        "blank": "none",
+    }
     name = aliases.get(name, name)
     if name not in BASEMAPS:
-        msg = t(f"底图 {basemap!r} 未知；可选 {', '.join(BASEMAPS)}",
-                f"unknown basemap {basemap!r}; choose one of {', '.join(BASEMAPS)}")
+        msg = t(
+            f"底图 {basemap!r} 未知；可选 {', '.join(BASEMAPS)}",
+            f"unknown basemap {basemap!r}; choose one of {', '.join(BASEMAPS)}",
+        )
         raise InputError(msg)
     if name.startswith("tianditu") and not os.environ.get(TIANDITU_KEY_ENV):
         return "osm", t(
@@ -156,28 +174,54 @@ def _new_map(bounds: Sequence[float], basemap: str | None, title: str) -> tuple[
 
     name, note = resolve_basemap(basemap)
     minx, miny, maxx, maxy = (float(v) for v in bounds)
-    m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], tiles=None,
-                   control_scale=False, zoom_start=13, max_zoom=19)
+    m = folium.Map(
+        location=[(miny + maxy) / 2, (minx + maxx) / 2],
+        tiles=None,
+        control_scale=False,
+        zoom_start=13,
+        max_zoom=19,
+    )
     m.default_js = [(k, _ASSET + v) for k, v in _JS.items() if k in ("leaflet", "gridmgr")]
-    m.default_css = [(k, _ASSET + v) for k, v in _CSS.items() if k in ("leaflet_css", "gridmgr_css")]
+    m.default_css = [
+        (k, _ASSET + v) for k, v in _CSS.items() if k in ("leaflet_css", "gridmgr_css")
+    ]
     shift = _identity
     if name.startswith("tianditu"):
         key = os.environ.get(TIANDITU_KEY_ENV, "")
         base, anno = ("vec", "cva") if name == "tianditu" else ("img", "cia")
         attr = "&copy; 天地图 Tianditu (国家地理信息公共服务平台) GS(2024)0568号"
-        folium.TileLayer(_tianditu(base, key), attr=attr, name=t("天地图", "Tianditu"),
-                         subdomains="01234567", max_zoom=18).add_to(m)
-        folium.TileLayer(_tianditu(anno, key), attr=attr, name=t("天地图注记", "Tianditu labels"),
-                         subdomains="01234567", overlay=True, control=False, max_zoom=18).add_to(m)
+        folium.TileLayer(
+            _tianditu(base, key),
+            attr=attr,
+            name=t("天地图", "Tianditu"),
+            subdomains="01234567",
+            max_zoom=18,
+        ).add_to(m)
+        folium.TileLayer(
+            _tianditu(anno, key),
+            attr=attr,
+            name=t("天地图注记", "Tianditu labels"),
+            subdomains="01234567",
+            overlay=True,
+            control=False,
+            max_zoom=18,
+        ).add_to(m)
     elif name == "osm":
-        folium.TileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-                         attr="&copy; OpenStreetMap contributors",
-                         name="OpenStreetMap", max_zoom=19).add_to(m)
+        folium.TileLayer(
+            "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+            attr="&copy; OpenStreetMap contributors",
+            name="OpenStreetMap",
+            max_zoom=19,
+        ).add_to(m)
     elif name == "amap":
         folium.TileLayer(
             "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
-            "&x={x}&y={y}&z={z}", attr="&copy; 高德地图 AutoNavi", name=t("高德地图", "Amap"),
-            subdomains="1234", max_zoom=18).add_to(m)
+            "&x={x}&y={y}&z={z}",
+            attr="&copy; 高德地图 AutoNavi",
+            name=t("高德地图", "Amap"),
+            subdomains="1234",
+            max_zoom=18,
+        ).add_to(m)
         shift = _gcj
     lo = shift(np.asarray([shapely.Point(minx, miny), shapely.Point(maxx, maxy)], dtype=object))
     m.fit_bounds([[lo[0].y, lo[0].x], [lo[1].y, lo[1].x]])
@@ -190,8 +234,10 @@ def _finish(m: folium.Map, legend_html: str) -> None:
     from folium import plugins
 
     fs = plugins.Fullscreen(  # type: ignore[no-untyped-call]
-       position="topleft", title=t("全屏", "Full screen"),
-                            title_cancel=t("退出全屏", "Exit full screen"))
+        position="topleft",
+        title=t("全屏", "Full screen"),
+        title_cancel=t("退出全屏", "Exit full screen"),
+    )
     fs.default_js = [("fullscreen", _ASSET + _JS["fullscreen"])]
     fs.default_css = [("fullscreen_css", _ASSET + _CSS["fullscreen_css"])]
     fs.add_to(m)
@@ -233,8 +279,11 @@ def _geoms(frame: gpd.GeoDataFrame | None) -> npt.NDArray[np.object_]:
 def _lookup(frame: pd.DataFrame | None, key: str, value: str) -> dict[str, str]:
     if frame is None or len(frame) == 0 or key not in frame.columns or value not in frame.columns:
         return {}
-    return {str(k): str(v) for k, v in zip(frame[key], frame[value], strict=True)
-            if v is not None and not (isinstance(v, float) and np.isnan(v))}
+    return {
+        str(k): str(v)
+        for k, v in zip(frame[key], frame[value], strict=True)
+        if v is not None and not (isinstance(v, float) and np.isnan(v))
+    }
 
 
 def _bounds(*arrays: npt.NDArray[np.object_]) -> tuple[float, float, float, float]:
@@ -266,7 +315,9 @@ def _metric_simplify(geoms: npt.NDArray[np.object_], tolerance_m: float) -> npt.
     try:
         simp = np.asarray(shapely.coverage_simplify(metric, tolerance_m), dtype=object)
     except (shapely.errors.GEOSException, AttributeError):  # pragma: no cover - old GEOS
-        simp = np.asarray(shapely.simplify(metric, tolerance_m, preserve_topology=True), dtype=object)
+        simp = np.asarray(
+            shapely.simplify(metric, tolerance_m, preserve_topology=True), dtype=object
+        )
     return proj.geoms_to_lonlat(simp)
 
 
@@ -339,13 +390,16 @@ def _category_style(category: str, categories: pd.DataFrame | None) -> tuple[str
     return _html_text(glyph), colour, label
 
 
-def _legend_item_swatch(colour: str, label: str, *, line: bool = False, dashed: bool = False,
-                        fill_opacity: float = 0.5) -> str:
+def _legend_item_swatch(
+    colour: str, label: str, *, line: bool = False, dashed: bool = False, fill_opacity: float = 0.5
+) -> str:
     if line:
         style = f"border-top-color:{colour};border-top-style:{'dashed' if dashed else 'solid'}"
         return f'<div><i class="gm-line" style="{style}"></i>{_html_text(label)}</div>'
-    return (f'<div><i style="background:{colour};opacity:{fill_opacity};'
-            f'border:1px solid {colour}"></i>{_html_text(label)}</div>')
+    return (
+        f'<div><i style="background:{colour};opacity:{fill_opacity};'
+        f'border:1px solid {colour}"></i>{_html_text(label)}</div>'
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -396,42 +450,61 @@ def leader_map(
     import geopandas as gpd  # noqa: F401  (frames are geopandas objects)
 
     if territory_pieces is None or "geometry" not in getattr(territory_pieces, "columns", []):
-        raise InvalidFieldError(t("领导地图需要地块图层（含 geometry 列）",
-                                  "a leader map needs the pieces GeoDataFrame (with geometry)"))
+        raise InvalidFieldError(
+            t(
+                "领导地图需要地块图层（含 geometry 列）",
+                "a leader map needs the pieces GeoDataFrame (with geometry)",
+            )
+        )
     pg = _geoms(territory_pieces)
     kg = _geoms(key_places)
     lname = str((leader or {}).get("name") or (leader or {}).get("id") or "")
-    title = t(f"{lname} 巡查地图" if lname else "巡查地图",
-              f"Patrol map — {lname}" if lname else "Patrol map")
-    route_geoms = np.asarray(list(route.legs), dtype=object) if route is not None else np.empty(0, object)
+    title = t(
+        f"{lname} 巡查地图" if lname else "巡查地图",
+        f"Patrol map — {lname}" if lname else "Patrol map",
+    )
+    route_geoms = (
+        np.asarray(list(route.legs), dtype=object) if route is not None else np.empty(0, object)
+    )
     m, base = _new_map(_bounds(pg, kg, route_geoms), basemap, title)
     Vector = _vector_layer_class()
 
     # territory outline
     outline = _dissolve(pg)
-    Vector(features_json(base.shift([outline])), name=t("辖区边界", "Territory outline"),
-           style={"color": "#c1121f", "weight": 3, "fill": False}).add_to(m)
+    Vector(
+        features_json(base.shift([outline])),
+        name=t("辖区边界", "Territory outline"),
+        style={"color": "#c1121f", "weight": 3, "fill": False},
+    ).add_to(m)
     # pieces, one layer
     area = territory_pieces["area_m2"].to_numpy() if "area_m2" in territory_pieces.columns else None
     from gridmgr.patrol.route import _piece_ids
 
     # users know pieces by their H3 cell (the store id is internal)
-    ids = (territory_pieces["cell"].astype(str).tolist() if "cell" in territory_pieces.columns
-           else _piece_ids(territory_pieces))
+    ids = (
+        territory_pieces["cell"].astype(str).tolist()
+        if "cell" in territory_pieces.columns
+        else _piece_ids(territory_pieces)
+    )
     tips = [_html_text(i) for i in ids]
     if area is not None:
         tips = [f"{tp} · {a / 1e4:.2f} {t('公顷', 'ha')}" for tp, a in zip(tips, area, strict=True)]
     # pieces held as the community's territorial default (属地兜底) are tinted
-    fallback = (territory_pieces["fallback"].fillna(False).astype(bool).to_numpy()
-                if "fallback" in territory_pieces.columns else np.zeros(len(pg), dtype=bool))
+    fallback = (
+        territory_pieces["fallback"].fillna(False).astype(bool).to_numpy()
+        if "fallback" in territory_pieces.columns
+        else np.zeros(len(pg), dtype=bool)
+    )
     fb_style = {"fillColor": FALLBACK_COLOUR, "fillOpacity": 0.3}
     fb_tip = _html_text(t("（属地兜底）", " (territorial default)"))
     tips = [f"{tp}{fb_tip}" if fb else tp for tp, fb in zip(tips, fallback, strict=True)]
-    Vector(features_json(base.shift(pg), {"_t": tips,
-                                          "_s": [fb_style if fb else None for fb in fallback]}),
-           name=t("地块", "Pieces"),
-           style={"color": "#457b9d", "weight": 1, "fillColor": "#a8dadc", "fillOpacity": 0.15}
-           ).add_to(m)
+    Vector(
+        features_json(
+            base.shift(pg), {"_t": tips, "_s": [fb_style if fb else None for fb in fallback]}
+        ),
+        name=t("地块", "Pieces"),
+        style={"color": "#457b9d", "weight": 1, "fillColor": "#a8dadc", "fillOpacity": 0.15},
+    ).add_to(m)
 
     legend = [f"<h4>{_html_text(title)}</h4>"]
     n_area = float(np.sum(area)) if area is not None else None
@@ -442,9 +515,15 @@ def leader_map(
     legend.append(_legend_item_swatch("#c1121f", t("辖区边界", "territory outline"), line=True))
     legend.append(_legend_item_swatch("#457b9d", t("地块", "piece"), fill_opacity=0.3))
     if fallback.any():
-        legend.append(_legend_item_swatch(
-            FALLBACK_COLOUR, t(f"属地兜底地块 {int(fallback.sum())} 块",
-                               f"{int(fallback.sum())} pieces held as territorial default")))
+        legend.append(
+            _legend_item_swatch(
+                FALLBACK_COLOUR,
+                t(
+                    f"属地兜底地块 {int(fallback.sum())} 块",
+                    f"{int(fallback.sum())} pieces held as territorial default",
+                ),
+            )
+        )
     if base.note:
         legend.append(f'<div class="gm-note">{_html_text(base.note)}</div>')
 
@@ -461,8 +540,12 @@ def leader_map(
 
 
 def _key_place_layer(
-    m: folium.Map, Vector: type, key_places: gpd.GeoDataFrame, base: _Base,
-    categories: pd.DataFrame | None, departments: pd.DataFrame | None,
+    m: folium.Map,
+    Vector: type,
+    key_places: gpd.GeoDataFrame,
+    base: _Base,
+    categories: pd.DataFrame | None,
+    departments: pd.DataFrame | None,
     leaders: pd.DataFrame | None,
 ) -> list[str]:
     from gridmgr.patrol.route import _inner_points
@@ -484,15 +567,26 @@ def _key_place_layer(
         glyph, colour, label = _category_style(cat, categories)
         dept = depts[i] if depts[i] else cat_dept.get(cat)
         pl = pls[i]
-        pl_text = (f"{leader_name.get(str(pl), '')} ({pl})" if pl and str(pl) != "nan"
-                   else t("未落实", "none"))
-        popups.append(_popup_table(str(names[i] or codes[i] or ""), [
-            (t("编码", "Code"), codes[i]),
-            (t("类别", "Category"), label),
-            (t("行管部门", "Department"), dept_name.get(str(dept), dept) if dept else t("未明确", "none")),
-            (t("包保领导", "Package leader"), pl_text),
-            (t("地址", "Address"), addrs[i]),
-        ]))
+        pl_text = (
+            f"{leader_name.get(str(pl), '')} ({pl})"
+            if pl and str(pl) != "nan"
+            else t("未落实", "none")
+        )
+        popups.append(
+            _popup_table(
+                str(names[i] or codes[i] or ""),
+                [
+                    (t("编码", "Code"), codes[i]),
+                    (t("类别", "Category"), label),
+                    (
+                        t("行管部门", "Department"),
+                        dept_name.get(str(dept), dept) if dept else t("未明确", "none"),
+                    ),
+                    (t("包保领导", "Package leader"), pl_text),
+                    (t("地址", "Address"), addrs[i]),
+                ],
+            )
+        )
         glyphs.append(glyph)
         colours.append(colour)
         labels.append(_esc(names[i]))
@@ -507,15 +601,25 @@ def _key_place_layer(
         + [None] * len(pts),
         "_t": [x for x, k in zip(labels, polys, strict=True) if k] + labels,
     }
-    Vector(features_json(base.shift(all_geoms), props), name=t("重点点位", "Key places"),
-           style={"weight": 2, "fillOpacity": 0.2}, points="badge",
-           tooltip={"direction": "top", "offset": [0, -12]}).add_to(m)
-    legend = [(f"<div style='margin-top:4px'><b>{_html_text(t('重点点位', 'Key places'))}"
-               f" ({len(kp)})</b></div>")]
+    Vector(
+        features_json(base.shift(all_geoms), props),
+        name=t("重点点位", "Key places"),
+        style={"weight": 2, "fillOpacity": 0.2},
+        points="badge",
+        tooltip={"direction": "top", "offset": [0, -12]},
+    ).add_to(m)
+    legend = [
+        (
+            f"<div style='margin-top:4px'><b>{_html_text(t('重点点位', 'Key places'))}"
+            f" ({len(kp)})</b></div>"
+        )
+    ]
     for cat in dict.fromkeys(cats):
         glyph, colour, label = _category_style(cat, categories)
-        legend.append(f'<div><span class="gm-badge"><span style="background:{colour}">{glyph}'
-                      f"</span></span>{_html_text(label)} × {cats.count(cat)}</div>")
+        legend.append(
+            f'<div><span class="gm-badge"><span style="background:{colour}">{glyph}'
+            f"</span></span>{_html_text(label)} × {cats.count(cat)}</div>"
+        )
     return legend
 
 
@@ -524,8 +628,11 @@ def _route_layers(m: folium.Map, Vector: type, route: PatrolRoute, base: _Base) 
     style = {"color": ROUTE_COLOUR, "weight": 3, "opacity": 0.85}
     if not route.follows_roads:
         style["dashArray"] = "6 5"
-    Vector(features_json(base.shift([line]), {"_t": [_html_text(t("巡查路线", "patrol route"))]}),
-           name=t("巡查路线", "Patrol route"), style=style).add_to(m)
+    Vector(
+        features_json(base.shift([line]), {"_t": [_html_text(t("巡查路线", "patrol route"))]}),
+        name=t("巡查路线", "Patrol route"),
+        style=style,
+    ).add_to(m)
     lon = [route.start[0]] + [s.lon for s in route.stops]
     lat = [route.start[1]] + [s.lat for s in route.stops]
     pts = shapely.points(lon, lat)
@@ -533,16 +640,34 @@ def _route_layers(m: folium.Map, Vector: type, route: PatrolRoute, base: _Base) 
     # pieces are numbered only (their ids are on the pieces layer); key places are named
     tips = [_html_text(t("起点/终点", "start/end") if route.closed else t("起点", "start"))] + [
         _html_text(f"{s.order}. {kind_label[s.kind]} {s.name or s.id}")
-        if s.kind == "key_place" else None for s in route.stops
+        if s.kind == "key_place"
+        else None
+        for s in route.stops
     ]
     # key-place stops are labelled beside their badge so that both stay visible
     is_kp = [None] + [1 if s.kind == "key_place" else None for s in route.stops]
-    Vector(features_json(base.shift(pts), {"n": list(range(len(pts))), "_t": tips, "k": is_kp,
-                                           "_g": [_html_text(t("起", "S"))] + [None] * (len(pts) - 1)}),
-           name=t("巡查顺序", "Stop numbers"), style={}, points="stop").add_to(m)
-    mode = (t(f"沿道路步行（{sum(route.leg_on_road)}/{len(route.legs)} 段沿路）",
-              f"along roads ({sum(route.leg_on_road)}/{len(route.legs)} legs on roads)")
-            if route.follows_roads else t("直线距离（未提供道路图层）", "straight lines (no road layer)"))
+    Vector(
+        features_json(
+            base.shift(pts),
+            {
+                "n": list(range(len(pts))),
+                "_t": tips,
+                "k": is_kp,
+                "_g": [_html_text(t("起", "S"))] + [None] * (len(pts) - 1),
+            },
+        ),
+        name=t("巡查顺序", "Stop numbers"),
+        style={},
+        points="stop",
+    ).add_to(m)
+    mode = (
+        t(
+            f"沿道路步行（{sum(route.leg_on_road)}/{len(route.legs)} 段沿路）",
+            f"along roads ({sum(route.leg_on_road)}/{len(route.legs)} legs on roads)",
+        )
+        if route.follows_roads
+        else t("直线距离（未提供道路图层）", "straight lines (no road layer)")
+    )
     hours = route.walking_time_s / 3600
     summary = t(
         f"路线 {route.length_m / 1000:.2f} 公里，步行约 {hours * 60:.0f} 分钟"
@@ -551,7 +676,9 @@ def _route_layers(m: folium.Map, Vector: type, route: PatrolRoute, base: _Base) 
         f"({route.walking_speed_kmh:g} km/h), {len(route.stops)} stops",
     )
     out = [
-        "<div style='margin-top:4px'><b>" + _html_text(t("巡查路线", "Patrol route")) + "</b></div>",
+        "<div style='margin-top:4px'><b>"
+        + _html_text(t("巡查路线", "Patrol route"))
+        + "</b></div>",
         _legend_item_swatch(ROUTE_COLOUR, mode, line=True, dashed=not route.follows_roads),
         f"<div>{_html_text(summary)}</div>",
     ]
@@ -575,8 +702,12 @@ def territories(
     import geopandas as gpd
 
     if by not in pieces.columns:
-        raise InvalidFieldError(t(f"地块图层缺少 {by!r} 列，无法按责任人合并",
-                                  f"pieces have no {by!r} column to dissolve by"))
+        raise InvalidFieldError(
+            t(
+                f"地块图层缺少 {by!r} 列，无法按责任人合并",
+                f"pieces have no {by!r} column to dissolve by",
+            )
+        )
     keys = pieces[by].astype("string").fillna("\0none")
     codes, uniq = pd.factorize(keys, sort=True)
     geoms = np.asarray(pieces.geometry.values, dtype=object)
@@ -585,8 +716,9 @@ def territories(
     groups = np.split(order, splits) if len(order) else []
     merged = np.asarray([_dissolve(geoms[g]) for g in groups], dtype=object)
     merged = _metric_simplify(merged, simplify_m)
-    out = pd.DataFrame({by: [None if u == "\0none" else str(u) for u in uniq],
-                        "pieces": [len(g) for g in groups]})
+    out = pd.DataFrame(
+        {by: [None if u == "\0none" else str(u) for u in uniq], "pieces": [len(g) for g in groups]}
+    )
     if "area_m2" in pieces.columns:
         a = pieces["area_m2"].to_numpy()
         out["area_m2"] = [float(a[g].sum()) for g in groups]
@@ -623,8 +755,15 @@ def overview_map(
     basemap
         One of :data:`BASEMAPS`.
     """
-    m, _, legend = _overview_parts(units, pieces_with_leaders, gaps, leaders=leaders,
-                                   basemap=basemap, simplify_m=simplify_m, title=title)
+    m, _, legend = _overview_parts(
+        units,
+        pieces_with_leaders,
+        gaps,
+        leaders=leaders,
+        basemap=basemap,
+        simplify_m=simplify_m,
+        title=title,
+    )
     _finish(m, "".join(legend))
     return m
 
@@ -659,26 +798,47 @@ def _overview_parts(
         fill = [palette_colour(int(c)) if c >= 0 else GAP_COLOUR for c in colours]
         ids = terr["leader_id"].tolist()
         area = terr["area_m2"].tolist() if "area_m2" in terr.columns else [None] * len(terr)
-        labels = [_html_text(names.get(str(i), str(i))) if i is not None
-                  else _html_text(t("未分配", "unassigned")) for i in ids]
-        popups = [
-            _popup_table(names.get(str(i), str(i)) if i is not None else t("未分配", "unassigned"), [
-                (t("领导编号", "Leader id"), i),
-                (t("地块数", "Pieces"), n),
-                (t("面积（公顷）", "Area (ha)"), None if a is None else f"{a / 1e4:.1f}"),
-            ]) for i, n, a in zip(ids, terr["pieces"], area, strict=True)
+        labels = [
+            _html_text(names.get(str(i), str(i)))
+            if i is not None
+            else _html_text(t("未分配", "unassigned"))
+            for i in ids
         ]
-        styles = [{"fillColor": f, "color": "#333" if i is not None else GAP_COLOUR,
-                   "fillOpacity": 0.45 if i is not None else 0.6} for f, i in zip(fill, ids, strict=True)]
-        Vector(features_json(base.shift(tg), {"_s": styles, "_t": labels, "_p": popups}),
-               name=t("责任区", "Territories"), style={"weight": 1, "opacity": 0.8}).add_to(m)
-        legend.append(f"<div><b>{_html_text(t('责任区', 'Territories'))} ({int(assigned.sum())})</b></div>")
+        popups = [
+            _popup_table(
+                names.get(str(i), str(i)) if i is not None else t("未分配", "unassigned"),
+                [
+                    (t("领导编号", "Leader id"), i),
+                    (t("地块数", "Pieces"), n),
+                    (t("面积（公顷）", "Area (ha)"), None if a is None else f"{a / 1e4:.1f}"),
+                ],
+            )
+            for i, n, a in zip(ids, terr["pieces"], area, strict=True)
+        ]
+        styles = [
+            {
+                "fillColor": f,
+                "color": "#333" if i is not None else GAP_COLOUR,
+                "fillOpacity": 0.45 if i is not None else 0.6,
+            }
+            for f, i in zip(fill, ids, strict=True)
+        ]
+        Vector(
+            features_json(base.shift(tg), {"_s": styles, "_t": labels, "_p": popups}),
+            name=t("责任区", "Territories"),
+            style={"weight": 1, "opacity": 0.8},
+        ).add_to(m)
+        legend.append(
+            f"<div><b>{_html_text(t('责任区', 'Territories'))} ({int(assigned.sum())})</b></div>"
+        )
         for f, lab, i in sorted(zip(fill, labels, ids, strict=True), key=lambda x: x[1])[:60]:
             if i is not None:
                 legend.append(f'<div><i style="background:{f};opacity:.6"></i>{lab}</div>')
         if (~assigned).any():
-            legend.append(f'<div><i style="background:{GAP_COLOUR}"></i>'
-                          f"{_html_text(t('未分配地块（盲点）', 'unassigned pieces (blind spot)'))}</div>")
+            legend.append(
+                f'<div><i style="background:{GAP_COLOUR}"></i>'
+                f"{_html_text(t('未分配地块（盲点）', 'unassigned pieces (blind spot)'))}</div>"
+            )
 
     # units outlined
     if len(ug):
@@ -690,23 +850,34 @@ def _overview_parts(
         uname = units["name"].tolist() if "name" in units.columns else ucode
         from gridmgr.i18n import level_label
 
-        tips = [f"{_esc(n)} ({_esc(c)}) · {_html_text(level_label(lv))}"
-                for n, c, lv in zip(uname, ucode, level, strict=True)]
-        Vector(features_json(base.shift(shapely.boundary(ug)), {"_s": styles, "_t": tips}),
-               name=t("行政单元", "Units"), style={"color": "#111", "opacity": 0.9}).add_to(m)
-        legend.append(_legend_item_swatch("#111", t("街道/社区边界", "street/community borders"),
-                                          line=True))
+        tips = [
+            f"{_esc(n)} ({_esc(c)}) · {_html_text(level_label(lv))}"
+            for n, c, lv in zip(uname, ucode, level, strict=True)
+        ]
+        Vector(
+            features_json(base.shift(shapely.boundary(ug)), {"_s": styles, "_t": tips}),
+            name=t("行政单元", "Units"),
+            style={"color": "#111", "opacity": 0.9},
+        ).add_to(m)
+        legend.append(
+            _legend_item_swatch("#111", t("街道/社区边界", "street/community borders"), line=True)
+        )
 
     if gaps is not None and len(gaps):
         legend += _gap_layer(m, Vector, gaps, base, names)
     return m, base, legend
 
 
-def _gap_layer(m: folium.Map, Vector: type, gaps: gpd.GeoDataFrame, base: _Base,
-               names: Mapping[str, str]) -> list[str]:
+def _gap_layer(
+    m: folium.Map, Vector: type, gaps: gpd.GeoDataFrame, base: _Base, names: Mapping[str, str]
+) -> list[str]:
     if "kind" not in gaps.columns:
-        raise InvalidFieldError(t("缺口图层缺少 kind 列（如 coverage 报告的 findings_frame()）",
-                                  "the gaps frame needs a 'kind' column (e.g. findings_frame())"))
+        raise InvalidFieldError(
+            t(
+                "缺口图层缺少 kind 列（如 coverage 报告的 findings_frame()）",
+                "the gaps frame needs a 'kind' column (e.g. findings_frame())",
+            )
+        )
     gg = _geoms(gaps)
     kinds = gaps["kind"].astype(str).tolist()
     lab_col = "label_zh" if t("zh", "en") == "zh" else "label_en"
@@ -715,30 +886,55 @@ def _gap_layer(m: folium.Map, Vector: type, gaps: gpd.GeoDataFrame, base: _Base,
     def col(c: str) -> list[Any]:
         return list(gaps[c].tolist()) if c in gaps.columns else [None] * len(gaps)
 
-    area, unit, leader, place = col("area_m2"), col("unit_code"), col("leader_id"), col("place_code")
+    area, unit, leader, place = (
+        col("area_m2"),
+        col("unit_code"),
+        col("leader_id"),
+        col("place_code"),
+    )
     popups = [
-        _popup_table(lab or k, [
-            (t("类型", "Kind"), k),
-            (t("单元", "Unit"), u),
-            (t("责任人", "Leader"), names.get(str(ld), ld) if ld else None),
-            (t("点位", "Place"), p),
-            (t("面积（平方米）", "Area (m²)"), None if a is None or pd.isna(a) else f"{a:,.0f}"),
-        ]) for k, lab, a, u, ld, p in zip(kinds, labels, area, unit, leader, place, strict=True)
+        _popup_table(
+            lab or k,
+            [
+                (t("类型", "Kind"), k),
+                (t("单元", "Unit"), u),
+                (t("责任人", "Leader"), names.get(str(ld), ld) if ld else None),
+                (t("点位", "Place"), p),
+                (
+                    t("面积（平方米）", "Area (m²)"),
+                    None if a is None or pd.isna(a) else f"{a:,.0f}",
+                ),
+            ],
+        )
+        for k, lab, a, u, ld, p in zip(kinds, labels, area, unit, leader, place, strict=True)
     ]
     from gridmgr.patrol.route import _inner_points
 
     # points (key places) get a red ring; areas a red dashed outline
     is_pt = shapely.get_type_id(gg) == 0
     geoms = np.where(is_pt, shapely.buffer(_inner_points(gg), 0.0004), gg)
-    Vector(features_json(base.shift(geoms), {"_p": popups, "_t": [_esc(x) for x in labels]}),
-           name=t("覆盖缺口", "Coverage gaps"),
-           style={"color": GAP_COLOUR, "weight": 2.5, "dashArray": "5 3", "fillColor": GAP_COLOUR,
-                  "fillOpacity": 0.35}).add_to(m)
-    out = [(f"<div style='margin-top:4px'><b>{_html_text(t('覆盖缺口', 'Coverage gaps'))}"
-            f" ({len(gaps)})</b></div>")]
+    Vector(
+        features_json(base.shift(geoms), {"_p": popups, "_t": [_esc(x) for x in labels]}),
+        name=t("覆盖缺口", "Coverage gaps"),
+        style={
+            "color": GAP_COLOUR,
+            "weight": 2.5,
+            "dashArray": "5 3",
+            "fillColor": GAP_COLOUR,
+            "fillOpacity": 0.35,
+        },
+    ).add_to(m)
+    out = [
+        (
+            f"<div style='margin-top:4px'><b>{_html_text(t('覆盖缺口', 'Coverage gaps'))}"
+            f" ({len(gaps)})</b></div>"
+        )
+    ]
     for lab in dict.fromkeys(labels):
-        out.append(f'<div><i style="background:{GAP_COLOUR};opacity:.5;border:1px dashed '
-                   f'{GAP_COLOUR}"></i>{_esc(lab)}</div>')
+        out.append(
+            f'<div><i style="background:{GAP_COLOUR};opacity:.5;border:1px dashed '
+            f'{GAP_COLOUR}"></i>{_esc(lab)}</div>'
+        )
     return out
 
 
@@ -782,11 +978,16 @@ def plan_diff_map(
     elif "cell" in mv.columns and "cell" in pieces.columns:
         key_p, key_m = pieces["cell"].astype(str), mv["cell"].astype(str)
     else:
-        raise InvalidFieldError(t("调整记录需要 piece_id（地块有 id 列）或 cell",
-                                  "moves need piece_id (pieces with id) or cell"))
+        raise InvalidFieldError(
+            t(
+                "调整记录需要 piece_id（地块有 id 列）或 cell",
+                "moves need piece_id (pieces with id) or cell",
+            )
+        )
     # a cell names every piece of that cell (as in Store.apply_changes)
     pairs = pd.DataFrame({"k": key_m.to_numpy(), "move": np.arange(len(mv))}).merge(
-        pd.DataFrame({"k": key_p.to_numpy(), "piece": np.arange(len(pieces))}), on="k")
+        pd.DataFrame({"k": key_p.to_numpy(), "piece": np.arange(len(pieces))}), on="k"
+    )
     hit = mv.index.isin(mv.index[pairs["move"].unique()]) if len(pairs) else np.zeros(len(mv), bool)
     idx = pairs["piece"].to_numpy()
     mrow = pairs["move"].to_numpy()
@@ -796,30 +997,42 @@ def plan_diff_map(
     after["leader_id"] = lid
     names = _lookup(leaders, "id", "name")
     title = title or t("调整方案对比图", "Plan diff")
-    m, base, legend = _overview_parts(after.iloc[:0], after, None, leaders=leaders,
-                                      basemap=basemap, simplify_m=0.0, title=title)
+    m, base, legend = _overview_parts(
+        after.iloc[:0], after, None, leaders=leaders, basemap=basemap, simplify_m=0.0, title=title
+    )
     from gridmgr.patrol.route import _piece_ids
 
     Vector = _vector_layer_class()
     moved = np.asarray(pieces.geometry.values, dtype=object)[idx]
     frm = mv["from_leader"].to_numpy()[mrow].tolist()
     to = mv["to_leader"].to_numpy()[mrow].tolist()
-    tips = [f"{_esc(names.get(str(a), a) if a else t('未分配', 'unassigned'))} → "
-            f"{_esc(names.get(str(b), b) if b else t('未分配', 'unassigned'))}"
-            for a, b in zip(frm, to, strict=True)]
+    tips = [
+        f"{_esc(names.get(str(a), a) if a else t('未分配', 'unassigned'))} → "
+        f"{_esc(names.get(str(b), b) if b else t('未分配', 'unassigned'))}"
+        for a, b in zip(frm, to, strict=True)
+    ]
     pid = np.asarray(_piece_ids(pieces), dtype=object)[idx]  # _popup_table escapes values
-    popups = [_popup_table(t("调整地块", "Moved piece"), [(t("地块", "Piece"), p),
-                                                        (t("调整", "Move"), html.unescape(tp))])
-              for p, tp in zip(pid, tips, strict=True)]
-    Vector(features_json(base.shift(moved), {"_t": tips, "_p": popups}),
-           name=t("调整的地块", "Moved pieces"),
-           style={"color": "#000", "weight": 2, "fillColor": "#ffd166", "fillOpacity": 0.8}
-           ).add_to(m)
-    legend.append(f'<div><i style="background:#ffd166;border:2px solid #000"></i>'
-                  f'{_html_text(t("调整的地块", "moved pieces"))} ({len(moved)})</div>')
+    popups = [
+        _popup_table(
+            t("调整地块", "Moved piece"),
+            [(t("地块", "Piece"), p), (t("调整", "Move"), html.unescape(tp))],
+        )
+        for p, tp in zip(pid, tips, strict=True)
+    ]
+    Vector(
+        features_json(base.shift(moved), {"_t": tips, "_p": popups}),
+        name=t("调整的地块", "Moved pieces"),
+        style={"color": "#000", "weight": 2, "fillColor": "#ffd166", "fillOpacity": 0.8},
+    ).add_to(m)
+    legend.append(
+        f'<div><i style="background:#ffd166;border:2px solid #000"></i>'
+        f"{_html_text(t('调整的地块', 'moved pieces'))} ({len(moved)})</div>"
+    )
     hit = np.asarray(hit, dtype=bool)
     if (~hit).any():
-        legend.append(f'<div class="gm-note">{_html_text(t(f"{int((~hit).sum())} 条调整记录的地块已不存在", f"{int((~hit).sum())} moves name pieces that no longer exist"))}</div>')
+        legend.append(
+            f'<div class="gm-note">{_html_text(t(f"{int((~hit).sum())} 条调整记录的地块已不存在", f"{int((~hit).sum())} moves name pieces that no longer exist"))}</div>'
+        )
     _finish(m, "".join(legend))
     return m
 
@@ -842,13 +1055,22 @@ def leader_map_from_store(
 
     pieces, places, leader = leader_frames_from_store(store, leader_id)
     if len(pieces) == 0 and len(places) == 0:
-        msg = t(f"领导 {leader_id} 名下没有地块和重点点位，无法生成巡查地图",
-                f"leader {leader_id} has no pieces and no key places: nothing to map")
+        msg = t(
+            f"领导 {leader_id} 名下没有地块和重点点位，无法生成巡查地图",
+            f"leader {leader_id} has no pieces and no key places: nothing to map",
+        )
         raise InputError(msg)
     route = patrol_route(pieces, places, start=start, roads=roads)
-    return leader_map(pieces, places, route, leader=leader, basemap=basemap,
-                      categories=store.categories(), departments=store.departments(),
-                      leaders=store.leaders())
+    return leader_map(
+        pieces,
+        places,
+        route,
+        leader=leader,
+        basemap=basemap,
+        categories=store.categories(),
+        departments=store.departments(),
+        leaders=store.leaders(),
+    )
 
 
 def overview_map_from_store(
@@ -890,10 +1112,13 @@ def _scope_codes(units: pd.DataFrame, scope: str) -> set[str]:
     return set(descendants(units, str(scope)))
 
 
-def plan_map_from_store(store: Any, plan_id: str, *, basemap: str | None = "tianditu") -> folium.Map:
+def plan_map_from_store(
+    store: Any, plan_id: str, *, basemap: str | None = "tianditu"
+) -> folium.Map:
     """:func:`plan_diff_map` of a stored plan."""
     plan = store.get_plan(plan_id)
     pieces = store.pieces(plan.get("scope"))
     title = t(f"调整方案 {plan_id} 对比图", f"Plan {plan_id} diff")
-    return plan_diff_map(plan.get("moves") or [], pieces, leaders=store.leaders(),
-                         basemap=basemap, title=title)
+    return plan_diff_map(
+        plan.get("moves") or [], pieces, leaders=store.leaders(), basemap=basemap, title=title
+    )

@@ -192,8 +192,9 @@ def features_json(geoms: npt.ArrayLike, props: Mapping[str, Sequence[Any]] | Non
         [tid, fill(sk), {k: v for k, v in zip(names, vals, strict=True) if v is not None}]
         for tid, sk, vals in zip(types, skels, rows, strict=True)
     ]
-    text = json.dumps({"f": feats}, ensure_ascii=False, separators=(",", ":"),
-                      default=_json_default)
+    text = json.dumps(
+        {"f": feats}, ensure_ascii=False, separators=(",", ":"), default=_json_default
+    )
     return _script_safe(text)
 
 
@@ -305,16 +306,20 @@ var {{ this.get_name() }} = L.control({position: {{ this.position|tojson }}});
 """
         )
 
-        def __init__(self, html_text: str, *, position: str = "bottomright",
-                     css_class: str = "gm-legend") -> None:
+        def __init__(
+            self, html_text: str, *, position: str = "bottomright", css_class: str = "gm-legend"
+        ) -> None:
             super().__init__()  # type: ignore[no-untyped-call]
             self._name = "GridmgrControl"
             self.html = _script_safe(json.dumps(html_text, ensure_ascii=False))
             self.position = position
             self.css_class = css_class
-            self.toggle_title = _script_safe(json.dumps(t("点击标题收起/展开图例",
-                                                          "click the title to fold the legend"),
-                                                        ensure_ascii=False))
+            self.toggle_title = _script_safe(
+                json.dumps(
+                    t("点击标题收起/展开图例", "click the title to fold the legend"),
+                    ensure_ascii=False,
+                )
+            )
 
     return HtmlControl
 
@@ -338,12 +343,19 @@ L.control.scale({imperial: false, maxWidth: 160}).addTo({{ this._parent.get_name
         def __init__(self) -> None:
             super().__init__()  # type: ignore[no-untyped-call]
             self._name = "GridmgrMeasure"
-            self.options = _script_safe(json.dumps({
-                "title": t("测距", "Measure distance"),
-                "hint": t("单击地图加点，双击结束", "click to add points, double-click to finish"),
-                "km": t("公里", "km"),
-                "m": t("米", "m"),
-            }, ensure_ascii=False))
+            self.options = _script_safe(
+                json.dumps(
+                    {
+                        "title": t("测距", "Measure distance"),
+                        "hint": t(
+                            "单击地图加点，双击结束", "click to add points, double-click to finish"
+                        ),
+                        "km": t("公里", "km"),
+                        "m": t("米", "m"),
+                    },
+                    ensure_ascii=False,
+                )
+            )
 
     return Measure
 
@@ -380,10 +392,12 @@ _MIME = {".png": "image/png", ".svg": "image/svg+xml"}
 
 def _asset_text(url: str) -> Path:
     if not url.startswith(_ASSET):
-        msg = (f"map page links an external resource {url!r}; gridmgr bundles its assets — "
-               "add the file to gridmgr/maps/static/ and reference it as gridmgr-static:")
+        msg = (
+            f"map page links an external resource {url!r}; gridmgr bundles its assets — "
+            "add the file to gridmgr/maps/static/ and reference it as gridmgr-static:"
+        )
         raise InputError(msg)
-    path = (STATIC_DIR / url[len(_ASSET):]).resolve()
+    path = (STATIC_DIR / url[len(_ASSET) :]).resolve()
     if STATIC_DIR not in path.parents or not path.is_file():
         raise InputError(f"bundled map asset {url!r} is missing from {STATIC_DIR}")
     return path
@@ -412,10 +426,16 @@ def render_page(m: folium.Map) -> str:
     """
     page = m.get_root().render()
     page = _SCRIPT_SRC.sub(
-        lambda mt: "<script>" + _asset_text(mt.group(1)).read_text(encoding="utf-8")
-        .replace("</script", "<\\/script") + "</script>", page)
+        lambda mt: (
+            "<script>"
+            + _asset_text(mt.group(1)).read_text(encoding="utf-8").replace("</script", "<\\/script")
+            + "</script>"
+        ),
+        page,
+    )
     page = _CSS_LINK.sub(
-        lambda mt: "<style>" + _inline_css(_asset_text(mt.group(1))) + "</style>", page)
+        lambda mt: "<style>" + _inline_css(_asset_text(mt.group(1))) + "</style>", page
+    )
     leftover = re.findall(r'<(?:script|link)[^>]+(?:src|href)="(?!data:)([^"]+)"', page)
     if leftover:
         raise InputError(f"map page still links external resources: {leftover}")

@@ -37,9 +37,18 @@ MM_PER_INCH = 25.4
 
 #: Matplotlib marker and colour per key-place category (colours as the web maps).
 CATEGORY_MARKERS: dict[str, str] = {
-    "school": "^", "kindergarten": "v", "mall": "s", "farmers_market": "D", "restaurant": "d",
-    "plaza": "p", "park": "*", "hospital": "P", "clinic": "X", "residential": "h",
-    "construction_site": ">", "transport_hub": "o",
+    "school": "^",
+    "kindergarten": "v",
+    "mall": "s",
+    "farmers_market": "D",
+    "restaurant": "d",
+    "plaza": "p",
+    "park": "*",
+    "hospital": "P",
+    "clinic": "X",
+    "residential": "h",
+    "construction_site": ">",
+    "transport_hub": "o",
 }
 GAP_COLOUR = "#d62728"
 ROUTE_COLOUR = "#1d3557"
@@ -161,7 +170,10 @@ def _fmt_len(m: float) -> str:
 
 def fmt_area(area_m2: float) -> str:
     """``1.23 km²（123.4 ha）`` style area text."""
-    return t(f"{area_m2 / 1e6:.2f} km²（{area_m2 / 1e4:.1f} ha）", f"{area_m2 / 1e6:.2f} km² ({area_m2 / 1e4:.1f} ha)")
+    return t(
+        f"{area_m2 / 1e6:.2f} km²（{area_m2 / 1e4:.1f} ha）",
+        f"{area_m2 / 1e6:.2f} km² ({area_m2 / 1e4:.1f} ha)",
+    )
 
 
 def fmt_area_short(area_m2: float) -> str:
@@ -218,7 +230,12 @@ def render(
     from gridmgr.maps.fonts import use_cjk_font
 
     if paper not in PAPERS:
-        raise InputError(t(f"纸张 {paper!r} 不支持，可选 A4 或 A3", f"paper {paper!r} is not supported; use A4 or A3"))
+        raise InputError(
+            t(
+                f"纸张 {paper!r} 不支持，可选 A4 或 A3",
+                f"paper {paper!r} is not supported; use A4 or A3",
+            )
+        )
     families = list(use_cjk_font())
     w_mm, h_mm = PAPERS[paper]
     # whole pixels: A4 at 150 dpi is exactly 1754 x 1240 px
@@ -235,7 +252,12 @@ def render(
         geoms = list(layers.territories.geometry.values) + list(layers.units.geometry.values)
         focus = shapely.union_all(np.asarray([g for g in geoms if g is not None], dtype=object))
     if focus is None or shapely.is_empty(focus):
-        raise InputError(t("地图范围为空：没有要绘制的单元或责任区", "nothing to draw: no units and no territories"))
+        raise InputError(
+            t(
+                "地图范围为空：没有要绘制的单元或责任区",
+                "nothing to draw: no units and no territories",
+            )
+        )
     minx, miny, maxx, maxy = shapely.bounds(focus)
     lon0, lat0 = (minx + maxx) / 2, (miny + maxy) / 2
     crs = local_crs(lon0, lat0)
@@ -278,17 +300,52 @@ def render(
     _north_arrow(ax, families, fs)
 
     # texts
-    fig.text(0.025, 0.955, title, fontfamily=families, fontsize=17 * fs, fontweight="bold", va="center")
+    fig.text(
+        0.025, 0.955, title, fontfamily=families, fontsize=17 * fs, fontweight="bold", va="center"
+    )
     if subtitle:
-        fig.text(0.025, 0.918, subtitle, fontfamily=families, fontsize=9.5 * fs, va="center", color="#333333")
-    fig.text(0.975, 0.955, t(f"制图日期：{date:%Y年%m月%d日}", f"Date: {date:%Y-%m-%d}"), fontfamily=families,
-             fontsize=9.5 * fs, ha="right", va="center")
-    attribution = [t("gridmgr 制图；坐标系 WGS-84，投影：以图幅中心为中心的横轴墨卡托（米）",
-                     "Made with gridmgr; WGS-84, transverse Mercator centred on the map (metres)")]
+        fig.text(
+            0.025,
+            0.918,
+            subtitle,
+            fontfamily=families,
+            fontsize=9.5 * fs,
+            va="center",
+            color="#333333",
+        )
+    fig.text(
+        0.975,
+        0.955,
+        t(f"制图日期：{date:%Y年%m月%d日}", f"Date: {date:%Y-%m-%d}"),
+        fontfamily=families,
+        fontsize=9.5 * fs,
+        ha="right",
+        va="center",
+    )
+    attribution = [
+        t(
+            "gridmgr 制图；坐标系 WGS-84，投影：以图幅中心为中心的横轴墨卡托（米）",
+            "Made with gridmgr; WGS-84, transverse Mercator centred on the map (metres)",
+        )
+    ]
     if layers.roads is not None and len(layers.roads):
-        attribution.append(OSM_ATTRIBUTION if t("zh", "en") == "zh" else "Roads: © OpenStreetMap contributors, ODbL")
-    attribution.append(t("无底图瓦片；边界仅供工作参考", "no basemap tiles; boundaries for work use only"))
-    fig.text(0.025, 0.03, "  ·  ".join(attribution), fontfamily=families, fontsize=7 * fs, color="#555555", va="center")
+        attribution.append(
+            OSM_ATTRIBUTION
+            if t("zh", "en") == "zh"
+            else "Roads: © OpenStreetMap contributors, ODbL"
+        )
+    attribution.append(
+        t("无底图瓦片；边界仅供工作参考", "no basemap tiles; boundaries for work use only")
+    )
+    fig.text(
+        0.025,
+        0.03,
+        "  ·  ".join(attribution),
+        fontfamily=families,
+        fontsize=7 * fs,
+        color="#555555",
+        va="center",
+    )
 
     # legend panel
     lax = fig.add_axes((0.725, 0.075, 0.255, 0.83))
@@ -304,12 +361,20 @@ def render(
         fig.savefig(out, format=fmt, dpi=dpi, metadata=_metadata(fmt, title))
     lonlat = inv.transform([bar_xy[0][0], bar_xy[1][0]], [bar_xy[0][1], bar_xy[1][1]])
     return StaticMap(
-        path=out, paper=paper, dpi=dpi,
+        path=out,
+        paper=paper,
+        dpi=dpi,
         size_px=(round(fig_w * dpi), round(fig_h * dpi)),
-        crs=crs.srs, extent=(float(extent[0]), float(extent[1]), float(extent[2]), float(extent[3])),
+        crs=crs.srs,
+        extent=(float(extent[0]), float(extent[1]), float(extent[2]), float(extent[3])),
         scale_bar_m=bar_m,
-        scale_bar_lonlat=((float(lonlat[0][0]), float(lonlat[1][0])), (float(lonlat[0][1]), float(lonlat[1][1]))),
-        legend=tuple(legend_text), title=title, subtitle=subtitle,
+        scale_bar_lonlat=(
+            (float(lonlat[0][0]), float(lonlat[1][0])),
+            (float(lonlat[0][1]), float(lonlat[1][1])),
+        ),
+        legend=tuple(legend_text),
+        title=title,
+        subtitle=subtitle,
     )
 
 
@@ -321,11 +386,21 @@ def _fit_legend(fig: Any, lax: Axes, handles: list[Any], families: list[str], fs
     renderer = fig.canvas.get_renderer()
     panel = lax.get_window_extent(renderer)
     for _ in range(12):
-        leg = lax.legend(handles=handles, loc="upper left", frameon=False, ncol=ncol,
-                         prop={"family": families, "size": size}, title=t("图例", "Legend"),
-                         title_fontproperties={"family": families, "size": 10 * fs, "weight": "bold"},
-                         alignment="left", borderaxespad=0.0, handlelength=1.5, columnspacing=0.6,
-                         labelspacing=0.3, handletextpad=0.4)
+        leg = lax.legend(
+            handles=handles,
+            loc="upper left",
+            frameon=False,
+            ncol=ncol,
+            prop={"family": families, "size": size},
+            title=t("图例", "Legend"),
+            title_fontproperties={"family": families, "size": 10 * fs, "weight": "bold"},
+            alignment="left",
+            borderaxespad=0.0,
+            handlelength=1.5,
+            columnspacing=0.6,
+            labelspacing=0.3,
+            handletextpad=0.4,
+        )
         box = leg.get_window_extent(renderer)
         if box.width <= panel.width * 1.001 and box.height <= panel.height * 1.001:
             return
@@ -350,15 +425,22 @@ def _draw_roads(ax: Axes, layers: MapLayers, fwd: pyproj.Transformer, clip: Any)
     geoms = np.asarray(roads.geometry.values, dtype=object)
     geoms = shapely.intersection(geoms, clip)
     kind = roads["kind"].astype(str).to_numpy() if "kind" in roads else np.full(len(roads), "road")
-    for k, colour, width, style in (("road", "#b0b0b0", 1.4, "-"), ("waterway", "#8ab6d6", 1.6, "-"),
-                                    ("railway", "#7a7a7a", 1.0, "--")):
+    for k, colour, width, style in (
+        ("road", "#b0b0b0", 1.4, "-"),
+        ("waterway", "#8ab6d6", 1.6, "-"),
+        ("railway", "#7a7a7a", 1.0, "--"),
+    ):
         sel = geoms[(kind == k) if k != "railway" else np.isin(kind, ["railway", "rail"])]
         segs = _line_segments(_to_metric(sel, fwd))
         if segs:
-            ax.add_collection(LineCollection(segs, colors=colour, linewidths=width, linestyles=style, zorder=1))
+            ax.add_collection(
+                LineCollection(segs, colors=colour, linewidths=width, linestyles=style, zorder=1)
+            )
 
 
-def _draw_context(ax: Axes, layers: MapLayers, fwd: pyproj.Transformer, clip: Any, legend: list[str]) -> list[Any]:
+def _draw_context(
+    ax: Axes, layers: MapLayers, fwd: pyproj.Transformer, clip: Any, legend: list[str]
+) -> list[Any]:
     from matplotlib.patches import Patch, PathPatch
 
     ctx = layers.context
@@ -372,7 +454,9 @@ def _draw_context(ax: Axes, layers: MapLayers, fwd: pyproj.Transformer, clip: An
     for geom in _to_metric(geoms, fwd):
         path = polygon_path(geom)
         if path is not None:
-            ax.add_patch(PathPatch(path, facecolor="#e4e4e4", edgecolor="#bdbdbd", linewidth=0.5, zorder=0.5))
+            ax.add_patch(
+                PathPatch(path, facecolor="#e4e4e4", edgecolor="#bdbdbd", linewidth=0.5, zorder=0.5)
+            )
             drawn = True
     if not drawn:
         return []
@@ -381,8 +465,14 @@ def _draw_context(ax: Axes, layers: MapLayers, fwd: pyproj.Transformer, clip: An
     return [Patch(facecolor="#e4e4e4", edgecolor="#bdbdbd", label=label)]
 
 
-def _draw_territories(ax: Axes, layers: MapLayers, fwd: pyproj.Transformer, legend: list[str],
-                      families: list[str], fs: float) -> list[Any]:
+def _draw_territories(
+    ax: Axes,
+    layers: MapLayers,
+    fwd: pyproj.Transformer,
+    legend: list[str],
+    families: list[str],
+    fs: float,
+) -> list[Any]:
     from matplotlib.patches import Patch, PathPatch
 
     handles: list[Any] = []
@@ -396,13 +486,34 @@ def _draw_territories(ax: Axes, layers: MapLayers, fwd: pyproj.Transformer, lege
         lid = str(terr["leader_id"].iat[i])
         faded = layers.highlight is not None and lid != layers.highlight
         alpha = 0.18 if faded else 0.55
-        ax.add_patch(PathPatch(path, facecolor=colour, edgecolor=colour, alpha=alpha, linewidth=0.6, zorder=2))
-        ax.add_patch(PathPatch(path, facecolor="none", edgecolor="#333333" if not faded else "#999999",
-                               linewidth=0.9 if not faded else 0.4, zorder=3))
+        ax.add_patch(
+            PathPatch(
+                path, facecolor=colour, edgecolor=colour, alpha=alpha, linewidth=0.6, zorder=2
+            )
+        )
+        ax.add_patch(
+            PathPatch(
+                path,
+                facecolor="none",
+                edgecolor="#333333" if not faded else "#999999",
+                linewidth=0.9 if not faded else 0.4,
+                zorder=3,
+            )
+        )
         if not faded and len(terr) <= 120:
             p = shapely.point_on_surface(geom)
-            ax.text(p.x, p.y, lid, fontfamily=families, fontsize=5.5 * fs, ha="center", va="center",
-                    color="#1a1a1a", zorder=6, alpha=0.85)
+            ax.text(
+                p.x,
+                p.y,
+                lid,
+                fontfamily=families,
+                fontsize=5.5 * fs,
+                ha="center",
+                va="center",
+                color="#1a1a1a",
+                zorder=6,
+                alpha=0.85,
+            )
         if not faded:
             label = str(terr["label"].iat[i])
             handles.append(Patch(facecolor=colour, edgecolor="#333333", alpha=0.7, label=label))
@@ -410,9 +521,23 @@ def _draw_territories(ax: Axes, layers: MapLayers, fwd: pyproj.Transformer, lege
     if layers.blind is not None and not shapely.is_empty(layers.blind):
         path = polygon_path(_to_metric([layers.blind], fwd)[0])
         if path is not None:
-            ax.add_patch(PathPatch(path, facecolor="none", edgecolor=GAP_COLOUR, hatch="////", linewidth=0.8, zorder=4))
-            label = t(f"盲点：无责任人地块 {fmt_area(_blind_area(layers.blind))}", "blind spots: pieces without a leader")
-            handles.append(Patch(facecolor="white", edgecolor=GAP_COLOUR, hatch="////", label=label))
+            ax.add_patch(
+                PathPatch(
+                    path,
+                    facecolor="none",
+                    edgecolor=GAP_COLOUR,
+                    hatch="////",
+                    linewidth=0.8,
+                    zorder=4,
+                )
+            )
+            label = t(
+                f"盲点：无责任人地块 {fmt_area(_blind_area(layers.blind))}",
+                "blind spots: pieces without a leader",
+            )
+            handles.append(
+                Patch(facecolor="white", edgecolor=GAP_COLOUR, hatch="////", label=label)
+            )
             legend.append(label)
     return handles
 
@@ -423,8 +548,14 @@ def _blind_area(geom: Any) -> float:
     return float(area_m2(np.asarray([geom], dtype=object)).sum())
 
 
-def _draw_units(ax: Axes, layers: MapLayers, fwd: pyproj.Transformer, families: list[str], fs: float,
-                legend: list[str]) -> list[Any]:
+def _draw_units(
+    ax: Axes,
+    layers: MapLayers,
+    fwd: pyproj.Transformer,
+    families: list[str],
+    fs: float,
+    legend: list[str],
+) -> list[Any]:
     from matplotlib.collections import LineCollection
     from matplotlib.lines import Line2D
 
@@ -434,15 +565,19 @@ def _draw_units(ax: Axes, layers: MapLayers, fwd: pyproj.Transformer, families: 
     handles: list[Any] = []
     geoms = _to_metric(units.geometry.values, fwd)
     levels = units["level"].astype(str).to_numpy()
-    styles: tuple[tuple[str, str, float, Any, str], ...] = (("community", "#555555", 0.8, (0, (4, 2)), t("社区/村界", "community/village boundary")),
-              ("grid", "#777777", 0.5, (0, (2, 2)), t("网格界", "grid boundary")),
-              ("street", "#222222", 1.8, "-", t("街道/乡镇界", "street/township boundary")),
-              ("district", "#000000", 2.6, "-", t("区界", "district boundary")))
+    styles: tuple[tuple[str, str, float, Any, str], ...] = (
+        ("community", "#555555", 0.8, (0, (4, 2)), t("社区/村界", "community/village boundary")),
+        ("grid", "#777777", 0.5, (0, (2, 2)), t("网格界", "grid boundary")),
+        ("street", "#222222", 1.8, "-", t("街道/乡镇界", "street/township boundary")),
+        ("district", "#000000", 2.6, "-", t("区界", "district boundary")),
+    )
     for level, colour, width, style, label in styles:
         segs = _line_segments(geoms[levels == level])
         if not segs:
             continue
-        ax.add_collection(LineCollection(segs, colors=colour, linewidths=width, linestyles=style, zorder=5))
+        ax.add_collection(
+            LineCollection(segs, colors=colour, linewidths=width, linestyles=style, zorder=5)
+        )
         handles.append(Line2D([], [], color=colour, linewidth=width, linestyle=style, label=label))
         legend.append(label)
     codes = units["code"].astype(str).to_numpy()
@@ -453,14 +588,30 @@ def _draw_units(ax: Axes, layers: MapLayers, fwd: pyproj.Transformer, families: 
         g = geoms[hit[0]]
         p = shapely.point_on_surface(g)
         size = 9.5 if levels[hit[0]] == "street" else 7.5
-        ax.text(p.x, p.y, str(units["name"].iat[hit[0]]), fontfamily=families, fontsize=size * fs, ha="center",
-                va="center", zorder=9, color="#111111",
-                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.6, "linewidth": 0})
+        ax.text(
+            p.x,
+            p.y,
+            str(units["name"].iat[hit[0]]),
+            fontfamily=families,
+            fontsize=size * fs,
+            ha="center",
+            va="center",
+            zorder=9,
+            color="#111111",
+            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.6, "linewidth": 0},
+        )
     return handles
 
 
-def _draw_places(ax: Axes, layers: MapLayers, fwd: pyproj.Transformer, clip: Any, families: list[str],
-                 fs: float, legend: list[str]) -> list[Any]:
+def _draw_places(
+    ax: Axes,
+    layers: MapLayers,
+    fwd: pyproj.Transformer,
+    clip: Any,
+    families: list[str],
+    fs: float,
+    legend: list[str],
+) -> list[Any]:
     from matplotlib.collections import LineCollection
     from matplotlib.lines import Line2D
 
@@ -483,27 +634,62 @@ def _draw_places(ax: Axes, layers: MapLayers, fwd: pyproj.Transformer, clip: Any
     xy = shapely.get_coordinates(pts)
     cats = kp["category"].astype(str).to_numpy()
     handles: list[Any] = []
-    for cat in sorted(set(cats), key=lambda c: (list(CATEGORY_MARKERS).index(c) if c in CATEGORY_MARKERS else 99, c)):
+    for cat in sorted(
+        set(cats),
+        key=lambda c: (list(CATEGORY_MARKERS).index(c) if c in CATEGORY_MARKERS else 99, c),
+    ):
         sel = cats == cat
         marker = CATEGORY_MARKERS.get(cat, "o")
         colour = CATEGORY_STYLE.get(cat, ("", "#6c757d"))[1]
-        ax.scatter(xy[sel, 0], xy[sel, 1], marker=marker, s=38 * fs, c=colour, edgecolors="white",
-                   linewidths=0.6, zorder=8)
+        ax.scatter(
+            xy[sel, 0],
+            xy[sel, 1],
+            marker=marker,
+            s=38 * fs,
+            c=colour,
+            edgecolors="white",
+            linewidths=0.6,
+            zorder=8,
+        )
         cname = layers.category_names.get(cat, cat)
         label = t(f"{cname}（{int(sel.sum())}）", f"{cname} ({int(sel.sum())})")
-        handles.append(Line2D([], [], marker=marker, color="none", markerfacecolor=colour, markeredgecolor="white",
-                              markersize=7, label=label))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker=marker,
+                color="none",
+                markerfacecolor=colour,
+                markeredgecolor="white",
+                markersize=7,
+                label=label,
+            )
+        )
         legend.append(label)
     if layers.label_places:
         names = kp["name"].astype(str).to_numpy()
         for (x, y), name in zip(xy, names, strict=True):
-            ax.annotate(name, (x, y), xytext=(4, 3), textcoords="offset points", fontfamily=families,
-                        fontsize=6.5 * fs, zorder=9, color="#222222")
+            ax.annotate(
+                name,
+                (x, y),
+                xytext=(4, 3),
+                textcoords="offset points",
+                fontfamily=families,
+                fontsize=6.5 * fs,
+                zorder=9,
+                color="#222222",
+            )
     return handles
 
 
-def _draw_route(ax: Axes, layers: MapLayers, fwd: pyproj.Transformer, families: list[str], fs: float,
-                legend: list[str]) -> list[Any]:
+def _draw_route(
+    ax: Axes,
+    layers: MapLayers,
+    fwd: pyproj.Transformer,
+    families: list[str],
+    fs: float,
+    legend: list[str],
+) -> list[Any]:
     from matplotlib.lines import Line2D
 
     route = layers.route
@@ -513,20 +699,42 @@ def _draw_route(ax: Axes, layers: MapLayers, fwd: pyproj.Transformer, families: 
     xy = shapely.get_coordinates(line)
     ax.plot(xy[:, 0], xy[:, 1], color=ROUTE_COLOUR, linewidth=1.6, zorder=7, alpha=0.9)
     sx, sy = fwd.transform(route.start[0], route.start[1])
-    ax.scatter([sx], [sy], marker="*", s=160 * fs, c="#ffd60a", edgecolors="#000000", linewidths=0.8, zorder=10)
+    ax.scatter(
+        [sx],
+        [sy],
+        marker="*",
+        s=160 * fs,
+        c="#ffd60a",
+        edgecolors="#000000",
+        linewidths=0.8,
+        zorder=10,
+    )
     kind = t("沿道路", "along roads") if route.follows_roads else t("直线距离", "straight legs")
-    label = t(f"巡查路线（{kind}）{route.length_m / 1000:.2f} km，步行约 {route.walking_time_min:.0f} 分钟",
-              f"patrol route ({kind}) {route.length_m / 1000:.2f} km, about {route.walking_time_min:.0f} min walk")
+    label = t(
+        f"巡查路线（{kind}）{route.length_m / 1000:.2f} km，步行约 {route.walking_time_min:.0f} 分钟",
+        f"patrol route ({kind}) {route.length_m / 1000:.2f} km, about {route.walking_time_min:.0f} min walk",
+    )
     legend.append(label)
     start_label = t("起点/终点", "start/end")
     legend.append(start_label)
-    return [Line2D([], [], color=ROUTE_COLOUR, linewidth=1.6, label=label),
-            Line2D([], [], marker="*", color="none", markerfacecolor="#ffd60a", markeredgecolor="#000000",
-                   markersize=11, label=start_label)]
+    return [
+        Line2D([], [], color=ROUTE_COLOUR, linewidth=1.6, label=label),
+        Line2D(
+            [],
+            [],
+            marker="*",
+            color="none",
+            markerfacecolor="#ffd60a",
+            markeredgecolor="#000000",
+            markersize=11,
+            label=start_label,
+        ),
+    ]
 
 
-def _scale_bar(ax: Axes, extent: tuple[float, float, float, float], families: list[str],
-               fs: float) -> tuple[float, tuple[tuple[float, float], tuple[float, float]]]:
+def _scale_bar(
+    ax: Axes, extent: tuple[float, float, float, float], families: list[str], fs: float
+) -> tuple[float, tuple[tuple[float, float], tuple[float, float]]]:
     from matplotlib.patches import Rectangle
 
     w = extent[2] - extent[0]
@@ -535,24 +743,81 @@ def _scale_bar(ax: Axes, extent: tuple[float, float, float, float], families: li
     x0 = extent[0] + 0.04 * w
     y0 = extent[1] + 0.045 * h
     bar_h = 0.012 * h
-    ax.add_patch(Rectangle((x0 - 0.015 * w, y0 - 0.03 * h), length + 0.06 * w, 0.085 * h, facecolor="white",
-                           alpha=0.8, edgecolor="none", zorder=11))
+    ax.add_patch(
+        Rectangle(
+            (x0 - 0.015 * w, y0 - 0.03 * h),
+            length + 0.06 * w,
+            0.085 * h,
+            facecolor="white",
+            alpha=0.8,
+            edgecolor="none",
+            zorder=11,
+        )
+    )
     for k in range(4):
-        ax.add_patch(Rectangle((x0 + k * length / 4, y0), length / 4, bar_h, facecolor="black" if k % 2 == 0 else "white",
-                               edgecolor="black", linewidth=0.7, zorder=12))
+        ax.add_patch(
+            Rectangle(
+                (x0 + k * length / 4, y0),
+                length / 4,
+                bar_h,
+                facecolor="black" if k % 2 == 0 else "white",
+                edgecolor="black",
+                linewidth=0.7,
+                zorder=12,
+            )
+        )
     for frac in (0.0, 0.5, 1.0):
         text = "0" if frac == 0 else _fmt_len(length * frac)
-        ax.text(x0 + frac * length, y0 + bar_h * 1.6, text, fontfamily=families, fontsize=7 * fs, ha="center",
-                va="bottom", zorder=12)
+        ax.text(
+            x0 + frac * length,
+            y0 + bar_h * 1.6,
+            text,
+            fontfamily=families,
+            fontsize=7 * fs,
+            ha="center",
+            va="bottom",
+            zorder=12,
+        )
     return length, ((x0, y0), (x0 + length, y0))
 
 
 def _north_arrow(ax: Axes, families: list[str], fs: float) -> None:
-    ax.annotate("", xy=(0.955, 0.95), xytext=(0.955, 0.86), xycoords="axes fraction", zorder=12,
-                arrowprops={"facecolor": "black", "edgecolor": "black", "width": 3, "headwidth": 10, "headlength": 12})
-    ax.text(0.955, 0.96, t("北", "N"), transform=ax.transAxes, fontfamily=families, fontsize=11 * fs,
-            ha="center", va="bottom", fontweight="bold", zorder=12,
-            bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "alpha": 0.7, "linewidth": 0})
+    ax.annotate(
+        "",
+        xy=(0.955, 0.95),
+        xytext=(0.955, 0.86),
+        xycoords="axes fraction",
+        zorder=12,
+        arrowprops={
+            "facecolor": "black",
+            "edgecolor": "black",
+            "width": 3,
+            "headwidth": 10,
+            "headlength": 12,
+        },
+    )
+    ax.text(
+        0.955,
+        0.96,
+        t("北", "N"),
+        transform=ax.transAxes,
+        fontfamily=families,
+        fontsize=11 * fs,
+        ha="center",
+        va="bottom",
+        fontweight="bold",
+        zorder=12,
+        bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "alpha": 0.7, "linewidth": 0},
+    )
 
 
-__all__ = ["PAPERS", "MapLayers", "StaticMap", "fmt_area", "fmt_area_short", "local_crs", "polygon_path", "render"]
+__all__ = [
+    "PAPERS",
+    "MapLayers",
+    "StaticMap",
+    "fmt_area",
+    "fmt_area_short",
+    "local_crs",
+    "polygon_path",
+    "render",
+]

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from gridmgr.patrol.route import (
     NON_WALKABLE,
+    WALKING_SPEED_KMH,
     PatrolRoute,
     PatrolStop,
     RoadGraph,
-    WALKING_SPEED_KMH,
     leader_frames_from_store,
     local_metric_crs,
     nearest_neighbour_tour,

@@ -26,9 +26,9 @@ import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from gridmgr.patrol.tour import nearest_neighbour_tour, solve_tour, tour_length
 from gridmgr.errors import InputError, InvalidFieldError, InvalidGeometryError
 from gridmgr.i18n import t as _t
+from gridmgr.patrol.tour import nearest_neighbour_tour, solve_tour, tour_length
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -38,9 +38,19 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 __all__ = [
-    "NON_WALKABLE", "WALKING_SPEED_KMH", "PatrolRoute", "PatrolStop", "RoadGraph",
-    "leader_frames_from_store", "local_metric_crs", "nearest_neighbour_tour", "patrol_route",
-    "patrol_route_from_store", "road_graph", "solve_tour", "tour_length",
+    "NON_WALKABLE",
+    "WALKING_SPEED_KMH",
+    "PatrolRoute",
+    "PatrolStop",
+    "RoadGraph",
+    "leader_frames_from_store",
+    "local_metric_crs",
+    "nearest_neighbour_tour",
+    "patrol_route",
+    "patrol_route_from_store",
+    "road_graph",
+    "solve_tour",
+    "tour_length",
 ]
 
 
@@ -51,8 +61,17 @@ __all__ = [
 #: Road classes that are not walkable (dropped from a road layer when a ``layer``/``kind``/
 #: ``highway``/``fclass`` column names them).
 NON_WALKABLE = frozenset(
-    {"railway", "rail", "waterway", "river", "stream", "canal", "place_label", "motorway",
-     "motorway_link"}
+    {
+        "railway",
+        "rail",
+        "waterway",
+        "river",
+        "stream",
+        "canal",
+        "place_label",
+        "motorway",
+        "motorway_link",
+    }
 )
 
 #: Default walking speed of a patrol, km/h.
@@ -414,7 +433,9 @@ def _start_point(
     try:
         lon, lat = (float(v) for v in start)  # type: ignore[attr-defined]
     except (TypeError, ValueError):
-        msg = _t(f"起点 {start!r} 无法识别；请给 (经度, 纬度)", f"start {start!r} is not (lon, lat)")
+        msg = _t(
+            f"起点 {start!r} 无法识别；请给 (经度, 纬度)", f"start {start!r} is not (lon, lat)"
+        )
         raise InputError(msg) from None
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         msg = _t(
@@ -497,42 +518,61 @@ def patrol_route(
     True
     """
     if not walking_speed_kmh > 0:
-        msg = _t(f"步行速度必须大于 0（现为 {walking_speed_kmh}）",
-                 f"walking speed must be > 0 (got {walking_speed_kmh})")
+        msg = _t(
+            f"步行速度必须大于 0（现为 {walking_speed_kmh}）",
+            f"walking speed must be > 0 (got {walking_speed_kmh})",
+        )
         raise InputError(msg)
     if pieces is None or "geometry" not in getattr(pieces, "columns", []):
-        msg = _t("巡查路线需要地块图层（GeoDataFrame，含 geometry 列）",
-                 "a patrol route needs a pieces GeoDataFrame with a geometry column")
+        msg = _t(
+            "巡查路线需要地块图层（GeoDataFrame，含 geometry 列）",
+            "a patrol route needs a pieces GeoDataFrame with a geometry column",
+        )
         raise InvalidFieldError(msg)
     pgeoms = np.asarray(pieces.geometry.values, dtype=object)
     kp = key_places if key_places is not None and len(key_places) else None
     kgeoms = np.asarray(kp.geometry.values, dtype=object) if kp is not None else np.empty(0, object)
-    bad = np.concatenate([shapely.is_missing(pgeoms) | shapely.is_empty(pgeoms),
-                          shapely.is_missing(kgeoms) | shapely.is_empty(kgeoms)])
+    bad = np.concatenate(
+        [
+            shapely.is_missing(pgeoms) | shapely.is_empty(pgeoms),
+            shapely.is_missing(kgeoms) | shapely.is_empty(kgeoms),
+        ]
+    )
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         what = _t("地块", "piece") if i < len(pgeoms) else _t("重点点位", "key place")
-        msg = _t(f"{what}第 {i} 行几何为空，无法生成巡查路线；请先修复数据",
-                 f"{what} row {i} has an empty geometry; fix the layer first")
+        msg = _t(
+            f"{what}第 {i} 行几何为空，无法生成巡查路线；请先修复数据",
+            f"{what} row {i} has an empty geometry; fix the layer first",
+        )
         raise InvalidGeometryError(msg)
     n_stops = len(pgeoms) + len(kgeoms)
     if n_stops == 0:
-        msg = _t("辖区内没有地块或重点点位，无法生成巡查路线",
-                 "the territory has no pieces and no key places; there is nothing to patrol")
+        msg = _t(
+            "辖区内没有地块或重点点位，无法生成巡查路线",
+            "the territory has no pieces and no key places; there is nothing to patrol",
+        )
         raise InputError(msg)
     if n_stops > 4000:
-        msg = _t(f"巡查点过多（{n_stops} 个，上限 4000）；请按社区或网格分别生成路线",
-                 f"too many stops ({n_stops}, limit 4000); make one route per community or grid")
+        msg = _t(
+            f"巡查点过多（{n_stops} 个，上限 4000）；请按社区或网格分别生成路线",
+            f"too many stops ({n_stops}, limit 4000); make one route per community or grid",
+        )
         raise InputError(msg)
 
-    territory = shapely.union_all(np.concatenate([pgeoms, kgeoms])) if len(pgeoms) == 0 else (
-        shapely.coverage_union_all(pgeoms) if len(pgeoms) > 1 else pgeoms[0]
+    territory = (
+        shapely.union_all(np.concatenate([pgeoms, kgeoms]))
+        if len(pgeoms) == 0
+        else (shapely.coverage_union_all(pgeoms) if len(pgeoms) > 1 else pgeoms[0])
     )
     (slon, slat), start_kind = _start_point(start, kp, territory)
 
     kinds: list[StopKind] = [*(["key_place"] * len(kgeoms)), *(["piece"] * len(pgeoms))]  # type: ignore[list-item]
-    ids = ([str(c) for c in kp["code"].tolist()] if kp is not None and "code" in kp.columns
-           else [str(i) for i in range(len(kgeoms))]) + _piece_ids(pieces)
+    ids = (
+        [str(c) for c in kp["code"].tolist()]
+        if kp is not None and "code" in kp.columns
+        else [str(i) for i in range(len(kgeoms))]
+    ) + _piece_ids(pieces)
     names: list[str | None] = [None] * (len(kgeoms) + len(pgeoms))
     if kp is not None and "name" in kp.columns:
         names[: len(kgeoms)] = [None if pd.isna(x) else str(x) for x in kp["name"].tolist()]
@@ -547,8 +587,12 @@ def patrol_route(
     graph: RoadGraph | None = None
     if roads is not None and len(roads):
         pad = 2000.0
-        clip = (xy[:, 0].min() - pad, xy[:, 1].min() - pad,
-                xy[:, 0].max() + pad, xy[:, 1].max() + pad)
+        clip = (
+            xy[:, 0].min() - pad,
+            xy[:, 1].min() - pad,
+            xy[:, 0].max() + pad,
+            xy[:, 1].max() + pad,
+        )
         graph = road_graph(roads, proj, clip=clip)
     notes: list[str] = []
     on_road_pair: npt.NDArray[np.bool_] | None = None
@@ -561,9 +605,12 @@ def patrol_route(
     else:
         cost = straight
         if roads is not None:
-            notes.append(_t("道路图层在辖区附近没有可步行的道路，路线按直线计算",
-                            "the road layer has no walkable road near the territory; "
-                            "legs are straight"))
+            notes.append(
+                _t(
+                    "道路图层在辖区附近没有可步行的道路，路线按直线计算",
+                    "the road layer has no walkable road near the territory; legs are straight",
+                )
+            )
 
     order = solve_tour(cost, start=0, closed=closed, time_limit_s=time_limit_s, seed=seed)
     seq = order.tolist() + ([0] if closed else [])
@@ -574,8 +621,11 @@ def patrol_route(
     leg_road: list[bool] = []
     paths: dict[tuple[int, int], IntArray] = {}
     if graph is not None and on_road_pair is not None:
-        need = [(int(vert[a]), int(vert[b])) for a, b in legs_idx
-                if on_road_pair[a, b] and vert[a] != vert[b]]
+        need = [
+            (int(vert[a]), int(vert[b]))
+            for a, b in legs_idx
+            if on_road_pair[a, b] and vert[a] != vert[b]
+        ]
         paths = _road_paths(graph, need) if need else {}
     metric_lines: list[BaseGeometry] = []
     for a, b in legs_idx:
@@ -635,8 +685,9 @@ def patrol_route_from_store(
     in the leader's ``place_packages`` plus every key place lying in the territory.
     """
     pieces, places, _ = leader_frames_from_store(store, leader_id)
-    return patrol_route(pieces, places, start=start, roads=roads,
-                        walking_speed_kmh=walking_speed_kmh, closed=closed)
+    return patrol_route(
+        pieces, places, start=start, roads=roads, walking_speed_kmh=walking_speed_kmh, closed=closed
+    )
 
 
 def leader_frames_from_store(
@@ -648,8 +699,10 @@ def leader_frames_from_store(
     leaders = store.leaders()
     row = leaders.loc[leaders["id"].astype(str) == str(leader_id)]
     if row.empty:
-        msg = _t(f"领导 {leader_id!r} 不在库中；用 `gridmgr leaders list` 查看已有 id",
-                 f"leader {leader_id!r} is not in the store; see `gridmgr leaders list`")
+        msg = _t(
+            f"领导 {leader_id!r} 不在库中；用 `gridmgr leaders list` 查看已有 id",
+            f"leader {leader_id!r} is not in the store; see `gridmgr leaders list`",
+        )
         raise LeaderNotFoundError(msg)
     leader = row.iloc[0].to_dict()
     pieces = store.pieces()

@@ -210,8 +210,14 @@ class _Search:
             else:
                 k = m - n_two
                 s, ln, x, rev = int(so[k]), int(lno[k]), int(xo[k]), bool(ro[k])
-                touched += [int(t[s - 1]), int(t[(s + ln) % self.n]), int(t[x]),
-                            int(t[(x + 1) % self.n]), int(t[s]), int(t[s + ln - 1])]
+                touched += [
+                    int(t[s - 1]),
+                    int(t[(s + ln) % self.n]),
+                    int(t[x]),
+                    int(t[(x + 1) % self.n]),
+                    int(t[s]),
+                    int(t[s + ln - 1]),
+                ]
                 seg = t[s : s + ln].copy()
                 if rev:
                     seg = seg[::-1]
@@ -304,13 +310,22 @@ def solve_tour(
         big[:, n] = c
         big[n, start] = big[start, n] = 0.0
         big[n, n] = 0.0
-        t = solve_tour(big, start=n, closed=True, time_limit_s=time_limit_s,
-                       neighbours=neighbours, seed=seed, max_kicks=max_kicks)
+        t = solve_tour(
+            big,
+            start=n,
+            closed=True,
+            time_limit_s=time_limit_s,
+            neighbours=neighbours,
+            seed=seed,
+            max_kicks=max_kicks,
+        )
         path = (t[1:] if t[1] == start else t[1:][::-1]).astype(np.int64)
         # A loop through ``start`` cut at one of start's two edges is also a path from ``start``;
         # the local search on the dummy graph can end in a worse optimum than that, so keep the
         # best of the three (one extra descent, no extra kicks).
-        loop = solve_tour(d, start=start, closed=True, time_limit_s=0.0, neighbours=neighbours, seed=seed)
+        loop = solve_tour(
+            d, start=start, closed=True, time_limit_s=0.0, neighbours=neighbours, seed=seed
+        )
         for cand in (loop, np.concatenate([loop[:1], loop[1:][::-1]])):
             if tour_length(d, cand, closed=False) < tour_length(d, path, closed=False) - 1e-9:
                 path = cand.astype(np.int64)

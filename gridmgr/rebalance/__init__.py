@@ -7,12 +7,12 @@ Modules: :mod:`~gridmgr.rebalance.model` (the :class:`Rebalance` model, plans),
 from __future__ import annotations
 
 from gridmgr.rebalance.model import (
+    PLAN_PARAMS,
     BoolArray,
     FloatArray,
     IntArray,
     Metrics,
     Miss,
-    PLAN_PARAMS,
     Plan,
     Rebalance,
     RebalanceResult,

@@ -37,6 +37,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from gridmgr.errors import InfeasibleError, InputError
+from gridmgr.i18n import t
 from gridmgr.rebalance.solver import (
     BoolArray,
     FloatArray,
@@ -46,13 +48,26 @@ from gridmgr.rebalance.solver import (
     RebalanceCore,
     RebalanceResult,
 )
-from gridmgr.errors import InfeasibleError, InputError
-from gridmgr.i18n import t
 
 __all__ = [
-    "PLAN_PARAMS", "BoolArray", "FloatArray", "IntArray", "Metrics", "Miss", "Plan", "Rebalance",
-    "RebalanceResult", "StoreInputs", "apply_plan", "discard_plan", "get_plan", "inputs_from_store",
-    "list_plans", "plan_diff_geojson", "propose", "undo_plan",
+    "PLAN_PARAMS",
+    "BoolArray",
+    "FloatArray",
+    "IntArray",
+    "Metrics",
+    "Miss",
+    "Plan",
+    "Rebalance",
+    "RebalanceResult",
+    "StoreInputs",
+    "apply_plan",
+    "discard_plan",
+    "get_plan",
+    "inputs_from_store",
+    "list_plans",
+    "plan_diff_geojson",
+    "propose",
+    "undo_plan",
 ]
 
 
@@ -126,14 +141,33 @@ class Rebalance(RebalanceCore):
         target_ratio, min_ratio, max_moves, seed, hard_cap
             As in :meth:`from_graph`.
         """
-        inp = inputs_from_store(store, scope=scope, weights=weights, leaders_add=leaders_add,
-                                leaders_remove=leaders_remove, capacity=capacity, lock=lock,
-                                cross_communities=cross_communities)
+        inp = inputs_from_store(
+            store,
+            scope=scope,
+            weights=weights,
+            leaders_add=leaders_add,
+            leaders_remove=leaders_remove,
+            capacity=capacity,
+            lock=lock,
+            cross_communities=cross_communities,
+        )
         model = cls.from_graph(
-            inp.adj, inp.loads, inp.owner, inp.capacities, group=inp.group, leader_group=inp.leader_group,
-            locked_leaders=inp.locked_leaders, locked_pieces=inp.locked_pieces, target_ratio=target_ratio,
-            min_ratio=min_ratio, max_moves=max_moves, seed=seed, areas=inp.areas, hard_cap=hard_cap,
-            leader_labels=inp.leader_ids, group_labels=inp.group_codes,
+            inp.adj,
+            inp.loads,
+            inp.owner,
+            inp.capacities,
+            group=inp.group,
+            leader_group=inp.leader_group,
+            locked_leaders=inp.locked_leaders,
+            locked_pieces=inp.locked_pieces,
+            target_ratio=target_ratio,
+            min_ratio=min_ratio,
+            max_moves=max_moves,
+            seed=seed,
+            areas=inp.areas,
+            hard_cap=hard_cap,
+            leader_labels=inp.leader_ids,
+            group_labels=inp.group_codes,
         )
         model.inputs = inp
         return model
@@ -194,18 +228,20 @@ def inputs_from_store(
     :class:`~gridmgr.errors.LeaderNotFoundError` or :class:`~gridmgr.errors.ConflictError` naming
     the offending id.
     """
-    from gridmgr.grid.graph import piece_adjacency
     from gridmgr.assign.auto import _community_map
-    from gridmgr.errors import ConflictError, LeaderNotFoundError
     from gridmgr.assign.workload import piece_loads
+    from gridmgr.errors import ConflictError, LeaderNotFoundError
+    from gridmgr.grid.graph import piece_adjacency
 
     units = store.units()
     pieces = store.pieces(scope)  # UnitNotFoundError when the scope is unknown
     if len(pieces) == 0:
-        raise InputError(t(
-            f"范围 {scope}：库中没有地块，请先导入图层（gridmgr load）",
-            f"scope {scope}: no pieces in the store; load the layers first (gridmgr load)",
-        ))
+        raise InputError(
+            t(
+                f"范围 {scope}：库中没有地块，请先导入图层（gridmgr load）",
+                f"scope {scope}: no pieces in the store; load the layers first (gridmgr load)",
+            )
+        )
     leaders = store.leaders()
     key_places = store.key_places(scope)
     to_comm = _community_map(units)
@@ -217,24 +253,30 @@ def inputs_from_store(
     known = dict(zip(leaders["id"].astype(str), range(len(leaders)), strict=True))
     for lid in add_ids + remove_ids + list((capacity or {}).keys()):
         if lid not in known:
-            raise LeaderNotFoundError(t(
-                f"领导 {lid!r} 不在库中，请先导入（gridmgr leaders import FILE）",
-                f"leader {lid!r} is not in the store; import it first (gridmgr leaders import FILE)",
-            ))
+            raise LeaderNotFoundError(
+                t(
+                    f"领导 {lid!r} 不在库中，请先导入（gridmgr leaders import FILE）",
+                    f"leader {lid!r} is not in the store; import it first (gridmgr leaders import FILE)",
+                )
+            )
     both = set(add_ids) & set(remove_ids)
     if both:
         both_ids = ", ".join(sorted(both))
-        raise InputError(t(
-            f"领导 {both_ids} 同时被列为新增和移除，请只选其一",
-            f"leader(s) {both_ids} are both added and removed; choose one",
-        ))
+        raise InputError(
+            t(
+                f"领导 {both_ids} 同时被列为新增和移除，请只选其一",
+                f"leader(s) {both_ids} are both added and removed; choose one",
+            )
+        )
     active = leaders["active"].to_numpy(dtype=bool)
     for lid in add_ids:
         if not active[known[lid]]:
-            raise ConflictError(t(
-                f"领导 {lid} 已停用；请先重新启用（重新导入）再新增",
-                f"leader {lid} is inactive; reactivate (re-import) before adding them",
-            ))
+            raise ConflictError(
+                t(
+                    f"领导 {lid} 已停用；请先重新启用（重新导入）再新增",
+                    f"leader {lid} is inactive; reactivate (re-import) before adding them",
+                )
+            )
 
     def comms_of(pos: int) -> list[str]:
         packs = leaders["unit_packages"].iloc[pos] or []
@@ -247,50 +289,60 @@ def inputs_from_store(
         lid = str(leaders["id"].iloc[pos])
         if not comms_of(pos):
             if lid in add_ids:
-                raise InputError(t(
-                    f"领导 {lid} 在范围 {scope} 内没有包保单位；请先在领导名单文件中将该社区加入其 "
-                    "unit_packages",
-                    f"leader {lid} has no unit package in scope {scope}; add the community to their "
-                    "unit_packages (leaders file) first",
-                ))
+                raise InputError(
+                    t(
+                        f"领导 {lid} 在范围 {scope} 内没有包保单位；请先在领导名单文件中将该社区加入其 "
+                        "unit_packages",
+                        f"leader {lid} has no unit package in scope {scope}; add the community to their "
+                        "unit_packages (leaders file) first",
+                    )
+                )
             continue
         holds = active[pos] and role[pos] == "grid_leader" and lid in holders
         if holds or lid in add_ids or lid in remove_ids:
             part.append(pos)
     if not part:
-        raise InfeasibleError(t(
-            f"范围 {scope}：没有网格长包保这里的地块，也没有新增领导；请先分配"
-            "（gridmgr assign auto），或用 --leaders-add 指定新增领导",
-            f"scope {scope}: no grid leader holds pieces here and none is added; assign first "
-            "(gridmgr assign auto) or name newcomers with --leaders-add",
-        ))
+        raise InfeasibleError(
+            t(
+                f"范围 {scope}：没有网格长包保这里的地块，也没有新增领导；请先分配"
+                "（gridmgr assign auto），或用 --leaders-add 指定新增领导",
+                f"scope {scope}: no grid leader holds pieces here and none is added; assign first "
+                "(gridmgr assign auto) or name newcomers with --leaders-add",
+            )
+        )
     ids = [str(leaders["id"].iloc[p]) for p in part]
     pos_of = {lid: i for i, lid in enumerate(ids)}
     caps = np.array([float(leaders["capacity"].iloc[p]) for p in part], dtype=np.float64)
     for lid, x in (capacity or {}).items():
         if lid not in pos_of:
-            raise InputError(t(
-                f"--capacity {lid}={x}：领导 {lid} 不参与范围 {scope} 的调整",
-                f"--capacity {lid}={x}: leader {lid} takes no part in scope {scope}",
-            ))
+            raise InputError(
+                t(
+                    f"--capacity {lid}={x}：领导 {lid} 不参与范围 {scope} 的调整",
+                    f"--capacity {lid}={x}: leader {lid} takes no part in scope {scope}",
+                )
+            )
         if not np.isfinite(float(x)) or float(x) <= 0:
-            raise InputError(t(
-                f"--capacity {lid}={x}：capacity 必须大于 0（如需移除，请用 --leaders-remove）",
-                f"--capacity {lid}={x}: capacity must be > 0 (use --leaders-remove to drop)",
-            ))
+            raise InputError(
+                t(
+                    f"--capacity {lid}={x}：capacity 必须大于 0（如需移除，请用 --leaders-remove）",
+                    f"--capacity {lid}={x}: capacity must be > 0 (use --leaders-remove to drop)",
+                )
+            )
         caps[pos_of[lid]] = float(x)
     for lid in remove_ids:
         if lid not in pos_of:
-            raise InputError(t(
-                f"--leaders-remove {lid}：该领导不参与范围 {scope} 的调整",
-                f"--leaders-remove {lid}: leader takes no part in scope {scope}",
-            ))
+            raise InputError(
+                t(
+                    f"--leaders-remove {lid}：该领导不参与范围 {scope} 的调整",
+                    f"--leaders-remove {lid}: leader takes no part in scope {scope}",
+                )
+            )
         caps[pos_of[lid]] = 0.0
     holder = pieces["leader_id"].to_numpy(dtype=object)
     owner = np.array([pos_of.get(h, -1) if h is not None else -1 for h in holder], dtype=np.int64)
     # Communities with no participant stay as they are: drop them from the model.
     comm_has = np.zeros(len(comm_codes), dtype=bool)
-    for i, p in enumerate(part):
+    for p in part:
         for c in comms_of(p):
             comm_has[comm_index[c]] = True
     g_all = np.array([comm_index[c] for c in piece_comm], dtype=np.int64)
@@ -311,21 +363,31 @@ def inputs_from_store(
             continue
         hit = cells == item
         if not hit.any():
-            raise InputError(t(
-                f"--lock {item}：既不是参与调整的领导，也不是范围 {scope} 内的网格单元",
-                f"--lock {item}: neither a leader taking part nor a cell in scope {scope}",
-            ))
+            raise InputError(
+                t(
+                    f"--lock {item}：既不是参与调整的领导，也不是范围 {scope} 内的网格单元",
+                    f"--lock {item}: neither a leader taking part nor a cell in scope {scope}",
+                )
+            )
         locked_pieces |= hit
     adj = piece_adjacency(pieces)
     loads = piece_loads(pieces, key_places, weights)
     group = np.zeros(len(pieces), dtype=np.int64) if cross_communities else g_all
     return StoreInputs(
-        pieces=pieces, adj=adj, loads=np.asarray(loads, dtype=np.float64), owner=owner,
-        capacities=caps, group=group,
+        pieces=pieces,
+        adj=adj,
+        loads=np.asarray(loads, dtype=np.float64),
+        owner=owner,
+        capacities=caps,
+        group=group,
         leader_group=np.zeros(len(part), dtype=np.int64) if cross_communities else leader_group,
-        locked_leaders=np.asarray(locked_leaders, dtype=np.int64), locked_pieces=locked_pieces,
-        areas=pieces["area_m2"].to_numpy(dtype=np.float64), leader_ids=ids,
-        group_codes=[scope] if cross_communities else comm_codes, leaders=leaders, units=units,
+        locked_leaders=np.asarray(locked_leaders, dtype=np.int64),
+        locked_pieces=locked_pieces,
+        areas=pieces["area_m2"].to_numpy(dtype=np.float64),
+        leader_ids=ids,
+        group_codes=[scope] if cross_communities else comm_codes,
+        leaders=leaders,
+        units=units,
     )
 
 
@@ -333,8 +395,19 @@ def inputs_from_store(
 # Plans
 
 
-PLAN_PARAMS = ("weights", "leaders_add", "leaders_remove", "capacity", "lock", "cross_communities",
-               "target_ratio", "min_ratio", "max_moves", "seed", "hard_cap")
+PLAN_PARAMS = (
+    "weights",
+    "leaders_add",
+    "leaders_remove",
+    "capacity",
+    "lock",
+    "cross_communities",
+    "target_ratio",
+    "min_ratio",
+    "max_moves",
+    "seed",
+    "hard_cap",
+)
 
 
 def _json_safe(value: Any) -> Any:
@@ -372,22 +445,42 @@ class Plan:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Plan:
         """Build from :meth:`gridmgr.store.Store.get_plan`'s dict."""
+
         def load(v: Any) -> Any:
             return json.loads(v) if isinstance(v, str) else v
 
-        return cls(id=str(row["id"]), scope=row.get("scope"), status=str(row["status"]),
-                   params=load(row.get("params")) or {}, moves=load(row.get("moves")) or [],
-                   metrics=load(row.get("metrics")) or {}, actor=str(row.get("actor") or ""),
-                   created_at=row.get("created_at"), changeset_id=row.get("changeset_id"))
+        return cls(
+            id=str(row["id"]),
+            scope=row.get("scope"),
+            status=str(row["status"]),
+            params=load(row.get("params")) or {},
+            moves=load(row.get("moves")) or [],
+            metrics=load(row.get("metrics")) or {},
+            actor=str(row.get("actor") or ""),
+            created_at=row.get("created_at"),
+            changeset_id=row.get("changeset_id"),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (what ``gridmgr rebalance propose --json`` prints)."""
-        created = self.created_at.isoformat() if hasattr(self.created_at, "isoformat") else self.created_at
-        out: dict[str, Any] = _json_safe({
-            "id": self.id, "scope": self.scope, "status": self.status, "params": self.params,
-            "metrics": self.metrics, "moves": self.moves, "actor": self.actor,
-            "created_at": created, "changeset_id": self.changeset_id,
-        })
+        created = (
+            self.created_at.isoformat()
+            if hasattr(self.created_at, "isoformat")
+            else self.created_at
+        )
+        out: dict[str, Any] = _json_safe(
+            {
+                "id": self.id,
+                "scope": self.scope,
+                "status": self.status,
+                "params": self.params,
+                "metrics": self.metrics,
+                "moves": self.moves,
+                "actor": self.actor,
+                "created_at": created,
+                "changeset_id": self.changeset_id,
+            }
+        )
         return out
 
 
@@ -421,11 +514,24 @@ def propose(
     from gridmgr.assign.workload import parse_weights
 
     w = parse_weights(weights)
-    add_ids, remove_ids, locks = _split_ids(leaders_add), _split_ids(leaders_remove), _split_ids(lock)
+    add_ids, remove_ids, locks = (
+        _split_ids(leaders_add),
+        _split_ids(leaders_remove),
+        _split_ids(lock),
+    )
     model = Rebalance.from_store(
-        store, scope=scope, weights=w, leaders_add=add_ids, leaders_remove=remove_ids,
-        capacity=capacity, lock=locks, cross_communities=cross_communities,
-        target_ratio=target_ratio, min_ratio=min_ratio, max_moves=max_moves, seed=seed,
+        store,
+        scope=scope,
+        weights=w,
+        leaders_add=add_ids,
+        leaders_remove=remove_ids,
+        capacity=capacity,
+        lock=locks,
+        cross_communities=cross_communities,
+        target_ratio=target_ratio,
+        min_ratio=min_ratio,
+        max_moves=max_moves,
+        seed=seed,
         hard_cap=hard_cap,
     )
     inp: StoreInputs = model.inputs
@@ -439,36 +545,63 @@ def propose(
         _check_packages(inp, mp, to_id)
     import pandas as pd
 
-    moves = pd.DataFrame({
-        "piece_id": pieces["id"].to_numpy(dtype=np.int64)[mp],
-        "cell": pieces["cell"].astype(str).to_numpy()[mp],
-        "unit_code": pieces["unit_code"].astype(str).to_numpy()[mp],
-        "from_leader": list(from_id),
-        "to_leader": list(to_id),
-        "version": pieces["version"].to_numpy(dtype=np.int64)[mp],
-        "area_m2": np.round(inp.areas[mp], 3),
-    }).to_dict("records")
+    moves = pd.DataFrame(
+        {
+            "piece_id": pieces["id"].to_numpy(dtype=np.int64)[mp],
+            "cell": pieces["cell"].astype(str).to_numpy()[mp],
+            "unit_code": pieces["unit_code"].astype(str).to_numpy()[mp],
+            "from_leader": list(from_id),
+            "to_leader": list(to_id),
+            "version": pieces["version"].to_numpy(dtype=np.int64)[mp],
+            "area_m2": np.round(inp.areas[mp], 3),
+        }
+    ).to_dict("records")
     removed, added = set(remove_ids), set(add_ids)
     locked = {inp.leader_ids[i] for i in inp.locked_leaders.tolist()}
     leaders = [
-        {"leader_id": lid, "ratio_before": res.ratio_before[i], "ratio_after": res.ratio_after[i],
-         "pieces_after": int((res.owner == i).sum()), "removed": lid in removed, "added": lid in added,
-         "locked": lid in locked}
+        {
+            "leader_id": lid,
+            "ratio_before": res.ratio_before[i],
+            "ratio_after": res.ratio_after[i],
+            "pieces_after": int((res.owner == i).sum()),
+            "removed": lid in removed,
+            "added": lid in added,
+            "locked": lid in locked,
+        }
         for i, lid in enumerate(inp.leader_ids)
     ]
     metrics = {
-        "before": res.before.to_dict(), "after": res.after.to_dict(),
-        "moved_pieces": res.moved_pieces, "moved_area_m2": res.moved_area_m2,
-        "pieces": len(pieces), "iterations": res.iterations, "leaders": leaders,
+        "before": res.before.to_dict(),
+        "after": res.after.to_dict(),
+        "moved_pieces": res.moved_pieces,
+        "moved_area_m2": res.moved_area_m2,
+        "pieces": len(pieces),
+        "iterations": res.iterations,
+        "leaders": leaders,
         "missed": [{**m.to_dict(), "leader_id": inp.leader_ids[m.leader]} for m in res.missed],
-        "target_ratio": model.target_ratio, "min_ratio": model.min_ratio,
+        "target_ratio": model.target_ratio,
+        "min_ratio": model.min_ratio,
     }
-    params = {"weights": w, "leaders_add": add_ids, "leaders_remove": remove_ids,
-              "capacity": dict(capacity or {}), "lock": locks, "cross_communities": cross_communities,
-              "target_ratio": target_ratio, "min_ratio": min_ratio, "max_moves": max_moves,
-              "seed": seed, "hard_cap": hard_cap}
-    pid = store.save_plan(scope=scope, params=_json_safe(params), moves=_json_safe(moves),
-                          metrics=_json_safe(metrics), actor=actor)
+    params = {
+        "weights": w,
+        "leaders_add": add_ids,
+        "leaders_remove": remove_ids,
+        "capacity": dict(capacity or {}),
+        "lock": locks,
+        "cross_communities": cross_communities,
+        "target_ratio": target_ratio,
+        "min_ratio": min_ratio,
+        "max_moves": max_moves,
+        "seed": seed,
+        "hard_cap": hard_cap,
+    }
+    pid = store.save_plan(
+        scope=scope,
+        params=_json_safe(params),
+        moves=_json_safe(moves),
+        metrics=_json_safe(metrics),
+        actor=actor,
+    )
     return get_plan(store, pid)
 
 
@@ -479,16 +612,21 @@ def _check_packages(inp: StoreInputs, mp: IntArray, to_id: Any) -> None:
     to_comm = _community_map(inp.units)
     packs = dict(zip(inp.leaders["id"].astype(str), inp.leaders["unit_packages"], strict=True))
     comm = inp.pieces["unit_code"].astype(str).to_numpy()[mp]
-    bad = [(str(c), str(to)) for c, to in zip(comm, to_id, strict=True)
-           if to_comm(c)[0] not in {x for p in (packs.get(str(to)) or []) for x in to_comm(str(p))}]
+    bad = [
+        (str(c), str(to))
+        for c, to in zip(comm, to_id, strict=True)
+        if to_comm(c)[0] not in {x for p in (packs.get(str(to)) or []) for x in to_comm(str(p))}
+    ]
     if bad:
         c, to = bad[0]
-        raise InfeasibleError(t(
-            f"{len(bad)} 项调整会使领导包保其包保单位以外的地块，例如单位 {c} 分给 {to}；"
-            "请将该单位加入其 unit_packages，或按社区分别调整",
-            f"{len(bad)} move(s) would give leaders pieces outside their unit packages, e.g. unit {c} "
-            f"to {to}; add the unit to their unit_packages or rebalance per community",
-        ))
+        raise InfeasibleError(
+            t(
+                f"{len(bad)} 项调整会使领导包保其包保单位以外的地块，例如单位 {c} 分给 {to}；"
+                "请将该单位加入其 unit_packages，或按社区分别调整",
+                f"{len(bad)} move(s) would give leaders pieces outside their unit packages, e.g. unit {c} "
+                f"to {to}; add the unit to their unit_packages or rebalance per community",
+            )
+        )
 
 
 def get_plan(store: Any, plan_id: str) -> Plan:
@@ -506,10 +644,12 @@ def _require_status(plan: Plan, wanted: str, action: str) -> None:
 
     if plan.status != wanted:
         action_zh = {"applied": "应用", "discarded": "舍弃", "undone": "撤销"}.get(action, action)
-        raise ConflictError(t(
-            f"方案 {plan.id} 的状态为 {plan.status}；只有状态为 {wanted} 的方案才能{action_zh}",
-            f"plan {plan.id} is {plan.status}; only a {wanted} plan can be {action}",
-        ))
+        raise ConflictError(
+            t(
+                f"方案 {plan.id} 的状态为 {plan.status}；只有状态为 {wanted} 的方案才能{action_zh}",
+                f"plan {plan.id} is {plan.status}; only a {wanted} plan can be {action}",
+            )
+        )
 
 
 def apply_plan(store: Any, plan_id: str, *, actor: str, reason: str | None = None) -> Any:
@@ -530,14 +670,22 @@ def apply_plan(store: Any, plan_id: str, *, actor: str, reason: str | None = Non
         store.set_plan_status(plan_id, "applied")
         return ChangeResult(None, 0, 0, ())
     moves = pd.DataFrame(plan.moves)
-    changes = pd.DataFrame({
-        "piece_id": moves["piece_id"].astype("int64"),
-        "leader_id": moves["to_leader"].astype(str),
-        "expected_version": moves["version"].astype("int64"),
-        "fallback": False,
-    })
-    return store.apply_changes(changes, actor=actor, reason=reason or f"rebalance plan {plan_id}",
-                               kind="plan", changeset_id=plan_id, plan_id=plan_id)
+    changes = pd.DataFrame(
+        {
+            "piece_id": moves["piece_id"].astype("int64"),
+            "leader_id": moves["to_leader"].astype(str),
+            "expected_version": moves["version"].astype("int64"),
+            "fallback": False,
+        }
+    )
+    return store.apply_changes(
+        changes,
+        actor=actor,
+        reason=reason or f"rebalance plan {plan_id}",
+        kind="plan",
+        changeset_id=plan_id,
+        plan_id=plan_id,
+    )
 
 
 def discard_plan(store: Any, plan_id: str, *, actor: str) -> Plan:
@@ -561,8 +709,9 @@ def undo_plan(store: Any, plan_id: str, *, actor: str, reason: str | None = None
         from gridmgr.store import ChangeResult
 
         return ChangeResult(None, 0, 0, ())
-    return store.undo_changeset(plan.changeset_id, actor=actor,
-                                reason=reason or f"undo rebalance plan {plan_id}")
+    return store.undo_changeset(
+        plan.changeset_id, actor=actor, reason=reason or f"undo rebalance plan {plan_id}"
+    )
 
 
 def plan_diff_geojson(store: Any, plan_id: str) -> dict[str, Any]:
@@ -580,7 +729,8 @@ def plan_diff_geojson(store: Any, plan_id: str) -> dict[str, Any]:
         return {"type": "FeatureCollection", "features": []}
     moves = pd.DataFrame(plan.moves)[cols]
     pieces = store.pieces(plan.scope)[["id", "geometry"]].rename(columns={"id": "piece_id"})
-    gdf = gpd.GeoDataFrame(moves.merge(pieces, on="piece_id", how="inner"), geometry="geometry",
-                           crs="EPSG:4326")
+    gdf = gpd.GeoDataFrame(
+        moves.merge(pieces, on="piece_id", how="inner"), geometry="geometry", crs="EPSG:4326"
+    )
     out = dict(gdf.to_geo_dict(drop_id=True))
     return out

@@ -80,8 +80,12 @@ class Miss:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-safe)."""
-        return {"leader": int(self.leader), "ratio": float(self.ratio), "reason_zh": self.reason_zh,
-                "reason_en": self.reason_en}
+        return {
+            "leader": int(self.leader),
+            "ratio": float(self.ratio),
+            "reason_zh": self.reason_zh,
+            "reason_en": self.reason_en,
+        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,7 +122,14 @@ class RebalanceResult:
     @property
     def moves(self) -> list[tuple[int, int, int]]:
         """The moves as ``(piece, from_leader, to_leader)`` tuples."""
-        return list(zip(self.move_pieces.tolist(), self.move_from.tolist(), self.move_to.tolist()))
+        return list(
+            zip(
+                self.move_pieces.tolist(),
+                self.move_from.tolist(),
+                self.move_to.tolist(),
+                strict=True,
+            )
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -133,7 +144,9 @@ def _neighbours(indptr: IntArray, indices: IntArray, rows: IntArray) -> tuple[In
     if total == 0:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty
-    offs = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total, dtype=np.int64)
+    offs = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(
+        total, dtype=np.int64
+    )
     return indices[offs], np.repeat(np.arange(rows.size, dtype=np.int64), counts)
 
 
@@ -324,30 +337,43 @@ class RebalanceCore:
         owner_a = np.asarray(owner, dtype=np.int64)
         cap_a = np.asarray(capacities, dtype=np.float64)
         if loads_a.shape != (n,) or owner_a.shape != (n,):
-            raise InputError(f"loads/owner: need one value per piece ({n}); got {loads_a.shape}, {owner_a.shape}")
+            raise InputError(
+                f"loads/owner: need one value per piece ({n}); got {loads_a.shape}, {owner_a.shape}"
+            )
         if not np.all(np.isfinite(loads_a)) or (loads_a < 0).any():
-            raise InputError(t(
-                "loads：每个地块的工作量必须是有限值且 >= 0，请检查权重设置",
-                "loads: every piece load must be finite and >= 0; check the weights",
-            ))
+            raise InputError(
+                t(
+                    "loads：每个地块的工作量必须是有限值且 >= 0，请检查权重设置",
+                    "loads: every piece load must be finite and >= 0; check the weights",
+                )
+            )
         n_leaders = len(cap_a)
         if not np.all(np.isfinite(cap_a)) or (cap_a < 0).any():
-            raise InputError(t(
-                "capacities：必须是有限值且 >= 0（0 表示该领导退出）",
-                "capacities: must be finite and >= 0 (0 = the leader leaves)",
-            ))
+            raise InputError(
+                t(
+                    "capacities：必须是有限值且 >= 0（0 表示该领导退出）",
+                    "capacities: must be finite and >= 0 (0 = the leader leaves)",
+                )
+            )
         if owner_a.size and (owner_a.min() < -1 or owner_a.max() >= n_leaders):
             raise InputError(f"owner: leader positions must be -1 or in [0, {n_leaders})")
         if not target_ratio >= 1.0:
-            raise InputError(t(
-                f"target_ratio={target_ratio}：必须 >= 1（如 1.02）", f"target_ratio={target_ratio}: must be >= 1 (e.g. 1.02)"
-            ))
+            raise InputError(
+                t(
+                    f"target_ratio={target_ratio}：必须 >= 1（如 1.02）",
+                    f"target_ratio={target_ratio}: must be >= 1 (e.g. 1.02)",
+                )
+            )
         lo = (2.0 - target_ratio) if min_ratio is None else float(min_ratio)
         lo = max(lo, 0.0)
         if lo > 1.0:
-            raise InputError(t(f"min_ratio={min_ratio}：必须 <= 1", f"min_ratio={min_ratio}: must be <= 1"))
+            raise InputError(
+                t(f"min_ratio={min_ratio}：必须 <= 1", f"min_ratio={min_ratio}: must be <= 1")
+            )
         if max_moves is not None and max_moves < 0:
-            raise InputError(t(f"max_moves={max_moves}：必须 >= 0", f"max_moves={max_moves}: must be >= 0"))
+            raise InputError(
+                t(f"max_moves={max_moves}：必须 >= 0", f"max_moves={max_moves}: must be >= 0")
+            )
         if group is None:
             group_a = np.zeros(n, dtype=np.int64)
             lg = np.zeros(n_leaders, dtype=np.int64)
@@ -367,8 +393,11 @@ class RebalanceCore:
                 ok = uniq[pos] == raw_lg
                 lg[ok] = pos[ok]
         locked_l = _as_index_set(locked_leaders, n_leaders, "locked_leaders")
-        lp = np.asarray(locked_pieces) if not isinstance(locked_pieces, Iterable) or isinstance(
-            locked_pieces, np.ndarray) else np.asarray(list(locked_pieces))
+        lp = (
+            np.asarray(locked_pieces)
+            if not isinstance(locked_pieces, Iterable) or isinstance(locked_pieces, np.ndarray)
+            else np.asarray(list(locked_pieces))
+        )
         if lp.dtype == bool:
             if lp.shape != (n,):
                 raise InputError(f"locked_pieces: a mask needs one value per piece ({n})")
@@ -378,18 +407,33 @@ class RebalanceCore:
         removed_locked = locked_l & (cap_a <= 0)
         if removed_locked.any():
             who = int(np.flatnonzero(removed_locked)[0])
-            raise InputError(t(
-                f"领导 {who} 既被锁定又要退出（capacity 0），请二者去掉其一",
-                f"leader {who} is both locked and leaving (capacity 0); drop one of the two",
-            ))
+            raise InputError(
+                t(
+                    f"领导 {who} 既被锁定又要退出（capacity 0），请二者去掉其一",
+                    f"leader {who} is both locked and leaving (capacity 0); drop one of the two",
+                )
+            )
         areas_a = None if areas is None else np.asarray(areas, dtype=np.float64)
         if areas_a is not None and areas_a.shape != (n,):
             raise InputError(f"areas: need one value per piece ({n})")
         return cls(
-            adj=adj, loads=loads_a, owner=owner_a, capacities=cap_a, group=group_a, leader_group=lg,
-            locked_leaders=locked_l, locked_pieces=locked_p, target_ratio=float(target_ratio),
-            min_ratio=lo, max_moves=max_moves, seed=int(seed), areas=areas_a, hard_cap=hard_cap,
-            max_rounds=int(max_rounds), leader_labels=leader_labels, group_labels=group_labels,
+            adj=adj,
+            loads=loads_a,
+            owner=owner_a,
+            capacities=cap_a,
+            group=group_a,
+            leader_group=lg,
+            locked_leaders=locked_l,
+            locked_pieces=locked_p,
+            target_ratio=float(target_ratio),
+            min_ratio=lo,
+            max_moves=max_moves,
+            seed=int(seed),
+            areas=areas_a,
+            hard_cap=hard_cap,
+            max_rounds=int(max_rounds),
+            leader_labels=leader_labels,
+            group_labels=group_labels,
         )
 
     # -- naming helpers ----------------------------------------------------------------------
@@ -455,10 +499,12 @@ class _Solver:
         if bad.any():
             p = int(np.flatnonzero(bad)[0])
             who = self._ln(int(owner0[p]))
-            raise InfeasibleError(t(
-                f"地块 {p} 已锁定，但其领导 {who} 要退出；请解除该地块的锁定或保留该领导",
-                f"piece {p} is locked but its leader {who} leaves; unlock the piece or keep the leader",
-            ))
+            raise InfeasibleError(
+                t(
+                    f"地块 {p} 已锁定，但其领导 {who} 要退出；请解除该地块的锁定或保留该领导",
+                    f"piece {p} is locked but its leader {who} leaves; unlock the piece or keep the leader",
+                )
+            )
         free = ~m.locked_pieces & (~owned | leaving_piece)
         stay = owned & ~leaving_piece
         # Territories: (group, leader) pairs of pieces that stay, plus added leaders.
@@ -472,12 +518,14 @@ class _Solver:
         unknown = add_group < 0
         if unknown.any():
             who = self._ln(int(added[np.flatnonzero(unknown)[0]]))
-            raise InputError(t(
-                f"领导 {who} 在此没有包保地块，且所属社区不明；请提供 leader_group"
-                "（命令行：在 unit_packages 中写明该领导的社区）",
-                f"leader {who} holds no pieces here and its community is unknown; give "
-                "leader_group (CLI: name the leader's community in unit_packages)",
-            ))
+            raise InputError(
+                t(
+                    f"领导 {who} 在此没有包保地块，且所属社区不明；请提供 leader_group"
+                    "（命令行：在 unit_packages 中写明该领导的社区）",
+                    f"leader {who} holds no pieces here and its community is unknown; give "
+                    "leader_group (CLI: name the leader's community in unit_packages)",
+                )
+            )
         if n_groups == 0:
             add_group = add_group[:0]
             added = added[:0]
@@ -494,32 +542,41 @@ class _Solver:
         tload = np.bincount(T[stay], weights=loads[stay], minlength=K)
         lead_total = np.bincount(tl, weights=tload, minlength=n_leaders)
         n_terr = np.bincount(tl, minlength=n_leaders)
-        share = np.where(lead_total[tl] > 0, tload / np.where(lead_total[tl] > 0, lead_total[tl], 1.0),
-                         1.0 / np.maximum(n_terr[tl], 1))
+        share = np.where(
+            lead_total[tl] > 0,
+            tload / np.where(lead_total[tl] > 0, lead_total[tl], 1.0),
+            1.0 / np.maximum(n_terr[tl], 1),
+        )
         capt = m.capacities[tl] * share
         counted = stay | free
         gload = np.bincount(m.group[counted], weights=loads[counted], minlength=n_groups)
         gcap = np.bincount(tg, weights=capt, minlength=n_groups)
-        empty_g = np.flatnonzero((gcap <= 0) & (np.bincount(m.group[counted], minlength=n_groups) > 0))
+        empty_g = np.flatnonzero(
+            (gcap <= 0) & (np.bincount(m.group[counted], minlength=n_groups) > 0)
+        )
         if len(empty_g):
             g = int(empty_g[0])
             gname = self._gn(g)
-            raise InfeasibleError(t(
-                f"社区 {gname}：已没有领导包保其地块；请保留或新增该社区的领导（--leaders-add），或扩大范围",
-                f"community {gname}: no leaders left to hold its pieces; keep or add a leader "
-                "there (--leaders-add) or widen the scope",
-            ))
+            raise InfeasibleError(
+                t(
+                    f"社区 {gname}：已没有领导包保其地块；请保留或新增该社区的领导（--leaders-add），或扩大范围",
+                    f"community {gname}: no leaders left to hold its pieces; keep or add a leader "
+                    "there (--leaders-add) or widen the scope",
+                )
+            )
         if m.hard_cap:
             over = np.flatnonzero(gload > gcap * (1 + 1e-12))
             if len(over):
                 g = int(over[0])
                 gname = self._gn(g)
-                raise InfeasibleError(t(
-                    f"社区 {gname}：capacity 合计为 {gcap[g]:.1f}，但工作量为 {gload[g]:.1f}；"
-                    "请提高 capacity（--capacity ID=X）或增加领导",
-                    f"community {gname}: capacities sum to {gcap[g]:.1f} but the load is "
-                    f"{gload[g]:.1f}; raise capacities (--capacity ID=X) or add leaders",
-                ))
+                raise InfeasibleError(
+                    t(
+                        f"社区 {gname}：capacity 合计为 {gcap[g]:.1f}，但工作量为 {gload[g]:.1f}；"
+                        "请提高 capacity（--capacity ID=X）或增加领导",
+                        f"community {gname}: capacities sum to {gcap[g]:.1f} but the load is "
+                        f"{gload[g]:.1f}; raise capacities (--capacity ID=X) or add leaders",
+                    )
+                )
         target = capt * gload[tg] / np.where(gcap[tg] > 0, gcap[tg], 1.0)
         target = np.where(target > 0, target, 1e-12)
         hi = m.target_ratio * target
@@ -534,14 +591,20 @@ class _Solver:
         over_locked = np.flatnonzero(locked_t & (tload > hi * (1 + 1e-9)))
         if len(over_locked):
             ti = int(over_locked[0])
-            who, gname, share_x = self._ln(int(tl[ti])), self._gn(int(tg[ti])), tload[ti] / target[ti]
-            raise InfeasibleError(t(
-                f"领导 {who} 已锁定，但其工作量为社区 {gname} 合理份额的 {share_x:.3f} 倍"
-                f"（目标 ≤ {m.target_ratio}）；请解除该领导的锁定、提高其 capacity，或提高 --target-ratio",
-                f"leader {who} is locked but holds {share_x:.3f}× the "
-                f"fair share in community {gname} (target ≤ {m.target_ratio}); unlock "
-                "the leader, raise their capacity, or raise --target-ratio",
-            ))
+            who, gname, share_x = (
+                self._ln(int(tl[ti])),
+                self._gn(int(tg[ti])),
+                tload[ti] / target[ti],
+            )
+            raise InfeasibleError(
+                t(
+                    f"领导 {who} 已锁定，但其工作量为社区 {gname} 合理份额的 {share_x:.3f} 倍"
+                    f"（目标 ≤ {m.target_ratio}）；请解除该领导的锁定、提高其 capacity，或提高 --target-ratio",
+                    f"leader {who} is locked but holds {share_x:.3f}× the "
+                    f"fair share in community {gname} (target ≤ {m.target_ratio}); unlock "
+                    "the leader, raise their capacity, or raise --target-ratio",
+                )
+            )
         lead_key = np.where(owned, owner0, -1)
         before = self._metrics(lead_key, free_mask=free)
         ratio_before = self._leader_ratios(np.where(stay, owner0, -1))
@@ -549,12 +612,14 @@ class _Solver:
         base_parts[base_parts == 0] = 1
         self.moved_count = int(free.sum())
         if m.max_moves is not None and self.moved_count > m.max_moves:
-            raise InfeasibleError(t(
-                f"max_moves={m.max_moves}，但有 {self.moved_count} 个地块必须调整（未分配或由退出的领导包保）；"
-                "请提高 --max-moves",
-                f"max_moves={m.max_moves} but {self.moved_count} pieces must move (unassigned or held "
-                "by leaders who leave); raise --max-moves",
-            ))
+            raise InfeasibleError(
+                t(
+                    f"max_moves={m.max_moves}，但有 {self.moved_count} 个地块必须调整（未分配或由退出的领导包保）；"
+                    "请提高 --max-moves",
+                    f"max_moves={m.max_moves} but {self.moved_count} pieces must move (unassigned or held "
+                    "by leaders who leave); raise --max-moves",
+                )
+            )
         self.tload = tload
         self.owner0 = owner0
         positive = loads[loads > 0]
@@ -572,7 +637,7 @@ class _Solver:
         self._repair(base_parts)
         best = (self._off_band(), self.moved_count, self.T.copy(), self.tload.copy())
         stale = 0
-        for rounds in range(1, m.max_rounds + 1):
+        for _round in range(1, m.max_rounds + 1):
             self.donors = np.zeros(self.K, dtype=bool)
             self.stuck = np.zeros(self.K, dtype=bool)
             moved = self._transport_round()
@@ -601,9 +666,18 @@ class _Solver:
         moved_area = float(m.areas[changed].sum()) if m.areas is not None else float("nan")
         missed = self._misses(ratio_after)
         return RebalanceResult(
-            owner=final_lead, move_pieces=changed, move_from=owner0[changed], move_to=final_lead[changed],
-            before=before, after=after, moved_area_m2=moved_area, ratio_before=ratio_before,
-            ratio_after=ratio_after, missed=tuple(missed), iterations=rounds, seed=m.seed,
+            owner=final_lead,
+            move_pieces=changed,
+            move_from=owner0[changed],
+            move_to=final_lead[changed],
+            before=before,
+            after=after,
+            moved_area_m2=moved_area,
+            ratio_before=ratio_before,
+            ratio_after=ratio_after,
+            missed=tuple(missed),
+            iterations=rounds,
+            seed=m.seed,
         )
 
     # -- names -----------------------------------------------------------------------------
@@ -668,13 +742,15 @@ class _Solver:
                 g = int(self.m.group[fp[0]])
                 size = int((comp == comp[fp[0]]).sum())
                 gname, start = self._gn(g), int(fp[0])
-                raise InfeasibleError(t(
-                    f"社区 {gname}：有 {fp.size} 个地块（从地块 {start} 起相连的 {size} 个地块）"
-                    "不与任何可接收的领导相邻——该社区不连通，或被已锁定的领导隔开；请在此增加领导或解除某位领导的锁定",
-                    f"community {gname}: {fp.size} pieces (a connected part of {size} starting "
-                    f"at piece {start}) touch no leader who may take them — the community is "
-                    "disconnected or walled in by locked leaders; add a leader there or unlock one",
-                ))
+                raise InfeasibleError(
+                    t(
+                        f"社区 {gname}：有 {fp.size} 个地块（从地块 {start} 起相连的 {size} 个地块）"
+                        "不与任何可接收的领导相邻——该社区不连通，或被已锁定的领导隔开；请在此增加领导或解除某位领导的锁定",
+                        f"community {gname}: {fp.size} pieces (a connected part of {size} starting "
+                        f"at piece {start}) touch no leader who may take them — the community is "
+                        "disconnected or walled in by locked leaders; add a leader there or unlock one",
+                    )
+                )
             src, tt = src[ok], tt[ok]
             ratio = self.tload / self.target
             order = np.lexsort((tt, ratio[tt], src))
@@ -728,11 +804,13 @@ class _Solver:
             cand[a] = False
             if not cand.any():
                 gname, who = self._gn(int(g)), self._ln(int(self.tl[a]))
-                raise InfeasibleError(t(
-                    f"社区 {gname}：新增领导 {who} 找不到可划出地块的包保片区（均已锁定或过小）",
-                    f"community {gname}: added leader {who} finds no "
-                    "territory to take ground from (all locked or too small)",
-                ))
+                raise InfeasibleError(
+                    t(
+                        f"社区 {gname}：新增领导 {who} 找不到可划出地块的包保片区（均已锁定或过小）",
+                        f"community {gname}: added leader {who} finds no "
+                        "territory to take ground from (all locked or too small)",
+                    )
+                )
             score = np.where(cand, region, -np.inf)
             host = int(np.argmax(score))
             hp = np.flatnonzero((T == host) & self.movable)
@@ -771,9 +849,11 @@ class _Solver:
         held = T >= 0
         # A territory spanning parts joins them: union via a bipartite graph piece–territory.
         rows = np.flatnonzero(held)
-        g = sp.coo_matrix((np.ones(len(rows)), (comp[rows], self.n + T[rows])), shape=(self.n + self.K,) * 2)
+        g = sp.coo_matrix(
+            (np.ones(len(rows)), (comp[rows], self.n + T[rows])), shape=(self.n + self.K,) * 2
+        )
         _, isl = connected_components(g, directed=False)
-        t_isl = isl[self.n:]
+        t_isl = isl[self.n :]
         n_isl = int(t_isl.max(initial=-1)) + 1
         load_i = np.bincount(t_isl, weights=self.tload, minlength=n_isl)
         fixed = self.locked_t
@@ -788,30 +868,41 @@ class _Solver:
         tgt = self.target[terr].sum()
         n_parts = len(np.unique(t_isl[self.tg == self.tg[terr[0]]]))
         if n_parts > 1:
-            holders, share_x = ", ".join(self._ln(int(x)) for x in self.tl[terr][:5]), load_i[i] / tgt
-            raise InfeasibleError(t(
-                f"社区 {gname} 被分成 {n_parts} 个互不相连的部分；由 {holders} 包保的部分工作量为其合理份额的 "
-                f"{share_x:.3f} 倍，且没有地块能跨越间隔调整；请为每个部分分别指定领导，或扩大范围",
-                f"community {gname} is split into {n_parts} disconnected parts; the part held by "
-                f"{holders} carries {share_x:.3f}× "
-                "its leaders' fair share and no piece can cross the gap; assign a leader per part or "
-                "use a wider scope",
-            ))
+            holders, share_x = (
+                ", ".join(self._ln(int(x)) for x in self.tl[terr][:5]),
+                load_i[i] / tgt,
+            )
+            raise InfeasibleError(
+                t(
+                    f"社区 {gname} 被分成 {n_parts} 个互不相连的部分；由 {holders} 包保的部分工作量为其合理份额的 "
+                    f"{share_x:.3f} 倍，且没有地块能跨越间隔调整；请为每个部分分别指定领导，或扩大范围",
+                    f"community {gname} is split into {n_parts} disconnected parts; the part held by "
+                    f"{holders} carries {share_x:.3f}× "
+                    "its leaders' fair share and no piece can cross the gap; assign a leader per part or "
+                    "use a wider scope",
+                )
+            )
         lo_r, hi_r = self.m.min_ratio, self.m.target_ratio
-        raise InfeasibleError(t(
-            f"社区 {gname}：已锁定的领导包保的工作量过少或过多，其他领导无法调整到 [{lo_r}, {hi_r}] 范围内；"
-            "请解除部分领导的锁定",
-            f"community {gname}: the locked leaders hold so little or so much that the others cannot "
-            f"get within [{lo_r}, {hi_r}]; unlock some leaders",
-        ))
+        raise InfeasibleError(
+            t(
+                f"社区 {gname}：已锁定的领导包保的工作量过少或过多，其他领导无法调整到 [{lo_r}, {hi_r}] 范围内；"
+                "请解除部分领导的锁定",
+                f"community {gname}: the locked leaders hold so little or so much that the others cannot "
+                f"get within [{lo_r}, {hi_r}]; unlock some leaders",
+            )
+        )
 
     # -- phase 3: transport ----------------------------------------------------------------
     def _violations(self) -> BoolArray:
         free_t = ~self.locked_t
-        out: BoolArray = free_t & ((self.tload > self.hi * (1 + 1e-9)) | (self.tload < self.lo * (1 - 1e-9)))
+        out: BoolArray = free_t & (
+            (self.tload > self.hi * (1 + 1e-9)) | (self.tload < self.lo * (1 - 1e-9))
+        )
         return out
 
-    def _flows(self, cut: tuple[NDArray[np.int32], NDArray[np.int32]]) -> tuple[IntArray, IntArray, FloatArray]:
+    def _flows(
+        self, cut: tuple[NDArray[np.int32], NDArray[np.int32]]
+    ) -> tuple[IntArray, IntArray, FloatArray]:
         """Min-cost flow on the territory graph: how much load crosses each border, and which way."""
         u, v, cnt = self._territory_pairs(cut)
         ok = ~self.locked_t[u] & ~self.locked_t[v]
@@ -840,8 +931,10 @@ class _Solver:
         r_b = k + np.concatenate([pos[src], pos[dst], np.arange(k)])
         c_b = np.concatenate([e, e, E2 + np.arange(k)])
         d_b = np.concatenate([-np.ones(E2), np.ones(E2), -np.ones(k)])
-        A = sp.csr_matrix((np.concatenate([d_a, d_b]), (np.concatenate([r_a, r_b]), np.concatenate([c_a, c_b]))),
-                          shape=(2 * k, E2 + 2 * k))
+        A = sp.csr_matrix(
+            (np.concatenate([d_a, d_b]), (np.concatenate([r_a, r_b]), np.concatenate([c_a, c_b]))),
+            shape=(2 * k, E2 + 2 * k),
+        )
         load, scale = self.tload[rows_t], float(np.mean(self.target[rows_t]))
         # Aim half a typical piece inside the band (when it is wide enough): pieces are whole, so
         # a transfer lands within half a piece of its amount, and then still inside the band.
@@ -852,7 +945,12 @@ class _Solver:
         c = np.concatenate([cost, np.full(2 * k, _VIOLATION_COST)])
         res = linprog(c, A_ub=A, b_ub=b, bounds=(0, None), method="highs")
         if res.status != 0:  # pragma: no cover - the soft LP is always feasible and bounded
-            raise InfeasibleError(t(f"调整方案的流量模型无法求解：{res.message}", f"rebalance flow could not be solved: {res.message}"))
+            raise InfeasibleError(
+                t(
+                    f"调整方案的流量模型无法求解：{res.message}",
+                    f"rebalance flow could not be solved: {res.message}",
+                )
+            )
         f = np.asarray(res.x[:E2]) * scale
         return src, dst, f
 
@@ -935,8 +1033,9 @@ class _Solver:
                 self.tload[d] += w
                 cum += w
                 moved += take.size
-                self.moved_count += int(((self.owner0[take] != ld_).astype(np.int64)
-                                         - (self.owner0[take] != ls_)).sum())
+                self.moved_count += int(
+                    ((self.owner0[take] != ld_).astype(np.int64) - (self.owner0[take] != ls_)).sum()
+                )
             if take.size < layer.size or self.hit_max_moves:
                 break
             nb, _ = _neighbours(self.indptr, self.indices, layer)
@@ -947,13 +1046,16 @@ class _Solver:
 
     def _worse(self, s: int, d: int, w: float) -> bool:
         """Would moving load ``w`` from ``s`` to ``d`` leave the pair further outside the band?"""
+
         def off(x: float, t: int) -> float:
             return max(0.0, x - float(self.hi[t])) + max(0.0, float(self.lo[t]) - x)
 
         a, b = float(self.tload[s]), float(self.tload[d])
         return off(a - w, s) + off(b + w, d) > off(a, s) + off(b, d) + 1e-12
 
-    def _pick(self, layer: IntArray, lload: FloatArray, rem: float, d: int, must: float = 0.0) -> IntArray:
+    def _pick(
+        self, layer: IntArray, lload: FloatArray, rem: float, d: int, must: float = 0.0
+    ) -> IntArray:
         """Pieces of one layer whose load best fits ``rem``: heavy pieces first (fewest moves),
         then pieces nestled against the receiver (compact borders), ties by the seed."""
         nb, pos = _neighbours(self.indptr, self.indices, layer)
@@ -1008,7 +1110,9 @@ class _Solver:
             indptr = np.zeros(held.size + 1, dtype=np.int64)
             np.cumsum(np.bincount(si, minlength=held.size), out=indptr[1:])
             g = sp.csr_matrix((np.ones(si.size, dtype=np.int8), sj, indptr), shape=(held.size,) * 2)
-            c = np.asarray(connected_components(g, directed=True, connection="weak")[1], dtype=np.int64)
+            c = np.asarray(
+                connected_components(g, directed=True, connection="weak")[1], dtype=np.int64
+            )
             comp = np.full(self.n, -1, dtype=np.int64)
             comp[held] = c
             m_ = int(c.max()) + 1
@@ -1045,8 +1149,11 @@ class _Solver:
             o = np.lexsort((tt, ratio[tt], fc))
             fc, tt = fc[o], tt[o]
             firstc = np.r_[True, fc[1:] != fc[:-1]] if fc.size else np.zeros(0, dtype=bool)
-            heavy = [int(c_) for c_, w_ in zip(fc[firstc].tolist(), tt[firstc].tolist(), strict=True)
-                     if self._worse(int(T[fp[comp[fp] == c_][0]]), int(w_), float(fl[c_]))]
+            heavy = [
+                int(c_)
+                for c_, w_ in zip(fc[firstc].tolist(), tt[firstc].tolist(), strict=True)
+                if self._worse(int(T[fp[comp[fp] == c_][0]]), int(w_), float(fl[c_]))
+            ]
             stuck = np.union1d(stuck, np.asarray(heavy, dtype=np.int64))
             if stuck.size:
                 # A fragment with locked pieces cannot move: hand back the pieces that cut it off.
@@ -1074,8 +1181,12 @@ class _Solver:
             go = fp[dest[comp[fp]] >= 0]
             new_t = dest[comp[go]]
             old_t = T[go]
-            self.moved_count += int(((self.owner0[go] != self.tl[new_t]).astype(np.int64)
-                                     - (self.owner0[go] != self.tl[old_t])).sum())
+            self.moved_count += int(
+                (
+                    (self.owner0[go] != self.tl[new_t]).astype(np.int64)
+                    - (self.owner0[go] != self.tl[old_t])
+                ).sum()
+            )
             T[go] = new_t
             self.tload -= np.bincount(old_t, weights=loads[go], minlength=self.K)
             self.tload += np.bincount(new_t, weights=loads[go], minlength=self.K)
@@ -1120,8 +1231,12 @@ class _Solver:
             old = T[ring]
             self.tload -= np.bincount(old, weights=loads[ring], minlength=self.K)
             self.tload[t] += float(loads[ring].sum())
-            self.moved_count += int(((self.owner0[ring] != self.tl[t]).astype(np.int64)
-                                     - (self.owner0[ring] != self.tl[old])).sum())
+            self.moved_count += int(
+                (
+                    (self.owner0[ring] != self.tl[t]).astype(np.int64)
+                    - (self.owner0[ring] != self.tl[old])
+                ).sum()
+            )
             self.donors[old] = True
             T[ring] = t
             self.stamp[ring] = sid
@@ -1131,8 +1246,10 @@ class _Solver:
     def _misses(self, ratio_after: FloatArray) -> list[Miss]:
         m = self.m
         out: list[Miss] = []
-        bad = np.flatnonzero(~np.isnan(ratio_after) & ((ratio_after > m.target_ratio + 1e-9)
-                                                       | (ratio_after < m.min_ratio - 1e-9)))
+        bad = np.flatnonzero(
+            ~np.isnan(ratio_after)
+            & ((ratio_after > m.target_ratio + 1e-9) | (ratio_after < m.min_ratio - 1e-9))
+        )
         if bad.size == 0:
             return out
         u, v, _ = self._territory_pairs()
@@ -1155,19 +1272,31 @@ class _Solver:
             if self.locked_t[terr].all():
                 zh, en = "已锁定，按要求未调整", "locked, left unchanged as asked"
             elif self.hit_max_moves:
-                zh, en = (f"已达到最大调整数 {m.max_moves}，未继续调整",
-                          f"max_moves {m.max_moves} reached before this leader was balanced")
+                zh, en = (
+                    f"已达到最大调整数 {m.max_moves}，未继续调整",
+                    f"max_moves {m.max_moves} reached before this leader was balanced",
+                )
             elif not has_free_nb[terr].any():
-                zh, en = ("周边没有可调整的相邻领导（相邻者均已锁定或没有相邻者）",
-                          "no adjustable neighbouring territory (all neighbours locked, or none)")
+                zh, en = (
+                    "周边没有可调整的相邻领导（相邻者均已锁定或没有相邻者）",
+                    "no adjustable neighbouring territory (all neighbours locked, or none)",
+                )
             elif dev <= max_piece[terr].max() + 1e-9:
                 big = float(max_piece[terr].max())
-                zh, en = (f"剩余偏差（{dev:.2f}）小于单个地块的负载（最大 {big:.2f}），地块不可再分",
-                          (f"the remaining deviation ({dev:.2f}) is below one piece's load (max "
-                           f"{big:.2f}); pieces cannot be split"))
+                zh, en = (
+                    f"剩余偏差（{dev:.2f}）小于单个地块的负载（最大 {big:.2f}），地块不可再分",
+                    (
+                        f"the remaining deviation ({dev:.2f}) is below one piece's load (max "
+                        f"{big:.2f}); pieces cannot be split"
+                    ),
+                )
             else:
-                zh, en = ("多轮调整后仍未达到目标（边界地块被锁定或相邻区域已满载）",
-                          ("not within the target after the adjustment rounds (locked border "
-                           "pieces or full neighbours)"))
+                zh, en = (
+                    "多轮调整后仍未达到目标（边界地块被锁定或相邻区域已满载）",
+                    (
+                        "not within the target after the adjustment rounds (locked border "
+                        "pieces or full neighbours)"
+                    ),
+                )
             out.append(Miss(leader=int(leader), ratio=r, reason_zh=zh, reason_en=en))
         return out

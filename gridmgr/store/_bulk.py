@@ -46,9 +46,7 @@ def _copy_text(value: Any) -> str:
     if hasattr(value, "isoformat"):
         return str(value.isoformat())
     text = str(value)
-    return (
-        text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    )
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def _memo(proc: Any) -> Any:
@@ -76,7 +74,9 @@ def _processors(conn: Connection, table: Table, columns: Sequence[str]) -> list[
     return out
 
 
-def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def insert_rows(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
     """Insert ``rows`` (tuples in ``columns`` order; geometry as WKB bytes) in bulk."""
     if not rows:
         return
@@ -87,7 +87,10 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Se
     cols = ", ".join(prep.quote(c) for c in columns)
     name = prep.format_table(table)
     if conn.dialect.name == "postgresql":
-        procs = [None if _is_geom(table, c) else p for c, p in zip(columns, _processors(conn, table, columns), strict=True)]
+        procs = [
+            None if _is_geom(table, c) else p
+            for c, p in zip(columns, _processors(conn, table, columns), strict=True)
+        ]
         buf = io.StringIO()
         for r in rows:
             vals = [v if (p is None or v is None) else p(v) for v, p in zip(r, procs, strict=True)]
@@ -140,7 +143,11 @@ def update_rows(
         alias = [f"v{i}" for i in range(len(columns))]
         set_sql = ", ".join(
             f"{prep.quote(c)} = "
-            + (f"ST_GeomFromWKB(v.{alias[len(keys) + j]}, {SRID})" if _is_geom(table, c) else f"v.{alias[len(keys) + j]}")
+            + (
+                f"ST_GeomFromWKB(v.{alias[len(keys) + j]}, {SRID})"
+                if _is_geom(table, c)
+                else f"v.{alias[len(keys) + j]}"
+            )
             for j, c in enumerate(sets)
         )
         where_sql = " AND ".join(f"t.{prep.quote(k)} = v.{alias[i]}" for i, k in enumerate(keys))
@@ -157,7 +164,9 @@ def update_rows(
             for i, (c, p) in enumerate(zip(columns, procs, strict=True)):
                 vals = [r[i] for r in part]
                 if _is_geom(table, c):
-                    params[f"a{i}"] = [None if v is None else psycopg2.Binary(bytes(v)) for v in vals]
+                    params[f"a{i}"] = [
+                        None if v is None else psycopg2.Binary(bytes(v)) for v in vals
+                    ]
                 else:
                     params[f"a{i}"] = [v if (p is None or v is None) else p(v) for v in vals]
             cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -172,7 +181,7 @@ def update_rows(
     data = []
     for r in rows:
         vals = [v if (p is None or v is None) else p(v) for v, p in zip(r, procs, strict=True)]
-        data.append(tuple(vals[len(keys):] + vals[: len(keys)]))
+        data.append(tuple(vals[len(keys) :] + vals[: len(keys)]))
     cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cur.executemany(f"UPDATE {name} SET {set_sql} WHERE {where_sql}", data)

@@ -51,9 +51,16 @@ def _frame(changes: Iterable[Change | tuple[Any, ...]] | pd.DataFrame) -> pd.Dat
         elif "cell" in changes.columns:
             ref = changes["cell"].astype(str)
         else:
-            raise InputError(t("changes：数据表需要 piece_id 或 cell 列", "changes: the frame needs a piece_id or a cell column"))
+            raise InputError(
+                t(
+                    "changes：数据表需要 piece_id 或 cell 列",
+                    "changes: the frame needs a piece_id or a cell column",
+                )
+            )
         if "leader_id" not in changes.columns:
-            raise InputError(t("changes：数据表需要 leader_id 列", "changes: the frame needs a leader_id column"))
+            raise InputError(
+                t("changes：数据表需要 leader_id 列", "changes: the frame needs a leader_id column")
+            )
         n = len(changes)
         exp = changes["expected_version"] if "expected_version" in changes.columns else [None] * n
         fb = changes["fallback"] if "fallback" in changes.columns else [False] * n
@@ -100,7 +107,9 @@ def _resolve(conn: Connection, df: pd.DataFrame) -> pd.DataFrame:
         rows += conn.execute(
             select(p.c.id, p.c.cell, p.c.unit_code).where(p.c.cell.in_(part))
         ).all()
-    found = pd.DataFrame([tuple(r) for r in rows], columns=["piece_id", "cell", "unit_code"]).drop_duplicates("piece_id")
+    found = pd.DataFrame(
+        [tuple(r) for r in rows], columns=["piece_id", "cell", "unit_code"]
+    ).drop_duplicates("piece_id")
     known_ids = set(found["piece_id"].astype(int))
     known_cells = set(found["cell"])
     unknown = [i for i in ids if i not in known_ids] + [c for c in cells if c not in known_cells]
@@ -113,11 +122,13 @@ def _resolve(conn: Connection, df: pd.DataFrame) -> pd.DataFrame:
             "check the cells against `gridmgr assign export` (or load the layers first)",
         )
         raise NotFoundError(msg)
-    by_id = df[is_id].assign(piece_id=lambda d: d["ref"].astype("int64")).merge(
-        found, on="piece_id", how="inner"
+    by_id = (
+        df[is_id]
+        .assign(piece_id=lambda d: d["ref"].astype("int64"))
+        .merge(found, on="piece_id", how="inner")
     )
-    by_cell = df[~is_id].assign(cell=lambda d: d["ref"].astype(str)).merge(
-        found, on="cell", how="inner"
+    by_cell = (
+        df[~is_id].assign(cell=lambda d: d["ref"].astype(str)).merge(found, on="cell", how="inner")
     )
     out = pd.concat([by_id, by_cell], ignore_index=True)
     dup = out["piece_id"].duplicated(keep=False)
@@ -140,7 +151,9 @@ def _check_leaders(store: Store, conn: Connection, df: pd.DataFrame) -> None:
     if bad_fb.any():
         cells = sorted(set(df.loc[bad_fb, "cell"]))
         names = _names(cells)
-        raise InputError(t(f"fallback 需要指定领导：网格单元 {names}", f"fallback needs a leader: cells {names}"))
+        raise InputError(
+            t(f"fallback 需要指定领导：网格单元 {names}", f"fallback needs a leader: cells {names}")
+        )
     wanted = sorted({x for x in df["leader_id"] if x is not None})
     if not wanted:
         return
@@ -217,17 +230,26 @@ def apply_changes(
 
     if kind not in EDIT_KINDS:
         kinds = ", ".join(EDIT_KINDS)
-        raise InputError(t(f"未知的变更类型 {kind!r}，请使用 {kinds} 之一", f"edit kind {kind!r} is unknown; use one of {kinds}"))
+        raise InputError(
+            t(
+                f"未知的变更类型 {kind!r}，请使用 {kinds} 之一",
+                f"edit kind {kind!r} is unknown; use one of {kinds}",
+            )
+        )
     if not actor or not str(actor).strip():
-        raise InputError(t(
-            "变更需要填写操作人（--actor ID）：由谁进行此项变更？",
-            "an edit needs an actor (--actor ID): who makes this change?",
-        ))
+        raise InputError(
+            t(
+                "变更需要填写操作人（--actor ID）：由谁进行此项变更？",
+                "an edit needs an actor (--actor ID): who makes this change?",
+            )
+        )
     if not reason or not str(reason).strip():
-        raise InputError(t(
-            "变更需要填写原因（--reason TEXT）：为何进行此项变更？",
-            "an edit needs a reason (--reason TEXT): why is this change made?",
-        ))
+        raise InputError(
+            t(
+                "变更需要填写原因（--reason TEXT）：为何进行此项变更？",
+                "an edit needs a reason (--reason TEXT): why is this change made?",
+            )
+        )
     df = _frame(changes)
     if df.empty:
         return ChangeResult(None, 0, 0, ())
@@ -247,7 +269,10 @@ def apply_changes(
                     )
                 )
             ).all()
-        cur = pd.DataFrame([tuple(r) for r in cur_rows], columns=["piece_id", "cur_leader", "cur_fallback", "version"])
+        cur = pd.DataFrame(
+            [tuple(r) for r in cur_rows],
+            columns=["piece_id", "cur_leader", "cur_fallback", "version"],
+        )
         cur["piece_id"] = cur["piece_id"].astype("int64")
         df = df.merge(cur, on="piece_id", how="left")
         if df["version"].isna().any():
@@ -260,8 +285,12 @@ def apply_changes(
             raise ConflictError(msg)
         df["version"] = df["version"].astype("int64")
         df["cur_fallback"] = df["cur_fallback"].astype(bool)
-        df["cur_leader"] = pd.Series([_opt(v) for v in df["cur_leader"]], index=df.index, dtype=object)
-        df["leader_id"] = pd.Series([_opt(v) for v in df["leader_id"]], index=df.index, dtype=object)
+        df["cur_leader"] = pd.Series(
+            [_opt(v) for v in df["cur_leader"]], index=df.index, dtype=object
+        )
+        df["leader_id"] = pd.Series(
+            [_opt(v) for v in df["leader_id"]], index=df.index, dtype=object
+        )
         exp = df["expected_version"]
         stale = exp.notna() & (exp.fillna(-1).astype("int64") != df["version"])
         if stale.any():
@@ -287,8 +316,14 @@ def apply_changes(
         if todo.empty:
             return ChangeResult(None, 0, unchanged, ())
         cid = store._new_changeset(
-            c, kind=kind, actor=actor, reason=reason, at=at, changeset_id=changeset_id,
-            plan_id=plan_id, undoes=undoes,
+            c,
+            kind=kind,
+            actor=actor,
+            reason=reason,
+            at=at,
+            changeset_id=changeset_id,
+            plan_id=plan_id,
+            undoes=undoes,
         )
         pids = [int(x) for x in todo["piece_id"]]
         olds = [int(x) for x in todo["version"]]
@@ -299,10 +334,14 @@ def apply_changes(
         cells = list(todo["cell"])
         units = list(todo["unit_code"])
         n = update_rows(
-            c, a, ["piece_id", "version"],
+            c,
+            a,
+            ["piece_id", "version"],
             ["leader_id", "fallback", "version", "changeset_id", "updated_at"],
-            [(pid, old, to, fb, old + 1, cid, at)
-             for pid, old, to, fb in zip(pids, olds, tos, fbs, strict=True)],
+            [
+                (pid, old, to, fb, old + 1, cid, at)
+                for pid, old, to, fb in zip(pids, olds, tos, fbs, strict=True)
+            ],
         )
         if n != len(pids):
             # Cannot happen while the rows are locked; refuse rather than write a partial edit.
@@ -311,9 +350,22 @@ def apply_changes(
                 "a concurrent edit changed some of these pieces; reload and edit again",
             )
             raise StaleVersionError(msg, pieces=sorted(set(cells)))
-        event_cols = ["changeset_id", "kind", "piece_id", "cell", "unit_code", "from_leader",
-                      "to_leader", "from_fallback", "to_fallback", "from_version", "to_version",
-                      "actor", "reason", "at"]
+        event_cols = [
+            "changeset_id",
+            "kind",
+            "piece_id",
+            "cell",
+            "unit_code",
+            "from_leader",
+            "to_leader",
+            "from_fallback",
+            "to_fallback",
+            "from_version",
+            "to_version",
+            "actor",
+            "reason",
+            "at",
+        ]
         events = [
             (cid, "assign", pid, cell, unit, fr, to, ffb, tfb, old, old + 1, actor, reason, at)
             for pid, cell, unit, fr, to, ffb, tfb, old in zip(
@@ -321,9 +373,7 @@ def apply_changes(
             )
         ]
         insert_rows(c, s.assignment_events, event_cols, events)
-        c.execute(
-            update(s.changesets).where(s.changesets.c.id == cid).values(n_events=len(events))
-        )
+        c.execute(update(s.changesets).where(s.changesets.c.id == cid).values(n_events=len(events)))
         if plan_id is not None:
             store.set_plan_status(plan_id, "applied", changeset_id=cid, conn=c)
     return ChangeResult(cid, len(events), unchanged, tuple(todo["cell"]))
@@ -336,7 +386,9 @@ def undo_changeset(
     cs, ev, p = s.changesets, s.assignment_events, s.pieces
     with store.transaction() as c:
         row = c.execute(
-            store._lock(select(cs.c.kind, cs.c.undone_by, cs.c.plan_id).where(cs.c.id == changeset_id))
+            store._lock(
+                select(cs.c.kind, cs.c.undone_by, cs.c.plan_id).where(cs.c.id == changeset_id)
+            )
         ).first()
         if row is None:
             msg = t(
@@ -346,26 +398,37 @@ def undo_changeset(
             raise NotFoundError(msg)
         kind, undone_by, plan_id = row
         if undone_by is not None:
-            raise ConflictError(t(
-                f"变更集 {changeset_id} 已被 {undone_by} 撤销",
-                f"change set {changeset_id} was already undone by {undone_by}",
-            ))
-        events = pd.DataFrame(
-            [tuple(r) for r in c.execute(
-                select(
-                    ev.c.piece_id, ev.c.cell, ev.c.kind, ev.c.from_leader, ev.c.from_fallback,
-                    ev.c.to_version,
+            raise ConflictError(
+                t(
+                    f"变更集 {changeset_id} 已被 {undone_by} 撤销",
+                    f"change set {changeset_id} was already undone by {undone_by}",
                 )
-                .where(ev.c.changeset_id == changeset_id)
-                .order_by(ev.c.id)
-            ).all()],
+            )
+        events = pd.DataFrame(
+            [
+                tuple(r)
+                for r in c.execute(
+                    select(
+                        ev.c.piece_id,
+                        ev.c.cell,
+                        ev.c.kind,
+                        ev.c.from_leader,
+                        ev.c.from_fallback,
+                        ev.c.to_version,
+                    )
+                    .where(ev.c.changeset_id == changeset_id)
+                    .order_by(ev.c.id)
+                ).all()
+            ],
             columns=["piece_id", "cell", "kind", "from_leader", "from_fallback", "to_version"],
         )
         if events.empty:
-            raise ConflictError(t(
-                f"变更集 {changeset_id}（{kind}）未改动任何包保分配，无可撤销内容",
-                f"change set {changeset_id} ({kind}) changed no assignment; nothing to undo",
-            ))
+            raise ConflictError(
+                t(
+                    f"变更集 {changeset_id}（{kind}）未改动任何包保分配，无可撤销内容",
+                    f"change set {changeset_id} ({kind}) changed no assignment; nothing to undo",
+                )
+            )
         orphan = events[events["kind"] == "orphan"]
         if len(orphan):
             names = _names(sorted(set(orphan["cell"])))
@@ -380,7 +443,7 @@ def undo_changeset(
         last = events.drop_duplicates("piece_id", keep="last").set_index("piece_id")
         alive = {
             int(i)
-            for i, in c.execute(select(p.c.id).where(p.c.id.in_([int(x) for x in first.index])))
+            for (i,) in c.execute(select(p.c.id).where(p.c.id.in_([int(x) for x in first.index])))
         }
         gone = [str(first.loc[i, "cell"]) for i in first.index if int(i) not in alive]
         if gone:
@@ -399,8 +462,14 @@ def undo_changeset(
             }
         )
         result = apply_changes(
-            store, changes, actor=actor, reason=reason or f"undo {changeset_id}", kind="undo",
-            check_leaders=False, conn=c, undoes=changeset_id,
+            store,
+            changes,
+            actor=actor,
+            reason=reason or f"undo {changeset_id}",
+            kind="undo",
+            check_leaders=False,
+            conn=c,
+            undoes=changeset_id,
         )
         c.execute(update(cs).where(cs.c.id == changeset_id).values(undone_by=result.changeset_id))
         if plan_id is not None:
@@ -440,9 +509,22 @@ def history(
     """See :meth:`gridmgr.store.Store.history`."""
     ev, cs = s.assignment_events, s.changesets
     cols = [
-        ev.c.id, ev.c.changeset_id, ev.c.kind, cs.c.kind.label("changeset_kind"), ev.c.piece_id,
-        ev.c.cell, ev.c.unit_code, ev.c.from_leader, ev.c.to_leader, ev.c.from_fallback,
-        ev.c.to_fallback, ev.c.from_version, ev.c.to_version, ev.c.actor, ev.c.reason, ev.c.at,
+        ev.c.id,
+        ev.c.changeset_id,
+        ev.c.kind,
+        cs.c.kind.label("changeset_kind"),
+        ev.c.piece_id,
+        ev.c.cell,
+        ev.c.unit_code,
+        ev.c.from_leader,
+        ev.c.to_leader,
+        ev.c.from_fallback,
+        ev.c.to_fallback,
+        ev.c.from_version,
+        ev.c.to_version,
+        ev.c.actor,
+        ev.c.reason,
+        ev.c.at,
     ]
     stmt = select(*cols).select_from(ev.join(cs, cs.c.id == ev.c.changeset_id))
     conds = []
@@ -480,11 +562,16 @@ def owners_at(store: Store, at: dt.datetime | str) -> pd.DataFrame:
     ev, p = s.assignment_events, s.pieces
     with store._read() as conn:
         events = pd.DataFrame(
-            [tuple(r) for r in conn.execute(
-                select(ev.c.piece_id, ev.c.cell, ev.c.unit_code, ev.c.to_leader, ev.c.to_fallback)
-                .where(ev.c.at <= ts)
-                .order_by(ev.c.id)
-            ).all()],
+            [
+                tuple(r)
+                for r in conn.execute(
+                    select(
+                        ev.c.piece_id, ev.c.cell, ev.c.unit_code, ev.c.to_leader, ev.c.to_fallback
+                    )
+                    .where(ev.c.at <= ts)
+                    .order_by(ev.c.id)
+                ).all()
+            ],
             columns=["piece_id", "cell", "unit_code", "leader_id", "fallback"],
         )
         now = pd.DataFrame(

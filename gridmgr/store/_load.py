@@ -78,7 +78,12 @@ def _prepare(layers: Any, *, res: int, pieces: pd.DataFrame | None, progress: bo
         }
     )
     if departments["code"].isna().any() or departments["code"].duplicated().any():
-        raise InvalidFieldError(t(f"{where}：部门代码不能为空且不能重复", f"{where}: departments need unique, non-empty codes"))
+        raise InvalidFieldError(
+            t(
+                f"{where}：部门代码不能为空且不能重复",
+                f"{where}: departments need unique, non-empty codes",
+            )
+        )
     departments["name"] = departments["name"].fillna(departments["code"])
 
     cat_in = getattr(layers, "categories", None)
@@ -95,7 +100,12 @@ def _prepare(layers: Any, *, res: int, pieces: pd.DataFrame | None, progress: bo
         }
     )
     if categories["category"].isna().any() or categories["category"].duplicated().any():
-        raise InvalidFieldError(t(f"{where}：类别键不能为空且不能重复", f"{where}: categories need unique, non-empty keys"))
+        raise InvalidFieldError(
+            t(
+                f"{where}：类别键不能为空且不能重复",
+                f"{where}: categories need unique, non-empty keys",
+            )
+        )
     categories["name"] = categories["name"].fillna(categories["category"])
     bad_dep = categories["department"].notna() & ~categories["department"].isin(departments["code"])
     if bad_dep.any():
@@ -123,11 +133,21 @@ def _prepare(layers: Any, *, res: int, pieces: pd.DataFrame | None, progress: bo
     )
     if units["code"].isna().any():
         i = int(np.flatnonzero(units["code"].isna().to_numpy())[0])
-        raise InvalidFieldError(t(f"{where}：第 {i} 个单位要素缺少代码（code）", f"{where}: unit feature {i} has no code"))
+        raise InvalidFieldError(
+            t(
+                f"{where}：第 {i} 个单位要素缺少代码（code）",
+                f"{where}: unit feature {i} has no code",
+            )
+        )
     dup = units["code"].duplicated()
     if dup.any():
         ucode = units["code"][dup].iloc[0]
-        raise InvalidFieldError(t(f"{where}：单位代码 {ucode!r} 重复出现", f"{where}: unit code {ucode!r} appears twice"))
+        raise InvalidFieldError(
+            t(
+                f"{where}：单位代码 {ucode!r} 重复出现",
+                f"{where}: unit code {ucode!r} appears twice",
+            )
+        )
     bad_level = ~units["level"].isin(LEVELS)
     if bad_level.any():
         i = int(np.flatnonzero(bad_level.to_numpy())[0])
@@ -169,21 +189,35 @@ def _prepare(layers: Any, *, res: int, pieces: pd.DataFrame | None, progress: bo
     pframe["_geom"] = pgeom
     if pframe.duplicated(["cell", "unit_code"]).any():
         raise InvalidFieldError(
-            t(f"{where}：地块中 (cell, unit_code) 组合重复", f"{where}: pieces repeat a (cell, unit_code) pair")
+            t(
+                f"{where}：地块中 (cell, unit_code) 组合重复",
+                f"{where}: pieces repeat a (cell, unit_code) pair",
+            )
         )
     unknown_units = ~pframe["unit_code"].isin(units["code"])
     if unknown_units.any():
         code = pframe["unit_code"][unknown_units].iloc[0]
-        raise InvalidFieldError(t(
-            f"{where}：地块所属单位 {code!r} 不在单位列表中",
-            f"{where}: pieces name unit {code!r}, which is not among the units",
-        ))
+        raise InvalidFieldError(
+            t(
+                f"{where}：地块所属单位 {code!r} 不在单位列表中",
+                f"{where}: pieces name unit {code!r}, which is not among the units",
+            )
+        )
 
     kin = getattr(layers, "key_places", None)
     if kin is None or len(kin) == 0:
         key_places = pd.DataFrame(
-            columns=["code", "name", "category", "address", "sample", "unit_code", "geom",
-                     "point", "_piece"]
+            columns=[
+                "code",
+                "name",
+                "category",
+                "address",
+                "sample",
+                "unit_code",
+                "geom",
+                "point",
+                "_piece",
+            ]
         )
     else:
         kcodes = [_text(v) for v in kin["code"]]
@@ -198,11 +232,21 @@ def _prepare(layers: Any, *, res: int, pieces: pd.DataFrame | None, progress: bo
         )
         if key_places["code"].isna().any():
             i = int(np.flatnonzero(key_places["code"].isna().to_numpy())[0])
-            raise InvalidFieldError(t(f"{where}：第 {i} 个重点场所要素缺少代码（code）", f"{where}: key place feature {i} has no code"))
+            raise InvalidFieldError(
+                t(
+                    f"{where}：第 {i} 个重点场所要素缺少代码（code）",
+                    f"{where}: key place feature {i} has no code",
+                )
+            )
         dupk = key_places["code"].duplicated()
         if dupk.any():
             code = key_places["code"][dupk].iloc[0]
-            raise InvalidFieldError(t(f"{where}：重点场所代码 {code!r} 重复出现", f"{where}: key place code {code!r} appears twice"))
+            raise InvalidFieldError(
+                t(
+                    f"{where}：重点场所代码 {code!r} 重复出现",
+                    f"{where}: key place code {code!r} appears twice",
+                )
+            )
         key_places["name"] = key_places["name"].fillna(key_places["code"])
         badc = ~key_places["category"].isin(categories["category"])
         if badc.any():
@@ -332,10 +376,7 @@ def _upsert(
     if len(added):
         conn.execute(insert(table), _records(added, key + cols))
     if len(changed):
-        recs = [
-            {f"b_{k}": v for k, v in r.items()}
-            for r in _records(changed, key + cols)
-        ]
+        recs = [{f"b_{k}": v for k, v in r.items()} for r in _records(changed, key + cols)]
         stmt = (
             update(table)
             .where(*[table.c[k] == bindparam(f"b_{k}") for k in key])
@@ -377,7 +418,9 @@ def load_layers(
             conn.execute(text("LOCK TABLE assignments IN SHARE ROW EXCLUSIVE MODE"))
         # --- read and diff
         cur_dep = _read(conn, s.departments, ["code", "name", "name_en"])
-        dep_add, dep_rem, dep_chg = _diff(cur_dep, prep.departments, ["code"], ["name", "name_en"], [])
+        dep_add, dep_rem, dep_chg = _diff(
+            cur_dep, prep.departments, ["code"], ["name", "name_en"], []
+        )
         cat_cols = ["name", "name_en", "department", "requires_package_leader"]
         cur_cat = _read(conn, s.categories, ["category", *cat_cols])
         cat_add, cat_rem, cat_chg = _diff(cur_cat, prep.categories, ["category"], cat_cols, [])
@@ -392,11 +435,14 @@ def load_layers(
         # --- orphans: removed pieces that still have an owner
         a = s.assignments
         owners = pd.DataFrame(
-            [tuple(r) for r in conn.execute(
-                select(a.c.piece_id, a.c.leader_id, a.c.fallback, a.c.version).where(
-                    a.c.leader_id.is_not(None)
-                )
-            ).all()],
+            [
+                tuple(r)
+                for r in conn.execute(
+                    select(a.c.piece_id, a.c.leader_id, a.c.fallback, a.c.version).where(
+                        a.c.leader_id.is_not(None)
+                    )
+                ).all()
+            ],
             columns=["id", "leader_id", "fallback", "version"],
         )
         orphans = p_rem.merge(owners, on="id", how="inner")
@@ -440,8 +486,24 @@ def load_layers(
         kcols = ["name", "category", "address", "sample", "unit_code", "piece_id"]
         cur_kp = _read(conn, s.key_places, ["code", *kcols, "geom", "point"])
         nothing = (
-            sum(len(x) for x in (dep_add, dep_rem, dep_chg, cat_add, cat_rem, cat_chg, u_add,
-                                 u_rem, u_chg, p_add, p_rem, p_chg)) == 0
+            sum(
+                len(x)
+                for x in (
+                    dep_add,
+                    dep_rem,
+                    dep_chg,
+                    cat_add,
+                    cat_rem,
+                    cat_chg,
+                    u_add,
+                    u_rem,
+                    u_chg,
+                    p_add,
+                    p_rem,
+                    p_chg,
+                )
+            )
+            == 0
         )
         if nothing:
             new_kp = _with_piece_ids(prep, cur_pieces)
@@ -451,8 +513,11 @@ def load_layers(
 
         # --- write, parents before children; removals children first
         cid = store._new_changeset(
-            conn, kind="load", actor=actor,
-            reason=f"load layers {prep.source or ''} res {res}".strip(), at=at,
+            conn,
+            kind="load",
+            actor=actor,
+            reason=f"load layers {prep.source or ''} res {res}".strip(),
+            at=at,
         )
         _upsert(conn, s.departments, ["code"], ["name", "name_en"], dep_add, dep_chg)
         _upsert(conn, s.categories, ["category"], cat_cols, cat_add, cat_chg)
@@ -461,11 +526,20 @@ def load_layers(
         if len(orphans):
             events = [
                 {
-                    "changeset_id": cid, "kind": "orphan", "piece_id": int(r.id), "cell": r.cell,
-                    "unit_code": r.unit_code, "from_leader": r.leader_id, "to_leader": None,
-                    "from_fallback": bool(r.fallback), "to_fallback": False,
-                    "from_version": int(r.version), "to_version": int(r.version) + 1,
-                    "actor": actor, "reason": "piece removed by a layers load (--force)", "at": at,
+                    "changeset_id": cid,
+                    "kind": "orphan",
+                    "piece_id": int(r.id),
+                    "cell": r.cell,
+                    "unit_code": r.unit_code,
+                    "from_leader": r.leader_id,
+                    "to_leader": None,
+                    "from_fallback": bool(r.fallback),
+                    "to_fallback": False,
+                    "from_version": int(r.version),
+                    "to_version": int(r.version) + 1,
+                    "actor": actor,
+                    "reason": "piece removed by a layers load (--force)",
+                    "at": at,
                 }
                 for r in orphans.itertuples(index=False)
             ]
@@ -475,25 +549,48 @@ def load_layers(
         _delete(conn, s.pieces, "id", removed_ids)
         if len(p_chg):
             update_rows(
-                conn, s.pieces, ["id"], ["area_m2", "whole", "geom"],
-                list(zip([int(i) for i in p_chg["id"]], [float(x) for x in p_chg["area_m2"]],
-                         [bool(x) for x in p_chg["whole"]], list(p_chg["geom"]), strict=True)),
+                conn,
+                s.pieces,
+                ["id"],
+                ["area_m2", "whole", "geom"],
+                list(
+                    zip(
+                        [int(i) for i in p_chg["id"]],
+                        [float(x) for x in p_chg["area_m2"]],
+                        [bool(x) for x in p_chg["whole"]],
+                        list(p_chg["geom"]),
+                        strict=True,
+                    )
+                ),
             )
         if len(p_add):
             insert_rows(
-                conn, s.pieces, ["cell", "unit_code", "area_m2", "whole", "geom"],
-                list(zip([str(x) for x in p_add["cell"]], [str(x) for x in p_add["unit_code"]],
-                         [float(x) for x in p_add["area_m2"]], [bool(x) for x in p_add["whole"]],
-                         list(p_add["geom"]), strict=True)),
+                conn,
+                s.pieces,
+                ["cell", "unit_code", "area_m2", "whole", "geom"],
+                list(
+                    zip(
+                        [str(x) for x in p_add["cell"]],
+                        [str(x) for x in p_add["unit_code"]],
+                        [float(x) for x in p_add["area_m2"]],
+                        [bool(x) for x in p_add["whole"]],
+                        list(p_add["geom"]),
+                        strict=True,
+                    )
+                ),
             )
             new_ids = pd.DataFrame(
-                [tuple(r) for r in conn.execute(
-                    select(s.pieces.c.id, s.pieces.c.cell, s.pieces.c.unit_code)
-                ).all()],
+                [
+                    tuple(r)
+                    for r in conn.execute(
+                        select(s.pieces.c.id, s.pieces.c.cell, s.pieces.c.unit_code)
+                    ).all()
+                ],
                 columns=["id", "cell", "unit_code"],
             ).merge(p_add[["cell", "unit_code"]], on=["cell", "unit_code"])
             insert_rows(
-                conn, s.assignments,
+                conn,
+                s.assignments,
                 ["piece_id", "leader_id", "fallback", "version", "changeset_id", "updated_at"],
                 [(int(i), None, False, 0, cid, at) for i in new_ids["id"]],
             )
@@ -506,17 +603,20 @@ def load_layers(
         _delete(conn, s.units, "code", _children_first(u_rem))
         _delete(conn, s.departments, "code", list(dep_rem["code"]))
         report = LoadReport(
-            changeset_id=cid, key_places=TableDiff(len(k_add), len(k_rem), len(k_chg)),
+            changeset_id=cid,
+            key_places=TableDiff(len(k_add), len(k_rem), len(k_chg)),
             **report_args,
         )
         conn.execute(
-            update(s.changesets)
-            .where(s.changesets.c.id == cid)
-            .values(n_events=len(orphans))
+            update(s.changesets).where(s.changesets.c.id == cid).values(n_events=len(orphans))
         )
         conn.execute(
             insert(s.loads).values(
-                changeset_id=cid, source=prep.source, res=res, actor=actor, at=at,
+                changeset_id=cid,
+                source=prep.source,
+                res=res,
+                actor=actor,
+                at=at,
                 report=report.to_dict(),
             )
         )
@@ -534,8 +634,17 @@ def _with_piece_ids(prep: _Prepared, pieces_now: pd.DataFrame) -> pd.DataFrame:
     kp = prep.key_places.copy()
     if kp.empty:
         return pd.DataFrame(
-            columns=["code", "name", "category", "address", "sample", "unit_code", "piece_id",
-                     "geom", "point"]
+            columns=[
+                "code",
+                "name",
+                "category",
+                "address",
+                "sample",
+                "unit_code",
+                "piece_id",
+                "geom",
+                "point",
+            ]
         )
     pos = kp["_piece"].to_numpy()
     keys = prep.pieces[["cell", "unit_code"]].copy()

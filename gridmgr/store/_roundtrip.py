@@ -18,7 +18,14 @@ if TYPE_CHECKING:
     from gridmgr.store._store import Store
 
 EXPORT_COLUMNS = [
-    "cell", "unit_code", "leader_id", "grid_code", "fallback", "version", "piece_id", "area_m2",
+    "cell",
+    "unit_code",
+    "leader_id",
+    "grid_code",
+    "fallback",
+    "version",
+    "piece_id",
+    "area_m2",
 ]
 MAX_PROBLEMS = 20
 TRUE = {"1", "true", "yes", "y", "是"}
@@ -54,7 +61,12 @@ def export_assignments(store: Store, out: str | Path, *, scope: str | None = Non
     path = Path(out)
     suffix = path.suffix.lower()
     if suffix not in {".csv", ".geojson", ".json"}:
-        raise InputError(t(f"{path}：文件名请使用 .csv 或 .geojson 扩展名", f"{path}: use a .csv or .geojson file name"))
+        raise InputError(
+            t(
+                f"{path}：文件名请使用 .csv 或 .geojson 扩展名",
+                f"{path}: use a .csv or .geojson file name",
+            )
+        )
     geo = suffix != ".csv"
     pieces = store.pieces(scope, geometry=geo)
     pieces = pieces.rename(columns={"id": "piece_id"})
@@ -85,7 +97,10 @@ def _read(path: Path) -> tuple[pd.DataFrame, list[str]]:
                 last = exc
         else:
             raise InputError(
-                t(f"{path}：不是 UTF-8 或 GB18030 编码的文本（{last}）", f"{path}: not UTF-8 or GB18030 text ({last})")
+                t(
+                    f"{path}：不是 UTF-8 或 GB18030 编码的文本（{last}）",
+                    f"{path}: not UTF-8 or GB18030 text ({last})",
+                )
             )
         labels = [t(f"第 {i + 2} 行", f"row {i + 2}") for i in range(len(df))]
     elif suffix in {".geojson", ".json"}:
@@ -95,7 +110,9 @@ def _read(path: Path) -> tuple[pd.DataFrame, list[str]]:
         df = df.astype(object).where(df.notna(), "").astype(str)
         labels = [t(f"第 {i + 1} 个要素", f"feature {i + 1}") for i in range(len(df))]
     else:
-        raise InputError(t(f"{path}：请使用 .csv 或 .geojson 文件", f"{path}: use a .csv or .geojson file"))
+        raise InputError(
+            t(f"{path}：请使用 .csv 或 .geojson 文件", f"{path}: use a .csv or .geojson file")
+        )
     df.columns = [str(c).strip().lower() for c in df.columns]
     for col in ("cell", "leader_id"):
         if col not in df.columns:
@@ -153,31 +170,50 @@ def import_assignments(
             bad(i, "cell", t("为空", "empty"))
             continue
         if not cands:
-            bad(i, "cell", t(
-                f"网格单元 {cell} 不在库中（分辨率不对或属于其他区域？）",
-                f"cell {cell} is not in the store (wrong resolution or another area?)",
-            ))
+            bad(
+                i,
+                "cell",
+                t(
+                    f"网格单元 {cell} 不在库中（分辨率不对或属于其他区域？）",
+                    f"cell {cell} is not in the store (wrong resolution or another area?)",
+                ),
+            )
             continue
         if unit:
             cands = [c for c in cands if pieces["unit_code"].iat[c] == unit]
             if not cands:
-                bad(i, "unit_code", t(f"网格单元 {cell} 在单位 {unit} 中没有地块", f"cell {cell} has no piece in unit {unit}"))
+                bad(
+                    i,
+                    "unit_code",
+                    t(
+                        f"网格单元 {cell} 在单位 {unit} 中没有地块",
+                        f"cell {cell} has no piece in unit {unit}",
+                    ),
+                )
                 continue
         elif len(cands) > 1:
             units = ", ".join(str(pieces["unit_code"].iat[c]) for c in cands)
-            bad(i, "unit_code", t(
-                f"网格单元 {cell} 分属多个单位 {units}，请填写 unit_code",
-                f"cell {cell} is split between units {units}; give unit_code",
-            ))
+            bad(
+                i,
+                "unit_code",
+                t(
+                    f"网格单元 {cell} 分属多个单位 {units}，请填写 unit_code",
+                    f"cell {cell} is split between units {units}; give unit_code",
+                ),
+            )
             continue
         pos = cands[0]
         pid = int(pieces["id"].iat[pos])
         if pid in seen:
             punit_dup = pieces["unit_code"].iat[pos]
-            bad(i, "cell", t(
-                f"地块 {cell}（单位 {punit_dup}）已在{seen[pid]}给出",
-                f"piece {cell} (unit {punit_dup}) already given at {seen[pid]}",
-            ))
+            bad(
+                i,
+                "cell",
+                t(
+                    f"地块 {cell}（单位 {punit_dup}）已在{seen[pid]}给出",
+                    f"piece {cell} (unit {punit_dup}) already given at {seen[pid]}",
+                ),
+            )
             continue
         seen[pid] = labels[i]
         lid = str(rec.get("leader_id", "")).strip() or None
@@ -187,13 +223,24 @@ def import_assignments(
                 bad(i, "leader_id", t(f"未知的领导 {lid!r}", f"unknown leader {lid!r}"))
                 continue
             if not active[lid]:
-                bad(i, "leader_id", t(f"领导 {lid!r} 已停用（不在岗）", f"leader {lid!r} is inactive (deactivated)"))
+                bad(
+                    i,
+                    "leader_id",
+                    t(
+                        f"领导 {lid!r} 已停用（不在岗）",
+                        f"leader {lid!r} is inactive (deactivated)",
+                    ),
+                )
                 continue
             if not set(store._ancestors(parents, punit)) & unit_packs.get(lid, set()):
-                bad(i, "leader_id", t(
-                    f"领导 {lid!r} 不在单位 {punit} 包保（属于其他社区）",
-                    f"leader {lid!r} does not work in unit {punit} (another community)",
-                ))
+                bad(
+                    i,
+                    "leader_id",
+                    t(
+                        f"领导 {lid!r} 不在单位 {punit} 包保（属于其他社区）",
+                        f"leader {lid!r} does not work in unit {punit} (another community)",
+                    ),
+                )
                 continue
         fb_raw = str(rec.get("fallback", "")).strip().lower()
         if fb_raw in TRUE:
@@ -215,21 +262,37 @@ def import_assignments(
                 if version < 0 or float(ver_raw) != version:
                     raise ValueError
             except ValueError:
-                bad(i, "version", t(f"{ver_raw!r} 不是大于等于 0 的整数", f"{ver_raw!r} is not a whole number >= 0"))
+                bad(
+                    i,
+                    "version",
+                    t(
+                        f"{ver_raw!r} 不是大于等于 0 的整数",
+                        f"{ver_raw!r} is not a whole number >= 0",
+                    ),
+                )
                 continue
         rows.append(
-            {"piece_id": pid, "leader_id": lid, "fallback": fallback, "expected_version": version,
-             "_pos": pos}
+            {
+                "piece_id": pid,
+                "leader_id": lid,
+                "fallback": fallback,
+                "expected_version": version,
+                "_pos": pos,
+            }
         )
     if problems:
         shown = "; ".join(problems[:MAX_PROBLEMS])
         extra = len(problems) - MAX_PROBLEMS
         more = t(f"；……另有 {extra} 处", f"; … and {extra} more") if extra > 0 else ""
-        raise InvalidFieldError(t(
-            f"{p}：发现 {len(problems)} 处问题，未导入任何数据：{shown}{more}",
-            f"{p}: {len(problems)} problem(s), nothing imported: {shown}{more}",
-        ))
-    todo = pd.DataFrame(rows, columns=["piece_id", "leader_id", "fallback", "expected_version", "_pos"])
+        raise InvalidFieldError(
+            t(
+                f"{p}：发现 {len(problems)} 处问题，未导入任何数据：{shown}{more}",
+                f"{p}: {len(problems)} problem(s), nothing imported: {shown}{more}",
+            )
+        )
+    todo = pd.DataFrame(
+        rows, columns=["piece_id", "leader_id", "fallback", "expected_version", "_pos"]
+    )
     pos = todo["_pos"].to_numpy(dtype=np.int64)
     cur_leader = pieces["leader_id"].to_numpy(dtype=object)[pos]
     cur_fb = pieces["fallback"].to_numpy(dtype=bool)[pos]

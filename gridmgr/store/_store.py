@@ -317,8 +317,16 @@ class Store:
         import geopandas as gpd
 
         p, a = s.pieces, s.assignments
-        cols = [p.c.id, p.c.cell, p.c.unit_code, p.c.area_m2, p.c.whole, a.c.leader_id,
-                a.c.fallback, a.c.version]
+        cols = [
+            p.c.id,
+            p.c.cell,
+            p.c.unit_code,
+            p.c.area_m2,
+            p.c.whole,
+            a.c.leader_id,
+            a.c.fallback,
+            a.c.version,
+        ]
         if geometry:
             cols.append(p.c.geom)
         stmt = select(*cols).select_from(p.outerjoin(a, a.c.piece_id == p.c.id)).order_by(p.c.id)
@@ -356,8 +364,17 @@ class Store:
         )
         stmt = (
             select(
-                k.c.id, k.c.code, k.c.name, k.c.category, k.c.address, k.c.sample, k.c.unit_code,
-                k.c.piece_id, c.c.department, leader.label("package_leader_id"), k.c.geom,
+                k.c.id,
+                k.c.code,
+                k.c.name,
+                k.c.category,
+                k.c.address,
+                k.c.sample,
+                k.c.unit_code,
+                k.c.piece_id,
+                c.c.department,
+                leader.label("package_leader_id"),
+                k.c.geom,
             )
             .select_from(k.join(c, c.c.category == k.c.category))
             .order_by(k.c.id)
@@ -367,8 +384,19 @@ class Store:
                 codes = self._descendants(self._unit_parents(conn), scope)
                 stmt = stmt.where(k.c.unit_code.in_(sorted(codes)))
             rows = conn.execute(stmt).all()
-        cols = ["id", "code", "name", "category", "address", "sample", "unit_code", "piece_id",
-                "department", "package_leader_id", "geom"]
+        cols = [
+            "id",
+            "code",
+            "name",
+            "category",
+            "address",
+            "sample",
+            "unit_code",
+            "piece_id",
+            "department",
+            "package_leader_id",
+            "geom",
+        ]
         df = pd.DataFrame([tuple(r) for r in rows], columns=cols)
         df["piece_id"] = df["piece_id"].astype("Int64")
         geom = from_wkb(df.pop("geom").tolist())
@@ -379,13 +407,17 @@ class Store:
         ``requires_package_leader``."""
         with self._read() as conn:
             rows = conn.execute(select(s.categories).order_by(s.categories.c.category)).all()
-        return pd.DataFrame([tuple(r) for r in rows], columns=[c.name for c in s.categories.columns])
+        return pd.DataFrame(
+            [tuple(r) for r in rows], columns=[c.name for c in s.categories.columns]
+        )
 
     def departments(self) -> pd.DataFrame:
         """Departments (行管部门): ``code``, ``name``, ``name_en``."""
         with self._read() as conn:
             rows = conn.execute(select(s.departments).order_by(s.departments.c.code)).all()
-        return pd.DataFrame([tuple(r) for r in rows], columns=[c.name for c in s.departments.columns])
+        return pd.DataFrame(
+            [tuple(r) for r in rows], columns=[c.name for c in s.departments.columns]
+        )
 
     def leaders(self, *, include_phone: bool = False, active: bool | None = None) -> pd.DataFrame:
         """Leaders: ``id``, ``name``, ``role``, ``department``, ``capacity``, ``active``,
@@ -394,8 +426,17 @@ class Store:
         ``phone`` is personal data and is only included with ``include_phone=True``.
         """
         ld, pk = s.leaders, s.packages
-        cols = [ld.c.pk, ld.c.id, ld.c.name, ld.c.role, ld.c.department, ld.c.capacity,
-                ld.c.active, ld.c.created_at, ld.c.updated_at]
+        cols = [
+            ld.c.pk,
+            ld.c.id,
+            ld.c.name,
+            ld.c.role,
+            ld.c.department,
+            ld.c.capacity,
+            ld.c.active,
+            ld.c.created_at,
+            ld.c.updated_at,
+        ]
         if include_phone:
             cols.insert(5, ld.c.phone)
         stmt = select(*cols).order_by(ld.c.id)
@@ -472,7 +513,12 @@ class Store:
         from gridmgr.store._load import load_layers
 
         return load_layers(
-            self, layers, res=res, actor=actor, allow_orphans=allow_orphans, pieces=pieces,
+            self,
+            layers,
+            res=res,
+            actor=actor,
+            allow_orphans=allow_orphans,
+            pieces=pieces,
             progress=progress,
         )
 
@@ -498,19 +544,28 @@ class Store:
         someone reassigns them. Returns the change set id.
         """
         if not reason or not reason.strip():
-            raise InputError(t(
-                "deactivate：必须填写 --reason（该领导为何停止包保？）",
-                "deactivate: --reason is required (why is this leader retired?)",
-            ))
+            raise InputError(
+                t(
+                    "deactivate：必须填写 --reason（该领导为何停止包保？）",
+                    "deactivate: --reason is required (why is this leader retired?)",
+                )
+            )
         at = s.utcnow()
         with self.transaction(conn) as c:
             row = c.execute(
                 self._lock(select(s.leaders.c.active).where(s.leaders.c.id == leader_id))
             ).first()
             if row is None:
-                raise LeaderNotFoundError(t(f"领导 {leader_id!r} 不在库中", f"leader {leader_id!r} is not in the store"))
+                raise LeaderNotFoundError(
+                    t(f"领导 {leader_id!r} 不在库中", f"leader {leader_id!r} is not in the store")
+                )
             if not row[0]:
-                raise ConflictError(t(f"领导 {leader_id!r} 已是停用状态", f"leader {leader_id!r} is already inactive"))
+                raise ConflictError(
+                    t(
+                        f"领导 {leader_id!r} 已是停用状态",
+                        f"leader {leader_id!r} is already inactive",
+                    )
+                )
             cid = self._new_changeset(c, kind="deactivate", actor=actor, reason=reason, at=at)
             c.execute(
                 update(s.leaders)
@@ -519,8 +574,13 @@ class Store:
             )
             c.execute(
                 insert(s.leader_events).values(
-                    changeset_id=cid, leader_id=leader_id, kind="deactivated", actor=actor,
-                    reason=reason, at=at, detail=None,
+                    changeset_id=cid,
+                    leader_id=leader_id,
+                    kind="deactivated",
+                    actor=actor,
+                    reason=reason,
+                    at=at,
+                    detail=None,
                 )
             )
         return cid
@@ -578,8 +638,15 @@ class Store:
         from gridmgr.store._edits import apply_changes
 
         return apply_changes(
-            self, changes, actor=actor, reason=reason, kind=kind, changeset_id=changeset_id,
-            plan_id=plan_id, check_leaders=check_leaders, conn=conn,
+            self,
+            changes,
+            actor=actor,
+            reason=reason,
+            kind=kind,
+            changeset_id=changeset_id,
+            plan_id=plan_id,
+            check_leaders=check_leaders,
+            conn=conn,
         )
 
     def undo_changeset(
@@ -617,8 +684,15 @@ class Store:
         from gridmgr.store._edits import history
 
         return history(
-            self, leader=leader, cell=cell, piece_id=piece_id, since=since, until=until,
-            changeset=changeset, limit=limit, newest=newest,
+            self,
+            leader=leader,
+            cell=cell,
+            piece_id=piece_id,
+            since=since,
+            until=until,
+            changeset=changeset,
+            limit=limit,
+            newest=newest,
         )
 
     def changesets(self, *, kind: str | None = None, limit: int | None = None) -> pd.DataFrame:
@@ -680,8 +754,12 @@ class Store:
             raise InputError(t(f"网格编码：缺少列 {miss}", f"grid codes: missing column(s) {miss}"))
         at = s.utcnow()
         rows: list[dict[str, Any]] = [
-            {"leader_id": str(r.leader_id), "unit_code": str(r.unit_code),
-             "grid_code": str(r.grid_code), "updated_at": at}
+            {
+                "leader_id": str(r.leader_id),
+                "unit_code": str(r.unit_code),
+                "grid_code": str(r.grid_code),
+                "updated_at": at,
+            }
             for r in codes[["leader_id", "unit_code", "grid_code"]].itertuples(index=False)
         ]
         units = sorted({str(r["unit_code"]) for r in rows})
@@ -701,7 +779,9 @@ class Store:
                     t.c.grid_code
                 )
             ).all()
-        return pd.DataFrame([tuple(r) for r in rows], columns=["leader_id", "unit_code", "grid_code", "updated_at"])
+        return pd.DataFrame(
+            [tuple(r) for r in rows], columns=["leader_id", "unit_code", "grid_code", "updated_at"]
+        )
 
     # ------------------------------------------------------------------ plans
 
@@ -726,9 +806,16 @@ class Store:
         with self.transaction(conn) as c:
             c.execute(
                 insert(s.plans).values(
-                    id=pid, scope=scope, params=dict(params), moves=[dict(m) for m in moves],
-                    metrics=dict(metrics), status="proposed", actor=actor, created_at=at,
-                    updated_at=at, changeset_id=None,
+                    id=pid,
+                    scope=scope,
+                    params=dict(params),
+                    moves=[dict(m) for m in moves],
+                    metrics=dict(metrics),
+                    status="proposed",
+                    actor=actor,
+                    created_at=at,
+                    updated_at=at,
+                    changeset_id=None,
                 )
             )
         return pid
@@ -749,8 +836,16 @@ class Store:
     def list_plans(self, *, status: str | None = None) -> pd.DataFrame:
         """Plans without their moves, newest first."""
         p = s.plans
-        cols = [p.c.id, p.c.scope, p.c.status, p.c.actor, p.c.created_at, p.c.updated_at,
-                p.c.changeset_id, p.c.metrics]
+        cols = [
+            p.c.id,
+            p.c.scope,
+            p.c.status,
+            p.c.actor,
+            p.c.created_at,
+            p.c.updated_at,
+            p.c.changeset_id,
+            p.c.metrics,
+        ]
         stmt = select(*cols).order_by(p.c.created_at.desc())
         if status is not None:
             stmt = stmt.where(p.c.status == status)
@@ -769,17 +864,21 @@ class Store:
         """Set a plan's status (``proposed|applied|discarded|undone``)."""
         if status not in PLAN_STATUSES:
             statuses = ", ".join(PLAN_STATUSES)
-            raise InputError(t(
-                f"未知的方案状态 {status!r}，请使用 {statuses}",
-                f"plan status {status!r} is unknown; use {statuses}",
-            ))
+            raise InputError(
+                t(
+                    f"未知的方案状态 {status!r}，请使用 {statuses}",
+                    f"plan status {status!r} is unknown; use {statuses}",
+                )
+            )
         values: dict[str, Any] = {"status": status, "updated_at": s.utcnow()}
         if changeset_id is not None:
             values["changeset_id"] = changeset_id
         with self.transaction(conn) as c:
             n = c.execute(update(s.plans).where(s.plans.c.id == plan_id).values(**values)).rowcount
             if n != 1:
-                raise PlanNotFoundError(t(f"方案 {plan_id!r} 不在库中", f"plan {plan_id!r} is not in the store"))
+                raise PlanNotFoundError(
+                    t(f"方案 {plan_id!r} 不在库中", f"plan {plan_id!r} is not in the store")
+                )
 
     # ------------------------------------------------------------------ users and tokens
 
@@ -795,27 +894,44 @@ class Store:
         """Create a user (role ``admin|planner|leader|viewer``); returns its integer id."""
         if role not in USER_ROLES:
             roles = ", ".join(USER_ROLES)
-            raise InputError(t(
-                f"用户 {name!r}：未知角色 {role!r}，请使用 {roles}",
-                f"user {name!r}: role {role!r} is unknown; use {roles}",
-            ))
+            raise InputError(
+                t(
+                    f"用户 {name!r}：未知角色 {role!r}，请使用 {roles}",
+                    f"user {name!r}: role {role!r} is unknown; use {roles}",
+                )
+            )
         if role == "leader" and not leader_id:
-            raise InputError(t(f"用户 {name!r}：角色 leader 需要填写 leader_id", f"user {name!r}: role leader needs leader_id"))
+            raise InputError(
+                t(
+                    f"用户 {name!r}：角色 leader 需要填写 leader_id",
+                    f"user {name!r}: role leader needs leader_id",
+                )
+            )
         with self.transaction(conn) as c:
-            if leader_id is not None and c.execute(
-                select(s.leaders.c.pk).where(s.leaders.c.id == leader_id)
-            ).first() is None:
-                raise LeaderNotFoundError(t(
-                    f"用户 {name!r}：领导 {leader_id!r} 不在库中",
-                    f"user {name!r}: leader {leader_id!r} is not in the store",
-                ))
+            if (
+                leader_id is not None
+                and c.execute(select(s.leaders.c.pk).where(s.leaders.c.id == leader_id)).first()
+                is None
+            ):
+                raise LeaderNotFoundError(
+                    t(
+                        f"用户 {name!r}：领导 {leader_id!r} 不在库中",
+                        f"user {name!r}: leader {leader_id!r} is not in the store",
+                    )
+                )
             if c.execute(select(s.users.c.id).where(s.users.c.name == name)).first() is not None:
                 raise ConflictError(t(f"用户 {name!r} 已存在", f"user {name!r} already exists"))
             res = c.execute(
-                insert(s.users).values(
-                    name=name, role=role, leader_id=leader_id, password_hash=password_hash,
-                    created_at=s.utcnow(), active=True,
-                ).returning(s.users.c.id)
+                insert(s.users)
+                .values(
+                    name=name,
+                    role=role,
+                    leader_id=leader_id,
+                    password_hash=password_hash,
+                    created_at=s.utcnow(),
+                    active=True,
+                )
+                .returning(s.users.c.id)
             )
             return int(res.scalar_one())
 
@@ -834,16 +950,25 @@ class Store:
         return pd.DataFrame([tuple(r) for r in rows], columns=[c.name for c in cols])
 
     def add_token(
-        self, user_id: int, token_hash: str, *, name: str | None = None,
+        self,
+        user_id: int,
+        token_hash: str,
+        *,
+        name: str | None = None,
         conn: Connection | None = None,
     ) -> int:
         """Record an API token (store only its hash); returns the token row id."""
         with self.transaction(conn) as c:
             res = c.execute(
-                insert(s.api_tokens).values(
-                    user_id=user_id, name=name, token_hash=token_hash, created_at=s.utcnow(),
+                insert(s.api_tokens)
+                .values(
+                    user_id=user_id,
+                    name=name,
+                    token_hash=token_hash,
+                    created_at=s.utcnow(),
                     active=True,
-                ).returning(s.api_tokens.c.id)
+                )
+                .returning(s.api_tokens.c.id)
             )
             return int(res.scalar_one())
 

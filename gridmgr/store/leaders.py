@@ -29,24 +29,49 @@ from gridmgr.store._types import LeadersImportReport
 if TYPE_CHECKING:
     from gridmgr.store._store import Store
 
-COLUMNS = ("id", "name", "role", "department", "phone", "capacity", "unit_packages", "place_packages")
+COLUMNS = (
+    "id",
+    "name",
+    "role",
+    "department",
+    "phone",
+    "capacity",
+    "unit_packages",
+    "place_packages",
+)
 REQUIRED = ("id", "name", "role")
 #: Header aliases (Chinese spreadsheets) → canonical column.
 HEADER_ALIASES = {
-    "编号": "id", "工号": "id", "领导编号": "id",
-    "姓名": "name", "名称": "name", "职务": "name",
-    "角色": "role", "类型": "role",
-    "部门": "department", "单位": "department",
-    "电话": "phone", "手机": "phone", "联系电话": "phone",
-    "承载能力": "capacity", "能力": "capacity", "容量": "capacity",
-    "包保单元": "unit_packages", "包保区域": "unit_packages",
-    "包保点位": "place_packages", "包保重点点位": "place_packages",
-    "在岗": "active", "状态": "active",
+    "编号": "id",
+    "工号": "id",
+    "领导编号": "id",
+    "姓名": "name",
+    "名称": "name",
+    "职务": "name",
+    "角色": "role",
+    "类型": "role",
+    "部门": "department",
+    "单位": "department",
+    "电话": "phone",
+    "手机": "phone",
+    "联系电话": "phone",
+    "承载能力": "capacity",
+    "能力": "capacity",
+    "容量": "capacity",
+    "包保单元": "unit_packages",
+    "包保区域": "unit_packages",
+    "包保点位": "place_packages",
+    "包保重点点位": "place_packages",
+    "在岗": "active",
+    "状态": "active",
 }
 ROLE_ALIASES = {
-    "grid_leader": "grid_leader", "grid leader": "grid_leader", "网格长": "grid_leader",
+    "grid_leader": "grid_leader",
+    "grid leader": "grid_leader",
+    "网格长": "grid_leader",
     "网格员": "grid_leader",
-    "package_leader": "package_leader", "package leader": "package_leader",
+    "package_leader": "package_leader",
+    "package leader": "package_leader",
     "包保领导": "package_leader",
 }
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
@@ -113,16 +138,27 @@ def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, dict[str, s
                 continue
         else:  # pragma: no cover - gb18030 decodes nearly anything
             raise InputError(
-                t(f"{p}：不是 UTF-8 或 GB18030 编码的文本，请另存为 UTF-8 CSV", f"{p}: not UTF-8 or GB18030 text; save it as UTF-8 CSV")
+                t(
+                    f"{p}：不是 UTF-8 或 GB18030 编码的文本，请另存为 UTF-8 CSV",
+                    f"{p}: not UTF-8 or GB18030 text; save it as UTF-8 CSV",
+                )
             )
         raw_rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text))]
     else:
         raise InputError(
-            t(f"{p}：不支持的文件类型 {p.suffix!r}，请使用 .csv 或 .xlsx", f"{p}: unsupported file type {p.suffix!r}; use .csv or .xlsx")
+            t(
+                f"{p}：不支持的文件类型 {p.suffix!r}，请使用 .csv 或 .xlsx",
+                f"{p}: unsupported file type {p.suffix!r}; use .csv or .xlsx",
+            )
         )
     if not raw_rows:
         header_line = ",".join(COLUMNS)
-        raise InputError(t(f"{p}：文件为空，应有表头 {header_line}", f"{p}: the file is empty; expected a header {header_line}"))
+        raise InputError(
+            t(
+                f"{p}：文件为空，应有表头 {header_line}",
+                f"{p}: the file is empty; expected a header {header_line}",
+            )
+        )
     header = [HEADER_ALIASES.get(h.strip(), h.strip().lower()) for h in raw_rows[0]]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
@@ -165,36 +201,62 @@ def validate_rows(
             ok = False
         elif lid in first_row:
             first = first_row[lid]
-            bad(number, "id", t(f"id {lid!r} 重复（首次出现在第 {first} 行）", f"duplicate id {lid!r} (first at row {first})"))
+            bad(
+                number,
+                "id",
+                t(
+                    f"id {lid!r} 重复（首次出现在第 {first} 行）",
+                    f"duplicate id {lid!r} (first at row {first})",
+                ),
+            )
             ok = False
         else:
             first_row[lid] = number
         name = rec.get("name", "").strip()
         if not name:
-            bad(number, "name", t(
-                "为空，请填写姓名或职务名称（如 包保领导A01）",
-                "empty; give the name or the post title (e.g. 包保领导A01)",
-            ))
+            bad(
+                number,
+                "name",
+                t(
+                    "为空，请填写姓名或职务名称（如 包保领导A01）",
+                    "empty; give the name or the post title (e.g. 包保领导A01)",
+                ),
+            )
             ok = False
         role_raw = rec.get("role", "").strip()
         role = ROLE_ALIASES.get(role_raw.lower(), ROLE_ALIASES.get(role_raw))
         if role is None:
-            bad(number, "role", t(
-                f"未知角色 {role_raw!r}，请使用 grid_leader（网格长）或 package_leader（包保领导）",
-                f"unknown role {role_raw!r}; use grid_leader (网格长) or package_leader (包保领导)",
-            ))
+            bad(
+                number,
+                "role",
+                t(
+                    f"未知角色 {role_raw!r}，请使用 grid_leader（网格长）或 package_leader（包保领导）",
+                    f"unknown role {role_raw!r}; use grid_leader (网格长) or package_leader (包保领导)",
+                ),
+            )
             ok = False
         dep = rec.get("department", "").strip() or None
         if dep is not None and dep not in departments:
             known = ", ".join(sorted(departments)) or t("尚未导入", "none loaded")
-            bad(number, "department", t(f"未知部门 {dep!r}（已有：{known}）", f"unknown department {dep!r} (known: {known})"))
+            bad(
+                number,
+                "department",
+                t(
+                    f"未知部门 {dep!r}（已有：{known}）",
+                    f"unknown department {dep!r} (known: {known})",
+                ),
+            )
             ok = False
         phone = re.sub(r"\s+", "", rec.get("phone", "")) or None
         if phone is not None and not (MOBILE.match(phone) or LANDLINE.match(phone)):
-            bad(number, "phone", t(
-                f"电话格式有误 {phone!r}，请填写手机号 1XXXXXXXXXX 或座机 0431-XXXXXXXX",
-                f"malformed phone {phone!r}; use a mobile 1XXXXXXXXXX or a landline 0431-XXXXXXXX",
-            ))
+            bad(
+                number,
+                "phone",
+                t(
+                    f"电话格式有误 {phone!r}，请填写手机号 1XXXXXXXXXX 或座机 0431-XXXXXXXX",
+                    f"malformed phone {phone!r}; use a mobile 1XXXXXXXXXX or a landline 0431-XXXXXXXX",
+                ),
+            )
             ok = False
         cap_raw = rec.get("capacity", "").strip()
         capacity = 1.0
@@ -204,16 +266,24 @@ def validate_rows(
             except ValueError:
                 capacity = math.nan
             if not math.isfinite(capacity) or capacity <= 0:
-                bad(number, "capacity", t(f"{cap_raw!r} 不是大于 0 的数", f"{cap_raw!r} is not a number > 0"))
+                bad(
+                    number,
+                    "capacity",
+                    t(f"{cap_raw!r} 不是大于 0 的数", f"{cap_raw!r} is not a number > 0"),
+                )
                 ok = False
         upk = tuple(x.strip() for x in LIST_SPLIT.split(rec.get("unit_packages", "")) if x.strip())
         unknown_units = [u for u in upk if u not in units]
         if unknown_units:
             uu = ", ".join(unknown_units)
-            bad(number, "unit_packages", t(
-                f"未知单位 {uu}，请先导入图层或更正代码",
-                f"unknown unit(s) {uu}; load the layers first or fix the codes",
-            ))
+            bad(
+                number,
+                "unit_packages",
+                t(
+                    f"未知单位 {uu}，请先导入图层或更正代码",
+                    f"unknown unit(s) {uu}; load the layers first or fix the codes",
+                ),
+            )
             ok = False
         ppk = tuple(x.strip() for x in LIST_SPLIT.split(rec.get("place_packages", "")) if x.strip())
         unknown_places = [k for k in ppk if k not in places]
@@ -230,7 +300,11 @@ def validate_rows(
                 active = False
             else:
                 a_raw = rec["active"]
-                bad(number, "active", t(f"{a_raw!r} 不是 true/false", f"{a_raw!r} is not true/false"))
+                bad(
+                    number,
+                    "active",
+                    t(f"{a_raw!r} 不是 true/false", f"{a_raw!r} is not true/false"),
+                )
                 ok = False
         if ok:
             out.append(
@@ -247,10 +321,12 @@ def validate_rows(
         raise InvalidFieldError(msg)
     if not out:
         header_line = ",".join(COLUMNS)
-        raise InvalidFieldError(t(
-            f"{path}：没有领导数据行，应有表头 {header_line} 及数据行",
-            f"{path}: no leader rows; expected a header {header_line} and rows",
-        ))
+        raise InvalidFieldError(
+            t(
+                f"{path}：没有领导数据行，应有表头 {header_line} 及数据行",
+                f"{path}: no leader rows; expected a header {header_line} and rows",
+            )
+        )
     return out
 
 
@@ -274,8 +350,15 @@ def import_leaders(
         current = {
             r.id: r
             for r in conn.execute(
-                select(ld.c.id, ld.c.name, ld.c.role, ld.c.department, ld.c.phone, ld.c.capacity,
-                       ld.c.active)
+                select(
+                    ld.c.id,
+                    ld.c.name,
+                    ld.c.role,
+                    ld.c.department,
+                    ld.c.phone,
+                    ld.c.capacity,
+                    ld.c.active,
+                )
             )
         }
         packs: dict[tuple[str, str], set[str]] = {}
@@ -290,13 +373,21 @@ def import_leaders(
         for r in valid:
             old = current.get(r.id)
             values = {
-                "name": r.name, "role": r.role, "department": r.department, "phone": r.phone,
+                "name": r.name,
+                "role": r.role,
+                "department": r.department,
+                "phone": r.phone,
                 "capacity": r.capacity,
             }
             if old is None:
                 inserts.append(
-                    {"id": r.id, **values, "active": True if r.active is None else r.active,
-                     "created_at": at, "updated_at": at}
+                    {
+                        "id": r.id,
+                        **values,
+                        "active": True if r.active is None else r.active,
+                        "created_at": at,
+                        "updated_at": at,
+                    }
                 )
                 created.append(r.id)
                 replace_packs.append(r.id)
@@ -306,20 +397,28 @@ def import_leaders(
             active = bool(old.active) if r.active is None else r.active
             if active != bool(old.active):
                 changed.append("active")
-            packs_changed = (
-                packs.get((r.id, "unit"), set()) != set(r.unit_packages)
-                or packs.get((r.id, "place"), set()) != set(r.place_packages)
-            )
+            packs_changed = packs.get((r.id, "unit"), set()) != set(r.unit_packages) or packs.get(
+                (r.id, "place"), set()
+            ) != set(r.place_packages)
             if packs_changed:
                 changed.append("packages")
                 replace_packs.append(r.id)
             if changed:
-                updates.append({"b_id": r.id, **{f"b_{k}": v for k, v in values.items()},
-                                "b_active": active, "b_at": at})
+                updates.append(
+                    {
+                        "b_id": r.id,
+                        **{f"b_{k}": v for k, v in values.items()},
+                        "b_active": active,
+                        "b_at": at,
+                    }
+                )
                 updated.append(r.id)
                 events.append(
-                    {"leader_id": r.id, "kind": "updated",
-                     "detail": {"row": r.row, "fields": changed}}
+                    {
+                        "leader_id": r.id,
+                        "kind": "updated",
+                        "detail": {"row": r.row, "fields": changed},
+                    }
                 )
         if not events:
             return LeadersImportReport(str(path), len(valid), unchanged=len(valid))
@@ -335,9 +434,12 @@ def import_leaders(
                 update(ld)
                 .where(ld.c.id == bindparam("b_id"))
                 .values(
-                    name=bindparam("b_name"), role=bindparam("b_role"),
-                    department=bindparam("b_department"), phone=bindparam("b_phone"),
-                    capacity=bindparam("b_capacity"), active=bindparam("b_active"),
+                    name=bindparam("b_name"),
+                    role=bindparam("b_role"),
+                    department=bindparam("b_department"),
+                    phone=bindparam("b_phone"),
+                    capacity=bindparam("b_capacity"),
+                    active=bindparam("b_active"),
                     updated_at=bindparam("b_at"),
                 ),
                 updates,
@@ -351,8 +453,10 @@ def import_leaders(
             new_packs = [
                 {"leader_id": lid, "kind": kind, "target": t}
                 for lid in replace_packs
-                for kind, targets in (("unit", by_id[lid].unit_packages),
-                                      ("place", by_id[lid].place_packages))
+                for kind, targets in (
+                    ("unit", by_id[lid].unit_packages),
+                    ("place", by_id[lid].place_packages),
+                )
                 for t in dict.fromkeys(targets)
             ]
             if new_packs:
@@ -360,8 +464,13 @@ def import_leaders(
         conn.execute(
             insert(s.leader_events),
             [
-                {"changeset_id": cid, "actor": actor,
-                 "reason": reason or f"import leaders from {path}", "at": at, **e}
+                {
+                    "changeset_id": cid,
+                    "actor": actor,
+                    "reason": reason or f"import leaders from {path}",
+                    "at": at,
+                    **e,
+                }
                 for e in events
             ],
         )
@@ -369,6 +478,10 @@ def import_leaders(
             update(s.changesets).where(s.changesets.c.id == cid).values(n_events=len(events))
         )
     return LeadersImportReport(
-        str(path), len(valid), tuple(created), tuple(updated),
-        unchanged=len(valid) - len(created) - len(updated), changeset_id=cid,
+        str(path),
+        len(valid),
+        tuple(created),
+        tuple(updated),
+        unchanged=len(valid) - len(created) - len(updated),
+        changeset_id=cid,
     )

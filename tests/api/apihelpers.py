@@ -55,11 +55,14 @@ def make_users(store: Any) -> dict[str, str]:
     if _PW_HASH is None:  # scrypt is slow on purpose: hash the shared test password once
         _PW_HASH = security.hash_password(PASSWORD)
     tokens = {}
-    for name, role, leader in (("admin", "admin", None), ("planner", "planner", None),
-                               ("viewer", "viewer", None), ("leader", "leader", "G01_1"),
-                               ("leader2", "leader", "G02_1")):
-        uid = store.add_user(name, role, leader_id=leader,
-                             password_hash=_PW_HASH)
+    for name, role, leader in (
+        ("admin", "admin", None),
+        ("planner", "planner", None),
+        ("viewer", "viewer", None),
+        ("leader", "leader", "G01_1"),
+        ("leader2", "leader", "G02_1"),
+    ):
+        uid = store.add_user(name, role, leader_id=leader, password_hash=_PW_HASH)
         tok = security.new_token()
         store.add_token(uid, security.hash_token(tok))
         tokens[name] = tok

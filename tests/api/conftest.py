@@ -12,8 +12,12 @@ from apihelpers import Api, assign_grid_leaders, cells_held, make_users, root_co
 from fastapi.testclient import TestClient
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
-def shared_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)]
+)
+def shared_api(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Api]:
     """Like ``api`` but built once per test module and backend — for tests that only read."""
     from sqlalchemy import create_engine
 

@@ -14,8 +14,13 @@ OUTSIDE = (43.70, 125.10)  # lat, lng: south-west of the tiny layers
 
 def _put(api: Any, role: str, cell: str, leader: str | None, etag: str | None, **kw: Any) -> Any:
     headers = {} if etag is None else {"If-Match": etag}
-    return api.as_(role, "PUT", f"/api/assignments/{cell}", headers=headers,
-                   json={"leader_id": leader, "reason": "测试调整", **kw})
+    return api.as_(
+        role,
+        "PUT",
+        f"/api/assignments/{cell}",
+        headers=headers,
+        json={"leader_id": leader, "reason": "测试调整", **kw},
+    )
 
 
 def test_locate_follows_edits(api: Any) -> None:
@@ -78,9 +83,15 @@ def test_leader_changes_only_their_own_ground(api: Any, cells_of: Any) -> None:
 
 def test_plans_conflict_names_pieces_and_undo(api: Any, cells_of: Any) -> None:
     a, b = cells_of("G01_1")[:2]
-    r = api.as_("planner", "POST", "/api/plans",
-                json={"reason": "两格对调", "moves": [{"cell": a, "to_leader": "G01_2"},
-                                                  {"cell": b, "to_leader": "G01_2"}]})
+    r = api.as_(
+        "planner",
+        "POST",
+        "/api/plans",
+        json={
+            "reason": "两格对调",
+            "moves": [{"cell": a, "to_leader": "G01_2"}, {"cell": b, "to_leader": "G01_2"}],
+        },
+    )
     assert r.status_code == 201, r.text
     plan = r.json()
     assert plan["status"] == "proposed" and {m["cell"] for m in plan["moves"]} == {a, b}
@@ -93,8 +104,12 @@ def test_plans_conflict_names_pieces_and_undo(api: Any, cells_of: Any) -> None:
     pieces = api.store.pieces(geometry=False)
     assert set(pieces.loc[pieces["cell"] == a, "leader_id"]) == {"G01_1"}  # nothing written
     # a fresh plan applies, lands in history under the planner, and undoes
-    r = api.as_("planner", "POST", "/api/plans",
-                json={"reason": "移交", "moves": [{"cell": a, "to_leader": "G01_2"}]})
+    r = api.as_(
+        "planner",
+        "POST",
+        "/api/plans",
+        json={"reason": "移交", "moves": [{"cell": a, "to_leader": "G01_2"}]},
+    )
     pid = r.json()["id"]
     r = api.as_("planner", "POST", f"/api/plans/{pid}/apply")
     assert r.status_code == 200 and r.json()["changed"] >= 1
@@ -109,8 +124,12 @@ def test_plans_conflict_names_pieces_and_undo(api: Any, cells_of: Any) -> None:
 
 
 def test_rebalance_propose_show_diff_apply(api: Any) -> None:
-    r = api.as_("planner", "POST", "/api/plans/rebalance",
-                json={"scope": "220173001001", "target_ratio": 1.05})
+    r = api.as_(
+        "planner",
+        "POST",
+        "/api/plans/rebalance",
+        json={"scope": "220173001001", "target_ratio": 1.05},
+    )
     assert r.status_code == 201, r.text
     plan = r.json()
     assert plan["moves"], "halves by id order are unbalanced: the plan must move pieces"
@@ -125,7 +144,6 @@ def test_rebalance_propose_show_diff_apply(api: Any) -> None:
     assert max(ratio.values()) < max(old.values())
     r = api.as_("planner", "POST", f"/api/plans/{plan['id']}/discard")
     assert r.status_code == 409  # only a proposed plan can be discarded
-
 
 
 def test_production_refuses_default_secret() -> None:
@@ -146,8 +164,12 @@ def test_empty_store_serves(store: Any) -> None:
 
     tokens = make_users_no_leaders(store)
     with TestClient(create_app(settings(), store=store)) as c:
-        assert c.get("/healthz").json() == {"status": "ok", "backend": store.backend,
-                                            "res": None, "pieces": 0}
+        assert c.get("/healthz").json() == {
+            "status": "ok",
+            "backend": store.backend,
+            "res": None,
+            "pieces": 0,
+        }
         r = c.get("/api/locate?lat=43.8&lng=125.25", headers={"Authorization": f"Bearer {tokens}"})
         assert r.status_code == 200 and r.json()["inside"] is False
 

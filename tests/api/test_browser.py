@@ -23,8 +23,15 @@ from apihelpers import PASSWORD, assign_grid_leaders, make_users, root_conftest
 pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("GRIDMGR_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 ROOT = Path(__file__).resolve().parents[2]
 COMMUNITY = "220173001001"
 
@@ -54,12 +61,31 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     make_users(store)
     store.close()
     port = _free_port()
-    env = {**os.environ, "GRIDMGR_DATABASE_URL": url, "GRIDMGR_BASEMAP": "none",
-           "GRIDMGR_ENV": "local", "GRIDMGR_ACCESS_LOG": "false", "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "GRIDMGR_DATABASE_URL": url,
+        "GRIDMGR_BASEMAP": "none",
+        "GRIDMGR_ENV": "local",
+        "GRIDMGR_ACCESS_LOG": "false",
+        "PYTHONPATH": str(ROOT),
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.main:app_from_env", "--factory", "--host",
-         "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, env=env)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.main:app_from_env",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):

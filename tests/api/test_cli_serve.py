@@ -48,7 +48,9 @@ def test_users_add_token_list(cli: Any) -> None:
     assert cli("users", "token", "nobody").exit_code == 1
 
 
-def test_serve_refuses_default_secret_in_production(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_refuses_default_secret_in_production(
+    cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GRIDMGR_ENV", "production")
     monkeypatch.delenv("GRIDMGR_SECRET_KEY", raising=False)
     r = cli("serve", "--port", "1")

@@ -45,12 +45,24 @@ def test_table_lists_every_route_and_nothing_else() -> None:
 def _request(path: str, method: str, cell: str) -> dict[str, Any]:
     """A cheap request per route: where the call would be expensive or write, the body or a
     query parameter is made invalid so an admitted caller gets 422/404 (auth runs first)."""
-    values = {"code": "220173001001", "leader_id": "G01_1", "cell": cell, "plan_id": MISSING_PLAN,
-              "collection_id": "pieces", "feature_id": "1", "name": "viewer", "action": "discard"}
+    values = {
+        "code": "220173001001",
+        "leader_id": "G01_1",
+        "cell": cell,
+        "plan_id": MISSING_PLAN,
+        "collection_id": "pieces",
+        "feature_id": "1",
+        "name": "viewer",
+        "action": "discard",
+    }
     url = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
     kw: dict[str, Any] = {}
-    bad_query = {"/api/maps/overview", "/api/maps/leaders/{leader_id}", "/api/coverage",
-                 "/api/coverage/geojson"}
+    bad_query = {
+        "/api/maps/overview",
+        "/api/maps/leaders/{leader_id}",
+        "/api/coverage",
+        "/api/coverage/geojson",
+    }
     if path in bad_query:
         url += "?basemap=bad" if "maps" in path else "?scope=" + "x" * 40
     elif path == "/api/admin/layers":

@@ -25,7 +25,9 @@ def test_pieces_paging_bbox_and_limits(shared_api: Any) -> None:
     mine = shared_api.as_("viewer", "GET", "/api/pieces?leader=G01_1&limit=1000").json()
     assert {f["properties"]["leader_id"] for f in mine["features"]} == {"G01_1"}
     # bbox: a box around the first community only
-    box = shared_api.as_("viewer", "GET", "/api/pieces?bbox=125.250,43.800,125.2529,43.805&limit=1000").json()
+    box = shared_api.as_(
+        "viewer", "GET", "/api/pieces?bbox=125.250,43.800,125.2529,43.805&limit=1000"
+    ).json()
     assert 0 < box["numberMatched"] < n
     r = shared_api.as_("viewer", "GET", "/api/pieces?limit=1001")
     assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
@@ -67,7 +69,9 @@ def test_locate(shared_api: Any) -> None:
 
 def test_coverage_json_and_geojson(shared_api: Any) -> None:
     rep = shared_api.as_("viewer", "GET", "/api/coverage").json()
-    assert rep["report"] == "gridmgr.coverage" and rep["pieces"] == len(shared_api.store.pieces(geometry=False))
+    assert rep["report"] == "gridmgr.coverage" and rep["pieces"] == len(
+        shared_api.store.pieces(geometry=False)
+    )
     gj = shared_api.as_("viewer", "GET", "/api/coverage/geojson")
     assert gj.headers["content-type"].startswith("application/geo+json")
     assert gj.json()["numberMatched"] == len(gj.json()["features"])
@@ -76,13 +80,17 @@ def test_coverage_json_and_geojson(shared_api: Any) -> None:
 
 def test_ogc_features(shared_api: Any) -> None:
     land = shared_api.as_("viewer", "GET", "/ogc").json()
-    assert {"self", "conformance", "data", "service-desc"} <= {l["rel"] for l in land["links"]}
+    assert {"self", "conformance", "data", "service-desc"} <= {
+        link["rel"] for link in land["links"]
+    }
     conf = shared_api.as_("viewer", "GET", "/ogc/conformance").json()["conformsTo"]
     assert any(c.endswith("/conf/core") for c in conf)
     cols = shared_api.as_("viewer", "GET", "/ogc/collections").json()
     assert {c["id"] for c in cols["collections"]} == {"units", "pieces", "key_places"}
-    page = shared_api.as_("viewer", "GET", "/ogc/collections/pieces/items?limit=10&offset=10").json()
-    rels = {l["rel"]: l["href"] for l in page["links"]}
+    page = shared_api.as_(
+        "viewer", "GET", "/ogc/collections/pieces/items?limit=10&offset=10"
+    ).json()
+    rels = {link["rel"]: link["href"] for link in page["links"]}
     assert {"self", "next", "prev"} <= set(rels) and page["numberReturned"] == 10
     nxt = shared_api.as_("viewer", "GET", rels["next"].replace("http://testserver", "")).json()
     assert {f["id"] for f in nxt["features"]}.isdisjoint({f["id"] for f in page["features"]})
@@ -106,8 +114,12 @@ def test_export_kml_has_utf8_filename(shared_api: Any) -> None:
     assert name == "网格长G01_1_巡查图.kml"
     root = ET.fromstring(r.content)
     assert root.tag.endswith("kml") and "网格长G01_1" in r.content.decode()
-    assert shared_api.as_("viewer", "GET", "/api/exports/leaders/NOPE?format=kml").status_code == 404
-    assert shared_api.as_("viewer", "GET", "/api/exports/leaders/G01_1?format=exe").status_code == 422
+    assert (
+        shared_api.as_("viewer", "GET", "/api/exports/leaders/NOPE?format=kml").status_code == 404
+    )
+    assert (
+        shared_api.as_("viewer", "GET", "/api/exports/leaders/G01_1?format=exe").status_code == 422
+    )
 
 
 def test_leader_map_page_is_offline(shared_api: Any) -> None:
@@ -119,20 +131,28 @@ def test_leader_map_page_is_offline(shared_api: Any) -> None:
 def test_bad_tokens_body_limit_and_health(shared_api: Any) -> None:
     r = shared_api.client.get("/api/units", headers={"Authorization": "Bearer nope"})
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
-    assert shared_api.client.get("/api/units", headers={"Authorization": "Basic eA=="}).status_code == 401
+    assert (
+        shared_api.client.get("/api/units", headers={"Authorization": "Basic eA=="}).status_code
+        == 401
+    )
     big = b"x" * (shared_api.client.app.state.settings.max_body_bytes + 1)
-    r = shared_api.as_("admin", "POST", "/api/admin/leaders", content=big,
-                headers={"Content-Type": "text/csv"})
+    r = shared_api.as_(
+        "admin", "POST", "/api/admin/leaders", content=big, headers={"Content-Type": "text/csv"}
+    )
     assert r.status_code == 413 and r.headers["content-type"] == PROBLEM
     h = shared_api.client.get("/healthz").json()
     assert h["status"] == "ok" and h["pieces"] == len(shared_api.store.pieces(geometry=False))
+
 
 def test_login_cookie_and_csrf(shared_api: Any) -> None:
     c = shared_api.client
     r = c.post("/login", data={"username": "planner", "password": "wrong", "next": "/"})
     assert r.status_code == 401
-    r = c.post("/login", data={"username": "planner", "password": "correct-horse-battery",
-                               "next": "/dashboard"}, follow_redirects=False)
+    r = c.post(
+        "/login",
+        data={"username": "planner", "password": "correct-horse-battery", "next": "/dashboard"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and r.headers["location"] == "/dashboard"
     cookie = r.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie
@@ -146,8 +166,15 @@ def test_login_cookie_and_csrf(shared_api: Any) -> None:
     c.post("/logout", headers={"Origin": "http://testserver"})
     c.cookies.clear()
     assert c.get("/api/me").status_code == 401
-    r = c.post("/login", data={"username": "planner", "password": "correct-horse-battery",
-                               "next": "//evil.example/"}, follow_redirects=False)
+    r = c.post(
+        "/login",
+        data={
+            "username": "planner",
+            "password": "correct-horse-battery",
+            "next": "//evil.example/",
+        },
+        follow_redirects=False,
+    )
     assert r.headers["location"] == "/"
     c.cookies.clear()
 
@@ -158,11 +185,16 @@ def test_cookie_secure_outside_local(shared_api: Any) -> None:
     from api.main import create_app
     from api.settings import ServiceSettings
 
-    app = create_app(ServiceSettings(env="production", secret_key="s" * 40, access_log=False),
-                     store=shared_api.store)
+    app = create_app(
+        ServiceSettings(env="production", secret_key="s" * 40, access_log=False),
+        store=shared_api.store,
+    )
     with TestClient(app, base_url="https://testserver") as c:
-        r = c.post("/login", data={"username": "viewer", "password": "correct-horse-battery"},
-                   follow_redirects=False)
+        r = c.post(
+            "/login",
+            data={"username": "viewer", "password": "correct-horse-battery"},
+            follow_redirects=False,
+        )
         assert r.status_code == 303 and "secure" in r.headers["set-cookie"].lower()
 
 
@@ -189,7 +221,13 @@ def test_access_log_is_one_json_line(shared_api: Any) -> None:
     finally:
         access_log.removeHandler(h)
     got = [json.loads(x) for x in lines]
-    assert got[0] == {**got[0], "method": "GET", "path": "/api/units", "status": 200, "user": "viewer"}
+    assert got[0] == {
+        **got[0],
+        "method": "GET",
+        "path": "/api/units",
+        "status": 200,
+        "user": "viewer",
+    }
     assert got[1]["status"] == 401 and got[1]["user"] is None and got[1]["ms"] >= 0
 
 
@@ -204,9 +242,14 @@ def test_locate_fast_path_matches_the_route(shared_api: Any) -> None:
         cache = shared_api.client.app.state.auth_cache
         cache.clear()
         slow = shared_api.as_(role, "GET", url)  # cache miss: through FastAPI
-        scope = {"type": "http", "path": "/api/locate", "method": "GET",
-                 "query_string": url.split("?", 1)[1].encode(), "app": shared_api.client.app,
-                 "headers": [(b"authorization", shared_api.headers(role)["Authorization"].encode())]}
+        scope = {
+            "type": "http",
+            "path": "/api/locate",
+            "method": "GET",
+            "query_string": url.split("?", 1)[1].encode(),
+            "app": shared_api.client.app,
+            "headers": [(b"authorization", shared_api.headers(role)["Authorization"].encode())],
+        }
         shared_api.client.app.state.index.owners_at = time.monotonic()
         fast = LocateFastPath._answer(scope)
         assert fast is not None

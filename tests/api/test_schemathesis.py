@@ -19,9 +19,12 @@ MAX_EXAMPLES = 6
 @pytest.fixture(scope="module")
 def openapi_schema(shared_api: Any) -> Any:
     schema = schemathesis.openapi.from_asgi("/api/openapi.json", shared_api.client.app)
-    schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
-                                    max_examples=MAX_EXAMPLES, deterministic=True,
-                                    allow_x00=False)
+    schema.config.generation.update(
+        modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
+        max_examples=MAX_EXAMPLES,
+        deterministic=True,
+        allow_x00=False,
+    )
     return schema
 
 
@@ -36,22 +39,31 @@ def _check(case: Any, api: Any) -> None:
     # positive_data_acceptance is left out: business limits that JSON Schema cannot express
     # (bbox area, page size from the settings, unknown ids) rightly answer 4xx to schema-valid
     # requests. Everything else runs, including negative_data_rejection.
-    case.call_and_validate(headers=api.headers("admin"),
-                           excluded_checks=[checks.positive_data_acceptance])
+    case.call_and_validate(
+        headers=api.headers("admin"), excluded_checks=[checks.positive_data_acceptance]
+    )
 
 
 @schema.exclude(path_regex=HEAVY).exclude(path_regex=SKIP).parametrize()
 @hypothesis.seed(20261125)
-@hypothesis.settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True,
-                     suppress_health_check=list(hypothesis.HealthCheck))
+@hypothesis.settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(hypothesis.HealthCheck),
+)
 def test_openapi(case: Any, shared_api: Any) -> None:
     _check(case, shared_api)
 
 
 @schema.include(path_regex=HEAVY).parametrize()
 @hypothesis.seed(20261125)
-@hypothesis.settings(max_examples=2, deadline=None, derandomize=True,
-                     suppress_health_check=list(hypothesis.HealthCheck))
+@hypothesis.settings(
+    max_examples=2,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(hypothesis.HealthCheck),
+)
 def test_openapi_heavy(case: Any, shared_api: Any) -> None:
     _check(case, shared_api)
 
@@ -69,9 +81,19 @@ def test_stateful_plan_links(shared_api: Any) -> None:
             return {"headers": headers}
 
         def validate_response(self, response: Any, case: Any, **kw: Any) -> None:
-            case.validate_response(response, excluded_checks=[checks.positive_data_acceptance],
-                                   transport_kwargs=kw or None)
+            case.validate_response(
+                response,
+                excluded_checks=[checks.positive_data_acceptance],
+                transport_kwargs=kw or None,
+            )
 
-    Machine.run(settings=hypothesis.settings(
-        max_examples=6, stateful_step_count=4, deadline=None, derandomize=True,
-        suppress_health_check=list(hypothesis.HealthCheck), database=None))
+    Machine.run(
+        settings=hypothesis.settings(
+            max_examples=6,
+            stateful_step_count=4,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=list(hypothesis.HealthCheck),
+            database=None,
+        )
+    )

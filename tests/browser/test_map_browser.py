@@ -26,8 +26,13 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
 ]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 XSS = '<script>alert("xss")</script><img src=x onerror="alert(1)">'
@@ -37,8 +42,9 @@ XSS = '<script>alert("xss")</script><img src=x onerror="alert(1)">'
 def browser() -> Iterator[Any]:
     if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
         if IN_CI:
-            pytest.fail(f"{CHROMIUM} is required under CI=true; run scripts/system-deps.sh",
-                        pytrace=False)
+            pytest.fail(
+                f"{CHROMIUM} is required under CI=true; run scripts/system-deps.sh", pytrace=False
+            )
         pytest.skip(f"{CHROMIUM} not installed (run scripts/system-deps.sh)")
     from playwright.sync_api import sync_playwright
 
@@ -66,8 +72,15 @@ def leader_page(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     kp = layers.key_places.loc[layers.key_places.geometry.intersects(terr)].reset_index(drop=True)
     kp.loc[0, "name"] = XSS
     route = patrol_route(mine, kp, roads=layers.roads, time_limit_s=0.0)
-    m = maps.leader_map(mine, kp, route, leader={"id": "A0301", "name": XSS}, basemap="osm",
-                        categories=layers.categories, departments=layers.departments)
+    m = maps.leader_map(
+        mine,
+        kp,
+        route,
+        leader={"id": "A0301", "name": XSS},
+        basemap="osm",
+        categories=layers.categories,
+        departments=layers.departments,
+    )
     path = tmp_path_factory.mktemp("maps") / "leader.html"
     path.write_text(maps.map_html(m), encoding="utf-8")
     return {"path": path, "stops": len(route.stops)}
@@ -97,7 +110,9 @@ def _open(browser: Any, path: Path) -> dict[str, Any]:
     return {"page": page, **seen}
 
 
-def test_leader_map_renders_offline(browser: Any, leader_page: dict[str, Any], tmp_path: Path) -> None:
+def test_leader_map_renders_offline(
+    browser: Any, leader_page: dict[str, Any], tmp_path: Path
+) -> None:
     from PIL import Image
 
     from gridmgr.maps import ROUTE_COLOUR
@@ -113,8 +128,12 @@ def test_leader_map_renders_offline(browser: Any, leader_page: dict[str, Any], t
         assert page.locator(".gm-stop").count() == leader_page["stops"]
         assert page.locator(".gm-start").count() == 1
         # controls: layers, full screen, measure, scale
-        for sel in (".leaflet-control-layers", ".leaflet-control-zoom-fullscreen", ".gm-measure",
-                    ".leaflet-control-scale"):
+        for sel in (
+            ".leaflet-control-layers",
+            ".leaflet-control-zoom-fullscreen",
+            ".gm-measure",
+            ".leaflet-control-scale",
+        ):
             assert page.locator(sel).count() == 1, sel
         shot = tmp_path / "leader.png"
         page.screenshot(path=str(shot))
@@ -155,7 +174,9 @@ def test_measure_control_measures(browser: Any, leader_page: dict[str, Any]) -> 
     page = got["page"]
     try:
         page.locator(".gm-measure-btn").click()
-        box = page.locator("#" + page.evaluate("document.querySelector('.folium-map').id")).bounding_box()
+        box = page.locator(
+            "#" + page.evaluate("document.querySelector('.folium-map').id")
+        ).bounding_box()
         assert box is not None
         y = box["y"] + box["height"] / 2
         page.mouse.click(box["x"] + 300, y)
@@ -178,17 +199,22 @@ def test_overview_map_renders_offline(browser: Any, tmp_path: Path) -> None:
 
     layers = read_layers(DEFAULT_LAYERS)
     pieces = pieces_from_units(layers.units, res=10)
-    pieces["leader_id"] = [f"{u}-{h3.cell_to_parent(c, 7)}"
-                           for u, c in zip(pieces["unit_code"], pieces["cell"], strict=True)]
+    pieces["leader_id"] = [
+        f"{u}-{h3.cell_to_parent(c, 7)}"
+        for u, c in zip(pieces["unit_code"], pieces["cell"], strict=True)
+    ]
     path = tmp_path / "overview.html"
-    path.write_text(maps.map_html(maps.overview_map(layers.units, pieces, basemap="tianditu")),
-                    encoding="utf-8")
+    path.write_text(
+        maps.map_html(maps.overview_map(layers.units, pieces, basemap="tianditu")), encoding="utf-8"
+    )
     got = _open(browser, path)
     page = got["page"]
     try:
         n_terr = pieces["leader_id"].nunique()
         fills = page.eval_on_selector_all(
-            "path.leaflet-interactive[fill-opacity='0.45']", "els => els.map(e => e.getAttribute('fill'))")
+            "path.leaflet-interactive[fill-opacity='0.45']",
+            "els => els.map(e => e.getAttribute('fill'))",
+        )
         assert len(fills) == n_terr
         assert len(set(fills)) >= 5
         assert got["errors"] == [] and got["other"] == []
@@ -196,7 +222,9 @@ def test_overview_map_renders_offline(browser: Any, tmp_path: Path) -> None:
         page.close()
 
 
-def test_legend_folds_and_starts_folded_on_a_phone(browser: Any, leader_page: dict[str, Any]) -> None:
+def test_legend_folds_and_starts_folded_on_a_phone(
+    browser: Any, leader_page: dict[str, Any]
+) -> None:
     got = _open(browser, leader_page["path"])
     page = got["page"]
     try:
@@ -207,7 +235,9 @@ def test_legend_folds_and_starts_folded_on_a_phone(browser: Any, leader_page: di
         page.close()
     phone = browser.new_page(viewport={"width": 390, "height": 800})
     try:
-        phone.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())
+        phone.route(
+            "**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort()
+        )
         phone.goto(leader_page["path"].as_uri())
         phone.wait_for_selector(".gm-legend", state="attached")
         assert phone.locator(".gm-legend.gm-collapsed").count() == 1

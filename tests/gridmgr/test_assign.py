@@ -21,10 +21,10 @@ from benchmarks._synthetic import (
     synthetic_grid,
     synthetic_loads,
 )
-from gridmgr.grid.graph import connected_parts, piece_adjacency
 from gridmgr.assign import AssignResult, AutoAssign, auto_assign, grid_codes
 from gridmgr.errors import InfeasibleError, InputError, InvalidFieldError
 from gridmgr.grid import pieces_from_units
+from gridmgr.grid.graph import connected_parts, piece_adjacency
 
 LAYERS = Path(__file__).resolve().parents[2] / "layers" / "changchun_hitech"
 

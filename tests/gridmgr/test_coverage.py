@@ -66,43 +66,109 @@ def make_units(
         ("C2", "二社区", "community", "S", c2),
     ]
     return gpd.GeoDataFrame(
-        {"code": [r[0] for r in rows], "name": [r[1] for r in rows], "level": [r[2] for r in rows],
-         "parent": [r[3] for r in rows]},
-        geometry=[_ll(box(*r[4])) for r in rows], crs="EPSG:4326",
+        {
+            "code": [r[0] for r in rows],
+            "name": [r[1] for r in rows],
+            "level": [r[2] for r in rows],
+            "parent": [r[3] for r in rows],
+        },
+        geometry=[_ll(box(*r[4])) for r in rows],
+        crs="EPSG:4326",
     )
 
 
 def make_leaders(**overrides: dict[str, Any]) -> pd.DataFrame:
     base = {
-        "G1": {"name": "网格长一", "role": "grid_leader", "unit_packages": ["C1"], "place_packages": []},
-        "G2": {"name": "网格长二", "role": "grid_leader", "unit_packages": ["C2"], "place_packages": []},
-        "P1": {"name": "包保一", "role": "package_leader", "unit_packages": ["C1"], "place_packages": ["KP1"]},
-        "P2": {"name": "包保二", "role": "package_leader", "unit_packages": ["C2"], "place_packages": ["KP2"]},
-        "PS": {"name": "街道包保", "role": "package_leader", "unit_packages": ["S"], "place_packages": []},
+        "G1": {
+            "name": "网格长一",
+            "role": "grid_leader",
+            "unit_packages": ["C1"],
+            "place_packages": [],
+        },
+        "G2": {
+            "name": "网格长二",
+            "role": "grid_leader",
+            "unit_packages": ["C2"],
+            "place_packages": [],
+        },
+        "P1": {
+            "name": "包保一",
+            "role": "package_leader",
+            "unit_packages": ["C1"],
+            "place_packages": ["KP1"],
+        },
+        "P2": {
+            "name": "包保二",
+            "role": "package_leader",
+            "unit_packages": ["C2"],
+            "place_packages": ["KP2"],
+        },
+        "PS": {
+            "name": "街道包保",
+            "role": "package_leader",
+            "unit_packages": ["S"],
+            "place_packages": [],
+        },
     }
     for k, v in overrides.items():
         if v is None:
             base.pop(k, None)
         else:
-            base[k] = {**base.get(k, {"name": k, "role": "grid_leader", "unit_packages": [], "place_packages": []}), **v}
-    rows = [{"id": k, "department": None, "capacity": 1.0, "active": True, **v} for k, v in base.items()]
+            base[k] = {
+                **base.get(
+                    k, {"name": k, "role": "grid_leader", "unit_packages": [], "place_packages": []}
+                ),
+                **v,
+            }
+    rows = [
+        {"id": k, "department": None, "capacity": 1.0, "active": True, **v} for k, v in base.items()
+    ]
     return pd.DataFrame(rows)
 
 
 def make_key_places(extra: list[tuple[str, str, float, float]] | None = None) -> gpd.GeoDataFrame:
-    places = [("KP1", "school", 150.0, 250.0), ("KP2", "school", 900.0, 250.0), ("KPM", "farmers_market", 450.0, 100.0)]
+    places = [
+        ("KP1", "school", 150.0, 250.0),
+        ("KP2", "school", 900.0, 250.0),
+        ("KPM", "farmers_market", 450.0, 100.0),
+    ]
     places += extra or []
     return gpd.GeoDataFrame(
-        {"code": [p[0] for p in places], "name": [p[0] for p in places], "category": [p[1] for p in places]},
-        geometry=[_pt(p[2], p[3]) for p in places], crs="EPSG:4326",
+        {
+            "code": [p[0] for p in places],
+            "name": [p[0] for p in places],
+            "category": [p[1] for p in places],
+        },
+        geometry=[_pt(p[2], p[3]) for p in places],
+        crs="EPSG:4326",
     )
 
 
-CATEGORIES = pd.DataFrame([
-    {"category": "school", "name": "学校", "name_en": "school", "department": "JYJ", "requires_package_leader": True},
-    {"category": "farmers_market", "name": "农贸市场", "name_en": "market", "department": "SJJ", "requires_package_leader": False},
-    {"category": "plaza", "name": "广场", "name_en": "plaza", "department": None, "requires_package_leader": False},
-])
+CATEGORIES = pd.DataFrame(
+    [
+        {
+            "category": "school",
+            "name": "学校",
+            "name_en": "school",
+            "department": "JYJ",
+            "requires_package_leader": True,
+        },
+        {
+            "category": "farmers_market",
+            "name": "农贸市场",
+            "name_en": "market",
+            "department": "SJJ",
+            "requires_package_leader": False,
+        },
+        {
+            "category": "plaza",
+            "name": "广场",
+            "name_en": "plaza",
+            "department": None,
+            "requires_package_leader": False,
+        },
+    ]
+)
 
 
 def centroid_xy(pieces: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -130,11 +196,22 @@ def base_pieces(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 @pytest.fixture
 def run(units: gpd.GeoDataFrame) -> Callable[..., CoverageReport]:
-    def _run(pieces: gpd.GeoDataFrame, leaders: pd.DataFrame | None = None, key_places: Any = "default",
-             units_: gpd.GeoDataFrame | None = None, **kw: Any) -> CoverageReport:
+    def _run(
+        pieces: gpd.GeoDataFrame,
+        leaders: pd.DataFrame | None = None,
+        key_places: Any = "default",
+        units_: gpd.GeoDataFrame | None = None,
+        **kw: Any,
+    ) -> CoverageReport:
         kp = make_key_places() if isinstance(key_places, str) else key_places
-        return coverage_from_frames(units if units_ is None else units_, pieces,
-                                    make_leaders() if leaders is None else leaders, kp, CATEGORIES, **kw)
+        return coverage_from_frames(
+            units if units_ is None else units_,
+            pieces,
+            make_leaders() if leaders is None else leaders,
+            kp,
+            CATEGORIES,
+            **kw,
+        )
 
     return _run
 
@@ -149,16 +226,31 @@ def kinds(report: CoverageReport) -> dict[str, int]:
 # ------------------------------------------------------------------ complete assignment
 
 
-def test_complete_assignment_reports_zero_of_every_kind(run: Callable[..., CoverageReport],
-                                                         base_pieces: gpd.GeoDataFrame) -> None:
+def test_complete_assignment_reports_zero_of_every_kind(
+    run: Callable[..., CoverageReport], base_pieces: gpd.GeoDataFrame
+) -> None:
     rep = run(assign_complete(base_pieces))
     assert rep.findings == ()
     assert not rep.has_gaps
     s = rep.summary
-    for key in ("blind_spot_pieces", "dead_corner_area_m2", "overlap_area_m2", "key_places_without_leader",
-                "key_places_without_department", "key_places_without_package_leader", "key_places_outside",
-                "fragmented_leaders", "enclaves", "fallback_pieces", "misplaced_pieces", "gaps", "warnings",
-                "overloaded_leaders", "idle_leaders", "leaders_without_duty"):
+    for key in (
+        "blind_spot_pieces",
+        "dead_corner_area_m2",
+        "overlap_area_m2",
+        "key_places_without_leader",
+        "key_places_without_department",
+        "key_places_without_package_leader",
+        "key_places_outside",
+        "fragmented_leaders",
+        "enclaves",
+        "fallback_pieces",
+        "misplaced_pieces",
+        "gaps",
+        "warnings",
+        "overloaded_leaders",
+        "idle_leaders",
+        "leaders_without_duty",
+    ):
         assert s[key] == 0, key
     assert s["coverage_pct"] == pytest.approx(100.0, abs=1e-6)
     assert s["jurisdiction_area_m2"] == pytest.approx(1200 * 500, rel=RTOL)
@@ -203,7 +295,9 @@ def test_sibling_overlap(run: Callable[..., CoverageReport]) -> None:
     assert rep.summary["dead_corner_area_m2"] == 0
 
 
-def test_stale_grid_unpieced_area_and_orphans(run: Callable[..., CoverageReport], units: gpd.GeoDataFrame) -> None:
+def test_stale_grid_unpieced_area_and_orphans(
+    run: Callable[..., CoverageReport], units: gpd.GeoDataFrame
+) -> None:
     old = make_units(c2=(600, 0, 1100, 500))
     p = assign_complete(pieces_from_units(old, res=10))
     orphan = p[p["unit_code"] == "C1"].head(3).copy()
@@ -217,14 +311,17 @@ def test_stale_grid_unpieced_area_and_orphans(run: Callable[..., CoverageReport]
     assert rep.summary["unpieced_area_m2"] == pytest.approx(50_000, rel=RTOL)
     assert rep.summary["dead_corner_area_m2"] == pytest.approx(50_000, rel=RTOL)
     assert rep.summary["orphan_pieces"] == 3
-    assert rep.units.set_index("code").loc["C2", "coverage_pct"] == pytest.approx(100 * 250_000 / 300_000, rel=RTOL)
+    assert rep.units.set_index("code").loc["C2", "coverage_pct"] == pytest.approx(
+        100 * 250_000 / 300_000, rel=RTOL
+    )
 
 
 # ------------------------------------------------------------------ 2. blind spots
 
 
-def test_unassigned_pieces_are_blind_spots_without_package_leader(run: Callable[..., CoverageReport],
-                                                                    base_pieces: gpd.GeoDataFrame) -> None:
+def test_unassigned_pieces_are_blind_spots_without_package_leader(
+    run: Callable[..., CoverageReport], base_pieces: gpd.GeoDataFrame
+) -> None:
     p = assign_complete(base_pieces)
     c2 = p["unit_code"] == "C2"
     p.loc[c2, "leader_id"] = None
@@ -244,8 +341,9 @@ def test_unassigned_pieces_are_blind_spots_without_package_leader(run: Callable[
     assert s["key_places_without_package_leader"] == 1
 
 
-def test_unassigned_pieces_fall_back_to_the_community_package_leader(run: Callable[..., CoverageReport],
-                                                                      base_pieces: gpd.GeoDataFrame) -> None:
+def test_unassigned_pieces_fall_back_to_the_community_package_leader(
+    run: Callable[..., CoverageReport], base_pieces: gpd.GeoDataFrame
+) -> None:
     p = assign_complete(base_pieces)
     c2 = p["unit_code"] == "C2"
     p.loc[c2, "leader_id"] = None
@@ -288,8 +386,9 @@ def test_deactivating_a_leader_turns_exactly_their_pieces_into_blind_spots(
         assert f[0].area_m2 == pytest.approx(float(p.loc[west, "area_m2"].sum()), abs=1e-9)
 
 
-def test_explicit_fallback_flag_and_misplaced_pieces(run: Callable[..., CoverageReport],
-                                                     base_pieces: gpd.GeoDataFrame) -> None:
+def test_explicit_fallback_flag_and_misplaced_pieces(
+    run: Callable[..., CoverageReport], base_pieces: gpd.GeoDataFrame
+) -> None:
     p = assign_complete(base_pieces)
     x, _ = centroid_xy(p)
     c1 = (p["unit_code"] == "C1").to_numpy()
@@ -313,7 +412,9 @@ def test_explicit_fallback_flag_and_misplaced_pieces(run: Callable[..., Coverage
     assert rep2.summary["misplaced_pieces"] == 0
 
 
-def test_unknown_leader_id_counts_as_inactive(run: Callable[..., CoverageReport], base_pieces: gpd.GeoDataFrame) -> None:
+def test_unknown_leader_id_counts_as_inactive(
+    run: Callable[..., CoverageReport], base_pieces: gpd.GeoDataFrame
+) -> None:
     p = assign_complete(base_pieces)
     sel = (p["unit_code"] == "C2").to_numpy()
     p.loc[sel, "leader_id"] = "NOBODY"
@@ -328,8 +429,13 @@ def test_unknown_leader_id_counts_as_inactive(run: Callable[..., CoverageReport]
 
 def test_key_place_kinds(run: Callable[..., CoverageReport], base_pieces: gpd.GeoDataFrame) -> None:
     p = assign_complete(base_pieces)
-    kp = make_key_places([("KPX", "plaza", 300.0, 400.0), ("KPO", "school", 2000.0, 250.0),
-                          ("KPU", "unknown_cat", 800.0, 100.0)])
+    kp = make_key_places(
+        [
+            ("KPX", "plaza", 300.0, 400.0),
+            ("KPO", "school", 2000.0, 250.0),
+            ("KPU", "unknown_cat", 800.0, 100.0),
+        ]
+    )
     leaders = make_leaders(P2={"place_packages": []})  # KP2 (a school) loses its package leader
     rep = run(p, leaders, kp)
     s = rep.summary
@@ -339,11 +445,17 @@ def test_key_place_kinds(run: Callable[..., CoverageReport], base_pieces: gpd.Ge
     assert s["key_places_without_package_leader"] == 1
     assert s["key_places_without_leader"] == 0
     by = {(f.kind, f.place_code) for f in rep.findings if f.group == "key_place"}
-    assert by == {("place_outside", "KPO"), ("place_without_department", "KPX"),
-                  ("place_without_department", "KPU"), ("place_without_package_leader", "KP2")}
+    assert by == {
+        ("place_outside", "KPO"),
+        ("place_without_department", "KPX"),
+        ("place_without_department", "KPU"),
+        ("place_without_package_leader", "KP2"),
+    }
     # an inactive package leader counts as none
     rep2 = run(p, make_leaders(P1={"active": False}), make_key_places())
-    assert {f.place_code for f in rep2.findings if f.kind == "place_without_package_leader"} == {"KP1"}
+    assert {f.place_code for f in rep2.findings if f.kind == "place_without_package_leader"} == {
+        "KP1"
+    }
     # the package leader may also come from the key place's package_leader_id column
     kp3 = make_key_places()
     kp3["package_leader_id"] = [None, "G2", None]
@@ -351,7 +463,9 @@ def test_key_place_kinds(run: Callable[..., CoverageReport], base_pieces: gpd.Ge
     assert rep3.summary["key_places_without_package_leader"] == 0
 
 
-def test_key_place_on_blind_spot_has_no_leader(run: Callable[..., CoverageReport], base_pieces: gpd.GeoDataFrame) -> None:
+def test_key_place_on_blind_spot_has_no_leader(
+    run: Callable[..., CoverageReport], base_pieces: gpd.GeoDataFrame
+) -> None:
     p = assign_complete(base_pieces)
     kp = make_key_places()
     hit = p.geometry.intersects(kp.geometry.iloc[0]).to_numpy()
@@ -366,11 +480,16 @@ def test_key_place_on_blind_spot_has_no_leader(run: Callable[..., CoverageReport
 # ------------------------------------------------------------------ 4. packages
 
 
-def test_units_without_package_leader_and_idle_leaders(run: Callable[..., CoverageReport],
-                                                       base_pieces: gpd.GeoDataFrame) -> None:
+def test_units_without_package_leader_and_idle_leaders(
+    run: Callable[..., CoverageReport], base_pieces: gpd.GeoDataFrame
+) -> None:
     p = assign_complete(base_pieces)
-    leaders = make_leaders(PS={"active": False}, P2=None, X={"role": "package_leader"},
-                           Y={"role": "grid_leader", "unit_packages": ["C1"]})
+    leaders = make_leaders(
+        PS={"active": False},
+        P2=None,
+        X={"role": "package_leader"},
+        Y={"role": "grid_leader", "unit_packages": ["C1"]},
+    )
     rep = run(p, leaders, make_key_places()[lambda d: d["code"] != "KP2"])
     s = rep.summary
     assert s["streets_without_package_leader"] == 1
@@ -387,11 +506,15 @@ def test_units_without_package_leader_and_idle_leaders(run: Callable[..., Covera
 
 
 def _reference_compactness(p: gpd.GeoDataFrame, leader: str) -> float:
-    geom = _m(shapely.segmentize(shapely.union_all(p[p["leader_id"] == leader].geometry.values), 1e-4))
+    geom = _m(
+        shapely.segmentize(shapely.union_all(p[p["leader_id"] == leader].geometry.values), 1e-4)
+    )
     return 4 * math.pi * geom.area / geom.length**2
 
 
-def test_fragment_enclave_and_compactness(run: Callable[..., CoverageReport], base_pieces: gpd.GeoDataFrame) -> None:
+def test_fragment_enclave_and_compactness(
+    run: Callable[..., CoverageReport], base_pieces: gpd.GeoDataFrame
+) -> None:
     p = assign_complete(base_pieces)
     x, _y = centroid_xy(p)
     c1 = (p["unit_code"] == "C1").to_numpy()
@@ -410,9 +533,15 @@ def test_fragment_enclave_and_compactness(run: Callable[..., CoverageReport], ba
     assert enc.leader_id == "G3" and enc.detail["surrounded_by"] == "G1" and enc.count == 1
     assert enc.area_m2 == pytest.approx(float(p["area_m2"].iloc[inner[0]]), abs=1e-9)
     rows = rep.leaders.set_index("id")
-    assert rows.loc["G3", "parts"] == 2 and rows.loc["G1", "parts"] == 1 and rows.loc["G1", "enclaves"] == 0
+    assert (
+        rows.loc["G3", "parts"] == 2
+        and rows.loc["G1", "parts"] == 1
+        and rows.loc["G1", "enclaves"] == 0
+    )
     for leader in ("G1", "G2", "G3"):
-        assert rows.loc[leader, "compactness"] == pytest.approx(_reference_compactness(p, leader), abs=2e-6)
+        assert rows.loc[leader, "compactness"] == pytest.approx(
+            _reference_compactness(p, leader), abs=2e-6
+        )
     # G1 has a hole where G3's enclave sits: its perimeter counts the hole's ring
     g1 = _m(shapely.union_all(p[p["leader_id"] == "G1"].geometry.values))
     assert len(g1.interiors) == 1
@@ -420,13 +549,19 @@ def test_fragment_enclave_and_compactness(run: Callable[..., CoverageReport], ba
     # a rectangle 600 m × 500 m: 4π·300000/2200²
     assert rows.loc["G2", "compactness"] == pytest.approx(4 * math.pi * 300_000 / 2200**2, rel=1e-4)
     # thresholds: everything / nothing below
-    all_low = run(p, leaders, key_places=None, thresholds=Thresholds(min_compactness=1.0, idle=0.0, overload=10.0))
+    all_low = run(
+        p,
+        leaders,
+        key_places=None,
+        thresholds=Thresholds(min_compactness=1.0, idle=0.0, overload=10.0),
+    )
     assert all_low.summary["low_compactness_leaders"] == 3
     assert not rep.has_gaps  # shape findings are warnings
 
 
-def test_piece_on_the_jurisdiction_edge_is_not_an_enclave(run: Callable[..., CoverageReport],
-                                                          base_pieces: gpd.GeoDataFrame) -> None:
+def test_piece_on_the_jurisdiction_edge_is_not_an_enclave(
+    run: Callable[..., CoverageReport], base_pieces: gpd.GeoDataFrame
+) -> None:
     p = assign_complete(base_pieces)
     edge = np.flatnonzero(p.geometry.intersects(_pt(300, 1)).to_numpy())
     p.loc[p.index[edge], "leader_id"] = "G3"
@@ -443,7 +578,9 @@ def test_piece_graph_matches_graph_module_and_dissolve(units: gpd.GeoDataFrame) 
     assert (~p["whole"]).sum() > 0
     g = piece_graph(p)
     adj = piece_adjacency(p)
-    upper = sorted(zip(*[a.tolist() for a in np.nonzero(__import__("scipy").sparse.triu(adj, 1))], strict=True))
+    upper = sorted(
+        zip(*[a.tolist() for a in np.nonzero(__import__("scipy").sparse.triu(adj, 1))], strict=True)
+    )
     assert sorted(zip(g.i.tolist(), g.j.tolist(), strict=True)) == upper
     # perimeter of the whole street from pieces: Σ perimeters − 2 Σ shared = exposed boundary
     street = _m(shapely.segmentize(u.geometry.iloc[1], 1e-4))
@@ -454,7 +591,9 @@ def test_piece_graph_matches_graph_module_and_dissolve(units: gpd.GeoDataFrame) 
 # ------------------------------------------------------------------ 6. workload
 
 
-def test_overloaded_and_idle_leaders(run: Callable[..., CoverageReport], base_pieces: gpd.GeoDataFrame) -> None:
+def test_overloaded_and_idle_leaders(
+    run: Callable[..., CoverageReport], base_pieces: gpd.GeoDataFrame
+) -> None:
     p = assign_complete(base_pieces)
     kp = make_key_places()
     x, _ = centroid_xy(p)
@@ -479,7 +618,9 @@ def test_overloaded_and_idle_leaders(run: Callable[..., CoverageReport], base_pi
     assert u.loc["C2", "max_load_ratio"] == pytest.approx(2.0, rel=1e-6)  # 35 vs (35 + 0) / 2
     street_ratio = max(load1, 35.0) / ((load1 + load3 + 35.0) / 4)  # four grid leaders in S
     assert u.loc["S", "max_load_ratio"] == pytest.approx(street_ratio, rel=1e-4)
-    assert rep.summary["max_load_ratio"] == pytest.approx(max(street_ratio, 2.0, load1 / mean_c1), rel=1e-4)
+    assert rep.summary["max_load_ratio"] == pytest.approx(
+        max(street_ratio, 2.0, load1 / mean_c1), rel=1e-4
+    )
     assert rep.summary["overloaded_leaders"] == 2 and rep.summary["idle_leaders"] == 2
     # capacity doubles what a leader can carry: G2 with capacity 2 and G4 with 0.0001 work
     lead2 = make_leaders(G3={"unit_packages": ["C1"]}, G4={"unit_packages": ["C2"]})
@@ -488,7 +629,9 @@ def test_overloaded_and_idle_leaders(run: Callable[..., CoverageReport], base_pi
     assert "G1" not in {f.leader_id for f in rep2.findings if f.kind == "overloaded_leader"}
     # weights change the loads
     rep3 = run(p, leaders, kp, weights="area=0,key_places=0,pieces=1")
-    assert rep3.leaders.set_index("id").loc["G2", "load"] == pytest.approx(float((p["leader_id"] == "G2").sum()))
+    assert rep3.leaders.set_index("id").loc["G2", "load"] == pytest.approx(
+        float((p["leader_id"] == "G2").sum())
+    )
 
 
 # ------------------------------------------------------------------ combinations, scope, outputs
@@ -507,7 +650,9 @@ def test_combination_counts_add_up(run: Callable[..., CoverageReport]) -> None:
     assert s["dead_corner_area_m2"] == pytest.approx(50_000, rel=RTOL)
     assert s["key_places_without_leader"] == 1  # KP2
     assert s["key_places_outside"] == 1
-    assert s["key_places_without_package_leader"] == 1  # KP2 (P2 inactive); KPO only counts as outside
+    assert (
+        s["key_places_without_package_leader"] == 1
+    )  # KP2 (P2 inactive); KPO only counts as outside
     assert s["communities_without_package_leader"] == 1
     assert s["gaps"] == sum(1 for f in rep.findings if f.severity == "gap")
     assert s["coverage_pct"] == pytest.approx(100 * 300_000 / 600_000, rel=RTOL)
@@ -518,7 +663,9 @@ def test_combination_counts_add_up(run: Callable[..., CoverageReport]) -> None:
     assert gap_areas == sorted(gap_areas, reverse=True)
 
 
-def test_scope_limits_the_report(run: Callable[..., CoverageReport], base_pieces: gpd.GeoDataFrame) -> None:
+def test_scope_limits_the_report(
+    run: Callable[..., CoverageReport], base_pieces: gpd.GeoDataFrame
+) -> None:
     p = assign_complete(base_pieces)
     p.loc[(p["unit_code"] == "C2").to_numpy(), "leader_id"] = None
     leaders = make_leaders(P2=None)
@@ -533,31 +680,56 @@ def test_scope_limits_the_report(run: Callable[..., CoverageReport], base_pieces
         run(p, leaders, scope="C7")
 
 
-def test_json_and_geojson_outputs(run: Callable[..., CoverageReport], base_pieces: gpd.GeoDataFrame, tmp_path: Any) -> None:
+def test_json_and_geojson_outputs(
+    run: Callable[..., CoverageReport], base_pieces: gpd.GeoDataFrame, tmp_path: Any
+) -> None:
     p = assign_complete(base_pieces)
     p.loc[(p["unit_code"] == "C2").to_numpy(), "leader_id"] = None
     rep = run(p, make_leaders(P2=None))
     d = json.loads(json.dumps(rep.to_dict(), allow_nan=False))
-    for key in ("blind_spot_pieces", "blind_spot_area_m2", "dead_corner_area_m2", "overlap_area_m2",
-                "key_places_without_leader", "key_places_without_department", "fragmented_leaders",
-                "max_load_ratio", "units", "findings", "leaders"):
+    for key in (
+        "blind_spot_pieces",
+        "blind_spot_area_m2",
+        "dead_corner_area_m2",
+        "overlap_area_m2",
+        "key_places_without_leader",
+        "key_places_without_department",
+        "fragmented_leaders",
+        "max_load_ratio",
+        "units",
+        "findings",
+        "leaders",
+    ):
         assert key in d
     unit0 = d["units"][0]
-    for key in ("code", "name", "level", "area_m2", "covered_area_m2", "coverage_pct", "blind_spot_pieces"):
+    for key in (
+        "code",
+        "name",
+        "level",
+        "area_m2",
+        "covered_area_m2",
+        "coverage_pct",
+        "blind_spot_pieces",
+    ):
         assert key in unit0
     out = tmp_path / "gaps.geojson"
     n = rep.to_geojson(out)
     fc = json.loads(out.read_text("utf-8"))
     assert len(fc["features"]) == n == sum(1 for f in rep.findings if f.geometry is not None)
-    assert {f["properties"]["kind"] for f in fc["features"]} == {"unassigned", "place_without_leader",
-                                                                  "place_without_package_leader",
-                                                                  "unit_without_package_leader"}
+    assert {f["properties"]["kind"] for f in fc["features"]} == {
+        "unassigned",
+        "place_without_leader",
+        "place_without_package_leader",
+        "unit_without_package_leader",
+    }
     frame = gpd.read_file(out)
     blind = frame[frame["kind"] == "unassigned"]
     assert _m(blind.geometry.iloc[0]).area == pytest.approx(300_000, rel=RTOL)
 
 
-def test_bad_inputs_are_refused(run: Callable[..., CoverageReport], base_pieces: gpd.GeoDataFrame) -> None:
+def test_bad_inputs_are_refused(
+    run: Callable[..., CoverageReport], base_pieces: gpd.GeoDataFrame
+) -> None:
     p = assign_complete(base_pieces)
     with pytest.raises(InvalidFieldError, match="weights"):
         run(p, weights="area=-1")
@@ -579,21 +751,37 @@ def test_piece_graph_three_units_in_one_cell_and_territory_perimeters() -> None:
     # edges at multiples of 25 m, so neighbouring units share their densified vertices exactly
     rects = {"A": (0, 0, 625, 275), "B": (0, 275, 625, 500), "C": (625, 0, 1000, 500)}
     u = gpd.GeoDataFrame(
-        {"code": ["S", *rects], "name": ["s", *rects], "level": ["street"] + ["community"] * 3,
-         "parent": [None, "S", "S", "S"]},
-        geometry=[_ll(box(0, 0, 1000, 500))] + [_ll(box(*r)) for r in rects.values()], crs="EPSG:4326")
+        {
+            "code": ["S", *rects],
+            "name": ["s", *rects],
+            "level": ["street"] + ["community"] * 3,
+            "parent": [None, "S", "S", "S"],
+        },
+        geometry=[_ll(box(0, 0, 1000, 500))] + [_ll(box(*r)) for r in rects.values()],
+        crs="EPSG:4326",
+    )
     p = pieces_from_units(u, res=10)
     assert (p.groupby("cell").size() == 3).any()  # the triple point lies inside one cell
     g = piece_graph(p)
     up = triu(piece_adjacency(p), 1).tocoo()
-    assert sorted(zip(g.i.tolist(), g.j.tolist(), strict=True)) == sorted(zip(up.row.tolist(), up.col.tolist(), strict=True))
+    assert sorted(zip(g.i.tolist(), g.j.tolist(), strict=True)) == sorted(
+        zip(up.row.tolist(), up.col.tolist(), strict=True)
+    )
     street = _m(shapely.segmentize(u.geometry.iloc[0], 1e-4))
     assert g.exposed_m.sum() == pytest.approx(street.length, rel=1e-6)
     # each community as one leader's territory: perimeters equal the dissolved rectangles'
     p["leader_id"] = p["unit_code"].map({"A": "LA", "B": "LB", "C": "LC"})
     p["fallback"] = False
-    leaders = pd.DataFrame({"id": ["LA", "LB", "LC"], "role": "grid_leader", "capacity": 1.0, "active": True,
-                            "unit_packages": [["A"], ["B"], ["C"]], "place_packages": [[], [], []]})
+    leaders = pd.DataFrame(
+        {
+            "id": ["LA", "LB", "LC"],
+            "role": "grid_leader",
+            "capacity": 1.0,
+            "active": True,
+            "unit_packages": [["A"], ["B"], ["C"]],
+            "place_packages": [[], [], []],
+        }
+    )
     rep = coverage_from_frames(u, p, leaders)
     rows = rep.leaders.set_index("id")
     for lid, code in (("LA", "A"), ("LB", "B"), ("LC", "C")):
@@ -624,13 +812,19 @@ def test_random_assignments_match_geometry(labels: list[str | None], p1_active: 
     p = base.copy()
     p["leader_id"] = [labels[k % len(labels)] for k in range(len(p))]
     p["fallback"] = False
-    leaders = make_leaders(G1={"unit_packages": ["S"]}, G2={"unit_packages": ["S"]},
-                           G3={"unit_packages": ["S"], "active": False}, P1={"active": p1_active})
+    leaders = make_leaders(
+        G1={"unit_packages": ["S"]},
+        G2={"unit_packages": ["S"]},
+        G3={"unit_packages": ["S"], "active": False},
+        P1={"active": p1_active},
+    )
     rep = coverage_from_frames(_GRID["u"], p, leaders, None, CATEGORIES)
     s = rep.summary
     lid = p["leader_id"].to_numpy(dtype=object)
     no_owner = np.isin(lid, [None, "G3", "GX"]) | pd.isna(p["leader_id"]).to_numpy()
-    rescued = no_owner & (p["unit_code"].to_numpy() == "C1") & p1_active | no_owner & (p["unit_code"].to_numpy() == "C2")
+    rescued = no_owner & (p["unit_code"].to_numpy() == "C1") & p1_active | no_owner & (
+        p["unit_code"].to_numpy() == "C2"
+    )
     assert s["fallback_pieces"] == int(rescued.sum())
     assert s["blind_spot_pieces"] == int((no_owner & ~rescued).sum())
     assert s["misplaced_pieces"] == 0

@@ -12,8 +12,8 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridmgr.io import crs as _crs
 from gridmgr.errors import CRSError
+from gridmgr.io import crs as _crs
 from gridmgr.io import read_units
 
 GEOD = pyproj.Geod(ellps="WGS84")

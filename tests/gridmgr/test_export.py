@@ -68,14 +68,27 @@ def _frames() -> ExportData:
     leaders = pd.DataFrame(
         {
             "id": ["P1", "P2", "G1", "G2", "G3", "G4"],
-            "name": ["包保领导甲", "包保领导乙", FORMULA_NAMES[0], FORMULA_NAMES[1], FORMULA_NAMES[2], "网格长<b>&丁"],
+            "name": [
+                "包保领导甲",
+                "包保领导乙",
+                FORMULA_NAMES[0],
+                FORMULA_NAMES[1],
+                FORMULA_NAMES[2],
+                "网格长<b>&丁",
+            ],
             "role": ["package_leader"] * 2 + ["grid_leader"] * 4,
             "department": [""] * 6,
             "capacity": [1.0, 1.0, 1.0, 1.0, 1.2, 0.8],
             "active": [True] * 6,
             # P2 has no unit package: community 2 has no territorial default, its blind spot stays one
-            "unit_packages": [["220173001001"], [], ["220173001001"], ["220173001001"],
-                              ["220173001002"], ["220173001002"]],
+            "unit_packages": [
+                ["220173001001"],
+                [],
+                ["220173001001"],
+                ["220173001001"],
+                ["220173001002"],
+                ["220173001002"],
+            ],
             "place_packages": [["KP001"], [], [], [], [], []],
         }
     )
@@ -104,11 +117,19 @@ def _frames() -> ExportData:
     )
     roads = gpd.GeoDataFrame(
         {"name": ["测试大街"], "kind": ["road"]},
-        geometry=[shapely.LineString([(X0 - 0.001, Y0 + DY / 2), (X0 + 2 * DX + 0.001, Y0 + DY / 2)])],
+        geometry=[
+            shapely.LineString([(X0 - 0.001, Y0 + DY / 2), (X0 + 2 * DX + 0.001, Y0 + DY / 2)])
+        ],
         crs="EPSG:4326",
     )
-    return ExportData(units=units, pieces=pieces, leaders=leaders, key_places=key_places,
-                      categories=categories, roads=roads)
+    return ExportData(
+        units=units,
+        pieces=pieces,
+        leaders=leaders,
+        key_places=key_places,
+        categories=categories,
+        roads=roads,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +151,11 @@ def _non_blank(pixels: np.ndarray) -> None:
 
 
 def _glyph_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
-    return [str(w.message) for w in caught if "glyph" in str(w.message).lower() or "missing from" in str(w.message)]
+    return [
+        str(w.message)
+        for w in caught
+        if "glyph" in str(w.message).lower() or "missing from" in str(w.message)
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -145,13 +170,15 @@ def test_cjk_font_found_and_registered() -> None:
 
     fam = use_cjk_font()
     assert "CJK" in fam[0]
-    path = font_manager.findfont(font_manager.FontProperties(family=fam[0]), fallback_to_default=False)
+    path = font_manager.findfont(
+        font_manager.FontProperties(family=fam[0]), fallback_to_default=False
+    )
     assert "CJK" in Path(path).name
 
 
 def test_missing_cjk_font_error_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gridmgr.maps import fonts
     from gridmgr.errors import FontNotFoundError
+    from gridmgr.maps import fonts
 
     monkeypatch.setattr(fonts, "FONT_DIRS", (Path("/nonexistent/fonts"),))
     monkeypatch.delenv("GRIDMGR_CJK_FONT", raising=False)
@@ -181,8 +208,9 @@ def test_missing_glyph_check_can_fail(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("paper", "size"), [("A4", (1754, 1240)), ("A3", (2480, 1754))])
-def test_zone_png_size_content_and_no_missing_glyph(data: ExportData, tmp_path: Path, paper: str,
-                                                    size: tuple[int, int]) -> None:
+def test_zone_png_size_content_and_no_missing_glyph(
+    data: ExportData, tmp_path: Path, paper: str, size: tuple[int, int]
+) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         m = static_map(data, tmp_path / "zone.png", paper=paper)
@@ -234,7 +262,10 @@ def test_pdf_renders_with_pdftoppm(data: ExportData, tmp_path: Path) -> None:
         m = static_map(data, tmp_path / "zone.pdf")
     assert _glyph_warnings(caught) == []
     assert m.path.read_bytes()[:5] == b"%PDF-"
-    subprocess.run(["pdftoppm", "-r", "72", "-png", "-singlefile", str(m.path), str(tmp_path / "page")], check=True)
+    subprocess.run(
+        ["pdftoppm", "-r", "72", "-png", "-singlefile", str(m.path), str(tmp_path / "page")],
+        check=True,
+    )
     px = _png(tmp_path / "page.png")
     # A4 landscape at 72 dpi: 842 × 595 points
     assert abs(px.shape[1] - 842) <= 1 and abs(px.shape[0] - 595) <= 1
@@ -343,14 +374,21 @@ def test_shapefile_set_reads_back(data: ExportData, tmp_path: Path) -> None:
     assert list(terr["name"]) == ["网格长<b>&丁"]
     _, want, _ = leader_layers(data, "G4")
     assert terr["area_m2"].iat[0] == pytest.approx(want["area_m2"].iat[0], abs=0.1)
-    assert shapely.equals_exact(terr.geometry.iat[0].normalize(), want.geometry.iat[0].normalize(), tolerance=1e-7) or \
-        abs(terr.geometry.iat[0].area - want.geometry.iat[0].area) / want.geometry.iat[0].area < 1e-9
+    assert (
+        shapely.equals_exact(
+            terr.geometry.iat[0].normalize(), want.geometry.iat[0].normalize(), tolerance=1e-7
+        )
+        or abs(terr.geometry.iat[0].area - want.geometry.iat[0].area) / want.geometry.iat[0].area
+        < 1e-9
+    )
 
 
 def test_shapefile_zip_and_chinese_names(data: ExportData, tmp_path: Path) -> None:
     import pyogrio
 
-    out = write_shapefile(tmp_path / "all.zip", territories_frame(data.pieces, data.leaders), data.key_places)
+    out = write_shapefile(
+        tmp_path / "all.zip", territories_frame(data.pieces, data.leaders), data.key_places
+    )
     assert out == [tmp_path / "all.zip"]
     with zipfile.ZipFile(out[0]) as zf:
         listed = set(zf.namelist())
@@ -363,9 +401,16 @@ def test_shapefile_zip_and_chinese_names(data: ExportData, tmp_path: Path) -> No
 def test_field_text_is_escaped_not_concatenated() -> None:
     from xml.etree import ElementTree as ET
 
-    terr = gpd.GeoDataFrame({"leader_id": ["X"], "name": ['</name><script>alert(1)</script>'],
-                             "pieces": [1], "area_m2": [1.0]},
-                            geometry=[box(125.0, 43.0, 125.001, 43.001)], crs=4326)
+    terr = gpd.GeoDataFrame(
+        {
+            "leader_id": ["X"],
+            "name": ["</name><script>alert(1)</script>"],
+            "pieces": [1],
+            "area_m2": [1.0],
+        },
+        geometry=[box(125.0, 43.0, 125.001, 43.001)],
+        crs=4326,
+    )
     body = kml_document(terr, name="a&b")
     root = ET.fromstring(body)
     ns = {"k": "http://www.opengis.net/kml/2.2"}
@@ -379,7 +424,9 @@ def test_field_text_is_escaped_not_concatenated() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def test_xlsx_values_equal_coverage_report_and_text_stays_text(data: ExportData, tmp_path: Path) -> None:
+def test_xlsx_values_equal_coverage_report_and_text_stays_text(
+    data: ExportData, tmp_path: Path
+) -> None:
     import openpyxl
 
     out = write_xlsx(data, tmp_path / "b.xlsx")
@@ -391,7 +438,9 @@ def test_xlsx_values_equal_coverage_report_and_text_stays_text(data: ExportData,
     assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:")
     assert ws.column_dimensions["B"].width >= 20
     header = [c.value for c in ws[1]]
-    rows = {r[0]: dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)}
+    rows = {
+        r[0]: dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)
+    }
     for rec in rep.leaders.to_dict(orient="records"):
         got = rows[rec["id"]]
         assert got["地块数"] == rec["pieces"]
@@ -414,7 +463,10 @@ def test_xlsx_values_equal_coverage_report_and_text_stays_text(data: ExportData,
     assert set(FORMULA_NAMES[:3]) <= seen
     ws_u = wb["单元覆盖"]
     header_u = [c.value for c in ws_u[1]]
-    urows = {r[0]: dict(zip(header_u, r, strict=True)) for r in ws_u.iter_rows(min_row=2, values_only=True)}
+    urows = {
+        r[0]: dict(zip(header_u, r, strict=True))
+        for r in ws_u.iter_rows(min_row=2, values_only=True)
+    }
     for rec in rep.units.to_dict(orient="records"):
         assert urows[rec["code"]]["覆盖率（%）"] == pytest.approx(rec["coverage_pct"])
         assert urows[rec["code"]]["盲点地块"] == rec["blind_spot_pieces"]
@@ -478,8 +530,14 @@ def test_briefing_pack_writes_every_file(data: ExportData, tmp_path: Path) -> No
         warnings.simplefilter("always")
         paths = briefing_pack(data, tmp_path / "pack")
     assert _glyph_warnings(caught) == []
-    assert [p.name for p in paths] == ["overview.png", "overview.pdf", "street_220173001.png",
-                                      "briefing.xlsx", "briefing.docx", "briefing.pptx"]
+    assert [p.name for p in paths] == [
+        "overview.png",
+        "overview.pdf",
+        "street_220173001.png",
+        "briefing.xlsx",
+        "briefing.docx",
+        "briefing.pptx",
+    ]
     for p in paths:
         assert p.is_file() and p.stat().st_size > 1000
 
@@ -525,16 +583,51 @@ def test_cli_exports_from_store(assigned_store: Any, tmp_path: Path) -> None:
     url = assigned_store.url
     runner = CliRunner()
     leader_id = str(assigned_store.pieces()["leader_id"].dropna().iat[0])
-    res = runner.invoke(app, ["export", "leader", leader_id, "--out", str(tmp_path / "l.gpx"),
-                              "--no-roads", "--database-url", url])
+    res = runner.invoke(
+        app,
+        [
+            "export",
+            "leader",
+            leader_id,
+            "--out",
+            str(tmp_path / "l.gpx"),
+            "--no-roads",
+            "--database-url",
+            url,
+        ],
+    )
     assert res.exit_code == 0, res.output
     gpx = gpxpy.parse((tmp_path / "l.gpx").read_text(encoding="utf-8"))
     assert len(gpx.routes[0].points) >= 3
-    res = runner.invoke(app, ["export", "unit", "220173001001", "--format", "kmz", "--out", str(tmp_path / "u.kmz"),
-                              "--database-url", url])
+    res = runner.invoke(
+        app,
+        [
+            "export",
+            "unit",
+            "220173001001",
+            "--format",
+            "kmz",
+            "--out",
+            str(tmp_path / "u.kmz"),
+            "--database-url",
+            url,
+        ],
+    )
     assert res.exit_code == 0, res.output
-    res = runner.invoke(app, ["export", "briefing", "--format", "xlsx", "--out", str(tmp_path / "b.xlsx"),
-                              "--no-roads", "--database-url", url])
+    res = runner.invoke(
+        app,
+        [
+            "export",
+            "briefing",
+            "--format",
+            "xlsx",
+            "--out",
+            str(tmp_path / "b.xlsx"),
+            "--no-roads",
+            "--database-url",
+            url,
+        ],
+    )
     assert res.exit_code == 0, res.output
     wb = openpyxl.load_workbook(tmp_path / "b.xlsx")
     from gridmgr.coverage import coverage_from_store
@@ -542,10 +635,14 @@ def test_cli_exports_from_store(assigned_store: Any, tmp_path: Path) -> None:
     rep = coverage_from_store(assigned_store)
     ws = wb["单元覆盖"]
     header = [c.value for c in ws[1]]
-    got = {r[0]: dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)}
+    got = {
+        r[0]: dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)
+    }
     for rec in rep.units.to_dict(orient="records"):
         assert got[rec["code"]]["覆盖率（%）"] == pytest.approx(rec["coverage_pct"])
-    res = runner.invoke(app, ["export", "leader", "NOPE", "--out", str(tmp_path / "x.kml"), "--database-url", url])
+    res = runner.invoke(
+        app, ["export", "leader", "NOPE", "--out", str(tmp_path / "x.kml"), "--database-url", url]
+    )
     assert res.exit_code == 1
     assert "NOPE" in res.output
 
@@ -573,15 +670,25 @@ def test_briefing_pack_from_shipped_layers(tmp_path: Path) -> None:
             paths = briefing_pack(store, tmp_path / "pack")
         assert _glyph_warnings(caught) == []
         names = [p.name for p in paths]
-        assert names == ["overview.png", "overview.pdf", "street_220173001.png", "street_220173005.png",
-                         "briefing.xlsx", "briefing.docx", "briefing.pptx"]
+        assert names == [
+            "overview.png",
+            "overview.pdf",
+            "street_220173001.png",
+            "street_220173005.png",
+            "briefing.xlsx",
+            "briefing.docx",
+            "briefing.pptx",
+        ]
         px = _png(paths[0])
         assert (px.shape[1], px.shape[0]) == (1754, 1240)
         _non_blank(px)
         rep = coverage_from_store(store)
         ws = openpyxl.load_workbook(paths[4])["单元覆盖"]
         header = [c.value for c in ws[1]]
-        got = {r[0]: dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)}
+        got = {
+            r[0]: dict(zip(header, r, strict=True))
+            for r in ws.iter_rows(min_row=2, values_only=True)
+        }
         assert set(got) == set(rep.units["code"])
         assert got["220173"]["地块数"] == rep.units.set_index("code").loc["220173", "pieces"]
         doc = docx.Document(str(paths[5]))
@@ -606,7 +713,9 @@ def test_leader_html_delegates_to_maps_and_escapes(data: ExportData, tmp_path: P
     assert "<title>网格长&lt;b&gt;&amp;丁" in text  # escaped in the page title
 
 
-def test_package_leader_without_pieces_maps_their_packages(data: ExportData, tmp_path: Path) -> None:
+def test_package_leader_without_pieces_maps_their_packages(
+    data: ExportData, tmp_path: Path
+) -> None:
     m = static_map(data, tmp_path / "p1.png", leader="P1")
     # the frame covers the packaged community, whose two grid leaders appear in the legend
     assert sum(("G1" in s or "G2" in s) for s in m.legend) == 2
@@ -642,13 +751,19 @@ def test_summary_lines_use_the_scoped_figures(data: ExportData) -> None:
     assert 0 < scoped["pieces"] < whole["pieces"]
     line = summary_lines(data, community)[0]
     assert line.startswith("测试社区一")
-    assert f"划分地块 {int(scoped['pieces'])} 个" in line or f"{int(scoped['pieces'])} pieces" in line
+    assert (
+        f"划分地块 {int(scoped['pieces'])} 个" in line or f"{int(scoped['pieces'])} pieces" in line
+    )
 
 
 def _leader_counts(data: ExportData, codes: set[str] | None = None) -> tuple[int, int]:
     """(active leaders, active leaders holding a piece) counted straight from the frames."""
     active = set(data.leaders.loc[data.leaders["active"].astype(bool), "id"].astype(str))
-    pieces = data.pieces if codes is None else data.pieces[data.pieces["unit_code"].astype(str).isin(codes)]
+    pieces = (
+        data.pieces
+        if codes is None
+        else data.pieces[data.pieces["unit_code"].astype(str).isin(codes)]
+    )
     holders = set(pieces["leader_id"].dropna().astype(str))
     return len(active), len(holders & active)
 
@@ -675,10 +790,15 @@ def test_summary_states_active_and_territorial_leader_counts(inactive: str | Non
         text_en = "".join(summary_lines(data))
     finally:
         set_language(None)
-    assert f"{n_active} active leaders ({n_terr} of them territorial leaders holding pieces)" in text_en
+    assert (
+        f"{n_active} active leaders ({n_terr} of them territorial leaders holding pieces)"
+        in text_en
+    )
 
 
-def test_map_counts_territorial_leaders_and_labels_context_units(data: ExportData, tmp_path: Path) -> None:
+def test_map_counts_territorial_leaders_and_labels_context_units(
+    data: ExportData, tmp_path: Path
+) -> None:
     community = "220173001001"
     m = static_map(data, tmp_path / "c1.png", unit=community)
     _, n_terr = _leader_counts(data, {community})

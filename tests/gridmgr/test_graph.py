@@ -14,9 +14,14 @@ from scipy.sparse.csgraph import connected_components, shortest_path
 from shapely.geometry import box
 
 from benchmarks._synthetic import synthetic_capacities, synthetic_grid, synthetic_loads
-from gridmgr.grid.graph import _bfs_depth, cells_adjacency, connected_parts, piece_adjacency
-from gridmgr.assign.partition import bisection_partition, grow_unassigned, refine_partition, repair_connectivity
+from gridmgr.assign.partition import (
+    bisection_partition,
+    grow_unassigned,
+    refine_partition,
+    repair_connectivity,
+)
 from gridmgr.grid import pieces_from_units
+from gridmgr.grid.graph import _bfs_depth, cells_adjacency, connected_parts, piece_adjacency
 
 
 def _shared_length_m(ga: np.ndarray, gb: np.ndarray) -> np.ndarray:
@@ -29,7 +34,9 @@ def _shared_length_m(ga: np.ndarray, gb: np.ndarray) -> np.ndarray:
 
     common = shapely.intersection(shapely.boundary(ga), shapely.boundary(gb), grid_size=1e-9)
     tr = pyproj.Transformer.from_crs("EPSG:4326", EQUAL_AREA_CRS, always_xy=True)
-    projected = shapely.transform(common, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+    projected = shapely.transform(
+        common, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1]))
+    )
     return np.asarray(shapely.length(projected), dtype=np.float64)
 
 

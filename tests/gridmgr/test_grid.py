@@ -23,16 +23,25 @@ from gridmgr.grid.units import area_m2, check_hierarchy
 LON0, LAT0 = 125.25, 43.79  # the Changchun High-tech Zone
 
 
-def _units(geoms: list[shapely.Geometry], codes: list[str] | None = None, parent: str | None = None) -> gpd.GeoDataFrame:
+def _units(
+    geoms: list[shapely.Geometry], codes: list[str] | None = None, parent: str | None = None
+) -> gpd.GeoDataFrame:
     codes = codes or [f"U{i}" for i in range(len(geoms))]
     return gpd.GeoDataFrame(
-        {"code": codes, "name": codes, "level": ["community"] * len(codes), "parent": [parent] * len(codes)},
+        {
+            "code": codes,
+            "name": codes,
+            "level": ["community"] * len(codes),
+            "parent": [parent] * len(codes),
+        },
         geometry=geoms,
         crs="EPSG:4326",
     )
 
 
-def _with_parent(children: list[shapely.Geometry], parent_geom: shapely.Geometry) -> gpd.GeoDataFrame:
+def _with_parent(
+    children: list[shapely.Geometry], parent_geom: shapely.Geometry
+) -> gpd.GeoDataFrame:
     kids = _units(children, parent="P")
     top = gpd.GeoDataFrame(
         {"code": ["P"], "name": ["P"], "level": ["street"], "parent": [None]},
@@ -61,7 +70,9 @@ def assert_invariant_1(units: gpd.GeoDataFrame, pieces: gpd.GeoDataFrame) -> Non
         # shared edges give zero area; allow only floating-point noise (in degrees²)
         assert inter.max() < 1e-14
     # union of pieces equals union of units (symmetric difference of negligible area)
-    sym = shapely.symmetric_difference(shapely.union_all(geoms), shapely.union_all(units.geometry.values))
+    sym = shapely.symmetric_difference(
+        shapely.union_all(geoms), shapely.union_all(units.geometry.values)
+    )
     assert area_m2(np.array([sym], dtype=object))[0] < 1e-6 * unit_area + 1e-3
 
 
@@ -73,7 +84,9 @@ def _random_points_in(geom: shapely.Geometry, n: int, rng: np.random.Generator) 
     return np.column_stack([xs[inside], ys[inside]])[:n]
 
 
-def assert_points_in_one_piece(units: gpd.GeoDataFrame, pieces: gpd.GeoDataFrame, res: int, seed: int = 0) -> None:
+def assert_points_in_one_piece(
+    units: gpd.GeoDataFrame, pieces: gpd.GeoDataFrame, res: int, seed: int = 0
+) -> None:
     rng = np.random.default_rng(seed)
     tree = shapely.STRtree(pieces.geometry.values)
     for code, geom in zip(units["code"], units.geometry, strict=True):
@@ -113,7 +126,9 @@ def test_border_cells_are_split_one_piece_per_unit() -> None:
 
 
 def test_full_coverage_beats_centre_rule() -> None:
-    units = _units([Polygon([(LON0, LAT0), (LON0 + 0.05, LAT0 + 0.01), (LON0 + 0.02, LAT0 + 0.04)])])
+    units = _units(
+        [Polygon([(LON0, LAT0), (LON0 + 0.05, LAT0 + 0.01), (LON0 + 0.02, LAT0 + 0.04)])]
+    )
     lost = center_rule_uncovered_m2(units, res=10)
     assert lost["uncovered_area_m2"] > 0 and lost["cells_overlap"] > lost["cells_center"]
     pieces = pieces_from_units(units, res=10)
@@ -156,6 +171,7 @@ def test_res_out_of_range_is_refused() -> None:
 
 # --- hypothesis ---------------------------------------------------------------------------
 
+
 @st.composite
 def random_polygon(draw: st.DrawFn) -> shapely.Geometry:
     n = draw(st.integers(5, 14))
@@ -164,7 +180,12 @@ def random_polygon(draw: st.DrawFn) -> shapely.Geometry:
     cx = LON0 + draw(st.floats(-0.05, 0.05))
     cy = LAT0 + draw(st.floats(-0.05, 0.05))
     ang = np.linspace(0, 2 * np.pi, n, endpoint=False)
-    pts = np.column_stack([cx + size * np.array(radii) * np.cos(ang) / 0.72, cy + size * np.array(radii) * np.sin(ang)])
+    pts = np.column_stack(
+        [
+            cx + size * np.array(radii) * np.cos(ang) / 0.72,
+            cy + size * np.array(radii) * np.sin(ang),
+        ]
+    )
     poly = shapely.make_valid(Polygon(pts))
     if draw(st.booleans()):  # punch a hole
         hole = shapely.buffer(shapely.Point(cx, cy), size * 0.15)
@@ -187,7 +208,9 @@ def test_hypothesis_random_polygon_invariant_1(poly: shapely.Geometry, res: int)
     gap=st.floats(0.0, 0.003),
     overlap=st.floats(0.0, 0.003),
 )
-def test_hypothesis_strips_with_known_gap_and_overlap(cuts: list[float], gap: float, overlap: float) -> None:
+def test_hypothesis_strips_with_known_gap_and_overlap(
+    cuts: list[float], gap: float, overlap: float
+) -> None:
     """A parent cut into vertical strips; the last cut is shifted to leave a gap or an overlap."""
     w, h = 0.05, 0.03
     xs = [LON0] + [LON0 + c * w for c in sorted(cuts)] + [LON0 + w]
@@ -217,11 +240,24 @@ def _small_mixed_units() -> gpd.GeoDataFrame:
     """A multipolygon with a hole, a unit touching it along an edge, and a unit smaller than a cell."""
     d = 0.004
     outer = Polygon(
-        [(LON0, LAT0), (LON0 + 3 * d, LAT0 + 0.2 * d), (LON0 + 3 * d, LAT0 + 2.5 * d), (LON0 + 0.1 * d, LAT0 + 2.4 * d)],
-        holes=[[(LON0 + d, LAT0 + d), (LON0 + 1.6 * d, LAT0 + d), (LON0 + 1.3 * d, LAT0 + 1.5 * d)]],
+        [
+            (LON0, LAT0),
+            (LON0 + 3 * d, LAT0 + 0.2 * d),
+            (LON0 + 3 * d, LAT0 + 2.5 * d),
+            (LON0 + 0.1 * d, LAT0 + 2.4 * d),
+        ],
+        holes=[
+            [(LON0 + d, LAT0 + d), (LON0 + 1.6 * d, LAT0 + d), (LON0 + 1.3 * d, LAT0 + 1.5 * d)]
+        ],
     )
     island = box(LON0 + 3.5 * d, LAT0, LON0 + 4.2 * d, LAT0 + 0.8 * d)
-    touching = Polygon([(LON0 + 3 * d, LAT0 + 0.2 * d), (LON0 + 3.4 * d, LAT0 + 1.0 * d), (LON0 + 3 * d, LAT0 + 2.5 * d)])
+    touching = Polygon(
+        [
+            (LON0 + 3 * d, LAT0 + 0.2 * d),
+            (LON0 + 3.4 * d, LAT0 + 1.0 * d),
+            (LON0 + 3 * d, LAT0 + 2.5 * d),
+        ]
+    )
     tiny = box(LON0 + 3.6 * d, LAT0 + 2 * d, LON0 + 3.6 * d + 2e-4, LAT0 + 2 * d + 1.5e-4)
     return _units([shapely.MultiPolygon([outer, island]), touching, tiny], codes=["M", "T", "S"])
 
@@ -272,5 +308,7 @@ def test_whole_hexagon_areas_agree_with_densified_area_far_north() -> None:
     pieces = pieces_from_units(units, res=10)
     whole = pieces[pieces["whole"]]
     assert whole["unit_code"].nunique() == 2
-    assert np.allclose(whole["area_m2"], area_m2(np.asarray(whole.geometry.values)), rtol=1e-9, atol=0)
+    assert np.allclose(
+        whole["area_m2"], area_m2(np.asarray(whole.geometry.values)), rtol=1e-9, atol=0
+    )
     assert_invariant_1(units, pieces)

@@ -12,18 +12,39 @@ from typer.testing import CliRunner
 
 from gridmgr import settings
 from gridmgr.cli import app
-from gridmgr.io import read_layers
 from gridmgr.grid.units import area_m2, lowest_units
+from gridmgr.io import read_layers
 
 BAD = Path(__file__).resolve().parents[1] / "data" / "bad"
 runner = CliRunner()
 
 
 def test_shipped_layers_grid_invariants(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["grid", "build", "--layers", str(settings.DEFAULT_LAYERS), "--out", str(tmp_path), "--json", "--geojson"])
+    result = runner.invoke(
+        app,
+        [
+            "grid",
+            "build",
+            "--layers",
+            str(settings.DEFAULT_LAYERS),
+            "--out",
+            str(tmp_path),
+            "--json",
+            "--geojson",
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    for key in ("res", "units", "cells", "pieces", "unit_area_m2", "piece_area_m2", "gap_area_m2", "overlap_area_m2"):
+    for key in (
+        "res",
+        "units",
+        "cells",
+        "pieces",
+        "unit_area_m2",
+        "piece_area_m2",
+        "gap_area_m2",
+        "overlap_area_m2",
+    ):
         assert key in summary
     assert summary["res"] == 10
     assert abs(summary["piece_area_m2"] / summary["unit_area_m2"] - 1) < 1e-6
@@ -69,21 +90,53 @@ def _square_units(tmp_path: Path, size: float) -> Path:
     path = tmp_path / f"units_{size}.geojson"
     lon, lat = 125.25, 43.79
     ring = [[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]]
-    fc = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"code": "220173001001", "name": "样例社区"},
-         "geometry": {"type": "Polygon", "coordinates": [ring]}}]}
+    fc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"code": "220173001001", "name": "样例社区"},
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+            }
+        ],
+    }
     path.write_text(json.dumps(fc), "utf-8")
     return path
 
 
 def test_rebuild_without_geojson_leaves_no_stale_geojson(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    first = runner.invoke(app, ["grid", "build", "--units", str(_square_units(tmp_path, 0.01)), "--res", "9",
-                                "--out", str(out), "--geojson", "--json"])
+    first = runner.invoke(
+        app,
+        [
+            "grid",
+            "build",
+            "--units",
+            str(_square_units(tmp_path, 0.01)),
+            "--res",
+            "9",
+            "--out",
+            str(out),
+            "--geojson",
+            "--json",
+        ],
+    )
     assert first.exit_code == 0, first.output
     assert (out / "pieces.geojson").exists()
-    second = runner.invoke(app, ["grid", "build", "--units", str(_square_units(tmp_path, 0.02)), "--res", "10",
-                                 "--out", str(out), "--json"])
+    second = runner.invoke(
+        app,
+        [
+            "grid",
+            "build",
+            "--units",
+            str(_square_units(tmp_path, 0.02)),
+            "--res",
+            "10",
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
     assert second.exit_code == 0, second.output
     assert json.loads(second.stdout)["res"] == 10
     assert not (out / "pieces.geojson").exists()  # it held the res-9 pieces of the first build

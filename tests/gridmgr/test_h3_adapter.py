@@ -37,9 +37,7 @@ def test_neighbour_pairs_match_grid_ring() -> None:
     i, j = _h3.neighbour_pairs(cells)
     strs = _h3.cells_to_str(cells)
     got = {frozenset((strs[a], strs[b])) for a, b in zip(i, j, strict=True)}
-    expected = {
-        frozenset((c, n)) for c in strs for n in h3.grid_ring(c, 1) if n in set(strs)
-    }
+    expected = {frozenset((c, n)) for c in strs for n in h3.grid_ring(c, 1) if n in set(strs)}
     assert got == expected
 
 
@@ -78,4 +76,7 @@ def test_str_to_cells_is_as_strict_as_h3py() -> None:
 
 def test_point_to_cell_takes_lng_first() -> None:
     assert _h3.point_to_cell(125.2524, 43.7863, res=10) == h3.latlng_to_cell(43.7863, 125.2524, 10)
-    assert _h3.point_to_cell(125.2524, 43.7863, res=10) == _h3.cells_to_str(_h3.latlng_to_cell([125.2524], [43.7863], res=10))[0]
+    assert (
+        _h3.point_to_cell(125.2524, 43.7863, res=10)
+        == _h3.cells_to_str(_h3.latlng_to_cell([125.2524], [43.7863], res=10))[0]
+    )

@@ -17,8 +17,8 @@ import pytest
 import shapely
 
 from gridmgr import errors, io
-from gridmgr.io import readers as _readers
 from gridmgr.i18n import set_language
+from gridmgr.io import readers as _readers
 from gridmgr.settings import DEFAULT_LAYERS, EQUAL_AREA_CRS
 
 DATA = Path(__file__).resolve().parents[1] / "data"

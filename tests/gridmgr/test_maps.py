@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridmgr import maps
-from gridmgr.io.crs import wgs84_to_gcj02
 from gridmgr.errors import InputError
+from gridmgr.io.crs import wgs84_to_gcj02
 from gridmgr.patrol import patrol_route
 from gridmgr.settings import DEFAULT_LAYERS
 
@@ -93,9 +93,16 @@ def _leader_page(basemap: str = "osm", **kw: Any) -> str:
     layers, _ = _shipped()
     pieces, kp = _community()
     route = patrol_route(pieces, kp, time_limit_s=0.0)
-    m = maps.leader_map(pieces, kp, route, leader={"id": "A0301", "name": kw.pop("name", "张三")},
-                        basemap=basemap, categories=layers.categories,
-                        departments=layers.departments, **kw)
+    m = maps.leader_map(
+        pieces,
+        kp,
+        route,
+        leader={"id": "A0301", "name": kw.pop("name", "张三")},
+        basemap=basemap,
+        categories=layers.categories,
+        departments=layers.departments,
+        **kw,
+    )
     return maps.map_html(m)
 
 
@@ -118,13 +125,17 @@ def test_encoded_chain_round_trips(coords: list[tuple[float, float]]) -> None:
 def test_polygons_with_holes_and_multipolygons_encode() -> None:
     outer = shapely.box(125.0, 43.0, 125.1, 43.1)
     holed = outer.difference(shapely.box(125.02, 43.02, 125.03, 43.03))
-    multi = shapely.MultiPolygon([shapely.box(125.2, 43.0, 125.21, 43.01), shapely.box(125.3, 43.0, 125.31, 43.01)])
+    multi = shapely.MultiPolygon(
+        [shapely.box(125.2, 43.0, 125.21, 43.01), shapely.box(125.3, 43.0, 125.31, 43.01)]
+    )
     data = json.loads(maps.features_json([holed, multi], {"a": ["x", "y"]}))
     assert [f[0] for f in data["f"]] == [3, 6]
     assert len(data["f"][0][1]) == 2  # exterior + hole
     assert len(data["f"][1][1]) == 2  # two parts
     rings = decode_chain([s for f in data["f"] for s in _strings(f[1])])
-    assert shapely.Polygon(rings[0]).area == pytest.approx(holed.exterior.convex_hull.area, rel=1e-6)
+    assert shapely.Polygon(rings[0]).area == pytest.approx(
+        holed.exterior.convex_hull.area, rel=1e-6
+    )
     assert data["f"][1][2] == {"a": "y"}
 
 
@@ -149,10 +160,16 @@ def test_leader_map_has_no_external_script_or_css(basemap: str) -> None:
     page = _leader_page(basemap)
     assert _external_refs(page) == []
     hosts = set(re.findall(r"https?://([a-z0-9.-]+)", page.lower()))
-    assert not [h for h in hosts if re.search(r"cdn|jsdelivr|unpkg|cloudflare|googleapis|jquery|bootstrap", h)]
+    assert not [
+        h
+        for h in hosts
+        if re.search(r"cdn|jsdelivr|unpkg|cloudflare|googleapis|jquery|bootstrap", h)
+    ]
     assert "L.map(" in page and "gmDecode" in page and "L.control.fullscreen" in page
     tile_urls = re.findall(r'L\.tileLayer\(\s*"([^"]+)"', page)
-    assert len(tile_urls) == (0 if basemap == "none" else 1 if basemap in ("osm", "amap", "tianditu") else 2)
+    assert len(tile_urls) == (
+        0 if basemap == "none" else 1 if basemap in ("osm", "amap", "tianditu") else 2
+    )
     for url in tile_urls:
         assert any(h in url for h in maps.TILE_HOSTS)
 
@@ -192,9 +209,18 @@ def test_xss_in_leader_and_place_names_is_escaped() -> None:
     route = patrol_route(pieces, kp, time_limit_s=0.0)
     leaders = pd.DataFrame({"id": ["P1"], "name": [XSS]})
     kp["package_leader_id"] = "P1"
-    page = maps.map_html(maps.leader_map(
-        pieces, kp, route, leader={"id": "A", "name": XSS}, basemap="none",
-        categories=layers.categories, departments=layers.departments, leaders=leaders))
+    page = maps.map_html(
+        maps.leader_map(
+            pieces,
+            kp,
+            route,
+            leader={"id": "A", "name": XSS},
+            basemap="none",
+            categories=layers.categories,
+            departments=layers.departments,
+            leaders=leaders,
+        )
+    )
     assert "<img src=x" not in page
     assert '<script>alert("x")' not in page
     assert page.count("<script>") == page.count("</script>")
@@ -214,10 +240,12 @@ def test_layer_and_legend_text_is_escaped_in_overview() -> None:
     p = pieces.copy()
     p["leader_id"] = np.where(p["unit_code"] == "220173001003", "L1", "L2")
     leaders = pd.DataFrame({"id": ["L1", "L2"], "name": [XSS, "李四"]})
-    gaps = gpd.GeoDataFrame({"kind": ["unassigned"], "label_zh": [XSS]},
-                            geometry=[p.geometry.iloc[0]], crs=4326)
-    page = maps.map_html(maps.overview_map(layers.units, p, gaps, leaders=leaders, basemap="none",
-                                           title=XSS))
+    gaps = gpd.GeoDataFrame(
+        {"kind": ["unassigned"], "label_zh": [XSS]}, geometry=[p.geometry.iloc[0]], crs=4326
+    )
+    page = maps.map_html(
+        maps.overview_map(layers.units, p, gaps, leaders=leaders, basemap="none", title=XSS)
+    )
     assert "<img src=x" not in page and '<script>alert("x")' not in page
     assert "<title>&lt;script&gt;" in page
 
@@ -229,7 +257,9 @@ def test_layer_and_legend_text_is_escaped_in_overview() -> None:
 
 @settings(max_examples=30, deadline=None)
 @given(
-    nx=st.integers(1, 8), ny=st.integers(1, 8), seed=st.integers(0, 1000),
+    nx=st.integers(1, 8),
+    ny=st.integers(1, 8),
+    seed=st.integers(0, 1000),
 )
 def test_neighbouring_territories_never_share_a_colour(nx: int, ny: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
@@ -243,8 +273,10 @@ def test_neighbouring_territories_never_share_a_colour(nx: int, ny: int, seed: i
     for a, b in maps.territory_adjacency(geoms):
         assert colour[a] != colour[b]
     # corner contacts are not adjacency
-    assert all(shapely.length(shapely.intersection(geoms[a].boundary, geoms[b].boundary)) > 0
-               for a, b in maps.territory_adjacency(geoms))
+    assert all(
+        shapely.length(shapely.intersection(geoms[a].boundary, geoms[b].boundary)) > 0
+        for a, b in maps.territory_adjacency(geoms)
+    )
 
 
 def test_colouring_uses_at_least_five_colours_when_there_are_enough_territories() -> None:
@@ -260,9 +292,15 @@ def test_overview_colours_on_the_page_differ_between_neighbours() -> None:
 
     layers, pieces = _shipped()
     p = pieces.copy()
-    p["leader_id"] = [f"{u}-{h3.cell_to_parent(c, 7)}" for u, c in zip(p["unit_code"], p["cell"], strict=True)]
+    p["leader_id"] = [
+        f"{u}-{h3.cell_to_parent(c, 7)}" for u, c in zip(p["unit_code"], p["cell"], strict=True)
+    ]
     page = maps.map_html(maps.overview_map(layers.units, p, basemap="none", simplify_m=0.0))
-    terr_layer = next(lay for lay in layers_in(page) if any("fillColor" in (f[2].get("_s") or {}) for f in lay["features"]))
+    terr_layer = next(
+        lay
+        for lay in layers_in(page)
+        if any("fillColor" in (f[2].get("_s") or {}) for f in lay["features"])
+    )
     terr = maps.territories(p)
     fills = [f[2]["_s"]["fillColor"] for f in terr_layer["features"]]
     assert len(fills) == len(terr)
@@ -344,9 +382,17 @@ def test_leader_map_of_500_pieces_is_under_300_kb() -> None:
     terr = shapely.union_all(np.asarray(big.geometry.values))
     kp = layers.key_places.loc[layers.key_places.geometry.intersects(terr)]
     route = patrol_route(big, kp, roads=layers.roads, time_limit_s=0.0)
-    page = maps.map_html(maps.leader_map(big, kp, route, leader={"id": "X", "name": "网格长"},
-                                         basemap="tianditu", categories=layers.categories,
-                                         departments=layers.departments))
+    page = maps.map_html(
+        maps.leader_map(
+            big,
+            kp,
+            route,
+            leader={"id": "X", "name": "网格长"},
+            basemap="tianditu",
+            categories=layers.categories,
+            departments=layers.departments,
+        )
+    )
     size = len(page.encode("utf-8"))
     assert size < 300 * 1024, f"{size / 1024:.0f} KB"
 
@@ -356,7 +402,9 @@ def test_overview_of_the_whole_zone_is_dissolved() -> None:
 
     layers, pieces = _shipped()
     p = pieces.copy()
-    p["leader_id"] = [f"{u}-{h3.cell_to_parent(c, 7)}" for u, c in zip(p["unit_code"], p["cell"], strict=True)]
+    p["leader_id"] = [
+        f"{u}-{h3.cell_to_parent(c, 7)}" for u, c in zip(p["unit_code"], p["cell"], strict=True)
+    ]
     page = maps.map_html(maps.overview_map(layers.units, p, basemap="none"))
     n_terr = p["leader_id"].nunique()
     lays = layers_in(page)
@@ -372,7 +420,10 @@ def test_territories_keep_area_and_simplify_as_a_coverage() -> None:
     simple = maps.territories(p, simplify_m=5.0)
     assert exact["area_m2"].sum() == pytest.approx(p["area_m2"].sum())
     g = np.asarray(simple.geometry.values)
-    assert shapely.get_num_coordinates(g).sum() < shapely.get_num_coordinates(np.asarray(exact.geometry.values)).sum() / 3
+    assert (
+        shapely.get_num_coordinates(g).sum()
+        < shapely.get_num_coordinates(np.asarray(exact.geometry.values)).sum() / 3
+    )
     # simplified territories still tile without overlaps
     inter = shapely.area(shapely.intersection(g[:, None], g[None, :]))
     np.fill_diagonal(inter, 0)
@@ -390,10 +441,15 @@ def test_gaps_need_a_kind() -> None:
 
 def test_plan_diff_map_highlights_moved_pieces() -> None:
     _, pieces = _shipped()
-    p = pieces.loc[pieces["unit_code"].isin(["220173001003", "220173001002"])].reset_index(drop=True)
+    p = pieces.loc[pieces["unit_code"].isin(["220173001003", "220173001002"])].reset_index(
+        drop=True
+    )
     p["leader_id"] = p["unit_code"]
     moved = p.loc[p["unit_code"] == "220173001003"].iloc[:7]
-    moves = [{"cell": c, "from_leader": "220173001003", "to_leader": "220173001002"} for c in moved["cell"]]
+    moves = [
+        {"cell": c, "from_leader": "220173001003", "to_leader": "220173001002"}
+        for c in moved["cell"]
+    ]
     leaders = pd.DataFrame({"id": ["220173001003", "220173001002"], "name": ["甲", "乙"]})
     page = maps.map_html(maps.plan_diff_map(moves, p, leaders=leaders, basemap="none"))
     lays = layers_in(page)
@@ -410,7 +466,9 @@ def test_plan_diff_popup_escapes_piece_ids_once() -> None:
     p["leader_id"] = "A"
     p["id"] = ["<b>&1", "2"]
     moves = [{"piece_id": "<b>&1", "from_leader": "A", "to_leader": "B"}]
-    popup = layers_in(maps.map_html(maps.plan_diff_map(moves, p, basemap="none")))[-1]["features"][0][2]["_p"]
+    popup = layers_in(maps.map_html(maps.plan_diff_map(moves, p, basemap="none")))[-1]["features"][
+        0
+    ][2]["_p"]
     assert "&lt;b&gt;&amp;1" in popup  # shown as the text <b>&1
     assert "&amp;lt;" not in popup and "<b>&1" not in popup
 
@@ -448,18 +506,47 @@ def test_cli_map_commands(loaded_store: Any, store_url: str, tmp_path: Path) -> 
     _assign_first_community(loaded_store)
     runner = CliRunner()
     out = tmp_path / "g.html"
-    res = runner.invoke(app, ["map", "leader", "G01_1", "--basemap", "osm", "--start", "125.2505,43.8005",
-                              "--out", str(out), "--database-url", store_url])
+    res = runner.invoke(
+        app,
+        [
+            "map",
+            "leader",
+            "G01_1",
+            "--basemap",
+            "osm",
+            "--start",
+            "125.2505,43.8005",
+            "--out",
+            str(out),
+            "--database-url",
+            store_url,
+        ],
+    )
     assert res.exit_code == 0, res.output
     page = out.read_text(encoding="utf-8")
     assert _external_refs(page) == [] and "巡查路线" in page
     out2 = tmp_path / "o.html"
-    res = runner.invoke(app, ["map", "overview", "--scope", "220173001", "--basemap", "none",
-                              "--out", str(out2), "--database-url", store_url])
+    res = runner.invoke(
+        app,
+        [
+            "map",
+            "overview",
+            "--scope",
+            "220173001",
+            "--basemap",
+            "none",
+            "--out",
+            str(out2),
+            "--database-url",
+            store_url,
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "覆盖缺口" in out2.read_text(encoding="utf-8")  # the other community is a blind spot
-    res = runner.invoke(app, ["map", "leader", "NOPE", "--out", str(tmp_path / "x.html"),
-                              "--database-url", store_url])
+    res = runner.invoke(
+        app,
+        ["map", "leader", "NOPE", "--out", str(tmp_path / "x.html"), "--database-url", store_url],
+    )
     assert res.exit_code == 1 and not (tmp_path / "x.html").exists()
 
 
@@ -473,24 +560,58 @@ def test_cli_plan_map(
     _assign_first_community(loaded_store)
     pieces = loaded_store.pieces(geometry=False)
     row = pieces.loc[pieces["leader_id"] == "G01_1"].iloc[0]
-    plan_id = loaded_store.save_plan(scope=None, params={}, metrics={}, actor="test", moves=[
-        {"piece_id": int(row["id"]), "cell": row["cell"], "from_leader": "G01_1", "to_leader": "G01_2",
-         "version": int(row["version"])}])
+    plan_id = loaded_store.save_plan(
+        scope=None,
+        params={},
+        metrics={},
+        actor="test",
+        moves=[
+            {
+                "piece_id": int(row["id"]),
+                "cell": row["cell"],
+                "from_leader": "G01_1",
+                "to_leader": "G01_2",
+                "version": int(row["version"]),
+            }
+        ],
+    )
     out = tmp_path / "p.html"
-    res = CliRunner().invoke(app, ["map", "plan", plan_id, "--basemap", "none", "--out", str(out),
-                                   "--database-url", store_url])
+    res = CliRunner().invoke(
+        app,
+        [
+            "map",
+            "plan",
+            plan_id,
+            "--basemap",
+            "none",
+            "--out",
+            str(out),
+            "--database-url",
+            store_url,
+        ],
+    )
     assert res.exit_code == 0, res.output
     lays = layers_in(out.read_text(encoding="utf-8"))
     assert len(lays[-1]["features"]) == 1
     assert "网格长G01_1 → 网格长G01_2" == lays[-1]["features"][0][2]["_t"]
     # like the other map commands, a Tianditu basemap without a key falls back with a note
     monkeypatch.delenv("GRIDMGR_TIANDITU_KEY", raising=False)
-    res = CliRunner().invoke(app, ["map", "plan", plan_id, "--basemap", "tianditu", "--out", str(out),
-                                   "--database-url", store_url])
+    res = CliRunner().invoke(
+        app,
+        [
+            "map",
+            "plan",
+            plan_id,
+            "--basemap",
+            "tianditu",
+            "--out",
+            str(out),
+            "--database-url",
+            store_url,
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "GRIDMGR_TIANDITU_KEY" in res.output
-
-
 
 
 def test_fallback_pieces_are_tinted_and_counted() -> None:
@@ -511,9 +632,16 @@ def test_plan_diff_map_takes_a_geojson_diff_and_an_empty_plan() -> None:
     p = pieces.loc[pieces["unit_code"] == "220173001003"].reset_index(drop=True)
     p["leader_id"] = "A"
     p["id"] = np.arange(len(p))
-    diff = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": None,
-         "properties": {"piece_id": 3, "from_leader": "A", "to_leader": "B"}}]}
+    diff = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": None,
+                "properties": {"piece_id": 3, "from_leader": "A", "to_leader": "B"},
+            }
+        ],
+    }
     lays = layers_in(maps.map_html(maps.plan_diff_map(diff, p, basemap="none")))
     assert len(lays[-1]["features"]) == 1
     lays = layers_in(maps.map_html(maps.plan_diff_map([], p, basemap="none")))

@@ -46,7 +46,9 @@ def _dist(pts: np.ndarray) -> np.ndarray:
     return np.hypot(*(pts[:, None, :] - pts[None, :, :]).transpose(2, 0, 1))
 
 
-def _squares(n: int, x0: float = 125.25, y0: float = 43.80, size: float = 0.002) -> gpd.GeoDataFrame:
+def _squares(
+    n: int, x0: float = 125.25, y0: float = 43.80, size: float = 0.002
+) -> gpd.GeoDataFrame:
     cells = [shapely.box(x0 + i * size, y0, x0 + (i + 1) * size, y0 + size) for i in range(n)]
     return gpd.GeoDataFrame({"cell": [f"c{i}" for i in range(n)]}, geometry=cells, crs=4326)
 
@@ -63,7 +65,9 @@ def _squares(n: int, x0: float = 125.25, y0: float = 43.80, size: float = 0.002)
     start=st.integers(min_value=0, max_value=59),
     closed=st.booleans(),
 )
-def test_tour_is_a_permutation_starting_at_start(n: int, seed: int, start: int, closed: bool) -> None:
+def test_tour_is_a_permutation_starting_at_start(
+    n: int, seed: int, start: int, closed: bool
+) -> None:
     rng = np.random.default_rng(seed)
     pts = rng.random((n, 2)) * 1000
     pts[rng.random(n) < 0.2] = pts[0]  # duplicated positions must not break anything
@@ -178,8 +182,14 @@ def test_straight_legs_without_roads_are_flagged() -> None:
 
 
 def _road_grid(x0: float, y0: float, n: int, step: float) -> gpd.GeoDataFrame:
-    lines = [shapely.LineString([(x0 + i * step, y0), (x0 + i * step, y0 + n * step)]) for i in range(n + 1)]
-    lines += [shapely.LineString([(x0, y0 + j * step), (x0 + n * step, y0 + j * step)]) for j in range(n + 1)]
+    lines = [
+        shapely.LineString([(x0 + i * step, y0), (x0 + i * step, y0 + n * step)])
+        for i in range(n + 1)
+    ]
+    lines += [
+        shapely.LineString([(x0, y0 + j * step), (x0 + n * step, y0 + j * step)])
+        for j in range(n + 1)
+    ]
     return gpd.GeoDataFrame({"layer": ["residential"] * len(lines)}, geometry=lines, crs=4326)
 
 
@@ -189,8 +199,11 @@ def test_road_legs_lie_on_the_road_network() -> None:
     roads = _road_grid(x0, y0, 4, step)
     rng = np.random.default_rng(0)
     pts = rng.random((8, 2)) * 4 * step + [x0, y0]
-    pieces = gpd.GeoDataFrame({"cell": [f"p{i}" for i in range(8)]},
-                              geometry=shapely.buffer(shapely.points(pts), 0.0002), crs=4326)
+    pieces = gpd.GeoDataFrame(
+        {"cell": [f"p{i}" for i in range(8)]},
+        geometry=shapely.buffer(shapely.points(pts), 0.0002),
+        crs=4326,
+    )
     route = patrol_route(pieces, roads=roads, start=(x0, y0), time_limit_s=0.0)
     assert route.follows_roads
     assert sum(route.leg_on_road) >= len(route.legs) // 2
@@ -213,8 +226,9 @@ def test_road_route_is_longer_than_straight_but_not_absurd() -> None:
     x0, y0, step = 125.25, 43.80, 0.005
     roads = _road_grid(x0, y0, 4, step)
     pts = np.array([[x0 + 0.5 * step, y0 + 0.0001], [x0 + 3.5 * step, y0 + 3 * step + 0.0001]])
-    pieces = gpd.GeoDataFrame({"cell": ["a", "b"]},
-                              geometry=shapely.buffer(shapely.points(pts), 0.0001), crs=4326)
+    pieces = gpd.GeoDataFrame(
+        {"cell": ["a", "b"]}, geometry=shapely.buffer(shapely.points(pts), 0.0001), crs=4326
+    )
     straight = patrol_route(pieces, start=(x0, y0), time_limit_s=0.0)
     on_roads = patrol_route(pieces, roads=roads, start=(x0, y0), time_limit_s=0.0)
     assert on_roads.follows_roads
@@ -225,13 +239,21 @@ def test_roads_snap_near_miss_endpoints() -> None:
     # two road halves whose ends miss each other by ~0.3 m still connect
     x0, y0 = 125.25, 43.80
     gap = 0.3 / 80_000
-    roads = gpd.GeoDataFrame(geometry=[shapely.LineString([(x0, y0), (x0 + 0.01, y0)]),
-                                       shapely.LineString([(x0 + 0.01 + gap, y0), (x0 + 0.02, y0)])],
-                             crs=4326)
-    pieces = gpd.GeoDataFrame({"cell": ["far"]},
-                              geometry=[shapely.Point(x0 + 0.019, y0 + 0.00005).buffer(0.00002)], crs=4326)
-    route = patrol_route(pieces, roads=roads, start=(x0 + 0.0001, y0 + 0.00005), closed=False,
-                         time_limit_s=0.0)
+    roads = gpd.GeoDataFrame(
+        geometry=[
+            shapely.LineString([(x0, y0), (x0 + 0.01, y0)]),
+            shapely.LineString([(x0 + 0.01 + gap, y0), (x0 + 0.02, y0)]),
+        ],
+        crs=4326,
+    )
+    pieces = gpd.GeoDataFrame(
+        {"cell": ["far"]},
+        geometry=[shapely.Point(x0 + 0.019, y0 + 0.00005).buffer(0.00002)],
+        crs=4326,
+    )
+    route = patrol_route(
+        pieces, roads=roads, start=(x0 + 0.0001, y0 + 0.00005), closed=False, time_limit_s=0.0
+    )
     assert route.leg_on_road == (True,)
     along = GEOD.line_length([x0 + 0.0001, x0 + 0.019], [y0, y0])
     # + two ~5.6 m connectors, + at most one vertex spacing (15 m) of overshoot at each end
@@ -240,8 +262,11 @@ def test_roads_snap_near_miss_endpoints() -> None:
 
 def test_non_walkable_lines_are_ignored() -> None:
     x0, y0 = 125.25, 43.80
-    rail = gpd.GeoDataFrame({"layer": ["railway"]},
-                            geometry=[shapely.LineString([(x0 - 0.01, y0), (x0 + 0.03, y0)])], crs=4326)
+    rail = gpd.GeoDataFrame(
+        {"layer": ["railway"]},
+        geometry=[shapely.LineString([(x0 - 0.01, y0), (x0 + 0.03, y0)])],
+        crs=4326,
+    )
     route = patrol_route(_squares(3), roads=rail, start=(x0, y0), time_limit_s=0.0)
     assert route.follows_roads is False
     assert route.notes  # the route says why the legs are straight
@@ -257,8 +282,13 @@ def test_shipped_roads_are_followed_where_they_help() -> None:
 
 @pytest.mark.parametrize(
     ("start", "kind"),
-    [((125.251, 43.801), "given"), ("125.251,43.801", "given"), ("125.251，43.801", "given"),
-     (shapely.Point(125.251, 43.801), "given"), (None, "territory")],
+    [
+        ((125.251, 43.801), "given"),
+        ("125.251,43.801", "given"),
+        ("125.251，43.801", "given"),
+        (shapely.Point(125.251, 43.801), "given"),
+        (None, "territory"),
+    ],
 )
 def test_start_forms(start: Any, kind: str) -> None:
     route = patrol_route(_squares(4), start=start, time_limit_s=0.0)
@@ -271,8 +301,9 @@ def test_start_forms(start: Any, kind: str) -> None:
 
 
 def test_start_at_a_key_place_code() -> None:
-    kp = gpd.GeoDataFrame({"code": ["KP1"], "name": ["学校"]},
-                          geometry=[shapely.Point(125.257, 43.801)], crs=4326)
+    kp = gpd.GeoDataFrame(
+        {"code": ["KP1"], "name": ["学校"]}, geometry=[shapely.Point(125.257, 43.801)], crs=4326
+    )
     route = patrol_route(_squares(4), kp, start="KP1", time_limit_s=0.0)
     assert route.start_kind == "key_place"
     assert route.start == pytest.approx((125.257, 43.801))

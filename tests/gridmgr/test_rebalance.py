@@ -173,8 +173,15 @@ def test_locked_leaders_and_pieces_never_move() -> None:
     loads = np.where((x < 6) & (y < 6), 2.0, 1.0)  # leader 0's corner is heavier
     # half of leader 0's border with leader 1
     locked_pieces = np.flatnonzero((owner == 0) & (x == 7) & (y < 4))
-    res = Rebalance.from_graph(adj, loads, owner, np.ones(4), locked_leaders=[2],
-                               locked_pieces=locked_pieces, target_ratio=1.05).solve()
+    res = Rebalance.from_graph(
+        adj,
+        loads,
+        owner,
+        np.ones(4),
+        locked_leaders=[2],
+        locked_pieces=locked_pieces,
+        target_ratio=1.05,
+    ).solve()
     assert res.moved_pieces > 0
     assert np.array_equal(res.owner[owner == 2], owner[owner == 2])
     assert not np.isin(res.move_to, [2]).any()
@@ -252,8 +259,9 @@ def test_no_leaders_left_in_a_community(monkeypatch: pytest.MonkeyPatch) -> None
     group = np.where(x >= 6, 20, 10)
     owner = np.select([x < 3, x < 6], [0, 1], 2)
     with pytest.raises(InfeasibleError, match="no leaders left") as err:
-        Rebalance.from_graph(adj, np.ones(72), owner, [1.0, 1.0, 0.0], group=group,
-                             group_labels=["c10", "c20"]).solve()
+        Rebalance.from_graph(
+            adj, np.ones(72), owner, [1.0, 1.0, 0.0], group=group, group_labels=["c10", "c20"]
+        ).solve()
     assert "c20" in str(err.value)
 
 
@@ -315,8 +323,15 @@ def test_territories_stay_connected_and_locks_hold(seed: int, n_leaders: int, ch
     else:
         locked_pieces = rng.choice(400, size=20, replace=False)
     try:
-        res = Rebalance.from_graph(adj, loads, owner, caps, locked_leaders=locked_leaders,
-                                   locked_pieces=locked_pieces, seed=seed).solve()
+        res = Rebalance.from_graph(
+            adj,
+            loads,
+            owner,
+            caps,
+            locked_leaders=locked_leaders,
+            locked_pieces=locked_pieces,
+            seed=seed,
+        ).solve()
     except InfeasibleError:
         return  # a locked piece can wall things in; the error says why (tested above)
     assert res.after.disconnected == 0

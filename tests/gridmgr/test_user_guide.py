@@ -27,8 +27,8 @@ import pytest
 import shapely
 from typer.testing import CliRunner
 
-from gridmgr.io.crs import wgs84_to_gcj02
 from gridmgr.cli import app
+from gridmgr.io.crs import wgs84_to_gcj02
 from gridmgr.settings import DEFAULT_LAYERS
 from gridmgr.store import open_store
 

@@ -26,7 +26,9 @@ from gridmgr.settings import EQUAL_AREA_CRS
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ROOT / "layers" / "changchun_hitech"
 GENERATOR = ROOT / "layers" / "tools" / "make_changchun_hitech.py"
-VENDORED_REFERENCE = ROOT / "layers" / "tools" / "reference" / "changchun-southwest-major-roads-osm.geojson"
+VENDORED_REFERENCE = (
+    ROOT / "layers" / "tools" / "reference" / "changchun-southwest-major-roads-osm.geojson"
+)
 
 #: Official statistical division codes (NBS 2022 via modood/Administrative-divisions-of-China).
 OFFICIAL = {
@@ -61,13 +63,17 @@ def places() -> gpd.GeoDataFrame:
 
 @pytest.fixture(scope="module")
 def departments() -> dict[str, list[dict[str, object]]]:
-    data: dict[str, list[dict[str, object]]] = json.loads((LAYERS / "departments.json").read_text(encoding="utf-8"))
+    data: dict[str, list[dict[str, object]]] = json.loads(
+        (LAYERS / "departments.json").read_text(encoding="utf-8")
+    )
     return data
 
 
 @pytest.fixture(scope="module")
 def leaders() -> pd.DataFrame:
-    frame = pd.read_csv(LAYERS / "leaders_sample.csv", dtype=str, keep_default_na=False, encoding="utf-8")
+    frame = pd.read_csv(
+        LAYERS / "leaders_sample.csv", dtype=str, keep_default_na=False, encoding="utf-8"
+    )
     for col in ("unit_packages", "place_packages"):
         frame[col] = frame[col].map(lambda s: [x for x in s.split(";") if x])
     return frame
@@ -86,7 +92,10 @@ def test_codes_levels_and_parent_links(units: gpd.GeoDataFrame) -> None:
     # official codes and names (双德乡 carries the later name 双德街道 as alias)
     assert by_code.loc["220173", "name"] == OFFICIAL["220173"]
     assert by_code.loc["220173001", "name"] == OFFICIAL["220173001"]
-    assert OFFICIAL["220173005"] in {by_code.loc["220173005", "name"], by_code.loc["220173005", "alias"]}
+    assert OFFICIAL["220173005"] in {
+        by_code.loc["220173005", "name"],
+        by_code.loc["220173005", "alias"],
+    }
     assert by_code.loc["220173", "level"] == "district"
     assert pd.isna(by_code.loc["220173", "parent"])
     pattern = {"district": r"^\d{6}$", "street": r"^\d{9}$", "community": r"^\d{12}$"}
@@ -94,7 +103,10 @@ def test_codes_levels_and_parent_links(units: gpd.GeoDataFrame) -> None:
         assert re.fullmatch(pattern[row.level], row.code), row.code
         if row.level != "district":
             assert row.parent == row.code[: len(row.code) - 3], row.code
-            assert by_code.loc[row.parent, "level"] == {"street": "district", "community": "street"}[row.level]
+            assert (
+                by_code.loc[row.parent, "level"]
+                == {"street": "district", "community": "street"}[row.level]
+            )
     assert set(units.loc[units["level"] == "street", "code"]) == {"220173001", "220173005"}
     counts = _communities(units).groupby("parent").size()
     assert set(counts.index) == {"220173001", "220173005"}
@@ -162,12 +174,16 @@ def test_key_places_count_codes_and_names(places: gpd.GeoDataFrame) -> None:
     assert places.geometry.is_valid.all()
 
 
-def test_key_places_inside_exactly_one_community(places: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> None:
+def test_key_places_inside_exactly_one_community(
+    places: gpd.GeoDataFrame, units: gpd.GeoDataFrame
+) -> None:
     district = units.set_index("code").loc["220173", "geometry"]
     assert places.geometry.within(district).all()
     com = _communities(units)
     hits = gpd.sjoin(
-        places.set_geometry(places.representative_point()), com[["code", "geometry"]], predicate="within"
+        places.set_geometry(places.representative_point()),
+        com[["code", "geometry"]],
+        predicate="within",
     )
     assert hits.groupby("code_left").size().reindex(places["code"]).eq(1).all()
     # polygon places lie wholly inside their community
@@ -185,7 +201,9 @@ def test_key_places_inside_exactly_one_community(places: gpd.GeoDataFrame, units
     assert (shuangde == "farmers_market").sum() >= 3
     # malls and transport hubs sit by a major road (within 600 m)
     roads = gpd.read_file(LAYERS / "roads.geojson")
-    road_lines = shapely.union_all(roads.loc[roads["kind"] == "road"].to_crs(EQUAL_AREA_CRS).geometry.values)
+    road_lines = shapely.union_all(
+        roads.loc[roads["kind"] == "road"].to_crs(EQUAL_AREA_CRS).geometry.values
+    )
     by_road = places[places["category"].isin(["mall", "transport_hub"])].to_crs(EQUAL_AREA_CRS)
     assert len(by_road) >= 4
     assert (by_road.distance(road_lines) <= 600).all()
@@ -202,13 +220,25 @@ def test_every_category_has_one_existing_department(
     assert depts["code"].is_unique and cats["category"].is_unique
     assert depts["code"].str.fullmatch(r"[A-Z]{2,5}").all()
     assert depts["name_en"].str.len().gt(0).all()
-    for name in ("卫健局", "教育局", "城建委质监站", "市场监督管理分局", "交警大队", "消防大队", "生态环境分局", "环卫处", "综合执法大队"):
+    for name in (
+        "卫健局",
+        "教育局",
+        "城建委质监站",
+        "市场监督管理分局",
+        "交警大队",
+        "消防大队",
+        "生态环境分局",
+        "环卫处",
+        "综合执法大队",
+    ):
         assert name in set(depts["name"]), name
     assert cats["department"].isin(depts["code"]).all()
     assert cats["requires_package_leader"].map(type).eq(bool).all()
     assert set(places["category"]) <= set(cats["category"])
     owner = cats.set_index("category")["department"]
-    assert owner["school"] == "JYJ" and owner["hospital"] == "WJJ" and owner["farmers_market"] == "SJJ"
+    assert (
+        owner["school"] == "JYJ" and owner["hospital"] == "WJJ" and owner["farmers_market"] == "SJJ"
+    )
 
 
 # --- leaders ---------------------------------------------------------------------------------
@@ -241,8 +271,16 @@ def test_leaders_file_is_consistent(
 
 
 def test_every_unit_has_its_leaders(leaders: pd.DataFrame, units: gpd.GeoDataFrame) -> None:
-    pkg = leaders[leaders["role"] == "package_leader"].explode("unit_packages")["unit_packages"].value_counts()
-    grid = leaders[leaders["role"] == "grid_leader"].explode("unit_packages")["unit_packages"].value_counts()
+    pkg = (
+        leaders[leaders["role"] == "package_leader"]
+        .explode("unit_packages")["unit_packages"]
+        .value_counts()
+    )
+    grid = (
+        leaders[leaders["role"] == "grid_leader"]
+        .explode("unit_packages")["unit_packages"]
+        .value_counts()
+    )
     for code in units.loc[units["level"] == "street", "code"]:
         assert pkg.get(code, 0) >= 1, code
     for code in _communities(units)["code"]:
@@ -256,7 +294,11 @@ def test_every_place_needing_a_package_leader_has_one(
     cats = pd.DataFrame(departments["categories"]).set_index("category")
     needs = places[places["category"].map(cats["requires_package_leader"]).astype(bool)]
     assert len(needs) >= 10
-    pkg = leaders[leaders["role"] == "package_leader"].explode("place_packages").dropna(subset=["place_packages"])
+    pkg = (
+        leaders[leaders["role"] == "package_leader"]
+        .explode("place_packages")
+        .dropna(subset=["place_packages"])
+    )
     holder = pkg.groupby("place_packages")["id"].nunique()
     assert holder.reindex(needs["code"]).eq(1).all(), set(needs["code"]) - set(holder.index)
     # a department leader packages only places of categories their department owns
@@ -265,9 +307,13 @@ def test_every_place_needing_a_package_leader_has_one(
     assert (dept_rows["place_packages"].map(owner) == dept_rows["department"]).all()
 
 
-def test_no_personal_names(leaders: pd.DataFrame, departments: dict[str, list[dict[str, object]]]) -> None:
+def test_no_personal_names(
+    leaders: pd.DataFrame, departments: dict[str, list[dict[str, object]]]
+) -> None:
     prefixes = ["硅谷街道", "双德乡"] + [str(d["name"]) for d in departments["departments"]]
-    pattern = re.compile(rf"^({'|'.join(map(re.escape, prefixes))})(包保领导|网格长|网格员)[A-Z0-9]+$")
+    pattern = re.compile(
+        rf"^({'|'.join(map(re.escape, prefixes))})(包保领导|网格长|网格员)[A-Z0-9]+$"
+    )
     bad = [n for n in leaders["name"] if not pattern.fullmatch(n)]
     assert not bad, bad
     # each placeholder carries its own id, so a name identifies exactly one row
@@ -282,7 +328,9 @@ def test_roads_are_attributed_osm_lines(units: gpd.GeoDataFrame) -> None:
     assert "OpenStreetMap" in raw["attribution"] and raw["license"] == "ODbL-1.0"
     roads = gpd.read_file(LAYERS / "roads.geojson")
     assert set(roads.geom_type) <= {"LineString", "MultiLineString"}
-    assert {"硅谷大街", "超达大路", "前进大街", "长春绕城高速", "城南大路", "永春河"} <= set(roads["name"])
+    assert {"硅谷大街", "超达大路", "前进大街", "长春绕城高速", "城南大路", "永春河"} <= set(
+        roads["name"]
+    )
     district = units.set_index("code").loc["220173", "geometry"]
     assert roads.intersects(district).sum() >= 6
 
@@ -291,7 +339,13 @@ def test_readme_gives_provenance_of_every_file() -> None:
     readme = (ROOT / "layers" / "README.md").read_text(encoding="utf-8")
     for path in LAYERS.iterdir():
         assert f"`{path.name}`" in readme, path.name
-    for phrase in ("approximation", "OpenStreetMap", "ODbL", "modood/Administrative-divisions-of-China", "--code-field"):
+    for phrase in (
+        "approximation",
+        "OpenStreetMap",
+        "ODbL",
+        "modood/Administrative-divisions-of-China",
+        "--code-field",
+    ):
         assert phrase in readme, phrase
 
 
@@ -307,7 +361,16 @@ def _generator() -> ModuleType:
 def test_generator_reproduces_the_shipped_files(tmp_path: Path) -> None:
     _generator().write_all(tmp_path, VENDORED_REFERENCE)
     written = sorted(p.name for p in tmp_path.iterdir())
-    assert written == sorted(["units.geojson", "key_places.geojson", "departments.json", "leaders_sample.csv", "roads.geojson"])
+    assert written == sorted(
+        [
+            "units.geojson",
+            "key_places.geojson",
+            "departments.json",
+            "leaders_sample.csv",
+            "roads.geojson",
+        ]
+    )
     for name in written:
-        assert (tmp_path / name).read_bytes() == (LAYERS / name).read_bytes(), f"{name} differs: re-run the generator"
-
+        assert (tmp_path / name).read_bytes() == (LAYERS / name).read_bytes(), (
+            f"{name} differs: re-run the generator"
+        )

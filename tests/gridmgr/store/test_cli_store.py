@@ -24,8 +24,10 @@ def layers_dir(tmp_path: Path, make_layers) -> Path:
     lay.key_places.to_file(d / "key_places.geojson", driver="GeoJSON", engine="pyogrio")
     (d / "departments.json").write_text(
         json.dumps(
-            {"departments": lay.departments.to_dict("records"),
-             "categories": lay.categories.to_dict("records")},
+            {
+                "departments": lay.departments.to_dict("records"),
+                "categories": lay.categories.to_dict("records"),
+            },
             ensure_ascii=False,
         ),
         encoding="utf-8",
@@ -59,14 +61,41 @@ def test_cli_load_leaders_assign_history_undo(store_url, layers_dir, leaders_csv
         p = store.pieces(geometry=False)
         whole = p[(p["unit_code"] == "220173001001") & ~p["cell"].duplicated(keep=False)]
         cells = list(whole["cell"][:3])
-        res = _run(store_url, "assign", "set", "--leader", "G01_1", "--cells", ",".join(cells),
-                   "--reason", "first", "--actor", "planner", "--expect-version", "0", "--json")
+        res = _run(
+            store_url,
+            "assign",
+            "set",
+            "--leader",
+            "G01_1",
+            "--cells",
+            ",".join(cells),
+            "--reason",
+            "first",
+            "--actor",
+            "planner",
+            "--expect-version",
+            "0",
+            "--json",
+        )
         assert res.exit_code == 0, res.output
         out = json.loads(res.stdout)
         assert out["changed"] == 3
         # the same edit based on version 0 again is stale: exit 1, one clear line naming a cell
-        res = _run(store_url, "assign", "set", "--leader", "G01_2", "--cells", cells[0],
-                   "--reason", "late", "--actor", "other", "--expect-version", "0")
+        res = _run(
+            store_url,
+            "assign",
+            "set",
+            "--leader",
+            "G01_2",
+            "--cells",
+            cells[0],
+            "--reason",
+            "late",
+            "--actor",
+            "other",
+            "--expect-version",
+            "0",
+        )
         assert res.exit_code == 1
         assert cells[0] in res.output and "Traceback" not in res.output
         res = _run(store_url, "history", "--cell", cells[0], "--json")
@@ -90,8 +119,16 @@ def test_cli_load_leaders_assign_history_undo(store_url, layers_dir, leaders_csv
         res = _run(store_url, "assign", "import", str(out_csv), "--actor", "qgis", "--json")
         assert res.exit_code == 0, res.output
         assert json.loads(res.stdout)["changed"] == 1
-        res = _run(store_url, "leaders", "deactivate", "G01_2", "--reason", "transferred",
-                   "--actor", "admin")
+        res = _run(
+            store_url,
+            "leaders",
+            "deactivate",
+            "G01_2",
+            "--reason",
+            "transferred",
+            "--actor",
+            "admin",
+        )
         assert res.exit_code == 0 and "1 pieces" in res.stdout
         bad = tmp_path / "bad.csv"
         shutil.copyfile(out_csv, bad)
@@ -132,9 +169,22 @@ def test_cli_assign_set_within_a_polygon_file(store_url, layers_dir, leaders_csv
     # the western half of the first community
     area = box(125.25, 43.80, 125.253, 43.805)
     gpd.GeoDataFrame(geometry=[area], crs="EPSG:4326").to_file(
-        tmp_path / "area.geojson", driver="GeoJSON", engine="pyogrio")
-    res = _run(store_url, "assign", "set", "--leader", "G01_1", "--within",
-               str(tmp_path / "area.geojson"), "--reason", "west half", "--actor", "p", "--json")
+        tmp_path / "area.geojson", driver="GeoJSON", engine="pyogrio"
+    )
+    res = _run(
+        store_url,
+        "assign",
+        "set",
+        "--leader",
+        "G01_1",
+        "--within",
+        str(tmp_path / "area.geojson"),
+        "--reason",
+        "west half",
+        "--actor",
+        "p",
+        "--json",
+    )
     assert res.exit_code == 0, res.output
     store = open_store(store_url)
     try:

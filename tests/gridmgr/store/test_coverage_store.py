@@ -41,7 +41,9 @@ def _fill(store: Any, make_layers: Callable[..., Any], tmp_path: Path) -> pd.Dat
     return pieces
 
 
-def test_complete_assignment_then_deactivation(store: Any, make_layers: Callable[..., Any], tmp_path: Path) -> None:
+def test_complete_assignment_then_deactivation(
+    store: Any, make_layers: Callable[..., Any], tmp_path: Path
+) -> None:
     pieces = _fill(store, make_layers, tmp_path)
     rep = coverage_from_store(store)
     assert rep.findings == (), [f.kind for f in rep.findings]
@@ -77,7 +79,9 @@ def test_complete_assignment_then_deactivation(store: Any, make_layers: Callable
     assert not coverage_from_store(store, scope=C1).has_gaps
 
 
-def test_report_identical_on_both_backends(store: Any, make_layers: Callable[..., Any], tmp_path: Path) -> None:
+def test_report_identical_on_both_backends(
+    store: Any, make_layers: Callable[..., Any], tmp_path: Path
+) -> None:
     from gridmgr.store import open_store
 
     _fill(store, make_layers, tmp_path)
@@ -92,10 +96,14 @@ def test_report_identical_on_both_backends(store: Any, make_layers: Callable[...
         ref.close()
     got = coverage_from_store(store, weights="area=1,key_places=3").to_dict()
     assert got["fallback_pieces"] > 0
-    assert json.dumps(got, sort_keys=True, ensure_ascii=False) == json.dumps(expected, sort_keys=True, ensure_ascii=False)
+    assert json.dumps(got, sort_keys=True, ensure_ascii=False) == json.dumps(
+        expected, sort_keys=True, ensure_ascii=False
+    )
 
 
-def test_cli_json_geojson_and_exit_codes(store: Any, store_url: str, make_layers: Callable[..., Any], tmp_path: Path) -> None:
+def test_cli_json_geojson_and_exit_codes(
+    store: Any, store_url: str, make_layers: Callable[..., Any], tmp_path: Path
+) -> None:
     from gridmgr.cli import app
 
     _fill(store, make_layers, tmp_path)
@@ -109,7 +117,19 @@ def test_cli_json_geojson_and_exit_codes(store: Any, store_url: str, make_layers
     store.deactivate_leader("G02", reason="调离", actor="test")
     store.deactivate_leader("P02", reason="调离", actor="test")
     out = tmp_path / "findings.geojson"
-    bad = runner.invoke(app, ["coverage", "--database-url", store_url, "--geojson", str(out), "--fail-on-gaps", "--top", "3"])
+    bad = runner.invoke(
+        app,
+        [
+            "coverage",
+            "--database-url",
+            store_url,
+            "--geojson",
+            str(out),
+            "--fail-on-gaps",
+            "--top",
+            "3",
+        ],
+    )
     assert bad.exit_code == 2, bad.output
     assert "盲点" in bad.stdout and "覆盖率" in bad.stdout
     fc = json.loads(out.read_text("utf-8"))

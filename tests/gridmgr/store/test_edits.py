@@ -34,8 +34,11 @@ def test_a_second_owner_for_a_piece_is_refused_by_the_database(loaded_store):
     store = loaded_store
     pid = int(store.pieces(geometry=False)["id"].iloc[0])
     with pytest.raises(IntegrityError), store.engine.begin() as conn:
-        conn.execute(sa.insert(s.assignments).values(piece_id=pid, leader_id="G01_1",
-                                                     fallback=False, version=0))
+        conn.execute(
+            sa.insert(s.assignments).values(
+                piece_id=pid, leader_id="G01_1", fallback=False, version=0
+            )
+        )
     # and it is the primary key, on both backends
     insp = sa.inspect(store.engine)
     assert insp.get_pk_constraint("assignments")["constrained_columns"] == ["piece_id"]
@@ -45,7 +48,9 @@ def test_apply_changes_writes_owner_version_and_one_event_each(loaded_store):
     store = loaded_store
     c1 = _community(store, "220173001001")
     ids = [int(i) for i in c1["id"][:5]]
-    res = store.apply_changes([Change(i, "G01_1") for i in ids], actor="planner1", reason="初始分配")
+    res = store.apply_changes(
+        [Change(i, "G01_1") for i in ids], actor="planner1", reason="初始分配"
+    )
     assert res.changed == 5 and res.unchanged == 0 and res.changeset_id
     after = store.pieces(geometry=False).set_index("id")
     assert (after.loc[ids, "leader_id"] == "G01_1").all()
@@ -79,8 +84,9 @@ def test_edits_are_checked_before_anything_is_written(loaded_store):
     pid, cell = int(c1["id"].iloc[0]), str(c1["cell"].iloc[0])
     before = store.dump()
     with pytest.raises(NotFoundError, match="8a0000000000000"):
-        store.apply_changes([Change(pid, "G01_1"), Change("8a0000000000000", "G01_1")],
-                            actor="p", reason="r")
+        store.apply_changes(
+            [Change(pid, "G01_1"), Change("8a0000000000000", "G01_1")], actor="p", reason="r"
+        )
     with pytest.raises(LeaderNotFoundError, match="NOBODY"):
         store.apply_changes([Change(pid, "NOBODY")], actor="p", reason="r")
     with pytest.raises(InputError, match=f"{cell}.*G02_1"):
@@ -101,7 +107,8 @@ def test_a_stale_version_is_refused_naming_the_pieces(loaded_store):
     with pytest.raises(StaleVersionError) as err:
         store.apply_changes(
             [Change(b, "G01_2", expected_version=0), Change(a, "G01_2", expected_version=0)],
-            actor="p2", reason="r",
+            actor="p2",
+            reason="r",
         )
     assert err.value.pieces == [c1["cell"][0]]
     assert c1["cell"][0] in str(err.value)
@@ -139,8 +146,9 @@ def test_history_replays_to_the_current_state(loaded_store):
     snapshot = as_mapping(store.pieces(geometry=False).rename(columns={"id": "piece_id"}))
     time.sleep(0.01)
     store.apply_changes([Change(i, "G01_2") for i in ids1[:4]], actor="b", reason="3")
-    third = store.apply_changes([Change(i, "P01", fallback=True) for i in ids1[-3:]],
-                                actor="b", reason="4")
+    third = store.apply_changes(
+        [Change(i, "P01", fallback=True) for i in ids1[-3:]], actor="b", reason="4"
+    )
     store.apply_changes([Change(i, None) for i in ids2[:2]], actor="c", reason="5")
     store.undo_changeset(third.changeset_id, actor="c")
     current = store.pieces(geometry=False).rename(columns={"id": "piece_id"})
@@ -211,7 +219,9 @@ def test_fifty_concurrent_conflicting_edits_have_one_winner(store, make_layers, 
         st.close()
     winners = [o for o in outcomes if not isinstance(o, Exception)]
     stale = [o for o in outcomes if isinstance(o, StaleVersionError)]
-    others = [o for o in outcomes if isinstance(o, Exception) and not isinstance(o, StaleVersionError)]
+    others = [
+        o for o in outcomes if isinstance(o, Exception) and not isinstance(o, StaleVersionError)
+    ]
     assert others == []
     assert len(winners) == 1 and len(stale) == n - 1
     hist = store.history(piece_id=piece)
@@ -227,8 +237,15 @@ def test_export_then_import_round_trip(loaded_store, tmp_path):
     c1 = _community(store, "220173001001")
     ids = [int(i) for i in c1["id"]]
     store.apply_changes([Change(i, "G01_1") for i in ids], actor="a", reason="r")
-    store.save_grid_codes(pd.DataFrame({"leader_id": ["G01_1"], "unit_code": ["220173001001"],
-                                        "grid_code": ["220173001001001"]}))
+    store.save_grid_codes(
+        pd.DataFrame(
+            {
+                "leader_id": ["G01_1"],
+                "unit_code": ["220173001001"],
+                "grid_code": ["220173001001001"],
+            }
+        )
+    )
     out = store.export_assignments(tmp_path / "a.csv")
     df = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert {"cell", "unit_code", "leader_id", "grid_code", "version"} <= set(df.columns)
@@ -303,8 +320,9 @@ def test_random_edit_sequences_replay_exactly(loaded_store, seed):
             ids = rng.choice(pool, size=int(rng.integers(1, 6)), replace=False)
             leader = None if action == "unassign" else str(rng.choice(owners[unit]))
             fb = leader is not None and leader.startswith("P")
-            res = store.apply_changes([Change(int(i), leader, fallback=fb) for i in ids],
-                                      actor="r", reason=str(action))
+            res = store.apply_changes(
+                [Change(int(i), leader, fallback=fb) for i in ids], actor="r", reason=str(action)
+            )
             if res.changeset_id:
                 done.append(res.changeset_id)
         current = store.pieces(geometry=False).rename(columns={"id": "piece_id"})

@@ -51,9 +51,14 @@ def test_every_problem_is_named_and_nothing_is_imported(store, make_layers, tmp_
         store.import_leaders(path, actor="admin")
     msg = str(err.value)
     for expected in (
-        "row 3, column department", "row 4, column phone", "row 5, column capacity",
-        "row 6, column id", "row 7, column role", "row 8, column unit_packages",
-        "row 8, column place_packages", "row 9, column capacity",
+        "row 3, column department",
+        "row 4, column phone",
+        "row 5, column capacity",
+        "row 6, column id",
+        "row 7, column role",
+        "row 8, column unit_packages",
+        "row 8, column place_packages",
+        "row 9, column capacity",
     ):
         assert expected in msg
     assert "row 2, column" not in msg and "nothing imported" in msg

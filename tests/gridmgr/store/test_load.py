@@ -80,13 +80,15 @@ def test_forced_reload_ends_orphaned_assignments_with_events(loaded_store, make_
     pieces = store.pieces(geometry=False)
     last = pieces[pieces["unit_code"] == "220173001002"]
     store.apply_changes([Change(int(i), "G02_1") for i in last["id"]], actor="p", reason="r")
-    report = store.load_layers(make_layers(2, shrink_last=0.5), res=10, actor="t",
-                               allow_orphans=True)
+    report = store.load_layers(
+        make_layers(2, shrink_last=0.5), res=10, actor="t", allow_orphans=True
+    )
     assert report.pieces.removed > 0 and report.pieces.changed > 0
     assert len(report.orphaned) > 0
     after = store.pieces(geometry=False)
     gone = set(zip(last["cell"], last["unit_code"], strict=True)) - set(
-        zip(after["cell"], after["unit_code"], strict=True))
+        zip(after["cell"], after["unit_code"], strict=True)
+    )
     assert {o["cell"] for o in report.orphaned} <= {c for c, _ in gone}
     hist = store.history(changeset=report.changeset_id)
     assert (hist["kind"] == "orphan").all() and len(hist) == len(report.orphaned)
@@ -160,14 +162,22 @@ def test_a_process_killed_mid_load_leaves_the_store_as_before(loaded_store, tmp_
     before = store.dump()
     root = str(Path(__file__).resolve().parents[3])
     script = KILL_SCRIPT.format(root=root, tests=str(Path(root) / "tests"), url=store.url)
-    proc = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     assert proc.returncode == 9, proc.stderr
     store.close()
     again = open_store(store.url)
     try:
         assert again.dump() == before
-        assert np.array_equal(again.pieces(geometry=False)["id"], store.pieces(geometry=False)["id"])
+        assert np.array_equal(
+            again.pieces(geometry=False)["id"], store.pieces(geometry=False)["id"]
+        )
     finally:
         again.close()
 

@@ -34,7 +34,9 @@ def assigned(loaded_store: Any) -> Any:
 
 
 def owners(store: Any) -> pd.DataFrame:
-    return store.pieces(STREET, geometry=False)[["id", "leader_id", "fallback"]].reset_index(drop=True)
+    return store.pieces(STREET, geometry=False)[["id", "leader_id", "fallback"]].reset_index(
+        drop=True
+    )
 
 
 def territory_parts(store: Any, leader: str) -> int:
@@ -79,7 +81,9 @@ def test_remove_leader_apply_then_undo_restores_exactly(assigned: Any) -> None:
 def test_stale_plan_is_refused_naming_the_cells(assigned: Any) -> None:
     plan = rb.propose(assigned, scope=STREET, leaders_remove=["G02_2"], actor="planner")
     victim = plan.moves[0]
-    assigned.apply_changes([(int(victim["piece_id"]), "G02_1")], actor="someone", reason="field fix")
+    assigned.apply_changes(
+        [(int(victim["piece_id"]), "G02_1")], actor="someone", reason="field fix"
+    )
     before = owners(assigned)
     with pytest.raises(StaleVersionError) as err:
         rb.apply_plan(assigned, plan.id, actor="planner")
@@ -109,8 +113,13 @@ def test_locked_leader_and_cells_are_untouched(assigned: Any) -> None:
     start = owners(assigned)
     pieces = assigned.pieces(STREET, geometry=False)
     locked_cell = str(pieces.loc[pieces["leader_id"] == "G02_2", "cell"].iloc[0])
-    plan = rb.propose(assigned, scope=STREET, capacity={"G02_1": 1.5}, lock=["G01_2", locked_cell],
-                      actor="planner")
+    plan = rb.propose(
+        assigned,
+        scope=STREET,
+        capacity={"G02_1": 1.5},
+        lock=["G01_2", locked_cell],
+        actor="planner",
+    )
     assert plan.moves and {m["to_leader"] for m in plan.moves} == {"G02_1"}
     assert all("G01_2" not in (m["from_leader"], m["to_leader"]) for m in plan.moves)
     assert all(m["cell"] != locked_cell for m in plan.moves)
@@ -153,8 +162,20 @@ def test_cli_propose_json_apply_undo(assigned: Any) -> None:
     runner = CliRunner()
     url = str(assigned.engine.url.render_as_string(hide_password=False))
     start = owners(assigned)
-    out = runner.invoke(app, ["rebalance", "propose", "--scope", STREET, "--leaders-remove", "G02_1",
-                              "--json", "--database-url", url])
+    out = runner.invoke(
+        app,
+        [
+            "rebalance",
+            "propose",
+            "--scope",
+            STREET,
+            "--leaders-remove",
+            "G02_1",
+            "--json",
+            "--database-url",
+            url,
+        ],
+    )
     assert out.exit_code == 0, out.output
     plan = json.loads(out.stdout)
     assert plan["id"] and plan["status"] == "proposed" and plan["moves"]
@@ -162,12 +183,14 @@ def test_cli_propose_json_apply_undo(assigned: Any) -> None:
     assert shown.exit_code == 0 and "G02_1" in shown.stdout
     diff = runner.invoke(app, ["rebalance", "show", plan["id"], "--geojson", "--database-url", url])
     assert len(json.loads(diff.stdout)["features"]) == len(plan["moves"])
-    applied = runner.invoke(app, ["rebalance", "apply", plan["id"], "--actor", "cli-test",
-                                  "--database-url", url])
+    applied = runner.invoke(
+        app, ["rebalance", "apply", plan["id"], "--actor", "cli-test", "--database-url", url]
+    )
     assert applied.exit_code == 0, applied.output
     assert not (owners(assigned)["leader_id"] == "G02_1").any()
-    undone = runner.invoke(app, ["rebalance", "undo", plan["id"], "--actor", "cli-test",
-                                 "--database-url", url])
+    undone = runner.invoke(
+        app, ["rebalance", "undo", plan["id"], "--actor", "cli-test", "--database-url", url]
+    )
     assert undone.exit_code == 0, undone.output
     assert owners(assigned).equals(start)
     again = runner.invoke(app, ["rebalance", "apply", plan["id"], "--database-url", url])

@@ -40,12 +40,18 @@ def test_postgis_typmod_columns_gist_and_dissolved_territories(loaded_store):
     with store.engine.connect() as conn:
         types = dict(
             conn.execute(
-                sa.text("SELECT f_table_name || '.' || f_geometry_column, type || ':' || srid "
-                        "FROM geometry_columns")
+                sa.text(
+                    "SELECT f_table_name || '.' || f_geometry_column, type || ':' || srid "
+                    "FROM geometry_columns"
+                )
             ).all()
         )
-        gist = {r[0] for r in conn.execute(
-            sa.text("SELECT indexname FROM pg_indexes WHERE indexdef ILIKE '%USING gist%'"))}
+        gist = {
+            r[0]
+            for r in conn.execute(
+                sa.text("SELECT indexname FROM pg_indexes WHERE indexdef ILIKE '%USING gist%'")
+            )
+        }
         row = conn.execute(
             sa.text("SELECT id, leader_id, n_pieces, ST_AsBinary(geom) FROM leader_territories")
         ).one()
