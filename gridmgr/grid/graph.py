@@ -2,16 +2,14 @@
 
 Everything here works on plain arrays: a symmetric 0/1 ``scipy.sparse.csr_matrix`` adjacency,
 positional over the pieces (or cells). The piece adjacency of the data contract
-(:func:`piece_adjacency`) is read off :func:`gridmgr._piece_graph.piece_graph`, the one
+(:func:`piece_adjacency`) is read off :func:`gridmgr.grid.piece_graph.piece_graph`, the one
 implementation of "which pieces share a boundary, and how much"; :mod:`gridmgr.coverage.report` uses the
-same graph for its lengths. The contiguous partitioner lives in :mod:`gridmgr.assign.partition`; its
-functions (``bisection_partition``, ``grow_unassigned``, ``repair_connectivity``,
-``refine_partition``) are still importable from here.
+same graph for its lengths. The contiguous partitioner lives in :mod:`gridmgr.assign.partition`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,13 +21,6 @@ from gridmgr.grid.piece_graph import NOISE_LENGTH_M
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from gridmgr.assign.partition import (
-        bisection_partition,
-        grow_unassigned,
-        refine_partition,
-        repair_connectivity,
-    )
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -213,27 +204,10 @@ def _bfs_depth(adj: sp.csr_matrix, source: int) -> tuple[IntArray, IntArray]:
     return order.astype(np.int64), depth
 
 
-_PARTITION = ("bisection_partition", "grow_unassigned", "refine_partition", "repair_connectivity")
-
-
-def __getattr__(name: str) -> Any:
-    """The partitioner's names, moved to :mod:`gridmgr.assign.partition` (imported on first use: that
-    module imports this one)."""
-    if name in _PARTITION:
-        from gridmgr.assign import partition as _partition
-
-        return getattr(_partition, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 __all__ = [
     "MIN_SHARED_BOUNDARY_M",
-    "bisection_partition",
     "cells_adjacency",
     "connected_parts",
-    "grow_unassigned",
     "label_subgraph",
     "piece_adjacency",
-    "refine_partition",
-    "repair_connectivity",
 ]
