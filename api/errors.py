@@ -14,6 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.pages import error_page
+from api.routing import allowed_methods
 from gridmgr import errors as e
 
 #: Most specific class first: the first match wins.
@@ -57,27 +59,7 @@ def _is_page(request: Request) -> bool:
 
 
 def _page_error(request: Request, status: int, detail: str) -> Response:
-    from api.routers.web import error_page
-
     return error_page(request, status, detail)
-
-
-def allowed_methods(app: Any, path: str) -> list[str]:
-    """Methods of every route matching ``path`` (for a correct ``Allow`` on 405)."""
-    import re
-
-    from api.main import route_table
-
-    table = route_table(app)
-    exact = sorted({m for m, template in table if template == path})
-    if exact:  # a literal route wins over templates that would also match (as routing does)
-        return exact
-    out = set()
-    for method, template in table:
-        pattern = "^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template)) + "$"
-        if re.match(pattern, path):
-            out.add(method)
-    return sorted(out)
 
 
 def install(app: FastAPI) -> None:

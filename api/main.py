@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import errors
 from api.deps import AuthCache
 from api.locate import LocateIndex
+from api.routing import route_table  # noqa: F401  (re-exported: tests and docs use api.main.route_table)
 from api.settings import ServiceSettings
 
 HERE = Path(__file__).resolve().parent
@@ -273,31 +274,6 @@ def create_app(settings: ServiceSettings | None = None, *, store: Any = None) ->
         configure_logging()
         app.add_middleware(AccessLog)
     return app
-
-
-def route_table(app: FastAPI) -> list[tuple[str, str]]:
-    """Every ``(METHOD, path)`` the app answers (HEAD left out; mounts such as ``/static`` too).
-
-    Walks included routers, so a new route shows up here (the role × endpoint matrix test and
-    docs/api.md are checked against this list).
-    """
-    from fastapi import routing as fr
-
-    out: list[tuple[str, str]] = []
-
-    def add(path: str | None, methods: Any) -> None:
-        for m in sorted(methods or ()):
-            if m != "HEAD" and path is not None:
-                out.append((m, path))
-
-    for r in app.routes:
-        included = getattr(fr, "_IncludedRouter", None)
-        if included is not None and isinstance(r, included):
-            for c in r.effective_route_contexts():
-                add(c.path, getattr(c.original_route, "methods", None))
-        else:
-            add(getattr(r, "path", None), getattr(r, "methods", None))
-    return out
 
 
 def app_from_env() -> FastAPI:

@@ -8,44 +8,18 @@ Maps are embedded from ``/api/maps/...`` (bundled Leaflet; only tiles come from 
 
 from __future__ import annotations
 
-from pathlib import Path as FsPath
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from api import plans as workflow
 from api import security
 from api.deps import SESSION_COOKIE, OptionalUser, StoreDep, User
+from api.pages import LANG_COOKIE, error_page, render, templates  # noqa: F401  (re-exported)
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=str(FsPath(__file__).resolve().parent.parent / "templates"))
-
-LANG_COOKIE = "gridmgr_lang"
-
-
-def _lang(request: Request) -> str:
-    q = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) or "zh"
-    return "en" if q.lower().startswith("en") else "zh"
-
-
-def render(
-    request: Request, name: str, user: User | None, status: int = 200, **ctx: Any
-) -> HTMLResponse:
-    """Render a template with the language helpers ``t(zh, en)`` and ``lang``."""
-    lang = _lang(request)
-
-    def t(zh: str, en: str) -> str:
-        return en if lang == "en" else zh
-
-    resp = templates.TemplateResponse(
-        request, name, {"t": t, "lang": lang, "user": user, **ctx}, status_code=status
-    )
-    if "lang" in request.query_params:
-        resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)
-    return resp
 
 
 async def page_user(request: Request, user: OptionalUser) -> User:
@@ -72,18 +46,6 @@ async def page_planner(user: PageUser) -> User:
 
 
 PagePlanner = Annotated[User, Depends(page_planner)]
-
-
-def error_page(request: Request, status: int, detail: str) -> HTMLResponse:
-    """An HTML error page (used by api.errors for the page routes)."""
-    titles = {
-        403: ("无权访问", "Forbidden"),
-        404: ("未找到", "Not found"),
-        409: ("冲突", "Conflict"),
-        422: ("输入有误", "Invalid input"),
-    }
-    title = titles.get(status, ("出错了", "Error"))
-    return render(request, "error.html", None, status=status, title=title, message=(detail, detail))
 
 
 def _safe_next(value: str | None) -> str:

@@ -1,0 +1,54 @@
+"""Rendering of server-side pages: the Jinja2 templates, the page language and HTML error pages.
+
+Below both :mod:`api.routers.web` (the pages) and :mod:`api.errors` (which answers page routes
+with :func:`error_page`), so neither imports the other.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path as FsPath
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from api.deps import User
+
+templates = Jinja2Templates(directory=str(FsPath(__file__).resolve().parent / "templates"))
+
+LANG_COOKIE = "gridmgr_lang"
+
+
+def _lang(request: Request) -> str:
+    q = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) or "zh"
+    return "en" if q.lower().startswith("en") else "zh"
+
+
+def render(
+    request: Request, name: str, user: User | None, status: int = 200, **ctx: Any
+) -> HTMLResponse:
+    """Render a template with the language helpers ``t(zh, en)`` and ``lang``."""
+    lang = _lang(request)
+
+    def t(zh: str, en: str) -> str:
+        return en if lang == "en" else zh
+
+    resp = templates.TemplateResponse(
+        request, name, {"t": t, "lang": lang, "user": user, **ctx}, status_code=status
+    )
+    if "lang" in request.query_params:
+        resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)
+    return resp
+
+
+def error_page(request: Request, status: int, detail: str) -> HTMLResponse:
+    """An HTML error page (used by api.errors for the page routes)."""
+    titles = {
+        403: ("无权访问", "Forbidden"),
+        404: ("未找到", "Not found"),
+        409: ("冲突", "Conflict"),
+        422: ("输入有误", "Invalid input"),
+    }
+    title = titles.get(status, ("出错了", "Error"))
+    return render(request, "error.html", None, status=status, title=title, message=(detail, detail))
