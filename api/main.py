@@ -177,7 +177,7 @@ class LocateFastPath:
         app = scope.get("app")
         state = getattr(app, "state", None)
         index = getattr(state, "index", None)
-        if index is None or index.stale(state.settings.locate_refresh_seconds):
+        if state is None or index is None or index.stale(state.settings.locate_refresh_seconds):
             return None
         token = None
         for k, v in scope["headers"]:

@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/system-deps.sh --run
-python -m pip install -q -e . 2>&1 | grep -v "Running pip as the 'root' user" || true
+python -m pip install -q -e '.[all]' 2>&1 | grep -v "Running pip as the 'root' user" || true
 exec gridmgr run --out out "$@"

@@ -531,10 +531,10 @@ def units(
         table.add_column(t(zh, en), no_wrap=True)
     for r in rows:
         table.add_row(
-            r["code"],
-            r["name"],
-            level_label(r["level"]),
-            r["parent"] or "-",
+            str(r["code"]),
+            str(r["name"]),
+            level_label(str(r["level"])),
+            str(r["parent"] or "-"),
             f"{r['area_km2']:,.3f}",
             f"{r['pieces']:,}",
         )
