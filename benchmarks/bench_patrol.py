@@ -34,7 +34,7 @@ def random_stops(n: int, seed: int) -> np.ndarray:
     import shapely
 
     from gridmgr.io import read_layers
-    from gridmgr.patrol import _Projector
+    from gridmgr.patrol.stops import _Projector
     from gridmgr.settings import DEFAULT_LAYERS
 
     layers = read_layers(DEFAULT_LAYERS)

@@ -11,7 +11,7 @@
 
 A tour is a closed cycle stored as a permutation array whose position 0 is the start node; the
 start never moves. Open paths are solved as cycles through a dummy node. The public names are
-re-exported by :mod:`gridmgr.patrol.route`; ``benchmarks/bench_patrol.py`` compares the engine with
+re-exported by :mod:`gridmgr.patrol.route` and :mod:`gridmgr.patrol`; ``benchmarks/bench_patrol.py`` compares the engine with
 OR-Tools' guided local search.
 """
 
@@ -300,41 +300,71 @@ def solve_tour(
     if n <= 2 or not improve:
         return nearest_neighbour_tour(d, start)
     if not closed:
-        # a path from ``start`` = a cycle through a dummy node that costs 0 to ``start`` and a
-        # constant C to everyone else: every cycle pays C once if the dummy sits next to
-        # ``start`` and twice otherwise, and C exceeds what any move can save elsewhere
-        big = np.empty((n + 1, n + 1))
-        big[:n, :n] = d
-        c = 4.0 * float(d.max()) + 1.0
-        big[n, :] = c
-        big[:, n] = c
-        big[n, start] = big[start, n] = 0.0
-        big[n, n] = 0.0
-        t = solve_tour(
-            big,
-            start=n,
-            closed=True,
+        return _solve_path(
+            d,
+            start=start,
             time_limit_s=time_limit_s,
             neighbours=neighbours,
             seed=seed,
             max_kicks=max_kicks,
         )
-        path = (t[1:] if t[1] == start else t[1:][::-1]).astype(np.int64)
-        # A loop through ``start`` cut at one of start's two edges is also a path from ``start``;
-        # the local search on the dummy graph can end in a worse optimum than that, so keep the
-        # best of the three (one extra descent, no extra kicks).
-        loop = solve_tour(
-            d, start=start, closed=True, time_limit_s=0.0, neighbours=neighbours, seed=seed
-        )
-        for cand in (loop, np.concatenate([loop[:1], loop[1:][::-1]])):
-            if tour_length(d, cand, closed=False) < tour_length(d, path, closed=False) - 1e-9:
-                path = cand.astype(np.int64)
-        return path
     deadline = time.perf_counter() + max(0.0, time_limit_s)
-    tour = nearest_neighbour_tour(d, start)
-    knn = _knn(d, neighbours)
-    s = _Search(d, tour, knn)
+    s = _Search(d, nearest_neighbour_tour(d, start), _knn(d, neighbours))
     s.descend()
+    best = _iterated_local_search(s, deadline=deadline, seed=seed, max_kicks=max_kicks)
+    # rotate so that the start comes first (it never moved, but be explicit)
+    k = int(np.flatnonzero(best == start)[0])
+    return np.roll(best, -k).astype(np.int64)
+
+
+def _solve_path(
+    d: FloatArray,
+    *,
+    start: int,
+    time_limit_s: float,
+    neighbours: int,
+    seed: int,
+    max_kicks: int | None,
+) -> IntArray:
+    """An open path from ``start``: a closed tour through a dummy node, or a cut loop if shorter."""
+    n = d.shape[0]
+    # a path from ``start`` = a cycle through a dummy node that costs 0 to ``start`` and a
+    # constant C to everyone else: every cycle pays C once if the dummy sits next to
+    # ``start`` and twice otherwise, and C exceeds what any move can save elsewhere
+    big = np.empty((n + 1, n + 1))
+    big[:n, :n] = d
+    c = 4.0 * float(d.max()) + 1.0
+    big[n, :] = c
+    big[:, n] = c
+    big[n, start] = big[start, n] = 0.0
+    big[n, n] = 0.0
+    t = solve_tour(
+        big,
+        start=n,
+        closed=True,
+        time_limit_s=time_limit_s,
+        neighbours=neighbours,
+        seed=seed,
+        max_kicks=max_kicks,
+    )
+    path = (t[1:] if t[1] == start else t[1:][::-1]).astype(np.int64)
+    # A loop through ``start`` cut at one of start's two edges is also a path from ``start``;
+    # the local search on the dummy graph can end in a worse optimum than that, so keep the
+    # best of the three (one extra descent, no extra kicks).
+    loop = solve_tour(
+        d, start=start, closed=True, time_limit_s=0.0, neighbours=neighbours, seed=seed
+    )
+    for cand in (loop, np.concatenate([loop[:1], loop[1:][::-1]])):
+        if tour_length(d, cand, closed=False) < tour_length(d, path, closed=False) - 1e-9:
+            path = cand.astype(np.int64)
+    return path
+
+
+def _iterated_local_search(
+    s: _Search, *, deadline: float, seed: int, max_kicks: int | None
+) -> IntArray:
+    """Kick and re-descend ``s`` until the deadline or ``max_kicks``; returns the best tour."""
+    d, n = s.d, s.n
     best = s.t.copy()
     best_len = tour_length(d, best)
     rng = np.random.default_rng(seed)
@@ -342,20 +372,8 @@ def solve_tour(
     kicks = 0
     while time.perf_counter() < deadline and n > 8 and (max_kicks is None or kicks < max_kicks):
         kicks += 1
-        # local double bridge: swap the runs [p0, p1) and [p1, p2), 1 <= p0 < p1 < p2 <= n,
-        # within a window of consecutive positions
-        p0 = int(rng.integers(1, n - 3))
-        span = min(window, n - p0)
-        if span < 4:
+        if not _double_bridge_kick(s, rng, window):
             continue
-        cuts = np.sort(rng.choice(np.arange(1, span), size=2, replace=False)) + p0
-        p1, p2 = int(cuts[0]), int(cuts[1])
-        t = s.t
-        t[p0:p2] = np.concatenate([t[p1:p2], t[p0:p1]])
-        q = p0 + (p2 - p1)  # where the first run now starts
-        s.pos[t] = np.arange(n)
-        s.active[:] = False
-        s.active[t[[p0 - 1, p0, q - 1, q, p2 - 1, p2 % n]]] = True
         s.descend()
         cur_len = tour_length(d, s.t)
         if cur_len < best_len - _EPS:
@@ -364,6 +382,24 @@ def solve_tour(
         else:
             s.t[:] = best
             s.pos[best] = np.arange(n)
-    # rotate so that the start comes first (it never moved, but be explicit)
-    k = int(np.flatnonzero(best == start)[0])
-    return np.roll(best, -k).astype(np.int64)
+    return best
+
+
+def _double_bridge_kick(s: _Search, rng: np.random.Generator, window: int) -> bool:
+    """Swap two adjacent runs of ``s.t`` within ``window`` positions; ``False`` when too short."""
+    n = s.n
+    # local double bridge: swap the runs [p0, p1) and [p1, p2), 1 <= p0 < p1 < p2 <= n,
+    # within a window of consecutive positions
+    p0 = int(rng.integers(1, n - 3))
+    span = min(window, n - p0)
+    if span < 4:
+        return False
+    cuts = np.sort(rng.choice(np.arange(1, span), size=2, replace=False)) + p0
+    p1, p2 = int(cuts[0]), int(cuts[1])
+    t = s.t
+    t[p0:p2] = np.concatenate([t[p1:p2], t[p0:p1]])
+    q = p0 + (p2 - p1)  # where the first run now starts
+    s.pos[t] = np.arange(n)
+    s.active[:] = False
+    s.active[t[[p0 - 1, p0, q - 1, q, p2 - 1, p2 % n]]] = True
+    return True
