@@ -4,11 +4,12 @@ GeoJSON is parsed with :mod:`json` (so that unclosed or short rings are seen bef
 closes them); GeoPackage, Shapefile and anything else GDAL reads go through ``pyogrio.raw``, with
 the DBF encoding of a Shapefile without ``.cpg`` detected (strict UTF-8, else GB18030). Errors are
 :class:`~gridmgr.errors.UnreadableFileError` naming the file and the fix. Validation, field
-matching and reprojection stay in :mod:`gridmgr.io.layers`.
+matching and reprojection happen in the readers (:mod:`gridmgr.io.layers`).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
 from collections.abc import Iterator, Sequence
@@ -25,8 +26,8 @@ import shapely
 
 from gridmgr.errors import UnreadableFileError
 from gridmgr.i18n import t
-from gridmgr.io import validate as v
 from gridmgr.io.crs import OffsetCRS, parse_crs
+from gridmgr.io.geometry_checks import RingProblem, raw_ring_problems
 
 ObjArray = npt.NDArray[np.object_]
 PathLike = str | Path
@@ -44,10 +45,46 @@ class Source:
     geoms: ObjArray
     crs: pyproj.CRS | OffsetCRS | None
     geojson: bool
-    ring_problems: list[v.RingProblem] = field(default_factory=list)
+    ring_problems: list[RingProblem] = field(default_factory=list)
     unparsed: npt.NDArray[np.bool_] | None = None
     parse_errors: dict[int, str] = field(default_factory=dict)
     hints: list[str] = field(default_factory=list)
+
+
+def load_json(path: Path) -> Any:
+    """Parse a JSON file as UTF-8 (BOM accepted), falling back to GB18030.
+
+    Uses orjson when it is installed (about 4× faster on large layers); files orjson rejects
+    (NaN/Infinity literals, GB18030 text) go through the standard library parser, which also
+    gives the line/column of real syntax errors.
+    """
+    raw = path.read_bytes()
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - orjson is optional
+        pass
+    else:
+        try:
+            return orjson.loads(raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw)
+        except orjson.JSONDecodeError:
+            pass
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("gb18030")
+    return json.loads(text)
+
+
+def dumps_geometry(geom: dict[str, Any]) -> str:
+    """Serialise one GeoJSON geometry dict for GEOS (orjson when installed)."""
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - orjson is optional
+        return json.dumps(geom)
+    try:
+        return orjson.dumps(geom).decode()
+    except TypeError:  # e.g. integers beyond 64 bits
+        return json.dumps(geom)
 
 
 def unreadable(path: Path, why: str, fix: str) -> UnreadableFileError:
@@ -74,7 +111,7 @@ def _read_geojson(path: Path) -> Source:
     import json
 
     try:
-        data = v.load_json(path)
+        data = load_json(path)
     except json.JSONDecodeError as exc:
         raise unreadable(
             path,
@@ -129,7 +166,7 @@ def _read_geojson(path: Path) -> Source:
     props = pd.DataFrame.from_records(records, index=pd.RangeIndex(len(features)))
     if props.shape[1] == 0:
         props = pd.DataFrame(index=pd.RangeIndex(len(features)))
-    ring_problems = v.raw_ring_problems(geometries)
+    ring_problems = raw_ring_problems(geometries)
     geoms, parse_errors = _geoms_from_geojson(geometries)
     crs = _file_crs(path, data.get("crs"))
     hints = []
@@ -148,10 +185,10 @@ def _read_geojson(path: Path) -> Source:
 def _geoms_from_geojson(geometries: Sequence[Any]) -> tuple[ObjArray, dict[int, str]]:
     """Shapely geometries from GeoJSON geometry dicts (one vectorised GEOS call when possible)."""
     texts = np.array(
-        [v.dumps_geometry(g) if isinstance(g, dict) else None for g in geometries], dtype=object
+        [dumps_geometry(g) if isinstance(g, dict) else None for g in geometries], dtype=object
     )
     out = np.full(len(texts), None, dtype=object)
-    present = np.flatnonzero(np.not_equal(texts, None))
+    present = np.flatnonzero(pd.notna(texts))
     errors: dict[int, str] = {}
     try:
         out[present] = shapely.from_geojson(texts[present], on_invalid="ignore")

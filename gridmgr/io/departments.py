@@ -1,0 +1,163 @@
+"""The departments reader: ``departments.json`` → sector departments and key-place categories."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gridmgr.errors import DuplicateCodeError, InvalidFieldError, MissingFieldError
+from gridmgr.i18n import t
+from gridmgr.io.fields import bool_values, text_values
+from gridmgr.io.readers import load_json, unreadable
+from gridmgr.io.validate import is_blank, normalise_codes
+
+PathLike = str | Path
+
+
+@dataclass(frozen=True)
+class DepartmentTables:
+    """The two tables of ``departments.json``: sector departments and key-place categories."""
+
+    departments: pd.DataFrame
+    categories: pd.DataFrame
+
+
+def _entries(path: Path, data: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """The array ``data[key]`` (empty when absent), checked to hold objects."""
+    items = data.get(key, [])
+    if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
+        raise unreadable(
+            path,
+            t(f"{key!r} 必须是对象数组", f"{key!r} must be an array of objects"),
+            t("请按 docs/architecture.md 的格式改正", "follow the format in docs/architecture.md"),
+        )
+    return items
+
+
+def _load_document(p: Path) -> dict[str, Any]:
+    """Parse ``departments.json``: an object with a ``departments`` array."""
+    if not p.exists():
+        raise unreadable(
+            p, t("文件不存在", "file does not exist"), t("请检查路径", "check the path")
+        )
+    try:
+        data = load_json(p)
+    except json.JSONDecodeError as exc:
+        raise unreadable(
+            p,
+            f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+            t("请用文本编辑器检查", "check it in a text editor"),
+        ) from exc
+    if not isinstance(data, dict) or "departments" not in data:
+        raise MissingFieldError(
+            t(
+                f"{p}：缺少 'departments' 数组；格式见 docs/architecture.md",
+                f"{p}: no 'departments' array; see the format in docs/architecture.md",
+            )
+        )
+    return data
+
+
+def _checked_table(p: Path, items: list[dict[str, Any]], kind: str, key: str) -> pd.DataFrame:
+    """One table of entries: ``key`` and ``name`` filled in, ``key`` unique, names as text."""
+    frame = pd.DataFrame.from_records(items, index=pd.RangeIndex(len(items)))
+    for col in (key, "name"):
+        if col not in frame.columns:
+            frame[col] = None
+        blank = np.flatnonzero(is_blank(frame[col]))
+        if blank.size:
+            i = int(blank[0])
+            ident = items[i].get(key)
+            msg = t(
+                f"{p}：{kind}[{i}]（{key}={ident!r}）缺少字段 {col!r}；请补全",
+                f"{p}: {kind}[{i}] ({key}={ident!r}) has no {col!r}; fill it in",
+            )
+            raise MissingFieldError(msg)
+    codes = normalise_codes(frame[key])
+    dup = codes.duplicated(keep=False)
+    if dup.any():
+        same = np.flatnonzero(dup.to_numpy())
+        msg = t(
+            f"{p}：{kind} 的 {key}={codes.iloc[same[0]]!r} 重复（第 {', '.join(map(str, same))} 项）；请保持唯一",
+            f"{p}: {key}={codes.iloc[same[0]]!r} is duplicated in {kind} (entries "
+            f"{', '.join(map(str, same))}); keep them unique",
+        )
+        raise DuplicateCodeError(msg)
+    frame[key] = codes
+    frame["name"] = text_values(frame["name"])
+    frame["name_en"] = (
+        text_values(frame["name_en"]).fillna("") if "name_en" in frame.columns else ""
+    )
+    return frame
+
+
+def _categories_table(p: Path, cframe: pd.DataFrame, known: set[str]) -> pd.DataFrame:
+    """The categories table: each ``department`` among ``known`` (or ``None``), flags as bools."""
+    if "department" not in cframe.columns:
+        cframe["department"] = None
+    cframe["department"] = normalise_codes(cframe["department"])
+    bad = [
+        i for i, d in enumerate(cframe["department"].tolist()) if d is not None and d not in known
+    ]
+    if bad:
+        i = bad[0]
+        msg = t(
+            f"{p}：categories[{i}]（category={cframe['category'].iloc[i]!r}）的 department "
+            f"{cframe['department'].iloc[i]!r} 不在 departments 中；请改正或补充该部门",
+            f"{p}: categories[{i}] (category={cframe['category'].iloc[i]!r}) names department "
+            f"{cframe['department'].iloc[i]!r}, which is not in 'departments'; correct it or add "
+            f"the department",
+        )
+        raise InvalidFieldError(msg)
+    if "requires_package_leader" not in cframe.columns:
+        cframe["requires_package_leader"] = False
+    cframe["requires_package_leader"] = bool_values(cframe["requires_package_leader"])
+    return cframe[["category", "name", "name_en", "department", "requires_package_leader"]]
+
+
+def read_departments(path: PathLike) -> DepartmentTables:
+    """Read ``departments.json``: departments (``code``, ``name``, ``name_en``) and categories.
+
+    Categories have ``category``, ``name``, ``name_en``, ``department`` (a department code or
+    ``None``) and ``requires_package_leader`` (bool).
+
+    Examples
+    --------
+    >>> tables = read_departments("layers/changchun_hitech/departments.json")  # doctest: +SKIP
+    >>> tables.categories.set_index("category").loc["school", "department"]  # doctest: +SKIP
+    'JYJ'
+    """
+    p = Path(path)
+    data = _load_document(p)
+    deps = _entries(p, data, "departments")
+    cats = _entries(p, data, "categories")
+    dframe = _checked_table(p, deps, "departments", "code")[["code", "name", "name_en"]]
+    cframe = _categories_table(
+        p, _checked_table(p, cats, "categories", "category"), set(dframe["code"])
+    )
+    return DepartmentTables(dframe.reset_index(drop=True), cframe.reset_index(drop=True))
+
+
+def empty_tables() -> DepartmentTables:
+    """Department tables without rows (a layers directory without ``departments.json``)."""
+    return DepartmentTables(
+        pd.DataFrame({"code": [], "name": [], "name_en": []}, dtype=object),
+        pd.DataFrame(
+            {
+                "category": [],
+                "name": [],
+                "name_en": [],
+                "department": [],
+                "requires_package_leader": [],
+            },
+            dtype=object,
+        ),
+    )
+
+
+__all__ = ["DepartmentTables", "empty_tables", "read_departments"]
