@@ -1,6 +1,6 @@
 """Grid codes: stable, readable codes for leader territories (``<community>-<NNN>``).
 
-Split out of :mod:`gridmgr.assign.auto`, which re-exports :func:`grid_codes`.
+Re-exported by :mod:`gridmgr.assign` and :mod:`gridmgr.assign.auto`.
 """
 
 from __future__ import annotations
@@ -74,9 +74,23 @@ def grid_codes(
     >>> grid_codes(pieces)[["leader_id", "grid_code"]].values.tolist()
     [['west', '220173001001001'], ['east', '220173001001002'], ['south', '220173001001003']]
     """
+    cols = ["leader_id", "unit_code", "grid_code", "row", "lng", "lat"]
+    df = _held_pieces(pieces, leader_ids, community)
+    if df is None:
+        return pd.DataFrame(columns=cols)
+    _check_community_codes(df["unit_code"])
+    terr = _number_territories(_territory_centroids(df))
+    return terr[cols].sort_values("grid_code").reset_index(drop=True)
+
+
+def _held_pieces(
+    pieces: pd.DataFrame,
+    leader_ids: Sequence[Any] | NDArray[Any] | None,
+    community: Sequence[Any] | NDArray[Any] | None,
+) -> pd.DataFrame | None:
+    """Pieces with an owner: leader, community, cell, area and centroid (``None``: no such piece)."""
     import shapely
 
-    cols = ["leader_id", "unit_code", "grid_code", "row", "lng", "lat"]
     lid = pd.Series(
         pieces["leader_id"].to_numpy()
         if leader_ids is None
@@ -91,7 +105,7 @@ def grid_codes(
     ).astype(str)
     keep = lid.notna().to_numpy()
     if not keep.any():
-        return pd.DataFrame(columns=cols)
+        return None
     geoms = np.asarray(pieces.geometry.values, dtype=object)[keep]
     cen = shapely.centroid(geoms)
     if "area_m2" in pieces.columns:
@@ -100,7 +114,7 @@ def grid_codes(
         from gridmgr.grid.units import area_m2
 
         area = np.asarray(area_m2(geoms), dtype=float)
-    df = pd.DataFrame(
+    return pd.DataFrame(
         {
             "leader_id": lid[keep].astype(str).to_numpy(),
             "unit_code": comm[keep].to_numpy(),
@@ -112,7 +126,11 @@ def grid_codes(
             "cy": shapely.get_y(cen),
         }
     )
-    bad = sorted({c for c in df["unit_code"].unique() if not (len(c) == 12 and c.isdigit())})
+
+
+def _check_community_codes(codes: pd.Series) -> None:
+    """Refuse community codes that are not 12-digit statistical codes, naming up to five."""
+    bad = sorted({c for c in codes.unique() if not (len(c) == 12 and c.isdigit())})
     if bad:
         msg = (
             f"grid codes: community code(s) {', '.join(bad[:5])} are not 12-digit "
@@ -120,6 +138,10 @@ def grid_codes(
             "units.geojson"
         )
         raise InvalidFieldError(msg)
+
+
+def _territory_centroids(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (community, leader): area and area-weighted centroid (``lng``, ``lat``), input order-free."""
     df = df.sort_values(["unit_code", "cell", "leader_id"], kind="stable")
     df["ax"] = df["a"] * df["cx"]
     df["ay"] = df["a"] * df["cy"]
@@ -127,6 +149,11 @@ def grid_codes(
     wsum = terr["a"].where(terr["a"] > 0, 1.0)
     terr["lng"] = terr["ax"] / wsum
     terr["lat"] = terr["ay"] / wsum
+    return terr
+
+
+def _number_territories(terr: pd.DataFrame) -> pd.DataFrame:
+    """Rows of one average territory's height from the north, then ``grid_code`` in reading order."""
     comm_area = terr.groupby("unit_code")["a"].transform("sum")
     comm_n = terr.groupby("unit_code")["a"].transform("size")
     h_deg = np.sqrt(np.maximum(comm_area / comm_n, 1.0)) / 110_574.0
@@ -139,4 +166,4 @@ def grid_codes(
         msg = f"grid codes: community {c} has more than 999 territories; split the community"
         raise InvalidFieldError(msg)
     terr["grid_code"] = terr["unit_code"] + seq.map("{:03d}".format)
-    return terr[cols].sort_values("grid_code").reset_index(drop=True)
+    return terr
