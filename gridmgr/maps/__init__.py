@@ -1,6 +1,8 @@
 """Maps: interactive folium maps, static maps and the CJK font.
 
-Modules: :mod:`~gridmgr.maps.interactive` (leader, overview and plan maps),
+Modules: :mod:`~gridmgr.maps.interactive` (leader, overview and plan maps; re-exports
+:mod:`~gridmgr.maps.basemap`, :mod:`~gridmgr.maps.colouring`, :mod:`~gridmgr.maps.patrol_map`,
+:mod:`~gridmgr.maps.overview`, :mod:`~gridmgr.maps.plan_diff`),
 :mod:`~gridmgr.maps.leaflet` (bundled Leaflet assets, basemaps, self-contained HTML),
 :mod:`~gridmgr.maps.static_map` (matplotlib maps), :mod:`~gridmgr.maps.fonts` (CJK font).
 """
@@ -16,6 +18,7 @@ from gridmgr.maps.interactive import (
     ROUTE_COLOUR,
     TIANDITU_KEY_ENV,
     TILE_HOSTS,
+    colour_graph,
     colour_territories,
     leader_map,
     leader_map_from_store,
@@ -28,6 +31,7 @@ from gridmgr.maps.interactive import (
     resolve_basemap,
     territories,
     territory_adjacency,
+    territory_pairs,
 )
 from gridmgr.maps.leaflet import features_json
 
@@ -41,6 +45,7 @@ __all__ = [
     "ROUTE_COLOUR",
     "TIANDITU_KEY_ENV",
     "TILE_HOSTS",
+    "colour_graph",
     "colour_territories",
     "leader_map",
     "leader_map_from_store",
@@ -53,4 +58,5 @@ __all__ = [
     "resolve_basemap",
     "territories",
     "territory_adjacency",
+    "territory_pairs",
 ]
