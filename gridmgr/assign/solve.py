@@ -26,7 +26,8 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import connected_components
 
-from gridmgr.assign.partition import bisection_partition, refine_partition, repair_connectivity
+from gridmgr.assign.partition import bisection_partition
+from gridmgr.assign.refine import refine_partition, repair_connectivity
 from gridmgr.errors import InfeasibleError
 from gridmgr.grid.graph import FloatArray, IntArray, label_subgraph
 from gridmgr.i18n import t
