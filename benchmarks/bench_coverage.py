@@ -223,7 +223,7 @@ def measure(path: Path, what: str) -> dict[str, Any]:
         }
         out["findings"] = len(rep.findings)
     elif what == "piece_graph":
-        from gridmgr.coverage import piece_graph
+        from gridmgr.grid.piece_graph import piece_graph
 
         g = piece_graph(pieces)
         out["pairs"] = len(g.i)

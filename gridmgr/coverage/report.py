@@ -43,37 +43,31 @@ import shapely
 from numpy.typing import NDArray
 
 from gridmgr.assign.workload import parse_weights, piece_loads
-from gridmgr.coverage.checks import (
-    _FALLBACK,
-    _INACTIVE,
-    _OK,
-    _UNASSIGNED,
-    _group_findings,
-    _hierarchy,
-    _key_place_checks,
-    _leaders_frame,
-    _multipolygon,
-    _null,
-    _packages_frame,
-    _PieceKeys,
-    _rollup,
-    _shape,
-    _to_ancestors,
-    _workload,
+from gridmgr.coverage.checks import _key_place_checks, _shape, _workload
+from gridmgr.coverage.gaps import (
+    _blind_spot_findings,
+    _concerned_leaders,
+    _dead_corners,
+    _duty_findings,
+    _held_pieces,
+    _orphan_findings,
+    _package_findings,
 )
-from gridmgr.coverage.kinds import (
-    _SEVERITY_RANK,
-    GAP,
-    GROUPS,
-    KINDS,
-    NOISE_AREA_M2,
-    WARNING,
-    Finding,
-    Thresholds,
-    _finding,
-    _jsonable,
-    _r,
+from gridmgr.coverage.kinds import GAP, GROUPS, KINDS, WARNING, Finding, Thresholds, _jsonable
+from gridmgr.coverage.prepare import (
+    IntArray,
+    _leader_arrays,
+    _Leaders,
+    _piece_status,
+    _Pieces,
+    _Scope,
+    _scope_pieces,
+    _scope_units,
+    _Status,
+    _unit_packages,
+    _UnitPackages,
 )
+from gridmgr.coverage.tables import _KeyPlaceRows, _sort_findings, _summary, _unit_rows
 from gridmgr.errors import InvalidFieldError, UnitNotFoundError
 from gridmgr.grid.piece_graph import NOISE_LENGTH_M, PieceGraph, _str_values, piece_graph
 
@@ -237,478 +231,40 @@ def coverage_from_frames(
     >>> rep.summary["blind_spot_pieces"] == len(p)
     True
     """
-    from gridmgr.grid.units import area_m2 as _area_m2
-    from gridmgr.grid.units import check_hierarchy
-
     th = thresholds or Thresholds()
     w = parse_weights(weights)
-    h = _hierarchy(units)
-    n_units = len(h.codes)
-    if scope is not None:
-        scope = str(scope)
-        if scope not in h.index:
-            raise UnitNotFoundError(
-                f"coverage --scope {scope!r}: no such unit; give a unit code from the units layer"
-            )
-        in_scope = np.zeros(n_units, dtype=bool)
-        in_scope[h.subtree(int(h.index.get_loc(scope)))] = True
-        root_scope = bool(h.parents[int(h.index.get_loc(scope))] < 0)
-    else:
-        in_scope = np.ones(n_units, dtype=bool)
-        root_scope = True
-    lowest_in = h.lowest & in_scope
-    unit_geoms = np.asarray(units.geometry.values, dtype=object)
-    unit_area = np.zeros(n_units, dtype=np.float64)
-    unit_area[in_scope] = _area_m2(unit_geoms[in_scope])
-
-    L = _leaders_frame(leaders)
-    n_lead = len(L)
-    lid_index = pd.Index(L["id"])
-    active = L["active"].to_numpy(dtype=bool)
-    is_pkg_role = L["role"].to_numpy(dtype=object) == "package_leader"
-    capacity = L["capacity"].to_numpy(dtype=float)
-    P = _packages_frame(L, packages)
-
-    findings: list[Finding] = []
-
-    # ---- pieces in scope -----------------------------------------------------------------
-    punit_all = np.asarray(h.index.get_indexer(_str_values(pieces["unit_code"])), dtype=np.int64)
+    scope = str(scope) if scope is not None else None
+    sc = _scope_units(units, scope)
+    ld = _leader_arrays(leaders, packages)
+    punit_all = np.asarray(sc.h.index.get_indexer(_str_values(pieces["unit_code"])), dtype=np.int64)
     orphan = punit_all < 0
-    orphan_area = (
-        float(pieces["area_m2"].to_numpy(dtype=float)[orphan].sum()) if orphan.any() else 0.0
+    findings = _orphan_findings(pieces, orphan, sc.root_scope)
+    pc = _scope_pieces(pieces, punit_all, orphan, sc, ld)
+    pk = _unit_packages(sc, ld)
+    st = _piece_status(sc, ld, pc, pk)
+    findings += _blind_spot_findings(sc, ld, pc, st)
+    dc = _dead_corners(units, sc, pc)
+    findings += dc.findings
+    kp_piece, kp_unit, kp_frame, kp_findings = _key_places_phase(
+        key_places, categories, sc, ld, pc, st
     )
-    if orphan.any() and root_scope:
-        og = np.asarray(pieces.geometry.values, dtype=object)[orphan]
-        codes_o = sorted(set(pieces["unit_code"].astype(str)[orphan]))
-        findings.append(
-            _finding(
-                "orphan_pieces",
-                unit_code=None,
-                count=int(orphan.sum()),
-                area_m2=orphan_area,
-                geometry=_multipolygon(og),
-                detail={"unit_codes": codes_o},
-            )
-        )
-    keep = ~orphan
-    keep[keep] = lowest_in[punit_all[keep]]
-    pcs = pieces[keep]
-    n = len(pcs)
-    punit = punit_all[keep]
-    geoms = np.asarray(pcs.geometry.values, dtype=object)
-    parea = pcs["area_m2"].to_numpy(dtype=float)
-    pkeys = _PieceKeys(pcs)
-    raw_lid = (
-        pcs["leader_id"]
-        if "leader_id" in pcs
-        else pd.Series([None] * n, index=pcs.index, dtype=object)
-    )
-    no_leader = _null(raw_lid)
-    holder = np.asarray(lid_index.get_indexer(_str_values(raw_lid)), dtype=np.int64)
-    holder[no_leader] = -1
-    unknown_leader = ~no_leader & (holder < 0)
-    flag_fb = (
-        pcs["fallback"].fillna(False).to_numpy(dtype=bool)
-        if "fallback" in pcs
-        else np.zeros(n, dtype=bool)
-    )
-    active_holder = (
-        (holder >= 0) & active[np.maximum(holder, 0)] if n_lead else np.zeros(n, dtype=bool)
-    )
-
-    # community package leaders (active, role package_leader, unit package = the community)
-    upk = P[P["kind"] == "unit"]
-    upk_l = np.asarray(lid_index.get_indexer(upk["leader_id"]), dtype=np.int64)
-    upk_u = np.asarray(h.index.get_indexer(upk["target"]), dtype=np.int64)
-    good = (upk_l >= 0) & (upk_u >= 0)
-    upk_l, upk_u = upk_l[good], upk_u[good]
-    pkg_ok = is_pkg_role[upk_l] & active[upk_l] if len(upk_l) else np.zeros(0, dtype=bool)
-    unit_pkg_leaders: list[list[str]] = [[] for _ in range(n_units)]
-    for li, ui in zip(upk_l[pkg_ok], upk_u[pkg_ok], strict=True):
-        unit_pkg_leaders[int(ui)].append(str(L["id"].iat[int(li)]))
-    has_pkg = np.array([bool(x) for x in unit_pkg_leaders], dtype=bool)
-    pcomm = h.community[punit] if n else np.zeros(0, dtype=np.int64)
-    comm_pkg = has_pkg[pcomm] if n else np.zeros(0, dtype=bool)
-
-    status = np.full(n, _OK, dtype=np.int8)
-    status[~active_holder & no_leader] = _UNASSIGNED
-    status[~active_holder & ~no_leader] = _INACTIVE
-    rescued = ~active_holder & comm_pkg
-    status[rescued | (active_holder & flag_fb)] = _FALLBACK
-
-    # 属地: the holder's unit packages must contain the piece's unit or an ancestor
-    a_anc, a_low = h.anc_pairs
-    allowed = np.zeros((max(n_lead, 1), n_units), dtype=bool)  # leader × lowest unit
-    if len(upk_l):
-        # unit package u → every lowest unit below it
-        m = pd.DataFrame({"l": upk_l, "a": upk_u}).merge(
-            pd.DataFrame({"a": a_anc, "low": a_low}), on="a"
-        )
-        allowed[m["l"].to_numpy(dtype=np.int64), m["low"].to_numpy(dtype=np.int64)] = True
-    misplaced = (
-        active_holder & ~allowed[np.maximum(holder, 0), punit] if n else np.zeros(0, dtype=bool)
-    )
-
-    fb_leader = np.full(n, -1, dtype=np.int64)
-    fb_leader[active_holder] = holder[active_holder]
-    if rescued.any():
-        first_pkg = np.full(n_units, -1, dtype=np.int64)
-        for ui in range(n_units):
-            if unit_pkg_leaders[ui]:
-                first_pkg[ui] = int(lid_index.get_loc(min(unit_pkg_leaders[ui])))
-        fb_leader[rescued] = first_pkg[pcomm[rescued]]
-    findings += _group_findings(
-        "unassigned", status == _UNASSIGNED, punit, np.full(n, -1), h, L, geoms, parea, pkeys
-    )
-    findings += _group_findings(
-        "inactive_leader", status == _INACTIVE, punit, holder, h, L, geoms, parea, pkeys, extra=None
-    )
-    if unknown_leader.any():
-        unknown_ids = sorted(set(raw_lid.astype(str).to_numpy()[unknown_leader]))
-        for f in findings:
-            if f.kind == "inactive_leader" and f.leader_id is None:
-                f.detail["unknown_leader_ids"] = unknown_ids  # type: ignore[index]
-    findings += _group_findings(
-        "fallback", status == _FALLBACK, punit, fb_leader, h, L, geoms, parea, pkeys
-    )
-    findings += _group_findings("misplaced", misplaced, punit, holder, h, L, geoms, parea, pkeys)
-
-    blind = (status == _UNASSIGNED) | (status == _INACTIVE)
-    covered = ~blind & ~misplaced
-
-    # ---- dead corners ---------------------------------------------------------------------
-    hrep = check_hierarchy(units[in_scope])
-    dead_unit = np.zeros(n_units, dtype=np.float64)
-    overlap_unit = np.zeros(n_units, dtype=np.float64)
-    for frame, kind in (
-        (hrep.gaps, "jurisdiction_gap"),
-        (hrep.overlaps, "unit_overlap"),
-        (hrep.outside, "unit_outside_parent"),
-    ):
-        for rec, g in zip(
-            frame.drop(columns="geometry").to_dict(orient="records"),
-            frame.geometry.values,
-            strict=True,
-        ):
-            code = (
-                str(rec.get("code") or rec["parent"])
-                if kind == "unit_outside_parent"
-                else str(rec["parent"])
-            )
-            detail: dict[str, Any] = (
-                {"codes": str(rec["codes"]).split(",")} if kind == "unit_overlap" else {}
-            )
-            if kind == "unit_outside_parent":
-                detail = {"parent": str(rec["parent"])}
-            findings.append(
-                _finding(
-                    kind,
-                    unit_code=code,
-                    count=1,
-                    area_m2=float(rec["area_m2"]),
-                    geometry=g,
-                    detail=detail,
-                )
-            )
-            ui = int(h.index.get_loc(str(rec["parent"])))
-            if kind == "jurisdiction_gap":
-                dead_unit[ui] += float(rec["area_m2"])
-            elif kind == "unit_overlap":
-                overlap_unit[ui] += float(rec["area_m2"])
-    piece_sum = (
-        np.bincount(punit, weights=parea, minlength=n_units).astype(np.float64)
-        if n
-        else np.zeros(n_units)
-    )
-    np.bincount(punit, minlength=n_units) if n else np.zeros(n_units, dtype=np.int64)
-    tol = np.maximum(1e-6 * unit_area, 0.01)
-    stale = np.flatnonzero(lowest_in & (np.abs(unit_area - piece_sum) > tol))
-    unpieced_total = 0.0
-    if len(stale):
-        order = np.argsort(punit, kind="stable")
-        bounds = np.searchsorted(punit[order], np.arange(n_units + 1))
-        for ui in stale:
-            sel = order[bounds[ui] : bounds[ui + 1]]
-            union = shapely.union_all(geoms[sel]) if len(sel) else shapely.Polygon()
-            diff = shapely.difference(unit_geoms[ui], union)
-            diff_parts = shapely.get_parts(diff)
-            diff_parts = diff_parts[shapely.get_type_id(diff_parts) == 3]
-            a = float(_area_m2(diff_parts).sum()) if len(diff_parts) else 0.0
-            if a >= NOISE_AREA_M2:
-                findings.append(
-                    _finding(
-                        "unpieced_area",
-                        unit_code=str(h.codes[ui]),
-                        count=1,
-                        area_m2=a,
-                        geometry=_multipolygon(diff_parts),
-                        detail={
-                            "unit_area_m2": _r(unit_area[ui]),
-                            "piece_area_m2": _r(piece_sum[ui]),
-                        },
-                    )
-                )
-                dead_unit[ui] += a
-                unpieced_total += a
-
-    # ---- key places ------------------------------------------------------------------------
-    kp_rows = _key_place_checks(
-        key_places,
-        categories,
-        P,
-        pcs,
-        geoms,
-        punit,
-        h,
-        lowest_in,
-        root_scope,
-        L,
-        lid_index,
-        active,
-        blind,
-        unit_geoms,
-    )
-    kp_piece, kp_unit, kp_frame, kp_findings = kp_rows
     findings += kp_findings
-
-    # ---- packages ----------------------------------------------------------------------------
-    need_pkg = in_scope & np.isin(h.levels, ["street", "community"])
-    for ui in np.flatnonzero(need_pkg & ~has_pkg):
-        findings.append(
-            _finding(
-                "unit_without_package_leader",
-                unit_code=str(h.codes[ui]),
-                count=1,
-                area_m2=float(unit_area[ui]),
-                geometry=unit_geoms[ui],
-                detail={"level": str(h.levels[ui])},
-            )
-        )
-    held = (
-        np.bincount(holder[holder >= 0], minlength=n_lead)
-        if n_lead
-        else np.zeros(0, dtype=np.int64)
-    )
-    kp_pkg = (
-        set(kp_frame["package_leader_id"].dropna().astype(str))
-        if kp_frame is not None and "package_leader_id" in kp_frame
-        else set()
-    )
-    leader_rel = np.zeros(n_lead, dtype=bool)  # leaders concerned by this scope
-    if n_lead:
-        leader_rel[held > 0] = True
-        if len(upk_l):
-            leader_rel[upk_l[in_scope[upk_u]]] = True
-        if root_scope:
-            leader_rel[:] = True
-    if root_scope:
-        for li in range(n_lead):
-            if not active[li] or held[li] > 0:
-                continue
-            unit_duty = bool(L["unit_packages"].iat[li]) and is_pkg_role[li]
-            place_duty = bool(L["place_packages"].iat[li]) or str(L["id"].iat[li]) in kp_pkg
-            if not unit_duty and not place_duty:
-                findings.append(
-                    _finding(
-                        "leader_without_duty",
-                        unit_code=None,
-                        count=1,
-                        leader_id=str(L["id"].iat[li]),
-                        detail={"role": str(L["role"].iat[li]), "name": str(L["name"].iat[li])},
-                    )
-                )
-
-    # ---- shape ---------------------------------------------------------------------------------
-    graph = piece_graph(pcs)
-    territory = np.where(active_holder & ~flag_fb, holder, -1)
-    shape_rows, shape_findings = _shape(graph, territory, parea, geoms, L, th, punit, h, pkeys)
+    findings += _package_findings(sc, pk)
+    held = _held_pieces(ld, pc)
+    leader_rel = _concerned_leaders(sc, ld, pk, held)
+    findings += _duty_findings(sc, ld, held, kp_frame)
+    shape_rows, shape_findings = _shape_phase(sc, ld, pc, th)
     findings += shape_findings
-
-    # ---- workload --------------------------------------------------------------------------------
-    kp_pos = kp_piece[kp_piece >= 0] if kp_piece is not None else np.empty(0, dtype=np.int64)
-    loads = (
-        piece_loads(
-            pd.DataFrame({"area_m2": parea, "id": np.arange(n)}),
-            pd.DataFrame({"piece_id": kp_pos}),
-            w,
-        )
-        if n
-        else np.zeros(0)
-    )
-    wl_rows, wl_unit, wl_findings = _workload(
-        loads,
-        holder,
-        flag_fb,
-        active,
-        is_pkg_role,
-        capacity,
-        L,
-        h,
-        punit,
-        in_scope,
-        th,
-        upk_l,
-        upk_u,
-        leader_rel,
-        parea,
-    )
+    wl_rows, wl_unit, wl_findings = _workload_phase(sc, ld, pc, pk, th, w, kp_piece, leader_rel)
     findings += wl_findings
-
-    # ---- per-unit rows --------------------------------------------------------------------------
-    def per_lowest(
-        mask: NDArray[np.bool_], weights_: NDArray[np.float64] | None = None
-    ) -> NDArray[np.float64]:
-        if not n:
-            return np.zeros(n_units)
-        return np.bincount(
-            punit[mask], weights=None if weights_ is None else weights_[mask], minlength=n_units
-        ).astype(float)
-
-    cov_area = _rollup(h, per_lowest(covered, parea))
-    rows = pd.DataFrame(
-        {
-            "code": h.codes,
-            "name": h.names,
-            "level": h.levels,
-            "parent": [str(h.codes[p]) if p >= 0 else None for p in h.parents],
-            "area_m2": unit_area,
-            "pieces": _rollup(h, per_lowest(np.ones(n, dtype=bool))).astype(np.int64),
-            "piece_area_m2": _rollup(h, piece_sum),
-            "covered_area_m2": cov_area,
-            "coverage_pct": np.where(
-                unit_area > 0, 100.0 * cov_area / np.where(unit_area > 0, unit_area, 1.0), 0.0
-            ),
-            "blind_spot_pieces": _rollup(h, per_lowest(blind)).astype(np.int64),
-            "blind_spot_area_m2": _rollup(h, per_lowest(blind, parea)),
-            "fallback_pieces": _rollup(h, per_lowest(status == _FALLBACK)).astype(np.int64),
-            "fallback_area_m2": _rollup(h, per_lowest(status == _FALLBACK, parea)),
-            "misplaced_pieces": _rollup(h, per_lowest(misplaced)).astype(np.int64),
-            "dead_corner_area_m2": _to_ancestors(h, dead_unit),
-            "overlap_area_m2": _to_ancestors(h, overlap_unit),
-        }
-    )
-    kp_in = np.zeros(n_units)
-    kp_nol = np.zeros(n_units)
-    if kp_unit is not None and kp_frame is not None and len(kp_unit):
-        ok_u = kp_unit >= 0
-        kp_in = _rollup(h, np.bincount(kp_unit[ok_u], minlength=n_units).astype(float))
-        nol = ok_u & kp_frame["_without_leader"].to_numpy(dtype=bool)
-        kp_nol = _rollup(h, np.bincount(kp_unit[nol], minlength=n_units).astype(float))
-    rows["key_places"] = kp_in.astype(np.int64)
-    rows["key_places_without_leader"] = kp_nol.astype(np.int64)
-    rows["package_leaders"] = [sorted(x) for x in unit_pkg_leaders]
-    for c in ("leaders", "max_load_per_capacity", "mean_load_per_capacity", "max_load_ratio"):
-        rows[c] = wl_unit[c]
-    rows = rows[in_scope].reset_index(drop=True)
-    for c in (
-        "area_m2",
-        "piece_area_m2",
-        "covered_area_m2",
-        "blind_spot_area_m2",
-        "fallback_area_m2",
-        "dead_corner_area_m2",
-        "overlap_area_m2",
-    ):
-        rows[c] = rows[c].map(_r)
-    rows["coverage_pct"] = rows["coverage_pct"].map(lambda v: _r(v, 4))
-
+    kp = _KeyPlaceRows(kp_unit, kp_frame)
+    rows = _unit_rows(sc, pc, st, dc, pk, kp, wl_unit)
     leaders_rows = wl_rows.merge(shape_rows, on="id", how="left")
-    leaders_rows = leaders_rows[leader_rel].reset_index(drop=True) if n_lead else leaders_rows
-
-    # ---- summary ------------------------------------------------------------------------------------
-    roots = np.flatnonzero(in_scope & ((h.parents < 0) | ~in_scope[np.maximum(h.parents, 0)]))
-    juris_area = float(unit_area[roots].sum())
-    lvl_mask = in_scope & np.isin(h.levels, ["street", "community"])
-    if not lvl_mask.any():
-        lvl_mask = in_scope
-    findings.sort(
-        key=lambda f: (
-            _SEVERITY_RANK[f.severity],
-            -f.area_m2,
-            -f.count,
-            f.kind,
-            f.unit_code or "",
-            f.leader_id or "",
-            f.place_code or "",
-        )
+    leaders_rows = leaders_rows[leader_rel].reset_index(drop=True) if ld.n_lead else leaders_rows
+    _sort_findings(findings)
+    summary = _summary(
+        sc, ld, pc, st, findings, dc.unpieced_total, kp, leaders_rows, wl_unit, leader_rel
     )
-
-    def cnt(kind: str) -> int:
-        return int(sum(f.count for f in findings if f.kind == kind))
-
-    def area(kind: str) -> float:
-        return float(sum(f.area_m2 for f in findings if f.kind == kind))
-
-    summary: dict[str, Any] = {
-        "jurisdiction_area_m2": _r(juris_area),
-        "pieces": int(n),
-        "piece_area_m2": _r(parea.sum() if n else 0.0),
-        "covered_area_m2": _r(parea[covered].sum() if n else 0.0),
-        "coverage_pct": _r(
-            100.0 * parea[covered].sum() / juris_area if juris_area > 0 and n else 0.0, 4
-        ),
-        "dead_corner_area_m2": _r(area("jurisdiction_gap") + unpieced_total),
-        "jurisdiction_gap_area_m2": _r(area("jurisdiction_gap")),
-        "unpieced_area_m2": _r(unpieced_total),
-        "overlap_area_m2": _r(area("unit_overlap")),
-        "outside_parent_area_m2": _r(area("unit_outside_parent")),
-        "orphan_pieces": cnt("orphan_pieces"),
-        "blind_spot_pieces": int(blind.sum()),
-        "blind_spot_area_m2": _r(parea[blind].sum() if n else 0.0),
-        "unassigned_pieces": int((status == _UNASSIGNED).sum()),
-        "inactive_leader_pieces": int((status == _INACTIVE).sum()),
-        "fallback_pieces": int((status == _FALLBACK).sum()),
-        "fallback_area_m2": _r(parea[status == _FALLBACK].sum() if n else 0.0),
-        "misplaced_pieces": int(misplaced.sum()),
-        "misplaced_area_m2": _r(parea[misplaced].sum() if n else 0.0),
-        "key_places": int(0 if kp_frame is None else len(kp_frame)),
-        "key_places_without_leader": cnt("place_without_leader"),
-        "key_places_without_department": cnt("place_without_department"),
-        "key_places_without_package_leader": cnt("place_without_package_leader"),
-        "key_places_outside": cnt("place_outside"),
-        "streets_without_package_leader": int(
-            sum(
-                1
-                for f in findings
-                if f.kind == "unit_without_package_leader" and f.detail.get("level") == "street"
-            )
-        ),
-        "communities_without_package_leader": int(
-            sum(
-                1
-                for f in findings
-                if f.kind == "unit_without_package_leader" and f.detail.get("level") == "community"
-            )
-        ),
-        "leaders_without_duty": cnt("leader_without_duty"),
-        "fragmented_leaders": int(sum(1 for f in findings if f.kind == "fragmented_territory")),
-        "enclaves": int(sum(1 for f in findings if f.kind == "enclave")),
-        "low_compactness_leaders": int(sum(1 for f in findings if f.kind == "low_compactness")),
-        "min_compactness": _r(
-            float(np.nanmin(leaders_rows["compactness"]))
-            if len(leaders_rows) and leaders_rows["compactness"].notna().any()
-            else float("nan"),
-            6,
-        ),
-        "max_load_ratio": _r(
-            float(np.nanmax(wl_unit["max_load_ratio"][lvl_mask]))
-            if np.isfinite(wl_unit["max_load_ratio"][lvl_mask]).any()
-            else float("nan"),
-            6,
-        ),
-        "max_load_per_capacity": _r(
-            float(leaders_rows["load_per_capacity"].max())
-            if len(leaders_rows) and leaders_rows["load_per_capacity"].notna().any()
-            else float("nan"),
-            6,
-        ),
-        "overloaded_leaders": cnt("overloaded_leader"),
-        "idle_leaders": cnt("idle_leader"),
-        "active_leaders": int(active[leader_rel].sum()) if n_lead else 0,
-        "gaps": int(sum(1 for f in findings if f.severity == GAP)),
-        "warnings": int(sum(1 for f in findings if f.severity == WARNING)),
-    }
-    summary["has_gaps"] = summary["gaps"] > 0
     return CoverageReport(
         scope=scope,
         weights=w,
@@ -717,6 +273,83 @@ def coverage_from_frames(
         units=rows,
         leaders=leaders_rows,
         findings=tuple(findings),
+    )
+
+
+def _key_places_phase(
+    key_places: gpd.GeoDataFrame | None,
+    categories: pd.DataFrame | None,
+    sc: _Scope,
+    ld: _Leaders,
+    pc: _Pieces,
+    st: _Status,
+) -> tuple[IntArray | None, IntArray | None, pd.DataFrame | None, list[Finding]]:
+    """Key places located in pieces and units, and their findings."""
+    return _key_place_checks(
+        key_places,
+        categories,
+        ld.P,
+        pc.pcs,
+        pc.geoms,
+        pc.punit,
+        sc.h,
+        sc.lowest_in,
+        sc.root_scope,
+        ld.L,
+        ld.lid_index,
+        ld.active,
+        st.blind,
+        sc.unit_geoms,
+    )
+
+
+def _shape_phase(
+    sc: _Scope, ld: _Leaders, pc: _Pieces, th: Thresholds
+) -> tuple[pd.DataFrame, list[Finding]]:
+    """Territory shape of every leader (own, non-fallback pieces) over the piece graph."""
+    graph = piece_graph(pc.pcs)
+    territory = np.where(pc.active_holder & ~pc.flag_fb, pc.holder, -1)
+    return _shape(graph, territory, pc.parea, pc.geoms, ld.L, th, pc.punit, sc.h, pc.pkeys)
+
+
+def _workload_phase(
+    sc: _Scope,
+    ld: _Leaders,
+    pc: _Pieces,
+    pk: _UnitPackages,
+    th: Thresholds,
+    w: Mapping[str, float],
+    kp_piece: IntArray | None,
+    leader_rel: NDArray[np.bool_],
+) -> tuple[pd.DataFrame, dict[str, NDArray[np.float64]], list[Finding]]:
+    """Piece loads (area, key places) against the leaders' capacities."""
+    n = pc.n
+    kp_pos = kp_piece[kp_piece >= 0] if kp_piece is not None else np.empty(0, dtype=np.int64)
+    loads = (
+        piece_loads(
+            pd.DataFrame({"area_m2": pc.parea, "id": np.arange(n)}),
+            pd.DataFrame({"piece_id": kp_pos}),
+            w,
+        )
+        if n
+        else np.zeros(0)
+    )
+    return _workload(
+        loads,
+        pc.holder,
+        pc.flag_fb,
+        ld.active,
+        ld.is_pkg_role,
+        ld.capacity,
+        ld.L,
+        sc.h,
+        pc.punit,
+        sc.in_scope,
+        th,
+        pk.upk_l,
+        pk.upk_u,
+        leader_rel,
+        pc.parea,
     )
 
 
