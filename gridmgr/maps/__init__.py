@@ -4,7 +4,8 @@ Modules: :mod:`~gridmgr.maps.interactive` (leader, overview and plan maps; re-ex
 :mod:`~gridmgr.maps.basemap`, :mod:`~gridmgr.maps.colouring`, :mod:`~gridmgr.maps.patrol_map`,
 :mod:`~gridmgr.maps.overview`, :mod:`~gridmgr.maps.plan_diff`),
 :mod:`~gridmgr.maps.leaflet` (bundled Leaflet assets, basemaps, self-contained HTML),
-:mod:`~gridmgr.maps.static_map` (matplotlib maps), :mod:`~gridmgr.maps.fonts` (CJK font).
+:mod:`~gridmgr.maps.static_map` (matplotlib map pages; layers drawn by
+:mod:`~gridmgr.maps.static_layers`), :mod:`~gridmgr.maps.fonts` (CJK font).
 """
 
 from __future__ import annotations
