@@ -11,3 +11,4 @@ echo "== mypy --strict gridmgr api"; mypy
 echo "== doctests"
 # migrations/env.py runs Alembic when imported: it has no examples and is left out
 python -m pytest --doctest-modules gridmgr api --ignore=gridmgr/store/migrations -q
+echo "== sizes (docs/architecture.md)"; python scripts/sizes.py

@@ -74,6 +74,15 @@ def _print_plan(plan: Any, *, moves_limit: int = 20) -> None:
             f"plan [bold]{plan.id}[/] ({en}), scope {plan.scope}, by {plan.actor}",
         )
     )
+    _print_metrics(m)
+    _print_leader_ratios(m)
+    _print_missed(m)
+    if plan.moves:
+        _print_moves(plan.moves, moves_limit)
+
+
+def _print_metrics(m: Any) -> None:
+    """The before/after metrics table and the moved-pieces line."""
     table = Table(title=t("负载指标（调整前 → 调整后）", "metrics (before → after)"))
     table.add_column(t("指标", "metric"))
     table.add_column(t("调整前", "before"), justify="right")
@@ -106,6 +115,10 @@ def _print_plan(plan: Any, *, moves_limit: int = 20) -> None:
             f"target: ratio ≤ {m.get('target_ratio')}, ≥ {_fmt(m.get('min_ratio'))}",
         )
     )
+
+
+def _print_leader_ratios(m: Any) -> None:
+    """Load ratios of the leaders a plan changes."""
     leaders = [
         x
         for x in m.get("leaders", [])
@@ -139,6 +152,10 @@ def _print_plan(plan: Any, *, moves_limit: int = 20) -> None:
                 note,
             )
         console.print(lt)
+
+
+def _print_missed(m: Any) -> None:
+    """Leaders still off target, with the reason."""
     missed = m.get("missed", [])
     if missed:
         console.print(t("[yellow]仍未达到目标的领导：[/]", "[yellow]leaders still off target:[/]"))
@@ -146,11 +163,15 @@ def _print_plan(plan: Any, *, moves_limit: int = 20) -> None:
             console.print(
                 f"  {x['leader_id']}: {_fmt(x.get('ratio'))} — {t(x['reason_zh'], x['reason_en'])}"
             )
-    if plan.moves:
+
+
+def _print_moves(moves: list[dict[str, Any]], moves_limit: int) -> None:
+    """The first ``moves_limit`` moves."""
+    if moves:
         mt = Table(
             title=t(
-                f"调整明细（前 {min(moves_limit, len(plan.moves))} 条）",
-                f"moves (first {min(moves_limit, len(plan.moves))})",
+                f"调整明细（前 {min(moves_limit, len(moves))} 条）",
+                f"moves (first {min(moves_limit, len(moves))})",
             )
         )
         for col in (
@@ -161,7 +182,7 @@ def _print_plan(plan: Any, *, moves_limit: int = 20) -> None:
             t("面积(m²)", "area (m²)"),
         ):
             mt.add_column(col)
-        for mv in plan.moves[:moves_limit]:
+        for mv in moves[:moves_limit]:
             mt.add_row(
                 str(mv["cell"]),
                 str(mv["unit_code"]),
