@@ -22,7 +22,8 @@ from scipy.sparse.csgraph import connected_components
 
 from gridmgr.coverage.kinds import Finding, Thresholds, _finding, _r
 from gridmgr.errors import InvalidFieldError
-from gridmgr.grid.piece_graph import PieceGraph, _str_values
+from gridmgr.grid.boundaries import str_values as _str_values
+from gridmgr.grid.piece_graph import PieceGraph
 
 
 def _as_list(value: Any) -> list[str]:

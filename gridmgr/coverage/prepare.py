@@ -27,7 +27,7 @@ from gridmgr.coverage.checks import (
     _PieceKeys,
 )
 from gridmgr.errors import UnitNotFoundError
-from gridmgr.grid.piece_graph import _str_values
+from gridmgr.grid.boundaries import str_values as _str_values
 
 BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int64]

@@ -69,7 +69,8 @@ from gridmgr.coverage.prepare import (
 )
 from gridmgr.coverage.tables import _KeyPlaceRows, _sort_findings, _summary, _unit_rows
 from gridmgr.errors import InvalidFieldError, UnitNotFoundError
-from gridmgr.grid.piece_graph import NOISE_LENGTH_M, PieceGraph, _str_values, piece_graph
+from gridmgr.grid.boundaries import str_values as _str_values
+from gridmgr.grid.piece_graph import NOISE_LENGTH_M, PieceGraph, piece_graph
 
 
 @dataclass(frozen=True)

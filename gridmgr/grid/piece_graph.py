@@ -9,12 +9,16 @@ edges by the exact bits of their endpoints (no overlay per pair);
 Rule (``docs/architecture.md``): two pieces are adjacent when they share a boundary of positive
 length, i.e. longer than :data:`NOISE_LENGTH_M` (0.01 m, ground metres on the WGS-84 ellipsoid).
 Pieces touching at a point, or separated by a sliver gap wider than the 0.1 mm snap-rounding grid
-(:data:`_SNAP_DEG`), are not adjacent.
+(:data:`~gridmgr.grid.boundaries.SNAP_DEG`), are not adjacent.
+
+:func:`piece_graph` runs in phases: whole hexagons and their edge keys, the pieces cut by a unit
+border decomposed onto their cell's edges, edge matching (whole-hexagon pairs and interval
+overlaps), pairs inside a cell, pentagon pieces with shapely, then merging and the exposed
+boundary. The geometry helpers are in :mod:`gridmgr.grid.boundaries`.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -25,96 +29,28 @@ import scipy.sparse as sp
 import shapely
 from numpy.typing import NDArray
 
+from gridmgr.grid.boundaries import (
+    boundary_pairs,
+    cell_strings,
+    edge_keys,
+    lines_length,
+    run_pairs,
+    same_inner_segments,
+    segment_lengths,
+    shapely_pairs,
+    shared_lengths,
+)
+
 #: Boundary lengths below this (m) are noise (corner contacts, rounding of clipped edges); two
 #: pieces are adjacent when they share more than this.
 NOISE_LENGTH_M = 0.01
-#: Snap-rounding grid (degrees, ≈ 0.1 mm) for shared boundaries of pieces cut by a unit border.
-_SNAP_DEG = 1e-9
 
-# WGS-84 ellipsoid, for ground lengths of short segments.
-_A = 6378137.0
-_E2 = 0.00669437999014
-
-
-def _str_values(values: pd.Series) -> NDArray[np.object_]:
-    """Values as an object array of ``str`` (missing values kept as ``None``), without a copy
-    per row when the column already holds strings (the common case at a million pieces)."""
-    if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
-        arr = values.to_numpy(dtype=object, na_value=None)
-        if len(arr) == 0 or isinstance(arr[0], str | type(None)):
-            return np.asarray(arr, dtype=object)
-    out = values.astype(object).to_numpy()
-    mask = pd.isna(values).to_numpy()
-    res = np.array([str(v) for v in out], dtype=object) if len(out) else out
-    res[mask] = None
-    return res
-
-
-def _cell_strings(values: pd.Series) -> NDArray[np.object_]:
-    """H3 cells of a ``cell`` column as strings (the contract's form; ``uint64`` columns converted)."""
-    if values.dtype.kind in "iu":
-        from gridmgr.grid import h3_adapter as _h3
-
-        return np.asarray(_h3.cells_to_str(values.to_numpy().astype(np.uint64)), dtype=object)
-    return _str_values(values)
-
-
-def _segment_lengths(
-    lng1: NDArray[np.float64],
-    lat1: NDArray[np.float64],
-    lng2: NDArray[np.float64],
-    lat2: NDArray[np.float64],
-) -> NDArray[np.float64]:
-    """Ground lengths (m) of short lon/lat segments on the WGS-84 ellipsoid.
-
-    Local scale at the segment's mid-latitude (meridian and prime-vertical radii): exact to well
-    below a millimetre for the tens-of-metres edges of grid pieces.
-    """
-    phi = np.add(lat1, lat2)
-    phi *= math.pi / 360.0
-    w2 = np.sin(phi)
-    w2 *= w2
-    w2 *= -_E2
-    w2 += 1.0  # 1 - e² sin²φ
-    fx = np.cos(phi)
-    w = np.sqrt(w2)
-    fx /= w  # cos φ / w: × a gives the prime-vertical radius times cos φ
-    w *= w2  # w³: a(1 - e²)/w³ is the meridian radius
-    dx = np.subtract(lng2, lng1)
-    dx *= fx
-    dy = np.subtract(lat2, lat1)
-    dy /= w
-    dy *= 1.0 - _E2
-    out = np.hypot(dx, dy)
-    out *= _A * math.pi / 180.0
-    return np.asarray(out, dtype=np.float64)
-
-
-def _lines_length(geoms: NDArray[np.object_]) -> NDArray[np.float64]:
-    """Ground length (m) of each geometry's linework (polygon rings or lines), vectorised."""
-    n = len(geoms)
-    out = np.zeros(n, dtype=np.float64)
-    if n == 0:
-        return out
-    parts, pidx = shapely.get_parts(geoms, return_index=True)
-    tid = shapely.get_type_id(parts)
-    poly = tid == 3
-    rings_src = parts[poly]
-    rings, ridx = shapely.get_rings(rings_src, return_index=True)
-    owner_r = pidx[poly][ridx]
-    lines = parts[(tid == 1) | (tid == 2)]
-    owner_l = pidx[(tid == 1) | (tid == 2)]
-    chains = np.concatenate([rings, lines]).astype(object)
-    owner = np.concatenate([owner_r, owner_l]).astype(np.int64)
-    if len(chains) == 0:
-        return out
-    xy, cidx = shapely.get_coordinates(chains, return_index=True)
-    if len(xy) < 2:
-        return out
-    same = cidx[1:] == cidx[:-1]
-    seg = _segment_lengths(xy[:-1, 0], xy[:-1, 1], xy[1:, 0], xy[1:, 1])
-    np.add.at(out, owner[cidx[1:][same]], seg[same])
-    return out
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+ObjArray = NDArray[np.object_]
+#: Lists of pair arrays ``(i, j, shared length)``: the first entry holds the whole-hexagon pairs
+#: (measured lazily), the others measured pairs, in the order they were found.
+_Pairs = tuple[list[IntArray], list[IntArray], list[FloatArray]]
 
 
 @dataclass(frozen=True)
@@ -145,7 +81,7 @@ class PieceGraph:
 
     def _simple_lengths(self, rec: NDArray[np.uint64]) -> NDArray[np.float64]:
         k, e = rec // np.uint64(6), rec % np.uint64(6)
-        return _segment_lengths(
+        return segment_lengths(
             self._fx[k, e],
             self._fy[k, e],
             self._fx[k, e + np.uint64(1)],
@@ -174,7 +110,7 @@ class PieceGraph:
         out = self._perimeter_slow.copy()
         if len(self._fidx):
             fx, fy = self._fx, self._fy
-            out[self._fidx] = _segment_lengths(fx[:, :6], fy[:, :6], fx[:, 1:], fy[:, 1:]).sum(
+            out[self._fidx] = segment_lengths(fx[:, :6], fy[:, :6], fx[:, 1:], fy[:, 1:]).sum(
                 axis=1
             )
         return out
@@ -185,23 +121,62 @@ class PieceGraph:
         return sp.csr_matrix((data, (np.concatenate([i, j]), np.concatenate([j, i]))), shape=(n, n))
 
 
-def _edge_keys(
-    x: NDArray[np.float64], y: NDArray[np.float64]
-) -> tuple[NDArray[np.uint64], NDArray[np.float64], NDArray[np.float64]]:
-    """Keys of the edges of closed hexagon rings given as ``x``, ``y`` of shape (m, 7).
+@dataclass(frozen=True)
+class _WholeHexagons:
+    """The pieces that are whole hexagons (7 coordinates, no hole): rings and edge keys.
 
-    Returns per edge (m, 6) a 64-bit key and the exact sums of its endpoints' coordinates
-    ``sx``, ``sy`` (twice the midpoint: the same bits from either side of the edge, whatever the
-    orientation). Equal keys are confirmed on ``sx``, ``sy``.
+    Edge record ``r = 6 * k + e`` is edge ``e`` of the ``k``-th whole hexagon.
     """
-    sx = x[:, :6] + x[:, 1:]
-    sy = y[:, :6] + y[:, 1:]
-    with np.errstate(over="ignore"):
-        # sy mixed by a multiply into the high bits, sx as is: the low bits (where the record
-        # number goes when sorting) are not needed to tell edges apart
-        key = sy.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-        key ^= sx.view(np.uint64)
-    return key, sx, sy
+
+    fidx: IntArray
+    fx: FloatArray
+    fy: FloatArray
+    key: NDArray[np.uint64]
+    sx: FloatArray
+    sy: FloatArray
+
+    @property
+    def n_rec(self) -> int:
+        """Number of edge records (six per hexagon)."""
+        return 6 * len(self.fidx)
+
+
+@dataclass(frozen=True)
+class _CellHexagons:
+    """The hexagons of the cells of the cut pieces, with canonical edge directions."""
+
+    hexagon: NDArray[np.bool_]  # per cell: a hexagon (not a pentagon)
+    key: NDArray[np.uint64]  # (cells, 6) edge keys
+    sx: FloatArray
+    sy: FloatArray
+    length: FloatArray  # (cells, 6) ground length of each edge
+    a: FloatArray  # (cells, 6, 2) start of each edge (its lexicographically smaller end)
+    d: FloatArray  # (cells, 6, 2) direction of each edge
+
+
+@dataclass(frozen=True)
+class _CutEdges:
+    """The pieces cut by a unit border, decomposed onto their cell's hexagon edges.
+
+    Per record (a boundary segment lying on a hexagon edge): the edge key and endpoint sums, the
+    piece, the parameter interval ``t0..t1`` along the edge and the edge's ground length. Per
+    piece: its perimeter and the part of it on hexagon edges; the segments inside the cell
+    (owner, endpoint sums) and the pieces of pentagon cells.
+    """
+
+    key: NDArray[np.uint64]
+    sx: FloatArray
+    sy: FloatArray
+    piece: IntArray
+    t0: FloatArray
+    t1: FloatArray
+    length: FloatArray
+    perimeter: FloatArray
+    hex_len: FloatArray
+    in_piece: IntArray
+    in_sx: FloatArray
+    in_sy: FloatArray
+    odd: IntArray
 
 
 def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
@@ -216,7 +191,7 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
     segments inside the cell are the same (bit for bit, either orientation), that is the length of
     their boundaries not on hexagon edges. Cells where they differ (units a sliver apart, a cell
     also cut by the jurisdiction's edge), three units meeting in one cell, and pentagons are
-    measured with shapely (boundary intersection snap-rounded to :data:`_SNAP_DEG`).
+    measured with shapely (boundary intersection snap-rounded to :data:`~gridmgr.grid.boundaries.SNAP_DEG`).
 
     Parameters
     ----------
@@ -241,251 +216,364 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
     >>> bool(abs(g.exposed_m.sum() - (g.perimeter_m.sum() - 2 * g.shared_m.sum())) < 1e-6)
     True
     """
-    from gridmgr.grid import h3_adapter as _h3
 
     geoms = np.asarray(pieces.geometry.values, dtype=object)
     n = len(geoms)
-    empty_i = np.empty(0, dtype=np.int64)
     if n == 0:
-        z = np.zeros(0)
-        return PieceGraph(empty_i, empty_i, z)
+        return PieceGraph(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.zeros(0))
+    fast = _whole_hexagon_mask(pieces, geoms)
+    slow = np.flatnonzero(~fast)
+    wh = _whole_hexagons(geoms, np.flatnonzero(fast))
+    cells = cell_strings(pieces["cell"]) if len(slow) else np.empty(0, dtype=object)
+    cut = _cut_edges(geoms, slow, cells)
+    # ground lengths of the whole hexagons' edges that are not simply shared by two whole
+    # hexagons (those are only measured when asked for: most are inside a territory and cancel)
+    edge_len = np.full(wh.n_rec, np.nan)
+    simple_rec, pairs = _edge_pairs(wh, cut, edge_len)
+    _same_cell_pairs(geoms, slow, cells, cut, pairs)
+    odd_idx = np.unique(cut.odd)  # pieces of pentagons
+    n_sh = 0
+    if len(odd_idx):
+        oi, oj, ol = shapely_pairs(pieces, geoms, odd_idx, cells, fast)
+        _append(pairs, oi, oj, ol)
+        n_sh = len(oi)
+    pi, pj, pl = pairs
+    ri, rj, rest_s = _measured_pairs(pi[1:], pj[1:], pl[1:], odd_idx, n_sh, n)
+    exposed = _exposed(n, slow, wh, cut, edge_len, ri, rj, rest_s)
+    perimeter_slow = np.zeros(n, dtype=np.float64)
+    perimeter_slow[slow] = cut.perimeter[slow]
+    si, sj = pi[0], pj[0]
+    return PieceGraph(
+        np.concatenate([si, ri]),
+        np.concatenate([sj, rj]),
+        exposed,
+        len(si),
+        simple_rec,
+        rest_s,
+        wh.fx,
+        wh.fy,
+        wh.fidx.astype(np.int64),
+        perimeter_slow,
+    )
+
+
+def _append(pairs: _Pairs, i: IntArray, j: IntArray, length: FloatArray) -> None:
+    """Add pair arrays to the lists of ``pairs``."""
+    pairs[0].append(i)
+    pairs[1].append(j)
+    pairs[2].append(length)
+
+
+def _whole_hexagon_mask(pieces: gpd.GeoDataFrame, geoms: ObjArray) -> NDArray[np.bool_]:
+    """Pieces flagged ``whole`` that are simple hexagons (one 7-coordinate ring, no hole)."""
+    n = len(geoms)
     whole = pieces["whole"].to_numpy(dtype=bool) if "whole" in pieces else np.zeros(n, dtype=bool)
     tid = shapely.get_type_id(geoms)
     ncoord = shapely.get_num_coordinates(geoms)
     polys = geoms.copy()
     polys[tid != 3] = None
     nint = shapely.get_num_interior_rings(polys)
-    fast = whole & (tid == 3) & (ncoord == 7) & (np.nan_to_num(nint, nan=1) == 0)
-    fidx = np.flatnonzero(fast)
-    perimeter = np.zeros(n, dtype=np.float64)
-    # edge records: fast pieces' six edges first (record r = 6 * k + e), then the pieces cut by a
-    # unit border (their boundary segments lying on their cell's hexagon edges, as intervals)
+    return np.asarray(
+        whole & (tid == 3) & (ncoord == 7) & (np.nan_to_num(nint, nan=1) == 0), dtype=bool
+    )
+
+
+def _whole_hexagons(geoms: ObjArray, fidx: IntArray) -> _WholeHexagons:
+    """Rings (m, 7) and edge keys of the whole hexagons ``fidx``."""
     m_fast = len(fidx)
-    n_fast_rec = 6 * m_fast
-    fx = fy = np.zeros((0, 7))
-    key_f = np.empty(0, dtype=np.uint64)
-    sx_f = sy_f = np.zeros(0)
-    if m_fast:
-        xy = shapely.get_coordinates(geoms[fidx])
-        fx = xy[:, 0].reshape(m_fast, 7)
-        fy = xy[:, 1].reshape(m_fast, 7)
-        k2, s2x, s2y = _edge_keys(fx, fy)
-        key_f, sx_f, sy_f = k2.ravel(), s2x.ravel(), s2y.ravel()
-    # ground lengths of the fast edges that are not simply shared by two whole hexagons (those
-    # are only measured when asked for: most are inside a territory and cancel out)
-    edge_len = np.full(n_fast_rec, np.nan)
-    simple_rec = np.empty(0, dtype=np.uint64)
-    r_key: list[NDArray[np.uint64]] = []
-    r_piece: list[NDArray[np.int64]] = []
-    r_t0: list[NDArray[np.float64]] = []
-    r_t1: list[NDArray[np.float64]] = []
-    r_len: list[NDArray[np.float64]] = []
-    r_sx: list[NDArray[np.float64]] = []
-    r_sy: list[NDArray[np.float64]] = []
-    slow = np.flatnonzero(~fast)
-    odd: list[NDArray[np.int64]] = []  # pieces measured with shapely against their candidates
+    if not m_fast:
+        z = np.zeros(0)
+        return _WholeHexagons(
+            fidx, np.zeros((0, 7)), np.zeros((0, 7)), np.empty(0, np.uint64), z, z
+        )
+    xy = shapely.get_coordinates(geoms[fidx])
+    fx = xy[:, 0].reshape(m_fast, 7)
+    fy = xy[:, 1].reshape(m_fast, 7)
+    k2, s2x, s2y = edge_keys(fx, fy)
+    return _WholeHexagons(fidx, fx, fy, k2.ravel(), s2x.ravel(), s2y.ravel())
+
+
+def _cell_hexagons(slow_cells: ObjArray) -> _CellHexagons:
+    """Hexagons of ``slow_cells`` (pentagons flagged), edge keys, lengths and directions."""
+    from gridmgr.grid import h3_adapter as _h3
+
+    cpoly = _h3.cell_polygons(_h3.str_to_cells(slow_cells))
+    hexagon = shapely.get_num_coordinates(cpoly) == 7
+    h_idx = np.flatnonzero(hexagon)
+    hx = np.zeros((len(slow_cells), 7, 2))
+    if len(h_idx):
+        hx[h_idx] = shapely.get_coordinates(cpoly[h_idx]).reshape(len(h_idx), 7, 2)
+    key, hsx, hsy = edge_keys(hx[..., 0], hx[..., 1])
+    elen = segment_lengths(hx[:, :6, 0], hx[:, :6, 1], hx[:, 1:, 0], hx[:, 1:, 1])
+    # canonical direction of each edge (from its lexicographically smaller end), so that the
+    # interval parameter runs the same way seen from both cells
+    p0, p1 = hx[:, :6], hx[:, 1:]
+    fwd = (p0[..., 0] < p1[..., 0]) | ((p0[..., 0] == p1[..., 0]) & (p0[..., 1] < p1[..., 1]))
+    a = np.where(fwd[..., None], p0, p1)
+    d = np.where(fwd[..., None], p1, p0) - a
+    return _CellHexagons(np.asarray(hexagon, dtype=bool), key, hsx, hsy, elen, a, d)
+
+
+def _ring_segments(geoms: ObjArray) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Segments of the polygon rings of ``geoms``: owner position, start and end points."""
+    parts, pidx = shapely.get_parts(geoms, return_index=True)
+    rings, ridx = shapely.get_rings(parts[shapely.get_type_id(parts) == 3], return_index=True)
+    owner_local = pidx[shapely.get_type_id(parts) == 3][ridx]
+    sxy, sidx = shapely.get_coordinates(rings, return_index=True)
+    same = sidx[1:] == sidx[:-1]
+    return owner_local[sidx[1:][same]], sxy[:-1][same], sxy[1:][same]
+
+
+def _on_edges(
+    q0: FloatArray, q1: FloatArray, a: FloatArray, d: FloatArray
+) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+    """Segments ``q0→q1`` lying on one of their cell's edges (start ``a``, direction ``d``).
+
+    Returns the segment and edge positions and the segment's parameter interval on the edge.
+    """
+    dd = (d**2).sum(-1)
+    dd = np.where(dd > 0, dd, 1.0)
+    scale = np.sqrt(dd)
+    t0 = ((q0[:, None, :] - a) * d).sum(-1) / dd
+    t1 = ((q1[:, None, :] - a) * d).sum(-1) / dd
+    c0 = (
+        np.abs((q0[:, None, 0] - a[..., 0]) * d[..., 1] - (q0[:, None, 1] - a[..., 1]) * d[..., 0])
+        / scale
+    )
+    c1 = (
+        np.abs((q1[:, None, 0] - a[..., 0]) * d[..., 1] - (q1[:, None, 1] - a[..., 1]) * d[..., 0])
+        / scale
+    )
+    tol_deg = 1e-10
+    eps_t = 1e-9
+    on = (
+        (c0 < tol_deg)
+        & (c1 < tol_deg)
+        & (np.minimum(t0, t1) > -eps_t)
+        & (np.maximum(t0, t1) < 1 + eps_t)
+    )
+    seg_i, edge_j = np.nonzero(on)
+    # a segment lies on at most one edge (corners: keep the first match)
+    seg_i, first = np.unique(seg_i, return_index=True)
+    edge_j = edge_j[first]
+    lo_t = np.clip(np.minimum(t0[seg_i, edge_j], t1[seg_i, edge_j]), 0.0, 1.0)
+    hi_t = np.clip(np.maximum(t0[seg_i, edge_j], t1[seg_i, edge_j]), 0.0, 1.0)
+    return seg_i, edge_j, lo_t, hi_t
+
+
+def _cut_edges(geoms: ObjArray, slow: IntArray, cells: ObjArray) -> _CutEdges:
+    """Decompose the boundaries of the pieces ``slow`` onto their cell's hexagon edges."""
+    n = len(geoms)
+    perimeter = np.zeros(n, dtype=np.float64)
     hex_len = np.zeros(n, dtype=np.float64)  # length of each slow piece's boundary on hexagon edges
-    # boundary segments of the slow pieces not on a hexagon edge: owner piece and the exact sums of
-    # their endpoints' coordinates (the same bits from either side of a segment both pieces share)
-    in_piece = empty_i
-    in_sx = in_sy = np.zeros(0)
-    cells = _cell_strings(pieces["cell"]) if len(slow) else np.empty(0, dtype=object)
-    if len(slow):
-        perimeter[slow] = _lines_length(geoms[slow])
-        slow_cells, slow_cell_idx = np.unique(cells[slow], return_inverse=True)
-        cpoly = _h3.cell_polygons(_h3.str_to_cells(slow_cells))
-        hexagon = shapely.get_num_coordinates(cpoly) == 7
-        h_idx = np.flatnonzero(hexagon)
-        hx = np.zeros((len(slow_cells), 7, 2))
-        if len(h_idx):
-            hx[h_idx] = shapely.get_coordinates(cpoly[h_idx]).reshape(len(h_idx), 7, 2)
-        key, hsx, hsy = _edge_keys(hx[..., 0], hx[..., 1])
-        elen = _segment_lengths(hx[:, :6, 0], hx[:, :6, 1], hx[:, 1:, 0], hx[:, 1:, 1])
-        # canonical direction of each edge (from its lexicographically smaller end), so that the
-        # interval parameter runs the same way seen from both cells
-        p0, p1 = hx[:, :6], hx[:, 1:]
-        fwd = (p0[..., 0] < p1[..., 0]) | ((p0[..., 0] == p1[..., 0]) & (p0[..., 1] < p1[..., 1]))
-        a = np.where(fwd[..., None], p0, p1)
-        d = np.where(fwd[..., None], p1, p0) - a
-        ok_piece = hexagon[slow_cell_idx]
-        odd.append(slow[~ok_piece])
-        sp_ = slow[ok_piece]
-        sp_cell = slow_cell_idx[ok_piece]
-        # boundary segments of the slow pieces
-        parts, pidx = shapely.get_parts(geoms[sp_], return_index=True)
-        rings, ridx = shapely.get_rings(parts[shapely.get_type_id(parts) == 3], return_index=True)
-        owner_local = pidx[shapely.get_type_id(parts) == 3][ridx]
-        sxy, sidx = shapely.get_coordinates(rings, return_index=True)
-        same = sidx[1:] == sidx[:-1]
-        seg_owner = owner_local[sidx[1:][same]]
-        q0 = sxy[:-1][same]
-        q1 = sxy[1:][same]
-        seg_len = _segment_lengths(q0[:, 0], q0[:, 1], q1[:, 0], q1[:, 1])
-        c = sp_cell[seg_owner]
-        A = a[c]  # (S, 6, 2)
-        D = d[c]
-        dd = (D**2).sum(-1)
-        dd = np.where(dd > 0, dd, 1.0)
-        scale = np.sqrt(dd)
-        t0 = ((q0[:, None, :] - A) * D).sum(-1) / dd
-        t1 = ((q1[:, None, :] - A) * D).sum(-1) / dd
-        c0 = (
-            np.abs(
-                (q0[:, None, 0] - A[..., 0]) * D[..., 1] - (q0[:, None, 1] - A[..., 1]) * D[..., 0]
-            )
-            / scale
+    if not len(slow):
+        z, ei = np.zeros(0), np.empty(0, dtype=np.int64)
+        return _CutEdges(
+            np.empty(0, dtype=np.uint64), z, z, ei, z, z, z, perimeter, hex_len, ei, z, z, ei
         )
-        c1 = (
-            np.abs(
-                (q1[:, None, 0] - A[..., 0]) * D[..., 1] - (q1[:, None, 1] - A[..., 1]) * D[..., 0]
-            )
-            / scale
-        )
-        tol_deg = 1e-10
-        eps_t = 1e-9
-        on = (
-            (c0 < tol_deg)
-            & (c1 < tol_deg)
-            & (np.minimum(t0, t1) > -eps_t)
-            & (np.maximum(t0, t1) < 1 + eps_t)
-        )
-        seg_i, edge_j = np.nonzero(on)
-        # a segment lies on at most one edge (corners: keep the first match)
-        seg_i, first = np.unique(seg_i, return_index=True)
-        edge_j = edge_j[first]
-        lo_t = np.clip(np.minimum(t0[seg_i, edge_j], t1[seg_i, edge_j]), 0.0, 1.0)
-        hi_t = np.clip(np.maximum(t0[seg_i, edge_j], t1[seg_i, edge_j]), 0.0, 1.0)
-        r_key.append(key[c[seg_i], edge_j])
-        r_sx.append(hsx[c[seg_i], edge_j])
-        r_sy.append(hsy[c[seg_i], edge_j])
-        r_piece.append(sp_[seg_owner[seg_i]].astype(np.int64))
-        r_t0.append(lo_t)
-        r_t1.append(hi_t)
-        r_len.append(elen[c[seg_i], edge_j])
-        np.add.at(hex_len, sp_[seg_owner[seg_i]], seg_len[seg_i])
-        inner = np.ones(len(seg_owner), dtype=bool)
-        inner[seg_i] = False
-        in_piece = sp_[seg_owner[inner]].astype(np.int64)
-        in_sx = q0[inner, 0] + q1[inner, 0]
-        in_sy = q0[inner, 1] + q1[inner, 1]
-    key_s = np.concatenate(r_key) if r_key else np.empty(0, dtype=np.uint64)
-    sx_s = np.concatenate(r_sx) if r_sx else np.zeros(0)
-    sy_s = np.concatenate(r_sy) if r_sy else np.zeros(0)
-    piece_s = np.concatenate(r_piece) if r_piece else empty_i
-    t0_s = np.concatenate(r_t0) if r_t0 else np.zeros(0)
-    t1_s = np.concatenate(r_t1) if r_t1 else np.zeros(0)
-    len_s = np.concatenate(r_len) if r_len else np.zeros(0)
-    n_rec = n_fast_rec + len(key_s)
-    pi: list[NDArray[np.int64]] = []
-    pj: list[NDArray[np.int64]] = []
-    pl: list[NDArray[np.float64]] = []
+    perimeter[slow] = lines_length(geoms[slow])
+    slow_cells, slow_cell_idx = np.unique(cells[slow], return_inverse=True)
+    ch = _cell_hexagons(slow_cells)
+    ok_piece = ch.hexagon[slow_cell_idx]
+    sp_ = slow[ok_piece]
+    sp_cell = slow_cell_idx[ok_piece]
+    seg_owner, q0, q1 = _ring_segments(geoms[sp_])
+    seg_len = segment_lengths(q0[:, 0], q0[:, 1], q1[:, 0], q1[:, 1])
+    c = sp_cell[seg_owner]
+    seg_i, edge_j, lo_t, hi_t = _on_edges(q0, q1, ch.a[c], ch.d[c])
+    np.add.at(hex_len, sp_[seg_owner[seg_i]], seg_len[seg_i])
+    # boundary segments not on a hexagon edge: owner piece and the exact sums of their endpoints'
+    # coordinates (the same bits from either side of a segment both pieces share)
+    inner = np.ones(len(seg_owner), dtype=bool)
+    inner[seg_i] = False
+    return _CutEdges(
+        ch.key[c[seg_i], edge_j],
+        ch.sx[c[seg_i], edge_j],
+        ch.sy[c[seg_i], edge_j],
+        sp_[seg_owner[seg_i]].astype(np.int64),
+        lo_t,
+        hi_t,
+        ch.length[c[seg_i], edge_j],
+        perimeter,
+        hex_len,
+        sp_[seg_owner[inner]].astype(np.int64),
+        q0[inner, 0] + q1[inner, 0],
+        q0[inner, 1] + q1[inner, 1],
+        slow[~ok_piece],
+    )
+
+
+@dataclass(frozen=True)
+class _EdgeGroups:
+    """Edge records sorted by key: record numbers and the groups of records of one edge."""
+
+    rec: NDArray[np.uint64]
+    starts: IntArray
+    gsize: IntArray
+    gslow: NDArray[np.bool_]  # the group holds a record of a cut piece
+
+
+def _edge_groups(wh: _WholeHexagons, cut: _CutEdges, n_rec: int) -> _EdgeGroups:
+    """Sort the edge records by key, grouping the records of one edge."""
+    # sort the keys with the record number packed into their low bits (a plain sort is about
+    # twice as fast as an argsort); records of one edge end up next to each other
+    bits = max(int(n_rec).bit_length(), 1)
+    low = np.uint64((1 << bits) - 1)
+    packed = np.concatenate([wh.key, cut.key]) & ~low
+    packed |= np.arange(n_rec, dtype=np.uint64)
+    packed.sort()
+    rec = packed & low  # uint64 record numbers (indexing accepts them as they are)
+    # a new edge starts where the key bits above the record number change
+    starts = np.flatnonzero(np.r_[True, (packed[1:] ^ packed[:-1]) > low])
+    del packed
+    gsize = np.diff(np.r_[starts, n_rec])
+    gslow = np.zeros(len(starts), dtype=bool)
+    gslow[np.searchsorted(starts, np.flatnonzero(rec >= np.uint64(wh.n_rec)), side="right") - 1] = (
+        True
+    )
+    return _EdgeGroups(rec, starts, gsize, gslow)
+
+
+def _edge_pairs(
+    wh: _WholeHexagons, cut: _CutEdges, edge_len: FloatArray
+) -> tuple[NDArray[np.uint64], _Pairs]:
+    """Pairs across hexagon edges: whole-hexagon pairs (first entry), then interval overlaps.
+
+    Fills ``edge_len`` for the whole hexagons' edges not simply shared by two whole hexagons.
+    """
+    pairs: _Pairs = ([], [], [])
+    n_rec = wh.n_rec + len(cut.key)
     if not n_rec:
-        pi.append(empty_i)  # the (empty) list of whole-hexagon pairs comes first
-        pj.append(empty_i)
-        pl.append(np.zeros(0))
-    else:
-        # sort the keys with the record number packed into their low bits (a plain sort is about
-        # twice as fast as an argsort); records of one edge end up next to each other
-        bits = max(int(n_rec).bit_length(), 1)
-        low = np.uint64((1 << bits) - 1)
-        packed = np.concatenate([key_f, key_s]) & ~low
-        packed |= np.arange(n_rec, dtype=np.uint64)
-        packed.sort()
-        rec = packed & low  # uint64 record numbers (indexing accepts them as they are)
-        # a new edge starts where the key bits above the record number change
-        starts = np.flatnonzero(np.r_[True, (packed[1:] ^ packed[:-1]) > low])
-        del packed
-        gsize = np.diff(np.r_[starts, n_rec])
-        gslow = np.zeros(len(starts), dtype=bool)
-        gslow[
-            np.searchsorted(starts, np.flatnonzero(rec >= np.uint64(n_fast_rec)), side="right") - 1
-        ] = True
-        # the common case: an edge shared by exactly two whole hexagons (confirmed on the exact
-        # endpoint sums, which also rules out hash collisions)
-        simple = starts[(gsize == 2) & ~gslow]
-        ra, rb = rec[simple], rec[simple + 1]
-        ok = sx_f[ra] == sx_f[rb]  # with equal keys, equal sx leaves no room for a collision
-        ra, rb = ra[ok], rb[ok]
-        simple_rec = ra
-        u, v = fidx[ra // 6], fidx[rb // 6]
-        pi.append(np.minimum(u, v))
-        pj.append(np.maximum(u, v))
-        pl.append(np.zeros(0))  # whole-hexagon pairs are measured lazily (PieceGraph.shared_for)
-        in_simple = np.zeros(n_fast_rec, dtype=bool)
-        in_simple[ra] = True
-        in_simple[rb] = True
-        ns = np.flatnonzero(~in_simple)
-        k, e = ns // 6, ns % 6
-        edge_len[ns] = _segment_lengths(fx[k, e], fy[k, e], fx[k, e + 1], fy[k, e + 1])
-        # edges with a piece cut by a unit border (or a hash collision): interval overlaps
-        gs = np.flatnonzero((gslow | (gsize > 2)) & (gsize > 1))
-        if len(gs):
-            g_s = np.repeat(gs, gsize[gs])
-            first = np.cumsum(gsize[gs]) - gsize[gs]
-            r_ = rec[np.repeat(starts[gs] - first, gsize[gs]) + np.arange(len(g_s))].astype(
-                np.int64
-            )
-            is_s = r_ >= n_fast_rec
-            rs = np.maximum(r_ - n_fast_rec, 0)
-            rf = np.minimum(r_, max(n_fast_rec - 1, 0))
-            a0 = np.where(is_s, t0_s[rs] if len(t0_s) else 0.0, 0.0)
-            a1 = np.where(is_s, t1_s[rs] if len(t1_s) else 0.0, 1.0)
-            p_s = np.where(is_s, piece_s[rs] if len(piece_s) else 0, fidx[rf // 6] if m_fast else 0)
-            ln = np.where(is_s, len_s[rs] if len(len_s) else 0.0, edge_len[rf] if m_fast else 0.0)
-            qx = np.where(is_s, sx_s[rs] if len(sx_s) else 0.0, sx_f[rf] if m_fast else 0.0)
-            qy = np.where(is_s, sy_s[rs] if len(sy_s) else 0.0, sy_f[rf] if m_fast else 0.0)
-            u, v = _run_pairs(g_s)
-            ov = np.minimum(a1[u], a1[v]) - np.maximum(a0[u], a0[v])
-            keep = (ov > 1e-9) & (p_s[u] != p_s[v]) & (qx[u] == qx[v]) & (qy[u] == qy[v])
-            pi.append(np.minimum(p_s[u], p_s[v])[keep])
-            pj.append(np.maximum(p_s[u], p_s[v])[keep])
-            pl.append(ov[keep] * ln[u][keep])
-    # pieces of the same cell: the border between them
-    if len(slow):
-        _, inv, cnt = np.unique(cells[slow], return_inverse=True, return_counts=True)
-        nonhex = np.maximum(perimeter - hex_len, 0.0)
-        two = cnt[inv] == 2
-        o2 = np.argsort(inv[two], kind="stable")
-        pairs2 = slow[two][o2].reshape(-1, 2)
-        flagged = cnt > 2  # three units meet in the cell
-        if len(pairs2):
-            na, nb = nonhex[pairs2[:, 0]], nonhex[pairs2[:, 1]]
-            agree = np.abs(na - nb) <= 1e-6 * np.maximum(na, nb) + 1e-4
-            # equal lengths are not enough (two borders a sliver apart have them too): the inner
-            # segments must be the same on both sides, else shapely measures the cell
-            agree &= _same_inner_segments(pairs2, in_piece, in_sx, in_sy)
-            good = agree & (np.minimum(na, nb) > NOISE_LENGTH_M)
-            pi.append(np.minimum(pairs2[good, 0], pairs2[good, 1]))
-            pj.append(np.maximum(pairs2[good, 0], pairs2[good, 1]))
-            pl.append(0.5 * (na[good] + nb[good]))
-            # both sides disagree: the cell is also cut by the edge of the covered ground
-            flagged[inv[two][o2].reshape(-1, 2)[~agree, 0]] = True
-        members = np.flatnonzero(flagged[inv])
-        if len(members):
-            o = np.argsort(inv[members], kind="stable")
-            mp, mg = slow[members][o], inv[members][o]
-            u, v = _run_pairs(mg)
-            if len(u):
-                a_, b_ = mp[u], mp[v]
-                length = _shared_lengths(geoms, a_, b_)
-                pi.append(np.minimum(a_, b_))
-                pj.append(np.maximum(a_, b_))
-                pl.append(length)
-    odd_idx = np.unique(np.concatenate(odd)) if odd else empty_i  # pieces of pentagons
-    n_sh = 0
-    if len(odd_idx):
-        oi, oj, ol = _shapely_pairs(pieces, geoms, odd_idx, cells, fast)
-        pi.append(oi)
-        pj.append(oj)
-        pl.append(ol)
-        n_sh = len(oi)
-    # pairs of whole hexagons (first list, unique by construction) and the others (measured)
-    si, sj = (pi[0], pj[0]) if pi else (empty_i, empty_i)
-    ri = np.concatenate(pi[1:]) if len(pi) > 1 else empty_i
-    rj = np.concatenate(pj[1:]) if len(pj) > 1 else empty_i
-    rest_s = np.concatenate(pl[1:]) if len(pl) > 1 else np.zeros(0)
+        e = np.empty(0, dtype=np.int64)
+        _append(pairs, e, e, np.zeros(0))  # the (empty) list of whole-hexagon pairs comes first
+        return np.empty(0, dtype=np.uint64), pairs
+    eg = _edge_groups(wh, cut, n_rec)
+    simple_rec = _simple_pairs(wh, eg, edge_len, pairs)
+    # edges with a piece cut by a unit border (or a hash collision): interval overlaps
+    gs = np.flatnonzero((eg.gslow | (eg.gsize > 2)) & (eg.gsize > 1))
+    if len(gs):
+        _interval_pairs(wh, cut, eg, gs, edge_len, pairs)
+    return simple_rec, pairs
+
+
+def _simple_pairs(
+    wh: _WholeHexagons, eg: _EdgeGroups, edge_len: FloatArray, pairs: _Pairs
+) -> NDArray[np.uint64]:
+    """Edges shared by exactly two whole hexagons (the common case), measured lazily.
+
+    Confirmed on the exact endpoint sums, which also rules out hash collisions; the other edges
+    of whole hexagons are measured into ``edge_len``. Returns the first record of each pair.
+    """
+    rec, starts = eg.rec, eg.starts
+    simple = starts[(eg.gsize == 2) & ~eg.gslow]
+    ra, rb = rec[simple], rec[simple + 1]
+    ok = wh.sx[ra] == wh.sx[rb]  # with equal keys, equal sx leaves no room for a collision
+    ra, rb = ra[ok], rb[ok]
+    u, v = wh.fidx[ra // 6], wh.fidx[rb // 6]
+    # whole-hexagon pairs are measured lazily (PieceGraph.shared_for)
+    _append(pairs, np.minimum(u, v), np.maximum(u, v), np.zeros(0))
+    in_simple = np.zeros(wh.n_rec, dtype=bool)
+    in_simple[ra] = True
+    in_simple[rb] = True
+    ns = np.flatnonzero(~in_simple)
+    k, e = ns // 6, ns % 6
+    fx, fy = wh.fx, wh.fy
+    edge_len[ns] = segment_lengths(fx[k, e], fy[k, e], fx[k, e + 1], fy[k, e + 1])
+    return np.asarray(ra, dtype=np.uint64)
+
+
+def _interval_pairs(
+    wh: _WholeHexagons,
+    cut: _CutEdges,
+    eg: _EdgeGroups,
+    gs: IntArray,
+    edge_len: FloatArray,
+    pairs: _Pairs,
+) -> None:
+    """Pairs of pieces whose intervals overlap on the edges of groups ``gs``."""
+    n_fast_rec, m_fast = wh.n_rec, len(wh.fidx)
+    gsize = eg.gsize
+    g_s = np.repeat(gs, gsize[gs])
+    first = np.cumsum(gsize[gs]) - gsize[gs]
+    r_ = eg.rec[np.repeat(eg.starts[gs] - first, gsize[gs]) + np.arange(len(g_s))].astype(np.int64)
+    is_s = r_ >= n_fast_rec
+    rs = np.maximum(r_ - n_fast_rec, 0)
+    rf = np.minimum(r_, max(n_fast_rec - 1, 0))
+    a0 = np.where(is_s, cut.t0[rs] if len(cut.t0) else 0.0, 0.0)
+    a1 = np.where(is_s, cut.t1[rs] if len(cut.t1) else 0.0, 1.0)
+    p_s = np.where(is_s, cut.piece[rs] if len(cut.piece) else 0, wh.fidx[rf // 6] if m_fast else 0)
+    ln = np.where(is_s, cut.length[rs] if len(cut.length) else 0.0, edge_len[rf] if m_fast else 0.0)
+    qx = np.where(is_s, cut.sx[rs] if len(cut.sx) else 0.0, wh.sx[rf] if m_fast else 0.0)
+    qy = np.where(is_s, cut.sy[rs] if len(cut.sy) else 0.0, wh.sy[rf] if m_fast else 0.0)
+    u, v = run_pairs(g_s)
+    ov = np.minimum(a1[u], a1[v]) - np.maximum(a0[u], a0[v])
+    keep = (ov > 1e-9) & (p_s[u] != p_s[v]) & (qx[u] == qx[v]) & (qy[u] == qy[v])
+    _append(
+        pairs,
+        np.minimum(p_s[u], p_s[v])[keep],
+        np.maximum(p_s[u], p_s[v])[keep],
+        ov[keep] * ln[u][keep],
+    )
+
+
+def _same_cell_pairs(
+    geoms: ObjArray, slow: IntArray, cells: ObjArray, cut: _CutEdges, pairs: _Pairs
+) -> None:
+    """Pieces of the same cell: the border between them.
+
+    Two pieces whose segments inside the cell agree share their boundary off hexagon edges;
+    cells where they disagree, or where three units meet, are measured with shapely.
+    """
+    if not len(slow):
+        return
+    _, inv, cnt = np.unique(cells[slow], return_inverse=True, return_counts=True)
+    nonhex = np.maximum(cut.perimeter - cut.hex_len, 0.0)
+    two = cnt[inv] == 2
+    o2 = np.argsort(inv[two], kind="stable")
+    pairs2 = slow[two][o2].reshape(-1, 2)
+    flagged = cnt > 2  # three units meet in the cell
+    if len(pairs2):
+        na, nb = nonhex[pairs2[:, 0]], nonhex[pairs2[:, 1]]
+        agree = np.abs(na - nb) <= 1e-6 * np.maximum(na, nb) + 1e-4
+        # equal lengths are not enough (two borders a sliver apart have them too): the inner
+        # segments must be the same on both sides, else shapely measures the cell
+        agree &= same_inner_segments(pairs2, cut.in_piece, cut.in_sx, cut.in_sy)
+        good = agree & (np.minimum(na, nb) > NOISE_LENGTH_M)
+        _append(
+            pairs,
+            np.minimum(pairs2[good, 0], pairs2[good, 1]),
+            np.maximum(pairs2[good, 0], pairs2[good, 1]),
+            0.5 * (na[good] + nb[good]),
+        )
+        # both sides disagree: the cell is also cut by the edge of the covered ground
+        flagged[inv[two][o2].reshape(-1, 2)[~agree, 0]] = True
+    members = np.flatnonzero(flagged[inv])
+    if len(members):
+        o = np.argsort(inv[members], kind="stable")
+        mp, mg = slow[members][o], inv[members][o]
+        u, v = run_pairs(mg)
+        if len(u):
+            a_, b_ = mp[u], mp[v]
+            _append(pairs, np.minimum(a_, b_), np.maximum(a_, b_), shared_lengths(geoms, a_, b_))
+
+
+def _measured_pairs(
+    pi: list[IntArray],
+    pj: list[IntArray],
+    pl: list[FloatArray],
+    odd_idx: IntArray,
+    n_sh: int,
+    n: int,
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """The measured pairs, merged per pair and longer than :data:`NOISE_LENGTH_M`.
+
+    The last ``n_sh`` pairs were measured with shapely for every pair with a pentagon piece:
+    other measurements of those pairs are dropped.
+    """
+    ri = np.concatenate(pi) if pi else np.empty(0, dtype=np.int64)
+    rj = np.concatenate(pj) if pj else np.empty(0, dtype=np.int64)
+    rest_s = np.concatenate(pl) if pl else np.zeros(0)
     if n_sh:
-        # shapely measured every pair with a pentagon piece: drop the other measurements of them
         is_odd = np.zeros(n, dtype=bool)
         is_odd[odd_idx] = True
         keep = np.ones(len(ri), dtype=bool)
@@ -501,136 +589,34 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
         rest_s = frame.to_numpy(dtype=np.float64)
         pos = rest_s > NOISE_LENGTH_M
         ri, rj, rest_s = ri[pos], rj[pos], rest_s[pos]
-    n_simple = len(si)
-    i = np.concatenate([si, ri])
-    j = np.concatenate([sj, rj])
-    # exposed boundary: every boundary part not shared with another piece; edges simply shared
-    # by two whole hexagons cancel out and need no measuring
+    return ri, rj, rest_s
+
+
+def _exposed(
+    n: int,
+    slow: IntArray,
+    wh: _WholeHexagons,
+    cut: _CutEdges,
+    edge_len: FloatArray,
+    ri: IntArray,
+    rj: IntArray,
+    rest_s: FloatArray,
+) -> FloatArray:
+    """Exposed boundary of every piece: the parts shared with no other piece.
+
+    Edges simply shared by two whole hexagons cancel out and need no measuring.
+    """
     base = np.zeros(n, dtype=np.float64)
-    base[slow] = perimeter[slow]
-    if m_fast:
+    base[slow] = cut.perimeter[slow]
+    if len(wh.fidx):
         nsl = np.flatnonzero(~np.isnan(edge_len))
-        np.add.at(base, fidx[nsl // 6], edge_len[nsl])
+        np.add.at(base, wh.fidx[nsl // 6], edge_len[nsl])
     tot = np.zeros(n, dtype=np.float64)
     np.add.at(tot, ri, rest_s)
     np.add.at(tot, rj, rest_s)
     exposed = np.maximum(base - tot, 0.0)
     exposed[exposed < NOISE_LENGTH_M] = 0.0
-    perimeter_slow = np.zeros(n, dtype=np.float64)
-    perimeter_slow[slow] = perimeter[slow]
-    return PieceGraph(
-        i, j, exposed, n_simple, simple_rec, rest_s, fx, fy, fidx.astype(np.int64), perimeter_slow
-    )
-
-
-def _run_pairs(groups: NDArray[np.generic]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """All position pairs ``u < v`` inside runs of equal values of a grouped (sorted) array, by
-    offset: one vectorised comparison per offset, as many offsets as the longest run."""
-    us: list[NDArray[np.int64]] = [np.empty(0, dtype=np.int64)]
-    off = 1
-    while off < len(groups):
-        m = np.flatnonzero(groups[off:] == groups[:-off])
-        if len(m) == 0:
-            break
-        us.append(m)
-        off += 1
-    u = np.concatenate(us)
-    v = u + np.repeat(np.arange(len(us), dtype=np.int64), [len(x) for x in us])
-    return u, v
-
-
-def _same_inner_segments(
-    pairs: NDArray[np.int64],
-    piece: NDArray[np.int64],
-    sx: NDArray[np.float64],
-    sy: NDArray[np.float64],
-) -> NDArray[np.bool_]:
-    """Per pair ``(a, b)`` of pieces of one cell: do ``a`` and ``b`` have exactly the same segments
-    inside the cell (as multisets of endpoint sums, so orientation does not matter)?"""
-    n_pairs = len(pairs)
-    if n_pairs == 0:
-        return np.zeros(0, dtype=bool)
-    slot = np.full(int(max(pairs.max(), piece.max() if len(piece) else 0)) + 1, -1, dtype=np.int64)
-    slot[pairs[:, 0]] = 2 * np.arange(n_pairs)
-    slot[pairs[:, 1]] = 2 * np.arange(n_pairs) + 1
-    s = slot[piece]
-    sel = s >= 0
-    s = s[sel]
-    frame = pd.DataFrame(
-        {"pair": s // 2, "x": sx[sel], "y": sy[sel], "side": np.where(s % 2 == 0, 1, -1)}
-    )
-    # every segment must occur as often on one side as on the other
-    net = frame.groupby(["pair", "x", "y"], sort=False)["side"].sum()
-    bad = np.unique(net.index.get_level_values(0)[net.to_numpy() != 0])
-    has = np.zeros(n_pairs, dtype=bool)
-    has[frame["pair"].to_numpy()] = True
-    out = has.copy()
-    out[bad] = False
-    return out
-
-
-def _shapely_pairs(
-    pieces: pd.DataFrame,
-    geoms: NDArray[np.object_],
-    odd_idx: NDArray[np.int64],
-    cells: NDArray[np.object_],
-    fast: NDArray[np.bool_],
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
-    """Shared lengths of every pair involving one of ``odd_idx`` (shapely, snap-rounded)."""
-    from gridmgr.grid import h3_adapter as _h3
-
-    n = len(geoms)
-    all_cells = cells if len(cells) else _cell_strings(pieces["cell"])
-    odd_cells = np.unique(all_cells[odd_idx])
-    ring = _h3.cells_to_str(_h3.grid_disk(_h3.str_to_cells(odd_cells), 1))
-    ring = ring[pd.Index(ring).isin(all_cells)]
-    pos = pd.DataFrame({"cell": all_cells, "p": np.arange(n, dtype=np.int64)})
-    pos = pos[pos["cell"].isin(ring)]
-    cand = pos.merge(pos, on="cell", suffixes=("a", "b"))  # same cell
-    ci, cj = _h3.neighbour_pairs(_h3.str_to_cells(ring))
-    cp = pd.DataFrame({"ca": ring[ci], "cb": ring[cj]})
-    nb = cp.merge(pos.rename(columns={"cell": "ca", "p": "pa"}), on="ca").merge(
-        pos.rename(columns={"cell": "cb", "p": "pb"}), on="cb"
-    )
-    a = np.concatenate([cand["pa"].to_numpy(dtype=np.int64), nb["pa"].to_numpy(dtype=np.int64)])
-    b = np.concatenate([cand["pb"].to_numpy(dtype=np.int64), nb["pb"].to_numpy(dtype=np.int64)])
-    is_odd = np.zeros(n, dtype=bool)
-    is_odd[odd_idx] = True
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    keep = (lo != hi) & (is_odd[lo] | is_odd[hi])
-    if not keep.any():
-        e = np.empty(0, dtype=np.int64)
-        return e, e, np.zeros(0)
-    pairs = np.unique(np.column_stack([lo[keep], hi[keep]]), axis=0)
-    return pairs[:, 0], pairs[:, 1], _shared_lengths(geoms, pairs[:, 0], pairs[:, 1])
-
-
-def _shared_lengths(
-    geoms: NDArray[np.object_], a: NDArray[np.int64], b: NDArray[np.int64]
-) -> NDArray[np.float64]:
-    """Ground length (m) of the common boundary of each pair ``(a[k], b[k])`` (shapely, boundaries
-    snap-rounded to :data:`_SNAP_DEG`, each piece's boundary built once)."""
-    if len(a) == 0:
-        return np.zeros(0, dtype=np.float64)
-    used, inv = np.unique(np.concatenate([a, b]), return_inverse=True)
-    bnd = shapely.boundary(geoms[used])
-    inter = shapely.intersection(bnd[inv[: len(a)]], bnd[inv[len(a) :]], grid_size=_SNAP_DEG)
-    return _lines_length(np.asarray(inter, dtype=object))
-
-
-def boundary_pairs(
-    geoms: NDArray[np.object_],
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
-    """Pairs ``i < j`` of intersecting geometries and their shared boundary length (ground metres).
-
-    The geometry-only path (pieces without a ``cell`` column): an STRtree ``intersects`` search,
-    then :func:`_shared_lengths` over the candidates.
-    """
-    tree = shapely.STRtree(geoms)
-    i, j = tree.query(geoms, predicate="intersects")
-    keep = i < j
-    i, j = i[keep].astype(np.int64), j[keep].astype(np.int64)
-    return i, j, _shared_lengths(geoms, i, j)
+    return exposed
 
 
 __all__ = ["NOISE_LENGTH_M", "PieceGraph", "boundary_pairs", "piece_graph"]
