@@ -1,7 +1,10 @@
 """Exports for briefings and for the field: static maps, KML/KMZ/GPX/SHP, XLSX/DOCX/PPTX.
 
-Modules: :mod:`~gridmgr.export.briefing` (the :class:`ExportData` bundle, briefing pack, leader and
-unit exports), :mod:`~gridmgr.export.field_formats` (KML/KMZ/GPX/SHP),
+Modules: :mod:`~gridmgr.export.data` (the :class:`ExportData` bundle, territories),
+:mod:`~gridmgr.export.map_pages` (static map pages), :mod:`~gridmgr.export.tables` (tables, XLSX),
+:mod:`~gridmgr.export.targets` (leader and unit exports), :mod:`~gridmgr.export.briefing`
+(briefing documents and pack; re-exports the others), :mod:`~gridmgr.export.field_formats`
+(KML/KMZ/GPX/SHP),
 :mod:`~gridmgr.export.office` (XLSX/DOCX/PPTX layouts).
 """
 

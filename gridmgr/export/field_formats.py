@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
@@ -32,11 +32,15 @@ KML_NS = "http://www.opengis.net/kml/2.2"
 GPX_NS = "http://www.topografix.com/GPX/1/1"
 
 
-def territory_colours(geoms: Any) -> list[str]:
-    """One palette colour (``#rrggbb``) per territory, neighbours differing (four-colouring)."""
-    from gridmgr.maps.interactive import colour_territories, palette_colour
+def territory_colours(geoms: Any, *, pairs: Sequence[tuple[int, int]] | None = None) -> list[str]:
+    """One palette colour (``#rrggbb``) per territory, neighbours differing (greedy colouring).
 
-    idx = colour_territories(np.asarray(geoms, dtype=object))
+    ``pairs`` are the neighbouring territories (:func:`gridmgr.maps.colouring.territory_pairs`
+    over their pieces); by default the piece graph's rule applied to ``geoms`` themselves.
+    """
+    from gridmgr.maps.colouring import colour_territories, palette_colour
+
+    idx = colour_territories(np.asarray(geoms, dtype=object), pairs=pairs)
     return [palette_colour(int(i)) for i in idx]
 
 
@@ -104,95 +108,105 @@ def kml_document(
     _sub(ls, "color", _kml_colour("#1d3557", 0xFF))
     _sub(ls, "width", "4")
     if territories is not None and len(territories):
-        colours = (
-            territories["colour"]
-            if "colour" in territories
-            else pd.Series(territory_colours(territories.geometry.values))
-        )
-        for i in range(len(territories)):  # styles come before the folders (KML 2.2 order)
-            st = _sub(doc, "Style", id=f"terr{i}")
-            lst = _sub(st, "LineStyle")
-            _sub(lst, "color", _kml_colour(str(colours.iat[i]), 0xFF))
-            _sub(lst, "width", "2")
-            pst = _sub(st, "PolyStyle")
-            _sub(pst, "color", _kml_colour(str(colours.iat[i]), 0x66))
-        folder = _sub(doc, "Folder")
-        _sub(folder, "name", t("责任区", "territories"))
-        for i in range(len(territories)):
-            sid = f"terr{i}"
-            pm = _sub(folder, "Placemark")
-            lid = str(territories["leader_id"].iat[i])
-            nm = str(territories["name"].iat[i])
-            area = float(territories["area_m2"].iat[i])
-            _sub(pm, "name", f"{nm}（{lid}）")
-            _sub(
-                pm,
-                "description",
-                t(f"责任区面积 {fmt_area(area)}", f"territory area {fmt_area(area)}"),
-            )
-            _sub(pm, "styleUrl", f"#{sid}")
-            _extended(
-                pm,
-                {
-                    "leader_id": lid,
-                    "name": nm,
-                    "area_m2": round(area, 1),
-                    "pieces": int(territories["pieces"].iat[i])
-                    if "pieces" in territories
-                    else None,
-                },
-            )
-            _kml_polygons(pm, territories.geometry.iat[i])
+        _kml_territories(doc, territories)
     if places is not None and len(places):
-        cat_names = dict(categories or {})
-        folder = _sub(doc, "Folder")
-        _sub(folder, "name", t("重点点位", "key places"))
-        pts = shapely.point_on_surface(np.asarray(places.geometry.values, dtype=object))
-        for i in range(len(places)):
-            pm = _sub(folder, "Placemark")
-            cat = str(places["category"].iat[i]) if "category" in places else ""
-            _sub(pm, "name", str(places["name"].iat[i]))
-            addr = places["address"].iat[i] if "address" in places else None
-            desc = cat_names.get(cat, cat) + (
-                f" · {addr}" if isinstance(addr, str) and addr else ""
-            )
-            _sub(pm, "description", desc)
-            _sub(pm, "styleUrl", "#place")
-            _extended(pm, {"code": str(places["code"].iat[i]), "category": cat})
-            p = _sub(pm, "Point")
-            _sub(p, "coordinates", f"{pts[i].x:.7f},{pts[i].y:.7f}")
+        _kml_places(doc, places, dict(categories or {}))
     if route is not None and len(route.legs):
-        folder = _sub(doc, "Folder")
-        _sub(folder, "name", t("巡查路线", "patrol route"))
+        _kml_route(doc, route)
+    ET.indent(root, space=" ")
+    return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True))
+
+
+def _kml_territories(doc: ET.Element, territories: gpd.GeoDataFrame) -> None:
+    """One style per territory, then a folder of territory placemarks (polygons)."""
+    colours = (
+        territories["colour"]
+        if "colour" in territories
+        else pd.Series(territory_colours(territories.geometry.values))
+    )
+    for i in range(len(territories)):  # styles come before the folders (KML 2.2 order)
+        st = _sub(doc, "Style", id=f"terr{i}")
+        lst = _sub(st, "LineStyle")
+        _sub(lst, "color", _kml_colour(str(colours.iat[i]), 0xFF))
+        _sub(lst, "width", "2")
+        pst = _sub(st, "PolyStyle")
+        _sub(pst, "color", _kml_colour(str(colours.iat[i]), 0x66))
+    folder = _sub(doc, "Folder")
+    _sub(folder, "name", t("责任区", "territories"))
+    for i in range(len(territories)):
+        sid = f"terr{i}"
         pm = _sub(folder, "Placemark")
-        _sub(pm, "name", t("巡查路线", "patrol route"))
-        kind = t("沿道路", "along roads") if route.follows_roads else t("直线距离", "straight legs")
+        lid = str(territories["leader_id"].iat[i])
+        nm = str(territories["name"].iat[i])
+        area = float(territories["area_m2"].iat[i])
+        _sub(pm, "name", f"{nm}（{lid}）")
         _sub(
             pm,
             "description",
-            t(
-                f"{kind}，全长 {route.length_m:.0f} 米，步行约 {route.walking_time_min:.0f} 分钟",
-                f"{kind}, {route.length_m:.0f} m, about {route.walking_time_min:.0f} min walk",
-            ),
+            t(f"责任区面积 {fmt_area(area)}", f"territory area {fmt_area(area)}"),
         )
-        _sub(pm, "styleUrl", "#route")
+        _sub(pm, "styleUrl", f"#{sid}")
         _extended(
             pm,
             {
-                "length_m": round(route.length_m, 1),
-                "walking_time_min": round(route.walking_time_min, 1),
-                "follows_roads": route.follows_roads,
+                "leader_id": lid,
+                "name": nm,
+                "area_m2": round(area, 1),
+                "pieces": int(territories["pieces"].iat[i]) if "pieces" in territories else None,
             },
         )
-        line = _sub(pm, "LineString")
-        _sub(line, "tessellate", "1")
-        _sub(line, "coordinates", _coord_text(shapely.get_coordinates(route.line())))
+        _kml_polygons(pm, territories.geometry.iat[i])
+
+
+def _kml_places(doc: ET.Element, places: gpd.GeoDataFrame, cat_names: Mapping[str, str]) -> None:
+    """A folder of key-place placemarks (points, category and address as description)."""
+    folder = _sub(doc, "Folder")
+    _sub(folder, "name", t("重点点位", "key places"))
+    pts = shapely.point_on_surface(np.asarray(places.geometry.values, dtype=object))
+    for i in range(len(places)):
         pm = _sub(folder, "Placemark")
-        _sub(pm, "name", t("起点", "start"))
+        cat = str(places["category"].iat[i]) if "category" in places else ""
+        _sub(pm, "name", str(places["name"].iat[i]))
+        addr = places["address"].iat[i] if "address" in places else None
+        desc = cat_names.get(cat, cat) + (f" · {addr}" if isinstance(addr, str) and addr else "")
+        _sub(pm, "description", desc)
+        _sub(pm, "styleUrl", "#place")
+        _extended(pm, {"code": str(places["code"].iat[i]), "category": cat})
         p = _sub(pm, "Point")
-        _sub(p, "coordinates", f"{route.start[0]:.7f},{route.start[1]:.7f}")
-    ET.indent(root, space=" ")
-    return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True))
+        _sub(p, "coordinates", f"{pts[i].x:.7f},{pts[i].y:.7f}")
+
+
+def _kml_route(doc: ET.Element, route: PatrolRoute) -> None:
+    """A folder with the route line (length and walking time) and its start point."""
+    folder = _sub(doc, "Folder")
+    _sub(folder, "name", t("巡查路线", "patrol route"))
+    pm = _sub(folder, "Placemark")
+    _sub(pm, "name", t("巡查路线", "patrol route"))
+    kind = t("沿道路", "along roads") if route.follows_roads else t("直线距离", "straight legs")
+    _sub(
+        pm,
+        "description",
+        t(
+            f"{kind}，全长 {route.length_m:.0f} 米，步行约 {route.walking_time_min:.0f} 分钟",
+            f"{kind}, {route.length_m:.0f} m, about {route.walking_time_min:.0f} min walk",
+        ),
+    )
+    _sub(pm, "styleUrl", "#route")
+    _extended(
+        pm,
+        {
+            "length_m": round(route.length_m, 1),
+            "walking_time_min": round(route.walking_time_min, 1),
+            "follows_roads": route.follows_roads,
+        },
+    )
+    line = _sub(pm, "LineString")
+    _sub(line, "tessellate", "1")
+    _sub(line, "coordinates", _coord_text(shapely.get_coordinates(route.line())))
+    pm = _sub(folder, "Placemark")
+    _sub(pm, "name", t("起点", "start"))
+    p = _sub(pm, "Point")
+    _sub(p, "coordinates", f"{route.start[0]:.7f},{route.start[1]:.7f}")
 
 
 def write_kml(
