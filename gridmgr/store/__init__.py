@@ -33,7 +33,7 @@ Examples
 from __future__ import annotations
 
 from gridmgr.store._store import Store, open_store
-from gridmgr.store._types import (
+from gridmgr.store.types import (
     AssignmentsImportReport,
     Change,
     ChangeResult,

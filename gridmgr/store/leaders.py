@@ -1,487 +1,342 @@
-"""Leaders files (CSV or XLSX): read, validate every row, then import all-or-nothing.
+"""Leaders (repository): read them, import a leaders file all-or-nothing, retire one, and their
+history.
 
-Format (``docs/architecture.md``): columns ``id,name,role,department,phone,capacity,
-unit_packages,place_packages`` (optional ``active``); list columns separated by ``;`` (also ``；``
-or ``,`` inside quotes). Roles ``grid_leader`` / ``package_leader`` (Chinese 网格长, 网格员,
-包保领导 accepted). Phone: mainland mobile ``1[3-9]\\d{9}`` or landline ``0\\d{2,3}-?\\d{7,8}``.
-
-Every row is checked before anything is written, and all problems (up to 20 shown) are reported
-in one message naming row and column, so a file is fixed in one pass.
+Every function takes a SQLAlchemy :class:`~sqlalchemy.Connection`; reading and validating the
+file is :mod:`gridmgr.store.leaders_file` (its names are re-exported here).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import math
-import re
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+import pandas as pd
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from gridmgr.errors import InputError, InvalidFieldError
+from gridmgr.errors import ConflictError, InputError, LeaderNotFoundError
 from gridmgr.i18n import t
 from gridmgr.store import schema as s
-from gridmgr.store._types import LeadersImportReport
+from gridmgr.store._sql import chunks, for_update, frame
+from gridmgr.store.changesets import new_changeset, set_event_count
+from gridmgr.store.leaders_file import COLUMNS, LeaderRow, read_table, validate_rows
+from gridmgr.store.types import LeadersImportReport
 
-if TYPE_CHECKING:
-    from gridmgr.store._store import Store
-
-COLUMNS = (
-    "id",
-    "name",
-    "role",
-    "department",
-    "phone",
-    "capacity",
-    "unit_packages",
-    "place_packages",
-)
-REQUIRED = ("id", "name", "role")
-#: Header aliases (Chinese spreadsheets) → canonical column.
-HEADER_ALIASES = {
-    "编号": "id",
-    "工号": "id",
-    "领导编号": "id",
-    "姓名": "name",
-    "名称": "name",
-    "职务": "name",
-    "角色": "role",
-    "类型": "role",
-    "部门": "department",
-    "单位": "department",
-    "电话": "phone",
-    "手机": "phone",
-    "联系电话": "phone",
-    "承载能力": "capacity",
-    "能力": "capacity",
-    "容量": "capacity",
-    "包保单元": "unit_packages",
-    "包保区域": "unit_packages",
-    "包保点位": "place_packages",
-    "包保重点点位": "place_packages",
-    "在岗": "active",
-    "状态": "active",
-}
-ROLE_ALIASES = {
-    "grid_leader": "grid_leader",
-    "grid leader": "grid_leader",
-    "网格长": "grid_leader",
-    "网格员": "grid_leader",
-    "package_leader": "package_leader",
-    "package leader": "package_leader",
-    "包保领导": "package_leader",
-}
-MOBILE = re.compile(r"^1[3-9]\d{9}$")
-LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
-LIST_SPLIT = re.compile(r"[;；,，]")
-MAX_PROBLEMS = 20
+__all__ = [
+    "COLUMNS",
+    "LeaderRow",
+    "deactivate_leader",
+    "get_leader",
+    "import_leaders",
+    "leader_events",
+    "list_leaders",
+    "read_table",
+    "validate_rows",
+]
 
 
-@dataclass(frozen=True)
-class LeaderRow:
-    """One validated row of a leaders file."""
-
-    row: int
-    id: str
-    name: str
-    role: str
-    department: str | None
-    phone: str | None
-    capacity: float
-    unit_packages: tuple[str, ...]
-    place_packages: tuple[str, ...]
-    active: bool | None
+# ---------------------------------------------------------------------- reads
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
+def _packages_by_leader(conn: Connection) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Unit packages and key-place packages of every leader, in insertion order."""
+    pk = s.packages
+    rows = conn.execute(select(pk.c.leader_id, pk.c.kind, pk.c.target).order_by(pk.c.id)).all()
+    units: dict[str, list[str]] = {}
+    places: dict[str, list[str]] = {}
+    for leader_id, kind, target in rows:
+        (units if kind == "unit" else places).setdefault(leader_id, []).append(target)
+    return units, places
 
 
-def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    """Read a CSV (UTF-8, UTF-8-BOM or GB18030) or the first sheet of an XLSX file.
+def list_leaders(
+    conn: Connection, *, include_phone: bool = False, active: bool | None = None
+) -> pd.DataFrame:
+    """Leaders: ``pk``, ``id``, ``name``, ``role``, ``department``, ``capacity``, ``active``,
+    timestamps, ``unit_packages`` (list of unit codes), ``place_packages`` (key-place codes).
 
-    Returns the canonical header and ``(row number as a spreadsheet shows it, values)`` pairs;
-    blank rows are skipped.
+    ``phone`` is personal data and is only included with ``include_phone=True``.
     """
-    p = Path(path)
-    if not p.exists():
-        raise InputError(t(f"{p}：文件不存在", f"{p}: file not found"))
-    raw_rows: list[list[str]]
-    if p.suffix.lower() in {".xlsx", ".xlsm"}:
-        import openpyxl
+    ld = s.leaders
+    cols = [
+        ld.c.pk,
+        ld.c.id,
+        ld.c.name,
+        ld.c.role,
+        ld.c.department,
+        ld.c.capacity,
+        ld.c.active,
+        ld.c.created_at,
+        ld.c.updated_at,
+    ]
+    if include_phone:
+        cols.insert(5, ld.c.phone)
+    stmt = select(*cols).order_by(ld.c.id)
+    if active is not None:
+        stmt = stmt.where(ld.c.active == active)
+    df = frame(conn.execute(stmt).all(), [c.name for c in cols])
+    units, places = _packages_by_leader(conn)
+    df["unit_packages"] = [units.get(i, []) for i in df["id"]]
+    df["place_packages"] = [places.get(i, []) for i in df["id"]]
+    df["capacity"] = df["capacity"].astype(float)
+    df["active"] = df["active"].astype(bool)
+    for col in ("department", "phone"):
+        if col in df.columns:
+            df[col] = pd.Series(
+                [None if pd.isna(v) else str(v) for v in df[col]], index=df.index, dtype=object
+            )
+    return df
 
-        try:
-            wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
-        except Exception as exc:
-            msg = t(
-                f"{p}：不是可读取的 XLSX 工作簿（{exc}），请重新另存为 .xlsx",
-                f"{p}: not a readable XLSX workbook ({exc}); save it again as .xlsx",
-            )
-            raise InputError(msg) from exc
-        ws = wb.worksheets[0]
-        raw_rows = [[_cell(v) for v in r] for r in ws.iter_rows(values_only=True)]
-        wb.close()
-    elif p.suffix.lower() in {".csv", ".txt"}:
-        data = p.read_bytes()
-        for enc in ("utf-8-sig", "gb18030"):
-            try:
-                text = data.decode(enc)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:  # pragma: no cover - gb18030 decodes nearly anything
-            raise InputError(
-                t(
-                    f"{p}：不是 UTF-8 或 GB18030 编码的文本，请另存为 UTF-8 CSV",
-                    f"{p}: not UTF-8 or GB18030 text; save it as UTF-8 CSV",
-                )
-            )
-        raw_rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text))]
-    else:
-        raise InputError(
-            t(
-                f"{p}：不支持的文件类型 {p.suffix!r}，请使用 .csv 或 .xlsx",
-                f"{p}: unsupported file type {p.suffix!r}; use .csv or .xlsx",
-            )
-        )
-    if not raw_rows:
-        header_line = ",".join(COLUMNS)
-        raise InputError(
-            t(
-                f"{p}：文件为空，应有表头 {header_line}",
-                f"{p}: the file is empty; expected a header {header_line}",
-            )
-        )
-    header = [HEADER_ALIASES.get(h.strip(), h.strip().lower()) for h in raw_rows[0]]
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        miss, header_line = ", ".join(missing), ",".join(COLUMNS)
+
+def get_leader(conn: Connection, leader_id: str, *, include_phone: bool = False) -> dict[str, Any]:
+    """One leader as a dict (see :func:`list_leaders`); :class:`LeaderNotFoundError` if unknown."""
+    df = list_leaders(conn, include_phone=include_phone)
+    hit = df[df["id"] == leader_id]
+    if hit.empty:
         msg = t(
-            f"{p}：表头缺少列 {miss}，应为 {header_line}",
-            f"{p}: missing column(s) {miss} in the header row; expected {header_line}",
+            f"领导 {leader_id!r} 不在库中；请用 `gridmgr leaders list` 查看领导名单",
+            f"leader {leader_id!r} is not in the store; list them with `gridmgr leaders list`",
         )
-        raise InvalidFieldError(msg)
-    rows: list[tuple[int, dict[str, str]]] = []
-    for number, values in enumerate(raw_rows[1:], start=2):
-        if not any(v for v in values):
-            continue
-        rec = {h: (values[i] if i < len(values) else "") for i, h in enumerate(header) if h}
-        rows.append((number, rec))
-    return header, rows
+        raise LeaderNotFoundError(msg)
+    return dict(hit.iloc[0].to_dict())
 
 
-def validate_rows(
-    path: str | Path,
-    rows: list[tuple[int, dict[str, str]]],
-    *,
-    departments: set[str],
-    units: set[str],
-    places: set[str],
+def leader_events(conn: Connection, leader_id: str | None = None) -> pd.DataFrame:
+    """Leader history (created / updated / deactivated), oldest first."""
+    le = s.leader_events
+    stmt = select(le).order_by(le.c.id)
+    if leader_id is not None:
+        stmt = stmt.where(le.c.leader_id == leader_id)
+    return frame(conn.execute(stmt).all(), [c.name for c in le.columns])
+
+
+# ---------------------------------------------------------------------- deactivate
+
+
+def deactivate_leader(conn: Connection, leader_id: str, *, reason: str, actor: str) -> str:
+    """Retire a leader (``active = false``) with a change set and an event; returns its id."""
+    if not reason or not reason.strip():
+        raise InputError(
+            t(
+                "deactivate：必须填写 --reason（该领导为何停止包保？）",
+                "deactivate: --reason is required (why is this leader retired?)",
+            )
+        )
+    at = s.utcnow()
+    ld = s.leaders
+    row = conn.execute(for_update(conn, select(ld.c.active).where(ld.c.id == leader_id))).first()
+    if row is None:
+        raise LeaderNotFoundError(
+            t(f"领导 {leader_id!r} 不在库中", f"leader {leader_id!r} is not in the store")
+        )
+    if not row[0]:
+        raise ConflictError(
+            t(f"领导 {leader_id!r} 已是停用状态", f"leader {leader_id!r} is already inactive")
+        )
+    cid = new_changeset(conn, kind="deactivate", actor=actor, reason=reason, at=at)
+    conn.execute(update(ld).where(ld.c.id == leader_id).values(active=False, updated_at=at))
+    conn.execute(
+        insert(s.leader_events).values(
+            changeset_id=cid,
+            leader_id=leader_id,
+            kind="deactivated",
+            actor=actor,
+            reason=reason,
+            at=at,
+            detail=None,
+        )
+    )
+    return cid
+
+
+# ---------------------------------------------------------------------- import
+
+
+@dataclass
+class _ImportPlan:
+    """The writes a leaders file needs: rows to insert/update, packages to replace, events."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    replace_packs: list[str] = field(default_factory=list)
+
+
+def _validate_against_store(
+    conn: Connection, path: str | Path, rows: list[tuple[int, dict[str, str]]]
 ) -> list[LeaderRow]:
-    """Check every row; raise one :class:`InvalidFieldError` listing all problems."""
-    problems: list[str] = []
-    out: list[LeaderRow] = []
-    first_row: dict[str, int] = {}
+    """:func:`validate_rows` against the departments, units and key places in the store."""
+    departments = {r[0] for r in conn.execute(select(s.departments.c.code))}
+    units = {r[0] for r in conn.execute(select(s.units.c.code))}
+    places = {r[0] for r in conn.execute(select(s.key_places.c.code))}
+    return validate_rows(path, rows, departments=departments, units=units, places=places)
 
-    def bad(row: int, col: str, what: str) -> None:
-        problems.append(t(f"第 {row} 行，{col} 列：{what}", f"row {row}, column {col}: {what}"))
 
-    for number, rec in rows:
-        ok = True
-        lid = rec.get("id", "").strip()
-        if not lid:
-            bad(number, "id", t("为空，每位领导都需要填写 id", "empty; every leader needs an id"))
-            ok = False
-        elif lid in first_row:
-            first = first_row[lid]
-            bad(
-                number,
-                "id",
-                t(
-                    f"id {lid!r} 重复（首次出现在第 {first} 行）",
-                    f"duplicate id {lid!r} (first at row {first})",
-                ),
-            )
-            ok = False
+def _current_leaders(conn: Connection) -> tuple[dict[str, Any], dict[tuple[str, str], set[str]]]:
+    """Leaders now in the store by id, and their package targets by ``(id, kind)``."""
+    ld, pk = s.leaders, s.packages
+    cols = [ld.c.id, ld.c.name, ld.c.role, ld.c.department, ld.c.phone, ld.c.capacity, ld.c.active]
+    current = {r.id: r for r in conn.execute(select(*cols))}
+    packs: dict[tuple[str, str], set[str]] = {}
+    for leader_id, kind, target in conn.execute(select(pk.c.leader_id, pk.c.kind, pk.c.target)):
+        packs.setdefault((leader_id, kind), set()).add(target)
+    return current, packs
+
+
+def _plan_new(plan: _ImportPlan, r: LeaderRow, values: dict[str, Any], at: dt.datetime) -> None:
+    """Add the insert of a leader not yet in the store."""
+    active = True if r.active is None else r.active
+    plan.inserts.append(
+        {"id": r.id, **values, "active": active, "created_at": at, "updated_at": at}
+    )
+    plan.created.append(r.id)
+    plan.replace_packs.append(r.id)
+    plan.events.append({"leader_id": r.id, "kind": "created", "detail": {"row": r.row}})
+
+
+def _plan_existing(
+    plan: _ImportPlan,
+    r: LeaderRow,
+    values: dict[str, Any],
+    old: Any,
+    packs: dict[tuple[str, str], set[str]],
+    at: dt.datetime,
+) -> None:
+    """Add the update of a leader already in the store, when any field or package changed."""
+    changed = [k for k, v in values.items() if getattr(old, k) != v]
+    active = bool(old.active) if r.active is None else r.active
+    if active != bool(old.active):
+        changed.append("active")
+    packs_changed = packs.get((r.id, "unit"), set()) != set(r.unit_packages) or packs.get(
+        (r.id, "place"), set()
+    ) != set(r.place_packages)
+    if packs_changed:
+        changed.append("packages")
+        plan.replace_packs.append(r.id)
+    if not changed:
+        return
+    update_row = {"b_id": r.id, **{f"b_{k}": v for k, v in values.items()}}
+    plan.updates.append({**update_row, "b_active": active, "b_at": at})
+    plan.updated.append(r.id)
+    detail = {"row": r.row, "fields": changed}
+    plan.events.append({"leader_id": r.id, "kind": "updated", "detail": detail})
+
+
+def _plan_import(conn: Connection, valid: list[LeaderRow], at: dt.datetime) -> _ImportPlan:
+    """Compare the file's rows with the store: what to create, update and record."""
+    current, packs = _current_leaders(conn)
+    plan = _ImportPlan()
+    for r in valid:
+        values = {
+            "name": r.name,
+            "role": r.role,
+            "department": r.department,
+            "phone": r.phone,
+            "capacity": r.capacity,
+        }
+        old = current.get(r.id)
+        if old is None:
+            _plan_new(plan, r, values, at)
         else:
-            first_row[lid] = number
-        name = rec.get("name", "").strip()
-        if not name:
-            bad(
-                number,
-                "name",
-                t(
-                    "为空，请填写姓名或职务名称（如 包保领导A01）",
-                    "empty; give the name or the post title (e.g. 包保领导A01)",
-                ),
-            )
-            ok = False
-        role_raw = rec.get("role", "").strip()
-        role = ROLE_ALIASES.get(role_raw.lower(), ROLE_ALIASES.get(role_raw))
-        if role is None:
-            bad(
-                number,
-                "role",
-                t(
-                    f"未知角色 {role_raw!r}，请使用 grid_leader（网格长）或 package_leader（包保领导）",
-                    f"unknown role {role_raw!r}; use grid_leader (网格长) or package_leader (包保领导)",
-                ),
-            )
-            ok = False
-        dep = rec.get("department", "").strip() or None
-        if dep is not None and dep not in departments:
-            known = ", ".join(sorted(departments)) or t("尚未导入", "none loaded")
-            bad(
-                number,
-                "department",
-                t(
-                    f"未知部门 {dep!r}（已有：{known}）",
-                    f"unknown department {dep!r} (known: {known})",
-                ),
-            )
-            ok = False
-        phone = re.sub(r"\s+", "", rec.get("phone", "")) or None
-        if phone is not None and not (MOBILE.match(phone) or LANDLINE.match(phone)):
-            bad(
-                number,
-                "phone",
-                t(
-                    f"电话格式有误 {phone!r}，请填写手机号 1XXXXXXXXXX 或座机 0431-XXXXXXXX",
-                    f"malformed phone {phone!r}; use a mobile 1XXXXXXXXXX or a landline 0431-XXXXXXXX",
-                ),
-            )
-            ok = False
-        cap_raw = rec.get("capacity", "").strip()
-        capacity = 1.0
-        if cap_raw:
-            try:
-                capacity = float(cap_raw)
-            except ValueError:
-                capacity = math.nan
-            if not math.isfinite(capacity) or capacity <= 0:
-                bad(
-                    number,
-                    "capacity",
-                    t(f"{cap_raw!r} 不是大于 0 的数", f"{cap_raw!r} is not a number > 0"),
-                )
-                ok = False
-        upk = tuple(x.strip() for x in LIST_SPLIT.split(rec.get("unit_packages", "")) if x.strip())
-        unknown_units = [u for u in upk if u not in units]
-        if unknown_units:
-            uu = ", ".join(unknown_units)
-            bad(
-                number,
-                "unit_packages",
-                t(
-                    f"未知单位 {uu}，请先导入图层或更正代码",
-                    f"unknown unit(s) {uu}; load the layers first or fix the codes",
-                ),
-            )
-            ok = False
-        ppk = tuple(x.strip() for x in LIST_SPLIT.split(rec.get("place_packages", "")) if x.strip())
-        unknown_places = [k for k in ppk if k not in places]
-        if unknown_places:
-            up = ", ".join(unknown_places)
-            bad(number, "place_packages", t(f"未知重点场所 {up}", f"unknown key place(s) {up}"))
-            ok = False
-        active: bool | None = None
-        if "active" in rec and rec["active"].strip():
-            a = rec["active"].strip().lower()
-            if a in {"1", "true", "yes", "y", "是", "在岗"}:
-                active = True
-            elif a in {"0", "false", "no", "n", "否", "离岗"}:
-                active = False
-            else:
-                a_raw = rec["active"]
-                bad(
-                    number,
-                    "active",
-                    t(f"{a_raw!r} 不是 true/false", f"{a_raw!r} is not true/false"),
-                )
-                ok = False
-        if ok:
-            out.append(
-                LeaderRow(number, lid, name, str(role), dep, phone, capacity, upk, ppk, active)
-            )
-    if problems:
-        shown = "; ".join(problems[:MAX_PROBLEMS])
-        extra = len(problems) - MAX_PROBLEMS
-        more = t(f"；……另有 {extra} 处", f"; … and {extra} more") if extra > 0 else ""
-        msg = t(
-            f"{path}：发现 {len(problems)} 处问题，未导入任何数据：{shown}{more}",
-            f"{path}: {len(problems)} problem(s), nothing imported: {shown}{more}",
+            _plan_existing(plan, r, values, old, packs, at)
+    return plan
+
+
+def _update_leaders(conn: Connection, updates: list[dict[str, Any]]) -> None:
+    """Update changed leaders set-wise (``b_*`` bound parameters)."""
+    ld = s.leaders
+    conn.execute(
+        update(ld)
+        .where(ld.c.id == bindparam("b_id"))
+        .values(
+            name=bindparam("b_name"),
+            role=bindparam("b_role"),
+            department=bindparam("b_department"),
+            phone=bindparam("b_phone"),
+            capacity=bindparam("b_capacity"),
+            active=bindparam("b_active"),
+            updated_at=bindparam("b_at"),
+        ),
+        updates,
+    )
+
+
+def _replace_packages(conn: Connection, leader_ids: list[str], valid: list[LeaderRow]) -> None:
+    """Replace the unit and key-place packages of ``leader_ids`` by those of the file."""
+    pk = s.packages
+    for part in chunks(leader_ids):
+        conn.execute(delete(pk).where(pk.c.leader_id.in_(list(part))))
+    by_id = {r.id: r for r in valid}
+    new_packs = [
+        {"leader_id": lid, "kind": kind, "target": target}
+        for lid in leader_ids
+        for kind, targets in (
+            ("unit", by_id[lid].unit_packages),
+            ("place", by_id[lid].place_packages),
         )
-        raise InvalidFieldError(msg)
-    if not out:
-        header_line = ",".join(COLUMNS)
-        raise InvalidFieldError(
-            t(
-                f"{path}：没有领导数据行，应有表头 {header_line} 及数据行",
-                f"{path}: no leader rows; expected a header {header_line} and rows",
-            )
-        )
-    return out
+        for target in dict.fromkeys(targets)
+    ]
+    if new_packs:
+        conn.execute(insert(pk), new_packs)
+
+
+def _write_import(
+    conn: Connection,
+    plan: _ImportPlan,
+    valid: list[LeaderRow],
+    *,
+    actor: str,
+    reason: str,
+    at: dt.datetime,
+) -> str:
+    """Write a planned import under a new ``leaders`` change set; returns its id."""
+    cid = new_changeset(conn, kind="leaders", actor=actor, reason=reason, at=at)
+    if plan.inserts:
+        conn.execute(insert(s.leaders), plan.inserts)
+    if plan.updates:
+        _update_leaders(conn, plan.updates)
+    if plan.replace_packs:
+        _replace_packages(conn, plan.replace_packs, valid)
+    conn.execute(
+        insert(s.leader_events),
+        [
+            {"changeset_id": cid, "actor": actor, "reason": reason, "at": at, **e}
+            for e in plan.events
+        ],
+    )
+    set_event_count(conn, cid, len(plan.events))
+    return cid
 
 
 def import_leaders(
-    store: Store, path: str | Path, *, actor: str, reason: str | None = None
+    conn: Connection,
+    path: str | Path,
+    rows: list[tuple[int, dict[str, str]]],
+    *,
+    actor: str,
+    reason: str | None = None,
 ) -> LeadersImportReport:
-    """Create or update leaders from ``path``; one transaction, nothing written on any problem.
+    """Create or update leaders from the rows of ``path`` (see :func:`read_table`).
 
-    Leaders not in the file are left as they are; a leader in the file replaces their unit and
-    key-place packages. Without an ``active`` column, new leaders are active and existing ones
-    keep their state. Returns what was created / updated.
+    Nothing is written on any problem. Leaders not in the file are left as they are; a leader in
+    the file replaces their unit and key-place packages. Without an ``active`` column, new
+    leaders are active and existing ones keep their state.
     """
-    _, rows = read_table(path)
     at = s.utcnow()
-    ld, pk = s.leaders, s.packages
-    with store.transaction() as conn:
-        departments = {r[0] for r in conn.execute(select(s.departments.c.code))}
-        units = {r[0] for r in conn.execute(select(s.units.c.code))}
-        places = {r[0] for r in conn.execute(select(s.key_places.c.code))}
-        valid = validate_rows(path, rows, departments=departments, units=units, places=places)
-        current = {
-            r.id: r
-            for r in conn.execute(
-                select(
-                    ld.c.id,
-                    ld.c.name,
-                    ld.c.role,
-                    ld.c.department,
-                    ld.c.phone,
-                    ld.c.capacity,
-                    ld.c.active,
-                )
-            )
-        }
-        packs: dict[tuple[str, str], set[str]] = {}
-        for leader_id, kind, target in conn.execute(select(pk.c.leader_id, pk.c.kind, pk.c.target)):
-            packs.setdefault((leader_id, kind), set()).add(target)
-        created: list[str] = []
-        updated: list[str] = []
-        inserts: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
-        events: list[dict[str, Any]] = []
-        replace_packs: list[str] = []
-        for r in valid:
-            old = current.get(r.id)
-            values = {
-                "name": r.name,
-                "role": r.role,
-                "department": r.department,
-                "phone": r.phone,
-                "capacity": r.capacity,
-            }
-            if old is None:
-                inserts.append(
-                    {
-                        "id": r.id,
-                        **values,
-                        "active": True if r.active is None else r.active,
-                        "created_at": at,
-                        "updated_at": at,
-                    }
-                )
-                created.append(r.id)
-                replace_packs.append(r.id)
-                events.append({"leader_id": r.id, "kind": "created", "detail": {"row": r.row}})
-                continue
-            changed = [k for k, v in values.items() if getattr(old, k) != v]
-            active = bool(old.active) if r.active is None else r.active
-            if active != bool(old.active):
-                changed.append("active")
-            packs_changed = packs.get((r.id, "unit"), set()) != set(r.unit_packages) or packs.get(
-                (r.id, "place"), set()
-            ) != set(r.place_packages)
-            if packs_changed:
-                changed.append("packages")
-                replace_packs.append(r.id)
-            if changed:
-                updates.append(
-                    {
-                        "b_id": r.id,
-                        **{f"b_{k}": v for k, v in values.items()},
-                        "b_active": active,
-                        "b_at": at,
-                    }
-                )
-                updated.append(r.id)
-                events.append(
-                    {
-                        "leader_id": r.id,
-                        "kind": "updated",
-                        "detail": {"row": r.row, "fields": changed},
-                    }
-                )
-        if not events:
-            return LeadersImportReport(str(path), len(valid), unchanged=len(valid))
-        cid = store._new_changeset(
-            conn, kind="leaders", actor=actor, reason=reason or f"import leaders from {path}", at=at
-        )
-        if inserts:
-            conn.execute(insert(ld), inserts)
-        if updates:
-            from sqlalchemy import bindparam
-
-            conn.execute(
-                update(ld)
-                .where(ld.c.id == bindparam("b_id"))
-                .values(
-                    name=bindparam("b_name"),
-                    role=bindparam("b_role"),
-                    department=bindparam("b_department"),
-                    phone=bindparam("b_phone"),
-                    capacity=bindparam("b_capacity"),
-                    active=bindparam("b_active"),
-                    updated_at=bindparam("b_at"),
-                ),
-                updates,
-            )
-        if replace_packs:
-            from gridmgr.store._store import chunks
-
-            for part in chunks(replace_packs):
-                conn.execute(delete(pk).where(pk.c.leader_id.in_(list(part))))
-            by_id = {r.id: r for r in valid}
-            new_packs = [
-                {"leader_id": lid, "kind": kind, "target": t}
-                for lid in replace_packs
-                for kind, targets in (
-                    ("unit", by_id[lid].unit_packages),
-                    ("place", by_id[lid].place_packages),
-                )
-                for t in dict.fromkeys(targets)
-            ]
-            if new_packs:
-                conn.execute(insert(pk), new_packs)
-        conn.execute(
-            insert(s.leader_events),
-            [
-                {
-                    "changeset_id": cid,
-                    "actor": actor,
-                    "reason": reason or f"import leaders from {path}",
-                    "at": at,
-                    **e,
-                }
-                for e in events
-            ],
-        )
-        conn.execute(
-            update(s.changesets).where(s.changesets.c.id == cid).values(n_events=len(events))
-        )
+    valid = _validate_against_store(conn, path, rows)
+    plan = _plan_import(conn, valid, at)
+    if not plan.events:
+        return LeadersImportReport(str(path), len(valid), unchanged=len(valid))
+    why = reason or f"import leaders from {path}"
+    cid = _write_import(conn, plan, valid, actor=actor, reason=why, at=at)
     return LeadersImportReport(
         str(path),
         len(valid),
-        tuple(created),
-        tuple(updated),
-        unchanged=len(valid) - len(created) - len(updated),
+        tuple(plan.created),
+        tuple(plan.updated),
+        unchanged=len(valid) - len(plan.created) - len(plan.updated),
         changeset_id=cid,
     )

@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-from gridmgr.store._geom import Geom
+from gridmgr.store.geom import Geom
 
 #: Revision of the newest migration; ``Store.upgrade()`` brings a database to it.
 HEAD_REVISION = "0001"

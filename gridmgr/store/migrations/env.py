@@ -13,10 +13,9 @@ from sqlalchemy import Connection, create_engine
 from gridmgr import settings
 from gridmgr.store.schema import metadata
 
-config = context.config
-
 
 def _run(connection: Connection) -> None:
+    """Configure Alembic on ``connection`` (batch mode on SQLite) and run the migrations."""
     context.configure(
         connection=connection,
         target_metadata=metadata,
@@ -27,12 +26,20 @@ def _run(connection: Connection) -> None:
         context.run_migrations()
 
 
-connection = config.attributes.get("connection")
-if connection is not None:
-    _run(connection)
-else:  # pragma: no cover - command-line alembic
-    url = context.get_x_argument(as_dictionary=True).get("url") or settings.database_url()
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        _run(conn)
-    engine.dispose()
+def _main() -> None:
+    """Migrate on the connection the store handed over, else on ``-x url=…`` (command line)."""
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+    else:  # pragma: no cover - command-line alembic
+        url = context.get_x_argument(as_dictionary=True).get("url") or settings.database_url()
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            _run(conn)
+        engine.dispose()
+
+
+# Alembic installs ``context.config`` while it runs this script; imported any other way (e.g. by
+# ``pytest --doctest-modules``) there is nothing to run.
+if hasattr(context, "config"):
+    _main()

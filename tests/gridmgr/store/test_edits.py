@@ -22,7 +22,7 @@ from gridmgr.errors import (
 )
 from gridmgr.store import Change, open_store
 from gridmgr.store import schema as s
-from gridmgr.store._edits import as_mapping
+from gridmgr.store.history import as_mapping
 
 
 def _community(store, code):

@@ -115,7 +115,7 @@ def test_a_failing_last_feature_leaves_the_store_as_before(loaded_store, make_la
 
 def test_a_failure_after_writes_began_rolls_everything_back(loaded_store, make_layers, monkeypatch):
     """The last step of a load fails after units and pieces were written: all rolled back."""
-    from gridmgr.store import _load
+    from gridmgr.store import layers_load as _load
 
     store = loaded_store
     before = store.dump()
@@ -141,7 +141,7 @@ KILL_SCRIPT = textwrap.dedent(
     sys.path.insert(0, {root!r})
     sys.path.insert(0, {tests!r})
     from conftest import _layers
-    from gridmgr.store import open_store, _load
+    from gridmgr.store import layers_load as _load, open_store
 
     real = _load._upsert
     def dying(conn, table, *args, **kwargs):

@@ -6,7 +6,7 @@ import shapely
 import sqlalchemy as sa
 
 from gridmgr.store import Change
-from gridmgr.store._geom import from_wkb
+from gridmgr.store.geom import from_wkb
 
 
 def test_views_have_integer_ids_and_no_personal_data(loaded_store):

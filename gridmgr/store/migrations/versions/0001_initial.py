@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from gridmgr.store._geom import Geom
+from gridmgr.store.geom import Geom
 from gridmgr.store.schema import UTCDateTime
 
 revision = "0001"

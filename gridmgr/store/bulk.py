@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, insert
 
-from gridmgr.store._geom import SRID, Geom
+from gridmgr.store.geom import SRID, Geom
 from gridmgr.store.schema import UTCDateTime
 
 #: Below this many rows the plain SQLAlchemy statements are fast enough.

@@ -1,0 +1,249 @@
+"""Layer tables (repository): units, pieces, key places, categories, departments, the unit tree,
+the ``meta`` key/values and leaders' grid codes.
+
+Every function takes a SQLAlchemy :class:`~sqlalchemy.Connection`; loading layers is
+:mod:`gridmgr.store.layers_load`.
+
+Examples
+--------
+>>> parents = {"d": None, "s": "d", "c1": "s", "c2": "s"}
+>>> sorted(descendants(parents, "s"))
+['c1', 'c2', 's']
+>>> ancestors(parents, "c1")
+['c1', 's', 'd']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from sqlalchemy import Connection, and_, func, insert, select, update
+
+from gridmgr.errors import InputError, UnitNotFoundError
+from gridmgr.i18n import t
+from gridmgr.store import schema as s
+from gridmgr.store._sql import chunks, frame
+from gridmgr.store.geom import from_wkb
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+KEY_PLACE_COLUMNS = [
+    "id",
+    "code",
+    "name",
+    "category",
+    "address",
+    "sample",
+    "unit_code",
+    "piece_id",
+    "department",
+    "package_leader_id",
+    "geom",
+]
+
+
+def _geoframe(df: pd.DataFrame) -> gpd.GeoDataFrame:
+    """``df`` with its WKB ``geom`` column turned into an EPSG:4326 geometry column."""
+    import geopandas as gpd  # heavy: only when a geometry frame is built
+
+    geom = from_wkb(df.pop("geom").tolist())
+    return gpd.GeoDataFrame(df, geometry=geom, crs="EPSG:4326")
+
+
+# ---------------------------------------------------------------------- meta
+
+
+def get_meta(conn: Connection, key: str) -> str | None:
+    """A value of the ``meta`` table (e.g. ``res``)."""
+    row = conn.execute(select(s.meta.c.value).where(s.meta.c.key == key)).first()
+    return None if row is None else row[0]
+
+
+def set_meta(conn: Connection, key: str, value: str) -> None:
+    """Insert or update a ``meta`` value (no write when it is unchanged)."""
+    cur = conn.execute(select(s.meta.c.value).where(s.meta.c.key == key)).first()
+    if cur is None:
+        conn.execute(insert(s.meta).values(key=key, value=value))
+    elif cur[0] != value:
+        conn.execute(update(s.meta).where(s.meta.c.key == key).values(value=value))
+
+
+# ---------------------------------------------------------------------- unit tree
+
+
+def unit_parents(conn: Connection) -> dict[str, str | None]:
+    """``unit code → parent code`` of every unit."""
+    rows = conn.execute(select(s.units.c.code, s.units.c.parent)).all()
+    return {str(c): (None if p is None else str(p)) for c, p in rows}
+
+
+def descendants(parents: Mapping[str, str | None], code: str) -> set[str]:
+    """``code`` and every unit below it; :class:`UnitNotFoundError` for an unknown code."""
+    if code not in parents:
+        msg = t(
+            f"单位 {code!r} 不在库中；请用 `gridmgr units` 查看单位列表，或先导入图层",
+            f"unit {code!r} is not in the store; list the units with `gridmgr units` or load layers",
+        )
+        raise UnitNotFoundError(msg)
+    children: dict[str, list[str]] = {}
+    for c, p in parents.items():
+        if p is not None:
+            children.setdefault(p, []).append(c)
+    out: set[str] = set()
+    stack = [code]
+    while stack:
+        c = stack.pop()
+        if c not in out:
+            out.add(c)
+            stack.extend(children.get(c, []))
+    return out
+
+
+def ancestors(parents: Mapping[str, str | None], code: str) -> list[str]:
+    """``code`` and its parents up to the root, nearest first."""
+    chain = [code]
+    seen = {code}
+    while (p := parents.get(chain[-1])) is not None and p not in seen:
+        chain.append(p)
+        seen.add(p)
+    return chain
+
+
+def _scope_codes(conn: Connection, scope: str) -> list[str]:
+    """Sorted codes of ``scope`` and every unit below it."""
+    return sorted(descendants(unit_parents(conn), scope))
+
+
+# ---------------------------------------------------------------------- reads
+
+
+def units(conn: Connection) -> gpd.GeoDataFrame:
+    """Units: ``id``, ``code``, ``name``, ``level``, ``parent``, ``name_en``, ``alias``,
+    ``sample``, ``area_m2`` and geometry (EPSG:4326)."""
+    df = pd.DataFrame(conn.execute(select(s.units).order_by(s.units.c.id)).mappings().all())
+    if df.empty:
+        df = pd.DataFrame(columns=[c.name for c in s.units.columns])
+    return _geoframe(df)
+
+
+def pieces(conn: Connection, scope: str | None = None, *, geometry: bool = True) -> pd.DataFrame:
+    """Pieces with their current owner.
+
+    Columns ``id``, ``cell``, ``unit_code``, ``area_m2``, ``whole``, ``leader_id`` (None:
+    blind spot), ``fallback``, ``version`` and (``geometry=True``) geometry as a
+    GeoDataFrame in EPSG:4326. ``scope`` is a unit code of any level.
+    """
+    p, a = s.pieces, s.assignments
+    cols = [
+        p.c.id,
+        p.c.cell,
+        p.c.unit_code,
+        p.c.area_m2,
+        p.c.whole,
+        a.c.leader_id,
+        a.c.fallback,
+        a.c.version,
+    ]
+    if geometry:
+        cols.append(p.c.geom)
+    stmt = select(*cols).select_from(p.outerjoin(a, a.c.piece_id == p.c.id)).order_by(p.c.id)
+    if scope is not None:
+        stmt = stmt.where(p.c.unit_code.in_(_scope_codes(conn, scope)))
+    df = frame(conn.execute(stmt).all(), [c.name for c in cols])
+    df["id"] = df["id"].astype("int64")
+    df["area_m2"] = df["area_m2"].astype(float)
+    df["whole"] = df["whole"].astype(bool)
+    df["fallback"] = df["fallback"].fillna(False).astype(bool)
+    df["version"] = df["version"].fillna(0).astype("int64")
+    df["leader_id"] = pd.Series(
+        [None if pd.isna(v) else str(v) for v in df["leader_id"]], index=df.index, dtype=object
+    )
+    return _geoframe(df) if geometry else df
+
+
+def key_places(conn: Connection, scope: str | None = None) -> gpd.GeoDataFrame:
+    """Key places: ``id``, ``code``, ``name``, ``category``, ``address``, ``sample``,
+    ``unit_code``, ``piece_id``, ``department`` (of the category), ``package_leader_id``
+    (None when no leader packages it) and geometry."""
+    k, c, pk = s.key_places, s.categories, s.packages
+    leader = (
+        select(func.min(pk.c.leader_id))
+        .where(and_(pk.c.kind == "place", pk.c.target == k.c.code))
+        .scalar_subquery()
+    )
+    stmt = (
+        select(
+            k.c.id,
+            k.c.code,
+            k.c.name,
+            k.c.category,
+            k.c.address,
+            k.c.sample,
+            k.c.unit_code,
+            k.c.piece_id,
+            c.c.department,
+            leader.label("package_leader_id"),
+            k.c.geom,
+        )
+        .select_from(k.join(c, c.c.category == k.c.category))
+        .order_by(k.c.id)
+    )
+    if scope is not None:
+        stmt = stmt.where(k.c.unit_code.in_(_scope_codes(conn, scope)))
+    df = frame(conn.execute(stmt).all(), KEY_PLACE_COLUMNS)
+    df["piece_id"] = df["piece_id"].astype("Int64")
+    return _geoframe(df)
+
+
+def categories(conn: Connection) -> pd.DataFrame:
+    """Key-place categories, by key."""
+    rows = conn.execute(select(s.categories).order_by(s.categories.c.category)).all()
+    return frame(rows, [c.name for c in s.categories.columns])
+
+
+def departments(conn: Connection) -> pd.DataFrame:
+    """Departments (行管部门), by code."""
+    rows = conn.execute(select(s.departments).order_by(s.departments.c.code)).all()
+    return frame(rows, [c.name for c in s.departments.columns])
+
+
+# ---------------------------------------------------------------------- grid codes
+
+
+def save_grid_codes(conn: Connection, codes: pd.DataFrame) -> int:
+    """Replace the grid codes of the units named in ``codes``; returns the rows written."""
+    need = {"leader_id", "unit_code", "grid_code"}
+    missing = need - set(codes.columns)
+    if missing:
+        miss = ", ".join(sorted(missing))
+        raise InputError(t(f"网格编码：缺少列 {miss}", f"grid codes: missing column(s) {miss}"))
+    at = s.utcnow()
+    rows: list[dict[str, Any]] = [
+        {
+            "leader_id": str(r.leader_id),
+            "unit_code": str(r.unit_code),
+            "grid_code": str(r.grid_code),
+            "updated_at": at,
+        }
+        for r in codes[["leader_id", "unit_code", "grid_code"]].itertuples(index=False)
+    ]
+    unit_codes = sorted({str(r["unit_code"]) for r in rows})
+    for part in chunks(unit_codes):
+        conn.execute(s.territories.delete().where(s.territories.c.unit_code.in_(part)))
+    if rows:
+        conn.execute(insert(s.territories), rows)
+    return len(rows)
+
+
+def grid_codes(conn: Connection) -> pd.DataFrame:
+    """Grid codes of leader territories: ``leader_id``, ``unit_code``, ``grid_code``."""
+    tr = s.territories
+    rows = conn.execute(
+        select(tr.c.leader_id, tr.c.unit_code, tr.c.grid_code, tr.c.updated_at).order_by(
+            tr.c.grid_code
+        )
+    ).all()
+    return frame(rows, ["leader_id", "unit_code", "grid_code", "updated_at"])

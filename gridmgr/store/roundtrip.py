@@ -1,0 +1,340 @@
+"""Assignment round trips (repository): export to CSV/GeoJSON, edit in QGIS or Excel, import back.
+
+Every function takes a SQLAlchemy :class:`~sqlalchemy.Connection`; an import goes through
+:func:`gridmgr.store.assignments.apply_changes` on that same connection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, select
+
+from gridmgr.errors import InputError, InvalidFieldError
+from gridmgr.i18n import t
+from gridmgr.store import schema as s
+from gridmgr.store.assignments import apply_changes, opt
+from gridmgr.store.layers import ancestors, grid_codes, pieces, unit_parents
+from gridmgr.store.leaders import list_leaders
+from gridmgr.store.types import AssignmentsImportReport
+
+EXPORT_COLUMNS = [
+    "cell",
+    "unit_code",
+    "leader_id",
+    "grid_code",
+    "fallback",
+    "version",
+    "piece_id",
+    "area_m2",
+]
+MAX_PROBLEMS = 20
+TRUE = {"1", "true", "yes", "y", "是"}
+FALSE = {"", "0", "false", "no", "n", "否"}
+
+
+def _grid_codes_for(conn: Connection, frame: pd.DataFrame) -> list[str | None]:
+    """Grid code of each piece's territory: the leader's territory in the piece's unit or an
+    ancestor of it."""
+    codes = grid_codes(conn)
+    if codes.empty or frame.empty:
+        return [None] * len(frame)
+    parents = unit_parents(conn)
+    table = {(r.leader_id, r.unit_code): r.grid_code for r in codes.itertuples(index=False)}
+    cache: dict[tuple[Any, str], str | None] = {}
+    out: list[str | None] = []
+    for leader, unit in zip(frame["leader_id"], frame["unit_code"], strict=True):
+        key = (leader, unit)
+        if key not in cache:
+            cache[key] = None
+            if leader is not None:
+                for anc in ancestors(parents, unit):
+                    if (leader, anc) in table:
+                        cache[key] = table[(leader, anc)]
+                        break
+        out.append(cache[key])
+    return out
+
+
+def export_assignments(conn: Connection, out: str | Path, *, scope: str | None = None) -> Path:
+    """Write the assignment table to ``.csv`` or ``.geojson`` for editing in QGIS/Excel.
+
+    Columns ``cell``, ``unit_code``, ``leader_id``, ``grid_code``, ``fallback``, ``version``,
+    ``piece_id``, ``area_m2`` (+ geometry in GeoJSON).
+    """
+    path = Path(out)
+    suffix = path.suffix.lower()
+    if suffix not in {".csv", ".geojson", ".json"}:
+        raise InputError(
+            t(
+                f"{path}：文件名请使用 .csv 或 .geojson 扩展名",
+                f"{path}: use a .csv or .geojson file name",
+            )
+        )
+    geo = suffix != ".csv"
+    table = pieces(conn, scope, geometry=geo).rename(columns={"id": "piece_id"})
+    table["grid_code"] = _grid_codes_for(conn, table)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if geo:
+        frame = table[[*EXPORT_COLUMNS, "geometry"]]
+        if path.exists():
+            path.unlink()
+        frame.to_file(path, driver="GeoJSON", engine="pyogrio")
+    else:
+        table[EXPORT_COLUMNS].to_csv(path, index=False, encoding="utf-8-sig")
+    return path
+
+
+def _read_rows(path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """Rows as strings and a label per row (``row N`` for CSV lines, ``feature N`` for GeoJSON)."""
+    if not path.exists():
+        raise InputError(t(f"{path}：文件不存在", f"{path}: file not found"))
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        last: Exception | None = None
+        for enc in ("utf-8-sig", "gb18030"):
+            try:
+                df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=enc)
+                break
+            except UnicodeDecodeError as exc:
+                last = exc
+        else:
+            raise InputError(
+                t(
+                    f"{path}：不是 UTF-8 或 GB18030 编码的文本（{last}）",
+                    f"{path}: not UTF-8 or GB18030 text ({last})",
+                )
+            )
+        labels = [t(f"第 {i + 2} 行", f"row {i + 2}") for i in range(len(df))]
+    elif suffix in {".geojson", ".json"}:
+        import pyogrio
+
+        df = pyogrio.read_dataframe(path, read_geometry=False)
+        df = df.astype(object).where(df.notna(), "").astype(str)
+        labels = [t(f"第 {i + 1} 个要素", f"feature {i + 1}") for i in range(len(df))]
+    else:
+        raise InputError(
+            t(f"{path}：请使用 .csv 或 .geojson 文件", f"{path}: use a .csv or .geojson file")
+        )
+    df.columns = [str(c).strip().lower() for c in df.columns]
+    for col in ("cell", "leader_id"):
+        if col not in df.columns:
+            msg = t(
+                f"{path}：缺少列 {col!r}，请用 `gridmgr assign export` 导出模板后填写",
+                f"{path}: missing column {col!r}; export a template with `gridmgr assign export`",
+            )
+            raise InvalidFieldError(msg)
+    return df, labels
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    """What an imported row is checked against: pieces, leaders and their unit packages."""
+
+    pieces: pd.DataFrame
+    by_cell: dict[str, list[int]]
+    active: dict[str, bool]
+    parents: dict[str, str | None]
+    unit_packs: dict[str, set[str]]
+
+
+def _lookup(conn: Connection) -> _Lookup:
+    """Read the pieces, leaders, unit tree and unit packages once."""
+    frame = pieces(conn, geometry=False)
+    leaders = list_leaders(conn)
+    by_cell: dict[str, list[int]] = {}
+    for pos, cell in enumerate(frame["cell"]):
+        by_cell.setdefault(cell, []).append(pos)
+    pk = s.packages
+    unit_packs: dict[str, set[str]] = {}
+    for lid, target in conn.execute(select(pk.c.leader_id, pk.c.target).where(pk.c.kind == "unit")):
+        unit_packs.setdefault(lid, set()).add(target)
+    active = dict(zip(leaders["id"], leaders["active"], strict=True))
+    return _Lookup(frame, by_cell, active, unit_parents(conn), unit_packs)
+
+
+#: ``(column, what is wrong)``, or ``None`` when a value is fine.
+_Problem = tuple[str, str] | None
+
+
+def _find_piece(cell: str, unit: str, lk: _Lookup) -> tuple[int | None, _Problem]:
+    """Position (in ``lk.pieces``) of the piece a row names by cell (and unit_code)."""
+    cands = lk.by_cell.get(cell, [])
+    if not cell:
+        return None, ("cell", t("为空", "empty"))
+    if not cands:
+        what = t(
+            f"网格单元 {cell} 不在库中（分辨率不对或属于其他区域？）",
+            f"cell {cell} is not in the store (wrong resolution or another area?)",
+        )
+        return None, ("cell", what)
+    units = lk.pieces["unit_code"]
+    if unit:
+        cands = [c for c in cands if units.iat[c] == unit]
+        if not cands:
+            what = t(
+                f"网格单元 {cell} 在单位 {unit} 中没有地块",
+                f"cell {cell} has no piece in unit {unit}",
+            )
+            return None, ("unit_code", what)
+    elif len(cands) > 1:
+        listed = ", ".join(str(units.iat[c]) for c in cands)
+        what = t(
+            f"网格单元 {cell} 分属多个单位 {listed}，请填写 unit_code",
+            f"cell {cell} is split between units {listed}; give unit_code",
+        )
+        return None, ("unit_code", what)
+    return cands[0], None
+
+
+def _check_leader(lid: str | None, unit: str, lk: _Lookup) -> _Problem:
+    """The new leader, when given, exists, is active and works in the piece's unit."""
+    if lid is None:
+        return None
+    if lid not in lk.active:
+        return "leader_id", t(f"未知的领导 {lid!r}", f"unknown leader {lid!r}")
+    if not lk.active[lid]:
+        what = t(f"领导 {lid!r} 已停用（不在岗）", f"leader {lid!r} is inactive (deactivated)")
+        return "leader_id", what
+    if not set(ancestors(lk.parents, unit)) & lk.unit_packs.get(lid, set()):
+        what = t(
+            f"领导 {lid!r} 不在单位 {unit} 包保（属于其他社区）",
+            f"leader {lid!r} does not work in unit {unit} (another community)",
+        )
+        return "leader_id", what
+    return None
+
+
+def _parse_fallback(rec: dict[str, Any], lid: str | None) -> tuple[bool, _Problem]:
+    """The ``fallback`` flag (needs a leader)."""
+    fb_raw = str(rec.get("fallback", "")).strip().lower()
+    if fb_raw in TRUE:
+        fallback = True
+    elif fb_raw in FALSE:
+        fallback = False
+    else:
+        fb_val = rec.get("fallback")
+        return False, (
+            "fallback",
+            t(f"{fb_val!r} 不是 true/false", f"{fb_val!r} is not true/false"),
+        )
+    if fallback and lid is None:
+        return True, ("fallback", t("fallback 需要填写 leader_id", "fallback needs a leader_id"))
+    return fallback, None
+
+
+def _parse_version(rec: dict[str, Any]) -> tuple[int | None, _Problem]:
+    """The optional ``version``: a whole number >= 0."""
+    ver_raw = str(rec.get("version", "")).strip()
+    if not ver_raw:
+        return None, None
+    try:
+        version = int(float(ver_raw))
+        if version < 0 or float(ver_raw) != version:
+            raise ValueError
+    except ValueError:
+        what = t(f"{ver_raw!r} 不是大于等于 0 的整数", f"{ver_raw!r} is not a whole number >= 0")
+        return None, ("version", what)
+    return version, None
+
+
+def _row_change(
+    rec: dict[str, Any], label: str, has_unit: bool, lk: _Lookup, seen: dict[int, str]
+) -> tuple[dict[str, Any] | None, _Problem]:
+    """One row as a change (with its piece's position ``_pos``), or the first problem found."""
+    cell = str(rec.get("cell", "")).strip()
+    unit = str(rec.get("unit_code", "")).strip() if has_unit else ""
+    pos, problem = _find_piece(cell, unit, lk)
+    if pos is None:
+        return None, problem
+    pid = int(lk.pieces["id"].iat[pos])
+    punit = str(lk.pieces["unit_code"].iat[pos])
+    if pid in seen:
+        what = t(
+            f"地块 {cell}（单位 {punit}）已在{seen[pid]}给出",
+            f"piece {cell} (unit {punit}) already given at {seen[pid]}",
+        )
+        return None, ("cell", what)
+    seen[pid] = label
+    lid = str(rec.get("leader_id", "")).strip() or None
+    if (problem := _check_leader(lid, punit, lk)) is not None:
+        return None, problem
+    fallback, problem = _parse_fallback(rec, lid)
+    if problem is not None:
+        return None, problem
+    version, problem = _parse_version(rec)
+    if problem is not None:
+        return None, problem
+    change = {"piece_id": pid, "leader_id": lid, "fallback": fallback}
+    return {**change, "expected_version": version, "_pos": pos}, None
+
+
+def _raise_problems(path: Path, problems: list[str]) -> None:
+    """One :class:`InvalidFieldError` listing (up to 20 of) the problems, if there are any."""
+    if not problems:
+        return
+    shown = "; ".join(problems[:MAX_PROBLEMS])
+    extra = len(problems) - MAX_PROBLEMS
+    more = t(f"；……另有 {extra} 处", f"; … and {extra} more") if extra > 0 else ""
+    raise InvalidFieldError(
+        t(
+            f"{path}：发现 {len(problems)} 处问题，未导入任何数据：{shown}{more}",
+            f"{path}: {len(problems)} problem(s), nothing imported: {shown}{more}",
+        )
+    )
+
+
+def _unchanged(todo: pd.DataFrame, lk: _Lookup) -> np.ndarray:
+    """Mask of the rows that leave their piece's owner and fallback as they are."""
+    pos = todo["_pos"].to_numpy(dtype=np.int64)
+    cur_leader = lk.pieces["leader_id"].to_numpy(dtype=object)[pos]
+    cur_fb = lk.pieces["fallback"].to_numpy(dtype=bool)[pos]
+    same: np.ndarray = np.array(
+        [opt(a) == opt(b) for a, b in zip(todo["leader_id"], cur_leader, strict=True)],
+        dtype=bool,
+    ) & (todo["fallback"].to_numpy(dtype=bool) == cur_fb)
+    return same
+
+
+def import_assignments(
+    conn: Connection, path: str | Path, *, actor: str, reason: str
+) -> AssignmentsImportReport:
+    """Load an edited export back, with the checks of every other edit; all-or-nothing.
+
+    Checked per row before anything is written: the cell (and ``unit_code`` when the cell is
+    split) is in the store, each piece appears once, the leader exists, is active and works in
+    the piece's unit, ``version`` is an integer and ``fallback`` a boolean. Rows whose owner is
+    already the current one are skipped; the others go through
+    :func:`~gridmgr.store.assignments.apply_changes` with their ``version`` as the expected
+    version, so a piece someone changed since the export is refused.
+    """
+    p = Path(path)
+    df, labels = _read_rows(p)
+    lk = _lookup(conn)
+    has_unit = "unit_code" in df.columns
+    rows: list[dict[str, Any]] = []
+    problems: list[str] = []
+    seen: dict[int, str] = {}
+    for i, rec in enumerate(df.to_dict("records")):
+        row, problem = _row_change(rec, labels[i], has_unit, lk, seen)
+        if problem is not None:
+            col, what = problem
+            problems.append(
+                t(f"{labels[i]}，{col} 列：{what}", f"{labels[i]}, column {col}: {what}")
+            )
+        elif row is not None:
+            rows.append(row)
+    _raise_problems(p, problems)
+    todo = pd.DataFrame(
+        rows, columns=["piece_id", "leader_id", "fallback", "expected_version", "_pos"]
+    )
+    same = _unchanged(todo, lk)
+    changes = todo[~same].drop(columns=["_pos"])
+    result = apply_changes(conn, changes, actor=actor, reason=reason, kind="import")
+    return AssignmentsImportReport(
+        str(p), len(todo), result.changed, int(same.sum()) + result.unchanged, result.changeset_id
+    )
