@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -61,6 +61,25 @@ class ModelInputs:
     fixed_fallback: BoolArray
     locked: IntArray
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+class Problem(Protocol):
+    """What the solve steps (:mod:`gridmgr.assign.solve`, :mod:`gridmgr.assign.result`) read of a
+    model: the :class:`ModelInputs` fields and the partitioner seed. :class:`AutoAssign
+    <gridmgr.assign.model.AutoAssign>` is one."""
+
+    adj: sp.csr_matrix
+    loads: FloatArray
+    capacities: FloatArray
+    group: IntArray
+    group_names: NDArray[Any]
+    slot_group: IntArray
+    slot_leader: IntArray
+    n_leaders: int
+    fixed_owner: IntArray
+    fixed_fallback: BoolArray
+    locked: IntArray
+    seed: int
 
 
 # --------------------------------------------------------------------------------------------

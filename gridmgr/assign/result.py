@@ -5,19 +5,14 @@ balance figures, computed from the final slot per piece (:func:`summarize`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from numpy.typing import NDArray
 
+from gridmgr.assign.inputs import BoolArray, Problem
 from gridmgr.grid.graph import FloatArray, IntArray, connected_parts
 from gridmgr.i18n import t
-
-if TYPE_CHECKING:
-    from gridmgr.assign.model import AutoAssign
-
-BoolArray = NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
@@ -69,7 +64,7 @@ class AssignResult:
         return int((self.owner < 0).sum())
 
 
-def _slot_ratios(model: AutoAssign, slot_load: FloatArray) -> FloatArray:
+def _slot_ratios(model: Problem, slot_load: FloatArray) -> FloatArray:
     """Per slot: load/capacity relative to its group's total load / total capacity."""
     k = len(model.capacities)
     if not k:
@@ -83,7 +78,7 @@ def _slot_ratios(model: AutoAssign, slot_load: FloatArray) -> FloatArray:
         return np.asarray((slot_load / caps) / (glo[sg] / gcap[sg]), dtype=np.float64)
 
 
-def _max_mean(model: AutoAssign, slot_load: FloatArray) -> float:
+def _max_mean(model: Problem, slot_load: FloatArray) -> float:
     """The largest per-group max/mean of load/capacity (1.0 when no group has load)."""
     max_mean = 1.0
     for gi in np.unique(model.slot_group):
@@ -94,7 +89,7 @@ def _max_mean(model: AutoAssign, slot_load: FloatArray) -> float:
     return max_mean
 
 
-def _leader_ratios(model: AutoAssign, slot_ratio: FloatArray) -> FloatArray:
+def _leader_ratios(model: Problem, slot_ratio: FloatArray) -> FloatArray:
     """Per leader: the worst ratio of their slots (``nan`` without any)."""
     ratios = np.full(model.n_leaders, np.nan)
     if len(model.capacities):
@@ -121,7 +116,7 @@ def _disconnected_note(disconnected: int) -> str:
 
 
 def summarize(
-    model: AutoAssign,
+    model: Problem,
     adj: sp.csr_matrix,
     owner: IntArray,
     *,

@@ -19,21 +19,19 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import connected_components
 
+from gridmgr.assign.inputs import Problem
 from gridmgr.assign.partition import bisection_partition
 from gridmgr.assign.refine import refine_partition, repair_connectivity
 from gridmgr.errors import InfeasibleError
 from gridmgr.grid.graph import FloatArray, IntArray, label_subgraph
 from gridmgr.i18n import t
-
-if TYPE_CHECKING:
-    from gridmgr.assign.model import AutoAssign
 
 #: Balance the refinement aims for (every part within 1 ± this of its target).
 REFINE_TOL = 0.004
@@ -48,12 +46,12 @@ class GroupParts:
     notes: tuple[str, ...]
 
 
-def slots_of_groups(model: AutoAssign) -> list[IntArray]:
+def slots_of_groups(model: Problem) -> list[IntArray]:
     """Slot positions of every group (index: group code)."""
     return [np.flatnonzero(model.slot_group == gi) for gi in range(len(model.group_names))]
 
 
-def check_leaders(model: AutoAssign) -> None:
+def check_leaders(model: Problem) -> None:
     """Raise :class:`InfeasibleError` naming the groups that have pieces but no leader."""
     g = model.group
     slots_of = slots_of_groups(model)
@@ -67,7 +65,7 @@ def check_leaders(model: AutoAssign) -> None:
         raise InfeasibleError(msg)
 
 
-def group_graph(model: AutoAssign) -> sp.csr_matrix:
+def group_graph(model: Problem) -> sp.csr_matrix:
     """The pieces' adjacency restricted to edges inside one group (pieces outside: no edges)."""
     g = model.group
     return label_subgraph(model.adj, np.where(g >= 0, g, -1))
@@ -102,7 +100,7 @@ def allocate_regions(
 
 
 def _bisect_regions(
-    model: AutoAssign,
+    model: Problem,
     adj: sp.csr_matrix,
     owner: IntArray,
     nodes: IntArray,
@@ -125,7 +123,7 @@ def _bisect_regions(
 
 
 def _orphans_to_least_loaded(
-    model: AutoAssign, owner: IntArray, orphans: list[IntArray], slots: IntArray
+    model: Problem, owner: IntArray, orphans: list[IntArray], slots: IntArray
 ) -> None:
     """Give each slotless region (heaviest first) to the group's least loaded slot, in ``owner``."""
     w, caps = model.loads, model.capacities
@@ -144,7 +142,7 @@ def _split_note(name: Any, regions: int) -> str:
     )
 
 
-def partition_groups(model: AutoAssign, adj: sp.csr_matrix) -> GroupParts:
+def partition_groups(model: Problem, adj: sp.csr_matrix) -> GroupParts:
     """Initial parts: each group's pieces split among its slots, region by region.
 
     ``adj`` is :func:`group_graph` of the model; a group's connected components are its regions.
@@ -176,9 +174,7 @@ def partition_groups(model: AutoAssign, adj: sp.csr_matrix) -> GroupParts:
     return GroupParts(owner, tuple(split), tuple(notes))
 
 
-def finish_partition(
-    model: AutoAssign, adj: sp.csr_matrix, owner: IntArray
-) -> tuple[IntArray, int]:
+def finish_partition(model: Problem, adj: sp.csr_matrix, owner: IntArray) -> tuple[IntArray, int]:
     """Put locked pieces back to their slot (repairing the parts), then refine the balance.
 
     Returns the final slot per piece and the number of refinement rounds.
