@@ -1,7 +1,12 @@
 """Minimal-move rebalancing: the model, its solver and plans.
 
-Modules: :mod:`~gridmgr.rebalance.model` (the :class:`Rebalance` model, plans),
-:mod:`~gridmgr.rebalance.solver` (the array solver).
+Public names live in :mod:`~gridmgr.rebalance.model` (re-exported here). Modules:
+:mod:`~gridmgr.rebalance.store_model` (:class:`Rebalance`, ``from_store``, store inputs),
+:mod:`~gridmgr.rebalance.plans` (propose/apply/undo), :mod:`~gridmgr.rebalance.core`
+(``from_graph`` checks), :mod:`~gridmgr.rebalance.results`; the solver
+(:mod:`~gridmgr.rebalance.solver`) runs one module per phase over
+:mod:`~gridmgr.rebalance.state`: ``feasibility``, ``placement``, ``flow``, ``transfer``,
+``repair``, ``metrics``.
 """
 
 from __future__ import annotations

@@ -25,6 +25,11 @@ Locked pieces and all pieces of locked leaders never move; locked leaders neithe
 receive. Moves never cross communities (``group``). Everything is vectorised with numpy and
 scipy.sparse; the flow is solved with HiGHS (``scipy.optimize.linprog``). Deterministic for a
 given ``seed`` (which only breaks ties).
+
+This module is the public face: it re-exports :class:`Rebalance` and the store inputs
+(:mod:`~gridmgr.rebalance.store_model`), the plans (:mod:`~gridmgr.rebalance.plans`) and the
+result types (:mod:`~gridmgr.rebalance.results`). The phases above live in
+:mod:`~gridmgr.rebalance.solver` and the modules it names.
 """
 
 from __future__ import annotations
