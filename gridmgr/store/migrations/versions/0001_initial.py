@@ -61,8 +61,8 @@ _SQLITE_VIEWS = {
 }
 
 
-def upgrade() -> None:
-    """Create every table, the GiST indexes and (on PostGIS) the QGIS views."""
+def _create_history_tables() -> None:
+    """Change sets, their assignment/leader events, loads and ``meta``."""
     op.create_table(
         "changesets",
         sa.Column("id", sa.Text(), nullable=False),
@@ -77,54 +77,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_changesets")),
     )
     op.create_index("ix_changesets_at", "changesets", ["at"], unique=False)
-    op.create_table(
-        "departments",
-        sa.Column("code", sa.Text(), nullable=False),
-        sa.Column("name", sa.Text(), nullable=False),
-        sa.Column("name_en", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("code", name=op.f("pk_departments")),
-    )
-    op.create_table(
-        "meta",
-        sa.Column("key", sa.Text(), nullable=False),
-        sa.Column("value", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("key", name=op.f("pk_meta")),
-    )
-    op.create_table(
-        "plans",
-        sa.Column("id", sa.Text(), nullable=False),
-        sa.Column("scope", sa.Text(), nullable=True),
-        sa.Column("params", sa.JSON(), nullable=False),
-        sa.Column("moves", sa.JSON(), nullable=False),
-        sa.Column("metrics", sa.JSON(), nullable=False),
-        sa.Column("status", sa.Text(), nullable=False),
-        sa.Column("actor", sa.Text(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
-        sa.Column("changeset_id", sa.Text(), nullable=True),
-        sa.CheckConstraint(
-            "status IN ('proposed','applied','discarded','undone')", name=op.f("ck_plans_status")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_plans")),
-    )
-    op.create_table(
-        "units",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("code", sa.Text(), nullable=False),
-        sa.Column("name", sa.Text(), nullable=False),
-        sa.Column("level", sa.Text(), nullable=False),
-        sa.Column("parent", sa.Text(), nullable=True),
-        sa.Column("name_en", sa.Text(), nullable=True),
-        sa.Column("alias", sa.Text(), nullable=True),
-        sa.Column("sample", sa.Boolean(), nullable=False),
-        sa.Column("area_m2", sa.Float(), nullable=False),
-        sa.Column("geom", Geom("MULTIPOLYGON"), nullable=False),
-        sa.CheckConstraint(
-            "level IN ('district','street','community','grid')", name=op.f("ck_units_level")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_units")),
-        sa.UniqueConstraint("code", name=op.f("uq_units_code")),
-    )
     op.create_table(
         "assignment_events",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -164,18 +116,6 @@ def upgrade() -> None:
         "ix_assignment_events_to_leader", "assignment_events", ["to_leader"], unique=False
     )
     op.create_table(
-        "categories",
-        sa.Column("category", sa.Text(), nullable=False),
-        sa.Column("name", sa.Text(), nullable=False),
-        sa.Column("name_en", sa.Text(), nullable=True),
-        sa.Column("department", sa.Text(), nullable=True),
-        sa.Column("requires_package_leader", sa.Boolean(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["department"], ["departments.code"], name=op.f("fk_categories_department_departments")
-        ),
-        sa.PrimaryKeyConstraint("category", name=op.f("pk_categories")),
-    )
-    op.create_table(
         "leader_events",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("changeset_id", sa.Text(), nullable=False),
@@ -193,6 +133,105 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_leader_events")),
     )
     op.create_index("ix_leader_events_leader_id", "leader_events", ["leader_id"], unique=False)
+    op.create_table(
+        "loads",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("changeset_id", sa.Text(), nullable=False),
+        sa.Column("source", sa.Text(), nullable=True),
+        sa.Column("res", sa.Integer(), nullable=False),
+        sa.Column("actor", sa.Text(), nullable=False),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("report", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["changeset_id"], ["changesets.id"], name=op.f("fk_loads_changeset_id_changesets")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_loads")),
+    )
+    op.create_table(
+        "meta",
+        sa.Column("key", sa.Text(), nullable=False),
+        sa.Column("value", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_meta")),
+    )
+
+
+def _create_layer_tables() -> None:
+    """Departments, units, categories, pieces and key places."""
+    op.create_table(
+        "departments",
+        sa.Column("code", sa.Text(), nullable=False),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("name_en", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("code", name=op.f("pk_departments")),
+    )
+    op.create_table(
+        "units",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("code", sa.Text(), nullable=False),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("level", sa.Text(), nullable=False),
+        sa.Column("parent", sa.Text(), nullable=True),
+        sa.Column("name_en", sa.Text(), nullable=True),
+        sa.Column("alias", sa.Text(), nullable=True),
+        sa.Column("sample", sa.Boolean(), nullable=False),
+        sa.Column("area_m2", sa.Float(), nullable=False),
+        sa.Column("geom", Geom("MULTIPOLYGON"), nullable=False),
+        sa.CheckConstraint(
+            "level IN ('district','street','community','grid')", name=op.f("ck_units_level")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_units")),
+        sa.UniqueConstraint("code", name=op.f("uq_units_code")),
+    )
+    op.create_table(
+        "categories",
+        sa.Column("category", sa.Text(), nullable=False),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("name_en", sa.Text(), nullable=True),
+        sa.Column("department", sa.Text(), nullable=True),
+        sa.Column("requires_package_leader", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["department"], ["departments.code"], name=op.f("fk_categories_department_departments")
+        ),
+        sa.PrimaryKeyConstraint("category", name=op.f("pk_categories")),
+    )
+    op.create_table(
+        "pieces",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("cell", sa.Text(), nullable=False),
+        sa.Column("unit_code", sa.Text(), nullable=False),
+        sa.Column("area_m2", sa.Float(), nullable=False),
+        sa.Column("whole", sa.Boolean(), nullable=False),
+        sa.Column("geom", Geom("MULTIPOLYGON"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["unit_code"], ["units.code"], name=op.f("fk_pieces_unit_code_units")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pieces")),
+        sa.UniqueConstraint("cell", "unit_code", name=op.f("uq_pieces_cell_unit_code")),
+    )
+    op.create_index("ix_pieces_unit_code", "pieces", ["unit_code"], unique=False)
+    op.create_table(
+        "key_places",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("code", sa.Text(), nullable=False),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("category", sa.Text(), nullable=False),
+        sa.Column("address", sa.Text(), nullable=True),
+        sa.Column("sample", sa.Boolean(), nullable=False),
+        sa.Column("unit_code", sa.Text(), nullable=True),
+        sa.Column("piece_id", sa.Integer(), nullable=True),
+        sa.Column("geom", Geom("GEOMETRY"), nullable=False),
+        sa.Column("point", Geom("POINT"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["category"], ["categories.category"], name=op.f("fk_key_places_category_categories")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_key_places")),
+        sa.UniqueConstraint("code", name=op.f("uq_key_places_code")),
+    )
+    op.create_index("ix_key_places_unit_code", "key_places", ["unit_code"], unique=False)
+
+
+def _create_leader_tables() -> None:
+    """Leaders, their packages and their territories (grid codes)."""
     op.create_table(
         "leaders",
         sa.Column("pk", sa.Integer(), autoincrement=True, nullable=False),
@@ -215,78 +254,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("pk", name=op.f("pk_leaders")),
         sa.UniqueConstraint("id", name=op.f("uq_leaders_id")),
     )
-    op.create_table(
-        "loads",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("changeset_id", sa.Text(), nullable=False),
-        sa.Column("source", sa.Text(), nullable=True),
-        sa.Column("res", sa.Integer(), nullable=False),
-        sa.Column("actor", sa.Text(), nullable=False),
-        sa.Column("at", UTCDateTime(), nullable=False),
-        sa.Column("report", sa.JSON(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["changeset_id"], ["changesets.id"], name=op.f("fk_loads_changeset_id_changesets")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_loads")),
-    )
-    op.create_table(
-        "pieces",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("cell", sa.Text(), nullable=False),
-        sa.Column("unit_code", sa.Text(), nullable=False),
-        sa.Column("area_m2", sa.Float(), nullable=False),
-        sa.Column("whole", sa.Boolean(), nullable=False),
-        sa.Column("geom", Geom("MULTIPOLYGON"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["unit_code"], ["units.code"], name=op.f("fk_pieces_unit_code_units")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_pieces")),
-        sa.UniqueConstraint("cell", "unit_code", name=op.f("uq_pieces_cell_unit_code")),
-    )
-    op.create_index("ix_pieces_unit_code", "pieces", ["unit_code"], unique=False)
-    op.create_table(
-        "assignments",
-        sa.Column("piece_id", sa.Integer(), nullable=False),
-        sa.Column("leader_id", sa.Text(), nullable=True),
-        sa.Column("fallback", sa.Boolean(), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("changeset_id", sa.Text(), nullable=True),
-        sa.Column("updated_at", UTCDateTime(), nullable=True),
-        sa.CheckConstraint(
-            "leader_id IS NOT NULL OR NOT fallback",
-            name=op.f("ck_assignments_fallback_needs_leader"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["leader_id"], ["leaders.id"], name=op.f("fk_assignments_leader_id_leaders")
-        ),
-        sa.ForeignKeyConstraint(
-            ["piece_id"],
-            ["pieces.id"],
-            name=op.f("fk_assignments_piece_id_pieces"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("piece_id", name=op.f("pk_assignments")),
-    )
-    op.create_index("ix_assignments_leader_id", "assignments", ["leader_id"], unique=False)
-    op.create_table(
-        "key_places",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("code", sa.Text(), nullable=False),
-        sa.Column("name", sa.Text(), nullable=False),
-        sa.Column("category", sa.Text(), nullable=False),
-        sa.Column("address", sa.Text(), nullable=True),
-        sa.Column("sample", sa.Boolean(), nullable=False),
-        sa.Column("unit_code", sa.Text(), nullable=True),
-        sa.Column("piece_id", sa.Integer(), nullable=True),
-        sa.Column("geom", Geom("GEOMETRY"), nullable=False),
-        sa.Column("point", Geom("POINT"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["category"], ["categories.category"], name=op.f("fk_key_places_category_categories")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_key_places")),
-        sa.UniqueConstraint("code", name=op.f("uq_key_places_code")),
-    )
-    op.create_index("ix_key_places_unit_code", "key_places", ["unit_code"], unique=False)
     op.create_table(
         "packages",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -319,6 +286,59 @@ def upgrade() -> None:
             "leader_id", "unit_code", name=op.f("uq_territories_leader_id_unit_code")
         ),
     )
+
+
+def _create_assignment_tables() -> None:
+    """Assignments: one row, hence one owner, per piece."""
+    op.create_table(
+        "assignments",
+        sa.Column("piece_id", sa.Integer(), nullable=False),
+        sa.Column("leader_id", sa.Text(), nullable=True),
+        sa.Column("fallback", sa.Boolean(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("changeset_id", sa.Text(), nullable=True),
+        sa.Column("updated_at", UTCDateTime(), nullable=True),
+        sa.CheckConstraint(
+            "leader_id IS NOT NULL OR NOT fallback",
+            name=op.f("ck_assignments_fallback_needs_leader"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["leader_id"], ["leaders.id"], name=op.f("fk_assignments_leader_id_leaders")
+        ),
+        sa.ForeignKeyConstraint(
+            ["piece_id"],
+            ["pieces.id"],
+            name=op.f("fk_assignments_piece_id_pieces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("piece_id", name=op.f("pk_assignments")),
+    )
+    op.create_index("ix_assignments_leader_id", "assignments", ["leader_id"], unique=False)
+
+
+def _create_plan_tables() -> None:
+    """Rebalance plans."""
+    op.create_table(
+        "plans",
+        sa.Column("id", sa.Text(), nullable=False),
+        sa.Column("scope", sa.Text(), nullable=True),
+        sa.Column("params", sa.JSON(), nullable=False),
+        sa.Column("moves", sa.JSON(), nullable=False),
+        sa.Column("metrics", sa.JSON(), nullable=False),
+        sa.Column("status", sa.Text(), nullable=False),
+        sa.Column("actor", sa.Text(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        sa.Column("changeset_id", sa.Text(), nullable=True),
+        sa.CheckConstraint(
+            "status IN ('proposed','applied','discarded','undone')", name=op.f("ck_plans_status")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_plans")),
+    )
+
+
+def _create_user_tables() -> None:
+    """Users and API tokens of the service."""
     op.create_table(
         "users",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -352,6 +372,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name=op.f("uq_api_tokens_token_hash")),
     )
 
+
+def _create_spatial_indexes_and_views() -> None:
+    """GiST indexes on the geometry columns (PostGIS) and the QGIS views (both backends)."""
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         for table, column in _GEOMETRY_COLUMNS:
@@ -361,6 +384,17 @@ def upgrade() -> None:
         views = _SQLITE_VIEWS
     for sql in views.values():
         op.execute(sa.text(sql))
+
+
+def upgrade() -> None:
+    """Create every table, the GiST indexes and (on PostGIS) the QGIS views."""
+    _create_history_tables()
+    _create_layer_tables()
+    _create_leader_tables()
+    _create_assignment_tables()
+    _create_plan_tables()
+    _create_user_tables()
+    _create_spatial_indexes_and_views()
 
 
 def downgrade() -> None:
