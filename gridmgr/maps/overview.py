@@ -40,6 +40,7 @@ from gridmgr.maps.leaflet import (
     _vector_layer_class,
     features_json,
 )
+from gridmgr.patrol.stops import _inner_points
 
 if TYPE_CHECKING:
     import folium
@@ -234,33 +235,7 @@ def _gap_layer(
     lab_col = "label_zh" if t("zh", "en") == "zh" else "label_en"
     labels = gaps[lab_col].tolist() if lab_col in gaps.columns else kinds
 
-    def col(c: str) -> list[Any]:
-        return list(gaps[c].tolist()) if c in gaps.columns else [None] * len(gaps)
-
-    area, unit, leader, place = (
-        col("area_m2"),
-        col("unit_code"),
-        col("leader_id"),
-        col("place_code"),
-    )
-    popups = [
-        _popup_table(
-            lab or k,
-            [
-                (t("类型", "Kind"), k),
-                (t("单元", "Unit"), u),
-                (t("责任人", "Leader"), names.get(str(ld), ld) if ld else None),
-                (t("点位", "Place"), p),
-                (
-                    t("面积（平方米）", "Area (m²)"),
-                    None if a is None or pd.isna(a) else f"{a:,.0f}",
-                ),
-            ],
-        )
-        for k, lab, a, u, ld, p in zip(kinds, labels, area, unit, leader, place, strict=True)
-    ]
-    from gridmgr.patrol.stops import _inner_points
-
+    popups = _gap_popups(gaps, kinds, labels, names)
     # points (key places) get a red ring; areas a red dashed outline
     is_pt = shapely.get_type_id(gg) == 0
     geoms = np.where(is_pt, shapely.buffer(_inner_points(gg), 0.0004), gg)
@@ -287,6 +262,39 @@ def _gap_layer(
             f'{GAP_COLOUR}"></i>{_esc(lab)}</div>'
         )
     return out
+
+
+def _gap_popups(
+    gaps: gpd.GeoDataFrame, kinds: list[str], labels: list[Any], names: Mapping[str, str]
+) -> list[str]:
+    """Popup of every gap: kind, unit, leader, place and area."""
+
+    def col(c: str) -> list[Any]:
+        return list(gaps[c].tolist()) if c in gaps.columns else [None] * len(gaps)
+
+    area, unit, leader, place = (
+        col("area_m2"),
+        col("unit_code"),
+        col("leader_id"),
+        col("place_code"),
+    )
+    popups = [
+        _popup_table(
+            lab or k,
+            [
+                (t("类型", "Kind"), k),
+                (t("单元", "Unit"), u),
+                (t("责任人", "Leader"), names.get(str(ld), ld) if ld else None),
+                (t("点位", "Place"), p),
+                (
+                    t("面积（平方米）", "Area (m²)"),
+                    None if a is None or pd.isna(a) else f"{a:,.0f}",
+                ),
+            ],
+        )
+        for k, lab, a, u, ld, p in zip(kinds, labels, area, unit, leader, place, strict=True)
+    ]
+    return popups
 
 
 def overview_map_from_store(

@@ -259,6 +259,16 @@ def _draw_territories(
             label = str(terr["label"].iat[i])
             handles.append(Patch(facecolor=colour, edgecolor="#333333", alpha=0.7, label=label))
             legend.append(label)
+    return handles + _draw_blind(ax, layers, fwd, legend)
+
+
+def _draw_blind(
+    ax: Axes, layers: MapLayers, fwd: pyproj.Transformer, legend: list[str]
+) -> list[Any]:
+    """Hatch the blind spots (pieces without an active leader) red; return the legend handle."""
+    from matplotlib.patches import Patch, PathPatch
+
+    handles: list[Any] = []
     if layers.blind is not None and not shapely.is_empty(layers.blind):
         path = polygon_path(_to_metric([layers.blind], fwd)[0])
         if path is not None:
@@ -354,7 +364,6 @@ def _draw_places(
     legend: list[str],
 ) -> list[Any]:
     from matplotlib.collections import LineCollection
-    from matplotlib.lines import Line2D
 
     kp = layers.key_places
     if kp is None or len(kp) == 0:
@@ -364,8 +373,6 @@ def _draw_places(
     kp, geoms = kp[inside], geoms[inside]
     if len(kp) == 0:
         return []
-    from gridmgr.maps.interactive import CATEGORY_STYLE
-
     metric = _to_metric(geoms, fwd)
     poly = np.isin(shapely.get_type_id(metric), [3, 6])
     segs = _line_segments(metric[poly])
@@ -374,6 +381,36 @@ def _draw_places(
     pts = shapely.point_on_surface(metric)
     xy = shapely.get_coordinates(pts)
     cats = kp["category"].astype(str).to_numpy()
+    handles = _draw_place_markers(ax, xy, cats, layers.category_names, fs, legend)
+    if layers.label_places:
+        names = kp["name"].astype(str).to_numpy()
+        for (x, y), name in zip(xy, names, strict=True):
+            ax.annotate(
+                name,
+                (x, y),
+                xytext=(4, 3),
+                textcoords="offset points",
+                fontfamily=families,
+                fontsize=6.5 * fs,
+                zorder=9,
+                color="#222222",
+            )
+    return handles
+
+
+def _draw_place_markers(
+    ax: Axes,
+    xy: npt.NDArray[np.float64],
+    cats: npt.NDArray[np.object_],
+    category_names: Mapping[str, str],
+    fs: float,
+    legend: list[str],
+) -> list[Any]:
+    """One marker style per category (count in the legend); return the legend handles."""
+    from matplotlib.lines import Line2D
+
+    from gridmgr.maps.patrol_map import CATEGORY_STYLE
+
     handles: list[Any] = []
     for cat in sorted(
         set(cats),
@@ -392,7 +429,7 @@ def _draw_places(
             linewidths=0.6,
             zorder=8,
         )
-        cname = layers.category_names.get(cat, cat)
+        cname = category_names.get(cat, cat)
         label = t(f"{cname}（{int(sel.sum())}）", f"{cname} ({int(sel.sum())})")
         handles.append(
             Line2D(
@@ -407,19 +444,6 @@ def _draw_places(
             )
         )
         legend.append(label)
-    if layers.label_places:
-        names = kp["name"].astype(str).to_numpy()
-        for (x, y), name in zip(xy, names, strict=True):
-            ax.annotate(
-                name,
-                (x, y),
-                xytext=(4, 3),
-                textcoords="offset points",
-                fontfamily=families,
-                fontsize=6.5 * fs,
-                zorder=9,
-                color="#222222",
-            )
     return handles
 
 
