@@ -43,7 +43,6 @@ import shapely
 from numpy.typing import NDArray
 
 from gridmgr.assign.workload import parse_weights, piece_loads
-from gridmgr.coverage.checks import _key_place_checks, _shape, _workload
 from gridmgr.coverage.gaps import (
     _blind_spot_findings,
     _concerned_leaders,
@@ -54,6 +53,8 @@ from gridmgr.coverage.gaps import (
     _package_findings,
 )
 from gridmgr.coverage.kinds import GAP, GROUPS, KINDS, WARNING, Finding, Thresholds, _jsonable
+from gridmgr.coverage.loads import _workload
+from gridmgr.coverage.places import _key_place_checks
 from gridmgr.coverage.prepare import (
     IntArray,
     _leader_arrays,
@@ -68,6 +69,7 @@ from gridmgr.coverage.prepare import (
     _UnitPackages,
 )
 from gridmgr.coverage.tables import _KeyPlaceRows, _sort_findings, _summary, _unit_rows
+from gridmgr.coverage.territory import _shape
 from gridmgr.errors import InvalidFieldError, UnitNotFoundError
 from gridmgr.grid.boundaries import str_values as _str_values
 from gridmgr.grid.piece_graph import NOISE_LENGTH_M, PieceGraph, piece_graph
@@ -322,7 +324,7 @@ def _workload_phase(
     w: Mapping[str, float],
     kp_piece: IntArray | None,
     leader_rel: NDArray[np.bool_],
-) -> tuple[pd.DataFrame, dict[str, NDArray[np.float64]], list[Finding]]:
+) -> tuple[pd.DataFrame, dict[str, NDArray[Any]], list[Finding]]:
     """Piece loads (area, key places) against the leaders' capacities."""
     n = pc.n
     kp_pos = kp_piece[kp_piece >= 0] if kp_piece is not None else np.empty(0, dtype=np.int64)

@@ -104,7 +104,7 @@ def _unit_rows(
     dc: _DeadCorners,
     pk: _UnitPackages,
     kp: _KeyPlaceRows,
-    wl_unit: dict[str, FloatArray],
+    wl_unit: dict[str, NDArray[Any]],
 ) -> pd.DataFrame:
     """One row per unit in scope (figures rounded for the report)."""
     h = sc.h
@@ -223,7 +223,7 @@ def _leader_figures(
     sc: _Scope,
     ld: _Leaders,
     leaders_rows: pd.DataFrame,
-    wl_unit: dict[str, FloatArray],
+    wl_unit: dict[str, NDArray[Any]],
     leader_rel: BoolArray,
 ) -> dict[str, Any]:
     """Summary figures of the leaders: compactness, load ratios, active leaders."""
@@ -297,7 +297,7 @@ def _summary(
     unpieced_total: float,
     kp: _KeyPlaceRows,
     leaders_rows: pd.DataFrame,
-    wl_unit: dict[str, FloatArray],
+    wl_unit: dict[str, NDArray[Any]],
     leader_rel: BoolArray,
 ) -> dict[str, Any]:
     """The flat summary figures of the report (in their documented order), over sorted findings."""
