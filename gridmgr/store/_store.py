@@ -157,8 +157,7 @@ class Store:
 
     def get_meta(self, key: str) -> str | None:
         """A value of the ``meta`` table (e.g. ``res``)."""
-        with self._read() as conn:
-            return layers.get_meta(conn, key)
+        return self._reading(layers.get_meta, key)
 
     @property
     def res(self) -> int | None:
