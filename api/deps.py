@@ -1,8 +1,8 @@
 """Dependencies of the routers: the store, the settings, the current user and role checks.
 
 Authentication: ``Authorization: Bearer <token>`` (API tokens, stored as SHA-256) or the session
-cookie set by ``POST /login`` (HMAC-signed, HttpOnly, SameSite=Lax, Secure outside local
-development). Unsafe methods authenticated by the cookie must come from the same origin
+cookie set by ``POST /login`` (a random server-side session id, HttpOnly, SameSite=Lax, Secure
+outside local development; looked up on every request, so a revoked session ends at once). Unsafe methods authenticated by the cookie must come from the same origin
 (``Origin`` or else ``Referer`` naming this host) — the CSRF defence of the web pages.
 
 The trivial dependencies are ``async`` so FastAPI does not send each through the thread pool.
@@ -21,9 +21,9 @@ from urllib.parse import urlsplit
 from fastapi import Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from api import security
 from api.locate import LocateIndex
 from api.settings import ServiceSettings
+from gridmgr.accounts import credentials, sessions
 
 ROLES = ("viewer", "leader", "planner", "admin")
 RANK = {r: i for i, r in enumerate(ROLES)}
@@ -51,61 +51,43 @@ class User:
         return self.at_least("planner")
 
 
+def _user(row: Any, via: str) -> User:
+    """A :class:`User` from a store row (``id``, ``name``, ``role``, ``leader_id``)."""
+    leader = row["leader_id"] if isinstance(row["leader_id"], str) else None
+    return User(int(row["id"]), str(row["name"]), str(row["role"]), leader, via)
+
+
 class AuthCache:
-    """Token hash → user and user id → user, each kept ``ttl`` seconds (saves a query a call)."""
+    """Token hash → user, kept ``ttl`` seconds (saves a query per API call; cleared on any
+    change to users or tokens made through this process)."""
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
         self._tokens: dict[str, tuple[float, User | None]] = {}
-        self._users: tuple[float, dict[int, User]] = (0.0, {})
 
     def clear(self) -> None:
         """Forget everything (after users or tokens change)."""
         self._tokens.clear()
-        self._users = (0.0, {})
 
     def cached_token(self, token: str) -> tuple[bool, User | None]:
         """``(True, user)`` when the token's answer is cached and fresh, else ``(False, None)``."""
-        hit = self._tokens.get(security.hash_token(token))
+        hit = self._tokens.get(credentials.hash_token(token))
         if hit is not None and time.monotonic() - hit[0] < self.ttl:
             return True, hit[1]
         return False, None
 
     def user_for_token(self, store: Any, token: str) -> User | None:
-        h = security.hash_token(token)
+        h = credentials.hash_token(token)
         hit = self._tokens.get(h)
         now = time.monotonic()
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
         row = store.user_for_token(h)
-        user = (
-            None
-            if row is None
-            else User(int(row["id"]), str(row["name"]), str(row["role"]), row["leader_id"], "token")
-        )
+        user = None if row is None else _user(row, "token")
         if len(self._tokens) > 10_000:
             self._tokens.clear()
         self._tokens[h] = (now, user)
         return user
-
-    def user_by_id(self, store: Any, user_id: int) -> User | None:
-        now = time.monotonic()
-        at, users = self._users
-        if now - at >= self.ttl or user_id not in users:
-            frame = store.users()
-            users = {
-                int(r["id"]): User(
-                    int(r["id"]),
-                    str(r["name"]),
-                    str(r["role"]),
-                    r["leader_id"] if isinstance(r["leader_id"], str) else None,
-                    "session",
-                )
-                for r in frame.to_dict("records")
-                if bool(r["active"])
-            }
-            self._users = (now, users)
-        return users.get(user_id)
 
 
 async def get_store(request: Request) -> Any:
@@ -128,12 +110,21 @@ SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
 IndexDep = Annotated[LocateIndex, Depends(get_index)]
 
 
-def _same_origin(request: Request) -> bool:
-    host = request.headers.get("host", "")
+def same_origin(request: Request) -> bool:
+    """Whether an unsafe request comes from this site's own pages (the CSRF check).
+
+    ``Origin`` (else ``Referer``) must name exactly this scheme and host (with port) — a
+    foreign scheme, ``Origin: null`` (sandboxed frames, some redirects) or no header at all is
+    refused. The host itself is vouched for by the allowed-hosts check of :class:`api.middleware.Guard`.
+    """
+    own = (request.url.scheme, request.headers.get("host", "").lower())
     for header in ("origin", "referer"):
         value = request.headers.get(header)
         if value:
-            return urlsplit(value).netloc == host
+            if value.strip().lower() == "null":
+                return False
+            parts = urlsplit(value)
+            return (parts.scheme, parts.netloc.lower()) == own
     return False
 
 
@@ -161,16 +152,11 @@ async def optional_user(request: Request) -> User | None:
                 401, "the API token is unknown or revoked", headers={"WWW-Authenticate": "Bearer"}
             )
     else:
-        uid = security.read_session(
-            request.cookies.get(SESSION_COOKIE), app.state.settings.secret_key
-        )
-        if uid is not None:
-            user = await run_in_threadpool(cache.user_by_id, store, uid)
-            if (
-                user is not None
-                and request.method not in SAFE_METHODS
-                and not _same_origin(request)
-            ):
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie:
+            row = await run_in_threadpool(sessions.session_user, store, cookie)
+            user = None if row is None else _user(row, "session")
+            if user is not None and request.method not in SAFE_METHODS and not same_origin(request):
                 raise HTTPException(
                     403,
                     "cross-origin request refused (CSRF check): send the "

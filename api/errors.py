@@ -118,3 +118,17 @@ def install(app: FastAPI) -> None:
             "/problems/invalid-request",
             errors=errs,
         )
+
+    @app.exception_handler(Exception)
+    def _unexpected(request: Request, exc: Exception) -> Response:
+        """Any other error: 500 as problem+json (or the HTML error page), never a bare text.
+
+        The detail names the error class only; the traceback goes to the server log (Starlette
+        logs it after this answer), never to the client.
+        """
+        detail = f"internal error ({type(exc).__name__}); the server log has the details"
+        if _is_page(request):
+            return _page_error(request, 500, detail)
+        return problem(
+            500, "Internal Server Error", detail, "/problems/internal", instance=request.url.path
+        )

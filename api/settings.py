@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated
 
-#: The placeholder secret; refused outside local development.
-DEV_SECRET = "dev-only-change-me"
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+#: Environments: ``local`` (development, plain HTTP) and ``production`` (behind HTTPS).
+ENVS = ("local", "production")
 
 
 class ServiceSettings(BaseSettings):
     """Settings of the HTTP service.
 
-    ``env`` is ``local`` (development: default secret allowed, cookies not ``Secure``) or
-    ``production``. Limits bound request bodies, pages, bounding boxes and resolutions.
+    ``env`` is ``local`` (development: cookies not ``Secure``, for plain HTTP) or ``production``
+    (cookies ``Secure``: serve behind HTTPS). There is no signing secret to configure: sessions
+    are random ids kept server-side (:mod:`gridmgr.accounts.sessions`), API tokens are random
+    and stored hashed. Limits bound request bodies, pages, bounding boxes and resolutions.
     """
 
     model_config = SettingsConfigDict(env_prefix="GRIDMGR_", extra="ignore")
@@ -22,7 +26,10 @@ class ServiceSettings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="store URL; None → sqlite:///./gridmgr.db"
     )
-    secret_key: str = Field(default=DEV_SECRET, description="signs session cookies")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default=["localhost", "127.0.0.1", "::1"],
+        description="host names the service answers for (comma-separated in the environment); * for any",
+    )
     tianditu_key: str | None = None
     basemap: str = Field(
         default="osm", description="basemap of the web maps: tianditu|osm|amap|none"
@@ -34,9 +41,25 @@ class ServiceSettings(BaseSettings):
     min_res: int = 7
     max_res: int = 12
     session_hours: int = 12
-    token_cache_seconds: float = 30.0
+    token_cache_seconds: float = Field(
+        default=5.0, description="how long one worker trusts a token lookup (revocation delay)"
+    )
     locate_refresh_seconds: float = 5.0
+    login_account_limit: int = Field(
+        default=5, description="failed logins per user name per window"
+    )
+    login_client_limit: int = Field(default=20, description="failed logins per client per window")
+    login_window_seconds: float = 900.0
+    login_concurrent_hashes: int = Field(default=2, description="password checks run at once")
     access_log: bool = True
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        """``GRIDMGR_ALLOWED_HOSTS=a.example.cn,10.1.2.3`` → a list."""
+        if isinstance(value, str):
+            return [h.strip() for h in value.split(",") if h.strip()]
+        return value
 
     @property
     def local(self) -> bool:
@@ -44,11 +67,7 @@ class ServiceSettings(BaseSettings):
         return self.env == "local"
 
     def check(self) -> None:
-        """Refuse placeholder secrets outside local development."""
-        if not self.local and (self.secret_key == DEV_SECRET or len(self.secret_key) < 32):
-            msg = (
-                "GRIDMGR_SECRET_KEY is the development placeholder or shorter than 32 characters; "
-                "set a random secret (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`) "
-                "before running with GRIDMGR_ENV=production"
-            )
-            raise RuntimeError(msg)
+        """Refuse an unknown environment name (a typo must not fall back to ``local``)."""
+        if self.env not in ENVS:
+            msg = f"GRIDMGR_ENV={self.env!r} is unknown; use one of {', '.join(ENVS)}"
+            raise ValueError(msg)

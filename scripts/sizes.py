@@ -14,7 +14,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LIMITS = {"module": 600, "class": 300, "function": 100}
 #: "kind path:name" -> why it must stay that long
-EXCEPTIONS: dict[str, str] = {}
+EXCEPTIONS: dict[str, str] = {
+    "class gridmgr/store/_store.py:Store": (
+        "the facade: 45 public methods, each opening a transaction and delegating to a repository"
+    ),
+}
 
 
 def findings(root: Path = ROOT) -> list[tuple[str, int]]:

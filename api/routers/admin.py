@@ -8,11 +8,12 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from api import security
 from api.deps import Admin, IndexDep, StoreDep
 from api.geojson import clean_records
 from api.routers._common import problems
-from api.schemas import LoadOut, TokenOut, UserIn, UserOut
+from api.schemas import LoadOut, PasswordIn, RevokeIn, RevokeOut, TokenOut, UserIn, UserOut
+from gridmgr.accounts import credentials
+from gridmgr.accounts import users as accounts
 
 router = APIRouter(tags=["admin"])
 
@@ -36,12 +37,59 @@ def add_user(body: UserIn, request: Request, store: StoreDep, user: Admin) -> di
 
     if body.role == "leader" and not body.leader_id:
         raise InputError(f"user {body.name!r}: role leader needs leader_id (their leader record)")
-    pw = security.hash_password(body.password) if body.password else None
+    pw = credentials.hash_password(body.password) if body.password else None
     uid = store.add_user(body.name, body.role, leader_id=body.leader_id, password_hash=pw)
-    token = security.new_token()
-    store.add_token(uid, security.hash_token(token), name=f"created by {user.name}")
+    token = credentials.new_token()
+    store.add_token(uid, credentials.hash_token(token), name=f"created by {user.name}")
     request.app.state.auth_cache.clear()
     return {"user": body.name, "token": token}
+
+
+NAME = Path(min_length=1, max_length=64)
+
+
+@router.put("/users/{name}/password", response_model=RevokeOut, responses=ADMIN)
+def set_password(
+    body: PasswordIn, request: Request, store: StoreDep, user: Admin, name: str = NAME
+) -> dict[str, Any]:
+    """Set or reset a user's login password; their sessions end at once."""
+    ended = accounts.set_password(store, name, body.password)
+    request.app.state.auth_cache.clear()
+    return {"user": name, "sessions": ended, "tokens": 0}
+
+
+@router.post("/users/{name}/disable", response_model=RevokeOut, responses=ADMIN)
+def disable_user(
+    body: RevokeIn, request: Request, store: StoreDep, user: Admin, name: str = NAME
+) -> dict[str, Any]:
+    """Disable a user: their sessions end and their API tokens are revoked at once."""
+    if name == user.name:
+        from gridmgr.errors import ConflictError
+
+        raise ConflictError(f"user {name!r}: an admin cannot disable their own account")
+    n = accounts.set_active(store, name, False)
+    request.app.state.auth_cache.clear()
+    return {"user": name, **n}
+
+
+@router.post("/users/{name}/enable", response_model=RevokeOut, responses=ADMIN)
+def enable_user(
+    body: RevokeIn, request: Request, store: StoreDep, user: Admin, name: str = NAME
+) -> dict[str, Any]:
+    """Enable a user again (issue a new API token if they need one)."""
+    n = accounts.set_active(store, name, True)
+    request.app.state.auth_cache.clear()
+    return {"user": name, **n}
+
+
+@router.post("/users/{name}/revoke", response_model=RevokeOut, responses=ADMIN)
+def revoke_user(
+    body: RevokeIn, request: Request, store: StoreDep, user: Admin, name: str = NAME
+) -> dict[str, Any]:
+    """End every login session of a user (and revoke their API tokens with ``tokens``)."""
+    n = accounts.revoke(store, name, tokens=body.tokens)
+    request.app.state.auth_cache.clear()
+    return {"user": name, **n}
 
 
 @router.post("/users/{name}/tokens", status_code=201, response_model=TokenOut, responses=ADMIN)
@@ -54,8 +102,8 @@ def new_token(
     row = store.get_user(name)
     if row is None:
         raise NotFoundError(f"user {name!r} does not exist; create it with POST /api/users")
-    token = security.new_token()
-    store.add_token(int(row["id"]), security.hash_token(token), name=f"issued by {user.name}")
+    token = credentials.new_token()
+    store.add_token(int(row["id"]), credentials.hash_token(token), name=f"issued by {user.name}")
     return {"user": name, "token": token}
 
 

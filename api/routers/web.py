@@ -15,9 +15,10 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Reques
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api import plans as workflow
-from api import security
 from api.deps import SESSION_COOKIE, OptionalUser, StoreDep, User
 from api.pages import LANG_COOKIE, error_page, render, templates  # noqa: F401  (re-exported)
+from api.throttle import LoginThrottle, Throttled
+from gridmgr.accounts import sessions
 
 router = APIRouter(include_in_schema=False)
 
@@ -71,15 +72,19 @@ def login(
     password: str = Form(max_length=200),
     next: str = Form("/"),
 ) -> Response:
-    """Check the password and set the session cookie (HttpOnly, SameSite=Lax, Secure unless
-    local)."""
+    """Check the password, open a server-side session and set its cookie (HttpOnly,
+    SameSite=Lax, Secure unless local)."""
     settings = request.app.state.settings
-    row = store.get_user(username)
-    if (
-        row is None
-        or not row.get("active", True)
-        or not security.verify_password(password, row.get("password_hash"))
-    ):
+    throttle: LoginThrottle = request.app.state.login_throttle
+    client = request.client.host if request.client else "unknown"
+    try:
+        throttle.check(username, client)
+        with throttle.hashing():
+            row = sessions.authenticate(store, username, password)
+    except Throttled as exc:
+        return _login_refused(request, next, exc)
+    if row is None:
+        throttle.failed(username, client)
         return render(
             request,
             "login.html",
@@ -88,10 +93,15 @@ def login(
             next=_safe_next(next),
             error=("用户名或密码错误", "wrong user name or password"),
         )
+    throttle.succeeded(username)
     resp = RedirectResponse(_safe_next(next), status_code=303)
+    agent = (request.headers.get("user-agent") or "")[:200] or None
+    token = sessions.start_session(
+        store, int(row["id"]), hours=settings.session_hours, client=agent
+    )
     resp.set_cookie(
         SESSION_COOKIE,
-        security.sign_session(int(row["id"]), settings.secret_key, settings.session_hours),
+        token,
         max_age=settings.session_hours * 3600,
         httponly=True,
         samesite="lax",
@@ -102,9 +112,28 @@ def login(
     return resp
 
 
+def _login_refused(request: Request, next: str, exc: Throttled) -> HTMLResponse:
+    """The login page with 429 (too many failures) or 503 (too many logins at once)."""
+    minutes = (exc.retry_after + 59) // 60
+    error = (
+        (
+            f"登录失败次数过多，请 {minutes} 分钟后再试",
+            f"too many failed logins; try again in {minutes} min",
+        )
+        if exc.status == 429
+        else ("登录请求过多，请稍后再试", "too many logins at once; try again shortly")
+    )
+    resp = render(
+        request, "login.html", None, status=exc.status, next=_safe_next(next), error=error
+    )
+    resp.headers["Retry-After"] = str(exc.retry_after)
+    return resp
+
+
 @router.post("/logout")
 def logout(request: Request, user: OptionalUser) -> RedirectResponse:
-    """Clear the session cookie."""
+    """End the session (server-side, at once) and clear its cookie."""
+    sessions.end_session(request.app.state.store, request.cookies.get(SESSION_COOKIE))
     resp = RedirectResponse("/login", status_code=303)
     resp.delete_cookie(SESSION_COOKIE, path="/")
     return resp

@@ -336,6 +336,25 @@ class UserOut(BaseModel):
     active: bool
 
 
+class PasswordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    password: str = Field(min_length=8, max_length=200)
+
+
+class RevokeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    reason: str = Field(min_length=1, max_length=500, description="why (kept in the access log)")
+    tokens: bool = Field(False, description="revoke the user's API tokens too")
+
+
+class RevokeOut(BaseModel):
+    user: str
+    sessions: int = Field(description="login sessions ended")
+    tokens: int = Field(description="API tokens revoked")
+
+
 class TokenOut(BaseModel):
     user: str
     token: str = Field(description="shown once; only its SHA-256 is stored")

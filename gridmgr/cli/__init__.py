@@ -17,6 +17,7 @@ from gridmgr.cli import pipeline as _pipeline
 from gridmgr.cli import rebalance as _rebalance
 from gridmgr.cli import serve as _serve
 from gridmgr.cli import store as _store
+from gridmgr.cli import users as _users
 
 app = typer.Typer(
     name="gridmgr",
@@ -46,7 +47,7 @@ def _root(
 app.add_typer(_grid.app, name="grid")
 # Each command group lives in its own module and adds itself with ``register(app)``; the
 # modules import their heavy libraries inside the commands, so ``gridmgr --help`` stays fast.
-for _module in (_store, _coverage, _rebalance, _maps, _export, _serve, _pipeline):
+for _module in (_store, _coverage, _rebalance, _maps, _export, _serve, _users, _pipeline):
     _module.register(app)
 
 

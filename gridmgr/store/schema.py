@@ -34,7 +34,7 @@ from sqlalchemy.types import TypeDecorator
 from gridmgr.store.geom import Geom
 
 #: Revision of the newest migration; ``Store.upgrade()`` brings a database to it.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -308,8 +308,21 @@ api_tokens = Table(
     Column("active", Boolean, nullable=False, default=True),
 )
 
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
+    Column("token_hash", Text, nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("client", Text, nullable=True),
+)
+
 #: Tables holding data (the order is safe for deletes: children first).
 DATA_TABLES: tuple[Table, ...] = (
+    sessions,
     api_tokens,
     users,
     territories,

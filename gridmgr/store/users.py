@@ -1,5 +1,8 @@
 """Users and API tokens (repository) for the service in ``api/``; the domain never reads them.
 
+Login sessions are in :mod:`gridmgr.store.sessions`; password hashing and the rules around
+accounts are :mod:`gridmgr.accounts`.
+
 Every function takes a SQLAlchemy :class:`~sqlalchemy.Connection`. Tokens are stored as hashes
 only; hashing and checking passwords is the caller's business.
 """
@@ -123,3 +126,20 @@ def revoke_token(conn: Connection, token_hash: str) -> bool:
         update(tk).where(tk.c.token_hash == token_hash, tk.c.active.is_(True)).values(active=False)
     ).rowcount
     return bool(n)
+
+
+def set_password_hash(conn: Connection, user_id: int, password_hash: str) -> None:
+    """Replace a user's password hash."""
+    conn.execute(update(s.users).where(s.users.c.id == user_id).values(password_hash=password_hash))
+
+
+def set_active(conn: Connection, user_id: int, active: bool) -> None:
+    """Enable or disable a user (a disabled user cannot log in or use a token)."""
+    conn.execute(update(s.users).where(s.users.c.id == user_id).values(active=active))
+
+
+def revoke_user_tokens(conn: Connection, user_id: int) -> int:
+    """Deactivate every active API token of a user; returns how many."""
+    tk = s.api_tokens
+    stmt = update(tk).where(tk.c.user_id == user_id, tk.c.active.is_(True)).values(active=False)
+    return int(conn.execute(stmt).rowcount)

@@ -49,10 +49,10 @@ def assign_grid_leaders(store: Any) -> None:
 def make_users(store: Any) -> dict[str, str]:
     """Users ``admin``, ``planner``, ``viewer``, ``leader`` (G01_1), ``leader2`` (G02_1) with the
     password :data:`PASSWORD`; returns their API tokens by role."""
-    from api import security
+    from gridmgr.accounts import credentials as security
 
     global _PW_HASH
-    if _PW_HASH is None:  # scrypt is slow on purpose: hash the shared test password once
+    if _PW_HASH is None:  # Argon2id is slow on purpose: hash the shared test password once
         _PW_HASH = security.hash_password(PASSWORD)
     tokens = {}
     for name, role, leader in (
@@ -72,6 +72,7 @@ def make_users(store: Any) -> dict[str, str]:
 def settings(**kw: Any) -> Any:
     from api.settings import ServiceSettings
 
+    kw.setdefault("allowed_hosts", ["testserver", "localhost"])  # TestClient's host
     return ServiceSettings(env="local", access_log=False, database_url=None, **kw)
 
 

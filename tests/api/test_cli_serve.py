@@ -25,7 +25,7 @@ def cli(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def test_users_add_token_list(cli: Any) -> None:
-    from api import security
+    from gridmgr.accounts import credentials as security
 
     r = cli("users", "add", "boss", "--role", "admin", "--password-stdin", input="s3cret-pass\n")
     assert r.exit_code == 0, r.output
@@ -48,10 +48,49 @@ def test_users_add_token_list(cli: Any) -> None:
     assert cli("users", "token", "nobody").exit_code == 1
 
 
-def test_serve_refuses_default_secret_in_production(
-    cli: Any, monkeypatch: pytest.MonkeyPatch
+def test_app_factory_refuses_a_bad_environment_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("GRIDMGR_ENV", "production")
-    monkeypatch.delenv("GRIDMGR_SECRET_KEY", raising=False)
-    r = cli("serve", "--port", "1")
-    assert r.exit_code == 1 and "GRIDMGR_SECRET_KEY" in r.output
+    from api.main import app_from_env
+
+    monkeypatch.setenv("GRIDMGR_ENV", "prod")
+    with pytest.raises(SystemExit) as exc:
+        app_from_env()
+    assert exc.value.code == 1
+    err = capsys.readouterr().err
+    assert "GRIDMGR_ENV='prod'" in err and "Traceback" not in err
+
+
+def test_passwd_disable_enable_revoke(cli: Any) -> None:
+    from gridmgr.accounts import sessions
+
+    assert (
+        cli(
+            "users", "add", "ann", "--role", "viewer", "--password-stdin", input="first-pass\n"
+        ).exit_code
+        == 0
+    )
+    store = cli.store()
+    try:
+        token = sessions.start_session(store, int(store.get_user("ann")["id"]), hours=1)
+        assert sessions.session_user(store, token)["name"] == "ann"
+        short = cli("users", "passwd", "ann", input="short\n")
+        assert short.exit_code == 1 and "8" in short.output
+        assert sessions.authenticate(store, "ann", "first-pass") is not None  # unchanged
+        r = cli("users", "passwd", "ann", input="second-pass\n")
+        assert r.exit_code == 0, r.output
+        assert sessions.session_user(store, token) is None  # a new password ends sessions
+        assert sessions.authenticate(store, "ann", "first-pass") is None
+        assert sessions.authenticate(store, "ann", "second-pass") is not None
+        token = sessions.start_session(store, int(store.get_user("ann")["id"]), hours=1)
+        assert cli("users", "disable", "ann").exit_code == 0
+        assert sessions.session_user(store, token) is None
+        assert sessions.authenticate(store, "ann", "second-pass") is None
+        assert cli("users", "enable", "ann").exit_code == 0
+        assert sessions.authenticate(store, "ann", "second-pass") is not None
+        token = sessions.start_session(store, int(store.get_user("ann")["id"]), hours=1)
+        assert cli("users", "revoke", "ann").exit_code == 0
+        assert sessions.session_user(store, token) is None
+        assert cli("users", "disable", "nobody").exit_code == 1
+    finally:
+        store.close()

@@ -186,7 +186,7 @@ def test_cookie_secure_outside_local(shared_api: Any) -> None:
     from api.settings import ServiceSettings
 
     app = create_app(
-        ServiceSettings(env="production", secret_key="s" * 40, access_log=False),
+        ServiceSettings(env="production", access_log=False, allowed_hosts=["testserver"]),
         store=shared_api.store,
     )
     with TestClient(app, base_url="https://testserver") as c:
@@ -201,7 +201,8 @@ def test_cookie_secure_outside_local(shared_api: Any) -> None:
 def test_access_log_is_one_json_line(shared_api: Any) -> None:
     from fastapi.testclient import TestClient
 
-    from api.main import access_log, create_app
+    from api.main import create_app
+    from api.middleware import access_log
     from api.settings import ServiceSettings
 
     tokens = shared_api.tokens
@@ -211,7 +212,9 @@ def test_access_log_is_one_json_line(shared_api: Any) -> None:
         def emit(self, record: logging.LogRecord) -> None:
             lines.append(record.getMessage())
 
-    app = create_app(ServiceSettings(env="local"), store=shared_api.store)
+    app = create_app(
+        ServiceSettings(env="local", allowed_hosts=["testserver"]), store=shared_api.store
+    )
     h = Grab()
     access_log.addHandler(h)
     try:
