@@ -34,7 +34,7 @@ from sqlalchemy.types import TypeDecorator
 from gridmgr.store.geom import Geom
 
 #: Revision of the newest migration; ``Store.upgrade()`` brings a database to it.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0004"
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

@@ -192,6 +192,6 @@ def test_a_store_without_schema_is_refused_with_the_fix(tmp_path):
 
 
 def test_upgrade_is_idempotent(store):
-    assert store.upgrade() == "0002"
-    assert store.upgrade() == "0002"
-    assert store.revision() == "0002"
+    assert store.upgrade() == "0004"
+    assert store.upgrade() == "0004"
+    assert store.revision() == "0004"

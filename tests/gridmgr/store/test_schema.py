@@ -88,5 +88,5 @@ def test_migrations_downgrade_and_upgrade_again(store):
         names = set(sa.inspect(store.engine).get_table_names())
         assert not names & {t.name for t in s.DATA_TABLES}
     finally:
-        assert store.upgrade() == "0002"
+        assert store.upgrade() == "0004"
     assert set(sa.inspect(store.engine).get_table_names()) >= {t.name for t in s.DATA_TABLES}
