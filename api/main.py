@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api import errors
+from api import apidocs, errors
 from api.deps import AuthCache
 from api.locate import LocateIndex
 from api.middleware import AccessLog, BodyLimit, Guard, LocateFastPath, configure_logging
@@ -79,7 +79,7 @@ def create_app(settings: ServiceSettings | None = None, *, store: Any = None) ->
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # served by api.apidocs from bundled assets (works offline)
         redoc_url=None,
         openapi_url="/api/openapi.json",
         swagger_ui_oauth2_redirect_url=None,
@@ -94,6 +94,7 @@ def create_app(settings: ServiceSettings | None = None, *, store: Any = None) ->
     )
     errors.install(app)
     include_all(app)
+    apidocs.install(app, openapi_url="/api/openapi.json", docs_url="/api/docs")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(LocateFastPath)

@@ -205,11 +205,10 @@ PAGE_CSP = (
     f"img-src 'self' data: blob: {TILE_SOURCES}; connect-src 'self'; frame-src 'self'; "
     "frame-ancestors 'self'; form-action 'self'; base-uri 'none'; object-src 'none'"
 )
-#: Swagger UI (``/api/docs``) loads its script and style from jsDelivr.
+#: Swagger UI (``/api/docs``): its bundled script and style from this server (api.apidocs).
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: "
-    "https://fastapi.tiangolo.com; frame-ancestors 'self'; base-uri 'none'; object-src 'none'"
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-ancestors 'self'; base-uri 'none'; object-src 'none'"
 )
 #: Everything that is not a page (JSON, GeoJSON, files): nothing to run, never framed.
 DATA_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox"

@@ -158,3 +158,30 @@ def test_walk_through(server: str, tmp_path: Path) -> None:
             assert "Coverage" in page.inner_text("h1")
         finally:
             browser.close()
+
+
+def test_api_docs_render_with_the_network_blocked(server: str) -> None:
+    """Swagger UI comes from this server: with every other host unreachable it still renders."""
+    from playwright.sync_api import sync_playwright
+
+    blocked: list[str] = []
+
+    def only_local(route: Any) -> None:
+        if route.request.url.startswith(server):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page()
+            page.route("**/*", only_local)
+            page.goto(f"{server}/api/docs")
+            page.wait_for_selector(".swagger-ui .info .title", timeout=20_000)
+            assert "gridmgr" in page.inner_text(".swagger-ui .info .title")
+            assert page.locator(".opblock").count() > 10  # the operations are listed
+            assert blocked == []  # nothing was even asked of another host
+        finally:
+            browser.close()
