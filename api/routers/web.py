@@ -94,6 +94,9 @@ def login(
             error=("用户名或密码错误", "wrong user name or password"),
         )
     throttle.succeeded(username)
+    refused = sessions.refusal(store, row)
+    if refused is not None:
+        return render(request, "login.html", None, status=403, next=_safe_next(next), error=refused)
     resp = RedirectResponse(_safe_next(next), status_code=303)
     agent = (request.headers.get("user-agent") or "")[:200] or None
     token = sessions.start_session(

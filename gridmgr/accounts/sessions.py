@@ -41,6 +41,17 @@ def authenticate(store: Any, name: str, password: str) -> dict[str, Any] | None:
     return row
 
 
+def refusal(store: Any, user: dict[str, Any]) -> tuple[str, str] | None:
+    """Why a user with the right password may still not log in (``(zh, en)``), else ``None``."""
+    with read_connection(store.engine) as conn:
+        if users_repo.leader_inactive(conn, user):
+            return (
+                "您关联的领导记录已停用或不存在，无法登录；请联系管理员",
+                "your leader record is deactivated or missing, so you cannot log in; ask an admin",
+            )
+    return None
+
+
 def start_session(store: Any, user_id: int, *, hours: float, client: str | None = None) -> str:
     """Open a session for ``user_id`` lasting ``hours``; returns the session id for the cookie."""
     token = new_session_token()

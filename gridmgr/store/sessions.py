@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from gridmgr.store import schema as s
+from gridmgr.store.users import usable
 
 
 def create_session(
@@ -42,7 +43,7 @@ def create_session(
 def user_for_session(
     conn: Connection, token_hash: str, *, now: dt.datetime
 ) -> dict[str, Any] | None:
-    """The active user of a live session with this hash, or ``None``."""
+    """The usable user (:func:`~gridmgr.store.users.usable`) of a live session, or ``None``."""
     u, se = s.users, s.sessions
     stmt = (
         select(u.c.id, u.c.name, u.c.role, u.c.leader_id)
@@ -51,7 +52,7 @@ def user_for_session(
             se.c.token_hash == token_hash,
             se.c.revoked_at.is_(None),
             se.c.expires_at > now,
-            u.c.active.is_(True),
+            usable(),
         )
     )
     row = conn.execute(stmt).mappings().first()

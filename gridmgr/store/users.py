@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import ColumnElement, Connection, and_, exists, insert, or_, select, update
 
 from gridmgr.errors import ConflictError, InputError, LeaderNotFoundError
 from gridmgr.i18n import t
@@ -107,13 +107,30 @@ def add_token(conn: Connection, user_id: int, token_hash: str, *, name: str | No
     return int(res.scalar_one())
 
 
+def usable() -> ColumnElement[bool]:
+    """SQL condition: the user is active and, for role ``leader``, so is their leader record."""
+    u, le = s.users, s.leaders
+    leader_active = exists(select(le.c.pk).where(le.c.id == u.c.leader_id, le.c.active.is_(True)))
+    return and_(u.c.active.is_(True), or_(u.c.role != "leader", leader_active))
+
+
+def leader_inactive(conn: Connection, user: dict[str, Any]) -> bool:
+    """Whether ``user`` has role leader and their leader record is missing or deactivated."""
+    if user.get("role") != "leader":
+        return False
+    le = s.leaders
+    stmt = select(le.c.active).where(le.c.id == user.get("leader_id"))
+    active = conn.execute(stmt).scalar_one_or_none()
+    return not bool(active)
+
+
 def user_for_token(conn: Connection, token_hash: str) -> dict[str, Any] | None:
-    """The active user owning an active token with this hash, or ``None``."""
+    """The usable user (:func:`usable`) owning an active token with this hash, or ``None``."""
     u, tk = s.users, s.api_tokens
     stmt = (
         select(u.c.id, u.c.name, u.c.role, u.c.leader_id)
         .select_from(u.join(tk, tk.c.user_id == u.c.id))
-        .where(tk.c.token_hash == token_hash, tk.c.active.is_(True), u.c.active.is_(True))
+        .where(tk.c.token_hash == token_hash, tk.c.active.is_(True), usable())
     )
     row = conn.execute(stmt).mappings().first()
     return None if row is None else dict(row)

@@ -167,3 +167,17 @@ def test_password_checks_are_bounded_in_parallel() -> None:
     worker.join(5)
     with throttle.hashing():  # the slot is free again
         pass
+
+
+def test_a_deactivated_leader_cannot_log_in_or_keep_using_the_service(api: Any) -> None:
+    cookie = _session_cookie(_login(api, "leader"))
+    assert api.as_("leader", "GET", "/api/me").status_code == 200
+    api.store.deactivate_leader("G01_1", reason="transferred", actor="test")
+    api.client.app.state.auth_cache.clear()  # as a token cache expiry would
+    assert _me(api, cookie).status_code == 401
+    assert api.as_("leader", "GET", "/api/me").status_code == 401
+    api.client.cookies.clear()
+    refused = _login(api, "leader")
+    assert refused.status_code == 403 and "领导记录已停用" in refused.text
+    assert COOKIE not in refused.cookies
+    assert _login(api, "leader2").status_code == 303  # other leaders unaffected
