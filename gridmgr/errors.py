@@ -129,3 +129,7 @@ class SchemaError(GridMgrError, RuntimeError):
 
 class FontNotFoundError(GridMgrError, RuntimeError):
     """No CJK font is installed, so Chinese labels cannot be drawn on static maps."""
+
+
+class PatrolNotFoundError(NotFoundError):
+    """A patrol id is not in the store (or not one the caller may write)."""

@@ -117,14 +117,41 @@ def _categories_table(p: Path, cframe: pd.DataFrame, known: set[str]) -> pd.Data
     if "requires_package_leader" not in cframe.columns:
         cframe["requires_package_leader"] = False
     cframe["requires_package_leader"] = bool_values(cframe["requires_package_leader"])
-    return cframe[["category", "name", "name_en", "department", "requires_package_leader"]]
+    cframe["visit_every_days"] = _visit_days(p, cframe)
+    return cframe[
+        ["category", "name", "name_en", "department", "requires_package_leader", "visit_every_days"]
+    ]
+
+
+def _visit_days(p: Path, cframe: pd.DataFrame) -> list[float | None]:
+    """The optional ``visit_every_days`` of each category: a number of days in (0, 366], or
+    ``None`` when not given (no visiting frequency for that category)."""
+    if "visit_every_days" not in cframe.columns:
+        return [None] * len(cframe)
+    out: list[float | None] = []
+    for i, v in enumerate(cframe["visit_every_days"].tolist()):
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            out.append(None)
+            continue
+        ok = isinstance(v, int | float) and not isinstance(v, bool) and 0 < float(v) <= 366
+        if not ok:
+            msg = t(
+                f"{p}：categories[{i}]（category={cframe['category'].iloc[i]!r}）的 "
+                f"visit_every_days={v!r} 无效：应为 0 到 366 之间的天数（如 1 表示每天，7 表示每周）",
+                f"{p}: categories[{i}] (category={cframe['category'].iloc[i]!r}) has "
+                f"visit_every_days={v!r}: expected a number of days in (0, 366] (1 daily, 7 weekly)",
+            )
+            raise InvalidFieldError(msg)
+        out.append(float(v))
+    return out
 
 
 def read_departments(path: PathLike) -> DepartmentTables:
     """Read ``departments.json``: departments (``code``, ``name``, ``name_en``) and categories.
 
     Categories have ``category``, ``name``, ``name_en``, ``department`` (a department code or
-    ``None``) and ``requires_package_leader`` (bool).
+    ``None``), ``requires_package_leader`` (bool) and ``visit_every_days`` (float days or
+    ``None``: how often a key place of the category should be visited during a campaign).
 
     Examples
     --------
@@ -154,6 +181,7 @@ def empty_tables() -> DepartmentTables:
                 "name_en": [],
                 "department": [],
                 "requires_package_leader": [],
+                "visit_every_days": [],
             },
             dtype=object,
         ),

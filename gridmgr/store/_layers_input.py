@@ -55,6 +55,13 @@ def _flag(value: Any) -> bool:
     return bool(value)
 
 
+def _days(value: Any) -> float | None:
+    """A visiting frequency in days (validated by the reader), ``None`` when not set."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return float(value)
+
+
 def _column(frame: pd.DataFrame, name: str) -> list[Any]:
     """The values of a column, ``None`` for each row when the column is absent."""
     return list(frame[name]) if name in frame.columns else [None] * len(frame)
@@ -113,6 +120,7 @@ def _categories(layers: Any, where: str, departments: pd.DataFrame) -> pd.DataFr
             "requires_package_leader": [
                 _flag(v) for v in _column(cat_in, "requires_package_leader")
             ],
+            "visit_every_days": [_days(v) for v in _column(cat_in, "visit_every_days")],
         }
     )
     if categories["category"].isna().any() or categories["category"].duplicated().any():

@@ -30,7 +30,7 @@ from gridmgr.store.layers import set_meta
 from gridmgr.store.types import LoadReport, TableDiff
 
 DEPARTMENT_COLS = ["name", "name_en"]
-CATEGORY_COLS = ["name", "name_en", "department", "requires_package_leader"]
+CATEGORY_COLS = ["name", "name_en", "department", "requires_package_leader", "visit_every_days"]
 UNIT_COLS = ["name", "level", "parent", "name_en", "alias", "sample", "area_m2"]
 KEY_PLACE_COLS = ["name", "category", "address", "sample", "unit_code", "piece_id"]
 

@@ -23,7 +23,10 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
     Table,
     Text,
     UniqueConstraint,
@@ -125,6 +128,8 @@ categories = Table(
     Column("name_en", Text, nullable=True),
     Column("department", Text, ForeignKey("departments.code"), nullable=True),
     Column("requires_package_leader", Boolean, nullable=False, default=False),
+    # visit a key place of this category at least every N days (None: no frequency set)
+    Column("visit_every_days", Float, nullable=True),
 )
 
 units = Table(
@@ -320,8 +325,101 @@ sessions = Table(
     Column("client", Text, nullable=True),
 )
 
+
+# --- patrol records (巡查记录, issue 12) -----------------------------------------------------------
+
+patrols = Table(
+    "patrols",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("leader_id", Text, ForeignKey("leaders.id"), nullable=False),
+    # phone | gpx | kml | kmz | csv | sample
+    Column("source", Text, nullable=False),
+    Column("name", Text, nullable=True),
+    # the client's id of the patrol (phone) or the file's digest (imports): idempotent creation
+    Column("client_id", Text, nullable=True, unique=True),
+    Column("crs", Text, nullable=False, default="wgs84"),
+    Column("sample", Boolean, nullable=False, default=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime, nullable=True),
+    Column("n_points", Integer, nullable=False, default=0),
+    Column("n_marked", Integer, nullable=False, default=0),
+    Column("distance_m", Float, nullable=False, default=0.0),
+    Column("detail", JSON, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_patrols_leader_id_started_at", "leader_id", "started_at"),
+    Index("ix_patrols_started_at", "started_at"),
+)
+
+patrol_batches = Table(
+    "patrol_batches",
+    metadata,
+    # one row per received batch: a resent batch (same client id) is recognised and ignored
+    Column("patrol_id", Integer, ForeignKey("patrols.id"), nullable=False),
+    Column("batch_id", Text, nullable=False),
+    Column("n_points", Integer, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("patrol_id", "batch_id"),
+)
+
+patrol_points = Table(
+    "patrol_points",
+    metadata,
+    # append-only raw fixes; ``flag`` marks cleaning (0 kept, 1 poor accuracy, 2 duplicate,
+    # 3 impossible speed). On PostGIS the table is partitioned by month of ``at``, which is why
+    # ``at`` belongs to the primary key and no foreign key points at ``patrols``.
+    Column("patrol_id", Integer, nullable=False),
+    Column("batch_id", Text, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("accuracy_m", Float, nullable=True),
+    Column("flag", SmallInteger, nullable=False, default=0),
+    PrimaryKeyConstraint("patrol_id", "batch_id", "seq", "at"),
+    Index("ix_patrol_points_patrol_id_at", "patrol_id", "at"),
+)
+
+patrol_checkins = Table(
+    "patrol_checkins",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("patrol_id", Integer, ForeignKey("patrols.id"), nullable=False),
+    Column("client_id", Text, nullable=True, unique=True),
+    Column("key_place_code", Text, nullable=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("accuracy_m", Float, nullable=True),
+    Column("note", Text, nullable=True),
+    Column("photo", LargeBinary, nullable=True),
+    Column("photo_type", Text, nullable=True),
+    Index("ix_patrol_checkins_patrol_id", "patrol_id"),
+)
+
+visits = Table(
+    "visits",
+    metadata,
+    # one row per (patrol, piece or key place) seen: first and last time within R metres.
+    # "When was piece 17 last seen" is max(last_at) over one index range.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("patrol_id", Integer, ForeignKey("patrols.id"), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("target_id", Integer, nullable=False),
+    Column("first_at", UTCDateTime, nullable=False),
+    Column("last_at", UTCDateTime, nullable=False),
+    UniqueConstraint("patrol_id", "kind", "target_id"),
+    Index("ix_visits_kind_target_id_last_at", "kind", "target_id", "last_at"),
+    CheckConstraint("kind IN ('piece','place')", name="kind"),
+)
+
 #: Tables holding data (the order is safe for deletes: children first).
 DATA_TABLES: tuple[Table, ...] = (
+    visits,
+    patrol_checkins,
+    patrol_points,
+    patrol_batches,
+    patrols,
     sessions,
     api_tokens,
     users,
