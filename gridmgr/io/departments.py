@@ -14,6 +14,7 @@ from gridmgr.errors import DuplicateCodeError, InvalidFieldError, MissingFieldEr
 from gridmgr.i18n import t
 from gridmgr.io.fields import bool_values, text_values
 from gridmgr.io.readers import load_json, unreadable
+from gridmgr.io.text import check_column
 from gridmgr.io.validate import is_blank, normalise_codes
 
 PathLike = str | Path
@@ -39,18 +40,17 @@ def _entries(path: Path, data: dict[str, Any], key: str) -> list[dict[str, Any]]
     return items
 
 
-def _load_document(p: Path) -> dict[str, Any]:
+def _load_document(p: Path, encoding: str | None = None) -> dict[str, Any]:
     """Parse ``departments.json``: an object with a ``departments`` array."""
-    if not p.exists():
-        raise unreadable(
-            p, t("文件不存在", "file does not exist"), t("请检查路径", "check the path")
-        )
     try:
-        data = load_json(p)
+        data = load_json(p, encoding)
     except json.JSONDecodeError as exc:
         raise unreadable(
             p,
-            f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+            t(
+                f"不是有效的 JSON（第 {exc.lineno} 行第 {exc.colno} 列：{exc.msg}）",
+                f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+            ),
             t("请用文本编辑器检查", "check it in a text editor"),
         ) from exc
     if not isinstance(data, dict) or "departments" not in data:
@@ -89,9 +89,12 @@ def _checked_table(p: Path, items: list[dict[str, Any]], kind: str, key: str) ->
         )
         raise DuplicateCodeError(msg)
     frame[key] = codes
-    frame["name"] = text_values(frame["name"])
+    label = f"{p}: {kind}"
+    frame["name"] = check_column(text_values(frame["name"]), label, "name", codes.tolist())
     frame["name_en"] = (
-        text_values(frame["name_en"]).fillna("") if "name_en" in frame.columns else ""
+        check_column(text_values(frame["name_en"]), label, "name_en", codes.tolist()).fillna("")
+        if "name_en" in frame.columns
+        else ""
     )
     return frame
 
@@ -116,7 +119,15 @@ def _categories_table(p: Path, cframe: pd.DataFrame, known: set[str]) -> pd.Data
         raise InvalidFieldError(msg)
     if "requires_package_leader" not in cframe.columns:
         cframe["requires_package_leader"] = False
-    cframe["requires_package_leader"] = bool_values(cframe["requires_package_leader"])
+    cframe["requires_package_leader"] = bool_values(
+        cframe["requires_package_leader"],
+        lambda i: t(
+            f"{p}：categories[{i}]（category={cframe['category'].iloc[i]!r}）的 "
+            "requires_package_leader",
+            f"{p}: categories[{i}] (category={cframe['category'].iloc[i]!r}), "
+            "requires_package_leader",
+        ),
+    )
     cframe["visit_every_days"] = _visit_days(p, cframe)
     return cframe[
         ["category", "name", "name_en", "department", "requires_package_leader", "visit_every_days"]
@@ -146,7 +157,7 @@ def _visit_days(p: Path, cframe: pd.DataFrame) -> list[float | None]:
     return out
 
 
-def read_departments(path: PathLike) -> DepartmentTables:
+def read_departments(path: PathLike, *, encoding: str | None = None) -> DepartmentTables:
     """Read ``departments.json``: departments (``code``, ``name``, ``name_en``) and categories.
 
     Categories have ``category``, ``name``, ``name_en``, ``department`` (a department code or
@@ -160,7 +171,7 @@ def read_departments(path: PathLike) -> DepartmentTables:
     'JYJ'
     """
     p = Path(path)
-    data = _load_document(p)
+    data = _load_document(p, encoding)
     deps = _entries(p, data, "departments")
     cats = _entries(p, data, "categories")
     dframe = _checked_table(p, deps, "departments", "code")[["code", "name", "name_en"]]

@@ -7,12 +7,12 @@ conversions of attribute columns (codes, stripped text, yes/no flags).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from gridmgr.errors import MissingFieldError
+from gridmgr.errors import InvalidFieldError, MissingFieldError
 from gridmgr.i18n import t
 from gridmgr.io.readers import Source
 from gridmgr.io.validate import check_required, check_unique, normalise_codes
@@ -143,17 +143,47 @@ def text_values(values: pd.Series) -> pd.Series:
     return pd.Series(out, index=values.index, dtype=object)
 
 
-def bool_values(values: pd.Series) -> pd.Series:
-    """Yes/no flags (``1``/``true``/``yes``/``是``/``样例`` … are true; missing is false)."""
+TRUE_WORDS = frozenset(("1", "true", "yes", "y", "t", "是", "样例", "真"))
+FALSE_WORDS = frozenset(("", "0", "false", "no", "n", "f", "否", "假"))
 
-    def one(x: object) -> bool:
-        if x is None or (isinstance(x, float) and np.isnan(x)):
-            return False
-        if isinstance(x, str):
-            return x.strip().lower() in ("1", "true", "yes", "y", "t", "是", "样例")
+
+def _flag(x: object) -> bool | None:
+    """``True``/``False`` for a recognised yes/no value (missing is false), else ``None``."""
+    if x is None or (isinstance(x, float) and np.isnan(x)):
+        return False
+    if isinstance(x, bool | np.bool_):
         return bool(x)
+    if isinstance(x, int | float | np.integer | np.floating) and float(x) in (0.0, 1.0):
+        return bool(x)
+    if isinstance(x, str):
+        word = x.strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+    return None
 
-    return values.astype(object).map(one).astype(bool)
+
+def bool_values(values: pd.Series, where: Callable[[int], str] | None = None) -> pd.Series:
+    """Yes/no flags (``1``/``true``/``yes``/``是``/``样例`` … true; ``0``/``false``/``否``/blank
+    false). Any other value (``"maybe"``, ``2``) raises :class:`InvalidFieldError` naming
+    ``where(i)`` of the first one — a flag is never guessed.
+
+    >>> bool_values(pd.Series(["是", "0", None, True])).tolist()
+    [True, False, False, True]
+    """
+    flags = [_flag(x) for x in values.astype(object).tolist()]
+    bad = next((i for i, f in enumerate(flags) if f is None), None)
+    if bad is not None:
+        value = values.iloc[bad]
+        place = where(bad) if where is not None else t(f"第 {bad} 项", f"item {bad}")
+        raise InvalidFieldError(
+            t(
+                f"{place}：{value!r} 不是是/否值；请填写 true/false（或 是/否、1/0）",
+                f"{place}: {value!r} is not a yes/no value; use true/false (or 是/否, 1/0)",
+            )
+        )
+    return pd.Series(flags, index=values.index, dtype=bool)
 
 
 __all__ = [

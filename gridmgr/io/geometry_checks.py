@@ -193,6 +193,34 @@ def gk_hint(x: float, y: float) -> str:
     return "the projected CRS of your data (EPSG code from its metadata / .prj)"
 
 
+def _first_outside_index(xy: npt.NDArray[np.float64]) -> int:
+    """Index of the first vertex not finite or outside China's bounding box (0 when none is)."""
+    lo_x, lo_y, hi_x, hi_y = CHINA_BBOX
+    inside = (
+        np.isfinite(xy).all(axis=1)
+        & (xy[:, 0] >= lo_x)
+        & (xy[:, 0] <= hi_x)
+        & (xy[:, 1] >= lo_y)
+        & (xy[:, 1] <= hi_y)
+    )
+    out = np.flatnonzero(~inside)
+    return int(out[0]) if out.size else 0
+
+
+def first_vertex_outside(geom: shapely.Geometry) -> tuple[float, float]:
+    """The first vertex of ``geom`` outside China's bounding box: the one an error should quote
+    (a bounds corner mixes coordinates of different vertices and may quote a valid one).
+
+    >>> first_vertex_outside(shapely.LineString([(125.3, 43.9), (125.4, 93.9), (125.5, 43.8)]))
+    (125.4, 93.9)
+    """
+    xy = shapely.get_coordinates(geom)
+    if len(xy) == 0:
+        return float("nan"), float("nan")
+    x, y = xy[_first_outside_index(xy)]
+    return float(x), float(y)
+
+
 def check_finite(geoms: ObjArray, path: Path | str, codes: Sequence[object]) -> None:
     """Raise :class:`CoordinateRangeError` when any coordinate is NaN or infinite."""
     coords, index = shapely.get_coordinates(geoms, return_index=True)
@@ -227,7 +255,7 @@ def check_lonlat(
     lonlat = (xmin >= -180) & (xmax <= 180) & (ymin >= -90) & (ymax <= 90)
     bad = np.flatnonzero(~in_china)
     i, where, others = first_bad(bad, path, codes)
-    x, y = float(xmin[i]), float(ymin[i])
+    x, y = first_vertex_outside(geoms[i])
     if swapped[i]:
         msg = t(
             f"{where}：经纬度顺序颠倒（x={_fmt(x)} 像纬度，y={_fmt(y)} 像经度）{others}；"
@@ -296,9 +324,10 @@ def check_converted(
         return
     bad = np.flatnonzero(~ok)
     i, where, others = first_bad(bad, path, codes)
-    rb = shapely.bounds(raw[i])
-    x, y = float(rb[0]), float(rb[1])
-    lon, lat = float(b[i, 0]), float(b[i, 1])
+    k = _first_outside_index(shapely.get_coordinates(geoms[i]))
+    raw_xy = shapely.get_coordinates(raw[i])
+    x, y = (float(v) for v in raw_xy[min(k, len(raw_xy) - 1)])
+    lon, lat = first_vertex_outside(geoms[i])
     msg = t(
         f"{where}：按 {crs_label} 换算后位于 经度 {_fmt(lon)}, "
         f"纬度 {_fmt(lat)}，不在中国范围内{others}；坐标系或投影带可能有误，"

@@ -23,6 +23,7 @@ from gridmgr.io.fields import (
 from gridmgr.io.geometry_checks import check_validity
 from gridmgr.io.readers import Source, read_source
 from gridmgr.io.reproject import to_wgs84, warn_if_gcj
+from gridmgr.io.text import check_column
 from gridmgr.io.validate import check_required, error_for_unknown, feature_ref
 from gridmgr.settings import EQUAL_AREA_CRS
 
@@ -67,18 +68,24 @@ def _key_places_data(
     src: Source, codes: pd.Series, nf: str, cats: pd.Series
 ) -> tuple[dict[str, Any], str | None]:
     """Columns of the key places frame (without geometry) and the detected address field."""
+    clist = codes.tolist()
     data: dict[str, Any] = {
         "code": codes.astype(object),
-        "name": text_values(src.props[nf]),
+        "name": check_column(text_values(src.props[nf]), src.path, nf, clist),
         "category": cats,
     }
     af = find_field(src, None, ADDRESS_FIELDS, "address", "", required=False)
     if af is not None:
-        data["address"] = text_values(src.props[af])
+        data["address"] = check_column(text_values(src.props[af]), src.path, af, clist)
     if "name_en" in src.props.columns:
-        data["name_en"] = text_values(src.props["name_en"])
+        data["name_en"] = check_column(
+            text_values(src.props["name_en"]), src.path, "name_en", clist
+        )
     if "sample" in src.props.columns:
-        data["sample"] = bool_values(src.props["sample"])
+        data["sample"] = bool_values(
+            src.props["sample"],
+            lambda i: feature_ref(src.path, i, clist[i]) + t("，字段 'sample'", ", field 'sample'"),
+        )
     return data, af
 
 
@@ -92,12 +99,13 @@ def read_key_places(
     repair: bool = False,
     layer: str | int | None = None,
     categories: Sequence[str] | None = None,
+    encoding: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read and validate key places (重点场所): Point or Polygon features, in EPSG:4326.
 
     Parameters
     ----------
-    path, code_field, name_field, crs, repair, layer
+    path, code_field, name_field, crs, repair, layer, encoding
         As in :func:`read_units`.
     category_field
         Category attribute (detected among ``category``/``类别``/``类型`` …).
@@ -117,7 +125,7 @@ def read_key_places(
     >>> sorted(places.geom_type.unique())  # doctest: +SKIP
     ['Point', 'Polygon']
     """
-    src = read_source(path, layer=layer, prefer="key_places")
+    src = read_source(path, layer=layer, prefer="key_places", encoding=encoding)
     cf, codes = read_codes(src, code_field)
     clist = codes.tolist()
     nf = _required_field(src, name_field, NAME_FIELDS, t("名称", "name"), "name_field=", clist)

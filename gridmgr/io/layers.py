@@ -106,11 +106,11 @@ def _layers_dir(directory: PathLike) -> tuple[Path, Path]:
     return d, units_path
 
 
-def _directory_tables(d: Path, kp_path: Path | None) -> DepartmentTables:
+def _directory_tables(d: Path, kp_path: Path | None, encoding: str | None) -> DepartmentTables:
     """``departments.json`` of the directory: required with key places, else empty tables."""
     dep_path = d / "departments.json"
     if dep_path.exists():
-        return read_departments(dep_path)
+        return read_departments(dep_path, encoding=encoding)
     if kp_path is not None:
         raise UnreadableFileError(
             t(
@@ -129,12 +129,14 @@ def read_layers(
     code_field: str | None = None,
     name_field: str | None = None,
     parent_field: str | None = None,
+    encoding: str | None = None,
 ) -> Layers:
     """Read and validate a layers directory (format in ``docs/architecture.md``).
 
     ``crs`` (e.g. ``"EPSG:4490"``, ``"gcj02"``) applies to every file of the directory (as with
     :func:`read_units`, it overrides what a file declares); the ``*_field`` options name the units' fields when they are not among
-    the recognised variants (see :func:`read_units`).
+    the recognised variants (see :func:`read_units`); ``encoding`` (e.g. ``"gb18030"``) applies
+    to every text of the directory that declares none (:mod:`gridmgr.io.files`).
 
     ``units`` (required), ``key_places`` and ``roads`` may be GeoJSON (the shipped format),
     GeoPackage or Shapefile; ``departments.json`` is required when there are key places, whose
@@ -152,7 +154,7 @@ def read_layers(
 
     d, units_path = _layers_dir(directory)
     roads_path = _find_layer_file(d, "roads")
-    roads = read_roads(roads_path, crs=crs) if roads_path is not None else None
+    roads = read_roads(roads_path, crs=crs, encoding=encoding) if roads_path is not None else None
     units = read_units(
         units_path,
         repair=repair,
@@ -161,12 +163,17 @@ def read_layers(
         code_field=code_field,
         name_field=name_field,
         parent_field=parent_field,
+        encoding=encoding,
     )
     kp_path = _find_layer_file(d, "key_places")
-    tables = _directory_tables(d, kp_path)
+    tables = _directory_tables(d, kp_path, encoding)
     if kp_path is not None:
         key_places = read_key_places(
-            kp_path, repair=repair, categories=tables.categories["category"].tolist(), crs=crs
+            kp_path,
+            repair=repair,
+            categories=tables.categories["category"].tolist(),
+            crs=crs,
+            encoding=encoding,
         )
     else:
         key_places = gpd.GeoDataFrame(

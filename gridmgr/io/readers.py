@@ -2,7 +2,7 @@
 
 GeoJSON is parsed with :mod:`json` (so that unclosed or short rings are seen before any library
 closes them); GeoPackage, Shapefile and anything else GDAL reads go through ``pyogrio.raw``, with
-the DBF encoding of a Shapefile without ``.cpg`` detected (strict UTF-8, else GB18030). Errors are
+the DBF encoding of a Shapefile without ``.cpg`` detected (:mod:`gridmgr.io.files`). Errors are
 :class:`~gridmgr.errors.UnreadableFileError` naming the file and the fix. Validation, field
 matching and reprojection happen in the readers (:mod:`gridmgr.io.layers`).
 """
@@ -10,6 +10,7 @@ matching and reprojection happen in the readers (:mod:`gridmgr.io.layers`).
 from __future__ import annotations
 
 import json
+import os
 import re
 import warnings
 from collections.abc import Iterator, Sequence
@@ -26,6 +27,7 @@ import shapely
 
 from gridmgr.errors import UnreadableFileError
 from gridmgr.i18n import t
+from gridmgr.io import files
 from gridmgr.io.crs import OffsetCRS, parse_crs
 from gridmgr.io.geometry_checks import RingProblem, raw_ring_problems
 
@@ -51,28 +53,10 @@ class Source:
     hints: list[str] = field(default_factory=list)
 
 
-def load_json(path: Path) -> Any:
-    """Parse a JSON file as UTF-8 (BOM accepted), falling back to GB18030.
-
-    Uses orjson when it is installed (about 4× faster on large layers); files orjson rejects
-    (NaN/Infinity literals, GB18030 text) go through the standard library parser, which also
-    gives the line/column of real syntax errors.
-    """
-    raw = path.read_bytes()
-    try:
-        import orjson
-    except ImportError:  # pragma: no cover - orjson is optional
-        pass
-    else:
-        try:
-            return orjson.loads(raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw)
-        except orjson.JSONDecodeError:
-            pass
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("gb18030")
-    return json.loads(text)
+def load_json(path: Path, encoding: str | None = None) -> Any:
+    """Parse a JSON file under the file policy (:func:`gridmgr.io.files.load_json`: regular
+    file, size cap, BOM/UTF-8/GB18030/Big5 detection or ``encoding``, depth limit)."""
+    return files.load_json(path, encoding)
 
 
 def dumps_geometry(geom: dict[str, Any]) -> str:
@@ -107,11 +91,9 @@ def _file_crs(path: Path, value: Any) -> pyproj.CRS | OffsetCRS | None:
     return parsed
 
 
-def _read_geojson(path: Path) -> Source:
-    import json
-
+def _read_geojson(path: Path, encoding: str | None = None) -> Source:
     try:
-        data = load_json(path)
+        data = load_json(path, encoding)
     except json.JSONDecodeError as exc:
         raise unreadable(
             path,
@@ -217,19 +199,21 @@ def _geoms_from_geojson(geometries: Sequence[Any]) -> tuple[ObjArray, dict[int, 
     return out, errors
 
 
-def dbf_encoding(shp: Path) -> str | None:
-    """Encoding of a Shapefile's DBF: ``None`` when a ``.cpg`` says it, else UTF-8 or GB18030.
-
-    Without a ``.cpg`` the character data of all records is decoded as strict UTF-8; on failure the
-    file is taken as GB18030 (a superset of GBK and GB2312, the usual encodings of Chinese DBFs).
+def dbf_encoding(shp: Path, encoding: str | None = None) -> str | None:
+    """Encoding of a Shapefile's DBF: ``encoding`` when given; ``None`` when a ``.cpg`` says it;
+    else detected from the text of all records and field names
+    (:func:`gridmgr.io.files.detect_encoding`: UTF-8, else GB18030 or Big5 when exactly one of
+    them reads as plausible Chinese, else refused naming ``--encoding``).
     """
+    if encoding:
+        return files.normalise_encoding(encoding)
     for suffix in (".cpg", ".CPG"):
         if shp.with_suffix(suffix).exists():
             return None
     dbf = next((shp.with_suffix(s) for s in (".dbf", ".DBF") if shp.with_suffix(s).exists()), None)
     if dbf is None:
         return None
-    raw = dbf.read_bytes()
+    raw = files.read_bytes(dbf)
     if len(raw) < 12:
         return None
     nrec = int.from_bytes(raw[4:8], "little")
@@ -239,14 +223,12 @@ def dbf_encoding(shp: Path) -> str | None:
     # Field names only (11 bytes of each 32-byte descriptor): the descriptors' binary lengths
     # are not text and would fail a UTF-8 decode on their own.
     header_names = b"".join(
-        raw[k : k + 11] for k in range(32, hlen - 31, 32) if raw[k : k + 1] != b"\r"
+        raw[k : k + 11].split(b"\x00", 1)[0]
+        for k in range(32, hlen - 31, 32)
+        if raw[k : k + 1] != b"\r"
     )
-    try:
-        body.decode("utf-8")
-        header_names.decode("utf-8")
-    except UnicodeDecodeError:
-        return "GB18030"
-    return "UTF-8"
+    enc = files.detect_encoding(header_names + b" " + body, dbf)
+    return "UTF-8" if enc in ("utf-8", "utf-8-sig") else enc.upper()
 
 
 @contextmanager
@@ -299,12 +281,27 @@ def _pick_layer(path: Path, layer: str | int | None, prefer: str) -> str | int |
     )
 
 
-def _read_ogr(path: Path, layer: str | int | None, prefer: str) -> Source:
+def _sidecars(path: Path) -> list[Path]:
+    """The files GDAL reads besides ``path`` (a Shapefile's .shx/.dbf), all under the policy."""
+    if path.suffix.lower() != ".shp":
+        return []
+    return [
+        path.with_suffix(s)
+        for s in (".shx", ".dbf", ".SHX", ".DBF")
+        if os.path.lexists(path.with_suffix(s))
+    ]
+
+
+def _read_ogr(
+    path: Path, layer: str | int | None, prefer: str, encoding: str | None = None
+) -> Source:
     import pyogrio
     import pyogrio.raw
 
+    for part in _sidecars(path):
+        files.check_file(part)
     chosen = _pick_layer(path, layer, prefer)
-    encoding = dbf_encoding(path) if path.suffix.lower() == ".shp" else None
+    encoding = dbf_encoding(path, encoding) if path.suffix.lower() == ".shp" else None
     try:
         with _quiet_m_warning():
             meta, _, wkb, field_data = pyogrio.raw.read(path, layer=chosen, encoding=encoding)
@@ -340,18 +337,19 @@ def _read_ogr(path: Path, layer: str | int | None, prefer: str) -> Source:
     return Source(path, props, geoms, crs, False, [], unparsed, {}, hints)
 
 
-def read_source(path: PathLike, *, layer: str | int | None, prefer: str) -> Source:
+def read_source(
+    path: PathLike, *, layer: str | int | None, prefer: str, encoding: str | None = None
+) -> Source:
+    """A layer file as read (GeoJSON by :mod:`json`, anything else by GDAL), after the file policy
+    of :mod:`gridmgr.io.files` (regular file, size cap, zip checks; ``encoding`` for text)."""
     p = Path(path)
-    if not p.exists():
-        raise unreadable(
-            p, t("文件不存在", "file does not exist"), t("请检查路径", "check the path")
-        )
-    if p.is_dir():
+    if os.path.isdir(p):
         raise unreadable(
             p,
             t("是目录而不是文件", "is a directory, not a file"),
             t("图层目录请用 read_layers", "use read_layers for a layers directory"),
         )
+    files.check_file(p)
     if p.suffix.lower() in (".geojson", ".json"):
-        return _read_geojson(p)
-    return _read_ogr(p, layer, prefer)
+        return _read_geojson(p, encoding)
+    return _read_ogr(p, layer, prefer, encoding)

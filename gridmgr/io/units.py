@@ -28,7 +28,8 @@ from gridmgr.io.geometry_checks import ObjArray, check_validity
 from gridmgr.io.hierarchy import infer_levels, level_from_code, normalise_levels, resolve_parents
 from gridmgr.io.readers import Source, read_source, unreadable
 from gridmgr.io.reproject import check_alignment, to_wgs84, warn_if_gcj
-from gridmgr.io.validate import check_required
+from gridmgr.io.text import check_column
+from gridmgr.io.validate import check_required, feature_ref
 from gridmgr.settings import EQUAL_AREA_CRS
 
 PathLike = str | Path
@@ -48,9 +49,9 @@ class _UnitFields:
     level: str | None
 
 
-def _unit_source(path: PathLike, layer: str | int | None) -> Source:
+def _unit_source(path: PathLike, layer: str | int | None, encoding: str | None) -> Source:
     """Read the units file; a layer without features is unreadable."""
-    src = read_source(path, layer=layer, prefer="units")
+    src = read_source(path, layer=layer, prefer="units", encoding=encoding)
     if len(src.props) == 0:
         raise unreadable(
             src.path,
@@ -107,17 +108,21 @@ def _units_frame(
     src: Source, fields: _UnitFields, levels: pd.Series, parents: pd.Series, geoms: ObjArray
 ) -> gpd.GeoDataFrame:
     """The units frame of the contract, plus ``name_en``/``alias``/``sample`` when present."""
+    clist = fields.codes.tolist()
     data: dict[str, Any] = {
         "code": fields.codes.astype(object),
-        "name": text_values(src.props[fields.name]),
+        "name": check_column(text_values(src.props[fields.name]), src.path, fields.name, clist),
         "level": levels,
         "parent": parents,
     }
     for extra in ("name_en", "alias"):
         if extra in src.props.columns:
-            data[extra] = text_values(src.props[extra])
+            data[extra] = check_column(text_values(src.props[extra]), src.path, extra, clist)
     if "sample" in src.props.columns:
-        data["sample"] = bool_values(src.props["sample"])
+        data["sample"] = bool_values(
+            src.props["sample"],
+            lambda i: feature_ref(src.path, i, clist[i]) + t("，字段 'sample'", ", field 'sample'"),
+        )
     return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)
 
 
@@ -132,6 +137,7 @@ def read_units(
     repair: bool = False,
     layer: str | int | None = None,
     reference: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+    encoding: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read and validate administrative units (the *units* contract), in EPSG:4326.
 
@@ -156,6 +162,9 @@ def read_units(
         the unit boundaries sit much closer to them after undoing a GCJ-02 or BD-09 offset, a
         :class:`~gridmgr.errors.CRSSuspicionWarning` is issued (see
         :func:`gridmgr.io.crs.offset_suspicion`); the figures are in ``attrs["alignment"]``.
+    encoding
+        Text encoding of the file (``"gb18030"``, ``"big5"`` …) when it declares none and
+        detection refuses it (:mod:`gridmgr.io.files`); a Shapefile's ``.cpg`` is overridden.
 
     Returns
     -------
@@ -182,7 +191,7 @@ def read_units(
     >>> units.loc[units.code == "220173001", "level"].item()  # doctest: +SKIP
     'street'
     """
-    src = _unit_source(path, layer)
+    src = _unit_source(path, layer, encoding)
     fields = _unit_fields(src, code_field, name_field, parent_field, level_field)
     clist = fields.codes.tolist()
     geoms, crs_label, explicit = to_wgs84(
