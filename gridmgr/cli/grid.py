@@ -65,11 +65,28 @@ def build(
     geojson: bool = typer.Option(
         False, "--geojson", help="同时输出 pieces.geojson / also write GeoJSON"
     ),
+    parquet: bool = typer.Option(
+        False,
+        "--parquet",
+        help="按街道分片写 GeoParquet（OUT/pieces/，内存有界）/ partitioned GeoParquet, street by street",
+    ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        help="在本机 dask 集群上用 N 个进程生成（隐含 --parquet）/ N workers of a local dask cluster",
+    ),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        help="在已有 dask 集群上生成，如 tcp://主机:8786（隐含 --parquet）/ existing dask scheduler",
+    ),
 ) -> None:
     """生成全覆盖 H3 网格并按最低级单元裁切为地块。 / Build the full-coverage grid and its pieces.
 
     Writes OUT/pieces.gpkg (layer ``pieces``), OUT/summary.json and, with --geojson,
-    OUT/pieces.geojson. Nothing is written when the input is rejected.
+    OUT/pieces.geojson. With --parquet, --workers or --scheduler it writes OUT/pieces/ instead:
+    one GeoParquet part per street, the same pieces (`gridmgr load --pieces OUT/pieces`).
+    Nothing is written when the input is rejected.
     """
     from gridmgr.grid.pieces import build_grid, check_res
     from gridmgr.io import layers as io
@@ -92,18 +109,29 @@ def build(
                 crs=crs,
                 repair=repair,
             )
-        built = build_grid(unit_frame, res=res, progress=progress_enabled() and not as_json)
-        write_grid(built.pieces, built.summary, out, geojson=geojson)
-    if as_json:
-        print_json(built.summary)
-    else:
-        console.print(summary_table(built.summary))
-        console.print(
-            t(
-                f"已写入 {out}/pieces.gpkg 与 summary.json",
-                f"wrote {out}/pieces.gpkg and summary.json",
+        show = progress_enabled() and not as_json
+        if parquet or workers is not None or scheduler is not None:
+            from gridmgr.cli._grid_parts import build_parts_cli
+
+            summary = build_parts_cli(
+                unit_frame,
+                out,
+                res=res,
+                workers=workers,
+                scheduler=scheduler,
+                geojson=geojson,
+                progress=show,
             )
-        )
+            written = f"{out}/pieces/"
+        else:
+            built = build_grid(unit_frame, res=res, progress=show)
+            write_grid(built.pieces, built.summary, out, geojson=geojson)
+            summary, written = built.summary, f"{out}/pieces.gpkg"
+    if as_json:
+        print_json(summary)
+    else:
+        console.print(summary_table(summary))
+        console.print(t(f"已写入 {written} 与 summary.json", f"wrote {written} and summary.json"))
 
 
 def write_grid(
@@ -115,6 +143,8 @@ def write_grid(
     directory never holds files of two different builds.
     """
     import geopandas as gpd
+
+    from gridmgr.grid import parquet
 
     assert isinstance(pieces, gpd.GeoDataFrame)
     out.mkdir(parents=True, exist_ok=True)
@@ -130,5 +160,7 @@ def write_grid(
             os.replace(f, out / f.name)
         if not geojson:  # a pieces.geojson left by an earlier build would no longer match
             (out / "pieces.geojson").unlink(missing_ok=True)
+        if parquet.is_pieces_dir(out / "pieces"):  # parts of an earlier --parquet build
+            shutil.rmtree(out / "pieces")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

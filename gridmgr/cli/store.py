@@ -79,6 +79,11 @@ def load(
         None, "--parent-field", help="上级代码字段 / units' parent field"
     ),
     actor: str = typer.Option(None, "--actor", help="操作人 / who loads"),
+    pieces: Path | None = typer.Option(
+        None,
+        "--pieces",
+        help="用 `grid build --parquet/--workers` 生成的地块目录，不再重新切分 / pieces directory",
+    ),
     database_url: str | None = DB_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -100,6 +105,11 @@ def load(
                 parent_field=parent_field,
             )
             store.upgrade()
+            given = None
+            if pieces is not None:
+                from gridmgr.grid.parquet import pieces_for_load
+
+                given, res = pieces_for_load(pieces, res)
             if progress_enabled() and not as_json:
                 with err_console.status(t("正在写入数据库…", "loading into the store…")):
                     report = store.load_layers(
@@ -107,11 +117,12 @@ def load(
                         res=res,
                         actor=actor or _actor_default(),
                         allow_orphans=force,
+                        pieces=given,
                         progress=True,
                     )
             else:
                 report = store.load_layers(
-                    lay, res=res, actor=actor or _actor_default(), allow_orphans=force
+                    lay, res=res, actor=actor or _actor_default(), allow_orphans=force, pieces=given
                 )
         if as_json:
             print_json(report.to_dict())

@@ -13,6 +13,7 @@ cells, shapely 2 clips the boundary ones in one vectorised call.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -186,29 +187,42 @@ def pieces_from_units(
     codes = low["code"].astype(str).to_numpy()
     geoms = np.asarray(low.geometry.values, dtype=object)
     _check_lnglat(codes, geoms)
+    if not progress:
+        return pieces_of(codes, geoms, res)
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("生成网格 / building grid", total=len(codes))
+        return pieces_of(codes, geoms, res, on_unit=lambda _n: bar.advance(task))
+
+
+def pieces_of(
+    codes: NDArray[np.object_],
+    geoms: NDArray[np.object_],
+    res: int,
+    *,
+    on_unit: Callable[[int], object] | None = None,
+) -> gpd.GeoDataFrame:
+    """Pieces of lowest-level units given as parallel arrays of codes and lng/lat polygons.
+
+    The per-unit work of :func:`pieces_from_units` (which checks its input first): rows ordered
+    by unit code then cell. Every value depends only on its own unit, so pieces of disjoint sets
+    of units, concatenated and put in the same order, equal the pieces of all units at once
+    (the chunked and distributed builds in :mod:`gridmgr.grid.chunked` rely on it).
+    ``on_unit(n_pieces)`` is called after each unit.
+    """
     all_cells: list[NDArray[np.uint64]] = []
     all_geoms: list[NDArray[np.object_]] = []
     all_whole: list[NDArray[np.bool_]] = []
     all_codes: list[NDArray[np.object_]] = []
-    bar = None
-    if progress:
-        from rich.progress import Progress
-
-        bar = Progress(transient=True)
-        bar.start()
-        task = bar.add_task("生成网格 / building grid", total=len(codes))
-    try:
-        for code, geom in zip(codes, geoms, strict=True):
-            cells, pgeoms, whole = _unit_pieces(geom, res)
-            all_cells.append(cells)
-            all_geoms.append(pgeoms)
-            all_whole.append(whole)
-            all_codes.append(np.full(len(cells), code, dtype=object))
-            if bar is not None:
-                bar.advance(task)
-    finally:
-        if bar is not None:
-            bar.stop()
+    for code, geom in zip(codes, geoms, strict=True):
+        cells, pgeoms, whole = _unit_pieces(geom, res)
+        all_cells.append(cells)
+        all_geoms.append(pgeoms)
+        all_whole.append(whole)
+        all_codes.append(np.full(len(cells), code, dtype=object))
+        if on_unit is not None:
+            on_unit(len(cells))
     cells = np.concatenate(all_cells) if all_cells else np.empty(0, dtype=np.uint64)
     pgeoms = np.concatenate(all_geoms) if all_geoms else np.empty(0, dtype=object)
     whole = np.concatenate(all_whole) if all_whole else np.empty(0, dtype=bool)
