@@ -14,8 +14,11 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from api.deps import User
+from gridmgr import glossary
+from gridmgr.clock import beijing_text
 
 templates = Jinja2Templates(directory=str(FsPath(__file__).resolve().parent / "templates"))
+templates.env.filters["beijing"] = beijing_text  # times are shown in Beijing time
 
 LANG_COOKIE = "gridmgr_lang"
 
@@ -34,8 +37,11 @@ def render(
     def t(zh: str, en: str) -> str:
         return en if lang == "en" else zh
 
+    def term(group: str, code: str) -> str:
+        return glossary.label(group, code, lang)
+
     resp = templates.TemplateResponse(
-        request, name, {"t": t, "lang": lang, "user": user, **ctx}, status_code=status
+        request, name, {"t": t, "term": term, "lang": lang, "user": user, **ctx}, status_code=status
     )
     if "lang" in request.query_params:
         resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)

@@ -6,7 +6,7 @@ strings at the call site as a (zh, en) pair so both stay next to each other in t
 
 from __future__ import annotations
 
-from gridmgr import settings
+from gridmgr import glossary, settings
 
 _override: str | None = None
 
@@ -27,15 +27,11 @@ def t(zh: str, en: str) -> str:
     return en if current() == "en" else zh
 
 
-#: Labels of the unit levels and other shared vocabulary, (zh, en).
-LEVELS = {
-    "district": ("区", "district"),
-    "street": ("街道/乡镇", "street/township"),
-    "community": ("社区/村", "community/village"),
-    "grid": ("网格", "grid"),
-}
+def term(group: str, code: str) -> str:
+    """The name of a code (status, metric, level, role) in the current language."""
+    return glossary.label(group, code, current())
 
 
 def level_label(level: str) -> str:
-    zh, en = LEVELS.get(level, (level, level))
-    return t(zh, en)
+    """The name of a unit level in the current language."""
+    return term("level", level)

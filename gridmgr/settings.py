@@ -15,6 +15,10 @@ DEFAULT_RES = 10
 MIN_RES = 7
 MAX_RES = 12
 
+#: Default target of rebalancing: every leader's load within this ratio of the mean
+#: (CLI, web form, API and library share it; a planner sees one number everywhere).
+DEFAULT_TARGET_RATIO = 1.02
+
 #: Equal-area CRS for areas in m² (Albers equal-area conic for China, WGS-84 datum).
 EQUAL_AREA_CRS = (
     "+proj=aea +lat_1=25 +lat_2=47 +lat_0=0 +lon_0=105 +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs"

@@ -28,6 +28,8 @@ RANKS: dict[str, int] = {
     "gridmgr.errors": 0,
     "gridmgr.i18n": 0,
     "gridmgr.settings": 0,
+    "gridmgr.glossary": 0,
+    "gridmgr.clock": 0,
     "gridmgr.io": 1,
     "gridmgr.grid": 2,
     "gridmgr.store": 3,
@@ -41,6 +43,8 @@ RANKS: dict[str, int] = {
     "gridmgr.cli": 11,
     "api": 11,
 }
+#: Package roots whose every top-level module or subpackage must have a rank of its own.
+_ROOTS = {"gridmgr"}
 #: Same rank, yet never importing each other.
 APART = {("gridmgr.cli", "api"), ("api", "gridmgr.cli")}
 
@@ -149,6 +153,17 @@ def layer_of(module: str, ranks: Mapping[str, int]) -> str | None:
     return hit
 
 
+def _unranked(module: str, src: str, ranks: Mapping[str, int]) -> bool:
+    """A module under a root of :data:`_ROOTS` whose top-level part has no rank of its own."""
+    root, _, rest = module.partition(".")
+    return (
+        src == root
+        and root in _ROOTS
+        and bool(rest)
+        and f"{root}.{rest.split('.')[0]}" not in ranks
+    )
+
+
 def layering_violations(
     graph: Mapping[str, set[str]],
     ranks: Mapping[str, int],
@@ -158,7 +173,7 @@ def layering_violations(
     bad = []
     for module, deps in sorted(graph.items()):
         src = layer_of(module, ranks)
-        if src is None:
+        if src is None or _unranked(module, src, ranks):
             bad.append(f"{module}: not in any ranked package (add it to the ranks)")
             continue
         for dep in sorted(deps):

@@ -19,6 +19,7 @@ from api.deps import SESSION_COOKIE, OptionalUser, StoreDep, User
 from api.pages import LANG_COOKIE, error_page, render, templates  # noqa: F401  (re-exported)
 from api.throttle import LoginThrottle, Throttled
 from gridmgr.accounts import sessions
+from gridmgr.settings import DEFAULT_TARGET_RATIO
 
 router = APIRouter(include_in_schema=False)
 
@@ -250,7 +251,17 @@ def rebalance_page(request: Request, store: StoreDep, user: PagePlanner) -> Resp
         units["level"].isin(["street", "community"]), ["code", "name", "level"]
     ].to_dict("records")
     plans = store.list_plans().head(30).to_dict("records")
-    return render(request, "rebalance.html", user, scopes=scopes, plans=plans, error=None)
+    names = dict(zip(units["code"].astype(str), units["name"].astype(str), strict=True))
+    return render(
+        request,
+        "rebalance.html",
+        user,
+        scopes=scopes,
+        plans=plans,
+        unit_names=names,
+        target=DEFAULT_TARGET_RATIO,
+        error=None,
+    )
 
 
 @router.post("/rebalance", response_class=HTMLResponse)
@@ -261,7 +272,7 @@ def rebalance_propose(
     scope: str = Form(max_length=32),
     weights: str = Form("", max_length=200),
     leaders_remove: str = Form("", max_length=2000),
-    target_ratio: float = Form(1.1),
+    target_ratio: float = Form(DEFAULT_TARGET_RATIO),
     max_moves: str = Form("", max_length=10),
 ) -> Response:
     """Propose a plan from the form and show it."""
@@ -285,9 +296,38 @@ def rebalance_propose(
 def plan_page(
     request: Request, store: StoreDep, user: PagePlanner, plan_id: str = Path(max_length=64)
 ) -> Response:
-    """A plan: metrics, moves, diff map and the apply/discard buttons."""
+    """A plan: metrics, a summary per leader pair (names, pieces, hectares, load before →
+    after), the diff map, the apply/discard buttons; the raw moves behind a toggle."""
+    from gridmgr.rebalance.summary import leader_ratios, pair_summary
+
     plan = store.get_plan(plan_id)
-    return render(request, "plan.html", user, plan=plan, moves=(plan["moves"] or [])[:500])
+    moves = plan["moves"] or []
+    pairs = pair_summary(moves, leader_ratios(plan["metrics"] or {}))
+    return render(
+        request,
+        "plan.html",
+        user,
+        plan=plan,
+        moves=moves[:500],
+        pairs=pairs,
+        names=_leader_names(store),
+        scope_name=_unit_name(store, plan.get("scope")),
+    )
+
+
+def _leader_names(store: Any) -> dict[str, str]:
+    """``leader id -> name`` of every leader (active or not)."""
+    frame = store.leaders()
+    return dict(zip(frame["id"].astype(str), frame["name"].astype(str), strict=True))
+
+
+def _unit_name(store: Any, code: str | None) -> str:
+    """A unit's name (the code when unknown or none)."""
+    if not code:
+        return ""
+    units = store.units()
+    hit = units.loc[units["code"] == code, "name"]
+    return str(hit.iloc[0]) if len(hit) else code
 
 
 @router.post("/rebalance/{plan_id}/{action}", response_class=HTMLResponse)

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gridmgr.settings import DEFAULT_TARGET_RATIO
+
 
 class Problem(BaseModel):
     """An RFC 9457 problem (``application/problem+json``)."""
@@ -226,7 +228,7 @@ class RebalanceIn(BaseModel):
     leaders_remove: list[str] = Field(default_factory=list, max_length=100)
     capacity: dict[str, float] = Field(default_factory=dict)
     lock: list[str] = Field(default_factory=list, max_length=1000)
-    target_ratio: float = Field(1.1, gt=1.0, le=10.0)
+    target_ratio: float = Field(DEFAULT_TARGET_RATIO, gt=1.0, le=10.0)
     max_moves: int | None = Field(None, ge=1, le=100_000)
     seed: int = Field(0, ge=0, le=2**31 - 1)
 

@@ -22,6 +22,7 @@ from gridmgr.cli._common import (
 )
 from gridmgr.errors import InputError
 from gridmgr.i18n import t
+from gridmgr.settings import DEFAULT_TARGET_RATIO
 
 app = typer.Typer(
     help="负载再平衡（最少调整）/ minimal-move rebalancing plans", no_args_is_help=True
@@ -220,7 +221,7 @@ def propose_cmd(
         None, "--max-moves", help="最多调整地块数 / at most N moves"
     ),
     target_ratio: float = typer.Option(
-        1.02, "--target-ratio", help="负载比上限 / max load/fair share"
+        DEFAULT_TARGET_RATIO, "--target-ratio", help="负载比上限 / max load/fair share"
     ),
     min_ratio: float | None = typer.Option(
         None, "--min-ratio", help="负载比下限（默认 2-上限）/ lower bound"

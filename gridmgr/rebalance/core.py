@@ -19,6 +19,7 @@ from gridmgr.i18n import t
 from gridmgr.rebalance.arrays import ModelArrays
 from gridmgr.rebalance.results import BoolArray, FloatArray, IntArray, RebalanceResult
 from gridmgr.rebalance.solver import solve
+from gridmgr.settings import DEFAULT_TARGET_RATIO
 
 
 class RebalanceCore(ModelArrays):
@@ -38,7 +39,7 @@ class RebalanceCore(ModelArrays):
         leader_group: ArrayLike | None = None,
         locked_leaders: Iterable[int] = (),
         locked_pieces: Iterable[int] | ArrayLike = (),
-        target_ratio: float = 1.02,
+        target_ratio: float = DEFAULT_TARGET_RATIO,
         min_ratio: float | None = None,
         max_moves: int | None = None,
         seed: int = 0,

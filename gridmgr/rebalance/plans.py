@@ -18,6 +18,7 @@ from gridmgr.errors import InfeasibleError
 from gridmgr.i18n import t
 from gridmgr.rebalance.results import IntArray, RebalanceResult
 from gridmgr.rebalance.store_model import Rebalance, StoreInputs, split_ids
+from gridmgr.settings import DEFAULT_TARGET_RATIO
 
 PLAN_PARAMS = (
     "weights",
@@ -119,7 +120,7 @@ def propose(
     capacity: Mapping[str, float] | None = None,
     lock: Sequence[str] | str = (),
     cross_communities: bool = False,
-    target_ratio: float = 1.02,
+    target_ratio: float = DEFAULT_TARGET_RATIO,
     min_ratio: float | None = None,
     max_moves: int | None = None,
     seed: int = 0,

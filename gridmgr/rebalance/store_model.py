@@ -18,6 +18,7 @@ from gridmgr.errors import InfeasibleError, InputError
 from gridmgr.i18n import t
 from gridmgr.rebalance.core import RebalanceCore
 from gridmgr.rebalance.results import BoolArray, FloatArray, IntArray
+from gridmgr.settings import DEFAULT_TARGET_RATIO
 
 
 class Rebalance(RebalanceCore):
@@ -49,7 +50,7 @@ class Rebalance(RebalanceCore):
         capacity: Mapping[str, float] | None = None,
         lock: Sequence[str] = (),
         cross_communities: bool = False,
-        target_ratio: float = 1.02,
+        target_ratio: float = DEFAULT_TARGET_RATIO,
         min_ratio: float | None = None,
         max_moves: int | None = None,
         seed: int = 0,

@@ -151,7 +151,8 @@ def test_walk_through(server: str, tmp_path: Path) -> None:
             assert int(page.inner_text("#moved")) > 0
             page.click("#apply")
             page.wait_for_load_state()
-            assert page.inner_text("#plan-status") == "applied"
+            assert page.get_attribute("#plan-status", "data-status") == "applied"
+            assert page.inner_text("#plan-status") == "已应用"  # statuses read in Chinese
             after = _max_ratio(page, server)
             assert after < before
             page.goto(f"{server}/dashboard?lang=en")
