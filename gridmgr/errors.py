@@ -123,6 +123,10 @@ class CRSSuspicionWarning(UserWarning):
     """A layer looks like it is in another CRS than declared (e.g. GCJ-02 labelled as WGS-84)."""
 
 
+class HierarchyWarning(UserWarning):
+    """Units overlap their siblings or lie outside their parent, and the load was asked to go on."""
+
+
 class SchemaError(GridMgrError, RuntimeError):
     """The database has no gridmgr schema, or an older one; run ``gridmgr db upgrade``."""
 

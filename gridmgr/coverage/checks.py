@@ -39,6 +39,24 @@ def _as_list(value: Any) -> list[str]:
     return [str(value)]
 
 
+def _at(values: NDArray[Any], idx: NDArray[np.int64], fill: Any) -> NDArray[Any]:
+    """``values[idx]`` where ``idx >= 0``, else ``fill``: the one lookup of "-1 means none".
+
+    Safe on the empty states (no leaders, no pieces, no places): an empty ``values`` with every
+    ``idx`` at ``-1`` gives ``fill`` everywhere instead of an ``IndexError``.
+
+    >>> _at(np.array([True, False]), np.array([1, -1, 0]), False).tolist()
+    [False, False, True]
+    >>> _at(np.zeros(0, dtype=bool), np.array([-1, -1]), False).tolist()
+    [False, False]
+    """
+    idx = np.asarray(idx, dtype=np.int64)
+    out = np.full(idx.shape, fill, dtype=values.dtype)
+    hit = idx >= 0
+    out[hit] = values[idx[hit]]
+    return out
+
+
 def _null(values: pd.Series) -> NDArray[np.bool_]:
     arr = values.to_numpy(dtype=object)
     return np.asarray(pd.isna(values).to_numpy() | (arr == ""), dtype=bool)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from gridmgr.coverage.checks import _Hier
+from gridmgr.coverage.checks import _at, _Hier
 from gridmgr.coverage.kinds import Finding, Thresholds, _finding, _r
 
 BoolArray = NDArray[np.bool_]
@@ -153,14 +153,10 @@ def _workload(
         np.bincount(holder[nonfb], minlength=n_lead) if n_lead else np.zeros(0, dtype=np.int64)
     )
     home = _home_communities(loads, holder, h, punit, upk_l, upk_u, n_lead)
-    pop = (
-        active & (~is_pkg_role | (held_own > 0)) & (home >= 0) & in_scope[np.maximum(home, 0)]
-        if n_lead
-        else np.zeros(0, dtype=bool)
-    )
+    pop = active & (~is_pkg_role | (held_own > 0)) & _at(in_scope, home, False)
     lpc = np.divide(load, capacity, out=np.zeros(n_lead), where=capacity > 0)
     ul = _unit_loads(h, pop, home, load, capacity, lpc)
-    ref = np.where(home >= 0, ul.mean[np.maximum(home, 0)], np.nan)
+    ref = _at(ul.mean, home, np.nan)
     ratio = np.divide(lpc, ref, out=np.full(n_lead, np.nan), where=np.isfinite(ref) & (ref > 0))
     over = pop & np.isfinite(ratio) & (ratio > th.overload)
     idle = pop & ((load <= 0) | (np.isfinite(ratio) & (ratio < th.idle)))

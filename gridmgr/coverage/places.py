@@ -17,7 +17,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from gridmgr.coverage.checks import _Hier, _null
+from gridmgr.coverage.checks import _at, _Hier, _null
 from gridmgr.coverage.kinds import Finding, _finding
 from gridmgr.grid.boundaries import str_values as _str_values
 
@@ -127,14 +127,14 @@ def _has_package_leader(
     m = len(kp)
     ppk = P[P["kind"] == "place"]
     pl_l = np.asarray(lid_index.get_indexer(ppk["leader_id"]), dtype=np.int64)
-    ok_l = (pl_l >= 0) & active[np.maximum(pl_l, 0)] if len(pl_l) else np.zeros(0, dtype=bool)
+    ok_l = _at(active, pl_l, False)
     targets = ppk["target"].to_numpy(dtype=object)[ok_l]
     has_pkg = (
         np.asarray(pd.Index(codes).isin(targets), dtype=bool) if m else np.zeros(0, dtype=bool)
     )
     if "package_leader_id" in kp and m:
         li = np.asarray(lid_index.get_indexer(_str_values(kp["package_leader_id"])), dtype=np.int64)
-        has_pkg |= (li >= 0) & active[np.maximum(li, 0)]
+        has_pkg |= _at(active, li, False)
     return has_pkg
 
 
@@ -193,7 +193,7 @@ def _key_place_checks(
     piece = _place_pieces(kp, pts, pcs, geoms)
     unit = _place_units(kp, pts, piece, punit, h, unit_geoms)
     inside = unit >= 0
-    sel = (inside & lowest_in[np.maximum(unit, 0)]) | (~inside & root_scope)
+    sel = _at(lowest_in, unit, False) | (~inside & root_scope)
     kp, piece, unit = kp[sel].reset_index(drop=True), piece[sel], unit[sel]
     m = len(kp)
     codes = (
@@ -209,11 +209,7 @@ def _key_place_checks(
     dept, req = _category_rules(categories)
     has_pkg = _has_package_leader(kp, codes, P, lid_index, active)
     outside = unit < 0
-    without_leader = (
-        ~outside & ((piece < 0) | blind[np.maximum(piece, 0)]) if m else np.zeros(0, dtype=bool)
-    )
-    if m and not len(blind):
-        without_leader = ~outside
+    without_leader = ~outside & ((piece < 0) | _at(blind, piece, True))
     no_dept = ~outside & np.array([dept.get(str(c)) is None for c in cats], dtype=bool)
     need_pkg = ~outside & np.array([req.get(str(c), False) for c in cats], dtype=bool) & ~has_pkg
     masks = (outside, without_leader, no_dept, need_pkg)

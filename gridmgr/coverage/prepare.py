@@ -19,6 +19,7 @@ from gridmgr.coverage.checks import (
     _INACTIVE,
     _OK,
     _UNASSIGNED,
+    _at,
     _Hier,
     _hierarchy,
     _leaders_frame,
@@ -170,9 +171,7 @@ def _scope_pieces(
         if "fallback" in pcs
         else np.zeros(n, dtype=bool)
     )
-    active_holder = (
-        (holder >= 0) & ld.active[np.maximum(holder, 0)] if ld.n_lead else np.zeros(n, dtype=bool)
-    )
+    active_holder = _at(ld.active, holder, False)
     return _Pieces(
         pcs,
         punit_all[keep],
@@ -195,7 +194,7 @@ def _unit_packages(sc: _Scope, ld: _Leaders) -> _UnitPackages:
     upk_u = np.asarray(sc.h.index.get_indexer(upk["target"]), dtype=np.int64)
     good = (upk_l >= 0) & (upk_u >= 0)
     upk_l, upk_u = upk_l[good], upk_u[good]
-    pkg_ok = ld.is_pkg_role[upk_l] & ld.active[upk_l] if len(upk_l) else np.zeros(0, dtype=bool)
+    pkg_ok = _at(ld.is_pkg_role, upk_l, False) & _at(ld.active, upk_l, False)
     unit_pkg_leaders: list[list[str]] = [[] for _ in range(sc.n_units)]
     for li, ui in zip(upk_l[pkg_ok], upk_u[pkg_ok], strict=True):
         unit_pkg_leaders[int(ui)].append(str(ld.L["id"].iat[int(li)]))
@@ -219,8 +218,8 @@ def _allowed_units(sc: _Scope, ld: _Leaders, pk: _UnitPackages) -> BoolArray:
 def _piece_status(sc: _Scope, ld: _Leaders, pc: _Pieces, pk: _UnitPackages) -> _Status:
     """Status of every piece (ok, unassigned, inactive leader, fallback) and misplaced pieces."""
     n = pc.n
-    pcomm = sc.h.community[pc.punit] if n else np.zeros(0, dtype=np.int64)
-    comm_pkg = pk.has_pkg[pcomm] if n else np.zeros(0, dtype=bool)
+    pcomm = _at(sc.h.community, pc.punit, -1)
+    comm_pkg = _at(pk.has_pkg, pcomm, False)
     active_holder = pc.active_holder
     status = np.full(n, _OK, dtype=np.int8)
     status[~active_holder & pc.no_leader] = _UNASSIGNED

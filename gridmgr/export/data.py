@@ -25,6 +25,7 @@ from gridmgr.export.field_formats import (
     territory_colours,
 )
 from gridmgr.i18n import t
+from gridmgr.maps.basemap import require_units
 from gridmgr.maps.static_map import fmt_area_short
 
 if TYPE_CHECKING:
@@ -148,6 +149,7 @@ class ExportData:
 
     def root(self) -> Mapping[str, Any]:
         """The top unit (no parent), or the first unit."""
+        require_units(self.units)
         no_parent = self.units["parent"].isna() | (self.units["parent"].astype(str) == "")
         rows = self.units.loc[no_parent] if no_parent.any() else self.units
         return dict(rows.iloc[0].to_dict())

@@ -19,7 +19,7 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
-from gridmgr.errors import InputError
+from gridmgr.errors import InputError, UnitNotFoundError
 from gridmgr.i18n import t
 from gridmgr.maps.leaflet import (
     _ASSET,
@@ -221,6 +221,21 @@ def _lookup(frame: pd.DataFrame | None, key: str, value: str) -> dict[str, str]:
         for k, v in zip(frame[key], frame[value], strict=True)
         if v is not None and not (isinstance(v, float) and np.isnan(v))
     }
+
+
+def require_units(units: pd.DataFrame) -> None:
+    """Refuse to draw a store that holds no units yet (empty store: nothing to map or export).
+
+    >>> require_units(pd.DataFrame({"code": ["C"]}))
+    """
+    if len(units) == 0:
+        raise UnitNotFoundError(
+            t(
+                "库中还没有单元图层，无法生成地图或汇报材料：先运行 `gridmgr load --layers 目录`",
+                "the store holds no units yet, so there is nothing to map or export: run "
+                "`gridmgr load --layers DIR` first",
+            )
+        )
 
 
 def _bounds(*arrays: npt.NDArray[np.object_]) -> tuple[float, float, float, float]:

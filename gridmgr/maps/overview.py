@@ -24,6 +24,7 @@ from gridmgr.maps.basemap import (
     _legend_item_swatch,
     _lookup,
     _new_map,
+    require_units,
 )
 from gridmgr.maps.colouring import (
     GAP_COLOUR,
@@ -308,6 +309,7 @@ def overview_map_from_store(
     """:func:`overview_map` over the store (optionally one unit's ``scope``), with the coverage
     report's gaps when ``gaps`` is not given and ``with_coverage``."""
     units = store.units()
+    require_units(units)
     pieces = store.pieces(scope)
     if scope is not None:
         keep = _scope_codes(units, scope)
