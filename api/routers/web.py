@@ -56,6 +56,11 @@ def _safe_next(value: str | None) -> str:
     return value
 
 
+def _landing(target: str, role: str) -> str:
+    """Where a login lands: a leader on their own ground unless they asked for a page."""
+    return "/my" if target == "/" and role == "leader" else target
+
+
 # ---------------------------------------------------------------------------------- login
 
 
@@ -98,7 +103,7 @@ def login(
     refused = sessions.refusal(store, row)
     if refused is not None:
         return render(request, "login.html", None, status=403, next=_safe_next(next), error=refused)
-    resp = RedirectResponse(_safe_next(next), status_code=303)
+    resp = RedirectResponse(_landing(_safe_next(next), str(row["role"])), status_code=303)
     agent = (request.headers.get("user-agent") or "")[:200] or None
     token = sessions.start_session(
         store, int(row["id"]), hours=settings.session_hours, client=agent

@@ -181,3 +181,17 @@ def test_a_deactivated_leader_cannot_log_in_or_keep_using_the_service(api: Any) 
     assert refused.status_code == 403 and "领导记录已停用" in refused.text
     assert COOKIE not in refused.cookies
     assert _login(api, "leader2").status_code == 303  # other leaders unaffected
+
+
+def test_a_leader_lands_on_their_own_ground(api: Any) -> None:
+    api.client.cookies.clear()
+    assert _login(api, "leader").headers["location"] == "/my"
+    api.client.cookies.clear()
+    assert _login(api, "planner").headers["location"] == "/"
+    api.client.cookies.clear()
+    asked = api.client.post(
+        "/login",
+        data={"username": "leader2", "password": PASSWORD, "next": "/dashboard"},
+        follow_redirects=False,
+    )
+    assert asked.headers["location"] == "/dashboard"
