@@ -49,6 +49,8 @@ ZIP_MAX_RATIO = 200
 #: Most members of a zip archive.
 ZIP_MAX_ENTRIES = 10_000
 #: Share of common Chinese characters (among the CJK ones) for a decoding to be plausible.
+#: Measured on the shipped names: right decodings score 1.0; GB18030 read as Big5 0.29–0.62
+#: on long names, but short names can pass, hence the vocabulary tie-break.
 PLAUSIBLE_SHARE = 0.9
 #: Encodings tried, in order, when a file declares none (UTF-8 first, strictly).
 CANDIDATES = ("gb18030", "big5")
@@ -236,6 +238,27 @@ def normalise_encoding(name: str) -> str:
         ) from None
 
 
+#: Words of this domain (unit names, key places, leaders files), simplified and traditional: what
+#: tells two plausible decodings of a short text apart.
+VOCABULARY = tuple(
+    (
+        "街道 社区 村委 居委 乡 镇 区 县 网格 领导 包保 学校 医院 市场 广场 公园 工地 小区 卫生 "
+        "幼儿园 中心 委员会 开发 高新 长春 样例 姓名 角色 部门 电话 编号 名称 代码 类别 地址 街 路 号 "
+        "社區 鄉 鎮 區 縣 網格 領導 學校 醫院 市場 廣場 公園 衛生 幼兒園 委員會 開發 長春 樣例 "
+        "部門 電話 編號 名稱 代碼 類別 號 村 市 局"
+    ).split()
+)
+
+
+def vocabulary_hits(text: str) -> int:
+    """How often words of :data:`VOCABULARY` occur in ``text``.
+
+    >>> vocabulary_hits("硅谷街道样例社区01"), vocabulary_hits("寡嗷誰耋")
+    (3, 0)
+    """
+    return sum(text.count(w) for w in VOCABULARY)
+
+
 @cache
 def common_chars() -> frozenset[str]:
     """Common Chinese characters: GB2312 level 1 (3,755 simplified) and Big5 level 1 (5,401
@@ -279,8 +302,10 @@ def detect_encoding(raw: bytes, path: PathLike) -> str:
     """The encoding of ``raw`` text without a declaration (see the module notes).
 
     Strict UTF-8 first; else each of GB18030 and Big5 that decodes strictly and is plausible
-    (:func:`plausibility` ≥ :data:`PLAUSIBLE_SHARE`). Two plausible decodings that differ, or
-    none, raise :class:`~gridmgr.errors.UnreadableFileError` naming ``--encoding``.
+    (:func:`plausibility` ≥ :data:`PLAUSIBLE_SHARE`). When both are, the one holding more
+    words of the domain (:func:`vocabulary_hits`: 街道, 社区, 包保领导 …) wins; a tie (short
+    text of personal names only), or no plausible decoding, raises
+    :class:`~gridmgr.errors.UnreadableFileError` naming ``--encoding``.
     """
     if (bom := bom_encoding(raw)) is not None:
         return bom
@@ -298,6 +323,10 @@ def detect_encoding(raw: bytes, path: PathLike) -> str:
     plausible = {e: s for e, s in decoded.items() if plausibility(s) >= PLAUSIBLE_SHARE}
     if len(set(plausible.values())) == 1:
         return next(iter(plausible))
+    if plausible:
+        hits = sorted(((vocabulary_hits(s), e) for e, s in plausible.items()), reverse=True)
+        if hits[0][0] > hits[1][0]:
+            return hits[0][1]
     if plausible:
         names = " / ".join(e.upper() for e in plausible)
         why = (

@@ -226,11 +226,16 @@ class Store:
         return self._reading(leaders.get_leader, leader_id, include_phone=include_phone)
 
     def import_leaders(
-        self, path: str | Path, *, actor: str, reason: str | None = None
+        self,
+        path: str | Path,
+        *,
+        actor: str,
+        reason: str | None = None,
+        encoding: str | None = None,
     ) -> LeadersImportReport:
         """Create or update leaders from a CSV/XLSX file; all-or-nothing
-        (:func:`~.leaders.import_leaders`)."""
-        _, rows = leaders.read_table(path)
+        (:func:`~.leaders.import_leaders`; ``encoding`` of a CSV that declares none)."""
+        _, rows = leaders.read_table(path, encoding=encoding)
         return self._writing(None, leaders.import_leaders, path, rows, actor=actor, reason=reason)
 
     def deactivate_leader(
@@ -320,10 +325,12 @@ class Store:
         return self._reading(roundtrip.export_assignments, out, scope=scope)
 
     def import_assignments(
-        self, path: str | Path, *, actor: str, reason: str
+        self, path: str | Path, *, actor: str, reason: str, encoding: str | None = None
     ) -> AssignmentsImportReport:
         """Load an edited export back, with the checks of every other edit; all-or-nothing."""
-        return self._writing(None, roundtrip.import_assignments, path, actor=actor, reason=reason)
+        return self._writing(
+            None, roundtrip.import_assignments, path, actor=actor, reason=reason, encoding=encoding
+        )
 
     # ------------------------------------------------------------------ plans
 

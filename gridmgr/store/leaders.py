@@ -17,6 +17,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from gridmgr.errors import ConflictError, InputError, LeaderNotFoundError
 from gridmgr.i18n import t
+from gridmgr.io.text import clean_optional, clean_text
 from gridmgr.store import schema as s
 from gridmgr.store._sql import chunks, for_update, frame
 from gridmgr.store.changesets import new_changeset, set_event_count
@@ -325,6 +326,8 @@ def import_leaders(
     the file replaces their unit and key-place packages. Without an ``active`` column, new
     leaders are active and existing ones keep their state.
     """
+    actor = clean_text(actor, t("操作人", "actor"))
+    reason = clean_optional(reason, t("原因", "reason"), single_line=False)
     at = s.utcnow()
     valid = _validate_against_store(conn, path, rows)
     plan = _plan_import(conn, valid, at)

@@ -16,12 +16,15 @@ import csv
 import io
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gridmgr.errors import InputError, InvalidFieldError
 from gridmgr.i18n import t
+from gridmgr.io import files
+from gridmgr.io.text import text_problem
 
 COLUMNS = (
     "id",
@@ -98,53 +101,55 @@ def _cell(value: Any) -> str:
     return str(value).strip()
 
 
-def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    """Read a CSV (UTF-8, UTF-8-BOM or GB18030) or the first sheet of an XLSX file.
+def _xlsx_rows(p: Path) -> list[list[str]]:
+    """The first sheet of an XLSX workbook (already checked by the file policy) as text cells."""
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
+        ws = wb.worksheets[0]
+        rows = [[_cell(v) for v in r] for r in ws.iter_rows(values_only=True)]
+        wb.close()
+    except Exception as exc:  # noqa: BLE001 - openpyxl/zipfile/XML errors of every kind
+        msg = t(
+            f"{p}：不是可读取的 XLSX 工作簿（{type(exc).__name__}），请重新另存为 .xlsx",
+            f"{p}: not a readable XLSX workbook ({type(exc).__name__}); save it again as .xlsx",
+        )
+        raise InputError(msg) from None
+    return rows
+
+
+def read_table(
+    path: str | Path, *, encoding: str | None = None
+) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """Read a CSV or the first sheet of an XLSX file, under the file policy of
+    :mod:`gridmgr.io.files` (regular file, size cap; CSV text in ``encoding`` or detected:
+    BOM, UTF-8, or GB18030/Big5 when exactly one reads as Chinese, else refused).
 
     Returns the canonical header and ``(row number as a spreadsheet shows it, values)`` pairs;
     blank rows are skipped.
     """
     p = Path(path)
-    if not p.exists():
-        raise InputError(t(f"{p}：文件不存在", f"{p}: file not found"))
-    raw_rows: list[list[str]]
-    if p.suffix.lower() in {".xlsx", ".xlsm"}:
-        import openpyxl
-
-        try:
-            wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
-        except Exception as exc:
-            msg = t(
-                f"{p}：不是可读取的 XLSX 工作簿（{exc}），请重新另存为 .xlsx",
-                f"{p}: not a readable XLSX workbook ({exc}); save it again as .xlsx",
-            )
-            raise InputError(msg) from exc
-        ws = wb.worksheets[0]
-        raw_rows = [[_cell(v) for v in r] for r in ws.iter_rows(values_only=True)]
-        wb.close()
-    elif p.suffix.lower() in {".csv", ".txt"}:
-        data = p.read_bytes()
-        for enc in ("utf-8-sig", "gb18030"):
-            try:
-                text = data.decode(enc)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:  # pragma: no cover - gb18030 decodes nearly anything
-            raise InputError(
-                t(
-                    f"{p}：不是 UTF-8 或 GB18030 编码的文本，请另存为 UTF-8 CSV",
-                    f"{p}: not UTF-8 or GB18030 text; save it as UTF-8 CSV",
-                )
-            )
-        raw_rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text))]
-    else:
+    suffix = p.suffix.lower()
+    if suffix not in {".xlsx", ".xlsm", ".csv", ".txt"}:
         raise InputError(
             t(
                 f"{p}：不支持的文件类型 {p.suffix!r}，请使用 .csv 或 .xlsx",
                 f"{p}: unsupported file type {p.suffix!r}; use .csv or .xlsx",
             )
         )
+    files.check_file(p)
+    raw_rows: list[list[str]]
+    if suffix in {".xlsx", ".xlsm"}:
+        raw_rows = _xlsx_rows(p)
+    else:
+        text = files.read_text(p, encoding)
+        try:
+            raw_rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text))]
+        except csv.Error as exc:
+            raise InputError(
+                t(f"{p}：不是有效的 CSV（{exc}）", f"{p}: not a valid CSV file ({exc})")
+            ) from None
     if not raw_rows:
         header_line = ",".join(COLUMNS)
         raise InputError(
@@ -303,6 +308,12 @@ def _validate_row(
 ) -> tuple[LeaderRow | None, _Problems]:
     """One row as a :class:`LeaderRow` (``None`` when it has problems) and its problems."""
     problems: _Problems = []
+    for col, value in rec.items():
+        if (bad := text_problem(value)) is not None:
+            problems.append((col, bad))
+    if problems:
+        return None, problems
+    rec = {k: unicodedata.normalize("NFC", v) for k, v in rec.items()}
     lid = rec.get("id", "").strip()
     _check_id(lid, number, first_row, problems)
     name = rec.get("name", "").strip()

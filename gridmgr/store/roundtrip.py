@@ -16,6 +16,9 @@ from sqlalchemy import Connection, select
 
 from gridmgr.errors import InputError, InvalidFieldError
 from gridmgr.i18n import t
+from gridmgr.io import files
+from gridmgr.io.readers import read_source
+from gridmgr.io.text import clean_text, text_problem
 from gridmgr.store import schema as s
 from gridmgr.store.assignments import apply_changes, opt
 from gridmgr.store.layers import ancestors, grid_codes, pieces, unit_parents
@@ -89,32 +92,41 @@ def export_assignments(conn: Connection, out: str | Path, *, scope: str | None =
     return path
 
 
-def _read_rows(path: Path) -> tuple[pd.DataFrame, list[str]]:
+def _csv_rows(path: Path, encoding: str | None) -> pd.DataFrame:
+    """A CSV under the file policy, every cell a string."""
+    import csv
+    import io
+
+    text = files.read_text(path, encoding)
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:
+        raise InputError(
+            t(f"{path}：不是有效的 CSV（{exc}）", f"{path}: not a valid CSV file ({exc})")
+        ) from None
+    rows = [r for r in rows if any(c.strip() for c in r)]
+    if not rows:
+        raise InputError(t(f"{path}：文件为空", f"{path}: the file is empty"))
+    header, body = rows[0], rows[1:]
+    width = len(header)
+    return pd.DataFrame([(r + [""] * width)[:width] for r in body], columns=header, dtype=object)
+
+
+def _geojson_rows(path: Path, encoding: str | None) -> pd.DataFrame:
+    """The feature properties of a GeoJSON under the file policy, every cell a string."""
+    src = read_source(path, layer=None, prefer="", encoding=encoding)
+    df = src.props.astype(object)
+    return df.where(df.notna(), "").astype(str)
+
+
+def _read_rows(path: Path, encoding: str | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Rows as strings and a label per row (``row N`` for CSV lines, ``feature N`` for GeoJSON)."""
-    if not path.exists():
-        raise InputError(t(f"{path}：文件不存在", f"{path}: file not found"))
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        last: Exception | None = None
-        for enc in ("utf-8-sig", "gb18030"):
-            try:
-                df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=enc)
-                break
-            except UnicodeDecodeError as exc:
-                last = exc
-        else:
-            raise InputError(
-                t(
-                    f"{path}：不是 UTF-8 或 GB18030 编码的文本（{last}）",
-                    f"{path}: not UTF-8 or GB18030 text ({last})",
-                )
-            )
+        df = _csv_rows(path, encoding)
         labels = [t(f"第 {i + 2} 行", f"row {i + 2}") for i in range(len(df))]
     elif suffix in {".geojson", ".json"}:
-        import pyogrio
-
-        df = pyogrio.read_dataframe(path, read_geometry=False)
-        df = df.astype(object).where(df.notna(), "").astype(str)
+        df = _geojson_rows(path, encoding)
         labels = [t(f"第 {i + 1} 个要素", f"feature {i + 1}") for i in range(len(df))]
     else:
         raise InputError(
@@ -273,6 +285,18 @@ def _row_change(
     return {**change, "expected_version": version, "_pos": pos}, None
 
 
+def _check_cells(path: Path, df: pd.DataFrame, labels: list[str]) -> None:
+    """Every cell passes the text validator (no control characters, no overlong values)."""
+    problems: list[str] = []
+    for i, rec in enumerate(df.to_dict("records")):
+        for col, value in rec.items():
+            if isinstance(value, str) and (bad := text_problem(value)) is not None:
+                problems.append(
+                    t(f"{labels[i]}，{col} 列：{bad}", f"{labels[i]}, column {col}: {bad}")
+                )
+    _raise_problems(path, problems)
+
+
 def _raise_problems(path: Path, problems: list[str]) -> None:
     """One :class:`InvalidFieldError` listing (up to 20 of) the problems, if there are any."""
     if not problems:
@@ -301,7 +325,7 @@ def _unchanged(todo: pd.DataFrame, lk: _Lookup) -> np.ndarray:
 
 
 def import_assignments(
-    conn: Connection, path: str | Path, *, actor: str, reason: str
+    conn: Connection, path: str | Path, *, actor: str, reason: str, encoding: str | None = None
 ) -> AssignmentsImportReport:
     """Load an edited export back, with the checks of every other edit; all-or-nothing.
 
@@ -313,7 +337,10 @@ def import_assignments(
     version, so a piece someone changed since the export is refused.
     """
     p = Path(path)
-    df, labels = _read_rows(p)
+    actor = clean_text(actor, t("操作人", "actor"))
+    reason = clean_text(reason, t("原因", "reason"), single_line=False)
+    df, labels = _read_rows(p, encoding)
+    _check_cells(p, df, labels)
     lk = _lookup(conn)
     has_unit = "unit_code" in df.columns
     rows: list[dict[str, Any]] = []
