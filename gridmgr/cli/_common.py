@@ -140,6 +140,12 @@ DB_OPT = typer.Option(
     help="数据库（默认 sqlite:///./gridmgr.db）/ store URL",
 )
 JSON_OPT = typer.Option(False, "--json", help="以 JSON 输出 / print JSON")
+#: Text encoding of input files that declare none (see docs/ingestion.md).
+ENCODING_OPT = typer.Option(
+    None,
+    "--encoding",
+    help="输入文件编码（未声明时自动识别 UTF-8/GB18030/Big5）：gb18030、big5 … / input encoding",
+)
 
 
 def actor_default(actor: str | None = None) -> str:

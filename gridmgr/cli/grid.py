@@ -11,7 +11,14 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from gridmgr.cli._common import console, domain_errors, print_json, progress_enabled, shown_warnings
+from gridmgr.cli._common import (
+    ENCODING_OPT,
+    console,
+    domain_errors,
+    print_json,
+    progress_enabled,
+    shown_warnings,
+)
 from gridmgr.i18n import t
 
 app = typer.Typer(help="网格生成 / build the H3 grid", no_args_is_help=True)
@@ -59,6 +66,7 @@ def build(
     ),
     res: int = typer.Option(10, "--res", help="H3 分辨率 7–12 / H3 resolution"),
     repair: bool = typer.Option(False, "--repair", help="修复自相交 / repair self-intersections"),
+    encoding: str | None = ENCODING_OPT,
     as_json: bool = typer.Option(
         False, "--json", help="以 JSON 输出摘要 / print the summary as JSON"
     ),
@@ -98,7 +106,7 @@ def build(
     with domain_errors(), shown_warnings():
         res = check_res(res)
         if layers is not None:
-            unit_frame = io.read_layers(layers).units
+            unit_frame = io.read_layers(layers, encoding=encoding).units
         else:
             assert units is not None
             unit_frame = io.read_units(
@@ -108,6 +116,7 @@ def build(
                 parent_field=parent_field,
                 crs=crs,
                 repair=repair,
+                encoding=encoding,
             )
         show = progress_enabled() and not as_json
         if parquet or workers is not None or scheduler is not None:

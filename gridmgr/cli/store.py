@@ -14,6 +14,7 @@ from rich.table import Table
 
 from gridmgr.cli._common import (
     DB_OPT,
+    ENCODING_OPT,
     JSON_OPT,
     actor_default,
     console,
@@ -78,6 +79,7 @@ def load(
     parent_field: str | None = typer.Option(
         None, "--parent-field", help="上级代码字段 / units' parent field"
     ),
+    encoding: str | None = ENCODING_OPT,
     actor: str = typer.Option(None, "--actor", help="操作人 / who loads"),
     pieces: Path | None = typer.Option(
         None,
@@ -103,6 +105,7 @@ def load(
                 code_field=code_field,
                 name_field=name_field,
                 parent_field=parent_field,
+                encoding=encoding,
             )
             store.upgrade()
             given = None
@@ -169,12 +172,15 @@ def leaders_import(
     file: Path = typer.Argument(..., help="CSV 或 XLSX / CSV or XLSX file"),
     actor: str = typer.Option(None, "--actor", help="操作人 / who imports"),
     reason: str | None = typer.Option(None, "--reason", help="原因 / why"),
+    encoding: str | None = ENCODING_OPT,
     database_url: str | None = DB_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """导入（新增或更新）包保领导；任何一行有误则全部不导入。 / Import leaders, all or nothing."""
     with _store(database_url) as store, domain_errors():
-        rep = store.import_leaders(file, actor=actor or _actor_default(), reason=reason)
+        rep = store.import_leaders(
+            file, actor=actor or _actor_default(), reason=reason, encoding=encoding
+        )
     if as_json:
         print_json(rep.to_dict())
         return
@@ -400,12 +406,15 @@ def assign_import(
         "导入编辑后的分配表 / import edited assignments", "--reason", help="原因 / why"
     ),
     actor: str = typer.Option(None, "--actor", help="操作人 / who"),
+    encoding: str | None = ENCODING_OPT,
     database_url: str | None = DB_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """导回编辑后的分配表，与其他修改同样校验；全部成功或全部不变。 / Import an edited export."""
     with _store(database_url) as store, domain_errors():
-        rep = store.import_assignments(file, actor=actor or _actor_default(), reason=reason)
+        rep = store.import_assignments(
+            file, actor=actor or _actor_default(), reason=reason, encoding=encoding
+        )
     if as_json:
         print_json(rep.to_dict())
         return
