@@ -301,6 +301,7 @@ def apply_plan(store: Any, plan_id: str, *, actor: str, reason: str | None = Non
     from gridmgr.store import ChangeResult
 
     plan = get_plan(store, plan_id)
+    plan_id = plan.id  # a short id names the full one from here on
     _require_status(plan, "proposed", "applied")
     if not plan.moves:
         store.set_plan_status(plan_id, "applied")
@@ -327,6 +328,7 @@ def apply_plan(store: Any, plan_id: str, *, actor: str, reason: str | None = Non
 def discard_plan(store: Any, plan_id: str, *, actor: str) -> Plan:
     """Mark a proposed plan ``discarded`` (it can no longer be applied)."""
     plan = get_plan(store, plan_id)
+    plan_id = plan.id  # a short id names the full one from here on
     _require_status(plan, "proposed", "discarded")
     store.set_plan_status(plan_id, "discarded")
     return get_plan(store, plan_id)
@@ -339,6 +341,7 @@ def undo_plan(store: Any, plan_id: str, *, actor: str, reason: str | None = None
     the plan was applied.
     """
     plan = get_plan(store, plan_id)
+    plan_id = plan.id  # a short id names the full one from here on
     _require_status(plan, "applied", "undone")
     if not plan.changeset_id:
         store.set_plan_status(plan_id, "undone")

@@ -66,3 +66,32 @@ def read_table(conn: Connection, table: Table, cols: Sequence[str]) -> pd.DataFr
     """Columns ``cols`` of every row of ``table`` as a frame."""
     rows = conn.execute(select(*[table.c[c] for c in cols])).all()
     return frame(rows, cols)
+
+
+#: Shortest id prefix accepted where a full id is expected.
+MIN_PREFIX = 6
+
+
+def resolve_id(conn: Connection, column: Any, given: str, *, what: tuple[str, str]) -> str | None:
+    """The full id in ``column`` that ``given`` names: itself, or its unique prefix of at least
+    :data:`MIN_PREFIX` characters (as pages and ``history`` show them); ``None`` if none.
+
+    An ambiguous prefix raises :class:`~gridmgr.errors.InputError` listing the matches.
+    """
+    if conn.execute(select(column).where(column == given)).first() is not None:
+        return given
+    if len(given) < MIN_PREFIX:
+        return None
+    escaped = given.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    stmt = select(column).where(column.like(escaped + "%", escape="\\")).order_by(column).limit(6)
+    hits = [str(r[0]) for r in conn.execute(stmt)]
+    if len(hits) > 1:
+        from gridmgr.errors import InputError
+
+        raise InputError(
+            t(
+                f"{what[0]}编号前缀 {given!r} 不唯一，可能是：{names(hits, limit=5)}；请多写几位",
+                f"{what[1]} id prefix {given!r} is ambiguous: {names(hits, limit=5)}; give more characters",
+            )
+        )
+    return hits[0] if hits else None

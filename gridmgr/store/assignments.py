@@ -29,7 +29,7 @@ from gridmgr.errors import (
 )
 from gridmgr.i18n import t
 from gridmgr.store import schema as s
-from gridmgr.store._sql import chunks, for_update, frame, is_postgis, names
+from gridmgr.store._sql import chunks, for_update, frame, is_postgis, names, resolve_id
 from gridmgr.store.bulk import insert_rows, update_rows
 from gridmgr.store.changesets import new_changeset, set_event_count
 from gridmgr.store.layers import ancestors, unit_parents
@@ -510,6 +510,10 @@ def undo_changeset(
     Refused (:class:`StaleVersionError`) when a piece changed again afterwards, and
     (:class:`ConflictError`) when the change set was already undone or ended orphans.
     """
+    changeset_id = (
+        resolve_id(conn, s.changesets.c.id, changeset_id, what=("变更集", "change set"))
+        or changeset_id
+    )
     kind, plan_id = _undo_target(conn, changeset_id)
     events = _undo_events(conn, changeset_id, kind)
     changes = _undo_changes(conn, changeset_id, events)

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, insert, select, update
 from gridmgr.errors import InputError, PlanNotFoundError
 from gridmgr.i18n import t
 from gridmgr.store import schema as s
-from gridmgr.store._sql import frame, new_id
+from gridmgr.store._sql import frame, new_id, resolve_id
 
 PLAN_STATUSES = ("proposed", "applied", "discarded", "undone")
 
@@ -50,8 +50,12 @@ def save_plan(
 
 
 def get_plan(conn: Connection, plan_id: str) -> dict[str, Any]:
-    """A plan as a dict; :class:`PlanNotFoundError` when unknown."""
-    row = conn.execute(select(s.plans).where(s.plans.c.id == plan_id)).mappings().first()
+    """A plan as a dict, by its id or a unique prefix of ≥ 6 characters;
+    :class:`PlanNotFoundError` when unknown."""
+    full = resolve_id(conn, s.plans.c.id, plan_id, what=("方案", "plan"))
+    row = None
+    if full is not None:
+        row = conn.execute(select(s.plans).where(s.plans.c.id == full)).mappings().first()
     if row is None:
         msg = t(
             f"方案 {plan_id!r} 不在库中；请用 `gridmgr rebalance list` 查看方案列表",
