@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -18,6 +19,8 @@ from api.exports import FORMATS, ExportUnavailable, export_file
 from api.routers._common import problems
 
 router = APIRouter(tags=["exports"])
+#: Characters never put in a download file name: C0/C1 controls, bidi overrides, path separators.
+CONTROL_OR_PATH = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029/\\\\]")
 
 Format = Query(pattern="^(" + "|".join(FORMATS) + ")$", description="|".join(FORMATS))
 FILE: dict[int | str, dict[str, Any]] = {
@@ -36,25 +39,51 @@ ERRS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def safe_filename(filename: str) -> str:
+    r"""``filename`` without control, bidi or path characters (a name is data, never a header
+    or a path: CR/LF from a leader's name must not split the header).
+
+    >>> safe_filename("张\r\n三/../x.kml")
+    '张__三_.._x.kml'
+    """
+    return CONTROL_OR_PATH.sub("_", filename).strip() or "export"
+
+
 def content_disposition(filename: str) -> str:
-    """``attachment`` with an ASCII fallback and the RFC 5987 ``filename*=UTF-8''…`` form."""
-    ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+    r"""``attachment`` with an ASCII fallback and the RFC 5987 ``filename*=UTF-8''…`` form.
+
+    >>> content_disposition("网格长\r\n.kml")
+    'attachment; filename="_____.kml"; filename*=UTF-8\'\'%E7%BD%91%E6%A0%BC%E9%95%BF__.kml'
+    """
+    name = safe_filename(filename)
+    ascii_name = name.encode("ascii", "replace").decode()
+    ascii_name = re.sub(r'[?"\\;]', "_", ascii_name)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def _stream(path: FsPath, tmp: str, fmt: str, filename: str) -> StreamingResponse:
-    def chunks() -> Iterator[bytes]:
-        with path.open("rb") as fh:
-            while block := fh.read(64 * 1024):
-                yield block
+    """Stream the file; the temporary folder goes when the stream ends, fails or is dropped."""
 
+    def chunks() -> Iterator[bytes]:
+        try:
+            with path.open("rb") as fh:
+                while block := fh.read(64 * 1024):
+                    yield block
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    try:
+        headers = {
+            "Content-Disposition": content_disposition(filename),
+            "Content-Length": str(path.stat().st_size),
+        }
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return StreamingResponse(
         chunks(),
         media_type=FORMATS[fmt],
-        headers={
-            "Content-Disposition": content_disposition(filename),
-            "Content-Length": str(path.stat().st_size),
-        },
+        headers=headers,
         background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True),
     )
 
