@@ -34,15 +34,17 @@ def list_users(store: StoreDep, user: Admin) -> list[dict[str, Any]]:
 def add_user(body: UserIn, request: Request, store: StoreDep, user: Admin) -> dict[str, str]:
     """Create a user; the answer carries their first API token (shown once)."""
     from gridmgr.errors import InputError
+    from gridmgr.io.text import clean_text
 
+    name = clean_text(body.name, "user name")
     if body.role == "leader" and not body.leader_id:
         raise InputError(f"user {body.name!r}: role leader needs leader_id (their leader record)")
     pw = credentials.hash_password(body.password) if body.password else None
-    uid = store.add_user(body.name, body.role, leader_id=body.leader_id, password_hash=pw)
+    uid = store.add_user(name, body.role, leader_id=body.leader_id, password_hash=pw)
     token = credentials.new_token()
     store.add_token(uid, credentials.hash_token(token), name=f"created by {user.name}")
     request.app.state.auth_cache.clear()
-    return {"user": body.name, "token": token}
+    return {"user": name, "token": token}
 
 
 NAME = Path(min_length=1, max_length=64)
@@ -143,12 +145,19 @@ def import_leaders(
     user: Admin,
     body: bytes = Depends(raw_body),
     reason: str | None = Query(None, max_length=500),
+    encoding: str | None = Query(
+        None, max_length=32, description="CSV encoding when it declares none (gb18030, big5 …)"
+    ),
 ) -> dict[str, Any]:
-    """Import leaders from a CSV body (UTF-8; columns of docs/architecture.md); all-or-nothing."""
+    """Import leaders from a CSV body (columns of docs/architecture.md); all-or-nothing.
+
+    The body goes through the same file policy as the CLI (size cap, encoding detection:
+    BOM, UTF-8, or GB18030/Big5 when exactly one reads as Chinese, else refused naming
+    ``encoding``) and every cell through the text validator."""
     with tempfile.TemporaryDirectory() as tmp:
         path = FsPath(tmp) / "leaders.csv"
         path.write_bytes(body)
-        report = store.import_leaders(path, actor=user.name, reason=reason)
+        report = store.import_leaders(path, actor=user.name, reason=reason, encoding=encoding)
     index.rebuild(store)
     out: dict[str, Any] = report.to_dict()
     return out
