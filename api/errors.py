@@ -6,6 +6,8 @@ handlers below render them.
 
 from __future__ import annotations
 
+import re
+import tempfile
 from http import HTTPStatus
 from typing import Any
 
@@ -32,6 +34,22 @@ STATUS: list[tuple[type[BaseException], int, str]] = [
 ]
 
 PROBLEM = "application/problem+json"
+
+#: A path inside the temporary directory (uploads and exports are written there), up to the next
+#: blank, quote or punctuation mark that cannot be part of a file name in a message.
+_TEMP_PATH = re.compile(
+    re.escape(tempfile.gettempdir().rstrip("/")) + r"/[^\s'\"，。；：:;,()（）]+"
+)
+
+
+def scrub(detail: str) -> str:
+    """``detail`` with every temporary path replaced by its file name (the server's folders are
+    nobody's business; the file name says which upload or part is meant).
+
+    >>> scrub(f"{tempfile.gettempdir()}/tmpab12cd/leaders.csv: row 3: bad phone")
+    'leaders.csv: row 3: bad phone'
+    """
+    return _TEMP_PATH.sub(lambda m: m.group(0).rstrip("/").rsplit("/", 1)[-1], detail)
 
 
 def problem(
@@ -68,8 +86,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(e.GridMgrError)
     def _domain(request: Request, exc: e.GridMgrError) -> Response:
         status, slug = status_of(exc)
+        detail = scrub(str(exc))
         if _is_page(request):
-            return _page_error(request, status, str(exc))
+            return _page_error(request, status, detail)
         if isinstance(exc, e.StaleVersionError) and request.headers.get("if-match"):
             status, slug = 412, "precondition-failed"  # the conditional request lost a race
         extra: dict[str, Any] = {}
@@ -79,7 +98,7 @@ def install(app: FastAPI) -> None:
         return problem(
             status,
             type(exc).__name__,
-            str(exc),
+            detail,
             f"/problems/{slug}",
             instance=str(request.url.path),
             **extra,
@@ -91,12 +110,12 @@ def install(app: FastAPI) -> None:
         if _is_page(request) and exc.status_code in (303, 307):
             resp = Response(status_code=exc.status_code)
         elif _is_page(request) and exc.status_code >= 400:
-            resp = _page_error(request, exc.status_code, str(exc.detail))
+            resp = _page_error(request, exc.status_code, scrub(str(exc.detail)))
         else:
             resp = problem(
                 exc.status_code,
                 HTTPStatus(exc.status_code).phrase,
-                str(exc.detail),
+                scrub(str(exc.detail)),
                 instance=str(request.url.path),
             )
         for k, v in (exc.headers or {}).items():

@@ -20,7 +20,14 @@ from fastapi.staticfiles import StaticFiles
 from api import apidocs, errors
 from api.deps import AuthCache
 from api.locate import LocateIndex
-from api.middleware import AccessLog, BodyLimit, Guard, LocateFastPath, configure_logging
+from api.middleware import (
+    AccessLog,
+    BodyLimit,
+    Guard,
+    HeadAsGet,
+    LocateFastPath,
+    configure_logging,
+)
 from api.routing import route_table  # noqa: F401  (re-exported: tests and docs use api.main.route_table)
 from api.settings import ServiceSettings
 from api.throttle import LoginThrottle
@@ -101,6 +108,7 @@ def create_app(settings: ServiceSettings | None = None, *, store: Any = None) ->
     if settings.access_log:
         configure_logging()
         app.add_middleware(AccessLog)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(Guard, allowed_hosts=settings.allowed_hosts, https=not settings.local)
     return app
 

@@ -1,7 +1,8 @@
 """ASGI middleware of the service (pure ASGI: cheap on every request).
 
 * :class:`Guard` — allowed hosts and security headers on every answer (outermost);
-* :class:`BodyLimit` — request bodies over the limit get 413;
+* :class:`BodyLimit` — request bodies over the limit get 413 (by length or counted);
+* :class:`HeadAsGet` — ``HEAD`` answered wherever ``GET`` is;
 * :class:`LocateFastPath` — the hot path of ``GET /api/locate``;
 * :class:`AccessLog` — one JSON line per request.
 """
@@ -21,7 +22,13 @@ access_log = logging.getLogger("gridmgr.access")
 
 
 class BodyLimit:
-    """Refuse request bodies over ``limit`` bytes (413), by header and by counting the stream."""
+    """Refuse request bodies over ``limit`` bytes: 413 problem+json in every case.
+
+    By ``Content-Length`` before the app runs; for a chunked body (no length), by counting the
+    stream: past the limit the app's read fails, whatever the app answers then (a form or JSON
+    parser turns the failed read into 400) is dropped, and the client gets the 413. Only when the
+    app had already started its answer before reading the whole body is that answer kept.
+    """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -36,20 +43,60 @@ class BodyLimit:
                 await _too_large(send, self.limit)
                 return
         seen = 0
+        over = False
+        started = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, over
+            if over:
+                raise _BodyTooLarge
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
                 if seen > self.limit:
+                    over = True
                     raise _BodyTooLarge
             return msg
 
+        async def guarded(msg: Message) -> None:
+            nonlocal started
+            if over and not started:
+                return  # the 413 below is the answer
+            started = started or msg["type"] == "http.response.start"
+            await send(msg)
+
         try:
-            await self.app(scope, counted, send)
-        except _BodyTooLarge:
+            await self.app(scope, counted, guarded)
+        except Exception:
+            if not over or started:
+                raise
+        if over and not started:
             await _too_large(send, self.limit)
+
+
+class HeadAsGet:
+    """``HEAD`` wherever ``GET`` is answered: run the ``GET`` and send its headers only.
+
+    FastAPI routes list ``GET`` alone, so without this ``HEAD`` got 405. The answer keeps the
+    ``GET``'s status and headers (``Content-Length`` included) and drops the body.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(msg: Message) -> None:
+            if msg["type"] == "http.response.body":
+                if msg.get("more_body", False):
+                    return
+                msg = {"type": "http.response.body", "body": b""}
+            await send(msg)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
 class _BodyTooLarge(Exception):

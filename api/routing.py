@@ -10,7 +10,8 @@ from fastapi import routing as fr
 
 
 def route_table(app: FastAPI) -> list[tuple[str, str]]:
-    """Every ``(METHOD, path)`` the app answers (HEAD left out; mounts such as ``/static`` too).
+    """Every ``(METHOD, path)`` the app answers (HEAD left out: every GET answers it too, see
+    :class:`api.middleware.HeadAsGet`; mounts such as ``/static`` too).
 
     Walks included routers, so a new route shows up here (the role × endpoint matrix test and
     docs/api.md are checked against this list).
@@ -33,14 +34,15 @@ def route_table(app: FastAPI) -> list[tuple[str, str]]:
 
 
 def allowed_methods(app: Any, path: str) -> list[str]:
-    """Methods of every route matching ``path`` (for a correct ``Allow`` on 405)."""
+    """Methods of every route matching ``path`` (for a correct ``Allow`` on 405); ``HEAD`` with
+    ``GET`` (answered by :class:`api.middleware.HeadAsGet`)."""
     table = route_table(app)
-    exact = sorted({m for m, template in table if template == path})
-    if exact:  # a literal route wins over templates that would also match (as routing does)
-        return exact
-    out = set()
-    for method, template in table:
-        pattern = "^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template)) + "$"
-        if re.match(pattern, path):
-            out.add(method)
+    out = {m for m, template in table if template == path}
+    if not out:  # a literal route wins over templates that would also match (as routing does)
+        for method, template in table:
+            pattern = "^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template)) + "$"
+            if re.match(pattern, path):
+                out.add(method)
+    if "GET" in out:
+        out.add("HEAD")
     return sorted(out)

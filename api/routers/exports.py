@@ -17,6 +17,7 @@ from starlette.background import BackgroundTask
 from api.deps import SettingsDep, StoreDep, Viewer
 from api.exports import FORMATS, ExportUnavailable, export_file
 from api.routers._common import problems
+from api.routers.maps import OwnGround
 
 router = APIRouter(tags=["exports"])
 #: Characters never put in a download file name: C0/C1 controls, bidi overrides, path separators.
@@ -109,12 +110,13 @@ def _export(
 def export_leader(
     store: StoreDep,
     settings: SettingsDep,
-    user: Viewer,
+    user: OwnGround,
     leader_id: str = Path(max_length=64),
     format: str = Format,
 ) -> StreamingResponse:
     """A leader's patrol package: territory, key places and route (KML/KMZ/GPX for field apps,
-    PNG/PDF to print, HTML map …). File name e.g. ``网格长张三_巡查图.kml``."""
+    PNG/PDF to print, HTML map …). File name e.g. ``网格长张三_巡查图.kml``. The leader,
+    planners and admins only."""
     leader = store.get_leader(leader_id)
     return _export(
         store, settings, "leader", leader_id, format, f"{leader['name']}_巡查图.{format}"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import HTMLResponse
 
-from api.deps import SettingsDep, StoreDep, Viewer
+from api.deps import SettingsDep, StoreDep, User, Viewer
 from api.routers._common import problems
 
 router = APIRouter(tags=["maps"])
@@ -18,6 +18,30 @@ HTML: dict[int | str, dict[str, Any]] = {
 Basemap = Query(
     None, pattern="^(tianditu|osm|amap|none)$", description="basemap (default GRIDMGR_BASEMAP)"
 )
+
+
+def require_own_ground(user: Viewer, leader_id: str = Path(max_length=64)) -> User:
+    """A leader's detailed ground (map, exports) is for that leader, planners and admins only.
+
+    Everyone else sees territories as aggregates (overview, coverage, briefing): least privilege.
+    A dependency, so the refusal (403) comes before any check of the other parameters.
+    """
+    from gridmgr.errors import PermissionDeniedError
+    from gridmgr.i18n import t
+
+    if user.at_least("planner") or (user.role == "leader" and user.leader_id == leader_id):
+        return user
+    raise PermissionDeniedError(
+        t(
+            f"只有领导本人、规划员和管理员可以查看领导 {leader_id!r} 的责任区详图与导出；"
+            "其他人请看总览图和覆盖检查",
+            f"only the leader, planners and admins may open leader {leader_id!r}'s detailed "
+            "map and exports; others see the overview and the coverage report",
+        )
+    )
+
+
+OwnGround = Annotated[User, Depends(require_own_ground)]
 
 
 @router.get(
@@ -47,11 +71,12 @@ def overview_map(
 def leader_map(
     store: StoreDep,
     settings: SettingsDep,
-    user: Viewer,
+    user: OwnGround,
     leader_id: str = Path(max_length=64),
     basemap: str | None = Basemap,
 ) -> HTMLResponse:
-    """A leader's patrol map: territory, key places, route with numbered stops."""
+    """A leader's patrol map: territory, key places, route with numbered stops (the leader,
+    planners and admins only)."""
     from gridmgr.maps import leader_map_from_store, map_html
 
     store.get_leader(leader_id)  # 404 for an unknown leader

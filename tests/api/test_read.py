@@ -115,15 +115,15 @@ def test_export_kml_has_utf8_filename(shared_api: Any) -> None:
     root = ET.fromstring(r.content)
     assert root.tag.endswith("kml") and "网格长G01_1" in r.content.decode()
     assert (
-        shared_api.as_("viewer", "GET", "/api/exports/leaders/NOPE?format=kml").status_code == 404
+        shared_api.as_("planner", "GET", "/api/exports/leaders/NOPE?format=kml").status_code == 404
     )
     assert (
-        shared_api.as_("viewer", "GET", "/api/exports/leaders/G01_1?format=exe").status_code == 422
+        shared_api.as_("leader", "GET", "/api/exports/leaders/G01_1?format=exe").status_code == 422
     )
 
 
 def test_leader_map_page_is_offline(shared_api: Any) -> None:
-    r = shared_api.as_("viewer", "GET", "/api/maps/leaders/G01_1?basemap=none")
+    r = shared_api.as_("leader", "GET", "/api/maps/leaders/G01_1?basemap=none")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert "unpkg.com" not in r.text and "cdn.jsdelivr" not in r.text
 
