@@ -13,6 +13,7 @@ from gridmgr.cli import coverage as _coverage
 from gridmgr.cli import export as _export
 from gridmgr.cli import grid as _grid
 from gridmgr.cli import maps as _maps
+from gridmgr.cli import patrols as _patrols
 from gridmgr.cli import pipeline as _pipeline
 from gridmgr.cli import rebalance as _rebalance
 from gridmgr.cli import serve as _serve
@@ -47,7 +48,17 @@ def _root(
 app.add_typer(_grid.app, name="grid")
 # Each command group lives in its own module and adds itself with ``register(app)``; the
 # modules import their heavy libraries inside the commands, so ``gridmgr --help`` stays fast.
-for _module in (_store, _coverage, _rebalance, _maps, _export, _serve, _users, _pipeline):
+for _module in (
+    _store,
+    _coverage,
+    _rebalance,
+    _maps,
+    _export,
+    _serve,
+    _users,
+    _patrols,
+    _pipeline,
+):
     _module.register(app)
 
 
