@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -116,13 +117,15 @@ def shown_warnings() -> Iterator[None]:
     """Show gridmgr's data warnings (e.g. a layer that looks like GCJ-02) as clear CLI lines."""
     import warnings
 
-    from gridmgr.errors import CRSSuspicionWarning
+    from gridmgr.errors import CRSSuspicionWarning, HierarchyWarning
 
+    shown = (CRSSuspicionWarning, HierarchyWarning)
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", CRSSuspicionWarning)
+        for category in shown:
+            warnings.simplefilter("always", category)
         yield
     for w in caught:
-        if issubclass(w.category, CRSSuspicionWarning):
+        if issubclass(w.category, shown):
             err_console.print(
                 f"[bold yellow]{t('警告', 'warning')}[/]: {w.message}",
                 highlight=False,
@@ -149,18 +152,67 @@ ENCODING_OPT = typer.Option(
 
 
 def actor_default(actor: str | None = None) -> str:
-    """Who does it: ``actor``, else ``$GRIDMGR_ACTOR``, else ``$USER``, else ``cli``."""
+    """Who does it: ``actor``, else ``$GRIDMGR_ACTOR``, else the login name of this account."""
+    import getpass
     import os
 
-    return actor or os.environ.get("GRIDMGR_ACTOR") or os.environ.get("USER") or "cli"
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER: say so rather than "cli"
+        login = f"uid-{os.getuid()}"
+    return actor or os.environ.get("GRIDMGR_ACTOR") or login
+
+
+def sqlite_file(url: str | None) -> Path | None:
+    """The file of a SQLite store URL (``None`` for another backend or an in-memory database).
+
+    >>> sqlite_file("sqlite:///data/x.db").as_posix()
+    'data/x.db'
+    >>> sqlite_file("sqlite:///:memory:") is None, sqlite_file("postgresql://h/db") is None
+    (True, True)
+    """
+    from gridmgr import settings
+
+    raw = url or settings.database_url()
+    if not raw.startswith("sqlite"):
+        return None
+    from sqlalchemy.engine import make_url
+
+    db = make_url(raw).database
+    return None if not db or db == ":memory:" or db.startswith("file:") else Path(db)
+
+
+def require_existing(url: str | None) -> None:
+    """Refuse a SQLite store whose file does not exist: reading never creates a database.
+
+    Only ``gridmgr db upgrade`` and ``gridmgr load`` create one (``opened_store(create=True)``).
+    """
+    from gridmgr.errors import SchemaError
+
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        raise SchemaError(
+            t(
+                f"数据库文件 {path} 不存在（未新建）：先运行 `gridmgr db upgrade` 建库，"
+                "或 `gridmgr load --layers 目录` 建库并写入图层；也请检查 --database-url",
+                f"the database file {path} does not exist (not created): run `gridmgr db upgrade` "
+                "or `gridmgr load --layers DIR` first, or check --database-url",
+            )
+        )
 
 
 @contextmanager
-def opened_store(url: str | None) -> Iterator[Any]:
-    """The store at ``url`` (default: settings), closed afterwards; errors become CLI failures."""
+def opened_store(url: str | None, *, create: bool = False) -> Iterator[Any]:
+    """The store at ``url`` (default: settings), closed afterwards; errors become CLI failures.
+
+    A missing SQLite file is refused (:func:`require_existing`) unless ``create`` (the commands
+    that build a database: ``db upgrade``, ``load``).
+    """
     from gridmgr.store import open_store
 
     with domain_errors():
+        if not create:
+            require_existing(url)
         store = open_store(url)
         try:
             yield store

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from gridmgr.cli._common import DB_OPT, console, domain_errors, shown_warnings
+from gridmgr.cli._common import DB_OPT, console, domain_errors, opened_store, shown_warnings
 from gridmgr.i18n import t
 
 if TYPE_CHECKING:
@@ -49,9 +49,8 @@ def _data(database_url: str | None, roads: Path | None, no_roads: bool) -> Expor
     from dataclasses import replace
 
     from gridmgr.export.briefing import export_data_from_store, read_roads
-    from gridmgr.store import open_store
 
-    with open_store(database_url) as store:
+    with opened_store(database_url) as store:
         if no_roads:
             return replace(export_data_from_store(store, roads=None), roads=None)
         return export_data_from_store(store, roads=read_roads(roads))

@@ -23,6 +23,7 @@ from gridmgr.cli._common import (
     opened_store,
     print_json,
     progress_enabled,
+    shown_warnings,
 )
 from gridmgr.i18n import t
 
@@ -44,7 +45,7 @@ assign_app = typer.Typer(help="分配（属地责任）/ assignments", no_args_i
 @db_app.command("upgrade")
 def db_upgrade(database_url: str | None = DB_OPT) -> None:
     """创建或升级数据库结构（运行迁移）。 / Create or migrate the database schema."""
-    with _store(database_url) as store:
+    with _store(database_url, create=True) as store:
         rev = store.upgrade()
         console.print(
             t(f"数据库结构已是最新版本 {rev}：{store!r}", f"schema at revision {rev}: {store!r}")
@@ -65,6 +66,11 @@ def load(
         help="允许结束被删除地块上的分配（记入历史）/ end assignments of removed pieces",
     ),
     repair: bool = typer.Option(False, "--repair", help="修复自相交 / repair self-intersections"),
+    allow_overlaps: bool = typer.Option(
+        False,
+        "--allow-overlaps",
+        help="单元相互重叠或超出上级时仍导入（给出警告）/ load units that overlap or leave their parent",
+    ),
     crs: str | None = typer.Option(
         None,
         "--crs",
@@ -96,8 +102,8 @@ def load(
     """
     from gridmgr.io import layers as io
 
-    with _store(database_url) as store:
-        with domain_errors():
+    with _store(database_url, create=True) as store:
+        with domain_errors(), shown_warnings():
             lay = io.read_layers(
                 layers,
                 repair=repair,
@@ -122,10 +128,16 @@ def load(
                         allow_orphans=force,
                         pieces=given,
                         progress=True,
+                        allow_overlaps=allow_overlaps,
                     )
             else:
                 report = store.load_layers(
-                    lay, res=res, actor=actor or _actor_default(), allow_orphans=force, pieces=given
+                    lay,
+                    res=res,
+                    actor=actor or _actor_default(),
+                    allow_orphans=force,
+                    pieces=given,
+                    allow_overlaps=allow_overlaps,
                 )
         if as_json:
             print_json(report.to_dict())

@@ -196,12 +196,17 @@ class Store:
         allow_orphans: bool = False,
         pieces: pd.DataFrame | None = None,
         progress: bool = False,
+        allow_overlaps: bool = False,
     ) -> LoadReport:
         """Load a :class:`gridmgr.io.Layers` in one transaction, writing only what changed
-        (:func:`~.layers_load.load_layers`; ``res`` default: the store's, else the setting)."""
+        (:func:`~.layers_load.load_layers`; ``res`` default: the store's, else the setting).
+        Overlapping siblings and units outside their parent are refused unless
+        ``allow_overlaps``."""
         self.require_schema()
         res = res if res is not None else (self.res or settings.DEFAULT_RES)
-        prep = prepare_layers(layers, res=res, pieces=pieces, progress=progress)
+        prep = prepare_layers(
+            layers, res=res, pieces=pieces, progress=progress, allow_overlaps=allow_overlaps
+        )
         return self._writing(
             None, layers_load.load_layers, prep, actor=actor, allow_orphans=allow_orphans
         )
