@@ -37,11 +37,12 @@ RANKS: dict[str, int] = {
     "gridmgr.rebalance": 5,
     "gridmgr.coverage": 6,
     "gridmgr.patrol": 7,
-    "gridmgr.maps": 8,
-    "gridmgr.export": 9,
-    "gridmgr.accounts": 10,
-    "gridmgr.cli": 11,
-    "api": 11,
+    "gridmgr.problems": 8,
+    "gridmgr.maps": 9,
+    "gridmgr.export": 10,
+    "gridmgr.accounts": 11,
+    "gridmgr.cli": 12,
+    "api": 12,
 }
 #: Package roots whose every top-level module or subpackage must have a rank of its own.
 _ROOTS = {"gridmgr"}

@@ -15,6 +15,7 @@ from gridmgr.cli import grid as _grid
 from gridmgr.cli import maps as _maps
 from gridmgr.cli import patrols as _patrols
 from gridmgr.cli import pipeline as _pipeline
+from gridmgr.cli import problems as _problems
 from gridmgr.cli import rebalance as _rebalance
 from gridmgr.cli import serve as _serve
 from gridmgr.cli import store as _store
@@ -58,6 +59,7 @@ for _module in (
     _users,
     _patrols,
     _pipeline,
+    _problems,
 ):
     _module.register(app)
 
