@@ -52,6 +52,10 @@ class ConflictError(GridMgrError, RuntimeError):
     """A change conflicts with the current state of the store."""
 
 
+class NothingToMoveError(ConflictError):
+    """A rebalance would move no piece: the scope is already within the target (no plan saved)."""
+
+
 class StaleVersionError(ConflictError):
     """An edit was based on a version that is no longer current (optimistic concurrency)."""
 

@@ -11,7 +11,15 @@ from api.deps import IndexDep, Planner, StoreDep, Viewer
 from api.geojson import clean_records, feature_collection
 from api.locate import piece_properties
 from api.routers._common import GEOJSON, READ, json_response, problems
-from api.schemas import ChangeOut, FeatureCollection, Plan, PlanIn, PlanSummary, RebalanceIn
+from api.schemas import (
+    ChangeOut,
+    FeatureCollection,
+    Plan,
+    PlanActionIn,
+    PlanIn,
+    PlanSummary,
+    RebalanceIn,
+)
 
 router = APIRouter(tags=["plans"])
 
@@ -166,11 +174,17 @@ def workflow_dumps(obj: Any) -> bytes:
     },
 )
 def apply_plan(
-    store: StoreDep, index: IndexDep, user: Planner, plan_id: str = PlanId
+    store: StoreDep,
+    index: IndexDep,
+    user: Planner,
+    plan_id: str = PlanId,
+    body: PlanActionIn | None = None,
 ) -> dict[str, Any]:
     """Apply a proposed plan atomically. Pieces changed since it was proposed → 409 naming them;
-    every move lands in the history under the plan's change set with you as the actor."""
-    out = workflow.apply(store, plan_id, actor=user.name)
+    every move lands in the history under the plan's change set with you as the actor and the
+    ``reason`` you give (the plan's description otherwise). A plan id may be shortened to a
+    unique prefix of ≥ 6 characters."""
+    out = workflow.apply(store, plan_id, actor=user.name, reason=body.reason if body else None)
     index.refresh_owners(store)
     return out
 
@@ -194,9 +208,13 @@ def discard_plan(store: StoreDep, user: Planner, plan_id: str = PlanId) -> Respo
     operation_id="undo_plan",
 )
 def undo_plan(
-    store: StoreDep, index: IndexDep, user: Planner, plan_id: str = PlanId
+    store: StoreDep,
+    index: IndexDep,
+    user: Planner,
+    plan_id: str = PlanId,
+    body: PlanActionIn | None = None,
 ) -> dict[str, Any]:
     """Undo an applied plan in one transaction (refused when a piece changed again since)."""
-    out = workflow.undo(store, plan_id, actor=user.name)
+    out = workflow.undo(store, plan_id, actor=user.name, reason=body.reason if body else None)
     index.refresh_owners(store)
     return out

@@ -19,6 +19,8 @@ from api.deps import SESSION_COOKIE, OptionalUser, StoreDep, User
 from api.pages import LANG_COOKIE, error_page, render, templates  # noqa: F401  (re-exported)
 from api.throttle import LoginThrottle, Throttled
 from gridmgr.accounts import sessions
+from gridmgr.errors import NothingToMoveError
+from gridmgr.i18n import t as t_pair
 from gridmgr.settings import DEFAULT_TARGET_RATIO
 
 router = APIRouter(include_in_schema=False)
@@ -251,6 +253,13 @@ def dashboard(
 @router.get("/rebalance", response_class=HTMLResponse)
 def rebalance_page(request: Request, store: StoreDep, user: PagePlanner) -> Response:
     """Rebalance: parameters form and the plans so far."""
+    return _rebalance_form(request, store, user)
+
+
+def _rebalance_form(
+    request: Request, store: Any, user: User, notice: str | None = None
+) -> Response:
+    """The rebalance page, with a notice (e.g. "nothing to move") when given."""
     units = store.units()
     scopes = units.loc[
         units["level"].isin(["street", "community"]), ["code", "name", "level"]
@@ -266,6 +275,7 @@ def rebalance_page(request: Request, store: StoreDep, user: PagePlanner) -> Resp
         unit_names=names,
         target=DEFAULT_TARGET_RATIO,
         error=None,
+        notice=notice,
     )
 
 
@@ -293,7 +303,10 @@ def rebalance_propose(
         params["leaders_remove"] = removed
     if max_moves.strip().isdigit():
         params["max_moves"] = int(max_moves)
-    pid = workflow.propose(store, params, actor=user.name)
+    try:
+        pid = workflow.propose(store, params, actor=user.name)
+    except NothingToMoveError as exc:
+        return _rebalance_form(request, store, user, notice=str(exc))
     return RedirectResponse(f"/rebalance/{pid}", status_code=303)
 
 
@@ -342,10 +355,20 @@ def plan_action(
     user: PagePlanner,
     plan_id: str = Path(max_length=64),
     action: str = Path(pattern="^(apply|discard|undo)$"),
+    reason: str = Form("", max_length=500),
 ) -> Response:
-    """Apply, discard or undo a plan from its page."""
-    fn = {"apply": workflow.apply, "discard": workflow.discard, "undo": workflow.undo}[action]
-    fn(store, plan_id, actor=user.name)
+    """Apply, discard or undo a plan from its page; applying and undoing need a reason."""
+    if action == "discard":
+        workflow.discard(store, plan_id, actor=user.name)
+    else:
+        if not reason.strip():
+            from gridmgr.errors import InputError
+
+            raise InputError(
+                t_pair("请填写原因（记入历史）", "give a reason (it is kept in the history)")
+            )
+        fn = workflow.apply if action == "apply" else workflow.undo
+        fn(store, plan_id, actor=user.name, reason=reason.strip())
     if action != "discard":
         request.app.state.index.refresh_owners(store)
     return RedirectResponse(f"/rebalance/{plan_id}", status_code=303)

@@ -233,6 +233,14 @@ class RebalanceIn(BaseModel):
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
+class PlanActionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    reason: str | None = Field(
+        None, min_length=1, max_length=500, description="why (kept in the history)"
+    )
+
+
 class PlanSummary(BaseModel):
     id: str
     scope: str | None

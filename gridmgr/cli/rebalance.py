@@ -232,36 +232,37 @@ def propose_cmd(
     as_json: bool = JSON_OPT,
 ) -> None:
     """生成再平衡方案（尽量少调整地块），存为待应用方案。 / Propose a minimal-move rebalance plan."""
+    from gridmgr.errors import NothingToMoveError
     from gridmgr.rebalance import model as rebalance
 
     with _store(database_url) as store, domain_errors():
-        plan = rebalance.propose(
-            store,
-            scope=scope,
-            actor=_actor(actor),
-            weights=weights,
-            leaders_add=leaders_add or [],
-            leaders_remove=leaders_remove or [],
-            capacity=_capacities(capacity),
-            lock=lock or [],
-            cross_communities=cross_communities,
-            target_ratio=target_ratio,
-            min_ratio=min_ratio,
-            max_moves=max_moves,
-            seed=seed,
-        )
+        try:
+            plan = rebalance.propose(
+                store,
+                scope=scope,
+                actor=_actor(actor),
+                weights=weights,
+                leaders_add=leaders_add or [],
+                leaders_remove=leaders_remove or [],
+                capacity=_capacities(capacity),
+                lock=lock or [],
+                cross_communities=cross_communities,
+                target_ratio=target_ratio,
+                min_ratio=min_ratio,
+                max_moves=max_moves,
+                seed=seed,
+            )
+        except NothingToMoveError as exc:  # already balanced: not an error, and no plan saved
+            if as_json:
+                print_json({"plan": None, "moved_pieces": 0, "message": str(exc)})
+            else:
+                console.print(str(exc))
+            return
         if as_json:
             print_json(plan.to_dict())
             return
         _print_plan(plan)
-        if not plan.moves:
-            console.print(
-                t(
-                    f"无需调整：没有地块需要更换负责人（方案 {plan.id} 可用 gridmgr rebalance discard 放弃）",
-                    f"nothing to move: no piece changes owner (discard plan {plan.id} with gridmgr rebalance discard)",
-                )
-            )
-        else:
+        if plan.moves:
             console.print(
                 t(
                     f"应用方案：gridmgr rebalance apply {plan.id} --actor 姓名 --reason 原因",
@@ -304,7 +305,9 @@ def show_cmd(
 def apply_cmd(
     plan_id: str = typer.Argument(..., help="方案 ID / plan id"),
     actor: str | None = ACTOR_OPT,
-    reason: str | None = typer.Option(None, "--reason", help="原因 / why"),
+    reason: str = typer.Option(
+        ..., "--reason", help="原因（必填，记入历史）/ why (required, kept in the history)"
+    ),
     database_url: str | None = DB_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -350,7 +353,9 @@ def discard_cmd(
 def undo_cmd(
     plan_id: str = typer.Argument(..., help="方案 ID / plan id"),
     actor: str | None = ACTOR_OPT,
-    reason: str | None = typer.Option(None, "--reason", help="原因 / why"),
+    reason: str = typer.Option(
+        ..., "--reason", help="原因（必填，记入历史）/ why (required, kept in the history)"
+    ),
     database_url: str | None = DB_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from gridmgr.errors import InfeasibleError
+from gridmgr.errors import InfeasibleError, NothingToMoveError
 from gridmgr.i18n import t
 from gridmgr.rebalance.results import IntArray, RebalanceResult
 from gridmgr.rebalance.store_model import Rebalance, StoreInputs, split_ids
@@ -158,6 +158,8 @@ def propose(
     inp: StoreInputs = model.inputs
     res = model.solve()
     moves = _plan_moves(inp, res, check_packages=cross_communities)
+    if not moves:
+        _nothing_to_move(scope, res)
     metrics = _plan_metrics(inp, res, add_ids, remove_ids)
     metrics["target_ratio"] = model.target_ratio
     metrics["min_ratio"] = model.min_ratio
@@ -182,6 +184,18 @@ def propose(
         actor=actor,
     )
     return get_plan(store, pid)
+
+
+def _nothing_to_move(scope: str, res: RebalanceResult) -> None:
+    """Refuse to save a plan that moves nothing, saying where the scope stands."""
+    ratio = res.before.max_ratio
+    raise NothingToMoveError(
+        t(
+            f"范围 {scope} 无需调整：最大负载比 {ratio:.3f} 已在目标之内，或没有地块可以移动；未保存方案",
+            f"scope {scope} needs no change: max load ratio {ratio:.3f} is within the target, "
+            "or no piece can move; no plan saved",
+        )
+    )
 
 
 def _plan_moves(

@@ -149,6 +149,7 @@ def test_walk_through(server: str, tmp_path: Path) -> None:
             page.click("#propose")
             page.wait_for_url("**/rebalance/*")
             assert int(page.inner_text("#moved")) > 0
+            page.fill("#reason", "平衡负载")
             page.click("#apply")
             page.wait_for_load_state()
             assert page.get_attribute("#plan-status", "data-status") == "applied"

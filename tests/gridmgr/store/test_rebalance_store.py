@@ -184,16 +184,40 @@ def test_cli_propose_json_apply_undo(assigned: Any) -> None:
     diff = runner.invoke(app, ["rebalance", "show", plan["id"], "--geojson", "--database-url", url])
     assert len(json.loads(diff.stdout)["features"]) == len(plan["moves"])
     applied = runner.invoke(
-        app, ["rebalance", "apply", plan["id"], "--actor", "cli-test", "--database-url", url]
+        app,
+        [
+            "rebalance",
+            "apply",
+            plan["id"],
+            "--actor",
+            "cli-test",
+            "--reason",
+            "test",
+            "--database-url",
+            url,
+        ],
     )
     assert applied.exit_code == 0, applied.output
     assert not (owners(assigned)["leader_id"] == "G02_1").any()
     undone = runner.invoke(
-        app, ["rebalance", "undo", plan["id"], "--actor", "cli-test", "--database-url", url]
+        app,
+        [
+            "rebalance",
+            "undo",
+            plan["id"],
+            "--actor",
+            "cli-test",
+            "--reason",
+            "test",
+            "--database-url",
+            url,
+        ],
     )
     assert undone.exit_code == 0, undone.output
     assert owners(assigned).equals(start)
-    again = runner.invoke(app, ["rebalance", "apply", plan["id"], "--database-url", url])
+    again = runner.invoke(
+        app, ["rebalance", "apply", plan["id"], "--reason", "again", "--database-url", url]
+    )
     assert again.exit_code == 1
     listed = runner.invoke(app, ["rebalance", "list", "--json", "--database-url", url])
     assert json.loads(listed.stdout)[0]["status"] == "undone"

@@ -40,7 +40,8 @@ def test_plans_by_short_id(loaded_store: Any) -> None:
     pieces = store.pieces(geometry=False)
     mine = pieces.loc[pieces["unit_code"] == "220173001001", "id"].astype(int).tolist()
     store.apply_changes([Change(i, "G01_1") for i in mine], actor="a", reason="all to one")
-    plan = rebalance.propose(store, scope="220173001001", actor="planner")
+    plan = rebalance.propose(store, scope="220173001001", actor="planner", leaders_add=["G01_2"])
+    assert plan.moves  # G01_2 takes a share
     short = plan.id[:8]
     assert rebalance.get_plan(store, short).id == plan.id
     rebalance.apply_plan(store, short, actor="planner", reason="balance")
@@ -49,3 +50,23 @@ def test_plans_by_short_id(loaded_store: Any) -> None:
     assert rebalance.get_plan(store, plan.id).status == "undone"
     with pytest.raises(PlanNotFoundError):
         rebalance.get_plan(store, "zzzzzzzz")
+
+
+def test_a_plan_that_moves_nothing_is_not_saved(loaded_store: Any) -> None:
+    from gridmgr import rebalance
+    from gridmgr.errors import NothingToMoveError
+
+    store = loaded_store
+    pieces = store.pieces(geometry=False)
+    mine = pieces.loc[pieces["unit_code"] == "220173001001", "id"].astype(int).tolist()
+    half = len(mine) // 2
+    store.apply_changes(
+        [Change(i, "G01_1" if k < half else "G01_2") for k, i in enumerate(mine)],
+        actor="a",
+        reason="split",
+    )
+    before = len(store.list_plans())
+    with pytest.raises(NothingToMoveError) as exc:  # a loose target: both halves are within it
+        rebalance.propose(store, scope="220173001001", actor="p", target_ratio=9.0)
+    assert "220173001001" in str(exc.value)
+    assert len(store.list_plans()) == before  # nothing saved
