@@ -62,8 +62,15 @@ def bring_to(store: Any, state: str, *, at: dt.datetime = T0, key: str | None = 
     from gridmgr.problems import service
 
     p = service.report(
-        store, lat=LAT, lng=LNG, category="ZZ01", text="暴露垃圾", reporter="G01_1", at=at,
-        idempotency_key=key, config=CONFIG,
+        store,
+        lat=LAT,
+        lng=LNG,
+        category="ZZ01",
+        text="暴露垃圾",
+        reporter="G01_1",
+        at=at,
+        idempotency_key=key,
+        config=CONFIG,
     )
     ref = p["id"]
     steps = {
@@ -78,7 +85,16 @@ def bring_to(store: Any, state: str, *, at: dt.datetime = T0, key: str | None = 
     for i, action in enumerate(steps):
         when = at + dt.timedelta(hours=i + 1)
         service.act(
-            store, ref, action, actor="x", roles={"center", "supervisor", "handler"}, note="n",
-            n_workdays=2, at=when, uploads=[photo(when)], department="HWC", config=CONFIG,
+            store,
+            ref,
+            action,
+            actor="x",
+            roles={"center", "supervisor", "handler"},
+            note="n",
+            n_workdays=2,
+            at=when,
+            uploads=[photo(when)],
+            department="HWC",
+            config=CONFIG,
         )
     return str(ref)
