@@ -13,8 +13,8 @@ from sqlalchemy import Connection
 from gridmgr.accounts.credentials import hash_password
 from gridmgr.errors import InputError, NotFoundError
 from gridmgr.i18n import t
-from gridmgr.store.sessions import revoke_user_sessions
 from gridmgr.store import users as repo
+from gridmgr.store.sessions import revoke_user_sessions
 
 #: Shortest password accepted.
 MIN_PASSWORD = 8
