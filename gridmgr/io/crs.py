@@ -26,6 +26,7 @@ import pyproj
 import shapely
 
 from gridmgr.errors import CRSError
+from gridmgr.i18n import t
 
 FloatArray = npt.NDArray[np.float64]
 ArrayLike = npt.ArrayLike
@@ -253,10 +254,13 @@ def parse_crs(crs: object, *, where: str = "crs") -> pyproj.CRS | OffsetCRS:
     try:
         return pyproj.CRS.from_user_input(crs)
     except pyproj.exceptions.CRSError as exc:
-        msg = (
+        msg = t(
+            f"{where}：未知的坐标系 {crs!r}（{exc}）；请使用 EPSG 代码，如 EPSG:4326、"
+            f"EPSG:4490（CGCS2000）或 EPSG:4551（CGCS2000 高斯-克吕格 中央经线 126°E），"
+            f"或 'gcj02' / 'bd09'",
             f"{where}: unknown coordinate reference system {crs!r} ({exc}); use an EPSG code such "
             f"as EPSG:4326, EPSG:4490 (CGCS2000) or EPSG:4551 (CGCS2000 GK CM 126E), or "
-            f"'gcj02' / 'bd09'"
+            f"'gcj02' / 'bd09'",
         )
         raise CRSError(msg) from exc
 

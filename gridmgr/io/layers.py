@@ -21,6 +21,7 @@ detection in :mod:`gridmgr.io.fields`, reprojection in :mod:`gridmgr.io.reprojec
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def _find_layer_file(directory: Path, stem: str) -> Path | None:
     """The file ``<stem>.geojson|.gpkg|.shp|.json`` of ``directory``, if any."""
     for suffix in (".geojson", ".gpkg", ".shp", ".json"):
         p = directory / f"{stem}{suffix}"
-        if p.exists():
+        if os.path.lexists(p):  # a dangling or looping link is refused by the reader, not skipped
             return p
     return None
 
@@ -109,7 +110,7 @@ def _layers_dir(directory: PathLike) -> tuple[Path, Path]:
 def _directory_tables(d: Path, kp_path: Path | None, encoding: str | None) -> DepartmentTables:
     """``departments.json`` of the directory: required with key places, else empty tables."""
     dep_path = d / "departments.json"
-    if dep_path.exists():
+    if os.path.lexists(dep_path):
         return read_departments(dep_path, encoding=encoding)
     if kp_path is not None:
         raise UnreadableFileError(

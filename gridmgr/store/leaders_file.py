@@ -145,7 +145,7 @@ def read_table(
     else:
         text = files.read_text(p, encoding)
         try:
-            raw_rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text))]
+            raw_rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text, newline=""))]
         except csv.Error as exc:
             raise InputError(
                 t(f"{p}：不是有效的 CSV（{exc}）", f"{p}: not a valid CSV file ({exc})")

@@ -99,7 +99,7 @@ def _csv_rows(path: Path, encoding: str | None) -> pd.DataFrame:
 
     text = files.read_text(path, encoding)
     try:
-        rows = list(csv.reader(io.StringIO(text)))
+        rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
         raise InputError(
             t(f"{path}：不是有效的 CSV（{exc}）", f"{path}: not a valid CSV file ({exc})")
