@@ -62,9 +62,8 @@ def _run_later_stages(
     from gridmgr.store import open_store
 
     store = open_store(database_url)
-    _step(
-        2, "写入数据库（默认 SQLite ./gridmgr.db）", "load the store (default SQLite ./gridmgr.db)"
-    )
+    where = store.engine.url.render_as_string(hide_password=True)
+    _step(2, f"写入数据库（{where}）", f"load the store ({where})")
     store.upgrade()
     report = store.load_layers(lay, res=res, actor="gridmgr-run", pieces=pieces)
     if report.changes:
