@@ -473,13 +473,13 @@ def history(
         return
     if lev is not None and len(lev):
         for r in lev.itertuples(index=False):
-            console.print(f"{r.at:%Y-%m-%d %H:%M} {r.leader_id} {r.kind} — {r.actor}: {r.reason}")
+            console.print(f"{_bj(r.at)} {r.leader_id} {r.kind} — {r.actor}: {r.reason}")
     if df.empty:
         console.print(t("没有符合条件的记录", "no matching events"))
         return
     table = Table(title=t(f"分配历史（{len(df)} 条）", f"assignment history ({len(df)} events)"))
     for zh, en in (
-        ("时间 (UTC)", "time (UTC)"),
+        ("时间（北京时间）", "time (Beijing)"),
         ("变更集", "change set"),
         ("类型", "kind"),
         ("地块", "cell"),
@@ -493,7 +493,7 @@ def history(
         table.add_column(t(zh, en))
     for r in df.itertuples(index=False):
         table.add_row(
-            f"{r.at:%Y-%m-%d %H:%M:%S}",
+            _bj(r.at, seconds=True),
             str(r.changeset_id)[:8],
             f"{r.changeset_kind}/{r.kind}",
             r.cell,
@@ -581,3 +581,10 @@ def register(app: typer.Typer) -> None:
     app.add_typer(leaders_app, name="leaders")
     app.add_typer(assign_app, name="assign")
     app.command("history")(history)
+
+
+def _bj(when: Any, *, seconds: bool = False) -> str:
+    """A stored UTC time in Beijing time (the column header names the zone)."""
+    from gridmgr.clock import to_beijing
+
+    return f"{to_beijing(when.to_pydatetime() if hasattr(when, 'to_pydatetime') else when):%Y-%m-%d %H:%M{':%S' if seconds else ''}}"

@@ -44,3 +44,28 @@ def test_history_shows_the_newest_events(loaded_store: Any, store_url: str) -> N
     assert len(events) == 1 and events[0]["reason"] == "two"
     text = runner.invoke(app, ["history", "--limit", "1", "--database-url", store_url]).output
     assert "--limit" in text
+
+
+def test_history_times_are_beijing_time(loaded_store: Any, store_url: str) -> None:
+    import datetime as dt
+
+    pieces = loaded_store.pieces(geometry=False).sort_values("id")
+    cell, comm = str(pieces["cell"].iloc[0]), str(pieces["unit_code"].iloc[0])
+    leaders = loaded_store.leaders()
+    grid = leaders[(leaders["role"] == "grid_leader")]
+    lid = str(grid[[comm in list(p) for p in grid["unit_packages"]]]["id"].iloc[0])
+    loaded_store.apply_changes([(cell, lid, None, False)], actor="t", reason="bj", kind="edit")
+    at = loaded_store.history(cell=cell)["at"].iloc[-1].to_pydatetime()
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    beijing = at.astimezone(dt.timezone(dt.timedelta(hours=8)))
+    result = runner.invoke(
+        app,
+        ["--lang", "zh", "history", "--cell", cell, "--database-url", store_url],
+        env={"COLUMNS": "300"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "北京时间" in result.stdout
+    assert f"{beijing:%Y-%m-%d %H:%M}" in result.stdout
+    if beijing.date() != at.date() or beijing.hour != at.hour:
+        assert f"{at:%Y-%m-%d %H:%M}" not in result.stdout  # not the UTC time
