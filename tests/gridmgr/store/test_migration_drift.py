@@ -57,6 +57,8 @@ def _backend_noise(diff: Any, backend: str) -> str | None:
         return str(obj.name)
     if kind == "remove_table" and PARTITION.match(str(obj.name)):
         return str(obj.name)
+    if kind == "remove_index" and PARTITION.match(str(obj.table.name)):
+        return str(obj.name)
     if kind == "remove_index" and obj.name in GIST_INDEXES:
         return str(obj.name)
     return None

@@ -1,0 +1,169 @@
+"""Recorded patrols in the store (SQLite and PostGIS): imports, phone batches (resent, late),
+visits, last seen, temporal coverage, monthly partitions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, text
+
+from gridmgr.errors import PatrolNotFoundError, PermissionDeniedError
+from gridmgr.patrol.live import add_batch, check_in, finish_patrol, start_patrol
+from gridmgr.patrol.recorded import import_tracks
+from gridmgr.patrol.temporal import temporal_coverage
+from gridmgr.store import patrols as repo
+from gridmgr.store import schema as s
+
+T0 = dt.datetime(2026, 12, 1, 1, 0, tzinfo=dt.UTC)  # 09:00 Beijing
+
+
+def _gpx(lon0: float, lat: float, n: int, t0: dt.datetime) -> str:
+    rows = "".join(
+        f'<trkpt lat="{lat}" lon="{lon0 + 0.0001 * i}"><time>'
+        f"{(t0 + dt.timedelta(seconds=10 * i)):%Y-%m-%dT%H:%M:%SZ}</time></trkpt>"
+        for i in range(n)
+    )
+    return f'<gpx version="1.1"><trk><trkseg>{rows}</trkseg></trk></gpx>'
+
+
+def _count(store: Any, table: Any) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
+
+
+@pytest.fixture
+def assigned(loaded_store: Any) -> Any:
+    from gridmgr.assign.auto import auto_assign
+
+    auto_assign(loaded_store, actor="test")
+    return loaded_store
+
+
+def test_import_is_idempotent_and_finds_visits(assigned: Any, tmp_path: Path) -> None:
+    f = tmp_path / "G01_1.gpx"
+    # a walk across the first community past KP900 (125.2515, 43.8015)
+    f.write_text(_gpx(125.2505, 43.8015, 40, T0), "utf-8")
+    [first] = import_tracks(assigned, f)
+    assert first.created and first.points == 40 and first.marked == 0
+    assert first.pieces_visited > 0 and first.places_visited >= 1
+    assert 250 < first.distance_m < 350
+    [again] = import_tracks(assigned, f)
+    assert not again.created and again.patrol_id == first.patrol_id
+    assert _count(assigned, s.patrol_points) == 40
+    with assigned.engine.connect() as conn:
+        visited = repo.last_seen(conn, "piece", T0 + dt.timedelta(days=1))
+        pid = int(visited["target_id"].iloc[0])
+        seen = repo.piece_last_seen(conn, pid)
+    assert seen is not None and T0 <= seen <= T0 + dt.timedelta(minutes=7)
+
+
+def test_resent_and_late_batches(assigned: Any) -> None:
+    pid, created = start_patrol(assigned, "G01_1", client_id="phone-1", started_at=T0)
+    assert created
+    assert start_patrol(assigned, "G01_1", client_id="phone-1") == (pid, False)
+    fixes = [
+        {"at": T0 + dt.timedelta(seconds=5 * i), "lon": 125.2505 + 0.00005 * i, "lat": 43.8015}
+        for i in range(30)
+    ]
+    assert add_batch(assigned, pid, "b1", fixes[:20])["stored"]
+    assert not add_batch(assigned, pid, "b1", fixes[:20])["stored"]  # resent: stored once
+    summary = finish_patrol(assigned, pid, ended_at=T0 + dt.timedelta(minutes=2))
+    n_before = summary.pieces_visited
+    late = add_batch(assigned, pid, "b2", fixes[20:] + [{**fixes[-1], "lon": 125.2560}])
+    assert late["stored"] and late["late"]
+    assert _count(assigned, s.patrol_points) == 31
+    with assigned.engine.connect() as conn:
+        info = repo.get_patrol(conn, pid)
+        n_visits = conn.execute(
+            select(func.count()).select_from(s.visits).where(s.visits.c.patrol_id == pid)
+        ).scalar()
+    assert info["n_points"] == 31 and info["ended_at"] >= T0 + dt.timedelta(seconds=145)
+    assert n_visits and n_visits >= n_before
+    # another leader can neither write to it nor start patrols for G01_1
+    with pytest.raises(PatrolNotFoundError):
+        add_batch(assigned, pid, "b3", fixes[:1], owner="G01_2")
+    with pytest.raises(PermissionDeniedError):
+        start_patrol(assigned, "G01_1", owner="G01_2")
+
+
+def test_checkin_visits_a_key_place(assigned: Any) -> None:
+    kp = assigned.key_places().set_index("code").loc["KP001"]
+    pid, _ = start_patrol(assigned, "P01", started_at=T0)
+    out = check_in(
+        assigned,
+        pid,
+        lon=kp.geometry.x + 0.0002,
+        lat=kp.geometry.y,
+        at=T0 + dt.timedelta(minutes=1),
+        key_place_code="KP001",
+        photo=b"\x89PNG...",
+        photo_type="image/png",
+        client_id="ck-1",
+    )
+    assert out["stored"] and out["places_visited"] == 1
+    assert not check_in(assigned, pid, lon=kp.geometry.x, lat=kp.geometry.y, client_id="ck-1")[
+        "stored"
+    ]
+
+
+def test_temporal_coverage_window(assigned: Any, tmp_path: Path) -> None:
+    f = tmp_path / "G01_1.gpx"
+    f.write_text(_gpx(125.2505, 43.8015, 40, T0), "utf-8")
+    import_tracks(assigned, f)
+    day3 = T0 + dt.timedelta(days=3)
+    cov = temporal_coverage(assigned, days=7, as_of=day3)
+    d = cov.to_dict()
+    assert d["pieces"] == len(assigned.pieces(geometry=False))
+    assert 0 < d["visited_pieces"] < d["pieces"]
+    assert d["stale_pieces"] == d["pieces"] - d["visited_pieces"] == d["never_visited_pieces"]
+    lead = {r["id"]: r for r in d["leaders"]}
+    assert lead["G01_1"]["last_patrol_at"].startswith("2026-12-01T01:00")
+    # the tiny layers' categories have no visiting frequency: nothing is ever overdue
+    assert d["key_places_overdue"] == 0
+    # a window that ends before the patrol: nothing visited; one that starts after: all stale
+    before = temporal_coverage(assigned, days=7, as_of=T0 - dt.timedelta(hours=1)).summary()
+    assert before["visited_pieces"] == 0 and before["never_visited_pieces"] == d["pieces"]
+    later = temporal_coverage(assigned, days=2, as_of=T0 + dt.timedelta(days=10)).summary()
+    assert later["visited_pieces"] == 0
+    assert later["never_visited_pieces"] == d["never_visited_pieces"]
+
+
+def test_overdue_key_places_follow_the_category_frequency(
+    store: Any, make_layers: Any, leaders_csv: Any, tmp_path: Path
+) -> None:
+    lay = make_layers(2)
+    lay.categories["visit_every_days"] = [7.0, 1.0]  # school weekly, market daily
+    store.load_layers(lay, res=10, actor="test")
+    store.import_leaders(leaders_csv(2, 2), actor="test")
+    f = tmp_path / "G01_1.gpx"
+    f.write_text(_gpx(125.2505, 43.8015, 40, T0), "utf-8")  # passes KP900 (the market)
+    import_tracks(store, f)
+    over = lambda when: set(  # noqa: E731
+        temporal_coverage(store, days=1, as_of=when).places.query("overdue")["code"]
+    )
+    # the day after: the market is fine (a full day has not passed), schools never visited
+    assert over(T0 + dt.timedelta(days=1)) == {"KP001", "KP002"}
+    assert over(T0 + dt.timedelta(days=2)) == {"KP001", "KP002", "KP900"}
+
+
+@pytest.mark.postgis
+def test_points_are_partitioned_by_month_on_postgis(assigned: Any) -> None:
+    if not assigned.is_postgis:
+        pytest.skip("PostGIS only")
+    pid, _ = start_patrol(assigned, "G01_1", started_at=T0)
+    fixes = [
+        {"at": T0 - dt.timedelta(days=40 * i), "lon": 125.2505, "lat": 43.8015} for i in range(2)
+    ]
+    add_batch(assigned, pid, "b1", fixes)
+    with assigned.engine.connect() as conn:
+        parts = conn.execute(
+            text(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = 'patrol_points'::regclass"
+            )
+        ).scalars()
+        names = set(parts)
+    assert {"patrol_points_y2026m12", "patrol_points_y2026m10"} <= names
