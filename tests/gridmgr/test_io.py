@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import warnings
 from collections.abc import Callable, Iterator
@@ -581,3 +582,115 @@ def test_read_shipped_layers() -> None:
     assert len(layers.key_places) >= 40
     assert set(layers.key_places.category) <= set(layers.categories.category)
     assert np.isin(layers.categories.department.dropna(), layers.departments.code).all()
+
+
+# --- file policy, encodings and text (issue 16) -------------------------------------------------
+
+TRAD = {
+    "220173": "長春高新技術產業開發區",
+    "220173001": "矽谷街道",
+    "220173005": "雙德鄉",
+    "220173001001": "矽谷街道樣例社區01",
+    "220173001002": "矽谷街道樣例社區02",
+    "220173005001": "雙德鄉樣例村01",
+    "220173005002": "雙德鄉樣例村02",
+}
+
+
+def _units_gdf() -> Any:
+    return gpd.read_file(DATA / "good" / "units_gbk_nocpg.shp", encoding="gbk")
+
+
+def test_big5_shapefile_without_cpg_is_decoded_right(tmp_path: Path) -> None:
+    from gridmgr.io import read_units
+
+    gdf = _units_gdf()
+    gdf["name"] = gdf["code"].map(TRAD)
+    gdf.to_file(tmp_path / "u.shp", encoding="big5")
+    (tmp_path / "u.cpg").unlink(missing_ok=True)
+    units = read_units(tmp_path / "u.shp")
+    assert dict(zip(units["code"], units["name"], strict=True)) == TRAD
+
+
+def test_ambiguous_encoding_is_refused_then_read_with_encoding(
+    tmp_path: Path, english: None
+) -> None:
+    from gridmgr.errors import UnreadableFileError
+    from gridmgr.io import read_units
+
+    gdf = _units_gdf()
+    gdf["name"] = "李娜"  # a personal name only: GB18030 and Big5 both read as Chinese
+    gdf.to_file(tmp_path / "u.shp", encoding="gb18030")
+    (tmp_path / "u.cpg").unlink(missing_ok=True)
+    with pytest.raises(UnreadableFileError, match="--encoding") as err:
+        read_units(tmp_path / "u.shp")
+    assert "u.dbf" in str(err.value) and "GB18030" in str(err.value)
+    assert set(read_units(tmp_path / "u.shp", encoding="gb18030")["name"]) == {"李娜"}
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32", "utf-8-sig"])
+def test_geojson_with_bom_is_decoded(tmp_path: Path, encoding: str) -> None:
+    from gridmgr.io import read_units
+
+    text = _units_gdf().to_json(ensure_ascii=False)
+    (tmp_path / "u.geojson").write_bytes(text.encode(encoding))
+    assert "硅谷街道" in set(read_units(tmp_path / "u.geojson")["name"])
+
+
+def test_big5_leaders_csv_is_decoded_right_and_maybe_is_no_flag(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from gridmgr.errors import InvalidFieldError
+    from gridmgr.io.fields import bool_values
+    from gridmgr.store.leaders_file import read_table
+
+    csv_text = "id,name,role\nA1,包保領導A1,package_leader\n"
+    (tmp_path / "l.csv").write_bytes(csv_text.encode("big5"))
+    _, rows = read_table(tmp_path / "l.csv")
+    assert rows[0][1]["name"] == "包保領導A1"
+    with pytest.raises(InvalidFieldError, match="maybe"):
+        bool_values(pd.Series(["true", "maybe"]))
+
+
+def test_size_cap_is_checked_before_reading(tmp_path: Path, monkeypatch: Any) -> None:
+    from gridmgr.errors import UnreadableFileError
+    from gridmgr.io import files
+
+    big = tmp_path / "units.geojson"
+    with open(big, "wb") as fh:
+        fh.truncate(3 * 1024 * 1024)
+    monkeypatch.setenv("GRIDMGR_MAX_INPUT_MB", "1")
+    with pytest.raises(UnreadableFileError, match="GRIDMGR_MAX_INPUT_MB"):
+        files.read_bytes(big)
+
+
+def test_json_depth_ignores_brackets_in_strings() -> None:
+    from gridmgr.io.files import json_depth
+
+    assert json_depth(b'{"a": "[[[[\\"[[", "b": [[[1]]]}') == 4
+    assert json_depth(b"[" * 100_000 + b"]" * 100_000) == 100_000
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("张\x00三", "U+0000"),
+        ("张\r\n三", "U+000D"),
+        ("\u202e三张", "U+202E"),
+        ("张\x85三", "U+0085"),
+        ("长" * 201, "201"),
+    ],
+)
+def test_text_validator_refuses(value: str, fragment: str, english: None) -> None:
+    from gridmgr.errors import InvalidFieldError
+    from gridmgr.io.text import clean_text
+
+    with pytest.raises(InvalidFieldError, match=re.escape(fragment)):
+        clean_text(value, "leader name")
+
+
+def test_text_validator_normalises_nfc_and_allows_lines_in_free_text() -> None:
+    from gridmgr.io.text import clean_text
+
+    assert clean_text("e\u0301", "name") == "\u00e9"
+    assert clean_text("第一行\n第二行", "reason", single_line=False) == "第一行\n第二行"
