@@ -254,7 +254,7 @@ def vocabulary_hits(text: str) -> int:
     """How often words of :data:`VOCABULARY` occur in ``text``.
 
     >>> vocabulary_hits("硅谷街道样例社区01"), vocabulary_hits("寡嗷誰耋")
-    (3, 0)
+    (5, 0)
     """
     return sum(text.count(w) for w in VOCABULARY)
 
