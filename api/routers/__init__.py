@@ -17,6 +17,7 @@ from api.routers import (
     locate,
     maps,
     ogc,
+    patrols,
     pieces,
     plans,
     reference,
@@ -42,6 +43,7 @@ def api_router() -> APIRouter:
         locate,
         maps,
         exports,
+        patrols,
         admin,
     ):
         r.include_router(mod.router)

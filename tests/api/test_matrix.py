@@ -54,6 +54,7 @@ def _request(path: str, method: str, cell: str) -> dict[str, Any]:
         "feature_id": "1",
         "name": "viewer",
         "action": "discard",
+        "patrol_id": "999999",
     }
     url = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
     kw: dict[str, Any] = {}
