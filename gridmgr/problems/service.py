@@ -440,3 +440,53 @@ def _stale(p: dict[str, Any], version: Any) -> StaleVersionError:
         ),
         [str(p["code"])],
     )
+
+
+def add_photos(
+    store: Any,
+    problem_id: int,
+    uploads: Sequence[Upload],
+    *,
+    actor: str,
+    config: Config | None = None,
+) -> None:
+    """Add before-photos to a problem (checked against its report), with a ``photo`` event."""
+    cfg = config or Config.load()
+    if not uploads:
+        raise InputError(t("没有照片", "no photos"))
+    written: list[Path] = []
+    try:
+        with store.transaction() as conn:
+            p = repo.get(conn, problem_id)
+            if p is None:
+                raise NotFoundError(
+                    t(f"问题 {problem_id} 不存在", f"problem {problem_id} does not exist")
+                )
+            _check_uploads(uploads, cfg.rules, p["reported_at"], float(p["lng"]), float(p["lat"]))
+            eid = repo.insert_event(
+                conn,
+                {
+                    "problem_id": p["id"],
+                    "action": "photo",
+                    "from_state": p["state"],
+                    "to_state": p["state"],
+                    "actor": actor,
+                    "role": "reporter",
+                    "at": utcnow(),
+                    "note": None,
+                    "detail": {"photos": len(uploads)},
+                },
+            )
+            _store_uploads(
+                conn,
+                uploads,
+                problem_id=int(p["id"]),
+                event_id=eid,
+                kind="before",
+                actor=actor,
+                at=utcnow(),
+                written=written,
+            )
+    except BaseException:
+        _cleanup(written)
+        raise

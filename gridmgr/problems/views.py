@@ -119,6 +119,8 @@ def show_in(
             "at": iso(e["at"]),
             "action_name": cycle.ACTIONS[e["action"]].zh
             if e["action"] in cycle.ACTIONS
+            else t("补充照片", "photos added")
+            if e["action"] == "photo"
             else t("上报", "report"),
             "role_name": cycle.label(cycle.ROLES, e["role"]),
         }
