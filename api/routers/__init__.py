@@ -20,6 +20,8 @@ from api.routers import (
     patrols,
     pieces,
     plans,
+    problem_pages,
+    problems,
     reference,
     web,
 )
@@ -44,6 +46,7 @@ def api_router() -> APIRouter:
         maps,
         exports,
         patrols,
+        problems,
         admin,
     ):
         r.include_router(mod.router)
@@ -56,3 +59,4 @@ def include_all(app: FastAPI) -> None:
     app.include_router(api_router())
     app.include_router(ogc.router)
     app.include_router(web.router)
+    app.include_router(problem_pages.router)
