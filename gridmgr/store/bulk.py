@@ -20,6 +20,8 @@ from gridmgr.store.schema import UTCDateTime
 
 #: Below this many rows the plain SQLAlchemy statements are fast enough.
 BULK_MIN = 200
+#: Rows per COPY (PostgreSQL) or ``executemany`` batch (SQLite) of :func:`insert_rows`.
+INSERT_CHUNK = 50_000
 #: Rows per ``UPDATE … FROM unnest`` statement.
 UPDATE_CHUNK = 20_000
 
@@ -91,25 +93,31 @@ def insert_rows(
             None if _is_geom(table, c) else p
             for c, p in zip(columns, _processors(conn, table, columns), strict=True)
         ]
-        buf = io.StringIO()
-        for r in rows:
-            vals = [v if (p is None or v is None) else p(v) for v, p in zip(r, procs, strict=True)]
-            buf.write("\t".join(_copy_text(v) for v in vals))
-            buf.write("\n")
-        buf.seek(0)
         cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            cur.copy_expert(f"COPY {name} ({cols}) FROM STDIN", buf)
+            # one COPY per batch: the text buffer holds INSERT_CHUNK rows, not all of them
+            for start in range(0, len(rows), INSERT_CHUNK):
+                buf = io.StringIO()
+                for r in rows[start : start + INSERT_CHUNK]:
+                    vals = [
+                        v if (p is None or v is None) else p(v)
+                        for v, p in zip(r, procs, strict=True)
+                    ]
+                    buf.write("\t".join(_copy_text(v) for v in vals))
+                    buf.write("\n")
+                buf.seek(0)
+                cur.copy_expert(f"COPY {name} ({cols}) FROM STDIN", buf)
         finally:
             cur.close()
         return
     procs = _processors(conn, table, columns)
     marks = ", ".join("?" for _ in columns)
-    data = [
-        tuple(v if (p is None or v is None) else p(v) for v, p in zip(r, procs, strict=True))
-        for r in rows
-    ]
-    conn.exec_driver_sql(f"INSERT INTO {name} ({cols}) VALUES ({marks})", data)
+    for start in range(0, len(rows), INSERT_CHUNK):  # batches, inside the caller's transaction
+        data = [
+            tuple(v if (p is None or v is None) else p(v) for v, p in zip(r, procs, strict=True))
+            for r in rows[start : start + INSERT_CHUNK]
+        ]
+        conn.exec_driver_sql(f"INSERT INTO {name} ({cols}) VALUES ({marks})", data)
 
 
 def update_rows(

@@ -123,9 +123,14 @@ def test_bad_pieces_directory_is_named(units: gpd.GeoDataFrame, tmp_path: Path) 
 
 
 def test_load_from_parts_equals_cutting(
-    store: Any, make_layers: Callable[..., Any], tmp_path: Path
+    store: Any, make_layers: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On SQLite and PostGIS: loading the parts stores the pieces the store would cut."""
+    """On SQLite and PostGIS: loading the parts stores the pieces the store would cut, written
+    in several COPY / executemany batches."""
+    from gridmgr.store import bulk
+
+    monkeypatch.setattr(bulk, "BULK_MIN", 10)
+    monkeypatch.setattr(bulk, "INSERT_CHUNK", 25)  # 114 pieces: 5 batches
     layers = make_layers(3)
     build_parts(layers.units, tmp_path, res=10)
     given, res = parquet.pieces_for_load(tmp_path, None)
