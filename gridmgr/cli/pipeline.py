@@ -1,7 +1,8 @@
 """``gridmgr run``: the main job, end to end, on the embedded default.
 
 Shipped layers → full-coverage grid (``out/grid/``) → SQLite store (``./gridmgr.db``) → sample
-leaders → initial assignment → coverage report → maps and briefing pack (``out/``).
+leaders → initial assignment → sample patrol tracks and temporal coverage → maps and briefing
+pack → coverage report (``out/``).
 """
 
 from __future__ import annotations
@@ -116,7 +117,41 @@ def _run_later_stages(
                 f"disconnected territories {arep.disconnected}; fallback pieces {arep.fallback}; unassigned {arep.unassigned}",
             )
         )
+    _run_patrol_stage(store, out, lay.roads)
     _run_output_stages(store, out, lay.roads)
+
+
+def _run_patrol_stage(store: Any, out: Path, roads: object) -> None:
+    """Sample patrol tracks along the shipped roads (marked as samples), imported like a
+    leader's GPX files, then the temporal coverage of the last 14 Beijing days."""
+    import json
+
+    from gridmgr.cli.patrols import print_coverage
+    from gridmgr.patrol.recorded import import_tracks
+    from gridmgr.patrol.samples import write_sample_tracks
+    from gridmgr.patrol.temporal import temporal_coverage
+
+    _step(
+        5,
+        "巡查记录（样例轨迹）与时间覆盖：近 14 天走访过哪些地块",
+        "patrol records (sample tracks) and temporal coverage: ground seen in the last 14 days",
+    )
+    files = write_sample_tracks(store, out / "patrols_sample", roads=roads)
+    done = import_tracks(store, out / "patrols_sample", roads=roads, sample=True) if files else []
+    new = sum(d.created for d in done)
+    console.print(
+        t(
+            f"样例轨迹 {len(files)} 条（{out}/patrols_sample/，均为样例数据）：新导入 {new} 条，"
+            f"共 {sum(d.points for d in done):,} 个点，标记 {sum(d.marked for d in done):,} 个",
+            f"{len(files)} sample tracks ({out}/patrols_sample/, all samples): {new} newly "
+            f"imported, {sum(d.points for d in done):,} points, {sum(d.marked for d in done):,} marked",
+        )
+    )
+    cov = temporal_coverage(store, days=14)
+    (out / "temporal_coverage.json").write_text(
+        json.dumps(cov.to_dict(), ensure_ascii=False, indent=2) + "\n", "utf-8"
+    )
+    print_coverage(cov, top=5)
 
 
 def _run_output_stages(store: object, out: Path, roads: object = None) -> None:
@@ -128,7 +163,7 @@ def _run_output_stages(store: object, out: Path, roads: object = None) -> None:
     from gridmgr.export.briefing import briefing_pack
     from gridmgr.maps import interactive as maps
 
-    _step(5, "地图：总览与一名网格长的巡查地图", "maps: overview and one grid leader's patrol map")
+    _step(6, "地图：总览与一名网格长的巡查地图", "maps: overview and one grid leader's patrol map")
     out.mkdir(parents=True, exist_ok=True)
     overview = maps.overview_map_from_store(store)
     (out / "overview.html").write_text(maps.map_html(overview), "utf-8")
@@ -146,7 +181,7 @@ def _run_output_stages(store: object, out: Path, roads: object = None) -> None:
         )
 
     _step(
-        6,
+        7,
         "汇报材料（PNG/PDF 地图、XLSX、DOCX、PPTX）",
         "briefing pack (PNG/PDF maps, XLSX, DOCX, PPTX)",
     )
@@ -158,7 +193,7 @@ def _run_output_stages(store: object, out: Path, roads: object = None) -> None:
         )
     )
 
-    _step(7, "覆盖检查：死角与盲点", "coverage check: dead corners and blind spots")
+    _step(8, "覆盖检查：死角与盲点", "coverage check: dead corners and blind spots")
     report = coverage_from_store(store)
     (out / "coverage.json").write_text(
         json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str) + "\n", "utf-8"
