@@ -222,6 +222,7 @@ def my_ground(
         stats=stats,
         choices=leaders[["id", "name"]].to_dict("records"),
         formats=["kml", "gpx", "png", "kmz", "pdf", "xlsx"],
+        grid_codes=_grid_codes_of(store, lid),
     )
 
 
@@ -331,6 +332,16 @@ def plan_page(
         names=_leader_names(store),
         scope_name=_unit_name(store, plan.get("scope")),
     )
+
+
+def _grid_codes_of(store: Any, leader_id: str | None) -> list[str]:
+    """The 15-digit grid codes (网格编码) of a leader's territories, if assigned."""
+    if leader_id is None:
+        return []
+    codes = store.grid_codes()
+    if codes.empty:
+        return []
+    return sorted(codes.loc[codes["leader_id"] == leader_id, "grid_code"].astype(str))
 
 
 def _leader_names(store: Any) -> dict[str, str]:
