@@ -44,7 +44,9 @@ def _owner(user: User) -> str | None:
     return user.leader_id
 
 
-@router.get("/patrols/coverage", response_model=TemporalCoverageOut, responses=READ)
+@router.get(
+    "/patrols/coverage", response_model=TemporalCoverageOut, responses=problems(401, 403, 404, 422)
+)
 def patrol_coverage(
     store: StoreDep,
     user: Viewer,
