@@ -193,7 +193,16 @@ def _run_output_stages(store: object, out: Path, roads: object = None) -> None:
         )
     )
 
-    _step(8, "覆盖检查：死角与盲点", "coverage check: dead corners and blind spots")
+    from gridmgr.cli.problem_samples import run_samples
+
+    _step(
+        8,
+        "问题整改闭环（样例）：逾期督办、通报、考核",
+        "problems (sample): overdue board, circular, assessment",
+    )
+    run_samples(store, out)
+
+    _step(9, "覆盖检查：死角与盲点", "coverage check: dead corners and blind spots")
     report = coverage_from_store(store)
     (out / "coverage.json").write_text(
         json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str) + "\n", "utf-8"

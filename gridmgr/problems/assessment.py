@@ -48,9 +48,10 @@ from gridmgr.store import problems as repo
 from gridmgr.store.engine import read_connection
 from gridmgr.store.schema import utcnow
 
-#: Hook for temporal patrol coverage: ``(group, t0, t1) -> {key: coverage 0–1}``. The patrol
-#: work (issue 12) provides it; until then the assessment runs without the patrol part.
-PatrolCoverage = Callable[[str, dt.datetime, dt.datetime], Mapping[str, float]]
+#: Temporal patrol coverage: ``(group, t0, t1) -> {key: share 0–1}``, or None when it has no
+#: figure for that group (the patrol part then drops out). :func:`patrol_hook` builds it from the
+#: recorded patrols (``gridmgr.patrol.temporal``).
+PatrolCoverage = Callable[[str, dt.datetime, dt.datetime], Mapping[str, float] | None]
 
 GROUP_NAMES = {
     "leader": ("包保责任人", "leader"),
@@ -90,6 +91,31 @@ def period_bounds(period: str) -> tuple[dt.datetime, dt.datetime]:
         return dt.datetime.combine(d, dt.time(0), BEIJING).astimezone(dt.UTC)
 
     return utc(a), utc(b)
+
+
+def patrol_hook(store: Any) -> PatrolCoverage | None:
+    """Patrol coverage per leader from the recorded patrols: the share of a leader's ground
+    (by area) a patrol came near within the period (``temporal_coverage`` over the period's
+    days up to its end). None when no patrol was ever recorded (the part drops out)."""
+    from sqlalchemy import func, select
+
+    from gridmgr.patrol.temporal import MAX_DAYS, temporal_coverage
+    from gridmgr.store import schema as s
+
+    store.require_schema()
+    with read_connection(store.engine) as conn:
+        if not conn.execute(select(func.count()).select_from(s.patrols)).scalar_one():
+            return None
+
+    def coverage(group: str, t0: dt.datetime, t1: dt.datetime) -> Mapping[str, float] | None:
+        if group != "leader":
+            return None
+        end = min(t1, utcnow()) - dt.timedelta(microseconds=1)
+        days = max(1, min(MAX_DAYS, (end - t0).days + 1))
+        lead = temporal_coverage(store, days=days, as_of=end).leaders
+        return {str(k): float(v) for k, v in zip(lead["id"], lead["seen_share"], strict=True)}
+
+    return coverage
 
 
 def score_frame(
@@ -146,10 +172,11 @@ def assess(
     group: str = "leader",
     rules: Rules,
     as_of: dt.datetime | None = None,
-    patrol_coverage: PatrolCoverage | None = None,
+    patrol_coverage: PatrolCoverage | None | str = "auto",
 ) -> pd.DataFrame:
     """The ranked assessment of ``group`` over ``period`` (columns: ``key``, ``name``, metrics,
-    ``score``, ``rank``)."""
+    ``score``, ``rank``). ``patrol_coverage``: ``"auto"`` (from the recorded patrols, see
+    :func:`patrol_hook`), a hook of your own, or None (no patrol part)."""
     if group not in repo.GROUPS:
         raise InputError(
             t(
@@ -163,7 +190,8 @@ def assess(
     with read_connection(store.engine) as conn:
         agg = repo.aggregates(conn, group, t0, t1, when)
         nm = names(conn)
-    patrol = patrol_coverage(group, t0, t1) if patrol_coverage is not None else None
+    hook = patrol_hook(store) if patrol_coverage == "auto" else patrol_coverage
+    patrol = hook(group, t0, t1) if callable(hook) else None
     df = score_frame(agg, rules, patrol)
     lookup = (
         nm["leader"]

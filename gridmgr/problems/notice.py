@@ -55,7 +55,7 @@ def circular(
     *,
     config: Config,
     as_of: dt.datetime | None = None,
-    patrol_coverage: PatrolCoverage | None = None,
+    patrol_coverage: PatrolCoverage | None | str = "auto",
 ) -> Circular:
     """The circular of ``period``."""
     rules = config.rules
