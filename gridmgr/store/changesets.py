@@ -12,6 +12,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from gridmgr.errors import InputError
 from gridmgr.i18n import t
+from gridmgr.io.text import clean_text
 from gridmgr.store import schema as s
 from gridmgr.store._sql import frame, new_id
 
@@ -38,6 +39,8 @@ def new_changeset(
         )
         raise InputError(msg)
     cid = changeset_id or new_id()
+    actor = clean_text(actor, t("操作人", "actor"))
+    reason = clean_text(reason, t("原因", "reason"), single_line=False)
     conn.execute(
         insert(s.changesets).values(
             id=cid,

@@ -70,3 +70,19 @@ def test_a_plan_that_moves_nothing_is_not_saved(loaded_store: Any) -> None:
         rebalance.propose(store, scope="220173001001", actor="p", target_ratio=9.0)
     assert "220173001001" in str(exc.value)
     assert len(store.list_plans()) == before  # nothing saved
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "line\r\nbreak", "\u202eevil"])
+def test_edit_actor_with_control_characters_is_refused_and_changes_nothing(
+    loaded_store: Any, bad: str
+) -> None:
+    from gridmgr.errors import InvalidFieldError
+
+    store = loaded_store
+    ids = _ids(store)
+    before = store.dump()
+    with pytest.raises(InvalidFieldError):
+        store.apply_changes([Change(ids[0], "G01_1")], actor=bad, reason="r")
+    with pytest.raises(InvalidFieldError):
+        store.apply_changes([Change(ids[0], "G01_1")], actor="ok", reason="bad \x00 reason")
+    assert store.dump() == before
