@@ -5,9 +5,11 @@
 #   - fonts-noto-cjk          : CJK font for Chinese labels on static maps
 #   - chromium                : headless browser for the map/web page tests
 #   - poppler-utils           : pdftoppm, renders exported PDFs in tests
+#   - wrk                     : HTTP load generator of benchmarks/bench_api.py (--bench only)
 set -euo pipefail
 
-# Usage: system-deps.sh [--run]   (--run: only what the main job needs, i.e. the CJK font)
+# Usage: system-deps.sh [--run|--bench]   (--run: only what the main job needs, i.e. the CJK font;
+# --bench: what the tests need and the benchmarks' load generator)
 mode="${1:-test}"
 need=()
 command -v fc-list >/dev/null 2>&1 || need+=(fontconfig)
@@ -16,6 +18,9 @@ if [ "$mode" != "--run" ]; then
   [ -e /usr/share/postgresql/15/extension/postgis.control ] || need+=(postgresql-15-postgis-3)
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
   command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+fi
+if [ "$mode" = "--bench" ]; then
+  command -v wrk >/dev/null 2>&1 || need+=(wrk)
 fi
 
 if [ ${#need[@]} -gt 0 ]; then
