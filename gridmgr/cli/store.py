@@ -114,11 +114,7 @@ def load(
                 encoding=encoding,
             )
             store.upgrade()
-            given = None
-            if pieces is not None:
-                from gridmgr.grid.parquet import pieces_for_load
-
-                given, res = pieces_for_load(pieces, res)
+            given, res = _given_pieces(pieces, res)
             if progress_enabled() and not as_json:
                 with err_console.status(t("正在写入数据库…", "loading into the store…")):
                     report = store.load_layers(
@@ -142,38 +138,52 @@ def load(
         if as_json:
             print_json(report.to_dict())
             return
-        if report.changes == 0:
-            console.print(
-                t(
-                    "数据库已是这些图层，无变化",
-                    "the store already holds these layers; nothing changed",
-                )
+        _print_load_report(report)
+
+
+def _given_pieces(pieces: Path | None, res: int | None) -> tuple[Any, int | None]:
+    """The pieces of ``--pieces`` (a ``grid build --parquet`` directory) and their resolution."""
+    if pieces is None:
+        return None, res
+    from gridmgr.grid.parquet import pieces_for_load
+
+    return pieces_for_load(pieces, res)
+
+
+def _print_load_report(report: Any) -> None:
+    """The load report as a table of added / removed / changed rows per table."""
+    if report.changes == 0:
+        console.print(
+            t(
+                "数据库已是这些图层，无变化",
+                "the store already holds these layers; nothing changed",
             )
-            return
-        table = Table(
-            title=t(f"图层已写入（H3 分辨率 {report.res}）", f"layers loaded (res {report.res})")
         )
-        table.add_column(t("表", "table"))
-        table.add_column(t("新增", "added"), justify="right")
-        table.add_column(t("删除", "removed"), justify="right")
-        table.add_column(t("变更", "changed"), justify="right")
-        for name, zh in (
-            ("units", "单元"),
-            ("pieces", "地块"),
-            ("key_places", "重点点位"),
-            ("departments", "部门"),
-            ("categories", "点位类别"),
-        ):
-            d = getattr(report, name)
-            table.add_row(t(zh, name), f"{d.added:,}", f"{d.removed:,}", f"{d.changed:,}")
-        console.print(table)
-        if report.orphaned:
-            console.print(
-                t(
-                    f"已结束 {len(report.orphaned)} 个被删除地块上的分配（已记入历史）",
-                    f"ended {len(report.orphaned)} assignments of removed pieces (in the history)",
-                )
+        return
+    table = Table(
+        title=t(f"图层已写入（H3 分辨率 {report.res}）", f"layers loaded (res {report.res})")
+    )
+    table.add_column(t("表", "table"))
+    table.add_column(t("新增", "added"), justify="right")
+    table.add_column(t("删除", "removed"), justify="right")
+    table.add_column(t("变更", "changed"), justify="right")
+    for name, zh in (
+        ("units", "单元"),
+        ("pieces", "地块"),
+        ("key_places", "重点点位"),
+        ("departments", "部门"),
+        ("categories", "点位类别"),
+    ):
+        d = getattr(report, name)
+        table.add_row(t(zh, name), f"{d.added:,}", f"{d.removed:,}", f"{d.changed:,}")
+    console.print(table)
+    if report.orphaned:
+        console.print(
+            t(
+                f"已结束 {len(report.orphaned)} 个被删除地块上的分配（已记入历史）",
+                f"ended {len(report.orphaned)} assignments of removed pieces (in the history)",
             )
+        )
 
 
 # ---------------------------------------------------------------------- leaders
@@ -401,7 +411,7 @@ def assign_undo(
 
 @assign_app.command("export")
 def assign_export(
-    out: Path = typer.Option(..., "--out", help=".csv 或 .geojson / output file"),
+    out: Path = typer.Option(..., "--out", help=".csv、.xlsx 或 .geojson / output file"),
     scope: str | None = typer.Option(None, "--scope", help="单元代码 / unit code"),
     database_url: str | None = DB_OPT,
 ) -> None:
@@ -413,7 +423,7 @@ def assign_export(
 
 @assign_app.command("import")
 def assign_import(
-    file: Path = typer.Argument(..., help=".csv 或 .geojson / edited export"),
+    file: Path = typer.Argument(..., help=".csv、.xlsx 或 .geojson / edited export"),
     reason: str = typer.Option(
         "导入编辑后的分配表 / import edited assignments", "--reason", help="原因 / why"
     ),

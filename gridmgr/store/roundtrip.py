@@ -35,6 +35,19 @@ EXPORT_COLUMNS = [
     "piece_id",
     "area_m2",
 ]
+#: XLSX headers: Chinese first with the column id after it (the import reads either).
+XLSX_HEADERS = {
+    "cell": "网格单元",
+    "unit_name": "单元名称",
+    "unit_code": "单元代码",
+    "leader_name": "责任人",
+    "leader_id": "责任人编号",
+    "grid_code": "网格编码",
+    "fallback": "属地兜底",
+    "version": "版本",
+    "piece_id": "地块编号",
+    "area_m2": "面积（平方米）",
+}
 MAX_PROBLEMS = 20
 TRUE = {"1", "true", "yes", "y", "是"}
 FALSE = {"", "0", "false", "no", "n", "否"}
@@ -64,20 +77,24 @@ def _grid_codes_for(conn: Connection, frame: pd.DataFrame) -> list[str | None]:
 
 
 def export_assignments(conn: Connection, out: str | Path, *, scope: str | None = None) -> Path:
-    """Write the assignment table to ``.csv`` or ``.geojson`` for editing in QGIS/Excel.
+    """Write the assignment table to ``.csv``, ``.xlsx`` or ``.geojson`` for editing in
+    Excel/WPS or QGIS.
 
     Columns ``cell``, ``unit_code``, ``leader_id``, ``grid_code``, ``fallback``, ``version``,
-    ``piece_id``, ``area_m2`` (+ geometry in GeoJSON).
+    ``piece_id``, ``area_m2`` (+ geometry in GeoJSON); the XLSX adds the unit's and the leader's
+    names beside their codes, under Chinese headers (:data:`XLSX_HEADERS`).
     """
     path = Path(out)
     suffix = path.suffix.lower()
-    if suffix not in {".csv", ".geojson", ".json"}:
+    if suffix not in {".csv", ".geojson", ".json", ".xlsx"}:
         raise InputError(
             t(
-                f"{path}：文件名请使用 .csv 或 .geojson 扩展名",
-                f"{path}: use a .csv or .geojson file name",
+                f"{path}：文件名请使用 .csv、.xlsx 或 .geojson 扩展名",
+                f"{path}: use a .csv, .xlsx or .geojson file name",
             )
         )
+    if suffix == ".xlsx":
+        return _export_xlsx(conn, path, scope)
     geo = suffix != ".csv"
     table = pieces(conn, scope, geometry=geo).rename(columns={"id": "piece_id"})
     table["grid_code"] = _grid_codes_for(conn, table)
@@ -90,6 +107,53 @@ def export_assignments(conn: Connection, out: str | Path, *, scope: str | None =
     else:
         table[EXPORT_COLUMNS].to_csv(path, index=False, encoding="utf-8-sig")
     return path
+
+
+def _export_xlsx(conn: Connection, path: Path, scope: str | None) -> Path:
+    """The assignment table as a workbook people can read: names beside codes, Chinese headers."""
+    table = pieces(conn, scope, geometry=False).rename(columns={"id": "piece_id"})
+    table["grid_code"] = _grid_codes_for(conn, table)
+    units = s.units
+    unit_names = dict(conn.execute(select(units.c.code, units.c.name)).all())
+    leaders = list_leaders(conn)
+    leader_names = dict(zip(leaders["id"].astype(str), leaders["name"].astype(str), strict=True))
+    table["unit_name"] = table["unit_code"].map(unit_names)
+    table["leader_name"] = table["leader_id"].map(leader_names)
+    frame = table[list(XLSX_HEADERS)].rename(
+        columns={k: f"{v} {k}" for k, v in XLSX_HEADERS.items()}
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+        frame.to_excel(xw, index=False, sheet_name="网格分配")
+        sheet = xw.sheets["网格分配"]
+        sheet.freeze_panes = "A2"
+        for col, width in zip("ABCDEFGHIJ", (18, 20, 14, 14, 12, 18, 10, 8, 10, 14), strict=True):
+            sheet.column_dimensions[col].width = width
+    return path
+
+
+def _canonical_header(name: str) -> str:
+    """``"责任人编号 leader_id"``, ``"leader_id"`` or ``"责任人编号"`` → ``"leader_id"``."""
+    text = str(name).strip()
+    last = text.split()[-1].lower() if text.split() else ""
+    if last in XLSX_HEADERS:
+        return last
+    by_label = {v: k for k, v in XLSX_HEADERS.items()}
+    return by_label.get(text, text.lower())
+
+
+def _xlsx_table(path: Path) -> pd.DataFrame:
+    """The first sheet of an assignment workbook (file policy checked), every cell a string."""
+    from gridmgr.store.leaders_file import _xlsx_rows
+
+    files.check_file(path)
+    rows = [r for r in _xlsx_rows(path) if any(c.strip() for c in r)]
+    if not rows:
+        raise InputError(t(f"{path}：工作簿为空", f"{path}: the workbook is empty"))
+    header, width = rows[0], len(rows[0])
+    return pd.DataFrame(
+        [(r + [""] * width)[:width] for r in rows[1:]], columns=header, dtype=object
+    )
 
 
 def _csv_rows(path: Path, encoding: str | None) -> pd.DataFrame:
@@ -128,11 +192,17 @@ def _read_rows(path: Path, encoding: str | None = None) -> tuple[pd.DataFrame, l
     elif suffix in {".geojson", ".json"}:
         df = _geojson_rows(path, encoding)
         labels = [t(f"第 {i + 1} 个要素", f"feature {i + 1}") for i in range(len(df))]
+    elif suffix == ".xlsx":
+        df = _xlsx_table(path)
+        labels = [t(f"第 {i + 2} 行", f"row {i + 2}") for i in range(len(df))]
     else:
         raise InputError(
-            t(f"{path}：请使用 .csv 或 .geojson 文件", f"{path}: use a .csv or .geojson file")
+            t(
+                f"{path}：请使用 .csv、.xlsx 或 .geojson 文件",
+                f"{path}: use a .csv, .xlsx or .geojson file",
+            )
         )
-    df.columns = [str(c).strip().lower() for c in df.columns]
+    df.columns = [_canonical_header(c) for c in df.columns]
     for col in ("cell", "leader_id"):
         if col not in df.columns:
             msg = t(

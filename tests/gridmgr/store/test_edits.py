@@ -332,3 +332,34 @@ def test_random_edit_sequences_replay_exactly(loaded_store, seed):
         for _, g in hist.groupby("piece_id"):
             assert list(g["from_version"]) == list(range(len(g)))
             assert list(g["to_version"]) == list(range(1, len(g) + 1))
+
+
+def test_xlsx_round_trip_with_names_beside_codes(loaded_store, tmp_path):
+    import openpyxl
+
+    store = loaded_store
+    c1 = _community(store, "220173001001")
+    ids = [int(i) for i in c1["id"]]
+    store.apply_changes([Change(i, "G01_1") for i in ids], actor="a", reason="r")
+    out = store.export_assignments(tmp_path / "a.xlsx")
+    wb = openpyxl.load_workbook(out)
+    ws = wb.worksheets[0]
+    header = [c.value for c in ws[1]]
+    assert header[0] == "网格单元 cell" and "责任人 leader_name" in header
+    col = {h.split()[-1]: i for i, h in enumerate(header)}
+    names = dict(zip(store.leaders()["id"], store.leaders()["name"], strict=True))
+    first = [c.value for c in ws[2]]
+    if first[col["leader_id"]]:
+        assert first[col["leader_name"]] == names[first[col["leader_id"]]]
+    # a planner reassigns three of G01_1's rows in Excel and imports the workbook back
+    rows = [
+        r for r in range(2, ws.max_row + 1) if ws.cell(r, col["leader_id"] + 1).value == "G01_1"
+    ][:3]
+    for r in rows:
+        ws.cell(r, col["leader_id"] + 1).value = "G01_2"
+    wb.save(tmp_path / "b.xlsx")
+    rep = store.import_assignments(tmp_path / "b.xlsx", actor="planner", reason="Excel edit")
+    assert rep.changed == 3
+    moved = {int(ws.cell(r, col["piece_id"] + 1).value) for r in rows}
+    now = store.pieces(geometry=False).set_index("id")
+    assert (now.loc[sorted(moved), "leader_id"] == "G01_2").all()
