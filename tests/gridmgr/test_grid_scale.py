@@ -24,6 +24,16 @@ pytest.importorskip("pyarrow")
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def _chinese() -> Any:
+    """Messages in Chinese (the default), whatever an earlier test set."""
+    from gridmgr import i18n
+
+    i18n.set_language("zh")
+    yield
+    i18n.set_language(None)
+
+
 def _units() -> gpd.GeoDataFrame:
     """Two streets of 6 irregular (Voronoi) communities each, ≈ 11 km², seeded."""
     rng = np.random.default_rng(15)
