@@ -6,8 +6,8 @@ or a check-in (签到) comes within ``R`` of it. Distances are in metres in one 
 Mercator projection (:func:`gridmgr.patrol.stops.local_metric_crs`), never in degrees.
 
 The computation is set-wise: every walked leg of every path becomes one two-point line in the
-metric CRS, and one ``STRtree.query(..., predicate="dwithin", distance=R)`` per radius answers all
-(leg, target) pairs at once — exactly the targets whose distance to the leg is at most ``R``, i.e.
+metric CRS, and one ``STRtree.query(..., predicate="dwithin", distance=R)`` per radius (a tree of
+the lines, queried with the targets) answers all (leg, target) pairs at once — exactly the targets whose distance to the leg is at most ``R``, i.e.
 the targets that intersect the (exact) buffer of the path. The pairs are then reduced with numpy
 to one visit per (patrol, target): the first and last time the patrol was within reach (the
 start of the first and the end of the last line that came close). Consecutive legs are matched
@@ -86,12 +86,8 @@ class _Targets:
     geoms: ObjArray
     radii: FloatArray
 
-    def groups(self) -> list[tuple[float, IntArray, shapely.STRtree]]:
-        out = []
-        for r in np.unique(self.radii):
-            pos = np.flatnonzero(self.radii == r)
-            out.append((float(r), pos, shapely.STRtree(self.geoms[pos])))
-        return out
+    def groups(self) -> list[tuple[float, IntArray, None]]:
+        return [(float(r), np.flatnonzero(self.radii == r), None) for r in np.unique(self.radii)]
 
 
 class VisitIndex:
@@ -180,10 +176,13 @@ class VisitIndex:
     ) -> pd.DataFrame:
         targets, groups = self._kinds[kind]
         parts = []
-        for r, pos, tree in groups:
-            if len(geoms) == 0:
+        # one tree over the walked lines, queried with the targets: each target polygon is
+        # prepared once and measured against its candidate lines (faster than the reverse)
+        lines = shapely.STRtree(geoms) if len(geoms) else None
+        for r, pos, _ in groups:
+            if lines is None:
                 break
-            leg, hit = tree.query(geoms, predicate="dwithin", distance=r)
+            hit, leg = lines.query(targets.geoms[pos], predicate="dwithin", distance=r)
             if len(leg):
                 parts.append((who[leg], targets.ids[pos[hit]], t0[leg], t1[leg]))
         if not parts:
