@@ -293,3 +293,14 @@ def loaded_store(
     store.load_layers(make_layers(2), res=10, actor="test")
     store.import_leaders(leaders_csv(2, 2), actor="test")
     return store
+
+
+@pytest.fixture(autouse=True)
+def _chinese_by_default() -> Iterator[None]:
+    """Every test starts and ends in the default language: a CLI run with ``--lang en`` sets a
+    process-wide override that would otherwise leak into later tests of the same worker."""
+    from gridmgr import i18n
+
+    i18n.set_language(None)
+    yield
+    i18n.set_language(None)
