@@ -96,7 +96,7 @@ def list_problems(
     """Problems the caller may see, newest first; ``overdue=true`` lists those overdue at
     ``as_of`` (default now) with their escalation; ``mine=true`` those dispatched to the caller
     or their department (a handler's queue)."""
-    from gridmgr.problems.cycle import RUNNING, may_see
+    from gridmgr.problems.cycle import may_see
     from gridmgr.problems.service import aware
     from gridmgr.problems.views import frame_view, iso, names
     from gridmgr.store.engine import read_connection
@@ -109,7 +109,7 @@ def list_problems(
     with read_connection(store.engine) as conn:
         df = listing(
             conn,
-            states=[*RUNNING] if overdue else ([state] if state else None),
+            states=[state] if state else None,
             overdue_at=when if overdue else None,
             limit=limit,
         )

@@ -45,12 +45,10 @@ def list_problems(
     as_json: bool = JSON_OPT,
 ) -> None:
     """列出问题（可只列逾期）/ List problems (optionally only the overdue ones)."""
-    from rich.table import Table
 
     from gridmgr.problems.categories import Config
-    from gridmgr.problems.cycle import RUNNING
     from gridmgr.problems.service import aware
-    from gridmgr.problems.views import frame_view, iso, names
+    from gridmgr.problems.views import frame_view, names
     from gridmgr.store.engine import read_connection
     from gridmgr.store.layers import descendants, unit_parents
     from gridmgr.store.problems import listing
@@ -63,12 +61,21 @@ def list_problems(
             units = sorted(descendants(unit_parents(conn), scope)) if scope else None
             df = listing(
                 conn,
-                states=[*RUNNING] if overdue else ([state] if state else None),
+                states=[state] if state else None,
                 overdue_at=when if overdue else None,
                 units=units,
                 limit=limit,
             )
             df = frame_view(df, names(conn), cfg, when)
+    _print_list(df, when, as_json)
+
+
+def _print_list(df: Any, when: Any, as_json: bool) -> None:
+    """The list as JSON or as a table."""
+    from rich.table import Table
+
+    from gridmgr.problems.views import iso
+
     if as_json:
         cols = [
             "code",

@@ -19,7 +19,6 @@ import pandas as pd
 from gridmgr.i18n import t
 from gridmgr.problems.assessment import GROUP_NAMES, PatrolCoverage, assess
 from gridmgr.problems.categories import Config, Rules
-from gridmgr.problems.cycle import RUNNING
 from gridmgr.problems.views import frame_view, names
 from gridmgr.store import problems as repo
 from gridmgr.store.engine import read_connection
@@ -106,6 +105,6 @@ def circular(
     figures["on_time_rate"] = round(figures["on_time"] / decided, 4) if decided else 1.0
     store.require_schema()
     with read_connection(store.engine) as conn:
-        over = repo.listing(conn, overdue_at=when, states=[*RUNNING])
+        over = repo.listing(conn, overdue_at=when)
         over = frame_view(over, names(conn), config, when)
     return Circular(period, when, figures, pd.DataFrame(cands), pd.DataFrame(comms), over, groups)
