@@ -3,6 +3,7 @@
 * :class:`Guard` — allowed hosts and security headers on every answer (outermost);
 * :class:`BodyLimit` — request bodies over the limit get 413 (by length or counted);
 * :class:`HeadAsGet` — ``HEAD`` answered wherever ``GET`` is;
+* :class:`LoginGate` — logins from a locked client answered 429 before anything else runs;
 * :class:`LocateFastPath` — the hot path of ``GET /api/locate``;
 * :class:`AccessLog` — one JSON line per request.
 """
@@ -72,6 +73,49 @@ class BodyLimit:
                 raise
         if over and not started:
             await _too_large(send, self.limit)
+
+
+class LoginGate:
+    """A login from a locked client address gets 429 here, before its body is read.
+
+    The same answer as the login route's (``Retry-After``, Chinese first), but without a worker
+    thread, a form parse or a template: a flood from one address then costs the service almost
+    nothing, and ``/api/locate`` keeps its latency (``benchmarks/bench_api.py --case flood``).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("method") == "POST" and scope["path"] == "/login":
+            throttle = getattr(scope["app"].state, "login_throttle", None)
+            client = (scope.get("client") or ("unknown", 0))[0]
+            wait = throttle.client_retry_after(client) if throttle is not None else None
+            if wait is not None:
+                await _locked(send, wait)
+                return
+        await self.app(scope, receive, send)
+
+
+async def _locked(send: Send, retry_after: int) -> None:
+    minutes = (retry_after + 59) // 60
+    body = (
+        '<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>登录受限</title>'
+        f"<p>登录失败次数过多，请 {minutes} 分钟后再试。</p>"
+        f"<p lang=\"en\">Too many failed logins; try again in {minutes} min.</p></html>"
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", b"text/html; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(retry_after).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 class HeadAsGet:

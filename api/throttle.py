@@ -60,6 +60,16 @@ class LoginThrottle:
                 if len(hits) >= limit:
                     raise Throttled(int(hits[0] + self.window - now) + 1)
 
+    def client_retry_after(self, client: str) -> int | None:
+        """Seconds until ``client`` may try again, or ``None`` when it is not locked (the cheap
+        check :class:`api.middleware.LoginGate` makes before a login request is even read)."""
+        now = time.monotonic()
+        with self._lock:
+            hits = self._recent(f"c:{client}", now)
+            if len(hits) >= self.client_limit:
+                return max(1, int(hits[0] + self.window - now) + 1)
+        return None
+
     def failed(self, account: str, client: str) -> None:
         """Count a failed attempt against the account and the client."""
         now = time.monotonic()

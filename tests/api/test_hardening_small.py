@@ -118,3 +118,25 @@ def test_leader_maps_and_exports_least_privilege(
             assert "总览" in r.json()["detail"]
     # the aggregates stay open to every role
     assert shared_api.as_(role, "GET", "/api/coverage").status_code == 200
+
+
+def test_locked_client_refused_before_the_login_route(shared_api: Any) -> None:
+    """Past the client limit, a login gets 429 from the gate: even a malformed one (which the
+    route would answer 422) and without its body being read."""
+    from apihelpers import settings
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    app = create_app(settings(login_client_limit=3), store=shared_api.store)
+    with TestClient(app) as c:
+        for i in range(3):
+            r = c.post("/login", data={"username": f"nobody{i}", "password": "x"})
+            assert r.status_code == 401
+        r = c.post("/login", data={"username": "nobody9", "password": "x"})
+        assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+        r = c.post("/login", content=b"not a form")
+        assert r.status_code == 429 and r.headers["content-type"].startswith("text/html")
+        assert r.text.index("登录失败次数过多") < r.text.index("Too many failed logins")
+        assert "x-frame-options" in r.headers
+        assert c.get("/login").status_code == 200  # the page itself stays open
