@@ -102,7 +102,7 @@ async def _locked(send: Send, retry_after: int) -> None:
     body = (
         '<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>登录受限</title>'
         f"<p>登录失败次数过多，请 {minutes} 分钟后再试。</p>"
-        f"<p lang=\"en\">Too many failed logins; try again in {minutes} min.</p></html>"
+        f'<p lang="en">Too many failed logins; try again in {minutes} min.</p></html>'
     ).encode()
     await send(
         {
