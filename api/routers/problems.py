@@ -15,9 +15,9 @@ from pathlib import Path as FsPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Header, HTTPException, Path, Query, UploadFile
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from api.deps import Leader, Planner, StoreDep, User, Viewer
+from api.deps import Leader, Planner, SettingsDep, StoreDep, User, Viewer
 from api.routers._common import json_response, problems
 from api.schemas.problems import ProblemIn
 
@@ -375,4 +375,28 @@ def get_ledger(store: StoreDep, user: Planner, period: PeriodQ) -> Response:
         data,
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="ledger-{period}.xlsx"'},
+    )
+
+
+@router.get(
+    "/maps/problems",
+    operation_id="problems_map",
+    response_class=HTMLResponse,
+    responses={
+        200: {"content": {"text/html": {}}, "description": "a self-contained map page"},
+        **problems(401, 403, 422),
+    },
+)
+def problems_map(
+    store: StoreDep,
+    settings: SettingsDep,
+    user: Planner,
+    basemap: Annotated[str | None, Query(pattern="^(tianditu|osm|amap|none)$")] = None,
+) -> HTMLResponse:
+    """Open problems by piece (shaded by count), overdue ones in red (supervisors' board)."""
+    from gridmgr.maps import map_html
+    from gridmgr.maps.problem_map import problems_map_from_store
+
+    return HTMLResponse(
+        map_html(problems_map_from_store(store, basemap=basemap or settings.basemap))
     )

@@ -21,6 +21,9 @@ from gridmgr.store._sql import frame
 
 P, E, PH = s.problems, s.problem_events, s.problem_photos
 COLUMNS = [c.name for c in P.columns if c.name != "outline"]
+#: States in which a deadline runs (``gridmgr.problems.cycle.RUNNING``; the store keeps the names
+#: of its CHECK constraint).
+RUNNING_STATES = ("dispatched", "extension_requested")
 
 
 def _row(r: Any) -> dict[str, Any]:
@@ -179,6 +182,11 @@ def listing(
     if states is not None:
         conds.append(P.c.state.in_(list(states)))
     if overdue_at is not None:
+        latest = conn.execute(select(func.max(P.c.handled_at))).scalar()
+        if latest is None or overdue_at >= latest:
+            # nothing was handled after ``overdue_at``: "not handled by then" is "still running",
+            # which the state index finds at once (the usual case: the board as of now)
+            conds.append(P.c.state.in_(RUNNING_STATES))
         conds += [
             P.c.due_at <= overdue_at,
             P.c.dispatched_at <= overdue_at,

@@ -467,6 +467,7 @@ problems = Table(
     ),
     Index("ix_problems_state", "state"),
     Index("ix_problems_due_at", "due_at"),
+    Index("ix_problems_handled_at", "handled_at"),
     Index("ix_problems_reported_at", "reported_at"),
     Index("ix_problems_leader_id", "leader_id"),
     Index("ix_problems_category_piece_id", "category", "piece_id"),

@@ -89,6 +89,8 @@ def test_report_resend_and_cycle(api: Api) -> None:
     assert _step(api, "planner", code, "verify-pass").status_code == 403  # planners do not verify
     closed = _step(api, "admin", code, "verify-pass")
     assert closed.status_code == 200 and closed.json()["status"] == "closed"
+    page = api.as_("planner", "GET", "/api/maps/problems?basemap=none")
+    assert page.status_code == 200 and "未结案问题" in page.text and "cdn" not in page.text
     assert [e["action"] for e in closed.json()["events"]] == [
         "report",
         "photo",

@@ -75,6 +75,7 @@ def _problems() -> None:
     for name, cols in (
         ("ix_problems_state", ["state"]),
         ("ix_problems_due_at", ["due_at"]),
+        ("ix_problems_handled_at", ["handled_at"]),
         ("ix_problems_reported_at", ["reported_at"]),
         ("ix_problems_leader_id", ["leader_id"]),
         ("ix_problems_category_piece_id", ["category", "piece_id"]),
