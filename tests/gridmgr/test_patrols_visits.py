@@ -98,7 +98,9 @@ def test_visits_equal_the_buffer_oracle(a: list[tuple[float, float]], b: list[An
     start = 0
     for i in [*np.flatnonzero(~path.leg_ok), len(path) - 1]:
         seg = np.column_stack([path.lon[start : i + 1], path.lat[start : i + 1]])
-        lines.append(shapely.LineString(seg) if len(seg) > 1 else shapely.Point(seg[0]))
+        line = shapely.LineString(seg) if len(seg) > 1 else None
+        # a line of one repeated position has an empty buffer in GEOS: it is that point
+        lines.append(line if line is not None and line.length > 0 else shapely.Point(seg[0]))
         start = i + 1
     if start <= len(path) - 1:
         lines.append(shapely.Point(path.lon[start], path.lat[start]))
