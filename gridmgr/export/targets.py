@@ -14,6 +14,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from gridmgr.errors import InputError
 from gridmgr.export.data import (
     ExportData,
     _as_list,
@@ -123,6 +124,16 @@ def export_leader(
         return [write_xlsx(data, out, leaders=[leader_id])]
     # html: the interactive map (gridmgr.maps.interactive)
     from gridmgr.maps.interactive import leader_map, map_html
+
+    if not len(pieces) and not len(places):
+        raise InputError(
+            t(
+                f"领导 {leader_id} 名下还没有地块和重点点位（尚未分配？可运行 `gridmgr assign "
+                "auto`），无法生成交互地图；PNG/PDF 仍可导出",
+                f"leader {leader_id} holds no pieces and no key places yet (not assigned? see "
+                "`gridmgr assign auto`): no interactive map; PNG/PDF still export",
+            )
+        )
 
     m = leader_map(
         pieces,

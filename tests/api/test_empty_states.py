@@ -114,3 +114,18 @@ def test_pages_and_coverage_api(state: tuple[str, Any]) -> None:
             assert "gridmgr load" in r.json()["detail"]
         else:
             assert r.status_code == 200
+
+
+def test_leader_without_ground(state: tuple[str, Any], tmp_path: Path) -> None:
+    """A leader holding nothing yet: field formats export (empty), the interactive map says why."""
+    from gridmgr.errors import InputError
+    from gridmgr.export import export_data_from_store, export_leader
+
+    name, store = state
+    if name != "no_assignments":
+        pytest.skip("only the state with leaders and no assignment")
+    data = export_data_from_store(store, roads=None)
+    (kml,) = export_leader(data, "G01_1", tmp_path / "g.kml")
+    assert "网格长G01_1" in kml.read_text(encoding="utf-8")
+    with pytest.raises(InputError, match="gridmgr assign"):
+        export_leader(data, "G01_1", tmp_path / "g.html")
