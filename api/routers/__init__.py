@@ -17,6 +17,7 @@ from api.routers import (
     locate,
     maps,
     ogc,
+    patrol_pages,
     patrols,
     pieces,
     plans,
@@ -59,4 +60,5 @@ def include_all(app: FastAPI) -> None:
     app.include_router(api_router())
     app.include_router(ogc.router)
     app.include_router(web.router)
+    app.include_router(patrol_pages.router)
     app.include_router(problem_pages.router)

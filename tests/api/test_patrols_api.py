@@ -139,3 +139,14 @@ def test_temporal_coverage(api: Any) -> None:
     assert lead["G02_1"]["last_patrol_at"] is None
     r = api.as_("viewer", "GET", "/api/patrols/coverage", params={"scope": "nosuchunit"})
     assert r.status_code == 404
+
+
+def test_patrol_page(api: Any) -> None:
+    r = api.as_("leader", "GET", "/patrol")
+    assert r.status_code == 200
+    assert "开始巡查" in r.text and 'id="stale-pieces"' in r.text
+    assert 'src="/static/patrol.js"' in r.text
+    assert "下一次巡查路线" in r.text and 'id="next-route"' in r.text  # nothing seen yet
+    assert api.as_("viewer", "GET", "/patrol").status_code == 403
+    r = api.as_("planner", "GET", "/patrol?leader=G02_1&lang=en")
+    assert r.status_code == 200 and "Start patrol" in r.text
