@@ -112,3 +112,29 @@ def test_invalid_report_is_422_and_writes_nothing(api: Api) -> None:
     )
     assert r.status_code == 422
     assert api.as_("admin", "GET", "/api/problems").json()["count"] == 0
+
+
+def test_pages_render_chinese_first(api: Api) -> None:
+    from apihelpers import PASSWORD
+    from test_pages_chinese import english_identifiers, visible_text
+
+    c = api.client
+    c.cookies.clear()
+    assert c.get("/problems/mine", follow_redirects=False).status_code == 303
+    assert (
+        c.post(
+            "/login", data={"username": "planner", "password": PASSWORD}, follow_redirects=False
+        ).status_code
+        == 303
+    )
+    for url, words in (
+        ("/problems/report", "上报问题"),
+        ("/problems/mine", "我的问题"),
+        ("/problems/queue", "待整改"),
+        ("/problems/verify", "待核查"),
+        ("/problems/board", "下载通报"),
+    ):
+        r = c.get(url)
+        assert r.status_code == 200 and words in r.text, url
+        assert english_identifiers(visible_text(r.text)) == [], url
+    assert "Overdue board" in c.get("/problems/board?lang=en").text
