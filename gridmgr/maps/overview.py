@@ -63,6 +63,7 @@ def overview_map(
     basemap: str | None = "tianditu",
     simplify_m: float = 3.0,
     title: str | None = None,
+    days_since: pd.Series | None = None,
 ) -> folium.Map:
     """The overview map: every territory in its own colour, gaps highlighted, units outlined.
 
@@ -83,8 +84,11 @@ def overview_map(
         ``id``, ``name`` for labels.
     basemap
         One of :data:`BASEMAPS`.
+    days_since
+        Beijing days since each piece's last visit (aligned with ``pieces_with_leaders``, NaN:
+        never): adds the layer "days since last visit" (:mod:`gridmgr.maps.visits_layer`).
     """
-    m, _, legend = _overview_parts(
+    m, base, legend = _overview_parts(
         units,
         pieces_with_leaders,
         gaps,
@@ -93,6 +97,10 @@ def overview_map(
         simplify_m=simplify_m,
         title=title,
     )
+    if days_since is not None and len(pieces_with_leaders):
+        from gridmgr.maps.visits_layer import days_since_layer
+
+        legend += days_since_layer(m, _vector_layer_class(), pieces_with_leaders, days_since, base)
     _finish(m, "".join(legend))
     return m
 
@@ -328,7 +336,17 @@ def overview_map_from_store(
         row = units.loc[units["code"].astype(str) == str(scope)]
         if len(row):
             name = t(f"{row.iloc[0]['name']} 责任区总览", f"{row.iloc[0]['name']} overview")
-    return overview_map(units, pieces, gaps, leaders=store.leaders(), basemap=basemap, title=name)
+    from gridmgr.maps.visits_layer import days_since_from_store
+
+    return overview_map(
+        units,
+        pieces,
+        gaps,
+        leaders=store.leaders(),
+        basemap=basemap,
+        title=name,
+        days_since=days_since_from_store(store, pieces),
+    )
 
 
 def _scope_codes(units: pd.DataFrame, scope: str) -> set[str]:

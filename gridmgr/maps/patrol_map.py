@@ -94,6 +94,7 @@ def leader_map(
     categories: pd.DataFrame | None = None,
     departments: pd.DataFrame | None = None,
     leaders: pd.DataFrame | None = None,
+    days_since: pd.Series | None = None,
 ) -> folium.Map:
     """A grid leader's patrol map (巡查地图).
 
@@ -118,6 +119,9 @@ def leader_map(
         One of :data:`BASEMAPS`.
     categories, departments, leaders
         Lookup tables for category names, department names and package-leader names.
+    days_since
+        Beijing days since each piece's last visit (aligned with ``territory_pieces``, NaN:
+        never): adds the layer "days since last visit" (:mod:`gridmgr.maps.visits_layer`).
 
     Returns
     -------
@@ -156,6 +160,10 @@ def leader_map(
         legend += _key_place_layer(m, Vector, key_places, base, categories, departments, leaders)
     if route is not None:
         legend += _route_layers(m, Vector, route, base)
+    if days_since is not None and len(territory_pieces):
+        from gridmgr.maps.visits_layer import days_since_layer
+
+        legend += days_since_layer(m, Vector, territory_pieces, days_since, base)
     _finish(m, "".join(legend))
     return m
 
@@ -408,6 +416,8 @@ def leader_map_from_store(
             f"leader {leader_id} has no pieces and no key places: nothing to map",
         )
         raise InputError(msg)
+    from gridmgr.maps.visits_layer import days_since_from_store
+
     route = patrol_route(pieces, places, start=start, roads=roads)
     return leader_map(
         pieces,
@@ -418,4 +428,5 @@ def leader_map_from_store(
         categories=store.categories(),
         departments=store.departments(),
         leaders=store.leaders(),
+        days_since=days_since_from_store(store, pieces),
     )

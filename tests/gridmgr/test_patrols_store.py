@@ -167,3 +167,15 @@ def test_points_are_partitioned_by_month_on_postgis(assigned: Any) -> None:
         ).scalars()
         names = set(parts)
     assert {"patrol_points_y2026m12", "patrol_points_y2026m10"} <= names
+
+
+def test_days_since_last_visit_layer(assigned: Any, tmp_path: Path) -> None:
+    from gridmgr.maps.interactive import leader_map_from_store, map_html
+
+    layer = "距上次走访天数"
+    assert layer not in map_html(leader_map_from_store(assigned, "G01_1"))  # no patrol yet
+    f = tmp_path / "G01_1.gpx"
+    f.write_text(_gpx(125.2505, 43.8015, 40, T0), "utf-8")
+    import_tracks(assigned, f)
+    html = map_html(leader_map_from_store(assigned, "G01_1"))
+    assert layer in html and "从未走访" in html
