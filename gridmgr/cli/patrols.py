@@ -204,6 +204,22 @@ def coverage(
     print_coverage(cov, top=top)
 
 
+@app.command("ledger")
+def ledger(
+    out: Path = typer.Option(..., "--out", help="XLSX 输出文件 / output file"),
+    days: int = typer.Option(14, "--days", help="时间覆盖窗口（北京日）/ window in Beijing days"),
+    as_of: str | None = typer.Option(None, "--as-of", help="截至时间 ISO / as of"),
+    database_url: str | None = DB_OPT,
+) -> None:
+    """巡查台账（XLSX）：每人每天的巡查、里程、时长、走访地块与重点场所。/ Patrol ledger."""
+    from gridmgr.export.patrol_ledger import write_patrol_ledger
+    from gridmgr.patrol.temporal import parse_as_of
+
+    with opened_store(database_url) as store, domain_errors():
+        path = write_patrol_ledger(store, out, days=days, as_of=parse_as_of(as_of))
+    console.print(t(f"已写入 {path}", f"wrote {path}"))
+
+
 def print_coverage(cov: Any, *, top: int = 10) -> None:
     """Headline figures, the leaders who saw least of their ground, overdue key places."""
     from gridmgr.patrol.temporal import beijing

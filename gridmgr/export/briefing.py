@@ -275,7 +275,8 @@ def briefing_pack(
     """Write the briefing pack into ``out_dir``; return the files in the order written.
 
     ``overview.png``, ``overview.pdf``, ``street_<code>.png`` (one per street), ``briefing.xlsx``,
-    ``briefing.docx``, ``briefing.pptx``. ``store_or_data`` is a :class:`gridmgr.store.Store` or an
+    ``briefing.docx``, ``briefing.pptx``, and ``patrol_ledger.xlsx`` (巡查台账 with the temporal
+    coverage per leader) when the store holds recorded patrols. ``store_or_data`` is a :class:`gridmgr.store.Store` or an
     :class:`ExportData`.
 
     Examples
@@ -301,6 +302,11 @@ def briefing_pack(
     )
     paths.append(write_docx(data, folder / "briefing.docx", scope=scope, maps=maps))
     paths.append(write_pptx(data, folder / "briefing.pptx", scope=scope, maps=maps))
+    if not isinstance(store_or_data, ExportData):  # recorded patrols: ledger + temporal coverage
+        from gridmgr.export.patrol_ledger import daily_ledger, write_patrol_ledger
+
+        if len(daily_ledger(store_or_data)):
+            paths.append(write_patrol_ledger(store_or_data, folder / "patrol_ledger.xlsx"))
     return paths
 
 

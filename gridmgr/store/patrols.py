@@ -361,4 +361,21 @@ __all__ = [
     "points",
     "replace_visits",
     "set_flags",
+    "visits_between",
 ]
+
+
+def visits_between(
+    conn: Connection, since: dt.datetime | None = None, until: dt.datetime | None = None
+) -> pd.DataFrame:
+    """Visits whose first time lies in [since, until]: ``patrol_id``, ``kind``, ``target_id``,
+    ``first_at`` (UTC)."""
+    v = s.visits
+    stmt = select(v.c.patrol_id, v.c.kind, v.c.target_id, v.c.first_at)
+    if since is not None:
+        stmt = stmt.where(v.c.first_at >= since)
+    if until is not None:
+        stmt = stmt.where(v.c.first_at <= until)
+    df = frame(conn.execute(stmt).all(), ["patrol_id", "kind", "target_id", "first_at"])
+    df["first_at"] = pd.to_datetime(df["first_at"], utc=True)
+    return df

@@ -179,3 +179,45 @@ def test_days_since_last_visit_layer(assigned: Any, tmp_path: Path) -> None:
     import_tracks(assigned, f)
     html = map_html(leader_map_from_store(assigned, "G01_1"))
     assert layer in html and "从未走访" in html
+
+
+def test_patrol_ledger_and_cli(assigned: Any, tmp_path: Path) -> None:
+    import openpyxl
+    from typer.testing import CliRunner
+
+    from gridmgr.cli import app
+
+    f = tmp_path / "G01_1.gpx"
+    f.write_text(_gpx(125.2505, 43.8015, 40, T0), "utf-8")
+    url = str(assigned.url)
+    run = CliRunner().invoke
+    r = run(app, ["patrols", "import", str(f), "--json", "--database-url", url])
+    assert r.exit_code == 0, r.output
+    assert '"pieces_visited"' in r.output
+    r = run(
+        app,
+        [
+            "patrols",
+            "coverage",
+            "--days",
+            "3",
+            "--as-of",
+            "2026-12-02T12:00",
+            "--json",
+            "--database-url",
+            url,
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert '"stale_pieces"' in r.output and '"key_places_overdue": 0' in r.output
+    out = tmp_path / "ledger.xlsx"
+    r = run(app, ["patrols", "ledger", "--out", str(out), "--database-url", url])
+    assert r.exit_code == 0, r.output
+    ws = openpyxl.load_workbook(out)["巡查台账"]
+    rows = list(ws.iter_rows(min_row=2, values_only=True))
+    assert len(rows) == 1
+    day, name, patrols, km, hours, pieces, places, _ = rows[0]
+    assert day == "2026-12-01" and name == "网格长G01_1" and patrols == 1
+    assert 0.25 < km < 0.35 and pieces > 0 and places >= 1
+    bad = run(app, ["patrols", "import", str(tmp_path / "nope.gpx"), "--database-url", url])
+    assert bad.exit_code == 1 and "nope.gpx" in bad.output
