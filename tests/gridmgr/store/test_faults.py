@@ -27,10 +27,13 @@ def test_sigkill_leaves_before_or_after(
     backend_name: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     if backend_name == "postgis":
-        from conftest import PG_ADMIN_URL
+        import os
 
         request.getfixturevalue("postgis_url")  # skips (or fails under CI) without PostGIS
-        backend: F.Backend = F.PostGISBackend(PG_ADMIN_URL)
+        admin = os.environ.get(
+            "GRIDMGR_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+        )
+        backend: F.Backend = F.PostGISBackend(admin)
     else:
         backend = F.SQLiteBackend(tmp_path)
     try:
