@@ -239,8 +239,13 @@ def _chunked_lines(xy: FloatArray, ok: IntArray) -> tuple[ObjArray, IntArray, In
     vert = np.r_[ok, last]
     vline = np.r_[line, np.arange(n_lines)]
     order = np.lexsort((vert, vline))
-    lines = shapely.linestrings(xy[vert[order]], indices=vline[order])
-    return np.asarray(lines, dtype=object), first, last
+    lines = np.asarray(shapely.linestrings(xy[vert[order]], indices=vline[order]), dtype=object)
+    # a line that never moves (a leader standing still) is that point: GEOS measures nothing
+    # from a zero-length line
+    still = shapely.length(lines) == 0
+    if still.any():
+        lines[still] = shapely.points(xy[first[still]])
+    return lines, first, last
 
 
 def _empty() -> pd.DataFrame:

@@ -32,9 +32,17 @@ BAND = 0.1
 
 
 def _tiny() -> dict[str, Any]:
-    import conftest  # tests/conftest.py (the tiny layers near Changchun)
+    # tests/conftest.py's tiny layers near Changchun, loaded by path ("conftest" alone may
+    # name tests/api/conftest.py when both directories are collected)
+    import importlib.util
+    from pathlib import Path
 
-    lay = conftest._layers(2)
+    path = Path(__file__).resolve().parents[1] / "conftest.py"
+    spec = importlib.util.spec_from_file_location("_patrols_root_conftest", path)
+    assert spec is not None and spec.loader is not None
+    root = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(root)
+    lay = root._layers(2)
     pieces = pieces_from_units(lay.units, res=10).reset_index(drop=True)
     pieces["id"] = np.arange(len(pieces)) + 1
     kp = lay.key_places.reset_index(drop=True)
@@ -181,3 +189,14 @@ def test_window_is_in_beijing_days() -> None:
     start, end = window(dt.datetime(2026, 12, 5, 17, 0, tzinfo=dt.UTC), 1)
     assert start == dt.datetime(2026, 12, 5, 16, 0, tzinfo=dt.UTC)
     assert end == dt.datetime(2026, 12, 5, 17, 0, tzinfo=dt.UTC)
+
+
+def test_standing_still_visits_what_is_within_reach() -> None:
+    """A path that never moves (two fixes at one spot) is that point, not an empty line."""
+    kp = TINY["places"].iloc[0].geometry
+    t_ns = np.array([0, 600], dtype=np.int64) * 10**9
+    lon, lat = np.full(2, kp.x), np.full(2, kp.y + 0.0003)
+    path = path_of(t_ns, lon, lat, clean_flags(t_ns, lon, lat))
+    assert path.leg_ok.tolist() == [True]
+    got = TINY["index"].visits([path])
+    assert (got["kind"] == "place").sum() == 1 and (got["kind"] == "piece").sum() >= 1
