@@ -65,14 +65,14 @@ def period_bounds(period: str) -> tuple[dt.datetime, dt.datetime]:
     """``YYYY`` | ``YYYY-Qn`` | ``YYYY-MM`` → [start, end) in UTC, the period taken in Beijing time."""
     p = period.strip().upper()
     if m := re.fullmatch(r"(\d{4})", p):
-        y = int(m[1])
+        y = _year(m[1], period)
         a, b = dt.date(y, 1, 1), dt.date(y + 1, 1, 1)
     elif m := re.fullmatch(r"(\d{4})-?Q([1-4])", p):
-        y, q = int(m[1]), int(m[2])
+        y, q = _year(m[1], period), int(m[2])
         a = dt.date(y, 3 * q - 2, 1)
         b = dt.date(y + (q == 4), 1 if q == 4 else 3 * q + 1, 1)
     elif m := re.fullmatch(r"(\d{4})-(\d{1,2})", p):
-        y, mo = int(m[1]), int(m[2])
+        y, mo = _year(m[1], period), int(m[2])
         if not 1 <= mo <= 12:
             raise InputError(
                 t(f"期间 {period!r} 的月份无效", f"period {period!r}: month out of range")
@@ -91,6 +91,16 @@ def period_bounds(period: str) -> tuple[dt.datetime, dt.datetime]:
         return dt.datetime.combine(d, dt.time(0), BEIJING).astimezone(dt.UTC)
 
     return utc(a), utc(b)
+
+
+def _year(text: str, period: str) -> int:
+    """A period's year, refused outside 1900–2999 (``0000`` is no year)."""
+    year = int(text)
+    if not 1900 <= year <= 2999:
+        raise InputError(
+            t(f"期间 {period!r} 的年份无效", f"period {period!r}: the year is out of range")
+        )
+    return year
 
 
 def patrol_hook(store: Any) -> PatrolCoverage | None:
