@@ -87,6 +87,21 @@ def _unit_loads(
     return _UnitLoads(n_in, max_lpc, mean, ratio_u)
 
 
+def _unit_max_ratio(h: _Hier, pop: BoolArray, home: IntArray, ratio: FloatArray) -> FloatArray:
+    """Per unit, the largest load ratio of a leader at home below it.
+
+    A leader's ratio is against their own community's mean (the balance assignment and
+    rebalancing aim at), so a street's figure is the worst community's, not a comparison of
+    leaders who never share ground.
+    """
+    out = np.full(len(h.codes), np.nan)
+    for li in np.flatnonzero(pop & np.isfinite(ratio)):
+        for u in h.chains[int(home[li])]:
+            if not out[u] >= ratio[li]:  # NaN-aware max
+                out[u] = ratio[li]
+    return out
+
+
 def _load_findings(
     masks: tuple[BoolArray, BoolArray],
     h: _Hier,
@@ -169,6 +184,7 @@ def _workload(
         "area": area,
     }
     findings = _load_findings((over, idle), h, home, ids, figures)
+    unit_ratio = _unit_max_ratio(h, pop, home, ratio)
     status = np.where(over, "overloaded", np.where(idle, "idle", np.where(pop, "ok", "")))
     rows = pd.DataFrame(
         {
@@ -190,7 +206,7 @@ def _workload(
         "leaders": ul.n_in.astype(np.int64),
         "max_load_per_capacity": _rounded(ul.max_lpc),
         "mean_load_per_capacity": _rounded(ul.mean),
-        "max_load_ratio": _rounded(ul.ratio_u),
+        "max_load_ratio": _rounded(unit_ratio),
     }
     return rows, wl_unit, findings
 
