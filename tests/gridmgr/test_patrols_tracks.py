@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
@@ -133,3 +134,31 @@ def test_linestring_kml_without_times_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(GridMgrError, match="LineString"):
         read_track(p)
+
+
+@pytest.mark.parametrize("bad", ['"weekly"', "0", "-1", "400", "true"])
+def test_visit_every_days_is_validated(tmp_path: Path, bad: str) -> None:
+    from gridmgr.io.departments import read_departments
+
+    p = tmp_path / "departments.json"
+    p.write_text(
+        '{"departments": [{"code": "JYJ", "name": "教育局"}], "categories": [{"category": '
+        f'"school", "name": "学校", "department": "JYJ", "visit_every_days": {bad}}}]}}',
+        "utf-8",
+    )
+    with pytest.raises(GridMgrError, match="visit_every_days"):
+        read_departments(p)
+
+
+def test_visit_every_days_is_read(tmp_path: Path) -> None:
+    from gridmgr.io.departments import read_departments
+
+    p = tmp_path / "departments.json"
+    p.write_text(
+        '{"departments": [{"code": "JYJ", "name": "教育局"}], "categories": ['
+        '{"category": "school", "name": "学校", "department": "JYJ", "visit_every_days": 7},'
+        '{"category": "park", "name": "公园"}]}',
+        "utf-8",
+    )
+    cats = read_departments(p).categories.set_index("category")["visit_every_days"]
+    assert cats["school"] == 7.0 and pd.isna(cats["park"])
