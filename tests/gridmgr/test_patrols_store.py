@@ -210,6 +210,14 @@ def test_patrol_ledger_and_cli(assigned: Any, tmp_path: Path) -> None:
     )
     assert r.exit_code == 0, r.output
     assert '"stale_pieces"' in r.output and '"key_places_overdue": 0' in r.output
+    gj = tmp_path / "coverage.geojson"
+    r = run(app, ["patrols", "coverage", "--geojson", str(gj), "--database-url", url])
+    assert r.exit_code == 0, r.output
+    import json
+
+    feats = json.loads(gj.read_text("utf-8"))["features"]
+    assert len(feats) == len(assigned.pieces(geometry=False))
+    assert {f["properties"]["state"] for f in feats} >= {"never"}
     out = tmp_path / "ledger.xlsx"
     r = run(app, ["patrols", "ledger", "--out", str(out), "--database-url", url])
     assert r.exit_code == 0, r.output
@@ -221,3 +229,31 @@ def test_patrol_ledger_and_cli(assigned: Any, tmp_path: Path) -> None:
     assert 0.25 < km < 0.35 and pieces > 0 and places >= 1
     bad = run(app, ["patrols", "import", str(tmp_path / "nope.gpx"), "--database-url", url])
     assert bad.exit_code == 1 and "nope.gpx" in bad.output
+
+
+def test_gcj02_track_is_flagged_against_the_roads(assigned: Any, tmp_path: Path) -> None:
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    from gridmgr.io.crs import wgs84_to_gcj02
+
+    lon = np.linspace(125.2505, 125.2595, 60)
+    lat = np.full(60, 43.8025)
+    roads = gpd.GeoDataFrame(
+        {"name": ["测试路"]},
+        geometry=[shapely.LineString([(125.2500, 43.8025), (125.2600, 43.8025)])],
+        crs=4326,
+    )
+    glon, glat = wgs84_to_gcj02(lon, lat)
+    rows = "".join(
+        f'<trkpt lat="{y:.7f}" lon="{x:.7f}"><time>'
+        f"{(T0 + dt.timedelta(seconds=10 * i)):%Y-%m-%dT%H:%M:%SZ}</time></trkpt>"
+        for i, (x, y) in enumerate(zip(glon, glat, strict=True))
+    )
+    f = tmp_path / "G01_1.gpx"
+    f.write_text(f'<gpx version="1.1"><trk><trkseg>{rows}</trkseg></trk></gpx>', "utf-8")
+    [as_wgs] = import_tracks(assigned, f, roads=roads)
+    assert any("--crs gcj02" in w for w in as_wgs.warnings)
+    [as_gcj] = import_tracks(assigned, f, roads=roads, crs="gcj02")
+    assert as_gcj.warnings == [] and as_gcj.patrol_id != as_wgs.patrol_id
