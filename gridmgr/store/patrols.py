@@ -41,7 +41,6 @@ PATROL_COLS = [
     "distance_m",
     "detail",
 ]
-_PARTITIONS: set[tuple[str, str]] = set()
 
 
 def _month_bounds(month: pd.Period) -> tuple[str, str]:
@@ -51,23 +50,32 @@ def _month_bounds(month: pd.Period) -> tuple[str, str]:
 
 
 def ensure_partitions(conn: Connection, times: pd.DatetimeIndex) -> None:
-    """Create the monthly partitions of ``patrol_points`` that ``times`` (UTC) fall in."""
+    """Create the monthly partitions of ``patrol_points`` that ``times`` (UTC) fall in.
+
+    Existence is asked of the database every time (one cheap ``to_regclass`` per month), never
+    remembered in the process: a partition created in a transaction that then rolls back is gone,
+    and a cache would send the next batch into a table that does not exist.
+    """
     if not is_postgis(conn) or len(times) == 0:
         return
-    key = str(conn.engine.url)
     months = sorted(set(times.tz_convert("UTC").tz_localize(None).to_period("M")))
-    todo = [m for m in months if (key, str(m)) not in _PARTITIONS]
+    names = {m: f"patrol_points_y{m.year:04d}m{m.month:02d}" for m in months}
+    todo = [m for m in months if _missing(conn, names[m])]
     if not todo:
         return
     conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('gridmgr.patrol_points'))"))
     for m in todo:
-        name = f"patrol_points_y{m.year:04d}m{m.month:02d}"
         start, end = _month_bounds(m)
         conn.exec_driver_sql(
-            f'CREATE TABLE IF NOT EXISTS "{name}" PARTITION OF patrol_points '
+            f'CREATE TABLE IF NOT EXISTS "{names[m]}" PARTITION OF patrol_points '
             f"FOR VALUES FROM ('{start}') TO ('{end}')"
         )
-        _PARTITIONS.add((key, str(m)))
+
+
+def _missing(conn: Connection, table: str) -> bool:
+    """Whether ``table`` does not exist (yet) as seen by this transaction."""
+    found = conn.execute(text("SELECT to_regclass(:t)"), {"t": table}).scalar_one()
+    return found is None
 
 
 def _new_id(res: Any) -> int:

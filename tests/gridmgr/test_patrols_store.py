@@ -169,6 +169,24 @@ def test_points_are_partitioned_by_month_on_postgis(assigned: Any) -> None:
     assert {"patrol_points_y2026m12", "patrol_points_y2026m10"} <= names
 
 
+@pytest.mark.postgis
+def test_a_partition_rolled_back_is_made_again(assigned: Any) -> None:
+    """A month's partition created in a transaction that rolls back must not be assumed later."""
+    import pandas as pd
+
+    from gridmgr.store.patrols import ensure_partitions
+
+    if not assigned.is_postgis:
+        pytest.skip("PostGIS only")
+    month = pd.DatetimeIndex([pd.Timestamp("2025-03-15", tz="UTC")])
+    with pytest.raises(RuntimeError), assigned.transaction() as conn:
+        ensure_partitions(conn, month)
+        raise RuntimeError("the import failed after the partition was made")
+    pid, _ = start_patrol(assigned, "G01_1", started_at=dt.datetime(2025, 3, 15, 1, tzinfo=dt.UTC))
+    fix = {"at": dt.datetime(2025, 3, 15, 2, tzinfo=dt.UTC), "lon": 125.2505, "lat": 43.8015}
+    add_batch(assigned, pid, "late-march", [fix])  # lands: the partition is made again
+
+
 def test_days_since_last_visit_layer(assigned: Any, tmp_path: Path) -> None:
     from gridmgr.maps.interactive import leader_map_from_store, map_html
 
