@@ -609,8 +609,21 @@ def build_key_places(geoms: dict[str, shapely.Geometry], roads: shapely.Geometry
     return features
 
 
+#: How often a key place of each category should be visited during a campaign, in days
+#: (layers/README.md: a project decision for the demo, not from the campaign report).
+VISIT_EVERY_DAYS = {
+    "farmers_market": 1,
+    "transport_hub": 1,
+    "plaza": 3,
+    "park": 3,
+    "construction_site": 3,
+    "clinic": 14,
+    "residential": 14,
+}
+
+
 def build_departments() -> dict[str, Any]:
-    """The departments (条) and the key-place categories each owns."""
+    """The departments (条) and the key-place categories each owns, with visiting frequencies."""
     return {
         "departments": [dict(d) for d in DEPARTMENTS],
         "categories": [
@@ -620,6 +633,7 @@ def build_departments() -> dict[str, Any]:
                 "name_en": name_en,
                 "department": dept,
                 "requires_package_leader": req,
+                "visit_every_days": VISIT_EVERY_DAYS.get(cat, 7),
             }
             for cat, name, name_en, dept, req in CATEGORIES
         ],
