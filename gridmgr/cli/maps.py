@@ -98,11 +98,14 @@ def leader(
     from gridmgr.patrol.route import leader_frames_from_store, patrol_route
 
     with opened_store(database_url) as store, domain_errors():
-        road_frame = None
         if roads is not None:
             from gridmgr.io.layers import read_roads
 
             road_frame = read_roads(roads)
+        else:  # the store's roads, as every other entry point
+            from gridmgr.patrol.roads import roads_for_store
+
+            road_frame = roads_for_store(store)
         pieces, places, record = leader_frames_from_store(store, leader_id)
         if len(pieces) == 0 and len(places) == 0:
             from gridmgr.errors import InputError

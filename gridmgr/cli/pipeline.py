@@ -171,7 +171,7 @@ def _run_output_stages(store: object, out: Path, roads: object = None) -> None:
     grid_leaders = leaders[leaders["role"] == "grid_leader"].sort_values("id")
     if len(grid_leaders):
         leader_id = str(grid_leaders["id"].iloc[0])
-        m = maps.leader_map_from_store(store, leader_id, roads=roads)  # legs follow the roads
+        m = maps.leader_map_from_store(store, leader_id)  # the store's roads, as everywhere
         (out / f"leader_{leader_id}.html").write_text(maps.map_html(m), "utf-8")
         console.print(
             t(

@@ -180,13 +180,13 @@ def export_data_from_store(
     exists, keeping only the lines that reach the store's units (within about 1 km of their
     bounding box).
     """
-    road_frame = roads if isinstance(roads, gpd.GeoDataFrame) else read_roads(roads)
+    from gridmgr.patrol.roads import roads_for_store
+
     units = store.units()
-    if roads is None and road_frame is not None and len(units):
-        # the shipped roads only where they reach this store's jurisdiction
-        area = shapely.box(*units.total_bounds).buffer(0.01)
-        near = shapely.intersects(np.asarray(road_frame.geometry.values, dtype=object), area)
-        road_frame = road_frame.loc[near] if near.any() else None
+    if roads is None:  # the store's roads, as every other entry point
+        road_frame = roads_for_store(store)
+    else:
+        road_frame = roads if isinstance(roads, gpd.GeoDataFrame) else read_roads(roads)
     grid_codes = None
     if hasattr(store, "grid_codes"):
         grid_codes = store.grid_codes()

@@ -406,7 +406,8 @@ def leader_map_from_store(
     roads: gpd.GeoDataFrame | None = None,
     start: Any = None,
 ) -> folium.Map:
-    """:func:`leader_map` for a leader in the store, with a patrol route over their territory."""
+    """:func:`leader_map` for a leader in the store, with a patrol route over their territory
+    (along the store's roads when ``roads`` is ``None``)."""
     from gridmgr.patrol.route import leader_frames_from_store, patrol_route
 
     pieces, places, leader = leader_frames_from_store(store, leader_id)
@@ -418,6 +419,10 @@ def leader_map_from_store(
         raise InputError(msg)
     from gridmgr.maps.visits_layer import days_since_from_store
 
+    if roads is None:
+        from gridmgr.patrol.roads import roads_for_store
+
+        roads = roads_for_store(store)
     route = patrol_route(pieces, places, start=start, roads=roads)
     return leader_map(
         pieces,

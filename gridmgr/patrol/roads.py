@@ -8,7 +8,9 @@ the vertex paths of the legs :func:`gridmgr.patrol.route.patrol_route` follows.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -215,3 +217,42 @@ def _road_paths(
                 path.append(cur)
             out[(a, b)] = np.asarray(path[::-1], dtype=np.int64)
     return out
+
+
+def roads_for_store(store: Any) -> gpd.GeoDataFrame | None:
+    """The road lines every patrol route of ``store`` follows: ``roads.geojson`` of the layers
+    the store was loaded from (else the default layers'), kept where they reach the store's units
+    (within about 1 km of their bounding box). ``None`` when there are none: straight legs.
+
+    One source for the main job, ``map leader``, 我的责任区 and the exports, so a leader's route
+    has the same length everywhere.
+    """
+    path = _roads_file(store)
+    units = store.units()
+    if path is None or not len(units):
+        return None
+    roads = _read_roads_cached(str(path), path.stat().st_mtime_ns)
+    if roads is None:
+        return None
+    area = shapely.box(*units.total_bounds).buffer(0.01)
+    near = shapely.intersects(np.asarray(roads.geometry.values, dtype=object), area)
+    return roads.loc[near] if near.any() else None
+
+
+def _roads_file(store: Any) -> Path | None:
+    """``roads.geojson`` of the store's layers directory, else of the default layers."""
+    from gridmgr import settings
+
+    source = store.layers_source() if hasattr(store, "layers_source") else None
+    for folder in (Path(source) if source else None, settings.layers_dir()):
+        if folder is not None and (folder / "roads.geojson").is_file():
+            return folder / "roads.geojson"
+    return None
+
+
+@lru_cache(maxsize=4)
+def _read_roads_cached(path: str, mtime_ns: int) -> gpd.GeoDataFrame | None:
+    """Read and check a roads file once per version of it (``mtime_ns`` keys the cache)."""
+    from gridmgr.io.layers import read_roads
+
+    return read_roads(Path(path))

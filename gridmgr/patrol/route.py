@@ -348,9 +348,14 @@ def patrol_route_from_store(
     """:func:`patrol_route` over a leader's territory read from a :class:`gridmgr.store.Store`.
 
     The territory is every piece whose ``leader_id`` is ``leader_id``; the key places are those
-    in the leader's ``place_packages`` plus every key place lying in the territory.
+    in the leader's ``place_packages`` plus every key place lying in the territory. ``roads``
+    ``None`` follows the store's roads (:func:`~gridmgr.patrol.roads.roads_for_store`).
     """
+    from gridmgr.patrol.roads import roads_for_store
+
     pieces, places, _ = leader_frames_from_store(store, leader_id)
+    if roads is None:
+        roads = roads_for_store(store)
     return patrol_route(
         pieces, places, start=start, roads=roads, walking_speed_kmh=walking_speed_kmh, closed=closed
     )

@@ -216,6 +216,10 @@ class Store:
         ``grid_code``); returns the rows written."""
         return self._writing(conn, layers.save_grid_codes, codes)
 
+    def layers_source(self) -> str | None:
+        """The directory the latest layers load came from (``None`` before any load)."""
+        return self._reading(layers.last_layers_source)
+
     def grid_codes(self) -> pd.DataFrame:
         """Grid codes of leader territories: ``leader_id``, ``unit_code``, ``grid_code``."""
         return self._reading(layers.grid_codes)

@@ -247,3 +247,9 @@ def grid_codes(conn: Connection) -> pd.DataFrame:
         )
     ).all()
     return frame(rows, ["leader_id", "unit_code", "grid_code", "updated_at"])
+
+
+def last_layers_source(conn: Connection) -> str | None:
+    """Where the layers of the latest load that changed anything came from (a directory)."""
+    row = conn.execute(select(s.loads.c.source).order_by(s.loads.c.at.desc()).limit(1)).first()
+    return None if row is None or not row[0] else str(row[0])
