@@ -111,15 +111,23 @@ def new_token(
 
 @router.post("/admin/layers", response_model=LoadOut, responses=ADMIN)
 def load_layers(
-    store: StoreDep, index: IndexDep, user: Admin, allow_orphans: bool = Query(False)
+    store: StoreDep,
+    index: IndexDep,
+    user: Admin,
+    allow_orphans: bool = Query(False),
+    allow_overlaps: bool = Query(False),
 ) -> dict[str, Any]:
     """(Re)load the server's layers directory (``GRIDMGR_LAYERS``, default the shipped Changchun
-    High-tech Zone layers) into the store; unchanged layers change nothing."""
+    High-tech Zone layers) into the store; unchanged layers change nothing. Overlapping sibling
+    units or units outside their parent are refused (422) unless ``allow_overlaps``."""
     from gridmgr import settings
     from gridmgr.io import read_layers
 
     report = store.load_layers(
-        read_layers(settings.layers_dir()), actor=user.name, allow_orphans=allow_orphans
+        read_layers(settings.layers_dir()),
+        actor=user.name,
+        allow_orphans=allow_orphans,
+        allow_overlaps=allow_overlaps,
     )
     index.rebuild(store)
     out: dict[str, Any] = report.to_dict()
