@@ -7,14 +7,14 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path as FsPath
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
-from api.deps import SettingsDep, StoreDep, Viewer
+from api.deps import SettingsDep, StoreDep, User, Viewer
 from api.exports import FORMATS, ExportUnavailable, export_file
 from api.routers._common import problems
 from api.routers.maps import OwnGround
@@ -123,15 +123,35 @@ def export_leader(
     )
 
 
+def require_unit_reader(store: StoreDep, user: Viewer, code: str = Path(max_length=32)) -> User:
+    """A unit's detailed map and tables show every territory in it: a leader may open the units
+    of their own packages only (least privilege); viewers (office staff), planners and admins
+    any. A dependency, so the refusal (403) comes before the other parameters are checked."""
+    from gridmgr.errors import PermissionDeniedError
+    from gridmgr.i18n import t
+
+    if user.role != "leader":
+        return user
+    packages = store.get_leader(user.leader_id).get("unit_packages") or [] if user.leader_id else []
+    if code in {str(c) for c in packages}:
+        return user
+    raise PermissionDeniedError(
+        t(
+            f"网格长只能导出自己包保单位的详图；单位 {code!r} 不在您的包保范围内",
+            f"a leader may export only the units of their own packages; {code!r} is not one",
+        )
+    )
+
+
 @router.get("/exports/units/{code}", response_class=StreamingResponse, responses=ERRS)
 def export_unit(
     store: StoreDep,
     settings: SettingsDep,
-    user: Viewer,
+    user: Annotated[User, Depends(require_unit_reader)],
     code: str = Path(max_length=32),
     format: str = Format,
 ) -> StreamingResponse:
-    """A unit's (street / community) map or tables."""
+    """A unit's (street / community) map or tables; a leader: only their own package units."""
     from gridmgr.errors import UnitNotFoundError
 
     units = store.units()
