@@ -223,7 +223,40 @@ def my_ground(
         choices=leaders[["id", "name"]].to_dict("records"),
         formats=["kml", "gpx", "png", "kmz", "pdf", "xlsx"],
         grid_codes=_grid_codes_of(store, lid),
+        stale=_stale_ground(store, lid) if lid is not None else None,
     )
+
+
+def _stale_ground(store: Any, lid: str, shown: int = 12) -> dict[str, Any]:
+    """A leader's stale ground for the list beside the map: pieces not visited in the last
+    :data:`~gridmgr.patrol.temporal.DEFAULT_DAYS` Beijing days (never visited first, then the
+    longest unseen) and the codes of overdue key places (:mod:`gridmgr.patrol.temporal`)."""
+    from gridmgr.patrol.temporal import DEFAULT_DAYS, temporal_coverage
+
+    cov = temporal_coverage(store, days=DEFAULT_DAYS)
+    p = cov.pieces
+    mine = p.loc[(p["leader_id"] == lid) & (p["state"] != "visited")]
+    order = mine.assign(_o=mine["days_since"].fillna(1e9)).sort_values(
+        ["_o", "cell"], ascending=[False, True]
+    )
+    units = store.units()
+    names = dict(zip(units["code"], units["name"], strict=True))
+    rows = [
+        {
+            "cell": r.cell,
+            "unit": names.get(r.unit_code, r.unit_code),
+            "days": None if r.days_since != r.days_since else int(r.days_since),
+        }
+        for r in order.head(shown).itertuples()
+    ]
+    over = cov.places.loc[cov.places["overdue"], "code"]
+    return {
+        "days": DEFAULT_DAYS,
+        "count": len(mine),
+        "never": int((mine["state"] == "never").sum()),
+        "rows": rows,
+        "overdue": set(over.astype(str)),
+    }
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
@@ -240,6 +273,8 @@ def dashboard(
     units = report.units
     rows = units.loc[units["level"].isin(["street", "community"])].to_dict("records")
     gaps = [f.to_dict() for f in report.gaps][:200]
+    kp = store.key_places()
+    every = store.units()
     return render(
         request,
         "dashboard.html",
@@ -248,6 +283,9 @@ def dashboard(
         rows=rows,
         gaps=gaps,
         scope=scope,
+        names=_leader_names(store),
+        unit_names=dict(zip(every["code"].astype(str), every["name"].astype(str), strict=True)),
+        place_names=dict(zip(kp["code"].astype(str), kp["name"].astype(str), strict=True)),
     )
 
 

@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 
-#: Qualitative palette for territories (≥ 5 colours; red is kept for gaps).
+#: Qualitative palette for territories (12 colours; red is kept for gaps).
 PALETTE = (
     "#4e79a7",
     "#f28e2b",
@@ -189,13 +189,13 @@ def _adjacent_pieces(
 def colour_territories(
     geoms: npt.ArrayLike,
     *,
-    min_colours: int = 5,
+    min_colours: int | None = None,
     pairs: Sequence[tuple[int, int]] | None = None,
 ) -> npt.NDArray[np.int64]:
-    """Greedy graph colouring (largest degree first) so that neighbours never share a colour.
+    """Graph colouring (largest degree first) so that neighbours never share a colour.
 
-    Returns a colour index per polygon. With ``min_colours`` the colours are spread over at least
-    that many palette entries (ties go to the least used colour) so that maps look varied.
+    Returns a colour index per polygon; see :func:`colour_graph` for how the colours are spread
+    (by default over the whole :data:`PALETTE`, a territory's neighbours' neighbours avoided too).
     ``pairs`` are the neighbours (from :func:`territory_pairs` when the pieces are at hand); by
     default :func:`territory_adjacency` of ``geoms``.
 
@@ -214,26 +214,36 @@ def colour_territories(
 
 
 def colour_graph(
-    n: int, pairs: Iterable[tuple[int, int]], *, min_colours: int = 5
+    n: int, pairs: Iterable[tuple[int, int]], *, min_colours: int | None = None
 ) -> npt.NDArray[np.int64]:
-    """Greedy colouring of nodes ``0 … n-1`` with edges ``pairs`` (see :func:`colour_territories`).
+    """Colouring of nodes ``0 … n-1`` with edges ``pairs``: neighbours always differ.
+
+    Colours are spread over at least ``min_colours`` palette entries (default: all of
+    :data:`PALETTE`, so 37 territories do not cycle through five colours). A node also avoids its
+    neighbours' neighbours' colours when the palette allows, so that two territories of the same
+    colour are rarely side by side across a third; ties go to the least used colour.
 
     Examples
     --------
     >>> colour_graph(3, [(0, 1), (1, 2)]).tolist()
     [1, 0, 2]
+    >>> len(set(colour_graph(12, [(k, k + 1) for k in range(11)]).tolist()))
+    12
     """
+    k_min = len(PALETTE) if min_colours is None else max(min_colours, 1)
     nbrs: list[set[int]] = [set() for _ in range(n)]
     for a, b in pairs:
         nbrs[a].add(b)
         nbrs[b].add(a)
     order = sorted(range(n), key=lambda k: (-len(nbrs[k]), k))
     colour = np.full(n, -1, dtype=np.int64)
-    used = np.zeros(max(min_colours, 1) + n, dtype=np.int64)
+    used = np.zeros(k_min + n, dtype=np.int64)
     for k in order:
         taken = {int(colour[x]) for x in nbrs[k] if colour[x] >= 0}
-        free = [c for c in range(max(min_colours, len(taken) + 1)) if c not in taken]
-        c = min(free, key=lambda c: (used[c], c))
+        near = {int(colour[y]) for x in nbrs[k] for y in nbrs[x] if y != k and colour[y] >= 0}
+        free = [c for c in range(max(k_min, len(taken) + 1)) if c not in taken]
+        far = [c for c in free if c not in near] or free
+        c = min(far, key=lambda c: (used[c], c))
         colour[k] = c
         used[c] += 1
     return colour

@@ -180,6 +180,9 @@ def _territory_layer(
         name=t("责任区", "Territories"),
         style={"weight": 1, "opacity": 0.8},
     ).add_to(m)
+    _name_labels(
+        m, Vector, tg[assigned], [lab for lab, a in zip(labels, assigned, strict=True) if a], base
+    )
     legend.append(
         f"<div><b>{_html_text(t('责任区', 'Territories'))} ({int(assigned.sum())})</b></div>"
     )
@@ -192,6 +195,29 @@ def _territory_layer(
             f"{_html_text(t('未分配地块（盲点）', 'unassigned pieces (blind spot)'))}</div>"
         )
     return legend
+
+
+def _name_labels(
+    m: folium.Map, Vector: type, geoms: npt.NDArray[np.object_], labels: list[str], base: _Base
+) -> None:
+    """Leader names as permanent labels at a point inside each territory; ``gridmgr.js`` shows
+    the ones that do not collide, so more appear as the map is zoomed in."""
+    if not len(geoms):
+        return
+    pts = shapely.point_on_surface(geoms)
+    # a tiny square (≈ 0.2 m) at the point: Leaflet centres a polygon's tooltip on it
+    marks = shapely.box(
+        shapely.get_x(pts) - 1e-6,
+        shapely.get_y(pts) - 1e-6,
+        shapely.get_x(pts) + 1e-6,
+        shapely.get_y(pts) + 1e-6,
+    )
+    Vector(
+        features_json(base.shift(marks), {"_t": labels}),
+        name=t("责任人姓名", "Leader names"),
+        style={"stroke": False, "fill": False, "interactive": False},
+        tooltip={"permanent": True, "direction": "center", "className": "gm-name"},
+    ).add_to(m)
 
 
 def _territory_fills(pieces: gpd.GeoDataFrame, assigned: npt.NDArray[np.bool_]) -> list[str]:

@@ -393,6 +393,10 @@ def _route_layers(m: folium.Map, Vector: type, route: PatrolRoute, base: _Base) 
         + "</b></div>",
         _legend_item_swatch(ROUTE_COLOUR, mode, line=True, dashed=not route.follows_roads),
         f"<div>{_html_text(summary)}</div>",
+        # gridmgr.js hides the numbers while they would overlap (phones, whole-territory view)
+        "<div>"
+        + _html_text(t("放大地图可看到巡查点的顺序编号", "zoom in to see the stops' numbers"))
+        + "</div>",
     ]
     out += [f'<div class="gm-note">{_html_text(n)}</div>' for n in route.notes]
     return out

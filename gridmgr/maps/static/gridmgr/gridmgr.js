@@ -86,3 +86,68 @@
     return { type: 'FeatureCollection', features: feats };
   };
 })();
+
+/* Decluttering on every gridmgr map (phones first), run after each zoom or pan:
+   - numbered patrol stops (.gm-stop) are shown only when they can be read: hidden while more
+     than a tenth of the stops in view would overlap another one (zoom in to see the order);
+   - leader-name labels (.gm-name tooltips) are shown greedily where they do not collide;
+   - key-place badges (.gm-badge) are kept above the route's stops. */
+(function () {
+  function overlaps(a, b, pad) {
+    return a.left < b.right + pad && b.left < a.right + pad && a.top < b.bottom + pad && b.top < a.bottom + pad;
+  }
+  function inView(el, box) {
+    var r = el.getBoundingClientRect();
+    return r.right > box.left && r.left < box.right && r.bottom > box.top && r.top < box.bottom ? r : null;
+  }
+  function declutterStops(c, box) {
+    var stops = c.querySelectorAll('.gm-stop');
+    if (!stops.length) { return; }
+    c.classList.remove('gm-stops-hidden');
+    var rects = [];
+    for (var i = 0; i < stops.length; i++) {
+      var r = inView(stops[i], box);
+      if (r) { rects.push(r); }
+    }
+    var crowded = 0;
+    for (var a = 0; a < rects.length && crowded * 10 <= rects.length; a++) {
+      for (var b = a + 1; b < rects.length; b++) {
+        if (overlaps(rects[a], rects[b], 0)) { crowded++; break; }
+      }
+    }
+    var hide = crowded * 10 > rects.length;
+    c.classList.toggle('gm-stops-hidden', hide);
+  }
+  function declutterNames(c, box) {
+    var names = c.querySelectorAll('.gm-name');
+    if (!names.length) { return; }
+    var shown = [], i, r;
+    for (i = 0; i < names.length; i++) { names[i].classList.remove('gm-name-off'); }
+    for (i = 0; i < names.length; i++) {
+      r = inView(names[i], box);
+      var clash = !r || shown.length > 400;
+      for (var k = 0; r && !clash && k < shown.length; k++) { clash = overlaps(r, shown[k], 2); }
+      if (clash) { names[i].classList.add('gm-name-off'); } else { shown.push(r); }
+    }
+  }
+  L.Map.addInitHook(function () {
+    var map = this;
+    function run() {
+      var c = map.getContainer();
+      var box = c.getBoundingClientRect();
+      declutterStops(c, box);
+      declutterNames(c, box);
+    }
+    var pending = null;
+    function later() { if (pending) { clearTimeout(pending); } pending = setTimeout(run, 60); }
+    map.on('zoomend moveend resize overlayadd', later);
+    map.on('layeradd', function (e) {
+      var l = e.layer, ic = l && l.options && l.options.icon;
+      if (ic && ic.options && /gm-badge/.test(ic.options.className || '') && l.setZIndexOffset) {
+        l.setZIndexOffset(2000);
+      }
+      later();
+    });
+    map.whenReady(later);
+  });
+})();
