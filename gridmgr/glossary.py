@@ -51,6 +51,7 @@ GLOSSARY: Mapping[str, Mapping[str, Pair]] = {
         "disconnected": ("不连通的责任区", "disconnected territories"),
         "boundary_edges_per_piece": ("每地块边界边数（越低越紧凑）", "boundary edges per piece"),
         "unassigned_pieces": ("无人负责的地块", "pieces without a leader"),
+        "unassigned_load": ("无人负责的负载", "load without a leader"),
         "n_leaders": ("参与的领导", "leaders taking part"),
         "pieces": ("地块数", "pieces"),
         "moved_pieces": ("调整地块", "moved pieces"),

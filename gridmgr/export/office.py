@@ -85,6 +85,7 @@ GAP_COLUMNS: tuple[tuple[str, str, str, float, str | None], ...] = (
     ("leader_id", "责任人编号", "leader id", 11, None),
     ("leader_name", "责任人", "leader", 20, None),
     ("place_code", "点位编码", "place code", 10, None),
+    ("place_name", "点位名称", "key place", 20, None),
     ("count", "数量", "count", 7, "0"),
     ("area_m2", "面积（平方米）", "area (m²)", 14, "#,##0.0"),
     ("kind", "类型代码", "kind", 22, None),
@@ -390,6 +391,9 @@ def write_map_slides(
     first = prs.slides.add_slide(prs.slide_layouts[0])
     first.shapes.title.text = title
     first.placeholders[1].text = t(f"{date.year}年{date.month}月{date.day}日", f"{date:%Y-%m-%d}")
+    # the default template's placeholders are laid out for 4:3 (10 in): centre them on 16:9
+    for shape in first.placeholders:
+        shape.left, shape.width = Inches(0.9), Inches(13.333 - 1.8)
     blank = prs.slide_layouts[5]  # title only
     for caption, path in maps:
         slide = prs.slides.add_slide(blank)

@@ -101,6 +101,12 @@ def gap_table(data: ExportData, *, gaps_only: bool = False) -> pd.DataFrame:
         if len(data.leaders)
         else {}
     )
+    kp = data.key_places
+    places = (
+        dict(zip(kp["code"].astype(str), kp["name"].astype(str), strict=True))
+        if kp is not None and len(kp) and {"code", "name"} <= set(kp.columns)
+        else {}
+    )
     rows = [
         {
             "severity": f.severity,
@@ -112,6 +118,7 @@ def gap_table(data: ExportData, *, gaps_only: bool = False) -> pd.DataFrame:
             "leader_id": f.leader_id or "",
             "leader_name": leaders.get(f.leader_id or "", ""),
             "place_code": f.place_code or "",
+            "place_name": places.get(f.place_code or "", ""),
             "count": int(f.count),
             "area_m2": float(f.area_m2),
             "detail": json.dumps(f.to_dict()["detail"], ensure_ascii=False),
