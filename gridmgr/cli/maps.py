@@ -20,7 +20,32 @@ app = typer.Typer(help="交互地图（HTML）/ interactive maps (HTML)", no_arg
 if TYPE_CHECKING:
     import folium
 
-_OutOption = Annotated[Path, typer.Option("--out", help="输出 HTML 文件 / output HTML file")]
+
+def _require_out(value: Path | None) -> Path | None:
+    """``--out`` is needed: say so Chinese first (not click's English "Missing option")."""
+    if value is None or value == _NO_OUT:
+        err_console.print(
+            f"[bold red]{t('错误', 'error')}[/]: "
+            + t(
+                "缺少 --out：请给出输出的 HTML 文件，例如 --out map.html",
+                "missing --out: give the HTML file to write, e.g. --out map.html",
+            ),
+            highlight=False,
+        )
+        raise typer.Exit(2)
+    return value
+
+
+_NO_OUT = Path()
+_OutOption = Annotated[
+    Path,
+    typer.Option(
+        "--out",
+        help="输出 HTML 文件（必填）/ output HTML file (required)",
+        callback=_require_out,
+        show_default=False,
+    ),
+]
 _BasemapOption = Annotated[
     str, typer.Option("--basemap", help="底图 tianditu|tianditu-img|osm|amap|none / basemap")
 ]
@@ -73,7 +98,7 @@ def _parse_start(start: str | None) -> tuple[float, float] | str | None:
 @app.command("leader")
 def leader(
     leader_id: Annotated[str, typer.Argument(help="领导编号 / leader id")],
-    out: _OutOption,
+    out: _OutOption = _NO_OUT,
     basemap: _BasemapOption = "tianditu",
     roads: Annotated[
         Path | None,
@@ -141,7 +166,7 @@ def leader(
 
 @app.command("overview")
 def overview(
-    out: _OutOption,
+    out: _OutOption = _NO_OUT,
     scope: Annotated[
         str | None, typer.Option("--scope", help="单元代码（默认全区）/ unit code")
     ] = None,
@@ -159,7 +184,7 @@ def overview(
 @app.command("plan")
 def plan(
     plan_id: Annotated[str, typer.Argument(help="调整方案编号 / plan id")],
-    out: _OutOption,
+    out: _OutOption = _NO_OUT,
     basemap: _BasemapOption = "tianditu",
     database_url: _DatabaseOption = None,
 ) -> None:
