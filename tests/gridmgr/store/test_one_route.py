@@ -31,7 +31,6 @@ def shipped(store_url: str) -> Any:
 
 def _gpx_length_m(path: Path) -> float:
     import gpxpy
-
     from gpxpy.geo import length_2d
 
     gpx = gpxpy.parse(path.read_text(encoding="utf-8"))
