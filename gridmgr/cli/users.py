@@ -12,7 +12,7 @@ from typing import Any
 import typer
 
 from gridmgr.cli._common import console, domain_errors, err_console, print_json
-from gridmgr.i18n import t
+from gridmgr.i18n import t, term
 
 app = typer.Typer(help="服务用户与 API 令牌 / service users and API tokens", no_args_is_help=True)
 
@@ -71,7 +71,7 @@ def users_add(
         token = _issue_token(store, uid)
     err_console.print(
         t(
-            f"已创建用户 {name}（{role}）。API 令牌如下，只显示这一次：",
+            f"已创建用户 {name}（{term('user_role', role)}）。API 令牌如下，只显示这一次：",
             f"user {name} ({role}) created. Its API token (shown once):",
         )
     )

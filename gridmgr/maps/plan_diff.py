@@ -170,7 +170,8 @@ def plan_map_from_store(
     """:func:`plan_diff_map` of a stored plan."""
     plan = store.get_plan(plan_id)
     pieces = store.pieces(plan.get("scope"))
-    title = t(f"调整方案 {plan_id} 对比图", f"Plan {plan_id} diff")
+    short = str(plan["id"])[:8]
+    title = t(f"调整方案 {short} 对比图", f"Plan {short} diff")
     return plan_diff_map(
         plan.get("moves") or [], pieces, leaders=store.leaders(), basemap=basemap, title=title
     )
