@@ -32,7 +32,12 @@ class ServiceSettings(BaseSettings):
     )
     tianditu_key: str | None = None
     basemap: str = Field(
-        default="osm", description="basemap of the web maps: tianditu|osm|amap|none"
+        default="vector",
+        description="basemap of the web maps: vector (offline roads)|local|tianditu|osm|amap|none",
+    )
+    tiles: str | None = Field(
+        default=None,
+        description="offline tile file (.mbtiles or .pmtiles) served at /api/tiles for basemap local",
     )
     max_body_bytes: int = 2_000_000
     max_page_size: int = 1000

@@ -24,6 +24,7 @@ from api.routers import (
     problem_pages,
     problems,
     reference,
+    tiles,
     web,
 )
 
@@ -45,6 +46,7 @@ def api_router() -> APIRouter:
         history,
         locate,
         maps,
+        tiles,
         exports,
         patrols,
         problems,

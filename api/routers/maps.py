@@ -1,4 +1,5 @@
-"""Interactive maps (HTML pages from :mod:`gridmgr.maps`, bundled Leaflet, tiles only online)."""
+"""Interactive maps (HTML pages from :mod:`gridmgr.maps`, bundled Leaflet; the default ``vector``
+basemap draws the store's roads, rivers and units offline, ``local`` shows ``/api/tiles``)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,8 @@ router = APIRouter(tags=["maps"])
 HTML: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/html": {}}, "description": "a self-contained map page"}
 }
-Basemap = Query(
-    None, pattern="^(tianditu|osm|amap|none)$", description="basemap (default GRIDMGR_BASEMAP)"
-)
+BASEMAP_PATTERN = "^(vector|local|tianditu|tianditu-img|osm|amap|none)$"
+Basemap = Query(None, pattern=BASEMAP_PATTERN, description="basemap (default GRIDMGR_BASEMAP)")
 
 
 def require_own_ground(user: Viewer, leader_id: str = Path(max_length=64)) -> User:
@@ -58,8 +58,10 @@ def overview_map(
 ) -> HTMLResponse:
     """Every territory in its own colour with the coverage gaps highlighted."""
     from gridmgr.maps import map_html, overview_map_from_store
+    from gridmgr.maps.vector_base import store_base
 
-    m = overview_map_from_store(store, scope=scope, basemap=basemap or settings.basemap)
+    with store_base(store):
+        m = overview_map_from_store(store, scope=scope, basemap=basemap or settings.basemap)
     return HTMLResponse(map_html(m))
 
 
@@ -78,9 +80,11 @@ def leader_map(
     """A leader's patrol map: territory, key places, route with numbered stops (the leader,
     planners and admins only)."""
     from gridmgr.maps import leader_map_from_store, map_html
+    from gridmgr.maps.vector_base import store_base
 
     store.get_leader(leader_id)  # 404 for an unknown leader
-    m = leader_map_from_store(store, leader_id, basemap=basemap or settings.basemap)
+    with store_base(store):
+        m = leader_map_from_store(store, leader_id, basemap=basemap or settings.basemap)
     return HTMLResponse(map_html(m))
 
 
@@ -98,7 +102,8 @@ def plan_map(
 ) -> HTMLResponse:
     """A plan's diff map: territories after the plan, moved pieces highlighted."""
     from gridmgr.maps import map_html, plan_map_from_store
+    from gridmgr.maps.vector_base import store_base
 
-    return HTMLResponse(
-        map_html(plan_map_from_store(store, plan_id, basemap=basemap or settings.basemap))
-    )
+    with store_base(store):
+        m = plan_map_from_store(store, plan_id, basemap=basemap or settings.basemap)
+    return HTMLResponse(map_html(m))

@@ -391,12 +391,15 @@ def problems_map(
     store: StoreDep,
     settings: SettingsDep,
     user: Planner,
-    basemap: Annotated[str | None, Query(pattern="^(tianditu|osm|amap|none)$")] = None,
+    basemap: Annotated[
+        str | None, Query(pattern="^(vector|local|tianditu|tianditu-img|osm|amap|none)$")
+    ] = None,
 ) -> HTMLResponse:
     """Open problems by piece (shaded by count), overdue ones in red (supervisors' board)."""
     from gridmgr.maps import map_html
     from gridmgr.maps.problem_map import problems_map_from_store
+    from gridmgr.maps.vector_base import store_base
 
-    return HTMLResponse(
-        map_html(problems_map_from_store(store, basemap=basemap or settings.basemap))
-    )
+    with store_base(store):
+        m = problems_map_from_store(store, basemap=basemap or settings.basemap)
+    return HTMLResponse(map_html(m))

@@ -28,9 +28,10 @@ app = typer.Typer(
 # Options shared by the three export commands.
 PAPER_OPT = typer.Option("A4", "--paper", help="纸张 A4|A3（横向）/ paper A4|A3 landscape")
 BASEMAP_OPT = typer.Option(
-    "tianditu",
+    "vector",
     "--basemap",
-    help="HTML 底图 tianditu|tianditu-img|osm|amap|none / basemap of html maps",
+    help="HTML 底图 vector（离线道路图，默认）|local|tianditu|tianditu-img|osm|amap|none / basemap",
+    envvar="GRIDMGR_BASEMAP",
 )
 ROADS_OPT = typer.Option(
     None,

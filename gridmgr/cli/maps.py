@@ -1,8 +1,9 @@
 """``gridmgr map``: interactive maps (HTML) — a leader's patrol map, the overview, a plan's diff.
 
-Every page is one self-contained HTML file (Leaflet and plugins inlined); only map tiles come
-from the network. ``--basemap tianditu`` needs ``GRIDMGR_TIANDITU_KEY`` and otherwise falls back to
-OpenStreetMap with a note on the map.
+Every page is one self-contained HTML file (Leaflet and plugins inlined). The default basemap
+``vector`` draws the store's roads, rivers and unit outlines with no network at all; online tiles
+(``--basemap osm``…) are drawn over it. ``--basemap tianditu`` needs ``GRIDMGR_TIANDITU_KEY`` and
+otherwise falls back to ``vector`` with a note on the map.
 """
 
 from __future__ import annotations
@@ -47,7 +48,12 @@ _OutOption = Annotated[
     ),
 ]
 _BasemapOption = Annotated[
-    str, typer.Option("--basemap", help="底图 tianditu|tianditu-img|osm|amap|none / basemap")
+    str,
+    typer.Option(
+        "--basemap",
+        help="底图 vector（离线道路图，默认）|local|tianditu|tianditu-img|osm|amap|none / basemap",
+        envvar="GRIDMGR_BASEMAP",
+    ),
 ]
 _DatabaseOption = Annotated[
     str | None,
@@ -99,7 +105,7 @@ def _parse_start(start: str | None) -> tuple[float, float] | str | None:
 def leader(
     leader_id: Annotated[str, typer.Argument(help="领导编号 / leader id")],
     out: _OutOption = _NO_OUT,
-    basemap: _BasemapOption = "tianditu",
+    basemap: _BasemapOption = "vector",
     roads: Annotated[
         Path | None,
         typer.Option(
@@ -120,9 +126,10 @@ def leader(
     Example: ``gridmgr map leader G001 --roads layers/changchun_hitech/roads.geojson --out g001.html``
     """
     from gridmgr.maps import interactive as maps
+    from gridmgr.maps.vector_base import store_base
     from gridmgr.patrol.route import leader_frames_from_store, patrol_route
 
-    with opened_store(database_url) as store, domain_errors():
+    with opened_store(database_url) as store, domain_errors(), store_base(store):
         if roads is not None:
             from gridmgr.io.layers import read_roads
 
@@ -170,13 +177,14 @@ def overview(
     scope: Annotated[
         str | None, typer.Option("--scope", help="单元代码（默认全区）/ unit code")
     ] = None,
-    basemap: _BasemapOption = "tianditu",
+    basemap: _BasemapOption = "vector",
     database_url: _DatabaseOption = None,
 ) -> None:
     """生成总览地图：各责任区分色、覆盖缺口高亮、行政单元边界。 / The overview map."""
     from gridmgr.maps import interactive as maps
+    from gridmgr.maps.vector_base import store_base
 
-    with opened_store(database_url) as store, domain_errors():
+    with opened_store(database_url) as store, domain_errors(), store_base(store):
         m = maps.overview_map_from_store(store, scope=scope, basemap=basemap)
         _write_map(m, basemap, out)
 
@@ -185,12 +193,13 @@ def overview(
 def plan(
     plan_id: Annotated[str, typer.Argument(help="调整方案编号 / plan id")],
     out: _OutOption = _NO_OUT,
-    basemap: _BasemapOption = "tianditu",
+    basemap: _BasemapOption = "vector",
     database_url: _DatabaseOption = None,
 ) -> None:
     """生成调整方案对比图：调整后的责任区与被调整的地块。 / A rebalance plan's diff map."""
     from gridmgr.maps import interactive as maps
+    from gridmgr.maps.vector_base import store_base
 
-    with opened_store(database_url) as store, domain_errors():
+    with opened_store(database_url) as store, domain_errors(), store_base(store):
         m = maps.plan_map_from_store(store, plan_id, basemap=basemap)
         _write_map(m, basemap, out)

@@ -1,6 +1,12 @@
-"""The page every interactive map is drawn on: basemap tiles, title, controls, legend helpers.
+"""The page every interactive map is drawn on: basemap, title, controls, legend helpers.
 
-:func:`resolve_basemap` picks the tiles (Tianditu without a key falls back to OpenStreetMap);
+:func:`resolve_basemap` picks the basemap: ``vector`` (the default: the roads, rivers and unit
+outlines drawn offline, :mod:`gridmgr.maps.vector_base`), ``local`` (tiles of the office's own
+MBTiles/PMTiles file named by ``GRIDMGR_TILES``, served by gridmgr at ``/api/tiles/{z}/{x}/{y}``),
+or online tiles (Tianditu, OpenStreetMap, Amap); ``none`` is a blank page. A basemap that is not
+configured (Tianditu without a key, ``local`` without a readable tile file) falls back to
+``vector`` with a note. Every basemap but ``none`` carries the vector base below its tiles, so a
+map opened without internet still shows the roads.
 ``_new_map`` opens a folium map over the bounds with the bundled Leaflet assets and ``_finish``
 adds the full-screen button, the measuring tool, the legend and the layer switcher;
 :func:`map_html` renders the self-contained page. Small helpers over frames (``_geoms``,
@@ -39,6 +45,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BASEMAPS",
+    "DEFAULT_BASEMAP",
+    "LOCAL_TILES_URL",
     "TIANDITU_KEY_ENV",
     "TILE_HOSTS",
     "map_html",
@@ -55,7 +63,13 @@ TIANDITU_KEY_ENV = "GRIDMGR_TIANDITU_KEY"
 
 
 #: Basemap names accepted by the map functions.
-BASEMAPS = ("tianditu", "tianditu-img", "osm", "amap", "none")
+BASEMAPS = ("vector", "local", "tianditu", "tianditu-img", "osm", "amap", "none")
+
+#: The basemap when none is asked for: drawn offline from the shipped layers.
+DEFAULT_BASEMAP = "vector"
+
+#: Where map pages fetch the ``local`` tiles (gridmgr's own tile route, same origin).
+LOCAL_TILES_URL = "/api/tiles/{z}/{x}/{y}"
 
 
 @dataclass(frozen=True)
@@ -76,9 +90,24 @@ def _gcj(geoms: npt.ArrayLike) -> npt.NDArray[np.object_]:
 
 
 def resolve_basemap(basemap: str | None) -> tuple[str, str | None]:
-    """The basemap actually used and a note for the user (Tianditu without a key → OSM)."""
-    name = (basemap or "tianditu").lower()
+    """The basemap actually used and a note for the user.
+
+    Tianditu without a key and ``local`` without a readable ``GRIDMGR_TILES`` file fall back to
+    ``vector`` (drawn offline), saying why.
+
+    >>> resolve_basemap(None)
+    ('vector', None)
+    >>> resolve_basemap("离线")
+    ('vector', None)
+    """
+    name = (basemap or DEFAULT_BASEMAP).lower()
     aliases = {
+        "offline": "vector",
+        "离线": "vector",
+        "矢量": "vector",
+        "mbtiles": "local",
+        "pmtiles": "local",
+        "本地": "local",
         "gaode": "amap",
         "高德": "amap",
         "天地图": "tianditu",
@@ -95,11 +124,32 @@ def resolve_basemap(basemap: str | None) -> tuple[str, str | None]:
         )
         raise InputError(msg)
     if name.startswith("tianditu") and not os.environ.get(TIANDITU_KEY_ENV):
-        return "osm", t(
-            f"未设置天地图密钥（环境变量 {TIANDITU_KEY_ENV}），底图改用 OpenStreetMap",
-            f"no Tianditu key ({TIANDITU_KEY_ENV} is not set): OpenStreetMap is used instead",
+        return "vector", t(
+            f"未设置天地图密钥（环境变量 {TIANDITU_KEY_ENV}），底图改用离线道路图",
+            f"no Tianditu key ({TIANDITU_KEY_ENV} is not set): the offline road map is used",
         )
+    if name == "local":
+        problem = _local_problem()
+        if problem:
+            return "vector", problem
     return name, None
+
+
+def _local_problem() -> str | None:
+    """Why the ``local`` tiles cannot be shown (no or unreadable ``GRIDMGR_TILES``), else None."""
+    from gridmgr.maps.tiles import TILES_ENV, open_tiles
+
+    path = os.environ.get(TILES_ENV)
+    if not path:
+        return t(
+            f"未设置离线瓦片文件（环境变量 {TILES_ENV}），底图改用离线道路图",
+            f"no offline tile file ({TILES_ENV} is not set): the offline road map is used",
+        )
+    try:
+        open_tiles(path)
+    except InputError as exc:
+        return t(f"{exc}；底图改用离线道路图", f"{exc}; the offline road map is used")
+    return None
 
 
 def _tianditu(layer: str, key: str) -> str:
@@ -127,7 +177,9 @@ def _new_map(bounds: Sequence[float], basemap: str | None, title: str) -> tuple[
         (k, _ASSET + v) for k, v in _CSS.items() if k in ("leaflet_css", "gridmgr_css")
     ]
     shift = _identity
-    if name.startswith("tianditu"):
+    if name == "local":
+        _local_tiles().add_to(m)
+    elif name.startswith("tianditu"):
         key = os.environ.get(TIANDITU_KEY_ENV, "")
         base, anno = ("vec", "cva") if name == "tianditu" else ("img", "cia")
         attr = "&copy; 天地图 Tianditu (国家地理信息公共服务平台) GS(2024)0568号"
@@ -164,10 +216,31 @@ def _new_map(bounds: Sequence[float], basemap: str | None, title: str) -> tuple[
             max_zoom=18,
         ).add_to(m)
         shift = _gcj
+    if name != "none":
+        from gridmgr.maps.vector_base import add_vector_base
+
+        add_vector_base(m, (minx, miny, maxx, maxy), None if shift is _identity else shift)
     lo = shift(np.asarray([shapely.Point(minx, miny), shapely.Point(maxx, maxy)], dtype=object))
     m.fit_bounds([[lo[0].y, lo[0].x], [lo[1].y, lo[1].x]])
     m.add_child(_title_class()(title), name="gridmgr_title")
     return m, _Base(name, shift, note)
+
+
+def _local_tiles() -> folium.TileLayer:
+    """Leaflet tiles from gridmgr's tile route, zoom range of the ``GRIDMGR_TILES`` file."""
+    import folium
+
+    from gridmgr.maps.tiles import TILES_ENV, open_tiles
+
+    archive = open_tiles(os.environ[TILES_ENV])
+    return folium.TileLayer(
+        os.environ.get("GRIDMGR_TILES_URL") or LOCAL_TILES_URL,
+        attr=t("离线地图（本单位提供）", "offline map (supplied by the office)"),
+        name=t("离线地图", "offline map"),
+        min_native_zoom=archive.min_zoom,  # passed through to Leaflet's options
+        max_native_zoom=archive.max_zoom,
+        max_zoom=19,
+    )
 
 
 def _finish(m: folium.Map, legend_html: str) -> None:

@@ -55,6 +55,9 @@ def _request(path: str, method: str, cell: str) -> dict[str, Any]:
         "name": "viewer",
         "action": "discard",
         "patrol_id": "999999",
+        "z": "0",  # /api/tiles: no tile file configured → 404
+        "x": "0",
+        "y": "0",
     }
     url = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
     kw: dict[str, Any] = {}

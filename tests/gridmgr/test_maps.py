@@ -155,7 +155,7 @@ def _external_refs(page: str) -> list[str]:
     return [r for r in refs if not r.startswith("data:")]
 
 
-@pytest.mark.parametrize("basemap", ["osm", "amap", "none", "tianditu"])
+@pytest.mark.parametrize("basemap", ["osm", "amap", "none", "tianditu", "vector"])
 def test_leader_map_has_no_external_script_or_css(basemap: str) -> None:
     page = _leader_page(basemap)
     assert _external_refs(page) == []
@@ -168,7 +168,7 @@ def test_leader_map_has_no_external_script_or_css(basemap: str) -> None:
     assert "L.map(" in page and "gmDecode" in page and "L.control.fullscreen" in page
     tile_urls = re.findall(r'L\.tileLayer\(\s*"([^"]+)"', page)
     assert len(tile_urls) == (
-        0 if basemap == "none" else 1 if basemap in ("osm", "amap", "tianditu") else 2
+        1 if basemap in ("osm", "amap") else 0  # tianditu without a key: the vector base
     )
     for url in tile_urls:
         assert any(h in url for h in maps.TILE_HOSTS)
@@ -339,7 +339,8 @@ def test_tianditu_needs_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
     pieces, _ = _community()
     monkeypatch.delenv(maps.TIANDITU_KEY_ENV, raising=False)
     page = maps.map_html(maps.leader_map(pieces, None, basemap="tianditu"))
-    assert "tianditu.gov.cn" not in page and "tile.openstreetmap.org" in page
+    assert "tianditu.gov.cn" not in page and "L.tileLayer(" not in page  # offline roads
+    assert "gmBase" in page
     assert "GRIDMGR_TIANDITU_KEY" in page  # the note on the map says why
     monkeypatch.setenv(maps.TIANDITU_KEY_ENV, "abc123")
     page = maps.map_html(maps.leader_map(pieces, None, basemap="tianditu-img"))
