@@ -108,10 +108,8 @@ def patrol_route(
     seed
         Seed of the improvement's random kicks.
     max_kicks
-        The improvement's budget in kicks (500 by default: about 0.4 s for 150 stops, where
-        longer searches find nothing shorter). A kick budget, unlike a time budget, gives the
-        same route on any machine and under any load, so every entry point shows the same length;
-        only a territory too large to finish within ``time_limit_s`` stops earlier.
+        The improvement's budget in kicks (~0.4 s for 150 stops). Unlike a time budget it gives
+        the same route on any machine and under any load, so every entry point shows one length.
 
     Returns
     -------

@@ -29,8 +29,16 @@ ESCALATION = {
 
 
 def iso(when: dt.datetime | None) -> str | None:
-    """Beijing-time ISO 8601 (``…+08:00``) of an aware datetime."""
-    return None if when is None else when.astimezone(workdays.BEIJING).isoformat(timespec="seconds")
+    """Beijing-time ISO 8601 (``…+08:00``) of an aware datetime; ``None`` for a missing one
+    (``None``, or pandas' NaT, which is a datetime but has no time zone to convert).
+
+    >>> import pandas as pd
+    >>> iso(dt.datetime(2026, 12, 5, 16, 0, tzinfo=dt.UTC)), iso(None), iso(pd.NaT)
+    ('2026-12-06T00:00:00+08:00', None, None)
+    """
+    if when is None or when != when:  # NaT is not equal to itself
+        return None
+    return when.astimezone(workdays.BEIJING).isoformat(timespec="seconds")
 
 
 def names(conn: Connection) -> dict[str, dict[str, str]]:

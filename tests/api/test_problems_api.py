@@ -138,3 +138,18 @@ def test_pages_render_chinese_first(api: Api) -> None:
         assert r.status_code == 200 and words in r.text, url
         assert english_identifiers(visible_text(r.text)) == [], url
     assert "Overdue board" in c.get("/problems/board?lang=en").text
+
+
+def test_the_list_mixes_problems_with_and_without_a_deadline(api: Api) -> None:
+    """One dispatched (a deadline) beside one just reported (none): the list must not fail on
+    the missing deadline (pandas gives NaT there, which cannot be converted to Beijing time)."""
+    body = {"lat": LAT, "lng": LNG, "category": "ZZ01", "text": "路边暴露垃圾"}
+    first = api.as_("leader", "POST", "/api/problems", json=body).json()["id"]
+    api.as_("leader", "POST", "/api/problems", json={**body, "text": "又一处"})
+    assert _step(api, "planner", first, "register").status_code == 200
+    r = _step(api, "planner", first, "dispatch", data={"leader_id": "G01_1", "workdays": "2"})
+    assert r.status_code == 200
+    listed = api.as_("planner", "GET", "/api/problems")
+    assert listed.status_code == 200, listed.text
+    due = {p["id"]: p["due_at"] for p in listed.json()["problems"]}
+    assert due[first].endswith("+08:00") and None in due.values()
