@@ -122,7 +122,7 @@ def _walk(store: Any, p: dict[str, Any], plan: str, t0: dt.datetime, cfg: Any) -
 def run_samples(store: Any, out: Path) -> None:
     """Create (or reuse) the samples and write the board, circular, ledger and assessment."""
     from gridmgr.problems.categories import Config
-    from gridmgr.problems.service import Upload, report
+    from gridmgr.problems.service import Upload, aware, report
     from gridmgr.problems.workdays import CalendarRangeError, beijing_date, end_of_period
     from gridmgr.store.engine import read_connection
     from gridmgr.store.problems import listing
@@ -180,8 +180,8 @@ def run_samples(store: Any, out: Path) -> None:
                     "open",
                 )
             )
-        for p, plan in made:
-            _walk(store, p, plan, t0, cfg)
+        for p, plan in made:  # each walks from its own report (the repeats came 30 h later)
+            _walk(store, p, plan, aware(p["reported_at"]), cfg)
         console.print(
             t(
                 f"样例问题 {len(made)} 件（模拟两周的流程）",

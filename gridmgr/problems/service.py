@@ -12,7 +12,7 @@ nothing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -353,6 +353,19 @@ def _needs(a: cycle.Action, note: str | None, n: int | None, uploads: Sequence[U
         )
 
 
+def _not_before_report(p: Mapping[str, Any], when: dt.datetime) -> None:
+    """Refuse a step dated before the problem was reported (a history must read forwards)."""
+    reported = aware(p["reported_at"])
+    if when < reported:
+        raise InputError(
+            t(
+                f"问题 {p['code']}：步骤时间早于上报时间（{reported:%Y-%m-%d %H:%M} UTC）",
+                f"problem {p['code']}: a step cannot be dated before the report "
+                f"({reported:%Y-%m-%d %H:%M} UTC)",
+            )
+        )
+
+
 def act(
     store: Any,
     ref: str | int,
@@ -388,6 +401,7 @@ def act(
             if expected_version is not None and int(p["version"]) != int(expected_version):
                 raise _stale(p, expected_version)
             a = cycle.check(p["state"], action, roles)
+            _not_before_report(p, when)
             _needs(a, note, n_workdays, uploads)
             _check_uploads(uploads, cfg.rules, when, float(p["lng"]), float(p["lat"]))
             values = _step_values(a, p, cfg, when, n_workdays, department, leader_id)
