@@ -150,3 +150,25 @@ def test_derived_leader_is_kept_after_reassignment(loaded_store: Any) -> None:
     )
     assert q["leader_id"] == other
     assert q["repeat_of"] == p["row_id"]  # same category, same piece, within the window
+
+
+def test_a_step_dated_before_the_report_is_refused(loaded_store: Any) -> None:
+    from gridmgr.errors import InputError
+
+    ref = bring_to(loaded_store, "reported", at=T0)
+    before = _snapshot(loaded_store, ref)
+    with pytest.raises(InputError):
+        service.act(
+            loaded_store,
+            ref,
+            "register",
+            actor="c",
+            roles={"center"},
+            at=T0 - dt.timedelta(hours=1),
+            config=CONFIG,
+        )
+    assert _snapshot(loaded_store, ref) == before
+    done = service.act(
+        loaded_store, ref, "register", actor="c", roles={"center"}, at=T0, config=CONFIG
+    )
+    assert done["state"] == "registered"
