@@ -58,3 +58,21 @@ def error_page(request: Request, status: int, detail: str) -> HTMLResponse:
     }
     title = titles.get(status, ("出错了", "Error"))
     return render(request, "error.html", None, status=status, title=title, message=(detail, detail))
+
+
+def role_needed(role: str, have: str) -> str:
+    """The 403 text of a page a role may not open, Chinese first, roles by name."""
+    from gridmgr.i18n import t
+
+    need_zh, need_en = (
+        glossary.label("user_role", role, "zh"),
+        glossary.label("user_role", role, "en"),
+    )
+    have_zh, have_en = (
+        glossary.label("user_role", have, "zh"),
+        glossary.label("user_role", have, "en"),
+    )
+    return t(
+        f"此页面需要{need_zh}及以上权限（您是{have_zh}）",
+        f"this page needs the role {need_en} or above (you are {have_en})",
+    )

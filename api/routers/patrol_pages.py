@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.deps import StoreDep, User
 from api.pages import render
+from api.pages import role_needed as t_role_needed
 from api.routers.web import PageUser
 
 router = APIRouter(include_in_schema=False)
@@ -22,7 +23,10 @@ router = APIRouter(include_in_schema=False)
 async def page_patroller(user: PageUser) -> User:
     """Leaders, planners and admins (403 for viewers)."""
     if not user.at_least("leader"):
-        raise HTTPException(403, f"this page needs the role leader or above (you are {user.role})")
+        raise HTTPException(
+            403,
+            t_role_needed("leader", user.role),
+        )
     return user
 
 

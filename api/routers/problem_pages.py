@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from api.deps import User
 from api.pages import render
+from api.pages import role_needed as t_role_needed
 from api.routers.web import PagePlanner, PageUser
 
 router = APIRouter(include_in_schema=False)
@@ -30,7 +31,10 @@ MODES = {
 async def page_leader(user: PageUser) -> User:
     """A page for leaders and above (403 for viewers)."""
     if not user.at_least("leader"):
-        raise HTTPException(403, f"this page needs the role leader or above (you are {user.role})")
+        raise HTTPException(
+            403,
+            t_role_needed("leader", user.role),
+        )
     return user
 
 

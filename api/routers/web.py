@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api import plans as workflow
 from api.deps import SESSION_COOKIE, OptionalUser, StoreDep, User
 from api.pages import LANG_COOKIE, error_page, render, templates  # noqa: F401  (re-exported)
+from api.pages import role_needed as t_role_needed
 from api.throttle import LoginThrottle, Throttled
 from gridmgr.accounts import sessions
 from gridmgr.errors import NothingToMoveError
@@ -45,7 +46,10 @@ PageUser = Annotated[User, Depends(page_user)]
 async def page_planner(user: PageUser) -> User:
     """A page for planners and admins (403 otherwise)."""
     if not user.at_least("planner"):
-        raise HTTPException(403, f"this page needs the role planner or above (you are {user.role})")
+        raise HTTPException(
+            403,
+            t_role_needed("planner", user.role),
+        )
     return user
 
 
