@@ -120,6 +120,7 @@ def units_table(report: Any) -> Table:
         )
     from gridmgr.i18n import level_label
 
+    names = _leader_names(report)
     for r in report.units.to_dict(orient="records"):
         if r["level"] not in ("district", "street", "community"):
             continue
@@ -133,10 +134,18 @@ def units_table(report: Any) -> Table:
             _num(r["fallback_pieces"]),
             _num(r["dead_corner_area_m2"], "{:,.1f}"),
             f"{r['key_places']}/{r['key_places_without_leader']}" if r["key_places"] else "0",
-            ",".join(r["package_leaders"]) or "—",
+            "、".join(names.get(str(x), str(x)) for x in r["package_leaders"]) or "—",
             _num(r["max_load_ratio"], "{:.2f}"),
         )
     return table
+
+
+def _leader_names(report: Any) -> dict[str, str]:
+    """``leader id -> name`` of the report's leaders (people read names, not codes)."""
+    frame = getattr(report, "leaders", None)
+    if frame is None or not len(frame) or "name" not in frame:
+        return {}
+    return dict(zip(frame["id"].astype(str), frame["name"].astype(str), strict=True))
 
 
 def findings_table(report: Any, top: int) -> Table:

@@ -260,7 +260,7 @@ def assess(
         return
     table = Table(
         title=t(
-            f"{period} 考核（{group}，截至 {iso(df.attrs['as_of'])}）",
+            f"{period} 考核（{_group_zh(group)}，截至 {iso(df.attrs['as_of'])}）",
             f"assessment {period} by {group} as of {iso(df.attrs['as_of'])}",
         )
     )
@@ -294,3 +294,10 @@ def assess(
             f"{r['score']:.1f}",
         )
     console.print(table)
+
+
+def _group_zh(group: str) -> str:
+    """The Chinese name of an assessment group (包保责任人, 社区, 街道, 部门)."""
+    from gridmgr.problems.assessment import GROUP_NAMES
+
+    return GROUP_NAMES.get(group, (group, group))[0]

@@ -60,7 +60,7 @@ def _fmt(x: Any, digits: int = 3) -> str:
     return str(x)
 
 
-def _print_plan(plan: Any, *, moves_limit: int = 20) -> None:
+def _print_plan(plan: Any, *, moves_limit: int = 20, names: dict[str, str] | None = None) -> None:
     m = plan.metrics
     status = {
         "proposed": ("待应用", "proposed"),
@@ -76,10 +76,45 @@ def _print_plan(plan: Any, *, moves_limit: int = 20) -> None:
         )
     )
     _print_metrics(m)
-    _print_leader_ratios(m)
-    _print_missed(m)
+    who = _namer(names or {})
+    _print_pairs(plan, who)
+    _print_leader_ratios(m, who)
+    _print_missed(m, who)
     if plan.moves:
-        _print_moves(plan.moves, moves_limit)
+        _print_moves(plan.moves, moves_limit, who)
+
+
+def _print_pairs(plan: Any, who: Any) -> None:
+    """The plan per leader pair: pieces, hectares, load ratio before → after (as on the web)."""
+    from gridmgr.rebalance.summary import leader_ratios, pair_summary
+
+    pairs = pair_summary(plan.moves or [], leader_ratios(plan.metrics or {}))
+    if not pairs:
+        return
+    table = Table(title=t("调整汇总（按领导）", "summary by leader pair"))
+    for zh, en in (("原责任人", "from"), ("新责任人", "to"), ("地块", "pieces"), ("公顷", "ha")):
+        table.add_column(t(zh, en))
+    table.add_column(t("负载比（原 → 新责任人）", "load ratio (from → to)"))
+    for p in pairs:
+        ratios = " / ".join(
+            f"{r[0]:.2f}→{r[1]:.2f}" if r else "—" for r in (p.from_ratio, p.to_ratio)
+        )
+        table.add_row(
+            who(p.from_leader), who(p.to_leader), str(p.pieces), f"{p.hectares:.2f}", ratios
+        )
+    console.print(table)
+
+
+def _namer(names: dict[str, str]) -> Any:
+    """``id -> "name (id)"``, or the id when the name is unknown; ``-`` for none."""
+
+    def who(leader_id: Any) -> str:
+        if not leader_id:
+            return "-"
+        name = names.get(str(leader_id))
+        return f"{name}（{leader_id}）" if name else str(leader_id)
+
+    return who
 
 
 def _print_metrics(m: Any) -> None:
@@ -118,7 +153,7 @@ def _print_metrics(m: Any) -> None:
     )
 
 
-def _print_leader_ratios(m: Any) -> None:
+def _print_leader_ratios(m: Any, who: Any) -> None:
     """Load ratios of the leaders a plan changes."""
     leaders = [
         x
@@ -146,7 +181,7 @@ def _print_leader_ratios(m: Any) -> None:
                 if flag
             )
             lt.add_row(
-                str(x["leader_id"]),
+                who(x["leader_id"]),
                 _fmt(x.get("ratio_before")),
                 _fmt(x.get("ratio_after")),
                 str(x.get("pieces_after", "")),
@@ -155,18 +190,18 @@ def _print_leader_ratios(m: Any) -> None:
         console.print(lt)
 
 
-def _print_missed(m: Any) -> None:
+def _print_missed(m: Any, who: Any) -> None:
     """Leaders still off target, with the reason."""
     missed = m.get("missed", [])
     if missed:
         console.print(t("[yellow]仍未达到目标的领导：[/]", "[yellow]leaders still off target:[/]"))
         for x in missed:
             console.print(
-                f"  {x['leader_id']}: {_fmt(x.get('ratio'))} — {t(x['reason_zh'], x['reason_en'])}"
+                f"  {who(x['leader_id'])}: {_fmt(x.get('ratio'))} — {t(x['reason_zh'], x['reason_en'])}"
             )
 
 
-def _print_moves(moves: list[dict[str, Any]], moves_limit: int) -> None:
+def _print_moves(moves: list[dict[str, Any]], moves_limit: int, who: Any) -> None:
     """The first ``moves_limit`` moves."""
     if moves:
         mt = Table(
@@ -187,8 +222,8 @@ def _print_moves(moves: list[dict[str, Any]], moves_limit: int) -> None:
             mt.add_row(
                 str(mv["cell"]),
                 str(mv["unit_code"]),
-                str(mv.get("from_leader") or "-"),
-                str(mv["to_leader"]),
+                who(mv.get("from_leader")),
+                who(mv["to_leader"]),
                 _fmt(mv.get("area_m2"), 0),
             )
         console.print(mt)
@@ -261,7 +296,7 @@ def propose_cmd(
         if as_json:
             print_json(plan.to_dict())
             return
-        _print_plan(plan)
+        _print_plan(plan, names=_leader_names(store))
         if plan.moves:
             console.print(
                 t(
@@ -298,7 +333,7 @@ def show_cmd(
         if as_json:
             print_json(plan.to_dict())
             return
-        _print_plan(plan, moves_limit=50)
+        _print_plan(plan, moves_limit=50, names=_leader_names(store))
 
 
 @app.command("apply")
@@ -434,3 +469,9 @@ def list_cmd(
 def register(root: typer.Typer) -> None:
     """Add the ``rebalance`` group to the ``gridmgr`` app."""
     root.add_typer(app, name="rebalance")
+
+
+def _leader_names(store: Any) -> dict[str, str]:
+    """``leader id -> name`` of every leader in the store."""
+    frame = store.leaders()
+    return dict(zip(frame["id"].astype(str), frame["name"].astype(str), strict=True))

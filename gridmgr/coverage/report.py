@@ -73,6 +73,7 @@ from gridmgr.coverage.territory import _shape
 from gridmgr.errors import InvalidFieldError, UnitNotFoundError
 from gridmgr.grid.boundaries import str_values as _str_values
 from gridmgr.grid.piece_graph import NOISE_LENGTH_M, PieceGraph, piece_graph
+from gridmgr.i18n import t
 
 
 @dataclass(frozen=True)
@@ -371,7 +372,10 @@ def coverage_from_store(
     units = store.units()
     if scope is not None and str(scope) not in set(units["code"].astype(str)):
         raise UnitNotFoundError(
-            f"coverage --scope {scope!r}: no such unit in the store; see `gridmgr units`"
+            t(
+                f"coverage --scope {scope!r}：库中没有这个单位；用 `gridmgr units` 查看单位代码",
+                f"coverage --scope {scope!r}: no such unit in the store; see `gridmgr units`",
+            )
         )
     pieces = store.pieces(scope)
     key_places = store.key_places()
