@@ -187,9 +187,27 @@ def users_list(
 def _print_table(rows: list[dict[str, Any]], cols: tuple[str, ...]) -> None:
     from rich.table import Table
 
+    heads = {
+        "id": ("编号", "id"),
+        "name": ("用户名", "name"),
+        "role": ("角色", "role"),
+        "leader_id": ("关联领导", "leader"),
+        "active": ("状态", "active"),
+    }
     table = Table(title=t("用户", "Users"))
     for col in cols:
-        table.add_column(col)
+        table.add_column(t(*heads[col]))
     for r in rows:
-        table.add_row(*("" if r[c] is None else str(r[c]) for c in cols))
+        table.add_row(*(_cell(c, r[c]) for c in cols))
     console.print(table)
+
+
+def _cell(col: str, value: Any) -> str:
+    """A user-table cell as a person reads it: roles by name, 启用/停用."""
+    if value is None:
+        return ""
+    if col == "role":
+        return term("user_role", str(value))
+    if col == "active":
+        return t("启用", "active") if value else t("停用", "disabled")
+    return str(value)
