@@ -44,6 +44,26 @@ GLOSSARY: Mapping[str, Mapping[str, Pair]] = {
         "discarded": ("已放弃", "discarded"),
         "undone": ("已撤销", "undone"),
     },
+    "changeset_kind": {
+        "edit": ("编辑", "edit"),
+        "auto": ("自动分配", "auto-assign"),
+        "plan": ("调整方案", "plan"),
+        "undo": ("撤销", "undo"),
+        "import": ("导入", "import"),
+        "load": ("图层载入", "layers load"),
+        "leaders": ("领导名单", "leaders"),
+        "deactivate": ("停用领导", "deactivate"),
+    },
+    "assignment_event": {
+        "assign": ("分配", "assign"),
+        "orphan": ("地块删除", "piece removed"),
+    },
+    "leader_event": {
+        "created": ("新增", "created"),
+        "updated": ("更新", "updated"),
+        "deactivated": ("停用", "deactivated"),
+        "reactivated": ("重新启用", "reactivated"),
+    },
     "metric": {
         "max_ratio": ("最大负载比（最大/平均）", "max/mean load"),
         "min_ratio": ("最小负载比（最小/平均）", "min/mean load"),

@@ -25,7 +25,7 @@ from gridmgr.cli._common import (
     progress_enabled,
     shown_warnings,
 )
-from gridmgr.i18n import t
+from gridmgr.i18n import t, term
 
 _store = opened_store
 
@@ -483,7 +483,8 @@ def history(
         return
     if lev is not None and len(lev):
         for r in lev.itertuples(index=False):
-            console.print(f"{_bj(r.at)} {r.leader_id} {r.kind} — {r.actor}: {r.reason}")
+            kind = term("leader_event", str(r.kind))
+            console.print(f"{_bj(r.at)} {r.leader_id} {kind} — {r.actor}: {r.reason}")
     if df.empty:
         console.print(t("没有符合条件的记录", "no matching events"))
         return
@@ -505,7 +506,7 @@ def history(
         table.add_row(
             _bj(r.at, seconds=True),
             str(r.changeset_id)[:8],
-            f"{r.changeset_kind}/{r.kind}",
+            f"{term('changeset_kind', str(r.changeset_kind))}/{term('assignment_event', str(r.kind))}",
             r.cell,
             r.unit_code,
             r.from_leader or "-",
