@@ -7,99 +7,33 @@ rebalance, and see the coverage figures change. Skipped when Chromium is missing
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from apihelpers import PASSWORD, assign_grid_leaders, make_users, root_conftest
+from apihelpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PASSWORD,
+    require_chromium,
+    seeded_store,
+    uvicorn_server,
+)
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("GRIDMGR_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-ROOT = Path(__file__).resolve().parents[2]
+ARGS = CHROMIUM_ARGS
 COMMUNITY = "220173001001"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """uvicorn on a free loopback port over a SQLite store with the tiny layers and users."""
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(f"{CHROMIUM} is missing under CI=true (apt-get install chromium)")
-        pytest.skip(f"{CHROMIUM} not installed")
-    from gridmgr.store import open_store
-
-    root = root_conftest(request.config)
-    url = f"sqlite:///{tmp_path / 'gridmgr.db'}"
-    store = open_store(url)
-    store.upgrade()
-    store.load_layers(root._layers(2), res=10, actor="test")
-    store.import_leaders(root.write_leaders_csv(tmp_path / "leaders.csv", 2, 2), actor="test")
-    assign_grid_leaders(store)
-    make_users(store)
-    store.close()
-    port = _free_port()
-    env = {
-        **os.environ,
-        "GRIDMGR_DATABASE_URL": url,
-        "GRIDMGR_BASEMAP": "none",
-        "GRIDMGR_ENV": "local",
-        "GRIDMGR_ACCESS_LOG": "false",
-        "PYTHONPATH": str(ROOT),
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api.main:app_from_env",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("the server did not start in 30 s")
+    require_chromium()
+    url, _tokens = seeded_store(request.config, tmp_path)
+    with uvicorn_server(url, GRIDMGR_BASEMAP="none") as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _login(page: Any, base: str, user: str, next_: str) -> None:

@@ -11,42 +11,26 @@ look at after a run. One server and one browser for the module.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from apihelpers import PASSWORD, assign_grid_leaders, make_users, root_conftest
+from apihelpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PASSWORD,
+    require_chromium,
+    seeded_store,
+    uvicorn_server,
+)
 from test_pages_chinese import english_identifiers, visible_text
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("GRIDMGR_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-ROOT = Path(__file__).resolve().parents[2]
+ARGS = CHROMIUM_ARGS
 COMMUNITY = "220173001001"
 SIZES = {"phone": (390, 844), "desktop": (1366, 768)}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(base: str) -> None:
-    for _ in range(300):
-        try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail("the server did not start in 30 s")
 
 
 @pytest.fixture(scope="module")
@@ -54,41 +38,10 @@ def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """uvicorn over a SQLite store with the tiny layers, leaders on their ground and users."""
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(f"{CHROMIUM} is missing under CI=true (apt-get install chromium)")
-        pytest.skip(f"{CHROMIUM} not installed")
-    from gridmgr.store import open_store
-
-    root = root_conftest(request.config)
-    tmp = tmp_path_factory.mktemp("phone")
-    url = f"sqlite:///{tmp / 'gridmgr.db'}"
-    store = open_store(url)
-    store.upgrade()
-    store.load_layers(root._layers(2), res=10, actor="test")
-    store.import_leaders(root.write_leaders_csv(tmp / "leaders.csv", 2, 2), actor="test")
-    assign_grid_leaders(store)
-    make_users(store)
-    store.close()
-    port = _free_port()
-    env = {
-        **os.environ,
-        "GRIDMGR_DATABASE_URL": url,
-        "GRIDMGR_BASEMAP": "none",
-        "GRIDMGR_ENV": "local",
-        "GRIDMGR_ACCESS_LOG": "false",
-        "PYTHONPATH": str(ROOT),
-    }
-    cmd = [sys.executable, "-m", "uvicorn", "api.main:app_from_env", "--factory"]
-    cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait(base)
+    require_chromium()
+    url, _tokens = seeded_store(request.config, tmp_path_factory.mktemp("phone"))
+    with uvicorn_server(url, GRIDMGR_BASEMAP="none") as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

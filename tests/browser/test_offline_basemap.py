@@ -11,10 +11,7 @@ from __future__ import annotations
 import io
 import os
 import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,57 +46,19 @@ def _png(rgb: tuple[int, int, int]) -> bytes:
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:  # fmt: skip
     """uvicorn over the tiny layers (inside the shipped zone, so the shipped roads reach them),
     with ``GRIDMGR_TILES`` pointing at a generated MBTiles of zooms 0–2; default basemap."""
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(f"{CHROMIUM} is missing under CI=true (apt-get install chromium)")
-        pytest.skip(f"{CHROMIUM} not installed")
     sys.path.insert(0, str(ROOT / "tests" / "api"))
-    from apihelpers import assign_grid_leaders, make_users, root_conftest
+    from apihelpers import require_chromium, seeded_store, uvicorn_server
 
-    from gridmgr.store import open_store
     from tests.gridmgr.test_tiles import write_mbtiles
 
+    require_chromium()
     tmp = tmp_path_factory.mktemp("offline")
-    root = root_conftest(request.config)
-    url = f"sqlite:///{tmp / 'gridmgr.db'}"
-    store = open_store(url)
-    store.upgrade()
-    store.load_layers(root._layers(2), res=10, actor="test")
-    store.import_leaders(root.write_leaders_csv(tmp / "leaders.csv", 2, 2), actor="test")
-    assign_grid_leaders(store)
-    tokens = make_users(store)
-    store.close()
+    url, tokens = seeded_store(request.config, tmp)
     tiles = {(z, x, y): _png(MAGENTA) for z in range(3) for x in range(1 << z) for y in range(1 << z)}  # fmt: skip
     mbtiles = write_mbtiles(tmp / "office.mbtiles", tiles)
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("GRIDMGR_BASEMAP", "GRIDMGR_TIANDITU_KEY")}  # fmt: skip
-    env.update(
-        GRIDMGR_DATABASE_URL=url,
-        GRIDMGR_TILES=str(mbtiles),
-        GRIDMGR_ENV="local",
-        GRIDMGR_ACCESS_LOG="false",
-        PYTHONPATH=str(ROOT),
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.main:app_from_env", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT,
-        env=env,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("the server did not start in 30 s")
+    # the default basemap: no GRIDMGR_BASEMAP or Tianditu key from the caller's environment
+    with uvicorn_server(url, GRIDMGR_TILES=str(mbtiles), GRIDMGR_BASEMAP="", GRIDMGR_TIANDITU_KEY="") as base:  # fmt: skip
         yield {"base": base, "token": tokens["viewer"]}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _open_offline(server: dict[str, str], path: str, shot: Path) -> dict[str, Any]:
