@@ -17,6 +17,7 @@ from gridmgr.cli import patrols as _patrols
 from gridmgr.cli import pipeline as _pipeline
 from gridmgr.cli import problems as _problems
 from gridmgr.cli import rebalance as _rebalance
+from gridmgr.cli import records as _records
 from gridmgr.cli import serve as _serve
 from gridmgr.cli import store as _store
 from gridmgr.cli import users as _users
@@ -51,6 +52,7 @@ app.add_typer(_grid.app, name="grid")
 # modules import their heavy libraries inside the commands, so ``gridmgr --help`` stays fast.
 for _module in (
     _store,
+    _records,
     _coverage,
     _rebalance,
     _maps,
