@@ -6,6 +6,7 @@ from fastapi import APIRouter, FastAPI
 
 from api.routers import (
     admin,
+    admin_pages,
     assignments,
     auth,
     coverage,
@@ -64,3 +65,4 @@ def include_all(app: FastAPI) -> None:
     app.include_router(web.router)
     app.include_router(patrol_pages.router)
     app.include_router(problem_pages.router)
+    app.include_router(admin_pages.router)
