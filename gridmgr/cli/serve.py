@@ -72,10 +72,12 @@ def _warn_exposure(host: str) -> None:
     err_console.print(
         t(
             f"注意：监听 {host} 时其他计算机可以访问本服务，而当前为本地开发模式（GRIDMGR_ENV=local），"
-            "登录 Cookie 以明文 HTTP 传输。正式使用请在 HTTPS 反向代理之后运行并设置 GRIDMGR_ENV=production。",
+            "登录 Cookie 以明文 HTTP 传输。正式使用请在 HTTPS 反向代理之后运行并设置 GRIDMGR_ENV=production；"
+            "用 GRIDMGR_ALLOWED_HOSTS 列出用户访问的主机名或地址（默认只接受 localhost）。",
             f"note: on {host} other machines can reach this service, and it runs in local mode "
             "(GRIDMGR_ENV=local): login cookies travel over plain HTTP. For real use, run it behind "
-            "an HTTPS reverse proxy with GRIDMGR_ENV=production.",
+            "an HTTPS reverse proxy with GRIDMGR_ENV=production; list the host names users type in "
+            "GRIDMGR_ALLOWED_HOSTS (only localhost is accepted by default).",
         )
     )
 
