@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 
@@ -368,11 +369,19 @@ def request_host(scope: Scope) -> str:
     """The ``Host`` header's name, lower case, without port or IPv6 brackets."""
     for k, v in scope.get("headers", []):
         if k == b"host":
-            raw = str(v.decode("latin-1")).strip().lower()
-            if raw.startswith("["):
-                return raw[1:].partition("]")[0]
-            return raw.rpartition(":")[0] if raw.count(":") == 1 else raw
+            return _host_name(str(v.decode("latin-1")).strip().lower())
     return ""
+
+
+_BRACKETED = re.compile(r"\[([0-9a-f:.]+)\](?::\d{1,5})?")
+_PLAIN = re.compile(r"([a-z0-9.-]+)(?::\d{1,5})?")
+
+
+def _host_name(raw: str) -> str:
+    """The name in a ``Host`` value: ``name[:port]`` or ``[ipv6][:port]``; anything else (user
+    info, junk after the brackets, a lone bracket) gives ``""``, which no allow-list holds."""
+    m = _BRACKETED.fullmatch(raw) or _PLAIN.fullmatch(raw)
+    return m.group(1).rstrip(".") if m else ""
 
 
 def _host_detail(host: str) -> str:

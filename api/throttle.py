@@ -1,6 +1,6 @@
 """Login throttling: failed attempts per account and per client, and a bound on password hashing.
 
-* After :attr:`LoginThrottle.account_limit` failures for one user name within
+* After :attr:`LoginThrottle.account_limit` failed attempts for one user name within
   :attr:`LoginThrottle.window` seconds, that name is locked for the rest of the window, and the
   same for :attr:`LoginThrottle.client_limit` failures from one client address; a locked attempt
   answers 429 with ``Retry-After`` before any password is hashed. A success clears the account.
@@ -48,17 +48,26 @@ class LoginThrottle:
     def __post_init__(self) -> None:
         self._hashing = threading.BoundedSemaphore(self.concurrent_hashes)
 
-    def check(self, account: str, client: str) -> None:
-        """Raise :class:`Throttled` when the account or the client is locked."""
+    def begin(self, account: str, client: str) -> None:
+        """Count a login attempt against the account and the client, or raise :class:`Throttled`
+        when either is locked.
+
+        Checking and counting are one step under the lock, so a burst of parallel guesses cannot
+        all pass the check before any of them is counted; :meth:`succeeded` takes the attempt
+        back when the password was right.
+        """
         now = time.monotonic()
+        keys = ((f"a:{account}", self.account_limit), (f"c:{client}", self.client_limit))
         with self._lock:
-            for key, limit in (
-                (f"a:{account}", self.account_limit),
-                (f"c:{client}", self.client_limit),
-            ):
+            for key, limit in keys:
                 hits = self._recent(key, now)
                 if len(hits) >= limit:
                     raise Throttled(int(hits[0] + self.window - now) + 1)
+            if len(self._failures) >= self.max_keys:
+                self._evict(now)
+            for key, _limit in keys:
+                if key in self._failures or len(self._failures) < self.max_keys:
+                    self._failures.setdefault(key, deque()).append(now)
 
     def client_retry_after(self, client: str) -> int | None:
         """Seconds until ``client`` may try again, or ``None`` when it is not locked (the cheap
@@ -70,19 +79,28 @@ class LoginThrottle:
                 return max(1, int(hits[0] + self.window - now) + 1)
         return None
 
-    def failed(self, account: str, client: str) -> None:
-        """Count a failed attempt against the account and the client."""
-        now = time.monotonic()
-        with self._lock:
-            if len(self._failures) > self.max_keys:  # bounded memory under a spray of names
-                self._failures.clear()
-            for key in (f"a:{account}", f"c:{client}"):
-                self._failures.setdefault(key, deque()).append(now)
-
-    def succeeded(self, account: str) -> None:
-        """Forget the account's failures after a correct password."""
+    def succeeded(self, account: str, client: str) -> None:
+        """A right password: forget the account's failures and take back the client's attempt."""
         with self._lock:
             self._failures.pop(f"a:{account}", None)
+            hits = self._failures.get(f"c:{client}")
+            if hits:
+                hits.pop()
+
+    def _evict(self, now: float) -> None:
+        """Make room: drop expired entries, then keys that are not locked. Never an active lock
+        (clearing everything would let a spray of names reset the lock on a real account)."""
+        for key in list(self._failures):
+            if not self._recent(key, now):
+                del self._failures[key]
+        if len(self._failures) < self.max_keys:
+            return
+        for key in list(self._failures):
+            limit = self.account_limit if key.startswith("a:") else self.client_limit
+            if len(self._failures[key]) < limit:
+                del self._failures[key]
+                if len(self._failures) < self.max_keys * 0.9:
+                    return
 
     @contextmanager
     def hashing(self) -> Iterator[None]:

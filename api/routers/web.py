@@ -87,16 +87,17 @@ def login(
     """Check the password, open a server-side session and set its cookie (HttpOnly,
     SameSite=Lax, Secure unless local)."""
     settings = request.app.state.settings
+    if _foreign_form(request):  # login CSRF: a foreign page must not log the victim in
+        raise HTTPException(403, t_pair("跨站登录请求已拒绝", "cross-site login refused"))
     throttle: LoginThrottle = request.app.state.login_throttle
     client = request.client.host if request.client else "unknown"
     try:
-        throttle.check(username, client)
+        throttle.begin(username, client)
         with throttle.hashing():
             row = sessions.authenticate(store, username, password)
     except Throttled as exc:
         return _login_refused(request, next, exc)
     if row is None:
-        throttle.failed(username, client)
         return render(
             request,
             "login.html",
@@ -105,7 +106,7 @@ def login(
             next=_safe_next(next),
             error=("用户名或密码错误", "wrong user name or password"),
         )
-    throttle.succeeded(username)
+    throttle.succeeded(username, client)
     refused = sessions.refusal(store, row)
     if refused is not None:
         return render(request, "login.html", None, status=403, next=_safe_next(next), error=refused)
@@ -125,6 +126,14 @@ def login(
     )
     request.state.user = username
     return resp
+
+
+def _foreign_form(request: Request) -> bool:
+    """A form posted from another site: it names an ``Origin``/``Referer`` that is not ours."""
+    from api.deps import same_origin
+
+    named = request.headers.get("origin") or request.headers.get("referer")
+    return bool(named) and not same_origin(request)
 
 
 def _login_refused(request: Request, next: str, exc: Throttled) -> HTMLResponse:
@@ -185,7 +194,10 @@ def my_ground(
     """My ground: a leader's map, key places, route and downloads. A leader always sees their
     own; other roles pick one with ``?leader=ID``."""
     leaders = store.leaders(active=True)
-    lid = user.leader_id if user.role == "leader" else (leader or None)
+    # a leader sees their own ground; planners and admins pick one; viewers see aggregates only
+    lid = (
+        user.leader_id if user.role == "leader" else (leader if user.at_least("planner") else None)
+    )
     if lid is not None and lid not in set(leaders["id"]):
         lid = None
     info = None if lid is None else leaders.loc[leaders["id"] == lid].iloc[0].to_dict()

@@ -79,7 +79,10 @@ def add_user(
 
 
 def get_user(conn: Connection, name: str) -> dict[str, Any] | None:
-    """A user by name (with ``password_hash``), or ``None``."""
+    """A user by name (with ``password_hash``), or ``None`` (also for a name no user can have,
+    e.g. with a NUL, which PostgreSQL would refuse to even compare)."""
+    if "\x00" in name or len(name) > 200:
+        return None
     row = conn.execute(select(s.users).where(s.users.c.name == name)).mappings().first()
     return None if row is None else dict(row)
 
