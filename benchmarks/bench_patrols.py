@@ -28,7 +28,6 @@ import asyncio
 import io
 import os
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -289,32 +288,10 @@ def ingest_part(seconds: float, workers: int, sqlite: bool, n_clients: int = 50)
         url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     tokens = prepare_store(url, n_clients)
     port = free_port()
-    env = {
-        **os.environ,
-        "GRIDMGR_DATABASE_URL": url,
-        "GRIDMGR_ACCESS_LOG": "false",
-        "PYTHONPATH": str(ROOT),
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api.main:app_from_env",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_api import start_api  # the one uvicorn starter of the benchmarks
+
+    proc = start_api(url, port, workers, {})
     try:
         import httpx
 

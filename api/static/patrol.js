@@ -57,9 +57,7 @@
   function running() {
     startBtn.disabled = true; stopBtn.disabled = false; checkinBtn.disabled = false;
     watch = navigator.geolocation.watchPosition(onFix, function (e) {
-      var why = { 1: ["未允许定位：请在浏览器设置中允许本站使用位置", "location not allowed: allow it for this site"],
-                  2: ["暂时无法定位（信号弱？）", "position unavailable (weak signal?)"],
-                  3: ["定位超时，仍在重试", "locating timed out; still trying"] }[e.code];
+      var why = window.gridmgrGeoWhy(e);
       show(why ? t(why[0], why[1]) : t("无法定位：", "No position: ") + e.message);
     }, {enableHighAccuracy: true, maximumAge: 5000, timeout: 30000});
     timer = setInterval(function () { cut(); flush(); }, EVERY_MS);

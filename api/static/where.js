@@ -39,9 +39,7 @@
         out.textContent = text("查询失败：", "Lookup failed: ", lang) + e.message;
       });
     }, function (err) {
-      var why = { 1: ["未允许定位：请在浏览器设置中允许本站使用位置", "location not allowed: allow it for this site"],
-                  2: ["暂时无法定位（信号弱？）", "position unavailable (weak signal?)"],
-                  3: ["定位超时，请重试", "locating timed out; try again"] }[err.code];
+      var why = window.gridmgrGeoWhy(err);
       out.textContent = why ? text(why[0], why[1], lang) : text("无法获取位置：", "No position: ", lang) + err.message;
     }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 30000 });
   }

@@ -22,7 +22,9 @@ Notes for developers: ``docs/exports.md``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -174,17 +176,10 @@ def write_docx(
     paper: str = "A4",
 ) -> Path:
     """The DOCX briefing (GB/T 9704 layout): overview map, per-street maps, coverage table, gap list."""
-    import tempfile
-
     from gridmgr.export.office import write_briefing_docx
 
     data = data.with_coverage()
-    with tempfile.TemporaryDirectory() as tmp:
-        pics = (
-            dict(maps)
-            if maps is not None
-            else _maps_for(data, Path(tmp), scope, pdf=False, paper=paper)
-        )
+    with _pictures(data, scope, maps, paper) as pics:
         return write_briefing_docx(Path(out), **_doc_parts(data, scope, pics))
 
 
@@ -197,21 +192,27 @@ def write_pptx(
     paper: str = "A4",
 ) -> Path:
     """A PPTX with a title slide and one map per slide (overview, then each street)."""
-    import tempfile
-
     from gridmgr.export.office import write_map_slides
 
     data = data.with_coverage()
-    with tempfile.TemporaryDirectory() as tmp:
-        pics = (
-            dict(maps)
-            if maps is not None
-            else _maps_for(data, Path(tmp), scope, pdf=False, paper=paper)
-        )
+    with _pictures(data, scope, maps, paper) as pics:
         parts = _doc_parts(data, scope, pics)
         return write_map_slides(
             Path(out), title=parts["title"], date=parts["date"], maps=parts["maps"]
         )
+
+
+@contextmanager
+def _pictures(
+    data: ExportData, scope: str | None, maps: Mapping[str, Path] | None, paper: str
+) -> Iterator[dict[str, Path]]:
+    """The map pictures of a document: the ``maps`` already drawn, or drawn now into a
+    temporary folder that lives as long as the block."""
+    if maps is not None:
+        yield dict(maps)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        yield _maps_for(data, Path(tmp), scope, pdf=False, paper=paper)
 
 
 def _doc_parts(data: ExportData, scope: str | None, pics: Mapping[str, Path]) -> dict[str, Any]:

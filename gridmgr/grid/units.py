@@ -21,8 +21,6 @@ from gridmgr import settings
 from gridmgr.errors import HierarchyError, UnitNotFoundError
 from gridmgr.i18n import t
 
-LEVELS = ("district", "street", "community", "grid")
-
 #: Edges longer than this (degrees) are densified before projecting, so that a straight lon/lat
 #: edge keeps its shape in the equal-area CRS (a long edge would otherwise become a chord).
 DENSIFY_DEG = 0.001

@@ -22,9 +22,8 @@ import shapely
 
 from gridmgr.errors import HierarchyError, HierarchyWarning, InvalidFieldError
 from gridmgr.i18n import t
+from gridmgr.io.hierarchy import LEVELS  # the one list of unit levels
 from gridmgr.store.geom import as_array, to_multipolygons, to_wkb
-
-LEVELS = ("district", "street", "community", "grid")
 
 #: Overlaps of siblings and parts outside the parent under this area (m²), or thinner than
 #: :data:`NESTING_SLIVER_WIDTH_M` on average (2 × area / perimeter), are digitising slivers (two
@@ -150,25 +149,30 @@ def _categories(layers: Any, where: str, departments: pd.DataFrame) -> pd.DataFr
     return categories
 
 
+def _check_codes(codes: pd.Series, what: tuple[str, str], where: str) -> None:
+    """Every feature has a code and no code appears twice (``what``: the feature's name)."""
+    if codes.isna().any():
+        i = _first(codes.isna())
+        raise InvalidFieldError(
+            t(
+                f"{where}：第 {i} 个{what[0]}要素缺少代码（code）",
+                f"{where}: {what[1]} feature {i} has no code",
+            )
+        )
+    dup = codes.duplicated()
+    if dup.any():
+        code = codes[dup].iloc[0]
+        raise InvalidFieldError(
+            t(
+                f"{where}：{what[0]}代码 {code!r} 重复出现",
+                f"{where}: {what[1]} code {code!r} appears twice",
+            )
+        )
+
+
 def _check_units(units: pd.DataFrame, where: str) -> None:
     """Unit codes present and unique, levels known, parents among the units."""
-    if units["code"].isna().any():
-        i = _first(units["code"].isna())
-        raise InvalidFieldError(
-            t(
-                f"{where}：第 {i} 个单位要素缺少代码（code）",
-                f"{where}: unit feature {i} has no code",
-            )
-        )
-    dup = units["code"].duplicated()
-    if dup.any():
-        ucode = units["code"][dup].iloc[0]
-        raise InvalidFieldError(
-            t(
-                f"{where}：单位代码 {ucode!r} 重复出现",
-                f"{where}: unit code {ucode!r} appears twice",
-            )
-        )
+    _check_codes(units["code"], ("单位", "unit"), where)
     bad_level = ~units["level"].isin(LEVELS)
     if bad_level.any():
         i = _first(bad_level)
@@ -255,23 +259,7 @@ def _check_key_places(
     key_places: pd.DataFrame, kgeom: np.ndarray, categories: pd.DataFrame, where: str
 ) -> None:
     """Key-place codes present and unique, categories known, geometry present."""
-    if key_places["code"].isna().any():
-        i = _first(key_places["code"].isna())
-        raise InvalidFieldError(
-            t(
-                f"{where}：第 {i} 个重点场所要素缺少代码（code）",
-                f"{where}: key place feature {i} has no code",
-            )
-        )
-    dupk = key_places["code"].duplicated()
-    if dupk.any():
-        code = key_places["code"][dupk].iloc[0]
-        raise InvalidFieldError(
-            t(
-                f"{where}：重点场所代码 {code!r} 重复出现",
-                f"{where}: key place code {code!r} appears twice",
-            )
-        )
+    _check_codes(key_places["code"], ("重点场所", "key place"), where)
     key_places["name"] = key_places["name"].fillna(key_places["code"])
     badc = ~key_places["category"].isin(categories["category"])
     if badc.any():

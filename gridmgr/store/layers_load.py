@@ -20,8 +20,9 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, select, tex
 
 from gridmgr.errors import OrphanedAssignmentsError
 from gridmgr.i18n import t
+from gridmgr.io.hierarchy import LEVELS
 from gridmgr.store import schema as s
-from gridmgr.store._layers_input import LEVELS, PreparedLayers
+from gridmgr.store._layers_input import PreparedLayers
 from gridmgr.store._sql import chunks, frame, is_postgis, read_table
 from gridmgr.store.bulk import insert_rows, update_rows
 from gridmgr.store.changesets import new_changeset, set_event_count
