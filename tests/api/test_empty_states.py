@@ -116,14 +116,13 @@ def test_pages_and_coverage_api(state: tuple[str, Any]) -> None:
             assert r.status_code == 200
 
 
+@pytest.mark.parametrize("state", ["no_assignments"], indirect=True)
 def test_leader_without_ground(state: tuple[str, Any], tmp_path: Path) -> None:
     """A leader holding nothing yet: field formats export (empty), the interactive map says why."""
     from gridmgr.errors import InputError
     from gridmgr.export import export_data_from_store, export_leader
 
-    name, store = state
-    if name != "no_assignments":
-        pytest.skip("only the state with leaders and no assignment")
+    _name, store = state
     data = export_data_from_store(store, roads=None)
     (kml,) = export_leader(data, "G01_1", tmp_path / "g.kml")
     assert "网格长G01_1" in kml.read_text(encoding="utf-8")

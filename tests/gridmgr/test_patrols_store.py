@@ -34,6 +34,13 @@ def _count(store: Any, table: Any) -> int:
         return int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
 
 
+#: The partition checks run on PostGIS only (SQLite has no table partitions): the backend is
+#: chosen up front, so no SQLite variant is generated and then skipped.
+POSTGIS_ONLY = pytest.mark.parametrize(
+    "store_url", [pytest.param("postgis", marks=pytest.mark.postgis)], indirect=True
+)
+
+
 @pytest.fixture
 def assigned(loaded_store: Any) -> Any:
     from gridmgr.assign.auto import auto_assign
@@ -149,12 +156,8 @@ def test_overdue_key_places_follow_the_category_frequency(
     assert over(T0 + dt.timedelta(days=2)) == {"KP001", "KP002", "KP900"}
 
 
-@pytest.mark.postgis
+@POSTGIS_ONLY
 def test_points_are_partitioned_by_month_on_postgis(assigned: Any) -> None:
-    if not assigned.is_postgis:
-        pytest.skip(
-            "SQLite has no table partitions: this check is for the PostGIS variant, which runs"
-        )
     pid, _ = start_patrol(assigned, "G01_1", started_at=T0)
     fixes = [
         {"at": T0 - dt.timedelta(days=40 * i), "lon": 125.2505, "lat": 43.8015} for i in range(2)
@@ -171,17 +174,13 @@ def test_points_are_partitioned_by_month_on_postgis(assigned: Any) -> None:
     assert {"patrol_points_y2026m12", "patrol_points_y2026m10"} <= names
 
 
-@pytest.mark.postgis
+@POSTGIS_ONLY
 def test_a_partition_rolled_back_is_made_again(assigned: Any) -> None:
     """A month's partition created in a transaction that rolls back must not be assumed later."""
     import pandas as pd
 
     from gridmgr.store.patrols import ensure_partitions
 
-    if not assigned.is_postgis:
-        pytest.skip(
-            "SQLite has no table partitions: this check is for the PostGIS variant, which runs"
-        )
     month = pd.DatetimeIndex([pd.Timestamp("2025-03-15", tz="UTC")])
     with pytest.raises(RuntimeError), assigned.transaction() as conn:
         ensure_partitions(conn, month)
