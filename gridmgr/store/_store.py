@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, Self, TypeVar
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, select
@@ -171,8 +171,11 @@ class Store:
         """Units with geometry (:func:`gridmgr.store.layers.units`)."""
         return self._reading(layers.units)
 
-    def pieces(self, scope: str | None = None, *, geometry: bool = True) -> pd.DataFrame:
-        """Pieces of ``scope`` (a unit code) with their owner (:func:`~.layers.pieces`)."""
+    def pieces(
+        self, scope: str | None = None, *, geometry: bool | Literal["border"] = True
+    ) -> pd.DataFrame:
+        """Pieces of ``scope`` (a unit code) with their owner (:func:`~.layers.pieces`);
+        ``geometry="border"``: the lazy form, geometry only on pieces cut by a unit border."""
         return self._reading(layers.pieces, scope, geometry=geometry)
 
     def key_places(self, scope: str | None = None) -> gpd.GeoDataFrame:

@@ -16,9 +16,11 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from sqlalchemy import Connection, and_, func, insert, select, update
 
 from gridmgr.errors import InputError, UnitNotFoundError
@@ -129,39 +131,87 @@ def units(conn: Connection) -> gpd.GeoDataFrame:
     return _geoframe(df)
 
 
-def pieces(conn: Connection, scope: str | None = None, *, geometry: bool = True) -> pd.DataFrame:
+#: Rows fetched per round trip when pieces are read (bounded Python row objects at a time).
+READ_CHUNK = 100_000
+
+
+def _shared_strings(values: list[Any]) -> NDArray[np.object_]:
+    """``values`` as an object array in which equal strings are one object (a unit code or a
+    leader id repeats on thousands of pieces: one object each instead of one per row)."""
+    arr = np.asarray(values, dtype=object)
+    if len(arr) == 0:
+        return arr
+    codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+    table = np.append(np.asarray(uniques, dtype=object), None)  # code -1 → the last: None
+    out = table[codes]
+    return np.asarray(out, dtype=object)
+
+
+def _columns(conn: Connection, stmt: Any, names: list[str]) -> dict[str, Any]:
+    """The result of ``stmt`` column by column, fetched :data:`READ_CHUNK` rows at a time;
+    ``unit_code`` and ``leader_id`` through :func:`_shared_strings`."""
+    parts: dict[str, list[Any]] = {n: [] for n in names}
+    result = conn.execution_options(stream_results=True, yield_per=READ_CHUNK).execute(stmt)
+    for part in result.partitions():
+        for name, values in zip(names, zip(*part, strict=True), strict=True):
+            shared = name in ("unit_code", "leader_id")
+            parts[name].append(_shared_strings(list(values)) if shared else values)
+    return {
+        n: np.concatenate(v) if n in ("unit_code", "leader_id") and v else [x for c in v for x in c]
+        for n, v in parts.items()
+    }
+
+
+def _border_geometries(conn: Connection, stmt: Any, ids: NDArray[np.int64]) -> NDArray[np.object_]:
+    """Geometries of the pieces ``ids`` (sorted) that are not whole; ``None`` for whole ones."""
+    geoms = np.full(len(ids), None, dtype=object)
+    rows = conn.execute(stmt).all()
+    if rows:
+        got = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        geoms[np.searchsorted(ids, got)] = from_wkb([r[1] for r in rows])
+    return geoms
+
+
+def pieces(
+    conn: Connection, scope: str | None = None, *, geometry: bool | Literal["border"] = True
+) -> pd.DataFrame:
     """Pieces with their current owner.
 
     Columns ``id``, ``cell``, ``unit_code``, ``area_m2``, ``whole``, ``leader_id`` (None:
     blind spot), ``fallback``, ``version`` and (``geometry=True``) geometry as a
-    GeoDataFrame in EPSG:4326. ``scope`` is a unit code of any level.
+    GeoDataFrame in EPSG:4326. ``geometry="border"`` reads the lazy form
+    (:mod:`gridmgr.grid.lazy`): only pieces cut by a unit border carry geometry, whole pieces
+    have ``None`` (their hexagon comes from h3 where it is needed). ``scope`` is a unit code of
+    any level. Rows are fetched in chunks, and repeated unit codes and leader ids share one
+    string object, so a read of millions of pieces holds no row objects beyond one chunk.
     """
     p, a = s.pieces, s.assignments
-    cols = [
-        p.c.id,
-        p.c.cell,
-        p.c.unit_code,
-        p.c.area_m2,
-        p.c.whole,
-        a.c.leader_id,
-        a.c.fallback,
-        a.c.version,
-    ]
-    if geometry:
+    cols = [p.c.id, p.c.cell, p.c.unit_code, p.c.area_m2, p.c.whole]
+    cols += [a.c.leader_id, a.c.fallback, a.c.version]
+    if geometry is True:
         cols.append(p.c.geom)
     stmt = select(*cols).select_from(p.outerjoin(a, a.c.piece_id == p.c.id)).order_by(p.c.id)
-    if scope is not None:
-        stmt = stmt.where(p.c.unit_code.in_(_scope_codes(conn, scope)))
-    df = frame(conn.execute(stmt).all(), [c.name for c in cols])
+    codes = _scope_codes(conn, scope) if scope is not None else None
+    if codes is not None:
+        stmt = stmt.where(p.c.unit_code.in_(codes))
+    df = pd.DataFrame(_columns(conn, stmt, [c.name for c in cols]), columns=[c.name for c in cols])
+    df["leader_id"] = df["leader_id"].astype(object).where(df["leader_id"].notna(), None)
     df["id"] = df["id"].astype("int64")
     df["area_m2"] = df["area_m2"].astype(float)
     df["whole"] = df["whole"].astype(bool)
     df["fallback"] = df["fallback"].fillna(False).astype(bool)
     df["version"] = df["version"].fillna(0).astype("int64")
-    df["leader_id"] = pd.Series(
-        [None if pd.isna(v) else str(v) for v in df["leader_id"]], index=df.index, dtype=object
-    )
-    return _geoframe(df) if geometry else df
+    if geometry is True:
+        return _geoframe(df)
+    if geometry == "border":
+        border = select(p.c.id, p.c.geom).where(p.c.whole.is_(False)).order_by(p.c.id)
+        if codes is not None:
+            border = border.where(p.c.unit_code.in_(codes))
+        geoms = _border_geometries(conn, border, df["id"].to_numpy())
+        import geopandas as gpd
+
+        return gpd.GeoDataFrame(df, geometry=geoms, crs="EPSG:4326")
+    return df
 
 
 def key_places(conn: Connection, scope: str | None = None) -> gpd.GeoDataFrame:

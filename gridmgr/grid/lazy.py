@@ -1,0 +1,163 @@
+"""Lazy pieces: a whole piece is its cell; its geometry comes from h3 only when it is needed.
+
+95 % of a province's pieces are whole cells, and a whole piece's geometry is exactly
+:func:`~gridmgr.grid.h3_adapter.cell_polygons` of its cell (``pieces_of`` stores that very
+polygon). So a pieces frame may leave ``geometry`` empty (``None``) where ``whole`` is true: the
+*lazy* form of the pieces contract (``docs/architecture.md``). Only border pieces carry clipped
+geometry. Consumers that need shapes fill them where they use them:
+
+* :func:`fill_geometries` — the geometry array with every empty whole piece filled;
+* :func:`materialize` — a frame in the full form (a no-op on a full frame);
+* :class:`LazyGeoms` — an array-like over the pieces whose ``[selection]`` fills only the
+  selected pieces, so a consumer holds one unit's or one finding's hexagons at a time.
+
+Filled geometries are the same objects the serial build makes, so results do not change.
+
+Examples
+--------
+>>> import numpy as np
+>>> from gridmgr.grid import h3_adapter as h3a
+>>> cells = h3a.latlng_to_cell([125.30, 125.31], [43.80, 43.81], res=9)
+>>> geoms = np.array([None, None], dtype=object)
+>>> lazy = LazyGeoms(cells, geoms, np.array([True, True]))
+>>> len(lazy), lazy[np.array([1])][0].equals(h3a.cell_polygons(cells[1:])[0])
+(2, True)
+>>> bool(lazy.missing().all())
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from gridmgr.grid import h3_adapter as _h3
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+ObjArray = NDArray[np.object_]
+BoolArray = NDArray[np.bool_]
+
+
+def cell_array(cells: Any) -> _h3.Cells:
+    """``uint64`` cells from a column of h3 strings or integers."""
+    values = np.asarray(cells)
+    if values.dtype == np.uint64:
+        return values
+    if values.dtype.kind in "iu":
+        return values.astype(np.uint64)
+    return _h3.str_to_cells(values.tolist())
+
+
+def _empty(geoms: ObjArray) -> BoolArray:
+    return np.asarray(shapely.is_missing(geoms), dtype=bool)
+
+
+def _multi(geoms: ObjArray) -> bool:
+    """Whether the present geometries are MultiPolygons (the store's form) — fills follow."""
+    present = geoms[~_empty(geoms)]
+    return bool(len(present)) and int(shapely.get_type_id(present[0])) == _MULTIPOLYGON
+
+
+_MULTIPOLYGON = 6
+
+
+def fill_geometries(cells: Any, geoms: Any, whole: Any, *, multi: bool | None = None) -> ObjArray:
+    """``geoms`` (object array, ``None`` allowed) with every empty whole piece's hexagon filled.
+
+    A new array; ``geoms`` is not changed. Filled hexagons are Polygons as the grid build makes
+    them, or MultiPolygons as the store keeps them (``multi``; default: the form of the first
+    present geometry). An empty geometry that is *not* whole stays empty: it is the caller's
+    data error, not something to invent.
+    """
+    out = np.array(geoms, dtype=object, copy=True)
+    need = _empty(out) & np.asarray(whole, dtype=bool)
+    if need.any():
+        polys = _h3.cell_polygons(cell_array(np.asarray(cells)[need]))
+        if _multi(out) if multi is None else multi:
+            polys = shapely.multipolygons(polys, indices=np.arange(len(polys)))
+        out[need] = polys
+    return out
+
+
+def is_lazy(pieces: pd.DataFrame) -> bool:
+    """Whether some whole piece of ``pieces`` has no geometry (the lazy form)."""
+    if "geometry" not in pieces.columns or len(pieces) == 0:
+        return False
+    geoms = np.asarray(pieces["geometry"].values, dtype=object)
+    return bool((_empty(geoms) & pieces["whole"].to_numpy(dtype=bool)).any())
+
+
+def materialize(pieces: pd.DataFrame) -> pd.DataFrame:
+    """``pieces`` in the full form: a copy with whole pieces' geometry filled, or ``pieces``
+    itself when nothing is missing."""
+    if not is_lazy(pieces):
+        return pieces
+    out = pieces.copy()
+    out["geometry"] = fill_geometries(
+        pieces["cell"].to_numpy(), pieces["geometry"].values, pieces["whole"].to_numpy()
+    )
+    return out
+
+
+def drop_whole(geoms: Any, whole: Any) -> ObjArray:
+    """``geoms`` with whole pieces' geometry emptied (``None``): full form → lazy form."""
+    out = np.array(geoms, dtype=object, copy=True)
+    out[np.asarray(whole, dtype=bool)] = None
+    return out
+
+
+class LazyGeoms:
+    """Piece geometries that are filled from h3 on access (see the module docstring).
+
+    ``lazy[sel]`` (``sel`` an index array, a boolean mask or a slice) returns an object array of
+    shapely geometries, full form; ``len(lazy)`` is the number of pieces. Nothing is cached:
+    each access builds its hexagons again, so memory holds only what the caller keeps.
+    """
+
+    def __init__(self, cells: Any, geoms: Any, whole: Any) -> None:
+        self._geoms = np.asarray(geoms, dtype=object)
+        self._whole = np.asarray(whole, dtype=bool)
+        self._cells = np.asarray(cells)
+        self._u64: _h3.Cells | None = None
+        self._multi = _multi(self._geoms)
+
+    def __len__(self) -> int:
+        return len(self._geoms)
+
+    def _cell_u64(self) -> _h3.Cells:
+        if self._u64 is None:
+            self._u64 = cell_array(self._cells)
+        return self._u64
+
+    def __getitem__(self, sel: Any) -> ObjArray:
+        geoms = np.atleast_1d(self._geoms[sel])
+        whole = np.atleast_1d(self._whole[sel])
+        need = _empty(geoms) & whole
+        if not need.any():
+            return np.array(geoms, dtype=object, copy=True)
+        cells = np.atleast_1d(self._cell_u64()[sel])
+        return fill_geometries(cells, geoms, whole, multi=self._multi)
+
+    def missing(self) -> BoolArray:
+        """Which pieces have no stored geometry (whole pieces in the lazy form)."""
+        return _empty(self._geoms)
+
+    def full(self) -> ObjArray:
+        """Every geometry, filled (the whole array in memory: for small inputs)."""
+        return self[slice(None)]
+
+
+__all__: Sequence[str] = [
+    "LazyGeoms",
+    "cell_array",
+    "drop_whole",
+    "fill_geometries",
+    "is_lazy",
+    "materialize",
+]
