@@ -142,7 +142,8 @@ def _shared_strings(values: list[Any]) -> NDArray[np.object_]:
     if len(arr) == 0:
         return arr
     codes, uniques = pd.factorize(arr, use_na_sentinel=True)
-    table = np.append(np.asarray(uniques, dtype=object), None)  # code -1 → the last: None
+    table = np.empty(len(uniques) + 1, dtype=object)  # code -1 → the last entry: None
+    table[:-1] = np.asarray(uniques, dtype=object)
     out = table[codes]
     return np.asarray(out, dtype=object)
 
