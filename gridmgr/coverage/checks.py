@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import shapely
 from numpy.typing import NDArray
 
-from gridmgr.coverage.kinds import Finding, _finding
+from gridmgr.coverage.kinds import Finding, PieceShapes, _finding
 from gridmgr.errors import InvalidFieldError
 from gridmgr.grid.boundaries import str_values as _str_values
+from gridmgr.grid.lazy import LazyGeoms
 
 
 def _as_list(value: Any) -> list[str]:
@@ -237,14 +237,6 @@ class _PieceKeys:
         return [f"{c}@{u}" for c, u in zip(self._cells[sel], self._units[sel], strict=True)]
 
 
-def _multipolygon(geoms: NDArray[np.object_]) -> shapely.Geometry:
-    parts = shapely.get_parts(geoms)
-    parts = parts[shapely.get_type_id(parts) == 3]
-    if len(parts) == 1:
-        return parts[0]
-    return shapely.multipolygons(parts)
-
-
 def _group_findings(
     kind: str,
     mask: NDArray[np.bool_],
@@ -252,7 +244,7 @@ def _group_findings(
     leader_idx: NDArray[np.int64],
     h: _Hier,
     leaders: pd.DataFrame,
-    geoms: NDArray[np.object_],
+    geoms: LazyGeoms,
     area: NDArray[np.float64],
     piece_keys: _PieceKeys,
     extra: Mapping[str, Any] | None = None,
@@ -277,7 +269,7 @@ def _group_findings(
                 unit_code=str(h.codes[ui]) if ui >= 0 else None,
                 count=len(grp),
                 area_m2=float(area[grp].sum()),
-                geometry=_multipolygon(geoms[grp]),
+                geometry=PieceShapes(geoms, grp),
                 leader_id=str(leaders["id"].iat[li]) if li >= 0 else None,
                 detail=detail,
             )

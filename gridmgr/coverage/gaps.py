@@ -22,10 +22,10 @@ from gridmgr.coverage.checks import (
     _INACTIVE,
     _UNASSIGNED,
     _group_findings,
-    _multipolygon,
 )
-from gridmgr.coverage.kinds import NOISE_AREA_M2, Finding, _finding, _r
+from gridmgr.coverage.kinds import NOISE_AREA_M2, Finding, PieceShapes, _finding, _multipolygon, _r
 from gridmgr.coverage.prepare import _Leaders, _Pieces, _Scope, _Status, _UnitPackages
+from gridmgr.grid.lazy import LazyGeoms
 
 BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int64]
@@ -52,7 +52,7 @@ def _orphan_findings(
     )
     if not (orphan.any() and root_scope):
         return []
-    og = np.asarray(pieces.geometry.values, dtype=object)[orphan]
+    og = LazyGeoms(pieces["cell"], pieces.geometry.values, pieces["whole"])
     codes_o = sorted(set(pieces["unit_code"].astype(str)[orphan]))
     return [
         _finding(
@@ -60,7 +60,7 @@ def _orphan_findings(
             unit_code=None,
             count=int(orphan.sum()),
             area_m2=orphan_area,
-            geometry=_multipolygon(og),
+            geometry=PieceShapes(og, np.flatnonzero(orphan)),
             detail={"unit_codes": codes_o},
         )
     ]

@@ -163,12 +163,41 @@ class Thresholds:
             raise InvalidFieldError(msg)
 
 
+def _multipolygon(geoms: Any) -> shapely.Geometry:
+    """The polygons of ``geoms`` as one geometry (a Polygon when there is one)."""
+    parts = shapely.get_parts(np.asarray(geoms, dtype=object))
+    parts = parts[shapely.get_type_id(parts) == 3]
+    if len(parts) == 1:
+        return parts[0]
+    return shapely.multipolygons(parts)
+
+
+class PieceShapes:
+    """The shape of a finding over some pieces, built only when it is asked for.
+
+    A finding over a township's 12,000 blind-spot pieces holds their positions (8 bytes each)
+    and the pieces' :class:`~gridmgr.grid.lazy.LazyGeoms`, not 12,000 hexagons; the report
+    writer builds one finding's shape at a time (:meth:`CoverageReport.to_geojson`).
+    """
+
+    __slots__ = ("_geoms", "_sel")
+
+    def __init__(self, geoms: Any, sel: Any) -> None:
+        self._geoms = geoms
+        self._sel = np.asarray(sel, dtype=np.int64)
+
+    def build(self) -> shapely.Geometry:
+        """The pieces' polygons as one (Multi)Polygon."""
+        return _multipolygon(self._geoms[self._sel])
+
+
 @dataclass(frozen=True)
 class Finding:
     """One gap or warning, with what is needed to act on it and to draw it.
 
     ``count`` counts the kind's object (pieces, key places, units, parts …); ``area_m2`` is the
-    ground concerned (equal-area m², 0 when not areal); ``geometry`` in EPSG:4326 or ``None``.
+    ground concerned (equal-area m², 0 when not areal); ``geometry`` in EPSG:4326 or ``None``
+    (``shape`` holds it, or a :class:`PieceShapes` that builds it on each access).
     """
 
     kind: str
@@ -178,10 +207,22 @@ class Finding:
     unit_code: str | None
     count: int
     area_m2: float
-    geometry: shapely.Geometry | None = None
+    shape: shapely.Geometry | PieceShapes | None = field(default=None, repr=False, compare=False)
     leader_id: str | None = None
     place_code: str | None = None
     detail: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def geometry(self) -> shapely.Geometry | None:
+        """The finding's geometry (EPSG:4326), built from its pieces if it was deferred."""
+        return self.shape.build() if isinstance(self.shape, PieceShapes) else self.shape
+
+    @property
+    def has_geometry(self) -> bool:
+        """Whether the finding has a geometry (without building a deferred one)."""
+        if isinstance(self.shape, PieceShapes):
+            return True
+        return self.shape is not None and not self.shape.is_empty
 
     @property
     def group(self) -> str:
@@ -213,6 +254,8 @@ def _finding(
     kind: str, *, unit_code: str | None, count: int, area_m2: float = 0.0, **kw: Any
 ) -> Finding:
     _group, severity, zh, en = KINDS[kind]
+    if "geometry" in kw:
+        kw["shape"] = kw.pop("geometry")
     return Finding(kind, severity, zh, en, unit_code, int(count), float(area_m2), **kw)
 
 

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from gridmgr.coverage.checks import _at, _Hier, _null
 from gridmgr.coverage.kinds import Finding, _finding
 from gridmgr.grid.boundaries import str_values as _str_values
+from gridmgr.grid.lazy import LazyGeoms
 
 BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int64]
@@ -35,7 +36,7 @@ _PLACE_KINDS = (
 
 
 def _place_pieces(
-    kp: gpd.GeoDataFrame, pts: ObjArray, pcs: gpd.GeoDataFrame, geoms: ObjArray
+    kp: gpd.GeoDataFrame, pts: ObjArray, pcs: gpd.GeoDataFrame, geoms: LazyGeoms
 ) -> IntArray:
     """Piece of each place: its ``piece_id``, else the piece of its cell containing its point."""
     from gridmgr.grid import h3_adapter as _h3
@@ -174,7 +175,7 @@ def _key_place_checks(
     categories: pd.DataFrame | None,
     P: pd.DataFrame,
     pcs: gpd.GeoDataFrame,
-    geoms: ObjArray,
+    geoms: LazyGeoms,
     punit: IntArray,
     h: _Hier,
     lowest_in: BoolArray,

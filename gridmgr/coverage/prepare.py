@@ -29,6 +29,7 @@ from gridmgr.coverage.checks import (
 )
 from gridmgr.errors import UnitNotFoundError
 from gridmgr.grid.boundaries import str_values as _str_values
+from gridmgr.grid.lazy import LazyGeoms
 
 BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int64]
@@ -76,7 +77,7 @@ class _Pieces:
 
     pcs: gpd.GeoDataFrame
     punit: IntArray
-    geoms: ObjArray
+    geoms: LazyGeoms
     parea: FloatArray
     pkeys: _PieceKeys
     raw_lid: pd.Series
@@ -175,7 +176,7 @@ def _scope_pieces(
     return _Pieces(
         pcs,
         punit_all[keep],
-        np.asarray(pcs.geometry.values, dtype=object),
+        LazyGeoms(pcs["cell"], pcs.geometry.values, pcs["whole"]),
         pcs["area_m2"].to_numpy(dtype=float),
         _PieceKeys(pcs),
         raw_lid,

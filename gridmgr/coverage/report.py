@@ -140,7 +140,7 @@ class CoverageReport:
 
     def findings_frame(self) -> gpd.GeoDataFrame:
         """Findings that have a geometry as a GeoDataFrame (EPSG:4326), worst first."""
-        rows = [f for f in self.findings if f.geometry is not None and not f.geometry.is_empty]
+        rows = [f for f in self.findings if f.has_geometry]
         data = [{k: v for k, v in f.to_dict().items() if k != "detail"} for f in rows]
         cols = [
             "kind",
@@ -156,31 +156,32 @@ class CoverageReport:
         ]
         frame = pd.DataFrame(data, columns=cols)
         frame["detail"] = [json.dumps(_jsonable(dict(f.detail)), ensure_ascii=False) for f in rows]
-        return gpd.GeoDataFrame(frame, geometry=[f.geometry for f in rows], crs="EPSG:4326")
+        geoms = [f.geometry for f in rows]
+        return gpd.GeoDataFrame(frame, geometry=geoms, crs="EPSG:4326")
 
     def to_geojson(self, path: str | Path) -> int:
         """Write every finding with a geometry as a GeoJSON feature (property ``kind``).
 
-        Returns the number of features written. The file is written whole or not at all.
+        Returns the number of features written. The file is written whole or not at all, one
+        finding at a time: a finding's shape over its pieces is built, written and dropped.
         """
-        rows = [f for f in self.findings if f.geometry is not None and not f.geometry.is_empty]
-        geo = (
-            shapely.to_geojson(np.asarray([f.geometry for f in rows], dtype=object)) if rows else []
-        )
-        parts = [
-            '{"type":"Feature","properties":'
-            + json.dumps(f.to_dict(), ensure_ascii=False, allow_nan=False)
-            + ',"geometry":'
-            + g
-            + "}"
-            for f, g in zip(rows, geo, strict=True)
-        ]
-        text = '{"type":"FeatureCollection","features":[\n' + ",\n".join(parts) + "\n]}\n"
         target = Path(path)
         tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
+        n = 0
+        with tmp.open("w", encoding="utf-8") as out:
+            out.write('{"type":"FeatureCollection","features":[\n')
+            for f in self.findings:
+                g = f.geometry if f.has_geometry else None
+                if g is None or g.is_empty:
+                    continue
+                out.write(",\n" if n else "")
+                props = json.dumps(f.to_dict(), ensure_ascii=False, allow_nan=False)
+                out.write(f'{{"type":"Feature","properties":{props},"geometry":')
+                out.write(shapely.to_geojson(g) + "}")
+                n += 1
+            out.write("\n]}\n")
         tmp.replace(target)
-        return len(parts)
+        return n
 
 
 # --------------------------------------------------------------------------------------------
@@ -366,8 +367,10 @@ def coverage_from_store(
 ) -> CoverageReport:
     """The coverage report of the data in ``store`` (a :class:`gridmgr.store.Store`).
 
-    Reads units, pieces (of ``scope``), key places, categories and leaders, then calls
-    :func:`coverage_from_frames`. Identical on SQLite and PostGIS for the same data.
+    Reads units, pieces (of ``scope``, in the lazy form: only border pieces' geometry, see
+    :mod:`gridmgr.grid.lazy`), key places, categories and leaders, then calls
+    :func:`coverage_from_frames`. Identical on SQLite and PostGIS for the same data, and to the
+    report over the full frames.
     """
     units = store.units()
     if scope is not None and str(scope) not in set(units["code"].astype(str)):
@@ -377,7 +380,7 @@ def coverage_from_store(
                 f"coverage --scope {scope!r}: no such unit in the store; see `gridmgr units`",
             )
         )
-    pieces = store.pieces(scope)
+    pieces = store.pieces(scope, geometry="border")
     key_places = store.key_places()
     categories = store.categories()
     leaders = store.leaders()

@@ -18,8 +18,9 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import connected_components
 
-from gridmgr.coverage.checks import _Hier, _multipolygon, _PieceKeys
-from gridmgr.coverage.kinds import Finding, Thresholds, _finding, _r
+from gridmgr.coverage.checks import _Hier, _PieceKeys
+from gridmgr.coverage.kinds import Finding, PieceShapes, Thresholds, _finding, _r
+from gridmgr.grid.lazy import LazyGeoms
 from gridmgr.grid.piece_graph import PieceGraph
 
 BoolArray = NDArray[np.bool_]
@@ -158,7 +159,7 @@ class _Locator:
 
 
 def _fragment_findings(
-    pt: _Parts, loc: _Locator, parea: FloatArray, geoms: ObjArray, ids: ObjArray
+    pt: _Parts, loc: _Locator, parea: FloatArray, geoms: LazyGeoms, ids: ObjArray
 ) -> list[Finding]:
     """Territories in more than one part: the parts other than the largest."""
     findings: list[Finding] = []
@@ -172,7 +173,7 @@ def _fragment_findings(
                 unit_code=loc.unit_of(sel),
                 count=int(pt.parts[li]),
                 area_m2=float(parea[sel].sum()),
-                geometry=_multipolygon(geoms[sel]),
+                geometry=PieceShapes(geoms, sel),
                 leader_id=str(ids[li]),
                 detail={
                     "parts": int(pt.parts[li]),
@@ -187,7 +188,7 @@ def _fragment_findings(
 
 
 def _enclave_findings(
-    pt: _Parts, loc: _Locator, geoms: ObjArray, ids: ObjArray, pkeys: _PieceKeys
+    pt: _Parts, loc: _Locator, geoms: LazyGeoms, ids: ObjArray, pkeys: _PieceKeys
 ) -> list[Finding]:
     """Parts surrounded by a single other territory."""
     findings: list[Finding] = []
@@ -199,7 +200,7 @@ def _enclave_findings(
                 unit_code=loc.unit_of(sel),
                 count=int(pt.lab_size[lb]),
                 area_m2=float(pt.lab_area[lb]),
-                geometry=_multipolygon(geoms[sel]),
+                geometry=PieceShapes(geoms, sel),
                 leader_id=str(ids[pt.lab_owner[lb]]),
                 detail={"surrounded_by": str(ids[pt.nb_min[lb]]), "pieces": pkeys[sel]},
             )
@@ -211,7 +212,7 @@ def _compactness_findings(
     ms: _Measures,
     territory: IntArray,
     loc: _Locator,
-    geoms: ObjArray,
+    geoms: LazyGeoms,
     ids: ObjArray,
     th: Thresholds,
 ) -> list[Finding]:
@@ -225,7 +226,7 @@ def _compactness_findings(
                 unit_code=loc.unit_of(sel),
                 count=int(ms.t_count[li]),
                 area_m2=float(ms.t_area[li]),
-                geometry=_multipolygon(geoms[sel]),
+                geometry=PieceShapes(geoms, sel),
                 leader_id=str(ids[li]),
                 detail={
                     "compactness": _r(ms.comp[li], 6),
@@ -261,7 +262,7 @@ def _shape(
     graph: PieceGraph,
     territory: IntArray,
     parea: FloatArray,
-    geoms: ObjArray,
+    geoms: LazyGeoms,
     L: pd.DataFrame,
     th: Thresholds,
     punit: IntArray,

@@ -167,3 +167,9 @@ def str_to_cells(cells: Iterable[str] | Sequence[str]) -> Cells:
 def cell_res(cell: str | int) -> int:
     """Resolution of one cell."""
     return int(h3.get_resolution(cell if isinstance(cell, str) else h3.int_to_str(int(cell))))
+
+
+def cells_wkb(cells: Cells) -> object:
+    """WKB polygons of ``cells`` as an Arrow binary array (h3ronpy writes them in one call;
+    :func:`gridmgr.grid.lazy.hexagon_rings` reads the coordinates out without shapely)."""
+    return _vec.cells_to_wkb_polygons(_u64(cells))

@@ -24,6 +24,9 @@ Examples
 (2, True)
 >>> bool(lazy.missing().all())
 True
+>>> x, y, ok = hexagon_rings(cells)
+>>> bool(ok.all()), x.shape, bool((x[:, 0] == x[:, 6]).all())
+(True, (2, 7), True)
 """
 
 from __future__ import annotations
@@ -83,6 +86,55 @@ def fill_geometries(cells: Any, geoms: Any, whole: Any, *, multi: bool | None = 
             polys = shapely.multipolygons(polys, indices=np.arange(len(polys)))
         out[need] = polys
     return out
+
+
+#: WKB of a hexagon as h3ronpy writes it: little-endian Polygon, one ring of 7 points.
+_HEX_HEADER = bytes.fromhex("01030000000100000007000000")
+_HEX_WKB_LEN = len(_HEX_HEADER) + 7 * 16
+_RING_CHUNK = 250_000
+
+
+def _rings_chunk(cells: _h3.Cells) -> tuple[NDArray[np.float64], BoolArray]:
+    import pyarrow as pa
+
+    wkb = pa.array(_h3.cells_wkb(cells))
+    offsets = np.frombuffer(wkb.buffers()[1], dtype=np.int64)[
+        wkb.offset : wkb.offset + len(wkb) + 1
+    ]
+    data = np.frombuffer(wkb.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    header = np.frombuffer(_HEX_HEADER, dtype=np.uint8)
+    if (np.diff(offsets) == _HEX_WKB_LEN).all():  # the common case: a zero-copy view
+        rows = data.reshape(-1, _HEX_WKB_LEN)
+        ok = (rows[:, : len(header)] == header).all(axis=1)
+        xy = np.ascontiguousarray(rows[ok, len(header) :]).view("<f8").reshape(-1, 7, 2)
+        return xy.astype(np.float64, copy=False), ok
+    ok = np.zeros(len(cells), dtype=bool)
+    blobs = [bytes(b) for b in wkb.to_pylist()]  # rare: a pentagon or distorted cell in the chunk
+    good = [i for i, b in enumerate(blobs) if len(b) == _HEX_WKB_LEN and b.startswith(_HEX_HEADER)]
+    ok[good] = True
+    body = b"".join(blobs[i][len(_HEX_HEADER) :] for i in good)
+    xy = np.frombuffer(body, dtype="<f8").reshape(-1, 7, 2)
+    return xy.astype(np.float64, copy=True), ok
+
+
+def hexagon_rings(cells: Any) -> tuple[NDArray[np.float64], NDArray[np.float64], BoolArray]:
+    """Closed rings of the cells that h3 draws as plain hexagons (7 coordinates), without shapely.
+
+    Returns ``x``, ``y`` of shape (m, 7) for the ``m`` cells where ``ok`` is true, in the order
+    of ``cells``: the same doubles as the coordinates of :func:`fill_geometries`' hexagons. Cells
+    that are not plain hexagons (pentagons, cells crossing an icosahedron edge) have ``ok``
+    false; their shapes come from :func:`fill_geometries`.
+    """
+    cells = cell_array(cells)
+    xs, oks = [], []
+    for lo in range(0, len(cells), _RING_CHUNK):
+        xy, ok = _rings_chunk(cells[lo : lo + _RING_CHUNK])
+        xs.append(xy)
+        oks.append(ok)
+    if not xs:
+        return np.zeros((0, 7)), np.zeros((0, 7)), np.zeros(0, dtype=bool)
+    xy = np.concatenate(xs)
+    return np.ascontiguousarray(xy[:, :, 0]), np.ascontiguousarray(xy[:, :, 1]), np.concatenate(oks)
 
 
 def is_lazy(pieces: pd.DataFrame) -> bool:
@@ -158,6 +210,7 @@ __all__: Sequence[str] = [
     "cell_array",
     "drop_whole",
     "fill_geometries",
+    "hexagon_rings",
     "is_lazy",
     "materialize",
 ]

@@ -41,6 +41,7 @@ from gridmgr.grid.boundaries import (
     shared_lengths,
 )
 from gridmgr.grid.cut_pieces import CutEdges, cut_edges
+from gridmgr.grid.lazy import fill_geometries, hexagon_rings
 
 #: Boundary lengths below this (m) are noise (corner contacts, rounding of clipped edges); two
 #: pieces are adjacent when they share more than this.
@@ -184,9 +185,11 @@ def piece_graph(pieces: gpd.GeoDataFrame) -> PieceGraph:
     n = len(geoms)
     if n == 0:
         return PieceGraph(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.zeros(0))
+    geoms, lazy = _lazy_rings(pieces, geoms)
     fast = _whole_hexagon_mask(pieces, geoms)
+    fast[lazy.idx] = True
     slow = np.flatnonzero(~fast)
-    wh = _whole_hexagons(geoms, np.flatnonzero(fast))
+    wh = _whole_hexagons(geoms, np.flatnonzero(fast), lazy)
     cells = cell_strings(pieces["cell"]) if len(slow) else np.empty(0, dtype=object)
     cut = cut_edges(geoms, slow, cells)
     # ground lengths of the whole hexagons' edges that are not simply shared by two whole
@@ -227,31 +230,69 @@ def _append(pairs: _Pairs, i: IntArray, j: IntArray, length: FloatArray) -> None
     pairs[2].append(length)
 
 
+@dataclass(frozen=True)
+class _LazyRings:
+    """Whole pieces without geometry (the lazy form) whose hexagon rings came from h3."""
+
+    idx: IntArray
+    x: FloatArray
+    y: FloatArray
+
+
+def _lazy_rings(pieces: gpd.GeoDataFrame, geoms: ObjArray) -> tuple[ObjArray, _LazyRings]:
+    """Rings of the lazy form's whole pieces straight from h3 (no shapely objects); the few that
+    are not plain hexagons (pentagons, distorted cells) get their geometry filled instead."""
+    none = np.empty(0, dtype=np.int64)
+    empty = _LazyRings(none, np.zeros((0, 7)), np.zeros((0, 7)))
+    if "whole" not in pieces:
+        return geoms, empty
+    missing = np.flatnonzero(shapely.is_missing(geoms) & pieces["whole"].to_numpy(dtype=bool))
+    if not len(missing):
+        return geoms, empty
+    cells = pieces["cell"].to_numpy()
+    x, y, ok = hexagon_rings(cells[missing])
+    odd = missing[~ok]
+    if len(odd):
+        geoms = geoms.copy()
+        geoms[odd] = fill_geometries(cells[odd], geoms[odd], np.ones(len(odd), dtype=bool))
+    return geoms, _LazyRings(missing[ok], x, y)
+
+
 def _whole_hexagon_mask(pieces: gpd.GeoDataFrame, geoms: ObjArray) -> NDArray[np.bool_]:
-    """Pieces flagged ``whole`` that are simple hexagons (one 7-coordinate ring, no hole)."""
+    """Pieces flagged ``whole`` that are simple hexagons (one 7-coordinate ring, no hole), as a
+    Polygon or as a one-part MultiPolygon (the store's form)."""
     n = len(geoms)
     whole = pieces["whole"].to_numpy(dtype=bool) if "whole" in pieces else np.zeros(n, dtype=bool)
     tid = shapely.get_type_id(geoms)
+    one_part = (tid == 3) | ((tid == 6) & (shapely.get_num_geometries(geoms) == 1))
     ncoord = shapely.get_num_coordinates(geoms)
     polys = geoms.copy()
-    polys[tid != 3] = None
+    polys[~one_part] = None
+    polys[tid == 6] = shapely.get_geometry(polys[tid == 6], 0)
     nint = shapely.get_num_interior_rings(polys)
     return np.asarray(
-        whole & (tid == 3) & (ncoord == 7) & (np.nan_to_num(nint, nan=1) == 0), dtype=bool
+        whole & one_part & (ncoord == 7) & (np.nan_to_num(nint, nan=1) == 0), dtype=bool
     )
 
 
-def _whole_hexagons(geoms: ObjArray, fidx: IntArray) -> _WholeHexagons:
-    """Rings (m, 7) and edge keys of the whole hexagons ``fidx``."""
+def _whole_hexagons(geoms: ObjArray, fidx: IntArray, lazy: _LazyRings) -> _WholeHexagons:
+    """Rings (m, 7) and edge keys of the whole hexagons ``fidx`` (those of ``lazy`` from h3)."""
     m_fast = len(fidx)
     if not m_fast:
         z = np.zeros(0)
         return _WholeHexagons(
             fidx, np.zeros((0, 7)), np.zeros((0, 7)), np.empty(0, np.uint64), z, z
         )
-    xy = shapely.get_coordinates(geoms[fidx])
-    fx = xy[:, 0].reshape(m_fast, 7)
-    fy = xy[:, 1].reshape(m_fast, 7)
+    fx = np.empty((m_fast, 7), dtype=np.float64)
+    fy = np.empty((m_fast, 7), dtype=np.float64)
+    at_lazy = np.searchsorted(fidx, lazy.idx)
+    fx[at_lazy], fy[at_lazy] = lazy.x, lazy.y
+    shaped = np.ones(m_fast, dtype=bool)
+    shaped[at_lazy] = False
+    if shaped.any():
+        xy = shapely.get_coordinates(geoms[fidx[shaped]])
+        fx[shaped] = xy[:, 0].reshape(-1, 7)
+        fy[shaped] = xy[:, 1].reshape(-1, 7)
     k2, s2x, s2y = edge_keys(fx, fy)
     return _WholeHexagons(fidx, fx, fy, k2.ravel(), s2x.ravel(), s2y.ravel())
 

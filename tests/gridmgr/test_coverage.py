@@ -839,3 +839,60 @@ def test_random_assignments_match_geometry(labels: list[str | None], p1_active: 
         union = _m(shapely.segmentize(shapely.union_all(mine.geometry.values), 1e-4))
         assert rows.loc[leader, "parts"] == len(shapely.get_parts(union))
         assert rows.loc[leader, "perimeter_m"] == pytest.approx(union.length, rel=1e-5)
+
+
+def _same_report(a: CoverageReport, b: CoverageReport) -> None:
+    assert a.to_dict() == b.to_dict()
+    assert len(a.findings) == len(b.findings)
+    for fa, fb in zip(a.findings, b.findings, strict=True):
+        ga, gb = fa.geometry, fb.geometry
+        assert (ga is None) == (gb is None), fa.kind
+        if ga is not None:
+            assert shapely.equals_exact(
+                shapely.normalize(ga), shapely.normalize(gb), tolerance=0
+            ), fa.kind
+
+
+@given(
+    labels=st.lists(st.sampled_from([None, "G1", "G2", "G3", "GX"]), min_size=1, max_size=200),
+    orphans=st.booleans(),
+)
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_lazy_pieces_give_the_same_report(labels: list[str | None], orphans: bool) -> None:
+    """Whole pieces without geometry (the lazy form) change nothing: figures, rows, findings and
+    every finding's shape equal the report over full geometries."""
+    from gridmgr.grid.lazy import drop_whole
+
+    base = _grid()
+    p = base.copy()
+    p["leader_id"] = [labels[k % len(labels)] for k in range(len(p))]
+    p["fallback"] = False
+    if orphans:  # pieces of a unit that is not in the units layer
+        p.loc[p.index[:5], "unit_code"] = "GONE"
+    lazy = p.copy()
+    lazy["geometry"] = drop_whole(p.geometry.values, p["whole"].to_numpy())
+    assert lazy.geometry.isna().sum() == int(p["whole"].sum()) > 0
+    leaders = make_leaders(G1={"unit_packages": ["S"]}, G3={"active": False})
+    full_rep = coverage_from_frames(_GRID["u"], p, leaders, make_key_places(), CATEGORIES)
+    lazy_rep = coverage_from_frames(_GRID["u"], lazy, leaders, make_key_places(), CATEGORIES)
+    _same_report(full_rep, lazy_rep)
+
+
+def test_piece_graph_is_the_same_for_lazy_and_store_forms() -> None:
+    """The piece graph of the lazy form, and of one-part MultiPolygons (as the store keeps
+    pieces), equals the graph of the grid build's Polygons."""
+    from gridmgr.grid.lazy import drop_whole
+    from gridmgr.grid.piece_graph import piece_graph
+
+    p = _grid()
+    lazy, multi = p.copy(), p.copy()
+    lazy["geometry"] = drop_whole(p.geometry.values, p["whole"].to_numpy())
+    multi["geometry"] = shapely.multipolygons(
+        np.asarray(p.geometry.values), indices=np.arange(len(p))
+    )
+    ref = piece_graph(p)
+    for other in (piece_graph(lazy), piece_graph(multi)):
+        assert np.array_equal(other.i, ref.i) and np.array_equal(other.j, ref.j)
+        assert np.array_equal(other.shared_m, ref.shared_m)
+        assert np.array_equal(other.perimeter_m, ref.perimeter_m)
+        assert np.array_equal(other.exposed_m, ref.exposed_m)

@@ -168,3 +168,29 @@ def test_shipped_sample_with_auto_assignment_has_no_gap(tmp_path: Path) -> None:
         assert after.summary["blind_spot_pieces"] == 0
     finally:
         store.close()
+
+
+def test_report_from_the_lazy_read_equals_the_full_frames(
+    store: Any, make_layers: Callable[..., Any], tmp_path: Path
+) -> None:
+    """``coverage_from_store`` reads border geometries only; the report (figures, findings and
+    their shapes) equals the report over the store's full frames."""
+    import shapely
+
+    from gridmgr.coverage import coverage_from_frames
+
+    _fill(store, make_layers, tmp_path)
+    store.deactivate_leader("G02", reason="调离", actor="test")
+    store.deactivate_leader("P02", reason="调离", actor="test")  # C2 turns into blind spots
+    lazy = coverage_from_store(store)
+    full = coverage_from_frames(
+        store.units(), store.pieces(), store.leaders(), store.key_places(), store.categories()
+    )
+    assert lazy.to_dict() == full.to_dict()
+    assert lazy.summary["blind_spot_pieces"] > 0
+    for a, b in zip(lazy.findings, full.findings, strict=True):
+        assert (a.geometry is None) == (b.geometry is None)
+        if a.geometry is not None:
+            assert shapely.equals_exact(
+                shapely.normalize(a.geometry), shapely.normalize(b.geometry), tolerance=0
+            ), a.kind
