@@ -179,3 +179,28 @@ def test_cli_parquet_build_and_refusals(units: gpd.GeoDataFrame, tmp_path: Path)
         assert bad.exit_code == 1, bad.output
         assert says in bad.output
     assert parquet.is_pieces_dir(out / "pieces")
+
+
+def test_parts_are_lazy_and_old_full_parts_still_read(
+    units: gpd.GeoDataFrame, serial: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    """Whole pieces are written without geometry (their hexagon comes from h3); border pieces
+    keep theirs; parts written in full (before the lazy form) read back the same."""
+    built = build_parts(units, tmp_path, res=10)
+    lazy = parquet.read_pieces(built.directory, lazy=True)
+    whole = lazy["whole"].to_numpy()
+    geoms = np.asarray(lazy.geometry.values, dtype=object)
+    assert whole.any() and (~whole).any()
+    assert shapely.is_missing(geoms[whole]).all() and not shapely.is_missing(geoms[~whole]).any()
+    wkb = shapely.to_wkb(geoms[~whole])
+    assert (wkb == shapely.to_wkb(np.asarray(serial.geometry.values)[~whole])).all()
+    first = parquet.part_files(built.directory)[0]
+    part = parquet.read_part(first)
+    parquet.write_part(part, first, lazy=False)  # an old, full part
+    assert not shapely.is_missing(
+        np.asarray(parquet.read_part(first, lazy=True).geometry.values)
+    ).any()
+    _assert_same(serial, parquet.read_pieces(built.directory))
+    given, res = parquet.pieces_for_load(tmp_path, None)
+    assert res == 10
+    _assert_same(serial, given)
