@@ -115,40 +115,60 @@ def load(
                 encoding=encoding,
             )
             store.upgrade()
-            given, res = _given_pieces(pieces, res)
-            if progress_enabled() and not as_json:
+            show = progress_enabled() and not as_json
+            kwargs: dict[str, Any] = {
+                "res": res,
+                "actor": actor or _actor_default(),
+                "allow_orphans": force,
+                "allow_overlaps": allow_overlaps,
+            }
+            if pieces is not None:
+                report = _load_parts(store, lay, pieces, kwargs, progress=show)
+            elif show:
                 with err_console.status(t("正在写入数据库…", "loading into the store…")):
-                    report = store.load_layers(
-                        lay,
-                        res=res,
-                        actor=actor or _actor_default(),
-                        allow_orphans=force,
-                        pieces=given,
-                        progress=True,
-                        allow_overlaps=allow_overlaps,
-                    )
+                    report = store.load_layers(lay, progress=True, **kwargs)
             else:
-                report = store.load_layers(
-                    lay,
-                    res=res,
-                    actor=actor or _actor_default(),
-                    allow_orphans=force,
-                    pieces=given,
-                    allow_overlaps=allow_overlaps,
-                )
+                report = store.load_layers(lay, **kwargs)
         if as_json:
             print_json(report.to_dict())
             return
         _print_load_report(report)
 
 
-def _given_pieces(pieces: Path | None, res: int | None) -> tuple[Any, int | None]:
-    """The pieces of ``--pieces`` (a ``grid build --parquet`` directory) and their resolution."""
-    if pieces is None:
-        return None, res
-    from gridmgr.grid.parquet import pieces_for_load
+def _load_parts(
+    store: Any, lay: Any, pieces: Path, kwargs: dict[str, Any], *, progress: bool
+) -> Any:
+    """``--pieces``: the parts of a ``grid build --parquet`` directory streamed into the store
+    part by part (:meth:`~gridmgr.store.Store.load_layers_from_parts`), with a progress bar of
+    units and pieces."""
+    if not progress:
+        return store.load_layers_from_parts(lay, pieces, **kwargs)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    return pieces_for_load(pieces, res)
+    from gridmgr.grid.parquet import part_entries, pieces_dir_for_load
+
+    entries = part_entries(pieces_dir_for_load(pieces, kwargs["res"])[0])
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} " + t("单元", "units")),
+        TextColumn("{task.fields[cells]:,}/{task.fields[all_cells]:,} " + t("地块", "pieces")),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(
+            t("写入数据库", "loading into the store"),
+            total=sum(int(e.get("units", 0)) for e in entries),
+            cells=0,
+            all_cells=sum(int(e.get("pieces", 0)) for e in entries),
+        )
+
+        def on_part(units: int, cells: int) -> None:
+            done = bar.tasks[0].fields["cells"] + cells
+            bar.update(task, advance=units, cells=done)
+
+        return store.load_layers_from_parts(lay, pieces, on_part=on_part, **kwargs)
 
 
 def _print_load_report(report: Any) -> None:

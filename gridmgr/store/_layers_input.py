@@ -42,6 +42,15 @@ KEY_PLACE_COLUMNS = [
     "_piece",
 ]
 
+#: The store's columns of a pieces frame (``geom``: WKB MultiPolygons).
+PIECE_DTYPES = {
+    "cell": object,
+    "unit_code": object,
+    "area_m2": float,
+    "whole": bool,
+    "geom": object,
+}
+
 
 def _text(value: Any) -> str | None:
     """Stripped text, ``None`` for missing or blank values."""
@@ -255,6 +264,12 @@ def _pieces(
     return pframe
 
 
+def pieces_frame(pieces: Any, units: pd.DataFrame, where: str) -> pd.DataFrame:
+    """Given pieces (full form) as the store's columns plus ``_geom``, checked against
+    ``units`` (one part of a streaming load; see :func:`_pieces`)."""
+    return _pieces(None, pieces, units, where, res=0, progress=False)
+
+
 def _check_key_places(
     key_places: pd.DataFrame, kgeom: np.ndarray, categories: pd.DataFrame, where: str
 ) -> None:
@@ -283,11 +298,8 @@ def _check_key_places(
         raise InvalidFieldError(msg)
 
 
-def _locate(points: np.ndarray, uin: Any, pframe: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Lowest unit code of each point, and the position of the piece holding it (-1: none).
-
-    The piece is chosen among the pieces of the point's unit when one of them holds it.
-    """
+def _unit_of(points: np.ndarray, uin: Any) -> np.ndarray:
+    """Lowest unit code of each point (``None``: in no unit)."""
     from gridmgr.grid.units import lowest_units  # heavy (geopandas): only when loading
 
     low = lowest_units(uin)
@@ -296,21 +308,43 @@ def _locate(points: np.ndarray, uin: Any, pframe: pd.DataFrame) -> tuple[np.ndar
     _, first = np.unique(pi, return_index=True)
     unit_of = np.full(len(points), None, dtype=object)
     unit_of[pi[first]] = low["code"].astype(str).to_numpy()[ui[first]]
-    ptree = shapely.STRtree(pframe["_geom"].to_numpy())
+    return unit_of
+
+
+def piece_of(
+    points: np.ndarray, unit_of: np.ndarray, geoms: np.ndarray, unit_codes: np.ndarray
+) -> np.ndarray:
+    """Position among ``geoms`` (pieces of units ``unit_codes``) of the piece holding each
+    point, one of its unit's (``unit_of``) when one holds it; -1 where none does."""
+    piece = np.full(len(points), -1, dtype=np.int64)
+    if not len(points) or not len(geoms):
+        return piece
+    ptree = shapely.STRtree(geoms)
     qi, qj = ptree.query(points, predicate="intersects")
-    same_unit = pframe["unit_code"].to_numpy()[qj] == unit_of[qi]
+    same_unit = unit_codes[qj] == unit_of[qi]
     order = np.lexsort((~same_unit, qi))
     qi, qj = qi[order], qj[order]
     _, firstp = np.unique(qi, return_index=True)
-    piece_of = np.full(len(points), -1, dtype=np.int64)
-    piece_of[qi[firstp]] = qj[firstp]
-    return unit_of, piece_of
+    piece[qi[firstp]] = qj[firstp]
+    return piece
+
+
+def _locate(points: np.ndarray, uin: Any, pframe: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Lowest unit code of each point, and the position of the piece holding it (-1: none).
+
+    The piece is chosen among the pieces of the point's unit when one of them holds it.
+    """
+    unit_of = _unit_of(points, uin)
+    geoms = pframe["_geom"].to_numpy()
+    return unit_of, piece_of(points, unit_of, geoms, pframe["unit_code"].to_numpy())
 
 
 def _key_places(
-    layers: Any, where: str, categories: pd.DataFrame, pframe: pd.DataFrame
+    layers: Any, where: str, categories: pd.DataFrame, pframe: pd.DataFrame | None
 ) -> pd.DataFrame:
-    """Key places with their unit, piece position (``_piece``), WKB geometry and point."""
+    """Key places with their unit, piece position (``_piece``), WKB geometry and point
+    (``pframe`` ``None``: units only, ``_piece`` -1 — the streaming load finds pieces per part).
+    """
     kin = getattr(layers, "key_places", None)
     if kin is None or len(kin) == 0:
         return pd.DataFrame(columns=KEY_PLACE_COLUMNS)
@@ -326,9 +360,12 @@ def _key_places(
     kgeom = as_array(kin.geometry)
     _check_key_places(key_places, kgeom, categories, where)
     points = shapely.point_on_surface(kgeom)
-    unit_of, piece_of = _locate(points, layers.units, pframe)
+    if pframe is None:
+        unit_of, piece_pos = _unit_of(points, layers.units), np.full(len(points), -1)
+    else:
+        unit_of, piece_pos = _locate(points, layers.units, pframe)
     key_places["unit_code"] = unit_of
-    key_places["_piece"] = piece_of
+    key_places["_piece"] = piece_pos
     key_places["geom"] = to_wkb(kgeom)
     key_places["point"] = to_wkb(points)
     return key_places
@@ -418,11 +455,14 @@ def prepare_layers(
     pieces: pd.DataFrame | None,
     progress: bool,
     allow_overlaps: bool = False,
+    streamed: bool = False,
 ) -> PreparedLayers:
     """Validate ``layers`` and shape every table for the load (pieces cut unless given).
 
     ``res`` is checked (:func:`gridmgr.grid.pieces.check_res`) first. Sibling overlaps and units
     outside their parent are refused unless ``allow_overlaps`` (:func:`check_nesting`).
+    ``streamed``: no pieces at all (an empty ``pieces`` frame, key places with their unit only):
+    the streaming load (:mod:`gridmgr.store.layers_stream`) reads the pieces part by part.
     """
     from gridmgr.grid.pieces import check_res  # heavy (geopandas): only when loading
 
@@ -433,7 +473,11 @@ def prepare_layers(
     categories = _categories(layers, where, departments)
     units = _units(layers.units, where)
     check_nesting(layers.units, where, allow_overlaps=allow_overlaps)
-    pframe = _pieces(layers.units, pieces, units, where, res=res, progress=progress)
+    if streamed:
+        pframe = pd.DataFrame({c: pd.Series(dtype=d) for c, d in PIECE_DTYPES.items()})
+        pframe["_geom"] = pd.Series(dtype=object)
+    else:
+        pframe = _pieces(layers.units, pieces, units, where, res=res, progress=progress)
     return PreparedLayers(
         res=res,
         source=str(source) if source is not None else None,
@@ -441,5 +485,5 @@ def prepare_layers(
         categories=categories,
         units=units,
         pieces=pframe,
-        key_places=_key_places(layers, where, categories, pframe),
+        key_places=_key_places(layers, where, categories, None if streamed else pframe),
     )

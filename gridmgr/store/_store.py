@@ -26,6 +26,7 @@ from gridmgr.store import (
     history,
     layers,
     layers_load,
+    layers_stream,
     leaders,
     migrations,
     plans,
@@ -212,6 +213,43 @@ class Store:
         )
         return self._writing(
             None, layers_load.load_layers, prep, actor=actor, allow_orphans=allow_orphans
+        )
+
+    def load_layers_from_parts(
+        self,
+        layers: Any,
+        pieces_dir: str | Path,
+        *,
+        res: int | None = None,
+        actor: str = "system",
+        allow_orphans: bool = False,
+        allow_overlaps: bool = False,
+        on_part: layers_stream.OnPart | None = None,
+    ) -> LoadReport:
+        """:meth:`load_layers` with the pieces of a ``grid build --parquet`` directory, streamed
+        part by part in one transaction (:func:`~.layers_stream.load_layers_streamed`): memory
+        holds one part, not the grid. ``res`` must be the parts' resolution when given;
+        ``on_part(units, pieces)`` is called after each part."""
+        from gridmgr.grid.parquet import pieces_dir_for_load  # heavy: only when loading
+
+        self.require_schema()
+        directory, built = pieces_dir_for_load(Path(pieces_dir), res)
+        prep = prepare_layers(
+            layers,
+            res=built,
+            pieces=None,
+            progress=False,
+            allow_overlaps=allow_overlaps,
+            streamed=True,
+        )
+        return self._writing(
+            None,
+            layers_stream.load_layers_streamed,
+            prep,
+            directory,
+            actor=actor,
+            allow_orphans=allow_orphans,
+            on_part=on_part,
         )
 
     def save_grid_codes(self, codes: pd.DataFrame, *, conn: Connection | None = None) -> int:
