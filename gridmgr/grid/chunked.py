@@ -6,7 +6,10 @@ The lowest-level units are grouped by the street (街道/乡镇) they belong to,
 (:mod:`gridmgr.grid.parquet`) and return only small figures. Memory is bounded by the largest
 street, not the whole grid. The tasks run here one after another (:func:`serial_runner`) or on
 dask.distributed (:mod:`gridmgr.grid.distributed`); either way the parts read back equal the
-serial :func:`~gridmgr.grid.pieces.pieces_from_units` row for row.
+serial :func:`~gridmgr.grid.pieces.pieces_from_units` row for row. Parts are written in the lazy
+form (whole pieces without geometry: :func:`gridmgr.grid.parquet.write_part`) and read back in
+the full form; ``gridmgr load --pieces`` streams them into the store part by part
+(:mod:`gridmgr.store.layers_stream`).
 
 Examples
 --------
