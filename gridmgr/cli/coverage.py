@@ -227,21 +227,42 @@ def coverage(
         help="数据库（默认 sqlite:///./gridmgr.db）/ store URL",
         envvar="GRIDMGR_DATABASE_URL",
     ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        help="逐单元几何检查在本机 dask 集群的 N 个进程上运行 / per-unit checks on N local dask workers",
+    ),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        help="逐单元几何检查在已有 dask 集群上运行，如 tcp://主机:8786 / existing dask scheduler",
+    ),
 ) -> None:
     """覆盖检查：找出每一处死角、盲点、无人负责的重点点位与负荷失衡。
     / Coverage check: every dead corner, blind spot, unowned key place and workload imbalance.
 
     Exit status 2 with --fail-on-gaps when any gap exists (warnings such as 属地兜底 do not count).
+    With --workers or --scheduler the per-unit geometry checks run on dask.distributed; the
+    report is the same.
     """
     from gridmgr.coverage.report import Thresholds, coverage_from_store
+    from gridmgr.grid.distributed import dask_mapper, serial_map
 
     with opened_store(database_url) as store, domain_errors():
         th = Thresholds(overload=overload, idle=idle, min_compactness=min_compactness)
+        dist = workers is not None or scheduler is not None
+        mapper = dask_mapper(workers, scheduler) if dist else serial_map
+        kw: dict[str, Any] = {
+            "scope": scope,
+            "weights": weights,
+            "thresholds": th,
+            "mapper": mapper,
+        }
         if progress_enabled():
             with err_console.status(t("正在检查覆盖情况…", "checking coverage…")):
-                report = coverage_from_store(store, scope=scope, weights=weights, thresholds=th)
+                report = coverage_from_store(store, **kw)
         else:
-            report = coverage_from_store(store, scope=scope, weights=weights, thresholds=th)
+            report = coverage_from_store(store, **kw)
     with domain_errors():
         written = report.to_geojson(geojson) if geojson is not None else None
     if as_json:

@@ -25,7 +25,10 @@ from gridmgr.coverage.checks import (
 )
 from gridmgr.coverage.kinds import NOISE_AREA_M2, Finding, PieceShapes, _finding, _multipolygon, _r
 from gridmgr.coverage.prepare import _Leaders, _Pieces, _Scope, _Status, _UnitPackages
+from gridmgr.grid.distributed import Mapper, serial_map
 from gridmgr.grid.lazy import LazyGeoms
+
+ObjArray = NDArray[np.object_]
 
 BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int64]
@@ -143,10 +146,26 @@ def _hierarchy_finding(kind: str, rec: dict[str, Any], g: shapely.Geometry) -> F
     )
 
 
-def _dead_corners(units: gpd.GeoDataFrame, sc: _Scope, pc: _Pieces) -> _DeadCorners:
-    """Dead corners: hierarchy findings, then ground of lowest units that no piece covers."""
+def unpieced_parts(unit_geom: shapely.Geometry, piece_geoms: ObjArray) -> tuple[float, ObjArray]:
+    """Ground of one unit that none of its pieces covers: (equal-area m², polygons).
+
+    A per-unit check: pure, so ``gridmgr coverage --workers`` runs it as one dask task per unit.
+    """
     from gridmgr.grid.units import area_m2 as _area_m2
 
+    union = shapely.union_all(piece_geoms) if len(piece_geoms) else shapely.Polygon()
+    parts = shapely.get_parts(shapely.difference(unit_geom, union))
+    parts = parts[shapely.get_type_id(parts) == 3]
+    return (float(_area_m2(parts).sum()) if len(parts) else 0.0), parts
+
+
+def _dead_corners(
+    units: gpd.GeoDataFrame, sc: _Scope, pc: _Pieces, mapper: Mapper = serial_map
+) -> _DeadCorners:
+    """Dead corners: hierarchy findings, then ground of lowest units that no piece covers.
+
+    Only units whose pieces' areas do not add up to the unit's area are overlaid (per unit,
+    through ``mapper``)."""
     findings, dead_unit, overlap_unit = _hierarchy_findings(units, sc)
     n, n_units, punit = pc.n, sc.n_units, pc.punit
     piece_sum = (
@@ -156,33 +175,26 @@ def _dead_corners(units: gpd.GeoDataFrame, sc: _Scope, pc: _Pieces) -> _DeadCorn
     )
     tol = np.maximum(1e-6 * sc.unit_area, 0.01)
     stale = np.flatnonzero(sc.lowest_in & (np.abs(sc.unit_area - piece_sum) > tol))
+    order = np.argsort(punit, kind="stable")
+    bounds = np.searchsorted(punit[order], np.arange(n_units + 1))
+    tasks = [(sc.unit_geoms[ui], pc.geoms[order[bounds[ui] : bounds[ui + 1]]]) for ui in stale]
     unpieced_total = 0.0
-    if len(stale):
-        order = np.argsort(punit, kind="stable")
-        bounds = np.searchsorted(punit[order], np.arange(n_units + 1))
-        for ui in stale:
-            sel = order[bounds[ui] : bounds[ui + 1]]
-            union = shapely.union_all(pc.geoms[sel]) if len(sel) else shapely.Polygon()
-            diff = shapely.difference(sc.unit_geoms[ui], union)
-            diff_parts = shapely.get_parts(diff)
-            diff_parts = diff_parts[shapely.get_type_id(diff_parts) == 3]
-            a = float(_area_m2(diff_parts).sum()) if len(diff_parts) else 0.0
-            if a >= NOISE_AREA_M2:
-                findings.append(
-                    _finding(
-                        "unpieced_area",
-                        unit_code=str(sc.h.codes[ui]),
-                        count=1,
-                        area_m2=a,
-                        geometry=_multipolygon(diff_parts),
-                        detail={
-                            "unit_area_m2": _r(sc.unit_area[ui]),
-                            "piece_area_m2": _r(piece_sum[ui]),
-                        },
-                    )
-                )
-                dead_unit[ui] += a
-                unpieced_total += a
+    for ui, (a, parts) in zip(stale, mapper(unpieced_parts, tasks), strict=True):
+        if a < NOISE_AREA_M2:
+            continue
+        detail = {"unit_area_m2": _r(sc.unit_area[ui]), "piece_area_m2": _r(piece_sum[ui])}
+        findings.append(
+            _finding(
+                "unpieced_area",
+                unit_code=str(sc.h.codes[ui]),
+                count=1,
+                area_m2=a,
+                geometry=_multipolygon(parts),
+                detail=detail,
+            )
+        )
+        dead_unit[ui] += a
+        unpieced_total += a
     return _DeadCorners(findings, dead_unit, overlap_unit, piece_sum, unpieced_total)
 
 

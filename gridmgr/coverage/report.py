@@ -72,6 +72,7 @@ from gridmgr.coverage.tables import _KeyPlaceRows, _sort_findings, _summary, _un
 from gridmgr.coverage.territory import _shape
 from gridmgr.errors import InvalidFieldError, UnitNotFoundError
 from gridmgr.grid.boundaries import str_values as _str_values
+from gridmgr.grid.distributed import Mapper, serial_map
 from gridmgr.grid.piece_graph import NOISE_LENGTH_M, PieceGraph, piece_graph
 from gridmgr.i18n import t
 
@@ -205,6 +206,7 @@ def coverage_from_frames(
     scope: str | None = None,
     weights: Mapping[str, float] | str | None = None,
     thresholds: Thresholds | None = None,
+    mapper: Mapper = serial_map,
 ) -> CoverageReport:
     """Every coverage gap of the data, as a :class:`CoverageReport`.
 
@@ -223,6 +225,9 @@ def coverage_from_frames(
         Workload weights (``gridmgr.assign.workload``), e.g. ``"area=1,key_places=5"``.
     thresholds
         Warning thresholds (:class:`Thresholds`).
+    mapper
+        Runs the per-unit geometry checks (:func:`gridmgr.grid.distributed.serial_map`, or
+        :func:`~gridmgr.grid.distributed.dask_mapper` for ``--workers``); same report either way.
 
     Examples
     --------
@@ -248,7 +253,7 @@ def coverage_from_frames(
     pk = _unit_packages(sc, ld)
     st = _piece_status(sc, ld, pc, pk)
     findings += _blind_spot_findings(sc, ld, pc, st)
-    dc = _dead_corners(units, sc, pc)
+    dc = _dead_corners(units, sc, pc, mapper)
     findings += dc.findings
     kp_piece, kp_unit, kp_frame, kp_findings = _key_places_phase(
         key_places, categories, sc, ld, pc, st
@@ -364,6 +369,7 @@ def coverage_from_store(
     scope: str | None = None,
     weights: Mapping[str, float] | str | None = None,
     thresholds: Thresholds | None = None,
+    mapper: Mapper = serial_map,
 ) -> CoverageReport:
     """The coverage report of the data in ``store`` (a :class:`gridmgr.store.Store`).
 
@@ -393,6 +399,7 @@ def coverage_from_store(
         scope=scope,
         weights=weights,
         thresholds=thresholds,
+        mapper=mapper,
     )
 
 

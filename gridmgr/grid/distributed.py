@@ -7,13 +7,14 @@
 cluster that directory must be on storage every worker sees (docs/scale.md); only the figures
 and the cells come back. Results are the serial build's, part for part.
 
-dask is imported only when a runner runs (the ``scale`` extra).
+:func:`dask_mapper` runs any per-unit function the same way (``gridmgr coverage --workers``:
+the per-unit geometry checks). dask is imported only when a runner runs (the ``scale`` extra).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from gridmgr.errors import InputError
@@ -54,6 +55,30 @@ def check_workers(workers: int | None, scheduler: str | None) -> None:
         )
 
 
+@contextmanager
+def dask_client(
+    workers: int | None = None, scheduler: str | None = None, *, processes: bool = True
+) -> Iterator[Any]:
+    """A dask.distributed client: of a LocalCluster of ``workers`` (default 2) processes
+    (threads with ``processes=False``: tests) started and closed here, or of the cluster at
+    ``scheduler``."""
+    distributed = _require_dask()
+    with ExitStack() as stack:
+        if scheduler is not None:
+            yield stack.enter_context(_connect(distributed, scheduler))
+            return
+        cluster = stack.enter_context(
+            distributed.LocalCluster(
+                n_workers=workers or 2,
+                threads_per_worker=1,
+                processes=processes,
+                dashboard_address=None,
+                silence_logs=40,
+            )
+        )
+        yield stack.enter_context(distributed.Client(cluster))
+
+
 def dask_runner(
     workers: int | None = None, scheduler: str | None = None, *, processes: bool = True
 ) -> Runner:
@@ -65,24 +90,38 @@ def dask_runner(
 
     def run(chunks: list[Chunk], res: int, directory: str) -> Iterator[ChunkResult]:
         distributed = _require_dask()
-        with ExitStack() as stack:
-            if scheduler is not None:
-                client = stack.enter_context(_connect(distributed, scheduler))
-            else:
-                cluster = stack.enter_context(
-                    distributed.LocalCluster(
-                        n_workers=workers or 2,
-                        threads_per_worker=1,
-                        processes=processes,
-                        dashboard_address=None,
-                        silence_logs=40,
-                    )
-                )
-                client = stack.enter_context(distributed.Client(cluster))
+        with dask_client(workers, scheduler, processes=processes) as client:
             futures = [client.submit(run_chunk, c, res, directory, pure=False) for c in chunks]
             for fut in distributed.as_completed(futures):
                 yield fut.result()
                 fut.release()
+
+    return run
+
+
+#: Maps a function over argument tuples, results in order: ``mapper(fn, [args, …])``.
+Mapper = Callable[[Callable[..., Any], Sequence[tuple[Any, ...]]], list[Any]]
+
+
+def serial_map(fn: Callable[..., Any], args: Sequence[tuple[Any, ...]]) -> list[Any]:
+    """The serial :data:`Mapper`: ``[fn(*a) for a in args]``."""
+    return [fn(*a) for a in args]
+
+
+def dask_mapper(
+    workers: int | None = None, scheduler: str | None = None, *, processes: bool = True
+) -> Mapper:
+    """A :data:`Mapper` that runs each call as a task on dask.distributed (see
+    :func:`dask_client`); results come back in the order of ``args``, equal to
+    :func:`serial_map`'s. The cluster lives for one mapping."""
+    check_workers(workers, scheduler)
+
+    def run(fn: Callable[..., Any], args: Sequence[tuple[Any, ...]]) -> list[Any]:
+        if not args:
+            return []
+        with dask_client(workers, scheduler, processes=processes) as client:
+            futures = [client.submit(fn, *a, pure=False) for a in args]
+            return list(client.gather(futures))
 
     return run
 

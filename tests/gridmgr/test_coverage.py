@@ -896,3 +896,27 @@ def test_piece_graph_is_the_same_for_lazy_and_store_forms() -> None:
         assert np.array_equal(other.shared_m, ref.shared_m)
         assert np.array_equal(other.perimeter_m, ref.perimeter_m)
         assert np.array_equal(other.exposed_m, ref.exposed_m)
+
+
+def test_per_unit_checks_on_a_dask_cluster_give_the_same_report(
+    run: Callable[..., CoverageReport],
+) -> None:
+    """``coverage --workers``: the per-unit overlays run as dask tasks (a 2-worker LocalCluster,
+    threads to keep the test fast) and the report equals the serial one, shapes included."""
+    pytest.importorskip("distributed")
+    from gridmgr.grid.distributed import dask_mapper
+
+    stale = make_units(c1=(0, 0, 560, 500), c2=(600, 0, 1100, 500))  # both communities stale
+    p = assign_complete(pieces_from_units(stale, res=10))
+    calls: list[int] = []
+    inner = dask_mapper(2, processes=False)
+
+    def counting(fn: Any, args: Any) -> list[Any]:
+        calls.append(len(args))
+        return inner(fn, args)
+
+    serial = run(p)
+    dist = run(p, mapper=counting)
+    assert calls == [2]  # one task per stale community
+    assert sorted(f.unit_code for f in dist.findings if f.kind == "unpieced_area") == ["C1", "C2"]
+    _same_report(serial, dist)

@@ -140,6 +140,12 @@ def test_cli_json_geojson_and_exit_codes(
     assert plain.exit_code == 0 and json.loads(plain.stdout)["scope"] == C2
     missing = runner.invoke(app, ["coverage", "--database-url", store_url, "--scope", "nope"])
     assert missing.exit_code == 1
+    for args, says in (
+        (["--workers", "0"], "至少为 1"),
+        (["--workers", "2", "--scheduler", "x"], "只能给一个"),
+    ):
+        refused = runner.invoke(app, ["coverage", "--database-url", store_url, *args])
+        assert refused.exit_code == 1 and says in refused.output, refused.output
 
 
 @pytest.mark.slow
