@@ -3,56 +3,148 @@
 Built once at startup from the store (and rebuilt on ``POST /api/admin/refresh`` or after a layer
 load); the owners are re-read cheaply (pieces without geometry) after every write through the
 service and at most every ``settings.locate_refresh_seconds`` otherwise, so other workers see
-edits within that time. A lookup is one H3 ``latlng_to_cell`` and a dict lookup; only for a cell
-split by a unit border does it test the point against that cell's few pieces with shapely.
+edits within that time.
+
+The index is columnar, so it scales to millions of pieces: one numpy array per attribute,
+positional over the pieces in store order (by id) — cells (``uint64``, with a sorted copy for
+``searchsorted``), ids, unit and owner as codes into small tables of unit codes and leader ids,
+area, ``whole``, version, fallback, and bounds as ``float32`` rounded outward. Geometry is kept
+only for border pieces (read with ``store.pieces(geometry="border")``, prepared); a whole piece's
+hexagon comes from h3 (:func:`gridmgr.grid.lazy.fill_geometries`) when a request draws it. So
+an index holds about 75 bytes per piece plus the border pieces' shapes, and no Python object per
+piece.
+
+A lookup is one H3 ``latlng_to_cell`` and a binary search; only for a cell split by a unit border
+does it test the point against that cell's few pieces with shapely. A bbox filter compares the
+``float32`` bounds and computes exact bounds only for the few pieces whose rounded bound equals
+the box edge, so it selects exactly the pieces whose bounds meet the box.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import shapely
+from numpy.typing import NDArray
 
 from api.geojson import geometry_strings
 from gridmgr.grid import h3_adapter as _h3
+from gridmgr.grid.lazy import cell_array, fill_geometries
+
+Positions = NDArray[np.int64]
+#: whole pieces' bounds are computed from h3 in chunks of this many cells while building
+_CHUNK = 262_144
+
+
+@dataclass(frozen=True)
+class PieceColumns:
+    """The pieces as numpy columns, positional in store order (see the module docstring)."""
+
+    ids: NDArray[np.int64]
+    cells: NDArray[np.uint64]
+    #: ``cells`` sorted, and the positions in that order (stable: equal cells by position)
+    sorted_cells: NDArray[np.uint64]
+    cell_order: NDArray[np.int64]
+    #: index into ``unit_codes``
+    unit: NDArray[np.int32]
+    unit_codes: NDArray[np.object_]
+    area: NDArray[np.float64]
+    whole: NDArray[np.bool_]
+    #: (n × 4) minx, miny, maxx, maxy as float32: mins rounded down, maxes rounded up
+    bounds: NDArray[np.float32]
+    #: positions of the border pieces (ascending) and their prepared geometries
+    border_pos: NDArray[np.int64]
+    border_geoms: NDArray[np.object_]
+    #: positions by id when ``ids`` is not ascending (else None)
+    id_order: NDArray[np.int64] | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class OwnerColumns:
+    """Current owner of each piece: index into ``leader_ids`` (-1: nobody), version, fallback."""
+
+    owner: NDArray[np.int32]
+    leader_ids: NDArray[np.object_]
+    version: NDArray[np.int64]
+    fallback: NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything one request reads, swapped as one reference (a rebuild or owner refresh
+    never shows a request half-old, half-new columns)."""
+
+    res: int | None
+    pieces: PieceColumns
+    owners: OwnerColumns
+    #: unit code → chain [{code, name, level}] from the district down
+    chains: dict[str, list[dict[str, str]]]
+    leaders: dict[str, dict[str, Any]]
+    #: unit code → package leader ids (packages on the unit or an ancestor)
+    unit_packagers: dict[str, list[str]]
+    #: category → department codes; department code → {code, name, name_en}
+    category_departments: dict[str, list[str]]
+    departments: dict[str, dict[str, Any]]
+    #: exact [minx, miny, maxx, maxy] of all pieces (None: no pieces)
+    extent: list[float] | None
+
+    # ---------------------------------------------------------------- per-piece access
+
+    def geometries(self, positions: Any) -> NDArray[np.object_]:
+        """Full geometries (MultiPolygons, as the store keeps them) of the pieces at
+        ``positions``: border pieces' stored shapes, whole pieces' hexagons from h3."""
+        return _geoms_of(self.pieces, np.asarray(positions, dtype=np.int64))
+
+    def geojson(self, positions: Any) -> list[str]:
+        """GeoJSON geometry strings of the pieces at ``positions``."""
+        return geometry_strings(self.geometries(positions))
+
+    def exact_bounds(self, positions: Any) -> NDArray[np.float64]:
+        """Exact (n × 4) bounds of the pieces at ``positions``."""
+        pos = np.asarray(positions, dtype=np.int64)
+        if len(pos) == 0:
+            return np.empty((0, 4))
+        return np.asarray(shapely.bounds(self.geometries(pos)), dtype=np.float64)
+
+    def id_list(self, positions: Any) -> list[int]:
+        """Piece ids at ``positions`` as Python ints."""
+        out: list[int] = self.pieces.ids[np.asarray(positions, dtype=np.int64)].tolist()
+        return out
+
+    def positions_of(self, ids: Any) -> Positions:
+        """Positions of the pieces with ``ids`` (-1 where no indexed piece has that id)."""
+        return _align(self.pieces, np.asarray(ids, dtype=np.int64))
 
 
 @dataclass
 class LocateIndex:
-    """Lookup tables of the locate endpoint (see module docstring)."""
+    """The locate endpoint's index (see module docstring); ``data`` is the current
+    :class:`Snapshot`, replaced whole by :meth:`rebuild` and :meth:`refresh_owners`."""
 
-    res: int | None = None
-    #: cell string → positions into the piece arrays
-    by_cell: dict[str, list[int]] = field(default_factory=dict)
-    piece_ids: list[int] = field(default_factory=list)
-    piece_units: list[str] = field(default_factory=list)
-    piece_geoms: Any = None
-    piece_whole: list[bool] = field(default_factory=list)
-    owners: dict[int, str | None] = field(default_factory=dict)
-    versions: dict[int, int] = field(default_factory=dict)
-    fallbacks: dict[int, bool] = field(default_factory=dict)
-    #: per piece: GeoJSON geometry string, and bounds (n × 4) for bbox filters
-    piece_json: list[str] = field(default_factory=list)
-    piece_bounds: Any = None
-    piece_cells: list[str] = field(default_factory=list)
-    piece_area: list[float] = field(default_factory=list)
-    #: unit code → chain [{code, name, level}] from the district down
-    chains: dict[str, list[dict[str, str]]] = field(default_factory=dict)
-    leaders: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: unit code → package leader ids (packages on the unit or an ancestor)
-    unit_packagers: dict[str, list[str]] = field(default_factory=dict)
-    #: category → department codes; department code → {code, name, name_en}
-    category_departments: dict[str, list[str]] = field(default_factory=dict)
-    departments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    data: Snapshot = field(default_factory=lambda: _empty_snapshot())
     built_at: float = 0.0
     owners_at: float = 0.0
     marker: Any = None
     checking: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def res(self) -> int | None:
+        """Resolution of the indexed cells (None: nothing indexed yet)."""
+        return self.data.res
+
+    @property
+    def piece_ids(self) -> NDArray[np.int64]:
+        """Ids of the indexed pieces, in position order."""
+        return self.data.pieces.ids
 
     # ------------------------------------------------------------------ building
 
@@ -64,77 +156,17 @@ class LocateIndex:
         return idx
 
     def rebuild(self, store: Any) -> None:
-        """Re-read pieces, units, leaders and departments."""
-        pieces = store.pieces()
-        units = store.units()
-        leaders = store.leaders(include_phone=True)
-        cats = store.categories()
-        deps = store.departments()
-        by_cell: dict[str, list[int]] = {}
-        cells = pieces["cell"].astype(str).tolist()
-        for pos, cell in enumerate(cells):
-            by_cell.setdefault(cell, []).append(pos)
-        parents = dict(zip(units["code"].astype(str), units["parent"], strict=True))
-        info: dict[str, dict[str, str]] = {
-            str(r.code): {"code": str(r.code), "name": str(r.name), "level": str(r.level)}
-            for r in units[["code", "name", "level"]].itertuples(index=False)
-        }
-        chains: dict[str, list[dict[str, str]]] = {}
-        for code, row in info.items():
-            chain = [row]
-            seen = {code}
-            p = parents.get(code)
-            while p is not None and isinstance(p, str) and p in info and p not in seen:
-                chain.append(info[p])
-                seen.add(p)
-                p = parents.get(p)
-            chains[code] = chain[::-1]
-        leader_rows: dict[str, dict[str, Any]] = {
-            str(r["id"]): {
-                "id": str(r["id"]),
-                "name": str(r["name"]),
-                "role": str(r["role"]),
-                "department": r["department"] or None,
-                "active": bool(r["active"]),
-                "unit_packages": list(r["unit_packages"]),
-                "phone": r.get("phone") or None,
-            }
-            for r in leaders.to_dict("records")
-        }
-        by_unit: dict[str, list[str]] = {}
-        for lid, row in leader_rows.items():
-            if row["role"] == "package_leader" and row["active"]:
-                for u in row["unit_packages"]:
-                    by_unit.setdefault(str(u), []).append(lid)
-        unit_packagers = {
-            code: sorted({lid for u in chain for lid in by_unit.get(u["code"], [])})
-            for code, chain in chains.items()
-        }
-        cat_dep: dict[str, list[str]] = {}
-        for r in cats.to_dict("records"):
-            if r.get("department"):
-                cat_dep.setdefault(str(r["category"]), []).append(str(r["department"]))
+        """Re-read pieces (geometry of border pieces only), units, leaders and departments."""
+        frame = store.pieces(geometry="border")
+        pieces = piece_columns(frame)
+        owners = owner_columns(frame, pieces)
+        del frame
+        tables = _tables(store)
+        snap = Snapshot(
+            res=store.res, pieces=pieces, owners=owners, extent=_extent(pieces), **tables
+        )
         with self.lock:
-            self.res = store.res
-            self.by_cell = by_cell
-            self.piece_ids = pieces["id"].astype(int).tolist()
-            self.piece_units = pieces["unit_code"].astype(str).tolist()
-            self.piece_whole = pieces["whole"].astype(bool).tolist()
-            self.piece_geoms = np.asarray(pieces.geometry.values, dtype=object)
-            shapely.prepare(self.piece_geoms)
-            self.piece_cells = cells
-            self.piece_area = pieces["area_m2"].astype(float).round(3).tolist()
-            self.piece_json = geometry_strings(self.piece_geoms)
-            self.piece_bounds = shapely.bounds(self.piece_geoms) if len(cells) else np.empty((0, 4))
-            self._set_owners(pieces)
-            self.chains = chains
-            self.leaders = leader_rows
-            self.unit_packagers = unit_packagers
-            self.category_departments = cat_dep
-            self.departments = {
-                str(r["code"]): {"code": str(r["code"]), "name": r["name"], "name_en": r["name_en"]}
-                for r in deps.to_dict("records")
-            }
+            self.data = snap
             self.built_at = self.owners_at = time.monotonic()
         self.marker = _last_changeset(store)
 
@@ -143,15 +175,10 @@ class LocateIndex:
         marker = _last_changeset(store)
         frame = store.pieces(geometry=False)
         with self.lock:
-            self._set_owners(frame)
+            snap = self.data
+            self.data = replace(snap, owners=owner_columns(frame, snap.pieces))
+            self.owners_at = time.monotonic()
             self.marker = marker
-
-    def _set_owners(self, frame: Any) -> None:
-        ids = frame["id"].astype(int).tolist()
-        self.owners = dict(zip(ids, frame["leader_id"].tolist(), strict=True))
-        self.versions = dict(zip(ids, frame["version"].astype(int).tolist(), strict=True))
-        self.fallbacks = dict(zip(ids, frame["fallback"].astype(bool).tolist(), strict=True))
-        self.owners_at = time.monotonic()
 
     def stale(self, max_age: float) -> bool:
         """Whether the owners were last checked more than ``max_age`` seconds ago."""
@@ -184,25 +211,14 @@ class LocateIndex:
 
     def piece_at(self, lng: float, lat: float) -> tuple[str, int | None]:
         """``(cell, position)`` of the piece containing the point (position None: no piece)."""
-        if self.res is None:
-            return "", None
-        cell = _h3.point_to_cell(lng, lat, res=self.res)
-        hits = self.by_cell.get(cell)
-        if not hits:
-            return cell, None
-        if len(hits) == 1 and self.piece_whole[hits[0]]:
-            return cell, hits[0]
-        inside = shapely.contains_xy(self.piece_geoms[hits], lng, lat)
-        if not inside.any():  # on a border line: take the first touching piece
-            inside = shapely.intersects_xy(self.piece_geoms[hits], lng, lat)
-        found = np.flatnonzero(inside)
-        return cell, (hits[int(found[0])] if len(found) else None)
+        return _piece_at(self.data, lng, lat)
 
     def locate(
         self, lng: float, lat: float, *, category: str | None = None, phones: bool = False
     ) -> dict[str, Any]:
         """The answer of ``/api/locate`` (phone numbers only with ``phones=True``)."""
-        cell, pos = self.piece_at(lng, lat)
+        snap = self.data
+        cell, pos = _piece_at(snap, lng, lat)
         out: dict[str, Any] = {
             "lat": lat,
             "lng": lng,
@@ -216,22 +232,247 @@ class LocateIndex:
         }
         if category is not None:
             out["departments"] = [
-                self.departments.get(d, {"code": d, "name": d, "name_en": d})
-                for d in self.category_departments.get(category, [])
+                snap.departments.get(d, {"code": d, "name": d, "name_en": d})
+                for d in snap.category_departments.get(category, [])
             ]
         if pos is None:
             return out
-        unit = self.piece_units[pos]
-        pid = self.piece_ids[pos]
-        out["piece_id"] = pid
-        out["units"] = self.chains.get(unit, [])
-        owner = self.owners.get(pid)
-        if owner is not None and owner in self.leaders:
-            out["leader"] = _public(self.leaders[owner], phones)
+        unit = str(snap.pieces.unit_codes[snap.pieces.unit[pos]])
+        out["piece_id"] = int(snap.pieces.ids[pos])
+        out["units"] = snap.chains.get(unit, [])
+        k = int(snap.owners.owner[pos])
+        owner = str(snap.owners.leader_ids[k]) if k >= 0 else None
+        if owner is not None and owner in snap.leaders:
+            out["leader"] = _public(snap.leaders[owner], phones)
         out["package_leaders"] = [
-            _public(self.leaders[i], phones) for i in self.unit_packagers.get(unit, [])
+            _public(snap.leaders[i], phones) for i in snap.unit_packagers.get(unit, [])
         ]
         return out
+
+
+def _piece_at(snap: Snapshot, lng: float, lat: float) -> tuple[str, int | None]:
+    if snap.res is None:
+        return "", None
+    cell = _h3.point_to_cell(lng, lat, res=snap.res)
+    p = snap.pieces
+    key = np.uint64(int(cell, 16))
+    lo = int(np.searchsorted(p.sorted_cells, key, side="left"))
+    hi = int(np.searchsorted(p.sorted_cells, key, side="right"))
+    if lo == hi:
+        return cell, None
+    hits = p.cell_order[lo:hi]
+    if len(hits) == 1 and p.whole[hits[0]]:
+        return cell, int(hits[0])
+    geoms = snap.geometries(hits)
+    inside = shapely.contains_xy(geoms, lng, lat)
+    if not inside.any():  # on a border line: take the first touching piece
+        inside = shapely.intersects_xy(geoms, lng, lat)
+    found = np.flatnonzero(inside)
+    return cell, (int(hits[int(found[0])]) if len(found) else None)
+
+
+# ---------------------------------------------------------------------- columns
+
+
+def piece_columns(frame: Any) -> PieceColumns:
+    """:class:`PieceColumns` of a pieces frame in the lazy form (``store.pieces(geometry=
+    "border")``; a full frame works too: its whole pieces' shapes are simply not kept)."""
+    n = len(frame)
+    ids = frame["id"].to_numpy(dtype=np.int64)
+    cells = cell_array(frame["cell"].to_numpy()) if n else np.empty(0, dtype=np.uint64)
+    order = np.argsort(cells, kind="stable").astype(np.int64)
+    unit, unit_codes = pd.factorize(frame["unit_code"].astype(str), sort=True)
+    whole = frame["whole"].to_numpy(dtype=bool)
+    border_pos = np.flatnonzero(~whole).astype(np.int64)
+    border_geoms = np.asarray(frame.geometry.values, dtype=object)[border_pos]
+    shapely.prepare(border_geoms)
+    bounds = np.empty((n, 4), dtype=np.float32)
+    if len(border_pos):
+        bounds[border_pos] = _outward(shapely.bounds(border_geoms))
+    whole_pos = np.flatnonzero(whole)
+    for start in range(0, len(whole_pos), _CHUNK):
+        chunk = whole_pos[start : start + _CHUNK]
+        bounds[chunk] = _outward(shapely.bounds(_h3.cell_polygons(cells[chunk])))
+    id_order = None if n < 2 or bool((np.diff(ids) > 0).all()) else np.argsort(ids, kind="stable")
+    return PieceColumns(
+        ids=ids,
+        cells=cells,
+        sorted_cells=cells[order],
+        cell_order=order,
+        unit=unit.astype(np.int32),
+        unit_codes=np.asarray(unit_codes, dtype=object),
+        area=np.round(frame["area_m2"].to_numpy(dtype=np.float64), 3),
+        whole=whole,
+        bounds=bounds,
+        border_pos=border_pos,
+        border_geoms=border_geoms,
+        id_order=id_order,
+    )
+
+
+def owner_columns(frame: Any, pieces: PieceColumns) -> OwnerColumns:
+    """:class:`OwnerColumns` aligned to ``pieces`` from a frame with ``id``, ``leader_id``,
+    ``version`` and ``fallback`` (pieces missing from ``frame``: no owner, version 0)."""
+    n = len(pieces)
+    codes, leader_ids = pd.factorize(frame["leader_id"].to_numpy(dtype=object))
+    owner = np.full(n, -1, dtype=np.int32)
+    version = np.zeros(n, dtype=np.int64)
+    fallback = np.zeros(n, dtype=bool)
+    ids = frame["id"].to_numpy(dtype=np.int64)
+    if len(ids) == n and np.array_equal(ids, pieces.ids):
+        pos: Positions = np.arange(n, dtype=np.int64)
+    else:
+        pos = _align(pieces, ids)
+    ok = pos >= 0
+    owner[pos[ok]] = codes[ok]
+    version[pos[ok]] = frame["version"].to_numpy(dtype=np.int64)[ok]
+    fallback[pos[ok]] = frame["fallback"].to_numpy(dtype=bool)[ok]
+    return OwnerColumns(
+        owner=owner,
+        leader_ids=np.asarray(leader_ids, dtype=object),
+        version=version,
+        fallback=fallback,
+    )
+
+
+def _align(pieces: PieceColumns, ids: NDArray[np.int64]) -> Positions:
+    """Positions in ``pieces`` of ``ids`` (-1 for ids not there)."""
+    n = len(pieces)
+    if n == 0:
+        return np.full(len(ids), -1, dtype=np.int64)
+    at = np.searchsorted(pieces.ids, ids, sorter=pieces.id_order)
+    at = np.clip(at, 0, n - 1)
+    pos = at if pieces.id_order is None else pieces.id_order[at]
+    return np.where(pieces.ids[pos] == ids, pos, -1).astype(np.int64)
+
+
+def _outward(b: Any) -> NDArray[np.float32]:
+    """(n × 4) float64 bounds as float32, mins rounded down and maxes rounded up."""
+    src: NDArray[np.float64] = np.asarray(b, dtype=np.float64)
+    out: NDArray[np.float32] = src.astype(np.float32)
+    lo, hi = out[:, :2], out[:, 2:]
+    down = lo.astype(np.float64) > src[:, :2]
+    up = hi.astype(np.float64) < src[:, 2:]
+    lo[down] = np.nextafter(lo[down], np.float32(-np.inf))
+    hi[up] = np.nextafter(hi[up], np.float32(np.inf))
+    return out
+
+
+def _f32_down(x: float) -> np.float32:
+    """The largest float32 ≤ ``x``."""
+    f = np.float32(x)
+    return np.nextafter(f, np.float32(-np.inf)) if float(f) > x else f
+
+
+def _f32_up(x: float) -> np.float32:
+    """The smallest float32 ≥ ``x``."""
+    f = np.float32(x)
+    return np.nextafter(f, np.float32(np.inf)) if float(f) < x else f
+
+
+def _extent(pieces: PieceColumns) -> list[float] | None:
+    """Exact extent: the rounded bounds give the few candidates for each side."""
+    if len(pieces) == 0:
+        return None
+    b = pieces.bounds
+    out = []
+    for col in range(4):
+        v = b[:, col]
+        best = v.min() if col < 2 else v.max()
+        cand = np.flatnonzero(v == best)
+        exact = shapely.bounds(_geoms_of(pieces, cand))[:, col]
+        out.append(float(exact.min() if col < 2 else exact.max()))
+    return out
+
+
+def _geoms_of(pieces: PieceColumns, pos: Positions) -> NDArray[np.object_]:
+    out = np.full(len(pos), None, dtype=object)
+    whole = pieces.whole[pos]
+    out[~whole] = pieces.border_geoms[np.searchsorted(pieces.border_pos, pos[~whole])]
+    if whole.any():
+        out = fill_geometries(pieces.cells[pos], out, whole, multi=True)
+    return out
+
+
+# ---------------------------------------------------------------------- units and leaders
+
+
+def _tables(store: Any) -> dict[str, Any]:
+    """Unit chains, leaders, package leaders per unit and departments per category."""
+    units = store.units()
+    parents = dict(zip(units["code"].astype(str), units["parent"], strict=True))
+    info: dict[str, dict[str, str]] = {
+        str(r.code): {"code": str(r.code), "name": str(r.name), "level": str(r.level)}
+        for r in units[["code", "name", "level"]].itertuples(index=False)
+    }
+    chains: dict[str, list[dict[str, str]]] = {}
+    for code, row in info.items():
+        chain = [row]
+        seen = {code}
+        p = parents.get(code)
+        while p is not None and isinstance(p, str) and p in info and p not in seen:
+            chain.append(info[p])
+            seen.add(p)
+            p = parents.get(p)
+        chains[code] = chain[::-1]
+    leader_rows: dict[str, dict[str, Any]] = {
+        str(r["id"]): {
+            "id": str(r["id"]),
+            "name": str(r["name"]),
+            "role": str(r["role"]),
+            "department": r["department"] or None,
+            "active": bool(r["active"]),
+            "unit_packages": list(r["unit_packages"]),
+            "phone": r.get("phone") or None,
+        }
+        for r in store.leaders(include_phone=True).to_dict("records")
+    }
+    by_unit: dict[str, list[str]] = {}
+    for lid, row in leader_rows.items():
+        if row["role"] == "package_leader" and row["active"]:
+            for u in row["unit_packages"]:
+                by_unit.setdefault(str(u), []).append(lid)
+    cat_dep: dict[str, list[str]] = {}
+    for r in store.categories().to_dict("records"):
+        if r.get("department"):
+            cat_dep.setdefault(str(r["category"]), []).append(str(r["department"]))
+    return {
+        "chains": chains,
+        "leaders": leader_rows,
+        "unit_packagers": {
+            code: sorted({lid for u in chain for lid in by_unit.get(u["code"], [])})
+            for code, chain in chains.items()
+        },
+        "category_departments": cat_dep,
+        "departments": {
+            str(r["code"]): {"code": str(r["code"]), "name": r["name"], "name_en": r["name_en"]}
+            for r in store.departments().to_dict("records")
+        },
+    }
+
+
+def _empty_snapshot() -> Snapshot:
+    none = np.empty(0, dtype=np.int64)
+    pieces = PieceColumns(
+        ids=none,
+        cells=np.empty(0, dtype=np.uint64),
+        sorted_cells=np.empty(0, dtype=np.uint64),
+        cell_order=none,
+        unit=np.empty(0, dtype=np.int32),
+        unit_codes=np.empty(0, dtype=object),
+        area=np.empty(0),
+        whole=np.empty(0, dtype=bool),
+        bounds=np.empty((0, 4), dtype=np.float32),
+        border_pos=none,
+        border_geoms=np.empty(0, dtype=object),
+    )
+    owners = OwnerColumns(
+        owner=np.empty(0, dtype=np.int32),
+        leader_ids=np.empty(0, dtype=object),
+        version=none,
+        fallback=np.empty(0, dtype=bool),
+    )
+    return Snapshot(None, pieces, owners, {}, {}, {}, {}, {}, None)
 
 
 def _public(row: dict[str, Any], phones: bool) -> dict[str, Any]:
@@ -253,52 +494,81 @@ def _last_changeset(store: Any) -> Any:
     return None if last.empty else (str(last["id"].iloc[0]), str(last["at"].iloc[0]))
 
 
+# ---------------------------------------------------------------------- queries
+
+
+def _snap(index: LocateIndex | Snapshot) -> Snapshot:
+    return index.data if isinstance(index, LocateIndex) else index
+
+
 def select_pieces(
-    index: LocateIndex,
+    index: LocateIndex | Snapshot,
     *,
     scope: str | None = None,
     leader: str | None = None,
     bbox: tuple[float, float, float, float] | None = None,
-) -> list[int]:
-    """Positions of the indexed pieces in unit ``scope`` (any level), held by ``leader``, and
-    whose bounds meet ``bbox`` (minx, miny, maxx, maxy)."""
-    n = len(index.piece_ids)
+) -> Positions:
+    """Positions (ascending) of the indexed pieces in unit ``scope`` (any level), held by
+    ``leader``, and whose bounds meet ``bbox`` (minx, miny, maxx, maxy; edges included)."""
+    snap = _snap(index)
+    p = snap.pieces
+    n = len(p)
     keep = np.ones(n, dtype=bool)
     if scope is not None:
         inside = {
-            code for code, chain in index.chains.items() if any(u["code"] == scope for u in chain)
+            code for code, chain in snap.chains.items() if any(u["code"] == scope for u in chain)
         }
-        keep &= np.fromiter((u in inside for u in index.piece_units), dtype=bool, count=n)
+        in_unit = np.fromiter(
+            (c in inside for c in p.unit_codes), dtype=bool, count=len(p.unit_codes)
+        )
+        keep &= in_unit[p.unit] if len(in_unit) else False
     if leader is not None:
-        keep &= np.fromiter(
-            (index.owners.get(i) == leader for i in index.piece_ids), dtype=bool, count=n
-        )
+        hit = np.flatnonzero(snap.owners.leader_ids == leader)
+        keep &= (snap.owners.owner == hit[0]) if len(hit) else False
     if bbox is not None and n:
-        b = index.piece_bounds
-        keep &= (
-            (b[:, 0] <= bbox[2])
-            & (b[:, 2] >= bbox[0])
-            & (b[:, 1] <= bbox[3])
-            & (b[:, 3] >= bbox[1])
-        )
-    return np.flatnonzero(keep).tolist()
+        keep &= _meets(snap, bbox, keep)
+    return np.flatnonzero(keep)
 
 
-def piece_properties(index: LocateIndex, positions: list[int]) -> list[dict[str, Any]]:
+def _meets(snap: Snapshot, bbox: tuple[float, float, float, float], among: Any) -> Any:
+    """Which pieces' exact bounds meet ``bbox``, from the rounded bounds: a piece is decided
+    by them unless a rounded bound equals the box edge rounded the same way; only those few
+    (among ``among``) get exact bounds."""
+    b = snap.pieces.bounds
+    minx, miny, maxx, maxy = (float(v) for v in bbox)
+    x1, y1 = _f32_down(maxx), _f32_down(maxy)  # piece mins (rounded down) against these
+    x0, y0 = _f32_up(minx), _f32_up(miny)  # piece maxes (rounded up) against these
+    cand = (b[:, 0] <= x1) & (b[:, 1] <= y1) & (b[:, 2] >= x0) & (b[:, 3] >= y0)
+    unsure = cand & among & ((b[:, 0] == x1) | (b[:, 1] == y1) | (b[:, 2] == x0) | (b[:, 3] == y0))
+    pos = np.flatnonzero(unsure)
+    if len(pos):
+        e = snap.exact_bounds(pos)
+        ok = (e[:, 0] <= maxx) & (e[:, 1] <= maxy) & (e[:, 2] >= minx) & (e[:, 3] >= miny)
+        cand[pos] = ok
+    return cand
+
+
+def piece_properties(index: LocateIndex | Snapshot, positions: Any) -> list[dict[str, Any]]:
     """Properties of the pieces at ``positions`` (no personal data)."""
-    out = []
-    for p in positions:
-        pid = index.piece_ids[p]
-        out.append(
-            {
-                "id": pid,
-                "cell": index.piece_cells[p],
-                "unit_code": index.piece_units[p],
-                "area_m2": index.piece_area[p],
-                "whole": index.piece_whole[p],
-                "leader_id": index.owners.get(pid),
-                "fallback": index.fallbacks.get(pid, False),
-                "version": index.versions.get(pid, 0),
-            }
-        )
-    return out
+    snap = _snap(index)
+    p, o = snap.pieces, snap.owners
+    pos = np.asarray(positions, dtype=np.int64)
+    cells = _h3.cells_to_str(p.cells[pos]).tolist()
+    units = p.unit_codes[p.unit[pos]].tolist()
+    owner = o.owner[pos]
+    leaders = np.full(len(pos), None, dtype=object)
+    held = owner >= 0
+    leaders[held] = o.leader_ids[owner[held]]
+    cols = zip(
+        p.ids[pos].tolist(),
+        cells,
+        units,
+        p.area[pos].tolist(),
+        p.whole[pos].tolist(),
+        leaders.tolist(),
+        o.fallback[pos].tolist(),
+        o.version[pos].tolist(),
+        strict=True,
+    )
+    keys = ("id", "cell", "unit_code", "area_m2", "whole", "leader_id", "fallback", "version")
+    return [dict(zip(keys, row, strict=True)) for row in cols]

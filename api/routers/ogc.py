@@ -95,10 +95,8 @@ def conformance(user: Viewer) -> dict[str, Any]:
 
 
 def _extent(index: Any) -> list[float] | None:
-    b = index.piece_bounds
-    if b is None or len(b) == 0:
-        return None
-    return [float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())]
+    extent: list[float] | None = index.data.extent
+    return extent
 
 
 @router.get("/collections", response_model=Collections, responses=ERRS)
@@ -128,30 +126,45 @@ def _frame_features(
     return geometry_strings(frame.geometry.values), props, frame[id_col].astype(str).tolist()
 
 
-def _features(
-    store: Any, index: Any, cid: str, box: Any
-) -> tuple[list[str], list[dict[str, Any]], list[Any]]:
+Features = tuple[list[str], list[dict[str, Any]], list[Any], int]
+
+
+def _features(store: Any, index: Any, cid: str, box: Any, sl: slice = slice(None)) -> Features:
+    """Geometries, properties and ids of the features ``sl`` of those meeting ``box``, and how
+    many meet it. Pieces are drawn only for the page (the index holds no shapes of whole
+    pieces)."""
     import shapely
 
     if cid == "pieces":
-        pos = select_pieces(index, bbox=box)
-        return (
-            [index.piece_json[p] for p in pos],
-            piece_properties(index, pos),
-            [index.piece_ids[p] for p in pos],
-        )
+        snap = index.data
+        pos = select_pieces(snap, bbox=box)
+        page = pos[sl]
+        return snap.geojson(page), piece_properties(snap, page), snap.id_list(page), len(pos)
     frame = store.units() if cid == "units" else store.key_places()
     if box is not None and len(frame):
         frame = frame.loc[shapely.intersects(frame.geometry.values, shapely.box(*box))]
+    total = len(frame)
+    frame = frame.iloc[sl]
     if cid == "units":
-        return _frame_features(
-            frame, "code", ["code", "name", "level", "parent", "name_en", "area_m2"]
-        )
-    return _frame_features(
-        frame,
-        "code",
-        ["code", "name", "category", "address", "unit_code", "department", "package_leader_id"],
-    )
+        cols = ["code", "name", "level", "parent", "name_en", "area_m2"]
+    else:
+        cols = ["code", "name", "category", "address", "unit_code", "department"]
+        cols.append("package_leader_id")
+    return (*_frame_features(frame, "code", cols), total)
+
+
+def _piece_feature(index: Any, feature_id: str) -> Features:
+    """The piece with id ``feature_id`` (written as the ids are: a decimal integer)."""
+    snap = index.data
+    try:
+        pid = int(feature_id)
+    except ValueError:
+        pid = None
+    found = snap.positions_of([pid]) if pid is not None and str(pid) == feature_id else None
+    pos = found[found >= 0] if found is not None else found
+    if pos is None or len(pos) == 0:
+        return [], [], [], 0
+    return snap.geojson(pos), piece_properties(snap, pos), snap.id_list(pos), 1
 
 
 @router.get(
@@ -173,9 +186,9 @@ def items(
     """Features of a collection, paged with ``links`` next/prev."""
     box = check_bbox(bbox, settings.max_bbox_deg2)
     n = check_limit(limit, settings.default_page_size, settings.max_page_size)
-    geoms, props, ids = _features(store, index, collection_id, box)
-    total = len(ids)
-    sl = slice(offset, offset + n)
+    geoms, props, page_ids, total = _features(
+        store, index, collection_id, box, slice(offset, offset + n)
+    )
     url = f"{_base(request)}/collections/{collection_id}/items"
 
     def link(rel: str, off: int) -> dict[str, Any]:
@@ -187,10 +200,9 @@ def items(
         links.append(link("next", offset + n))
     if offset > 0:
         links.append(link("prev", max(0, offset - n)))
-    page_ids = ids[sl]
     body = feature_collection(
-        geoms[sl],
-        props[sl],
+        geoms,
+        props,
         ids=page_ids,
         numberMatched=total,
         numberReturned=len(page_ids),
@@ -214,7 +226,10 @@ def item(
     """One feature."""
     from gridmgr.errors import NotFoundError
 
-    geoms, props, ids = _features(store, index, collection_id, None)
+    if collection_id == "pieces":
+        geoms, props, ids, _ = _piece_feature(index, feature_id)
+    else:
+        geoms, props, ids, _ = _features(store, index, collection_id, None)
     try:
         i = [str(x) for x in ids].index(feature_id)
     except ValueError:

@@ -46,12 +46,13 @@ def list_pieces(
     box = check_bbox(bbox, settings.max_bbox_deg2)
     n = check_limit(limit, settings.default_page_size, settings.max_page_size)
     refresh_if_stale(index, store, settings)
-    pos = select_pieces(index, scope=scope, leader=leader, bbox=box)
+    snap = index.data
+    pos = select_pieces(snap, scope=scope, leader=leader, bbox=box)
     page = pos[offset : offset + n]
     body = feature_collection(
-        [index.piece_json[p] for p in page],
-        piece_properties(index, page),
-        ids=[index.piece_ids[p] for p in page],
+        snap.geojson(page),
+        piece_properties(snap, page),
+        ids=snap.id_list(page),
         numberMatched=len(pos),
         numberReturned=len(page),
     )

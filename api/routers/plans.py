@@ -133,16 +133,18 @@ def plan_diff(store: StoreDep, index: IndexDep, user: Viewer, plan_id: str = Pla
         return Response(
             out if isinstance(out, (str, bytes)) else workflow_dumps(out), media_type=GEOJSON
         )
-    pos_of = {pid: i for i, pid in enumerate(index.piece_ids)}
-    moves = [m for m in plan["moves"] or [] if int(m["piece_id"]) in pos_of]
-    pos = [pos_of[int(m["piece_id"])] for m in moves]
-    props = piece_properties(index, pos)
+    snap = index.data
+    all_moves = plan["moves"] or []
+    found = snap.positions_of([int(m["piece_id"]) for m in all_moves])
+    moves = [m for m, p in zip(all_moves, found, strict=True) if p >= 0]
+    pos = found[found >= 0]
+    props = piece_properties(snap, pos)
     for p, m in zip(props, moves, strict=True):
         p["from_leader"], p["to_leader"] = m.get("from_leader"), m.get("to_leader")
     body = feature_collection(
-        [index.piece_json[p] for p in pos],
+        snap.geojson(pos),
         props,
-        ids=[index.piece_ids[p] for p in pos],
+        ids=snap.id_list(pos),
         numberMatched=len(pos),
         numberReturned=len(pos),
     )
