@@ -43,8 +43,22 @@ def cells_from_geometry(
     """
     if geom.is_empty:
         return np.empty(0, dtype=np.uint64)
-    cells = _vec.geometry_to_cells(geom, res, containment_mode=_MODES[contain])
-    return np.unique(_u64(cells))
+    cells = _u64(_vec.geometry_to_cells(geom, res, containment_mode=_MODES[contain]))
+    if len(cells) > 1 and not (cells[1:] > cells[:-1]).all():  # h3ronpy gives them sorted
+        cells = np.unique(cells)
+    return cells
+
+
+def cells_to_wkb(cells: Cells) -> NDArray[np.object_]:
+    """WKB (``bytes``) of the hexagon (or pentagon) polygons of ``cells``, lng/lat.
+
+    One h3ronpy call for the whole array; :func:`cell_polygons` parses exactly these bytes and
+    :func:`wkb_rings` reads their vertices without building shapely objects.
+    """
+    cells = _u64(cells)
+    if len(cells) == 0:
+        return np.empty(0, dtype=object)
+    return np.asarray(_vec.cells_to_wkb_polygons(cells), dtype=object)
 
 
 def cell_polygons(cells: Cells) -> NDArray[np.object_]:
@@ -52,13 +66,116 @@ def cell_polygons(cells: Cells) -> NDArray[np.object_]:
 
     Vectorised: h3ronpy writes WKB for the whole array, shapely parses it in one call.
     """
-    cells = _u64(cells)
-    out = np.empty(len(cells), dtype=object)
-    if len(cells) == 0:
-        return out
-    wkb = np.asarray(_vec.cells_to_wkb_polygons(cells), dtype=object)
-    out[:] = shapely.from_wkb(wkb)
+    return polygons_from_wkb(cells_to_wkb(cells))
+
+
+def polygons_from_wkb(wkb: NDArray[np.object_]) -> NDArray[np.object_]:
+    """Shapely polygons of :func:`cells_to_wkb` output (an object array, possibly empty)."""
+    out = np.empty(len(wkb), dtype=object)
+    if len(wkb):
+        out[:] = shapely.from_wkb(wkb)
     return out
+
+
+#: WKB header of a little-endian Polygon with one ring: byte order, type, ring count.
+_WKB_HEAD = 9
+_WKB_RING = _WKB_HEAD + 4  # then the point count (uint32), then x, y doubles
+_POLYGON_1RING_LE = np.frombuffer(
+    b"\x01" + (3).to_bytes(4, "little") + (1).to_bytes(4, "little"), dtype=np.uint8
+)
+Rings = tuple[NDArray[np.float64], NDArray[np.intp]]
+
+
+def wkb_rings(wkb: NDArray[np.object_]) -> Rings:
+    """Vertices of single-ring polygons given as WKB: ``(xy, idx)`` as
+    ``shapely.get_coordinates(shapely.from_wkb(wkb), return_index=True)`` returns them.
+
+    The doubles are read straight from the bytes with numpy (no shapely objects), so the values
+    are bit for bit those shapely would return. Anything other than little-endian one-ring
+    polygons (never h3's output) is read through shapely instead.
+
+    Examples
+    --------
+    >>> cells = latlng_to_cell([125.30, 125.31], [43.80, 43.81], res=10)
+    >>> xy, idx = wkb_rings(cells_to_wkb(cells))
+    >>> want = shapely.get_coordinates(cell_polygons(cells), return_index=True)
+    >>> bool((xy == want[0]).all() and (idx == want[1]).all())
+    True
+    """
+    if len(wkb) == 0:
+        return np.empty((0, 2), dtype=np.float64), np.empty(0, dtype=np.intp)
+    raw = np.asarray(wkb).astype(np.bytes_)  # zero-padded rows of equal width
+    rings = _rows_rings(raw.view(np.uint8).reshape(len(wkb), raw.dtype.itemsize))
+    if rings is None:
+        xy, idx = shapely.get_coordinates(polygons_from_wkb(wkb), return_index=True)
+        return xy, idx
+    return rings
+
+
+def cell_rings(cells: Cells) -> Rings:
+    """Closed-ring vertices of the cells' polygons, lng/lat, without building shapely objects:
+    ``(xy, idx)`` exactly as ``shapely.get_coordinates(cell_polygons(cells),
+    return_index=True)`` returns them.
+
+    With pyarrow installed the WKB buffer h3ronpy writes is read in place; otherwise through
+    :func:`wkb_rings`. Either way the same bytes are read.
+
+    Examples
+    --------
+    >>> cells = latlng_to_cell([125.30, 125.31], [43.80, 43.81], res=10)
+    >>> xy, idx = cell_rings(cells)
+    >>> want = shapely.get_coordinates(cell_polygons(cells), return_index=True)
+    >>> bool((xy == want[0]).all() and (idx == want[1]).all())
+    True
+    """
+    cells = _u64(cells)
+    if len(cells) == 0:
+        return wkb_rings(np.empty(0, dtype=object))
+    wkb = _vec.cells_to_wkb_polygons(cells)
+    rows = _arrow_rows(wkb)
+    rings = None if rows is None else _rows_rings(rows)
+    return wkb_rings(np.asarray(wkb, dtype=object)) if rings is None else rings
+
+
+def _arrow_rows(wkb: object) -> NDArray[np.uint8] | None:
+    """The WKB values of an arrow binary array as zero-padded rows of one width (pyarrow reads
+    the buffers in place); ``None`` without pyarrow."""
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - pyarrow comes with the scale extra
+        return None
+    arr = pa.array(wkb)
+    if arr.null_count or arr.type not in (pa.binary(), pa.large_binary()):
+        return None
+    offsets_buf, data_buf = arr.buffers()[1:3]
+    kind = np.int64 if arr.type == pa.large_binary() else np.int32
+    offsets = np.frombuffer(offsets_buf, dtype=kind)[arr.offset : arr.offset + len(arr) + 1]
+    data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]]
+    lens = np.diff(offsets)
+    width = int(lens.max())
+    if (lens == width).all():  # all hexagons (or all pentagons): a view, no copy
+        return data.reshape(len(arr), width)
+    rows = np.zeros((len(arr), width), dtype=np.uint8)
+    rows[np.arange(width) < lens[:, None]] = data
+    return rows
+
+
+def _rows_rings(rows: NDArray[np.uint8]) -> Rings | None:
+    """``(xy, idx)`` of one-ring little-endian WKB polygons held as zero-padded byte rows;
+    ``None`` when some row is anything else."""
+    n, width_bytes = rows.shape
+    if width_bytes < _WKB_RING or not (rows[:, :_WKB_HEAD] == _POLYGON_1RING_LE).all():
+        return None
+    npts = rows[:, _WKB_HEAD:_WKB_RING].copy().view("<u4")[:, 0].astype(np.intp)
+    width = int(npts.max())
+    if _WKB_RING + 16 * width > width_bytes:
+        return None
+    block = rows[:, _WKB_RING : _WKB_RING + 16 * width]
+    coords = np.ascontiguousarray(block).view("<f8").reshape(n, width, 2)
+    idx = np.repeat(np.arange(n, dtype=np.intp), npts)
+    if (npts == width).all():
+        return coords.reshape(-1, 2), idx
+    return coords[np.arange(width) < npts[:, None]], idx
 
 
 def grid_disk(cells: Cells, k: int = 1) -> Cells:

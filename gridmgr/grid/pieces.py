@@ -31,7 +31,6 @@ from gridmgr.grid.units import (
     area_m2,
     check_hierarchy,
     lowest_units,
-    ring_area_m2,
     shoelace_m2,
 )
 from gridmgr.i18n import t
@@ -103,10 +102,22 @@ def _polygonal_parts(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
     return out
 
 
-def _unit_pieces(
-    geom: shapely.Geometry, res: int
-) -> tuple[NDArray[np.uint64], NDArray[np.object_], NDArray[np.bool_]]:
-    """Cells, piece geometries and whole flags for one unit polygon."""
+@dataclass(frozen=True)
+class _UnitPieces:
+    """One unit's pieces, in build order: whole cells first, then the clipped candidates."""
+
+    cells: NDArray[np.uint64]
+    geoms: NDArray[np.object_]  # None for whole pieces in the lazy build
+    whole: NDArray[np.bool_]
+    areas: NDArray[np.float64]
+
+
+def _unit_pieces(geom: shapely.Geometry, res: int, *, lazy: bool = False) -> _UnitPieces:
+    """Cells, piece geometries, whole flags and areas for one unit polygon.
+
+    Areas are computed here, per unit; each piece's figure depends only on its own geometry
+    (pointwise projection, per-ring sums), so it is the same whichever pieces share the batch.
+    """
     over = _h3.cells_from_geometry(geom, res=res, contain="overlap")
     full = _h3.cells_from_geometry(geom, res=res, contain="full")
     edge = np.setdiff1d(over, full, assume_unique=True)
@@ -114,61 +125,85 @@ def _unit_pieces(
     # around the boundary cells, keeping whatever shapely says intersects with positive area.
     ring = np.setdiff1d(_h3.grid_disk(edge, 1), over, assume_unique=True) if len(edge) else edge
     cand = np.concatenate([edge, ring])
-    cand_poly = _h3.cell_polygons(cand)
+    cand_wkb = _h3.cells_to_wkb(cand)
+    cand_poly = _h3.polygons_from_wkb(cand_wkb)
     shapely.prepare(geom)
     hit = shapely.intersects(geom, cand_poly)
-    cand, cand_poly = cand[hit], cand_poly[hit]
+    cand, cand_wkb, cand_poly = cand[hit], cand_wkb[hit], cand_poly[hit]
     clipped = _polygonal_parts(shapely.intersection(cand_poly, geom))
     a_clip = shapely.area(clipped)
     keep = a_clip > 0
-    cand, cand_poly, clipped, a_clip = cand[keep], cand_poly[keep], clipped[keep], a_clip[keep]
+    cand, cand_wkb, cand_poly = cand[keep], cand_wkb[keep], cand_poly[keep]
+    clipped, a_clip = clipped[keep], a_clip[keep]
     whole_edge = a_clip >= shapely.area(cand_poly) * (1 - _WHOLE_RTOL)
-    clipped[whole_edge] = cand_poly[whole_edge]
-    full_poly = _h3.cell_polygons(full)
-    cells = np.concatenate([full, cand])
-    geoms = np.concatenate([full_poly, clipped])
-    whole = np.concatenate([np.ones(len(full), dtype=bool), whole_edge])
-    return cells, geoms, whole
+    clipped[whole_edge] = None if lazy else cand_poly[whole_edge]
+    cand_area = np.empty(len(cand), dtype=np.float64)
+    edge_wkb, edge_poly = cand_wkb[whole_edge], cand_poly[whole_edge]
+    cand_area[whole_edge] = _hexagon_areas(_h3.wkb_rings(edge_wkb), lambda m: edge_poly[m])
+    cand_area[~whole_edge] = area_m2(clipped[~whole_edge])
+    if lazy:  # whole cells' vertices straight from h3's WKB: no shapely objects
+        full_poly = np.empty(len(full), dtype=object)
+        full_area = _hexagon_areas(_h3.cell_rings(full), lambda m: _h3.cell_polygons(full[m]))
+    else:
+        full_wkb = _h3.cells_to_wkb(full)
+        full_poly = _h3.polygons_from_wkb(full_wkb)
+        full_area = _hexagon_areas(_h3.wkb_rings(full_wkb), lambda m: full_poly[m])
+    return _UnitPieces(
+        cells=np.concatenate([full, cand]),
+        geoms=np.concatenate([full_poly, clipped]),
+        whole=np.concatenate([np.ones(len(full), dtype=bool), whole_edge]),
+        areas=np.concatenate([full_area, cand_area]),
+    )
 
 
-def _piece_areas(geoms: NDArray[np.object_], whole: NDArray[np.bool_]) -> NDArray[np.float64]:
-    """Equal-area m² of pieces: whole hexagons by a numpy shoelace, everything else by shapely.
+def _hexagon_areas(
+    rings: _h3.Rings, polygons: Callable[[NDArray[np.bool_]], NDArray[np.object_]]
+) -> NDArray[np.float64]:
+    """Equal-area m² of whole cells from their ring vertices (``_h3.cell_rings``).
 
-    :func:`~gridmgr.grid.units.area_m2` densifies edges longer than ``DENSIFY_DEG`` (Euclidean length
-    in degrees, as ``shapely.segmentize`` measures it) before projecting. A whole hexagon whose
-    edges are all no longer than that is left unchanged by densifying, so the shoelace over its
-    projected vertices gives the same figure; hexagons with a longer edge (res ≤ 9, or res 10
-    far north) take the densifying path, judged per hexagon.
+    :func:`~gridmgr.grid.units.area_m2` densifies edges longer than ``DENSIFY_DEG`` (Euclidean
+    length in degrees, as ``shapely.segmentize`` measures it) before projecting. A hexagon whose
+    edges are all no longer than that is left unchanged by densifying, so a numpy shoelace over
+    its projected vertices gives the same figure; hexagons with a longer edge (res ≤ 9, or res 10
+    far north) take ``area_m2`` itself on ``polygons(mask)``, judged per hexagon. Each figure
+    depends only on its own hexagon, whichever others share the call.
     """
-    areas = np.empty(len(geoms), dtype=np.float64)
-    fast = whole & (shapely.get_num_coordinates(geoms) <= 11)
-    cand = np.flatnonzero(fast)
-    if len(cand):
-        xy, idx = shapely.get_coordinates(geoms[cand], return_index=True)
-        seg = np.hypot(*np.diff(xy, axis=0).T)
-        seg[idx[1:] != idx[:-1]] = 0.0  # no segment between two rings
-        starts = np.flatnonzero(np.r_[True, idx[1:-1] != idx[:-2]])
-        longest = np.maximum.reduceat(seg, starts) if len(seg) else np.zeros(len(cand))
-        is_short = longest <= DENSIFY_DEG
-        short = cand[is_short]
-        fast[:] = False
-        fast[short] = True
-        if is_short.all():  # the usual case: reuse the vertices already read
-            areas[short] = shoelace_m2(xy, idx, len(cand))
-        elif len(short):
-            areas[short] = ring_area_m2(geoms[short])
-    if (~fast).any():
-        areas[~fast] = area_m2(geoms[~fast])
+    xy, idx = rings
+    n = int(idx[-1]) + 1 if len(idx) else 0
+    areas = np.empty(n, dtype=np.float64)
+    if n == 0:
+        return areas
+    counts = np.bincount(idx, minlength=n)
+    seg = np.hypot(*np.diff(xy, axis=0).T)
+    seg[idx[1:] != idx[:-1]] = 0.0  # no segment between two rings
+    longest = np.maximum.reduceat(seg, np.r_[0, np.cumsum(counts)[:-1]]) if len(seg) else seg
+    short = (counts <= _MAX_FAST_COORDS) & (longest <= DENSIFY_DEG)
+    if short.all():  # the usual case (res ≥ 10 in China): every vertex already read
+        areas[:] = shoelace_m2(xy, idx, n)
+        return areas
+    if short.any():
+        k = int(short.sum())
+        areas[short] = shoelace_m2(
+            xy[short[idx]], np.repeat(np.arange(k, dtype=np.intp), counts[short]), k
+        )
+    areas[~short] = area_m2(polygons(~short))
     return areas
 
 
+#: A whole hexagon with more coordinates than this (an h3 cell distorted at an icosahedron edge)
+#: is measured by ``area_m2``.
+_MAX_FAST_COORDS = 11
+
+
 def pieces_from_units(
-    units: gpd.GeoDataFrame, *, res: int | None = None, progress: bool = False
+    units: gpd.GeoDataFrame, *, res: int | None = None, progress: bool = False, lazy: bool = False
 ) -> gpd.GeoDataFrame:
     """Cut the lowest-level units into pieces of H3 cells at ``res`` (full coverage).
 
     Returns a GeoDataFrame with columns ``cell`` (h3 string), ``unit_code``, ``area_m2``
-    (equal-area), ``whole`` and geometry (EPSG:4326), ordered by unit then cell.
+    (equal-area), ``whole`` and geometry (EPSG:4326), ordered by unit then cell. With
+    ``lazy=True`` whole pieces have geometry ``None`` (their cell's hexagon, filled on demand by
+    :mod:`gridmgr.grid.lazy`); every other value is the same as in the full build.
 
     Examples
     --------
@@ -188,12 +223,12 @@ def pieces_from_units(
     geoms = np.asarray(low.geometry.values, dtype=object)
     _check_lnglat(codes, geoms)
     if not progress:
-        return pieces_of(codes, geoms, res)
+        return pieces_of(codes, geoms, res, lazy=lazy)
     from rich.progress import Progress
 
     with Progress(transient=True) as bar:
         task = bar.add_task("生成网格 / building grid", total=len(codes))
-        return pieces_of(codes, geoms, res, on_unit=lambda _n: bar.advance(task))
+        return pieces_of(codes, geoms, res, lazy=lazy, on_unit=lambda _n: bar.advance(task))
 
 
 def pieces_of(
@@ -202,6 +237,7 @@ def pieces_of(
     res: int,
     *,
     on_unit: Callable[[int], object] | None = None,
+    lazy: bool = False,
 ) -> gpd.GeoDataFrame:
     """Pieces of lowest-level units given as parallel arrays of codes and lng/lat polygons.
 
@@ -209,36 +245,44 @@ def pieces_of(
     by unit code then cell. Every value depends only on its own unit, so pieces of disjoint sets
     of units, concatenated and put in the same order, equal the pieces of all units at once
     (the chunked and distributed builds in :mod:`gridmgr.grid.chunked` rely on it).
-    ``on_unit(n_pieces)`` is called after each unit.
+    ``on_unit(n_pieces)`` is called after each unit. ``lazy=True`` gives the lazy form
+    (:mod:`gridmgr.grid.lazy`): whole pieces have geometry ``None`` and the same ``area_m2``.
     """
-    all_cells: list[NDArray[np.uint64]] = []
-    all_geoms: list[NDArray[np.object_]] = []
-    all_whole: list[NDArray[np.bool_]] = []
-    all_codes: list[NDArray[np.object_]] = []
-    for code, geom in zip(codes, geoms, strict=True):
-        cells, pgeoms, whole = _unit_pieces(geom, res)
-        all_cells.append(cells)
-        all_geoms.append(pgeoms)
-        all_whole.append(whole)
-        all_codes.append(np.full(len(cells), code, dtype=object))
+    unit_codes = np.asarray(codes, dtype=object)
+    if len(unit_codes) != len(geoms):
+        raise ValueError(f"{len(unit_codes)} codes for {len(geoms)} geometries")
+    parts: list[_UnitPieces] = []
+    for geom in geoms:
+        part = _unit_pieces(geom, res, lazy=lazy)
+        parts.append(part)
         if on_unit is not None:
-            on_unit(len(cells))
-    cells = np.concatenate(all_cells) if all_cells else np.empty(0, dtype=np.uint64)
-    pgeoms = np.concatenate(all_geoms) if all_geoms else np.empty(0, dtype=object)
-    whole = np.concatenate(all_whole) if all_whole else np.empty(0, dtype=bool)
-    ucodes = np.concatenate(all_codes) if all_codes else np.empty(0, dtype=object)
-    order = np.lexsort((cells, ucodes))
-    cells, pgeoms, whole, ucodes = cells[order], pgeoms[order], whole[order], ucodes[order]
+            on_unit(len(part.cells))
+    counts = np.array([len(part.cells) for part in parts], dtype=np.intp)
+    cells = _concat([part.cells for part in parts], np.uint64)
+    pgeoms = _concat([part.geoms for part in parts], object)
+    whole = _concat([part.whole for part in parts], bool)
+    areas = _concat([part.areas for part in parts], np.float64)
+    # order by unit code then cell: codes compared once per unit, not once per piece
+    if len(unit_codes):
+        rank = np.unique(unit_codes, return_inverse=True)[1].reshape(-1)
+    else:
+        rank = np.empty(0, dtype=np.intp)
+    unit_of = np.repeat(np.arange(len(parts), dtype=np.intp), counts)
+    order = np.lexsort((cells, rank[unit_of]))
     return gpd.GeoDataFrame(
         {
-            "cell": _h3.cells_to_str(cells),
-            "unit_code": ucodes,
-            "area_m2": _piece_areas(pgeoms, whole),
-            "whole": whole,
+            "cell": _h3.cells_to_str(cells[order]),
+            "unit_code": unit_codes[unit_of[order]],
+            "area_m2": areas[order],
+            "whole": whole[order],
         },
-        geometry=pgeoms,
+        geometry=pgeoms[order],
         crs="EPSG:4326",
     )
+
+
+def _concat(arrays: list[NDArray[Any]], dtype: Any) -> NDArray[Any]:
+    return np.concatenate(arrays) if arrays else np.empty(0, dtype=dtype)
 
 
 @dataclass(frozen=True)
