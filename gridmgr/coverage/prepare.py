@@ -157,7 +157,7 @@ def _scope_pieces(
     """The pieces on lowest units in scope, their holders and fallback flags."""
     keep = ~orphan
     keep[keep] = sc.lowest_in[punit_all[keep]]
-    pcs = pieces[keep]
+    pcs = pieces if keep.all() else pieces[keep]  # no copy of millions of rows when all are kept
     n = len(pcs)
     raw_lid = (
         pcs["leader_id"]

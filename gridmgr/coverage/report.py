@@ -74,7 +74,12 @@ from gridmgr.errors import InvalidFieldError, UnitNotFoundError
 from gridmgr.grid.boundaries import str_values as _str_values
 from gridmgr.grid.distributed import Mapper, serial_map
 from gridmgr.grid.piece_graph import NOISE_LENGTH_M, PieceGraph, piece_graph
+from gridmgr.grid.piece_graph_chunks import chunks_by_unit, piece_graph_by_chunks
 from gridmgr.i18n import t
+
+#: Above this many pieces the piece graph is built per chunk of units of about this size
+#: (the same graph; ≈ 0.3 GB at a time instead of ≈ 700 bytes a piece at once).
+GRAPH_CHUNK_PIECES = 500_000
 
 
 @dataclass(frozen=True)
@@ -316,8 +321,12 @@ def _key_places_phase(
 def _shape_phase(
     sc: _Scope, ld: _Leaders, pc: _Pieces, th: Thresholds
 ) -> tuple[pd.DataFrame, list[Finding]]:
-    """Territory shape of every leader (own, non-fallback pieces) over the piece graph."""
-    graph = piece_graph(pc.pcs)
+    """Territory shape of every leader (own, non-fallback pieces) over the piece graph (built
+    chunk by chunk of units above :data:`GRAPH_CHUNK_PIECES` pieces: bounded memory)."""
+    if pc.n > GRAPH_CHUNK_PIECES:
+        graph = piece_graph_by_chunks(pc.pcs, chunks_by_unit(pc.punit, GRAPH_CHUNK_PIECES))
+    else:
+        graph = piece_graph(pc.pcs)
     territory = np.where(pc.active_holder & ~pc.flag_fb, pc.holder, -1)
     return _shape(graph, territory, pc.parea, pc.geoms, ld.L, th, pc.punit, sc.h, pc.pkeys)
 

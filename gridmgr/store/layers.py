@@ -148,17 +148,34 @@ def _shared_strings(values: list[Any]) -> NDArray[np.object_]:
     return np.asarray(out, dtype=object)
 
 
-def _columns(conn: Connection, stmt: Any, names: list[str]) -> dict[str, Any]:
-    """The result of ``stmt`` column by column, fetched :data:`READ_CHUNK` rows at a time;
-    ``unit_code`` and ``leader_id`` through :func:`_shared_strings`."""
-    parts: dict[str, list[Any]] = {n: [] for n in names}
+def _column_chunk(name: str, values: tuple[Any, ...]) -> NDArray[Any]:
+    """One fetched chunk of a pieces column as a numpy array (outer-join ``None`` filled)."""
+    if name in ("unit_code", "leader_id"):
+        return _shared_strings(list(values))
+    if name == "id":
+        return np.fromiter(values, dtype=np.int64, count=len(values))
+    if name == "area_m2":
+        return np.fromiter(values, dtype=np.float64, count=len(values))
+    if name in ("whole", "fallback"):
+        return np.fromiter((bool(v) for v in values), dtype=bool, count=len(values))
+    if name == "version":
+        return np.fromiter((v or 0 for v in values), dtype=np.int64, count=len(values))
+    return np.asarray(values, dtype=object)
+
+
+def _columns(conn: Connection, stmt: Any, names: list[str]) -> dict[str, NDArray[Any]]:
+    """The result of ``stmt`` column by column as numpy arrays, fetched :data:`READ_CHUNK` rows
+    at a time (no Python object per value beyond one chunk, strings aside)."""
+    parts: dict[str, list[NDArray[Any]]] = {n: [] for n in names}
     result = conn.execution_options(stream_results=True, yield_per=READ_CHUNK).execute(stmt)
     for part in result.partitions():
         for name, values in zip(names, zip(*part, strict=True), strict=True):
-            shared = name in ("unit_code", "leader_id")
-            parts[name].append(_shared_strings(list(values)) if shared else values)
+            parts[name].append(_column_chunk(name, values))
+    empty = {"id": np.int64, "area_m2": np.float64, "whole": bool, "fallback": bool}
     return {
-        n: np.concatenate(v) if n in ("unit_code", "leader_id") and v else [x for c in v for x in c]
+        n: np.concatenate(v)
+        if v
+        else np.empty(0, dtype=empty.get(n, np.int64 if n == "version" else object))
         for n, v in parts.items()
     }
 

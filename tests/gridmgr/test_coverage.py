@@ -920,3 +920,30 @@ def test_per_unit_checks_on_a_dask_cluster_give_the_same_report(
     assert calls == [2]  # one task per stale community
     assert sorted(f.unit_code for f in dist.findings if f.kind == "unpieced_area") == ["C1", "C2"]
     _same_report(serial, dist)
+
+
+def test_chunked_piece_graph_gives_the_same_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above GRAPH_CHUNK_PIECES the graph is built per chunk of units with a halo of neighbour
+    cells: the same pairs, lengths and exposed boundaries bit for bit, so the same report."""
+    import gridmgr.coverage.report as report_mod
+    from gridmgr.grid.piece_graph import piece_graph
+    from gridmgr.grid.piece_graph_chunks import chunks_by_unit, piece_graph_by_chunks
+
+    p = _grid().copy()
+    assert len(p) > 50  # so that the patched limit below takes the chunked path
+    p["leader_id"] = ["G1" if k % 7 else "G2" for k in range(len(p))]
+    p["fallback"] = False
+    punit = pd.factorize(p["unit_code"])[0].astype(np.int64)
+    for target in (1, 40):  # one unit per chunk; chunks cutting through units
+        chunk = chunks_by_unit(punit, target) if target > 1 else punit
+        ref, got = piece_graph(p), piece_graph_by_chunks(p, np.asarray(chunk, dtype=np.int64))
+        a, b = np.lexsort((ref.j, ref.i)), np.lexsort((got.j, got.i))
+        assert np.array_equal(ref.i[a], got.i[b]) and np.array_equal(ref.j[a], got.j[b])
+        assert np.array_equal(ref.shared_m[a], got.shared_m[b])
+        assert np.array_equal(ref.exposed_m, got.exposed_m)
+        assert np.array_equal(ref.perimeter_m, got.perimeter_m)
+    leaders = make_leaders(G1={"unit_packages": ["S"]})
+    whole = coverage_from_frames(_GRID["u"], p, leaders, make_key_places(), CATEGORIES)
+    monkeypatch.setattr(report_mod, "GRAPH_CHUNK_PIECES", 50)
+    chunked = coverage_from_frames(_GRID["u"], p, leaders, make_key_places(), CATEGORIES)
+    _same_report(whole, chunked)
