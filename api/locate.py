@@ -8,16 +8,18 @@ edits within that time.
 The index is columnar, so it scales to millions of pieces: one numpy array per attribute,
 positional over the pieces in store order (by id) — cells (``uint64``, with a sorted copy for
 ``searchsorted``), ids, unit and owner as codes into small tables of unit codes and leader ids,
-area, ``whole``, version, fallback, and bounds as ``float32`` rounded outward. Geometry is kept
-only for border pieces (read with ``store.pieces(geometry="border")``, prepared); a whole piece's
-hexagon comes from h3 (:func:`gridmgr.grid.lazy.fill_geometries`) when a request draws it. So
-an index holds about 75 bytes per piece plus the border pieces' shapes, and no Python object per
-piece.
+area, ``whole``, version, fallback, and the cell's centre as ``float32``. Geometry is kept only
+for border pieces (read with ``store.pieces(geometry="border")``, prepared, with their bounds as
+``float32`` rounded outward); a whole piece's hexagon comes from h3
+(:func:`gridmgr.grid.lazy.fill_geometries`) when a request draws it. So an index holds about 70
+bytes per piece plus the border pieces' shapes, and no Python object per piece.
 
 A lookup is one H3 ``latlng_to_cell`` and a binary search; only for a cell split by a unit border
-does it test the point against that cell's few pieces with shapely. A bbox filter compares the
-``float32`` bounds and computes exact bounds only for the few pieces whose rounded bound equals
-the box edge, so it selects exactly the pieces whose bounds meet the box.
+does it test the point against that cell's few pieces with shapely. A bbox filter decides a
+whole piece from its centre (inside the box: its bounds meet the box; farther from it than a
+cell's radius: they do not) and a border piece from its rounded bounds; only the pieces it cannot
+decide that way (a band along the box's edges) get exact bounds, so it selects exactly the pieces
+whose bounds meet the box.
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ from gridmgr.grid import h3_adapter as _h3
 from gridmgr.grid.lazy import cell_array, fill_geometries
 
 Positions = NDArray[np.int64]
-#: whole pieces' bounds are computed from h3 in chunks of this many cells while building
-_CHUNK = 262_144
+#: how far a float32 centre may be from the true one (half a float32 step below 256°, doubled)
+_EPS = 2.0**-15
 
 
 @dataclass(frozen=True)
@@ -55,11 +57,15 @@ class PieceColumns:
     unit_codes: NDArray[np.object_]
     area: NDArray[np.float64]
     whole: NDArray[np.bool_]
-    #: (n × 4) minx, miny, maxx, maxy as float32: mins rounded down, maxes rounded up
-    bounds: NDArray[np.float32]
-    #: positions of the border pieces (ascending) and their prepared geometries
+    #: (n × 2) lng, lat of each piece's cell centre as float32
+    centre: NDArray[np.float32]
+    #: (dx, dy) in degrees: no vertex of an indexed cell is farther from its centre
+    margin: tuple[float, float]
+    #: positions of the border pieces (ascending), their prepared geometries, and their bounds
+    #: (n_border × 4) as float32: mins rounded down, maxes rounded up
     border_pos: NDArray[np.int64]
     border_geoms: NDArray[np.object_]
+    border_bounds: NDArray[np.float32]
     #: positions by id when ``ids`` is not ascending (else None)
     id_order: NDArray[np.int64] | None = None
 
@@ -255,9 +261,10 @@ def _piece_at(snap: Snapshot, lng: float, lat: float) -> tuple[str, int | None]:
         return "", None
     cell = _h3.point_to_cell(lng, lat, res=snap.res)
     p = snap.pieces
-    key = np.uint64(int(cell, 16))
-    lo = int(np.searchsorted(p.sorted_cells, key, side="left"))
-    hi = int(np.searchsorted(p.sorted_cells, key, side="right"))
+    cells, key = p.sorted_cells, np.uint64(int(cell, 16))
+    lo = hi = int(cells.searchsorted(key))
+    while hi < len(cells) and cells[hi] == key:  # one piece a cell but on unit borders
+        hi += 1
     if lo == hi:
         return cell, None
     hits = p.cell_order[lo:hi]
@@ -286,13 +293,10 @@ def piece_columns(frame: Any) -> PieceColumns:
     border_pos = np.flatnonzero(~whole).astype(np.int64)
     border_geoms = np.asarray(frame.geometry.values, dtype=object)[border_pos]
     shapely.prepare(border_geoms)
-    bounds = np.empty((n, 4), dtype=np.float32)
-    if len(border_pos):
-        bounds[border_pos] = _outward(shapely.bounds(border_geoms))
-    whole_pos = np.flatnonzero(whole)
-    for start in range(0, len(whole_pos), _CHUNK):
-        chunk = whole_pos[start : start + _CHUNK]
-        bounds[chunk] = _outward(shapely.bounds(_h3.cell_polygons(cells[chunk])))
+    border_bounds = _outward(shapely.bounds(border_geoms).reshape(-1, 4))
+    lng, lat = _h3.cell_centers(cells)
+    centre = np.empty((n, 2), dtype=np.float32)
+    centre[:, 0], centre[:, 1] = lng, lat
     id_order = None if n < 2 or bool((np.diff(ids) > 0).all()) else np.argsort(ids, kind="stable")
     return PieceColumns(
         ids=ids,
@@ -303,9 +307,11 @@ def piece_columns(frame: Any) -> PieceColumns:
         unit_codes=np.asarray(unit_codes, dtype=object),
         area=np.round(frame["area_m2"].to_numpy(dtype=np.float64), 3),
         whole=whole,
-        bounds=bounds,
+        centre=centre,
+        margin=_cell_margin(_h3.cell_res(int(cells[0])) if n else 0, np.abs(lat).max(initial=0)),
         border_pos=border_pos,
         border_geoms=border_geoms,
+        border_bounds=border_bounds,
         id_order=id_order,
     )
 
@@ -370,18 +376,45 @@ def _f32_up(x: float) -> np.float32:
     return np.nextafter(f, np.float32(np.inf)) if float(f) < x else f
 
 
+def _cell_margin(res: int, max_abs_lat: float) -> tuple[float, float]:
+    """``(dx, dy)`` degrees that no vertex of a res-``res`` cell centred within ``max_abs_lat``
+    of the equator lies farther from its centre (plus the float32 error of a centre).
+
+    An H3 cell's radius is about its edge length, and the cells of one resolution differ in
+    area by less than a factor 2; twice the average edge length (1,281 km at res 0, ÷ √7 a
+    resolution) bounds it with room to spare. Near a pole every centre is "near" (dx 360°).
+    """
+    radius_m = 2.0 * 1_281_256.0 / 7.0 ** (res / 2)
+    dy = radius_m / 110_000.0
+    lat = float(max_abs_lat) + dy
+    dx = radius_m / (110_000.0 * np.cos(np.radians(lat))) if lat < 89.0 else 360.0
+    return float(dx) + _EPS, dy + _EPS
+
+
 def _extent(pieces: PieceColumns) -> list[float] | None:
-    """Exact extent: the rounded bounds give the few candidates for each side."""
-    if len(pieces) == 0:
+    """Exact extent, from exact bounds of the few pieces that can hold each side: border
+    pieces whose rounded bound is the extreme one, whole pieces within two cell radii of the
+    extreme centre."""
+    n = len(pieces)
+    if n == 0:
         return None
-    b = pieces.bounds
+    whole = np.flatnonzero(pieces.whole)
+    c = pieces.centre[whole]
+    b = pieces.border_bounds
     out = []
     for col in range(4):
-        v = b[:, col]
-        best = v.min() if col < 2 else v.max()
-        cand = np.flatnonzero(v == best)
-        exact = shapely.bounds(_geoms_of(pieces, cand))[:, col]
-        out.append(float(exact.min() if col < 2 else exact.max()))
+        low = col < 2
+        cand = []
+        if len(whole):
+            v = c[:, col % 2]
+            m = 2 * pieces.margin[col % 2]
+            near = v <= v.min() + m if low else v >= v.max() - m
+            cand.append(whole[near])
+        if len(b):
+            v = b[:, col]
+            cand.append(pieces.border_pos[v == (v.min() if low else v.max())])
+        exact = shapely.bounds(_geoms_of(pieces, np.concatenate(cand)))[:, col]
+        out.append(float(exact.min() if low else exact.max()))
     return out
 
 
@@ -462,9 +495,11 @@ def _empty_snapshot() -> Snapshot:
         unit_codes=np.empty(0, dtype=object),
         area=np.empty(0),
         whole=np.empty(0, dtype=bool),
-        bounds=np.empty((0, 4), dtype=np.float32),
+        centre=np.empty((0, 2), dtype=np.float32),
+        margin=(0.0, 0.0),
         border_pos=none,
         border_geoms=np.empty(0, dtype=object),
+        border_bounds=np.empty((0, 4), dtype=np.float32),
     )
     owners = OwnerColumns(
         owner=np.empty(0, dtype=np.int32),
@@ -531,21 +566,42 @@ def select_pieces(
 
 
 def _meets(snap: Snapshot, bbox: tuple[float, float, float, float], among: Any) -> Any:
-    """Which pieces' exact bounds meet ``bbox``, from the rounded bounds: a piece is decided
-    by them unless a rounded bound equals the box edge rounded the same way; only those few
-    (among ``among``) get exact bounds."""
-    b = snap.pieces.bounds
+    """Which pieces' exact bounds meet ``bbox``. A whole piece whose centre is inside the box
+    meets it, one whose centre is farther from it than the cell's radius does not; a border
+    piece is decided by its rounded bounds unless one equals the box edge rounded the same
+    way. Only the undecided (among ``among``) get exact bounds."""
+    p = snap.pieces
     minx, miny, maxx, maxy = (float(v) for v in bbox)
-    x1, y1 = _f32_down(maxx), _f32_down(maxy)  # piece mins (rounded down) against these
-    x0, y0 = _f32_up(minx), _f32_up(miny)  # piece maxes (rounded up) against these
-    cand = (b[:, 0] <= x1) & (b[:, 1] <= y1) & (b[:, 2] >= x0) & (b[:, 3] >= y0)
-    unsure = cand & among & ((b[:, 0] == x1) | (b[:, 1] == y1) | (b[:, 2] == x0) | (b[:, 3] == y0))
+    dx, dy = p.margin
+    x, y = p.centre[:, 0], p.centre[:, 1]
+    out = (
+        (x >= _f32_up(minx + _EPS))
+        & (x <= _f32_down(maxx - _EPS))
+        & (y >= _f32_up(miny + _EPS))
+        & (y <= _f32_down(maxy - _EPS))
+    )
+    near = (
+        (x >= _f32_down(minx - dx))
+        & (x <= _f32_up(maxx + dx))
+        & (y >= _f32_down(miny - dy))
+        & (y <= _f32_up(maxy + dy))
+    )
+    unsure = near & ~out & among & p.whole
+    out &= p.whole
+    b = p.border_bounds
+    if len(b):
+        x1, y1 = _f32_down(maxx), _f32_down(maxy)  # border mins (rounded down) against these
+        x0, y0 = _f32_up(minx), _f32_up(miny)  # border maxes (rounded up) against these
+        cand = (b[:, 0] <= x1) & (b[:, 1] <= y1) & (b[:, 2] >= x0) & (b[:, 3] >= y0)
+        edge = (b[:, 0] == x1) | (b[:, 1] == y1) | (b[:, 2] == x0) | (b[:, 3] == y0)
+        out[p.border_pos] = cand
+        unsure[p.border_pos[cand & edge]] = True
+        unsure &= among
     pos = np.flatnonzero(unsure)
     if len(pos):
         e = snap.exact_bounds(pos)
-        ok = (e[:, 0] <= maxx) & (e[:, 1] <= maxy) & (e[:, 2] >= minx) & (e[:, 3] >= miny)
-        cand[pos] = ok
-    return cand
+        out[pos] = (e[:, 0] <= maxx) & (e[:, 1] <= maxy) & (e[:, 2] >= minx) & (e[:, 3] >= miny)
+    return out
 
 
 def piece_properties(index: LocateIndex | Snapshot, positions: Any) -> list[dict[str, Any]]:

@@ -187,6 +187,9 @@ def test_index_holds_no_python_object_per_piece(loaded: Any) -> None:
             value = getattr(cols, f.name)
             if value is None:  # id_order: only when ids are not ascending
                 continue
+            if f.name == "margin":  # two floats: a cell's radius in degrees
+                assert all(isinstance(v, float) for v in value)
+                continue
             assert isinstance(value, np.ndarray), f.name
             if f.name.startswith("border_"):  # the only shapes kept: border pieces'
                 assert len(value) == n_border
@@ -232,3 +235,22 @@ def test_empty_index() -> None:
     assert index.locate(125.0, 43.0)["inside"] is False
     assert len(select_pieces(index, bbox=(0.0, 0.0, 1.0, 1.0))) == 0
     assert index.data.extent is None and len(index.piece_ids) == 0
+
+
+@pytest.mark.parametrize("res", [5, 9, 10, 12, 15])
+def test_cell_margin_bounds_every_vertex(res: int) -> None:
+    """The margin that lets a bbox filter decide whole pieces from their centres holds for
+    cells anywhere below 80° (pentagons' neighbourhoods and distorted cells included)."""
+    from api.locate import _EPS, _cell_margin
+
+    rng = np.random.default_rng(res)
+    lng, lat = rng.uniform(-180, 180, 3000), rng.uniform(-80, 80, 3000)
+    cells = np.unique(h3a.latlng_to_cell(lng, lat, res=res))
+    cx, cy = h3a.cell_centers(cells)
+    bounds = shapely.bounds(h3a.cell_polygons(cells))
+    wide = (bounds[:, 2] - bounds[:, 0]) < 180  # a cell across the antimeridian wraps
+    dx = np.maximum(cx - bounds[:, 0], bounds[:, 2] - cx)[wide]
+    dy = np.maximum(cy - bounds[:, 1], bounds[:, 3] - cy)
+    mx, my = _cell_margin(res, float(np.abs(cy).max()))
+    assert dx.max() <= mx and dy.max() <= my
+    assert dy.max() > (my - _EPS) / 4  # and is not absurdly loose
