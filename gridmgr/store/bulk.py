@@ -51,6 +51,27 @@ def _copy_text(value: Any) -> str:
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
+def _copy_column(values: list[Any], proc: Any, geom: bool) -> list[str]:
+    """One column of a COPY batch as text; a column of one repeated value is formatted once."""
+    if proc is not None and not geom:
+        values = [v if v is None else proc(v) for v in values]
+    first = values[0]
+    if values.count(first) == len(values) and len(set(map(type, values))) == 1:
+        return [_copy_text(first)] * len(values)
+    if geom:
+        return ["\\N" if v is None else _ewkb_hex(bytes(v)) for v in values]
+    return [_copy_text(v) for v in values]
+
+
+def _copy_lines(rows: Sequence[Sequence[Any]], procs: list[Any], geom: list[bool]) -> str:
+    """COPY text of ``rows``, formatted column by column."""
+    columns = [
+        _copy_column([r[i] for r in rows], p, g)
+        for i, (p, g) in enumerate(zip(procs, geom, strict=True))
+    ]
+    return "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
+
+
 def _memo(proc: Any) -> Any:
     """Cache a processor's results: a change set writes the same timestamp on every row."""
     cache: dict[Any, Any] = {}
@@ -93,19 +114,12 @@ def insert_rows(
             None if _is_geom(table, c) else p
             for c, p in zip(columns, _processors(conn, table, columns), strict=True)
         ]
+        geo = [_is_geom(table, c) for c in columns]
         cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             # one COPY per batch: the text buffer holds INSERT_CHUNK rows, not all of them
             for start in range(0, len(rows), INSERT_CHUNK):
-                buf = io.StringIO()
-                for r in rows[start : start + INSERT_CHUNK]:
-                    vals = [
-                        v if (p is None or v is None) else p(v)
-                        for v, p in zip(r, procs, strict=True)
-                    ]
-                    buf.write("\t".join(_copy_text(v) for v in vals))
-                    buf.write("\n")
-                buf.seek(0)
+                buf = io.StringIO(_copy_lines(rows[start : start + INSERT_CHUNK], procs, geo))
                 cur.copy_expert(f"COPY {name} ({cols}) FROM STDIN", buf)
         finally:
             cur.close()
