@@ -19,7 +19,8 @@ import shapely
 from apihelpers import assign_grid_leaders
 
 from api.geojson import geometry_strings
-from api.locate import LocateIndex, OwnerColumns, PieceColumns, owner_columns, select_pieces
+from api.locate import LocateIndex, select_pieces
+from api.locate_columns import EPS, OwnerColumns, PieceColumns, cell_margin, owner_columns
 from gridmgr.grid import h3_adapter as h3a
 
 ORIGIN = (125.25, 43.80)
@@ -241,8 +242,6 @@ def test_empty_index() -> None:
 def test_cell_margin_bounds_every_vertex(res: int) -> None:
     """The margin that lets a bbox filter decide whole pieces from their centres holds for
     cells anywhere below 80° (pentagons' neighbourhoods and distorted cells included)."""
-    from api.locate import _EPS, _cell_margin
-
     rng = np.random.default_rng(res)
     lng, lat = rng.uniform(-180, 180, 3000), rng.uniform(-80, 80, 3000)
     cells = np.unique(h3a.latlng_to_cell(lng, lat, res=res))
@@ -251,6 +250,6 @@ def test_cell_margin_bounds_every_vertex(res: int) -> None:
     wide = (bounds[:, 2] - bounds[:, 0]) < 180  # a cell across the antimeridian wraps
     dx = np.maximum(cx - bounds[:, 0], bounds[:, 2] - cx)[wide]
     dy = np.maximum(cy - bounds[:, 1], bounds[:, 3] - cy)
-    mx, my = _cell_margin(res, float(np.abs(cy).max()))
+    mx, my = cell_margin(res, float(np.abs(cy).max()))
     assert dx.max() <= mx and dy.max() <= my
-    assert dy.max() > (my - _EPS) / 4  # and is not absurdly loose
+    assert dy.max() > (my - EPS) / 4  # and is not absurdly loose
