@@ -112,29 +112,62 @@ def wkb_rings(wkb: NDArray[np.object_]) -> Rings:
     return rings
 
 
-def cell_rings(cells: Cells) -> Rings:
-    """Closed-ring vertices of the cells' polygons, lng/lat, without building shapely objects:
-    ``(xy, idx)`` exactly as ``shapely.get_coordinates(cell_polygons(cells),
-    return_index=True)`` returns them.
-
-    With pyarrow installed the WKB buffer h3ronpy writes is read in place; otherwise through
-    :func:`wkb_rings`. Either way the same bytes are read.
+class CellShapes:
+    """The h3 polygons of ``cells``, written as WKB once (one h3ronpy call), read two ways:
+    :meth:`rings` gives their vertices without shapely objects, :meth:`polygons` the shapely
+    polygons of all or some of them — the same values :func:`cell_polygons` gives.
 
     Examples
     --------
     >>> cells = latlng_to_cell([125.30, 125.31], [43.80, 43.81], res=10)
-    >>> xy, idx = cell_rings(cells)
+    >>> shapes = CellShapes(cells)
+    >>> xy, idx = shapes.rings()
     >>> want = shapely.get_coordinates(cell_polygons(cells), return_index=True)
     >>> bool((xy == want[0]).all() and (idx == want[1]).all())
     True
+    >>> bool(shapes.polygons(np.array([False, True]))[0].equals_exact(cell_polygons(cells)[1], 0))
+    True
     """
-    cells = _u64(cells)
-    if len(cells) == 0:
-        return wkb_rings(np.empty(0, dtype=object))
-    wkb = _vec.cells_to_wkb_polygons(cells)
-    rows = _arrow_rows(wkb)
-    rings = None if rows is None else _rows_rings(rows)
-    return wkb_rings(np.asarray(wkb, dtype=object)) if rings is None else rings
+
+    def __init__(self, cells: Cells) -> None:
+        cells = _u64(cells)
+        self._n = len(cells)
+        self._arrow = _vec.cells_to_wkb_polygons(cells) if self._n else None
+        self._objects: NDArray[np.object_] | None = None
+
+    def wkb(self) -> NDArray[np.object_]:
+        """The WKB values as ``bytes`` (an object array)."""
+        if self._objects is None:
+            if self._arrow is None:
+                self._objects = np.empty(0, dtype=object)
+            else:
+                self._objects = np.asarray(self._arrow, dtype=object)
+        return self._objects
+
+    def rings(self) -> Rings:
+        """``(xy, idx)`` as ``shapely.get_coordinates(polygons, return_index=True)`` gives them.
+
+        With pyarrow installed the WKB buffer is read in place; otherwise the ``bytes`` are
+        (:func:`wkb_rings`). Either way the same bytes are read.
+        """
+        if self._arrow is not None:
+            rows = _arrow_rows(self._arrow)
+            rings = None if rows is None else _rows_rings(rows)
+            if rings is not None:
+                return rings
+        return wkb_rings(self.wkb())
+
+    def polygons(self, mask: NDArray[np.bool_] | None = None) -> NDArray[np.object_]:
+        """Shapely polygons of all cells, or of those where ``mask`` is true."""
+        wkb = self.wkb()
+        return polygons_from_wkb(wkb if mask is None else wkb[mask])
+
+
+def cell_rings(cells: Cells) -> Rings:
+    """Closed-ring vertices of the cells' polygons, lng/lat, without building shapely objects:
+    ``(xy, idx)`` exactly as ``shapely.get_coordinates(cell_polygons(cells),
+    return_index=True)`` returns them (:meth:`CellShapes.rings`)."""
+    return CellShapes(cells).rings()
 
 
 def _arrow_rows(wkb: object) -> NDArray[np.uint8] | None:

@@ -141,13 +141,13 @@ def _unit_pieces(geom: shapely.Geometry, res: int, *, lazy: bool = False) -> _Un
     edge_wkb, edge_poly = cand_wkb[whole_edge], cand_poly[whole_edge]
     cand_area[whole_edge] = _hexagon_areas(_h3.wkb_rings(edge_wkb), lambda m: edge_poly[m])
     cand_area[~whole_edge] = area_m2(clipped[~whole_edge])
-    if lazy:  # whole cells' vertices straight from h3's WKB: no shapely objects
+    shapes = _h3.CellShapes(full)  # whole cells' vertices read from h3's WKB with numpy
+    if lazy:  # shapely polygons only for hexagons measured by area_m2 (long edges)
         full_poly = np.empty(len(full), dtype=object)
-        full_area = _hexagon_areas(_h3.cell_rings(full), lambda m: _h3.cell_polygons(full[m]))
+        full_area = _hexagon_areas(shapes.rings(), shapes.polygons)
     else:
-        full_wkb = _h3.cells_to_wkb(full)
-        full_poly = _h3.polygons_from_wkb(full_wkb)
-        full_area = _hexagon_areas(_h3.wkb_rings(full_wkb), lambda m: full_poly[m])
+        full_poly = shapes.polygons()
+        full_area = _hexagon_areas(shapes.rings(), lambda m: full_poly[m])
     return _UnitPieces(
         cells=np.concatenate([full, cand]),
         geoms=np.concatenate([full_poly, clipped]),

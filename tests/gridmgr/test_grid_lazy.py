@@ -171,6 +171,11 @@ def test_cell_rings_are_shapely_coordinates(
         ]
     )
     xy, idx = _h3.cell_rings(cells)
+    shapes = _h3.CellShapes(cells)
+    polys = shapes.polygons()
+    assert shapely.equals_exact(polys, _h3.cell_polygons(cells), tolerance=0).all()
+    shapes_xy, shapes_idx = shapes.rings()  # after the bytes were read: same values
+    assert (shapes_xy == xy).all() and (shapes_idx == idx).all()
     want_xy, want_idx = shapely.get_coordinates(_h3.cell_polygons(cells), return_index=True)
     assert (xy == want_xy).all() and (idx == want_idx).all()
     wkb_xy, wkb_idx = _h3.wkb_rings(_h3.cells_to_wkb(cells))
