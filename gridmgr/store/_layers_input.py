@@ -226,6 +226,18 @@ def _units(uin: Any, where: str) -> pd.DataFrame:
     return units
 
 
+def _filled(pieces: Any) -> np.ndarray:
+    """The pieces' geometries, whole pieces of the lazy form filled with their hexagon (as
+    MultiPolygons, the store's form): the polygons the full form holds."""
+    geoms = as_array(pieces.geometry)
+    whole = pieces["whole"].to_numpy(dtype=bool)
+    if not (shapely.is_missing(geoms) & whole).any():
+        return geoms
+    from gridmgr.grid.lazy import fill_geometries  # h3: only when loading lazy pieces
+
+    return fill_geometries(pieces["cell"].to_numpy(), geoms, whole, multi=True)
+
+
 def _pieces(
     uin: Any, pieces: Any, units: pd.DataFrame, where: str, *, res: int, progress: bool
 ) -> pd.DataFrame:
@@ -234,7 +246,7 @@ def _pieces(
         from gridmgr.grid.pieces import pieces_from_units  # heavy: only when cutting
 
         pieces = pieces_from_units(uin, res=res, progress=progress)
-    pgeom = to_multipolygons(pieces.geometry, what=f"{where}: pieces")
+    pgeom = to_multipolygons(_filled(pieces), what=f"{where}: pieces")
     pframe = pd.DataFrame(
         {
             "cell": pieces["cell"].astype(str).to_numpy(),
@@ -265,7 +277,7 @@ def _pieces(
 
 
 def pieces_frame(pieces: Any, units: pd.DataFrame, where: str) -> pd.DataFrame:
-    """Given pieces (full form) as the store's columns plus ``_geom``, checked against
+    """Given pieces (full or lazy form) as the store's columns plus ``_geom``, checked against
     ``units`` (one part of a streaming load; see :func:`_pieces`)."""
     return _pieces(None, pieces, units, where, res=0, progress=False)
 

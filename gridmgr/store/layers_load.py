@@ -68,13 +68,25 @@ def _diff(
         changed_mask |= np.array([x != y for x, y in zip(a, b, strict=True)], dtype=bool)
     for g in geoms:
         if len(both):
-            ga = from_wkb(both[g].tolist())
-            gb = from_wkb(both[f"{g}_cur"].tolist())
-            changed_mask |= ~shapely.equals_exact(ga, gb, tolerance=0.0)
+            changed_mask |= _geoms_differ(both[g].to_numpy(), both[f"{g}_cur"].to_numpy())
     changed = both[changed_mask]
     cur_keys = removed[key]
     removed_rows = cur.merge(cur_keys, on=key, how="inner")
     return added[new.columns.tolist()], removed_rows, changed
+
+
+def _geoms_differ(new: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """Where two WKB columns differ as geometries (``equals_exact``, tolerance 0); equal bytes
+    are equal geometries, so only the others are parsed."""
+    a = [None if v is None else bytes(v) for v in new]
+    b = [None if v is None else bytes(v) for v in cur]
+    differ = np.array([x is None or x != y for x, y in zip(a, b, strict=True)], dtype=bool)
+    if differ.any():
+        idx = np.flatnonzero(differ)
+        ga = from_wkb([a[i] for i in idx])
+        gb = from_wkb([b[i] for i in idx])
+        differ[idx] = ~shapely.equals_exact(ga, gb, tolerance=0.0)
+    return differ
 
 
 def _records(rows: pd.DataFrame, cols: list[str]) -> list[dict[str, Any]]:

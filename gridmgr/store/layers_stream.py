@@ -5,8 +5,8 @@ for the same layers and pieces, on the caller's one transaction, without ever ho
 pieces:
 
 1. departments, categories and units (small) are diffed and upserted as in the in-memory load;
-2. each part of the directory (one street, see :mod:`gridmgr.grid.parquet`) is read in the full
-   form (whole pieces' hexagons filled from h3 as MultiPolygons, the store's form), diffed
+2. each part of the directory (one street, see :mod:`gridmgr.grid.parquet`) is read, its whole
+   pieces' hexagons filled from h3 as MultiPolygons (the store's form), diffed
    against the stored pieces *of that part's units only* (``WHERE unit_code IN (…)``), and its
    differences written: removed pieces deleted, changed ones updated, added ones inserted
    (``COPY`` on PostGIS, batched ``executemany`` on SQLite) with their empty assignments; into an
@@ -301,7 +301,7 @@ def _stream_parts(load: _Load, directory: Path, on_part: OnPart | None) -> None:
     for entry, path in zip(
         parquet.part_entries(directory), parquet.part_files(directory), strict=True
     ):
-        part = parquet.read_part(path)
+        part = parquet.read_part(path, lazy=True)  # hexagons filled as MultiPolygons
         new = pieces_frame(part, load.prep.units, str(path))
         del part
         codes = _unit_codes(new, load.tally.units_seen, str(path))

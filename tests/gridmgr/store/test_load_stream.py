@@ -217,3 +217,21 @@ def test_cli_load_pieces_streams_the_parts(
     assert json.loads(res.stdout)["changes"] == 0
     bad = runner.invoke(app, [*args, "--res", "9"], env=env)
     assert bad.exit_code == 1 and "--res 9" in bad.output
+
+
+def test_in_memory_load_takes_lazy_pieces(
+    store: Any, make_layers: Callable[..., Any], tmp_path: Path
+) -> None:
+    """Pieces in the lazy form (whole pieces without geometry) load as the full form does."""
+    from gridmgr.grid import parquet
+
+    lay = make_layers(2)
+    built = build_parts(lay.units, tmp_path, res=10)
+    lazy = parquet.read_pieces(built.directory, lazy=True)
+    assert lazy.geometry.isna().any()
+    store.load_layers(lay, res=10, actor="t")
+    cut = _pieces(store)
+    assert store.load_layers(lay, res=10, actor="t", pieces=lazy).changes == 0
+    _wipe(store)
+    store.load_layers(lay, res=10, actor="t", pieces=lazy)
+    assert _pieces(store) == cut
