@@ -9,7 +9,7 @@ every function below takes and returns **lng/lat (x, y)** order.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import h3
 import h3ronpy
@@ -274,6 +274,23 @@ def cells_to_str(cells: Cells) -> NDArray[np.object_]:
     if len(cells):
         out[:] = h3ronpy.cells_to_string(cells).to_numpy()
     return out
+
+
+def cells_to_arrow_str(cells: Cells) -> Any | None:
+    """H3 index strings of ``cells`` as a pyarrow ``large_string`` array, written by h3ronpy
+    without a Python string per cell; ``None`` when pyarrow is not installed.
+
+    Examples
+    --------
+    >>> cells = latlng_to_cell([125.30], [43.80], res=10)
+    >>> cells_to_arrow_str(cells).to_pylist() == cells_to_str(cells).tolist()
+    True
+    """
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - pyarrow comes with the scale extra
+        return None
+    return pa.array(h3ronpy.cells_to_string(_u64(cells))).cast(pa.large_string())
 
 
 def _first_invalid_cell(texts: Sequence[str]) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import geopandas as gpd
@@ -262,23 +263,60 @@ def pieces_of(
     pgeoms = _concat([part.geoms for part in parts], object)
     whole = _concat([part.whole for part in parts], bool)
     areas = _concat([part.areas for part in parts], np.float64)
+    del parts
     # order by unit code then cell: codes compared once per unit, not once per piece
     if len(unit_codes):
         rank = np.unique(unit_codes, return_inverse=True)[1].reshape(-1)
     else:
         rank = np.empty(0, dtype=np.intp)
-    unit_of = np.repeat(np.arange(len(parts), dtype=np.intp), counts)
+    unit_of = np.repeat(np.arange(len(counts), dtype=np.intp), counts)
     order = np.lexsort((cells, rank[unit_of]))
+    cells, unit_of = cells[order], unit_of[order]
     return gpd.GeoDataFrame(
         {
-            "cell": _h3.cells_to_str(cells[order]),
-            "unit_code": unit_codes[unit_of[order]],
+            "cell": _str_column(_h3.cells_to_arrow_str(cells), lambda: _h3.cells_to_str(cells)),
+            "unit_code": _str_column(_arrow_take(unit_codes, unit_of), lambda: unit_codes[unit_of]),
             "area_m2": areas[order],
             "whole": whole[order],
         },
         geometry=pgeoms[order],
         crs="EPSG:4326",
     )
+
+
+@lru_cache(maxsize=1)
+def _arrow_str_dtype() -> Any:
+    """The dtype pandas gives a column of Python strings when it keeps them in pyarrow
+    (pandas ≥ 3 with pyarrow installed); ``None`` otherwise."""
+    import pandas as pd
+
+    inferred = pd.Series(np.array(["x"], dtype=object)).dtype
+    if isinstance(inferred, pd.StringDtype) and inferred.storage == "pyarrow":
+        return inferred
+    return None
+
+
+def _str_column(arrow: Any, objects: Callable[[], NDArray[np.object_]]) -> Any:
+    """A string column exactly as pandas would store ``objects()``, built from the ``arrow``
+    strings when pandas keeps strings in pyarrow anyway (no Python string per piece)."""
+    dtype = _arrow_str_dtype()
+    if arrow is None or dtype is None or len(arrow) == 0:  # pandas infers nothing from none
+        return objects()
+    import pandas as pd
+
+    return pd.array(arrow, dtype=dtype)
+
+
+def _arrow_take(codes: NDArray[np.object_], index: NDArray[np.intp]) -> Any:
+    """``codes[index]`` as a pyarrow ``large_string`` array, or ``None`` (no pyarrow, or a code
+    that is not a ``str``)."""
+    if not all(type(code) is str for code in codes):
+        return None
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - pyarrow comes with the scale extra
+        return None
+    return pa.array(codes, type=pa.large_string()).take(pa.array(index))
 
 
 def _concat(arrays: list[NDArray[Any]], dtype: Any) -> NDArray[Any]:

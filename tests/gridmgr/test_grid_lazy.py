@@ -191,3 +191,21 @@ def test_wkb_rings_reads_other_wkb_through_shapely() -> None:
     assert (xy == want_xy).all() and (idx == want_idx).all()
     empty_xy, empty_idx = _h3.cell_rings(np.empty(0, dtype=np.uint64))
     assert empty_xy.shape == (0, 2) and len(empty_idx) == 0
+
+
+@pytest.mark.parametrize("layout", ["voronoi", "empty"])
+def test_string_columns_from_arrow_equal_pandas_own(
+    layout: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gridmgr.grid.pieces as pieces_mod
+
+    units = _voronoi() if layout == "voronoi" else _voronoi().iloc[:0]
+    codes = units["code"].to_numpy(dtype=object)
+    geoms = np.asarray(units.geometry.values, dtype=object)
+    fast = pieces_of(codes, geoms, 10, lazy=True)
+    monkeypatch.setattr(pieces_mod, "_arrow_str_dtype", lambda: None)
+    plain = pieces_of(codes, geoms, 10, lazy=True)
+    pd.testing.assert_frame_equal(fast, plain, check_exact=True)
+    for col in ("cell", "unit_code"):
+        assert fast[col].dtype == plain[col].dtype
+        assert pd.api.types.is_string_dtype(fast[col]) or len(fast) == 0
