@@ -227,21 +227,19 @@ def bbox_meets(p: PieceColumns, bbox: tuple[float, float, float, float], among: 
     way. Only the undecided (among ``among``) get exact bounds."""
     minx, miny, maxx, maxy = (float(v) for v in bbox)
     dx, dy = p.margin
-    x, y = p.centre[:, 0], p.centre[:, 1]
-    out = (
-        (x >= _f32_up(minx + EPS))
-        & (x <= _f32_down(maxx - EPS))
-        & (y >= _f32_up(miny + EPS))
-        & (y <= _f32_down(maxy - EPS))
-    )
-    near = (
-        (x >= _f32_down(minx - dx))
-        & (x <= _f32_up(maxx + dx))
-        & (y >= _f32_down(miny - dy))
-        & (y <= _f32_up(maxy + dy))
-    )
-    unsure = near & ~out & among & p.whole
+    x = p.centre[:, 0]
+    at = np.flatnonzero((x >= _f32_down(minx - dx)) & (x <= _f32_up(maxx + dx)))
+    cx, cy = x[at], p.centre[at, 1]
+    near = (cy >= _f32_down(miny - dy)) & (cy <= _f32_up(maxy + dy))
+    at, cx, cy = at[near], cx[near], cy[near]
+    sure = (cx >= _f32_up(minx + EPS)) & (cx <= _f32_down(maxx - EPS))
+    sure &= (cy >= _f32_up(miny + EPS)) & (cy <= _f32_down(maxy - EPS))
+    out = np.zeros(len(p), dtype=bool)
+    out[at[sure]] = True
     out &= p.whole
+    unsure = np.zeros(len(p), dtype=bool)
+    unsure[at[~sure]] = True
+    unsure &= among & p.whole
     b = p.border_bounds
     if len(b):
         x1, y1 = _f32_down(maxx), _f32_down(maxy)  # border mins (rounded down) against these
