@@ -64,8 +64,7 @@ def _diff(
     both = merged[merged["_merge"] == "both"]
     changed_mask = np.zeros(len(both), dtype=bool)
     for c in cols:
-        a, b = _norm(both[c]), _norm(both[f"{c}_cur"])
-        changed_mask |= np.array([x != y for x, y in zip(a, b, strict=True)], dtype=bool)
+        changed_mask |= _values_differ(both[c], both[f"{c}_cur"])
     for g in geoms:
         if len(both):
             changed_mask |= _geoms_differ(both[g].to_numpy(), both[f"{g}_cur"].to_numpy())
@@ -73,6 +72,21 @@ def _diff(
     cur_keys = removed[key]
     removed_rows = cur.merge(cur_keys, on=key, how="inner")
     return added[new.columns.tolist()], removed_rows, changed
+
+
+def _values_differ(new: pd.Series, cur: pd.Series) -> np.ndarray:
+    """Where two columns differ after :func:`_norm`; values equal as they are (most of them, in
+    a reload) are not normalised one by one."""
+    try:
+        same = np.asarray(new.to_numpy(dtype=object) == cur.to_numpy(dtype=object), dtype=bool)
+    except (TypeError, ValueError):  # pd.NA and the like: compare every value normalised
+        same = np.zeros(len(new), dtype=bool)
+    idx = np.flatnonzero(~same)
+    differ = np.zeros(len(new), dtype=bool)
+    if len(idx):
+        a, b = _norm(new.iloc[idx]), _norm(cur.iloc[idx])
+        differ[idx] = [x != y for x, y in zip(a, b, strict=True)]
+    return differ
 
 
 def _geoms_differ(new: np.ndarray, cur: np.ndarray) -> np.ndarray:

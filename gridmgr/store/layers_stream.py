@@ -231,34 +231,39 @@ def _tally_part(load: _Load, d: _Delta, orphans: pd.DataFrame) -> None:
         tally.refusing = tally.refusing or not load.allow_orphans
 
 
-def _part_delta(load: _Load, new: pd.DataFrame, unit_codes: Sequence[str]) -> _Delta:
+def _part_delta(
+    load: _Load, new: pd.DataFrame, unit_codes: Sequence[str]
+) -> tuple[_Delta, pd.DataFrame]:
     """One part's differences from the stored pieces of its units (no read into an empty
-    store)."""
+    store), and the stored pieces' ``id``, ``cell``, ``unit_code``."""
     store_new = new[PIECE_COLS]
     if load.empty_store:
         cur = pd.DataFrame(columns=["id", *PIECE_COLS])
-        return _Delta(added=store_new, removed=cur, changed=cur)
+        return _Delta(added=store_new, removed=cur, changed=cur), cur[["id", "cell", "unit_code"]]
     cur = _stored_pieces(load.conn, unit_codes, geom=True)
-    return _delta(cur, store_new, ["cell", "unit_code"], ["area_m2", "whole"], ["geom"])
+    d = _delta(cur, store_new, ["cell", "unit_code"], ["area_m2", "whole"], ["geom"])
+    return d, cur[["id", "cell", "unit_code"]]
 
 
 def _load_part(load: _Load, new: pd.DataFrame, unit_codes: Sequence[str]) -> None:
     """Diff one part (``new``: the store's columns plus ``_geom``) and write its differences
     (not once an orphan is refused); locate the key places of its units."""
-    d = _part_delta(load, new, unit_codes)
+    d, cur_ids = _part_delta(load, new, unit_codes)
     orphans = _owners(load.conn, d.removed) if len(d.removed) else d.removed.iloc[:0]
     _tally_part(load, d, orphans)
     if load.tally.refusing:
         return
     added_ids = _write(load, d, orphans, unit_codes)
-    _locate_part(load, new, unit_codes, added_ids)
+    # the part's pieces now: those kept (their stored ids) and those just added
+    ids = pd.concat([cur_ids, added_ids], ignore_index=True) if len(added_ids) else cur_ids
+    _locate_part(load, new, unit_codes, ids)
 
 
 def _locate_part(
-    load: _Load, new: pd.DataFrame, unit_codes: Sequence[str], added_ids: pd.DataFrame
+    load: _Load, new: pd.DataFrame, unit_codes: Sequence[str], ids: pd.DataFrame
 ) -> None:
-    """Piece ids of the key places whose unit is one of ``unit_codes`` (after the part's
-    writes: into an empty store, every piece of the part was just added)."""
+    """Piece ids (from ``ids``: ``id``, ``cell``, ``unit_code``) of the key places whose unit
+    is one of ``unit_codes``."""
     sel = np.flatnonzero(np.isin(load.kp_units, np.asarray(unit_codes, dtype=object)))
     if not len(sel) or not len(new):
         return
@@ -268,7 +273,6 @@ def _locate_part(
         new["_geom"].to_numpy(),
         new["unit_code"].to_numpy(dtype=object),
     )
-    ids = added_ids if load.empty_store else _stored_pieces(load.conn, unit_codes, geom=False)
     hit = pos >= 0
     keys = new[["cell", "unit_code"]].iloc[pos[hit]]
     found = keys.merge(ids, on=["cell", "unit_code"], how="left")["id"].to_numpy()
