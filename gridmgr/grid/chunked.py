@@ -117,7 +117,7 @@ def plan_chunks(units: gpd.GeoDataFrame, *, chunk_units: int = CHUNK_UNITS) -> l
 
 def run_chunk(chunk: Chunk, res: int, directory: str) -> ChunkResult:
     """Cut one chunk's pieces, write them as its part in ``directory``, return the figures."""
-    pieces = pieces_of(chunk.codes, chunk.geoms, res)
+    pieces = pieces_of(chunk.codes, chunk.geoms, res, lazy=True)  # parts are written lazy
     name = parquet.part_name(chunk.index)
     parquet.write_part(pieces, Path(directory) / name)
     return ChunkResult(
