@@ -32,7 +32,7 @@ def str_values(values: pd.Series) -> NDArray[np.object_]:
             return np.asarray(arr, dtype=object)
     out = values.astype(object).to_numpy()
     mask = pd.isna(values).to_numpy()
-    res = np.array([str(v) for v in out], dtype=object) if len(out) else out
+    res = np.array([str(v) for v in out], dtype=object) if len(out) else np.array(out, dtype=object)
     res[mask] = None
     return res
 

@@ -61,28 +61,18 @@ def _empty(geoms: ObjArray) -> BoolArray:
     return np.asarray(shapely.is_missing(geoms), dtype=bool)
 
 
-def _multi(geoms: ObjArray) -> bool:
-    """Whether the present geometries are MultiPolygons (the store's form) — fills follow."""
-    present = geoms[~_empty(geoms)]
-    return bool(len(present)) and int(shapely.get_type_id(present[0])) == _MULTIPOLYGON
-
-
-_MULTIPOLYGON = 6
-
-
-def fill_geometries(cells: Any, geoms: Any, whole: Any, *, multi: bool | None = None) -> ObjArray:
+def fill_geometries(cells: Any, geoms: Any, whole: Any, *, multi: bool = False) -> ObjArray:
     """``geoms`` (object array, ``None`` allowed) with every empty whole piece's hexagon filled.
 
     A new array; ``geoms`` is not changed. Filled hexagons are Polygons as the grid build makes
-    them, or MultiPolygons as the store keeps them (``multi``; default: the form of the first
-    present geometry). An empty geometry that is *not* whole stays empty: it is the caller's
-    data error, not something to invent.
+    them, or with ``multi`` one-part MultiPolygons as the store keeps them. An empty geometry
+    that is *not* whole stays empty: it is the caller's data error, not something to invent.
     """
     out = np.array(geoms, dtype=object, copy=True)
     need = _empty(out) & np.asarray(whole, dtype=bool)
     if need.any():
         polys = _h3.cell_polygons(cell_array(np.asarray(cells)[need]))
-        if _multi(out) if multi is None else multi:
+        if multi:
             polys = shapely.multipolygons(polys, indices=np.arange(len(polys)))
         out[need] = polys
     return out
@@ -145,14 +135,18 @@ def is_lazy(pieces: pd.DataFrame) -> bool:
     return bool((_empty(geoms) & pieces["whole"].to_numpy(dtype=bool)).any())
 
 
-def materialize(pieces: pd.DataFrame) -> pd.DataFrame:
-    """``pieces`` in the full form: a copy with whole pieces' geometry filled, or ``pieces``
-    itself when nothing is missing."""
+def materialize(pieces: pd.DataFrame, *, multi: bool = False) -> pd.DataFrame:
+    """``pieces`` in the full form: a copy with whole pieces' geometry filled (Polygons, or
+    MultiPolygons with ``multi`` as the store keeps them), or ``pieces`` itself when nothing is
+    missing."""
     if not is_lazy(pieces):
         return pieces
     out = pieces.copy()
     out["geometry"] = fill_geometries(
-        pieces["cell"].to_numpy(), pieces["geometry"].values, pieces["whole"].to_numpy()
+        pieces["cell"].to_numpy(),
+        pieces["geometry"].values,
+        pieces["whole"].to_numpy(),
+        multi=multi,
     )
     return out
 
@@ -172,12 +166,12 @@ class LazyGeoms:
     each access builds its hexagons again, so memory holds only what the caller keeps.
     """
 
-    def __init__(self, cells: Any, geoms: Any, whole: Any) -> None:
+    def __init__(self, cells: Any, geoms: Any, whole: Any, *, multi: bool = False) -> None:
         self._geoms = np.asarray(geoms, dtype=object)
         self._whole = np.asarray(whole, dtype=bool)
         self._cells = np.asarray(cells)
         self._u64: _h3.Cells | None = None
-        self._multi = _multi(self._geoms)
+        self._multi = multi
 
     def __len__(self) -> int:
         return len(self._geoms)

@@ -167,7 +167,9 @@ def _columns(conn: Connection, stmt: Any, names: list[str]) -> dict[str, NDArray
     """The result of ``stmt`` column by column as numpy arrays, fetched :data:`READ_CHUNK` rows
     at a time (no Python object per value beyond one chunk, strings aside)."""
     parts: dict[str, list[NDArray[Any]]] = {n: [] for n in names}
-    result = conn.execution_options(stream_results=True, yield_per=READ_CHUNK).execute(stmt)
+    # options on the statement, not the connection: Connection.execution_options changes the
+    # connection for the rest of the transaction (later INSERTs would run on a named cursor)
+    result = conn.execute(stmt.execution_options(stream_results=True, yield_per=READ_CHUNK))
     for part in result.partitions():
         for name, values in zip(names, zip(*part, strict=True), strict=True):
             parts[name].append(_column_chunk(name, values))

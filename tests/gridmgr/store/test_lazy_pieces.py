@@ -20,7 +20,7 @@ def test_border_read_is_the_full_read_without_whole_geometries(loaded_store: Any
     assert shapely.is_missing(geoms[whole]).all()
     assert not shapely.is_missing(geoms[~whole]).any()
     assert is_lazy(lazy) and not is_lazy(full)
-    filled = materialize(lazy)
+    filled = materialize(lazy, multi=True)
     assert shapely.equals_exact(
         np.asarray(filled.geometry.values), np.asarray(full.geometry.values), tolerance=0
     ).all()
@@ -31,7 +31,7 @@ def test_border_read_is_the_full_read_without_whole_geometries(loaded_store: Any
 def test_lazy_geoms_fill_only_what_is_selected(loaded_store: Any) -> None:
     lazy = loaded_store.pieces(geometry="border")
     full = np.asarray(loaded_store.pieces().geometry.values, dtype=object)
-    geoms = LazyGeoms(lazy["cell"], lazy.geometry.values, lazy["whole"])
+    geoms = LazyGeoms(lazy["cell"], lazy.geometry.values, lazy["whole"], multi=True)
     sel = np.flatnonzero(lazy["whole"].to_numpy())[:3]
     got = geoms[sel]
     assert len(got) == 3 and shapely.equals_exact(got, full[sel], tolerance=0).all()
@@ -46,5 +46,7 @@ def test_scoped_border_read(loaded_store: Any) -> None:
     assert set(lazy["unit_code"]) == {code}
     full = loaded_store.pieces(code)
     assert shapely.equals_exact(
-        np.asarray(materialize(lazy).geometry.values), np.asarray(full.geometry.values), tolerance=0
+        np.asarray(materialize(lazy, multi=True).geometry.values),
+        np.asarray(full.geometry.values),
+        tolerance=0,
     ).all()
