@@ -340,3 +340,16 @@ def cells_wkb(cells: Cells) -> object:
     """WKB polygons of ``cells`` as an Arrow binary array (h3ronpy writes them in one call;
     :func:`gridmgr.grid.lazy.hexagon_rings` reads the coordinates out without shapely)."""
     return _vec.cells_to_wkb_polygons(_u64(cells))
+
+
+def arrow_str_to_cells(values: object) -> Cells:
+    """``uint64`` cells from an Arrow string array (e.g. a pandas ``str`` column's storage) of
+    cells the store wrote: parsed in place by h3ronpy, no Python string per cell. An invalid
+    string raises ``ValueError``."""
+    import pyarrow as pa
+
+    arr = pa.array(values)
+    parsed = h3ronpy.cells_parse(arr, set_failing_to_invalid=True)
+    if pa.array(parsed).null_count:
+        return str_to_cells(arr.to_pylist())  # names the bad one
+    return _u64(pa.array(parsed).to_numpy(zero_copy_only=False))

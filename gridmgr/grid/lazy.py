@@ -48,8 +48,12 @@ BoolArray = NDArray[np.bool_]
 
 
 def cell_array(cells: Any) -> _h3.Cells:
-    """``uint64`` cells from a column of h3 strings or integers."""
-    values = np.asarray(cells)
+    """``uint64`` cells from a column of h3 strings or integers (a pandas column of arrow
+    strings is parsed in place, without a Python string per cell)."""
+    values = getattr(cells, "array", cells)
+    if type(values).__name__ == "ArrowStringArray":
+        return _h3.arrow_str_to_cells(values)
+    values = np.asarray(values)
     if values.dtype == np.uint64:
         return values
     if values.dtype.kind in "iu":
@@ -71,7 +75,7 @@ def fill_geometries(cells: Any, geoms: Any, whole: Any, *, multi: bool = False) 
     out = np.array(geoms, dtype=object, copy=True)
     need = _empty(out) & np.asarray(whole, dtype=bool)
     if need.any():
-        polys = _h3.cell_polygons(cell_array(np.asarray(cells)[need]))
+        polys = _h3.cell_polygons(cell_array(cells)[need])
         if multi:
             polys = shapely.multipolygons(polys, indices=np.arange(len(polys)))
         out[need] = polys
@@ -169,7 +173,7 @@ class LazyGeoms:
     def __init__(self, cells: Any, geoms: Any, whole: Any, *, multi: bool = False) -> None:
         self._geoms = np.asarray(geoms, dtype=object)
         self._whole = np.asarray(whole, dtype=bool)
-        self._cells = np.asarray(cells)
+        self._cells = cells  # converted to uint64 on first use (cell_array)
         self._u64: _h3.Cells | None = None
         self._multi = multi
 

@@ -41,7 +41,7 @@ from gridmgr.grid.boundaries import (
     shared_lengths,
 )
 from gridmgr.grid.cut_pieces import CutEdges, cut_edges
-from gridmgr.grid.lazy import fill_geometries, hexagon_rings
+from gridmgr.grid.lazy import cell_array, fill_geometries, hexagon_rings
 
 #: Boundary lengths below this (m) are noise (corner contacts, rounding of clipped edges); two
 #: pieces are adjacent when they share more than this.
@@ -249,7 +249,7 @@ def _lazy_rings(pieces: gpd.GeoDataFrame, geoms: ObjArray) -> tuple[ObjArray, _L
     missing = np.flatnonzero(shapely.is_missing(geoms) & pieces["whole"].to_numpy(dtype=bool))
     if not len(missing):
         return geoms, empty
-    cells = pieces["cell"].to_numpy()
+    cells = cell_array(pieces["cell"])
     x, y, ok = hexagon_rings(cells[missing])
     odd = missing[~ok]
     if len(odd):

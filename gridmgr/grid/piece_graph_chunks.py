@@ -51,7 +51,7 @@ def piece_graph_by_chunks(
     each chunk (progress). Memory: one chunk's sub-graph plus the stitched pairs.
     """
     n = len(pieces)
-    cells = cell_array(pieces["cell"].to_numpy())
+    cells = cell_array(pieces["cell"])
     order = np.argsort(cells, kind="stable")
     sorted_cells = cells[order]
     labels = np.unique(chunk)
