@@ -10,7 +10,7 @@ public; the rules are in ``docs/coverage.md``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from gridmgr.coverage.kinds import Finding, PieceShapes, _finding
+from gridmgr.coverage.kinds import Finding, PieceIds, PieceShapes, _finding
 from gridmgr.errors import InvalidFieldError
 from gridmgr.grid.boundaries import str_values as _str_values
 from gridmgr.grid.lazy import LazyGeoms
@@ -221,6 +221,17 @@ def _packages_frame(leaders: pd.DataFrame, packages: pd.DataFrame | None) -> pd.
     return pd.DataFrame(rows, columns=["leader_id", "kind", "target"])
 
 
+def _positions(index: pd.Index, values: pd.Series) -> NDArray[np.int64]:
+    """Position in ``index`` of each value as a string (-1: not there or missing), through the
+    column's distinct values: no Python string per row for a column of millions."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    keys = pd.Index([None if pd.isna(u) else str(u) for u in uniques], dtype=object)
+    at = np.empty(len(uniques) + 1, dtype=np.int64)
+    at[:-1] = index.get_indexer(keys) if len(keys) else []
+    at[-1] = -1  # code -1 (missing) → the last entry
+    return np.asarray(at[codes], dtype=np.int64)
+
+
 class _PieceKeys:
     """Piece keys for findings (store ids, or ``cell@unit`` for frames without ids), made only
     for the pieces a finding names."""
@@ -230,9 +241,9 @@ class _PieceKeys:
         self._cells = None if self._ids is not None else _str_values(pieces["cell"])
         self._units = None if self._ids is not None else _str_values(pieces["unit_code"])
 
-    def __getitem__(self, sel: NDArray[np.int64]) -> list[str]:
+    def __getitem__(self, sel: NDArray[np.int64]) -> Sequence[str]:
         if self._ids is not None:
-            return [str(v) for v in self._ids[sel]]
+            return PieceIds(self._ids[sel])
         assert self._cells is not None and self._units is not None
         return [f"{c}@{u}" for c, u in zip(self._cells[sel], self._units[sel], strict=True)]
 

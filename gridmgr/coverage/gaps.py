@@ -55,7 +55,8 @@ def _orphan_findings(
     )
     if not (orphan.any() and root_scope):
         return []
-    og = LazyGeoms(pieces["cell"], pieces.geometry.values, pieces["whole"])
+    sel = np.flatnonzero(orphan)
+    og = LazyGeoms(pieces["cell"].iloc[sel], pieces.geometry.values[sel], pieces["whole"].iloc[sel])
     codes_o = sorted(set(pieces["unit_code"].astype(str)[orphan]))
     return [
         _finding(
@@ -63,7 +64,7 @@ def _orphan_findings(
             unit_code=None,
             count=int(orphan.sum()),
             area_m2=orphan_area,
-            geometry=PieceShapes(og, np.flatnonzero(orphan)),
+            geometry=PieceShapes(og, np.arange(len(sel))),
             detail={"unit_codes": codes_o},
         )
     ]

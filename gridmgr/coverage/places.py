@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from gridmgr.coverage.checks import _at, _Hier, _null
 from gridmgr.coverage.kinds import Finding, _finding
 from gridmgr.grid.boundaries import str_values as _str_values
-from gridmgr.grid.lazy import LazyGeoms
+from gridmgr.grid.lazy import LazyGeoms, cell_array
 
 BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int64]
@@ -51,9 +51,9 @@ def _place_pieces(
         piece[ok] = pd.Index(pcs["id"]).get_indexer(pid[ok].astype(pcs["id"].dtype))
         return piece
     res = _h3.cell_res(str(pcs["cell"].iat[0]))
-    cell = _h3.cells_to_str(_h3.latlng_to_cell(shapely.get_x(pts), shapely.get_y(pts), res=res))
+    cell = _h3.latlng_to_cell(shapely.get_x(pts), shapely.get_y(pts), res=res)
     cand = pd.DataFrame({"k": np.arange(m), "cell": cell}).merge(
-        pd.DataFrame({"cell": _str_values(pcs["cell"]), "p": np.arange(n)}), on="cell"
+        pd.DataFrame({"cell": cell_array(pcs["cell"]), "p": np.arange(n)}), on="cell"
     )
     k = cand["k"].to_numpy(dtype=np.int64)
     p = cand["p"].to_numpy(dtype=np.int64)

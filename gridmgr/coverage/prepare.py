@@ -26,9 +26,9 @@ from gridmgr.coverage.checks import (
     _null,
     _packages_frame,
     _PieceKeys,
+    _positions,
 )
 from gridmgr.errors import UnitNotFoundError
-from gridmgr.grid.boundaries import str_values as _str_values
 from gridmgr.grid.lazy import LazyGeoms
 
 BoolArray = NDArray[np.bool_]
@@ -165,7 +165,7 @@ def _scope_pieces(
         else pd.Series([None] * n, index=pcs.index, dtype=object)
     )
     no_leader = _null(raw_lid)
-    holder = np.asarray(ld.lid_index.get_indexer(_str_values(raw_lid)), dtype=np.int64)
+    holder = _positions(ld.lid_index, raw_lid)
     holder[no_leader] = -1
     flag_fb = (
         pcs["fallback"].fillna(False).to_numpy(dtype=bool)

@@ -43,6 +43,7 @@ import shapely
 from numpy.typing import NDArray
 
 from gridmgr.assign.workload import parse_weights, piece_loads
+from gridmgr.coverage.checks import _positions
 from gridmgr.coverage.gaps import (
     _blind_spot_findings,
     _concerned_leaders,
@@ -71,15 +72,14 @@ from gridmgr.coverage.prepare import (
 from gridmgr.coverage.tables import _KeyPlaceRows, _sort_findings, _summary, _unit_rows
 from gridmgr.coverage.territory import _shape
 from gridmgr.errors import InvalidFieldError, UnitNotFoundError
-from gridmgr.grid.boundaries import str_values as _str_values
 from gridmgr.grid.distributed import Mapper, serial_map
 from gridmgr.grid.piece_graph import NOISE_LENGTH_M, PieceGraph, piece_graph
 from gridmgr.grid.piece_graph_chunks import chunks_by_unit, piece_graph_by_chunks
 from gridmgr.i18n import t
 
 #: Above this many pieces the piece graph is built per chunk of units of about this size
-#: (the same graph; ≈ 0.3 GB at a time instead of ≈ 700 bytes a piece at once).
-GRAPH_CHUNK_PIECES = 500_000
+#: (the same graph; ≈ 0.2 GB at a time instead of ≈ 700 bytes a piece at once).
+GRAPH_CHUNK_PIECES = 250_000
 
 
 @dataclass(frozen=True)
@@ -251,7 +251,7 @@ def coverage_from_frames(
     scope = str(scope) if scope is not None else None
     sc = _scope_units(units, scope)
     ld = _leader_arrays(leaders, packages)
-    punit_all = np.asarray(sc.h.index.get_indexer(_str_values(pieces["unit_code"])), dtype=np.int64)
+    punit_all = _positions(sc.h.index, pieces["unit_code"])
     orphan = punit_all < 0
     findings = _orphan_findings(pieces, orphan, sc.root_scope)
     pc = _scope_pieces(pieces, punit_all, orphan, sc, ld)
