@@ -56,7 +56,9 @@ def _orphan_findings(
     if not (orphan.any() and root_scope):
         return []
     sel = np.flatnonzero(orphan)
-    og = LazyGeoms(pieces["cell"].iloc[sel], pieces.geometry.values[sel], pieces["whole"].iloc[sel])
+    whole = pieces["whole"].to_numpy(dtype=bool)[sel] if "whole" in pieces else np.zeros(len(sel))
+    cells = pieces["cell"].iloc[sel] if "cell" in pieces else None
+    og = LazyGeoms(cells, pieces.geometry.values[sel], whole)
     codes_o = sorted(set(pieces["unit_code"].astype(str)[orphan]))
     return [
         _finding(
@@ -178,7 +180,7 @@ def _dead_corners(
     stale = np.flatnonzero(sc.lowest_in & (np.abs(sc.unit_area - piece_sum) > tol))
     order = np.argsort(punit, kind="stable")
     bounds = np.searchsorted(punit[order], np.arange(n_units + 1))
-    tasks = [(sc.unit_geoms[ui], pc.geoms[order[bounds[ui] : bounds[ui + 1]]]) for ui in stale]
+    tasks = ((sc.unit_geoms[ui], pc.geoms[order[bounds[ui] : bounds[ui + 1]]]) for ui in stale)
     unpieced_total = 0.0
     for ui, (a, parts) in zip(stale, mapper(unpieced_parts, tasks), strict=True):
         if a < NOISE_AREA_M2:

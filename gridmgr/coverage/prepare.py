@@ -176,7 +176,11 @@ def _scope_pieces(
     return _Pieces(
         pcs,
         punit_all[keep],
-        LazyGeoms(pcs["cell"], pcs.geometry.values, pcs["whole"]),
+        LazyGeoms(
+            pcs["cell"] if "cell" in pcs else None,
+            pcs.geometry.values,
+            pcs["whole"].to_numpy(dtype=bool) if "whole" in pcs else np.zeros(n, dtype=bool),
+        ),
         pcs["area_m2"].to_numpy(dtype=float),
         _PieceKeys(pcs),
         raw_lid,

@@ -146,7 +146,9 @@ class CoverageReport:
 
     def findings_frame(self) -> gpd.GeoDataFrame:
         """Findings that have a geometry as a GeoDataFrame (EPSG:4326), worst first."""
-        rows = [f for f in self.findings if f.has_geometry]
+        shaped = [(f, f.geometry) for f in self.findings if f.has_geometry]
+        rows = [f for f, g in shaped if g is not None and not g.is_empty]
+        geoms = [g for _, g in shaped if g is not None and not g.is_empty]
         data = [{k: v for k, v in f.to_dict().items() if k != "detail"} for f in rows]
         cols = [
             "kind",
@@ -162,7 +164,6 @@ class CoverageReport:
         ]
         frame = pd.DataFrame(data, columns=cols)
         frame["detail"] = [json.dumps(_jsonable(dict(f.detail)), ensure_ascii=False) for f in rows]
-        geoms = [f.geometry for f in rows]
         return gpd.GeoDataFrame(frame, geometry=geoms, crs="EPSG:4326")
 
     def to_geojson(self, path: str | Path) -> int:

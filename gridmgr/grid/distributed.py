@@ -13,7 +13,7 @@ the per-unit geometry checks). dask is imported only when a runner runs (the ``s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
@@ -100,11 +100,12 @@ def dask_runner(
 
 
 #: Maps a function over argument tuples, results in order: ``mapper(fn, [args, …])``.
-Mapper = Callable[[Callable[..., Any], Sequence[tuple[Any, ...]]], list[Any]]
+Mapper = Callable[[Callable[..., Any], Iterable[tuple[Any, ...]]], list[Any]]
 
 
-def serial_map(fn: Callable[..., Any], args: Sequence[tuple[Any, ...]]) -> list[Any]:
-    """The serial :data:`Mapper`: ``[fn(*a) for a in args]``."""
+def serial_map(fn: Callable[..., Any], args: Iterable[tuple[Any, ...]]) -> list[Any]:
+    """The serial :data:`Mapper`: ``[fn(*a) for a in args]`` (``args`` may be a generator:
+    one call's arguments in memory at a time)."""
     return [fn(*a) for a in args]
 
 
@@ -116,7 +117,8 @@ def dask_mapper(
     :func:`serial_map`'s. The cluster lives for one mapping."""
     check_workers(workers, scheduler)
 
-    def run(fn: Callable[..., Any], args: Sequence[tuple[Any, ...]]) -> list[Any]:
+    def run(fn: Callable[..., Any], args: Iterable[tuple[Any, ...]]) -> list[Any]:
+        args = list(args)
         if not args:
             return []
         with dask_client(workers, scheduler, processes=processes) as client:

@@ -92,9 +92,9 @@ def _rings_chunk(cells: _h3.Cells) -> tuple[NDArray[np.float64], BoolArray]:
     import pyarrow as pa
 
     wkb = pa.array(_h3.cells_wkb(cells))
-    offsets = np.frombuffer(wkb.buffers()[1], dtype=np.int64)[
-        wkb.offset : wkb.offset + len(wkb) + 1
-    ]
+    width = np.int64 if pa.types.is_large_binary(wkb.type) else np.int32  # binary: 32-bit offsets
+    offsets = np.frombuffer(wkb.buffers()[1], dtype=width)[wkb.offset : wkb.offset + len(wkb) + 1]
+    offsets = offsets.astype(np.int64)
     data = np.frombuffer(wkb.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
     header = np.frombuffer(_HEX_HEADER, dtype=np.uint8)
     if (np.diff(offsets) == _HEX_WKB_LEN).all():  # the common case: a zero-copy view

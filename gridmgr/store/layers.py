@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, case, func, insert, null, select, type_coerce, update
 
 from gridmgr.errors import InputError, UnitNotFoundError
 from gridmgr.i18n import t
@@ -192,6 +192,7 @@ _PIECE_TYPES = {
     "leader_id": "large_string",
     "fallback": "bool_",
     "version": "int64",
+    "geom": "large_string",  # bytea as \\x… hex text
 }
 
 
@@ -204,10 +205,11 @@ def _columns_copy(conn: Connection, stmt: Any, names: list[str]) -> pd.DataFrame
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     with tempfile.TemporaryFile() as spool:
-        try:
+        try:  # parameters bound by the driver (mogrify), as for any other statement
+            sql = cur.mogrify(compiled.string, compiled.params).decode()
             cur.copy_expert(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", spool)
         finally:
             cur.close()
@@ -221,7 +223,10 @@ def _columns_copy(conn: Connection, stmt: Any, names: list[str]) -> pd.DataFrame
                 column_types={n: getattr(pa, _PIECE_TYPES[n])() for n in names},
                 true_values=["t"],
                 false_values=["f"],
+                # only an unquoted empty field is NULL (PostgreSQL's CSV); "NA", "null" … are ids
+                null_values=[""],
                 strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
             ),
         )
     df = table.to_pandas()
@@ -230,16 +235,19 @@ def _columns_copy(conn: Connection, stmt: Any, names: list[str]) -> pd.DataFrame
     for name in ("fallback", "whole"):
         df[name] = df[name].fillna(False).astype(bool)
     df["version"] = df["version"].fillna(0).astype("int64")
+    if "geom" in df:
+        hexes = df["geom"].to_numpy(dtype=object, na_value=None)
+        df["geom"] = [None if h is None else bytes.fromhex(h[2:]) for h in hexes]
     return df
 
 
-def _border_geometries(conn: Connection, stmt: Any, ids: NDArray[np.int64]) -> NDArray[np.object_]:
-    """Geometries of the pieces ``ids`` (sorted) that are not whole; ``None`` for whole ones."""
-    geoms = np.full(len(ids), None, dtype=object)
-    rows = conn.execute(stmt).all()
-    if rows:
-        got = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        geoms[np.searchsorted(ids, got)] = from_wkb([r[1] for r in rows])
+def _border_geometries(wkb: Any) -> NDArray[np.object_]:
+    """Shapes from a column of WKB that is ``None`` for whole pieces (parsed where present)."""
+    values = np.asarray(wkb, dtype=object)
+    geoms = np.full(len(values), None, dtype=object)
+    present = np.flatnonzero(pd.notna(values))
+    if len(present):
+        geoms[present] = from_wkb(values[present].tolist())
     return geoms
 
 
@@ -257,10 +265,13 @@ def pieces(
     string object, so a read of millions of pieces holds no row objects beyond one chunk.
     """
     p, a = s.pieces, s.assignments
-    cols = [p.c.id, p.c.cell, p.c.unit_code, p.c.area_m2, p.c.whole]
+    cols: list[Any] = [p.c.id, p.c.cell, p.c.unit_code, p.c.area_m2, p.c.whole]
     cols += [a.c.leader_id, a.c.fallback, a.c.version]
     if geometry is True:
         cols.append(p.c.geom)
+    elif geometry == "border":  # in the same statement: one snapshot for rows and shapes
+        border = case((p.c.whole.is_(False), p.c.geom), else_=null())
+        cols.append(type_coerce(border, p.c.geom.type).label("geom"))
     stmt = select(*cols).select_from(p.outerjoin(a, a.c.piece_id == p.c.id)).order_by(p.c.id)
     codes = _scope_codes(conn, scope) if scope is not None else None
     if codes is not None:
@@ -279,12 +290,9 @@ def pieces(
     if geometry is True:
         return _geoframe(df)
     if geometry == "border":
-        border = select(p.c.id, p.c.geom).where(p.c.whole.is_(False)).order_by(p.c.id)
-        if codes is not None:
-            border = border.where(p.c.unit_code.in_(codes))
-        geoms = _border_geometries(conn, border, df["id"].to_numpy())
         import geopandas as gpd
 
+        geoms = _border_geometries(df.pop("geom"))
         return gpd.GeoDataFrame(df, geometry=geoms, crs="EPSG:4326")
     return df
 

@@ -298,13 +298,19 @@ def _unit_codes(new: pd.DataFrame, seen: set[str], where: str) -> list[str]:
     return codes
 
 
+def _owns_pieces(conn: Connection) -> bool:
+    """Whether the current role may drop the pieces table's indexes (owner or member)."""
+    sql = "SELECT pg_has_role(relowner, 'USAGE') FROM pg_class WHERE oid = 'pieces'::regclass"
+    return bool(conn.execute(text(sql)).scalar())
+
+
 @contextmanager
 def _spatial_index_deferred(load: _Load) -> Iterator[None]:
     """On a first load into an empty PostGIS store, drop the pieces' GiST index for the COPYs and
     build it once at the end (same transaction): one sorted build instead of millions of
     inserts into the tree. A no-op elsewhere."""
-    if not (load.empty_store and is_postgis(load.conn)):
-        yield
+    if not (load.empty_store and is_postgis(load.conn) and _owns_pieces(load.conn)):
+        yield  # SQLite, a store with pieces, or a role that may write but not alter the table
         return
     conn = load.conn
     rows = conn.execute(
@@ -313,8 +319,9 @@ def _spatial_index_deferred(load: _Load) -> Iterator[None]:
             "AND tablename = 'pieces' AND indexdef ILIKE '%USING gist%'"
         )
     ).all()
+    quote = conn.dialect.identifier_preparer.quote
     for name, _ in rows:
-        conn.execute(text(f'DROP INDEX "{name}"'))
+        conn.execute(text(f"DROP INDEX {quote(name)}"))
     yield
     for _, definition in rows:
         conn.execute(text(definition))

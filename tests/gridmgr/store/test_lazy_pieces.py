@@ -50,3 +50,32 @@ def test_scoped_border_read(loaded_store: Any) -> None:
         np.asarray(full.geometry.values),
         tolerance=0,
     ).all()
+
+
+def test_reads_keep_ids_that_look_like_missing_values(
+    store: Any, make_layers: Any, tmp_path: Any
+) -> None:
+    """Leader ids such as "NA" or "null" are ids, not missing values, in every read on both
+    backends (the PostgreSQL read parses CSV, where those words are NULL by default)."""
+    import pandas as pd
+
+    store.load_layers(make_layers(2), res=10, actor="test")
+    code = str(store.units().query("level == 'community'")["code"].iloc[0])
+    path = tmp_path / "leaders.csv"
+    path.write_text(
+        "id,name,role,department,phone,capacity,unit_packages,place_packages\n"
+        f"NA,网格长甲,grid_leader,,,1.0,{code},\nnull,网格长乙,grid_leader,,,1.0,{code},\n",
+        encoding="utf-8",
+    )
+    store.import_leaders(path, actor="test")
+    pieces = store.pieces(geometry=False)
+    ids = pieces.loc[pieces["unit_code"] == code, "id"]
+    owner: list[str | None] = ["NA" if k % 2 else "null" for k in range(len(ids))]
+    owner[0] = None
+    store.apply_changes(
+        pd.DataFrame({"piece_id": ids, "leader_id": owner}), actor="test", reason="t", kind="auto"
+    )
+    for geometry in (False, "border", True):
+        got = store.pieces(geometry=geometry).set_index("id")["leader_id"]
+        assert got.loc[ids].tolist() == owner, geometry
+        assert got.drop(index=ids).isna().all(), geometry
