@@ -50,7 +50,8 @@ def _place_pieces(
         ok = pid.notna().to_numpy()
         piece[ok] = pd.Index(pcs["id"]).get_indexer(pid[ok].astype(pcs["id"].dtype))
         return piece
-    res = _h3.cell_res(str(pcs["cell"].iat[0]))
+    first = pcs["cell"].iat[0]
+    res = _h3.cell_res(first if isinstance(first, str) else int(first))
     cell = _h3.latlng_to_cell(shapely.get_x(pts), shapely.get_y(pts), res=res)
     cand = pd.DataFrame({"k": np.arange(m), "cell": cell}).merge(
         pd.DataFrame({"cell": cell_array(pcs["cell"]), "p": np.arange(n)}), on="cell"
