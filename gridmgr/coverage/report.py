@@ -325,7 +325,7 @@ def _shape_phase(
 ) -> tuple[pd.DataFrame, list[Finding]]:
     """Territory shape of every leader (own, non-fallback pieces) over the piece graph (built
     chunk by chunk of units above :data:`GRAPH_CHUNK_PIECES` pieces: bounded memory)."""
-    territory = np.where(pc.active_holder & ~pc.flag_fb, pc.holder, -1)
+    territory = np.where(pc.active_holder & ~pc.flag_fb, pc.holder, -1).astype(np.int32)
     if ld.n_lead == 0 or pc.n == 0:  # no territory to measure: the graph is not needed
         graph = PieceGraph(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.zeros(0))
     elif pc.n > GRAPH_CHUNK_PIECES:

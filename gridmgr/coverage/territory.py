@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -58,13 +59,13 @@ class _Parts:
 
 def _measures(
     graph: PieceGraph,
-    territory: IntArray,
+    territory: NDArray[np.integer[Any]],
     internal: BoolArray,
     parea: FloatArray,
     n_lead: int,
+    ends: tuple[IntArray, IntArray],
 ) -> _Measures:
     """Area, perimeter (exposed boundary + boundary shared with others) and compactness."""
-    ti, tj = territory[graph.i], territory[graph.j]
     own = territory >= 0
     t_area = np.bincount(territory[own], weights=parea[own], minlength=n_lead).astype(np.float64)
     t_count = np.bincount(territory[own], minlength=n_lead)
@@ -74,7 +75,7 @@ def _measures(
     )
     cross = ~internal
     cross_len = graph.shared_for(cross)
-    ci, cj = ti[cross], tj[cross]
+    ci, cj = ends
     perim += np.bincount(ci[ci >= 0], weights=cross_len[ci >= 0], minlength=n_lead)
     perim += np.bincount(cj[cj >= 0], weights=cross_len[cj >= 0], minlength=n_lead)
     comp = np.full(n_lead, np.nan)
@@ -85,10 +86,11 @@ def _measures(
 
 def _parts(
     graph: PieceGraph,
-    territory: IntArray,
+    territory: NDArray[np.integer[Any]],
     internal: BoolArray,
     parea: FloatArray,
     n_lead: int,
+    ends: tuple[IntArray, IntArray],
 ) -> _Parts:
     """Connected parts of every territory, the largest of each, and the enclaves."""
     n = len(territory)
@@ -105,10 +107,9 @@ def _parts(
     parts = np.bincount(lab_owner[owned_labels], minlength=n_lead)
     # neighbours across territory borders, per component
     cross = ~internal
-    ti, tj = territory[graph.i], territory[graph.j]
     li_, lj_ = label[graph.i[cross]], label[graph.j[cross]]
     nb_of = np.concatenate([li_, lj_])
-    nb_t = np.concatenate([tj[cross], ti[cross]])
+    nb_t = np.concatenate([ends[1], ends[0]])
     big = np.iinfo(np.int64).max
     nb_min = np.full(n_lab, big, dtype=np.int64)
     nb_max = np.full(n_lab, -2, dtype=np.int64)
@@ -210,7 +211,7 @@ def _enclave_findings(
 
 def _compactness_findings(
     ms: _Measures,
-    territory: IntArray,
+    territory: NDArray[np.integer[Any]],
     loc: _Locator,
     geoms: LazyGeoms,
     ids: ObjArray,
@@ -260,7 +261,7 @@ def _shape_rows(ids: ObjArray, ms: _Measures | None, pt: _Parts | None) -> pd.Da
 
 def _shape(
     graph: PieceGraph,
-    territory: IntArray,
+    territory: NDArray[np.integer[Any]],
     parea: FloatArray,
     geoms: LazyGeoms,
     L: pd.DataFrame,
@@ -275,10 +276,15 @@ def _shape(
     ids = L["id"].to_numpy(dtype=object)
     if n == 0 or n_lead == 0:
         return _shape_rows(ids, None, None), []
-    ti, tj = territory[graph.i], territory[graph.j]
-    internal = (ti == tj) & (ti >= 0)
-    pt = _parts(graph, territory, internal, parea, n_lead)
-    ms = _measures(graph, territory, internal, parea, n_lead)
+    ti = territory[graph.i]
+    internal = ti == territory[graph.j]
+    internal &= ti >= 0
+    del ti  # a pair array each: the largest temporaries at a province's 50M pairs
+    cross = ~internal
+    ends = (territory[graph.i[cross]], territory[graph.j[cross]])  # territories across borders
+    del cross
+    pt = _parts(graph, territory, internal, parea, n_lead, ends)
+    ms = _measures(graph, territory, internal, parea, n_lead, ends)
     loc = _Locator(pt.label, punit, h)
     findings = _fragment_findings(pt, loc, parea, geoms, ids)
     findings += _enclave_findings(pt, loc, geoms, ids, pkeys)
