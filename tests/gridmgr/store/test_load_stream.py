@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import shapely
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from typer.testing import CliRunner
 
 from gridmgr.cli import app
@@ -98,6 +98,24 @@ def _report(report: Any) -> dict[str, Any]:
     return out
 
 
+def _assignments(store: Any, changeset_id: str) -> dict[str, Any]:
+    """The empty assignment rows a first load made: one per piece, of that load's change set."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                s.assignments.c.piece_id,
+                s.assignments.c.leader_id,
+                s.assignments.c.fallback,
+                s.assignments.c.version,
+                s.assignments.c.changeset_id,
+            )
+        ).all()
+        n_pieces = conn.execute(select(func.count()).select_from(s.pieces)).scalar()
+    assert len(rows) == n_pieces == len({r[0] for r in rows})
+    assert {(r[1], bool(r[2]), r[3], r[4]) for r in rows} == {(None, False, 0, changeset_id)}
+    return {"rows": len(rows)}
+
+
 def _wipe(store: Any) -> None:
     with store.engine.begin() as conn:
         for table in s.DATA_TABLES:
@@ -106,7 +124,9 @@ def _wipe(store: Any) -> None:
 
 def _scenario(store: Any, load: Callable[..., Any], leaders: Path) -> dict[str, Any]:
     """First load, same again, changed layers refused then forced; what each left."""
-    out: dict[str, Any] = {"first": _report(load("same"))}
+    first = load("same")
+    out: dict[str, Any] = {"first": _report(first)}
+    out["assignments1"] = _assignments(store, first.changeset_id)
     out["pieces1"], out["kp1"] = _pieces(store), _key_places(store)
     ids1 = _ids(store)
     before = store.dump()
