@@ -281,34 +281,19 @@ def _coverage_assigned() -> dict[str, Any]:
     }
 
 
-def _tree_rss(pid: int) -> int:
-    import psutil
-
-    try:
-        p = psutil.Process(pid)
-        procs = [p, *p.children(recursive=True)]
-    except psutil.Error:
-        return 0
-    total = 0
-    for q in procs:
-        try:
-            total += q.memory_info().rss
-        except psutil.Error:
-            pass
-    return total
-
-
 def _run(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--child", name, "--scale", str(args.scale)]
     cmd += ["--res", str(args.res), "--work", str(work), "--db", args.db]
+    from bench_api import tree_rss_mb  # the one process-tree RSS sampler of the benchmarks
+
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    peak = 0
+    peak = 0.0
     done = threading.Event()
 
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, _tree_rss(proc.pid))
+            peak = max(peak, tree_rss_mb(proc.pid))
             time.sleep(0.1)
 
     th = threading.Thread(target=sample, daemon=True)
@@ -319,10 +304,10 @@ def _run(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     done.set()
     th.join()
     if proc.returncode != 0:
-        return {"failed": proc.returncode, "wall_s": wall, "peak_rss_mb": peak / 2**20}
+        return {"failed": proc.returncode, "wall_s": wall, "peak_rss_mb": peak}
     r = dict(json.loads(stdout.strip().splitlines()[-1]))
     r["wall_s"] = wall
-    r["peak_rss_mb"] = peak / 2**20
+    r["peak_rss_mb"] = peak
     return r
 
 

@@ -18,6 +18,7 @@ Changchun (res-10 pieces: a few dozen); ``leaders_csv(...)`` writes a leaders fi
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -253,6 +254,30 @@ def make_layers() -> Callable[..., Any]:
     narrows the last community to produce "changed layers".
     """
     return _layers
+
+
+def _write_layers_dir(lay: Any, d: Path) -> Path:
+    d.mkdir(parents=True, exist_ok=True)
+    lay.units.to_file(d / "units.geojson", driver="GeoJSON", engine="pyogrio")
+    lay.key_places.to_file(d / "key_places.geojson", driver="GeoJSON", engine="pyogrio")
+    (d / "departments.json").write_text(
+        json.dumps(
+            {
+                "departments": lay.departments.to_dict("records"),
+                "categories": lay.categories.to_dict("records"),
+            },
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
+    return d
+
+
+@pytest.fixture
+def write_layers_dir() -> Callable[[Any, Path], Path]:
+    """Writer of layers (e.g. from :func:`make_layers`) as a layers directory: units and key
+    places as GeoJSON, departments and categories in ``departments.json``."""
+    return _write_layers_dir
 
 
 def write_leaders_csv(path: Path, n_communities: int = 2, per_community: int = 2) -> Path:

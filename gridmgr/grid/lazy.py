@@ -198,10 +198,6 @@ class LazyGeoms:
         """Which pieces have no stored geometry (whole pieces in the lazy form)."""
         return _empty(self._geoms)
 
-    def full(self) -> ObjArray:
-        """Every geometry, filled (the whole array in memory: for small inputs)."""
-        return self[slice(None)]
-
 
 __all__: Sequence[str] = [
     "LazyGeoms",

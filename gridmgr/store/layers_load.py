@@ -10,6 +10,7 @@ bulk statements.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -329,13 +330,18 @@ def _insert_pieces(conn: Connection, added: pd.DataFrame, cid: str, at: dt.datet
     )
 
 
-def _write_pieces(
-    conn: Connection, p: _Delta, orphans: pd.DataFrame, cid: str, actor: str, at: dt.datetime
+def _remove_and_update(
+    conn: Connection,
+    p: _Delta,
+    orphans: pd.DataFrame,
+    changeset: Callable[[], str],
+    actor: str,
+    at: dt.datetime,
 ) -> None:
-    """End orphaned assignments (with events), delete removed pieces and their assignments,
-    update changed pieces, insert new ones."""
+    """End orphaned assignments (with events, in the change set ``changeset()`` makes only when
+    there are orphans), delete removed pieces and their assignments, update changed pieces."""
     if len(orphans):
-        _write_orphan_events(conn, orphans, cid, actor, at)
+        _write_orphan_events(conn, orphans, changeset(), actor, at)
     removed_ids = [int(i) for i in p.removed["id"]]
     _delete(conn, s.assignments, "piece_id", removed_ids)
     _delete(conn, s.pieces, "id", removed_ids)
@@ -355,6 +361,13 @@ def _write_pieces(
                 )
             ),
         )
+
+
+def _write_pieces(
+    conn: Connection, p: _Delta, orphans: pd.DataFrame, cid: str, actor: str, at: dt.datetime
+) -> None:
+    """:func:`_remove_and_update`, then insert the new pieces."""
+    _remove_and_update(conn, p, orphans, lambda: cid, actor, at)
     if len(p.added):
         _insert_pieces(conn, p.added, cid, at)
 

@@ -46,7 +46,7 @@ from gridmgr.i18n import t
 from gridmgr.store import schema as s
 from gridmgr.store._layers_input import PreparedLayers, piece_of, pieces_frame
 from gridmgr.store._sql import chunks, frame, is_postgis, read_table
-from gridmgr.store.bulk import insert_rows, update_rows
+from gridmgr.store.bulk import insert_rows
 from gridmgr.store.changesets import new_changeset
 from gridmgr.store.geom import from_wkb
 from gridmgr.store.layers_load import (
@@ -60,9 +60,9 @@ from gridmgr.store.layers_load import (
     _delta,
     _record_load,
     _refuse_orphans,
+    _remove_and_update,
     _res_differs,
     _upsert,
-    _write_orphan_events,
 )
 from gridmgr.store.types import LoadReport, TableDiff
 
@@ -191,28 +191,7 @@ def _write(
     load: _Load, d: _Delta, orphans: pd.DataFrame, unit_codes: Sequence[str]
 ) -> pd.DataFrame:
     """Write one part's differences; returns the ids of the added pieces."""
-    conn = load.conn
-    if len(orphans):
-        _write_orphan_events(conn, orphans, load.changeset(), load.actor, load.at)
-    removed_ids = [int(i) for i in d.removed["id"]]
-    _delete(conn, s.assignments, "piece_id", removed_ids)
-    _delete(conn, s.pieces, "id", removed_ids)
-    if len(d.changed):
-        update_rows(
-            conn,
-            s.pieces,
-            ["id"],
-            ["area_m2", "whole", "geom"],
-            list(
-                zip(
-                    [int(i) for i in d.changed["id"]],
-                    [float(x) for x in d.changed["area_m2"]],
-                    [bool(x) for x in d.changed["whole"]],
-                    list(d.changed["geom"]),
-                    strict=True,
-                )
-            ),
-        )
+    _remove_and_update(load.conn, d, orphans, load.changeset, load.actor, load.at)
     if len(d.added):
         return _insert(load, d.added, unit_codes)
     return frame([], ["id", "cell", "unit_code"])

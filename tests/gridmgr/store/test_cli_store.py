@@ -15,24 +15,9 @@ from gridmgr.store import open_store
 
 
 @pytest.fixture
-def layers_dir(tmp_path: Path, make_layers) -> Path:
+def layers_dir(tmp_path: Path, make_layers, write_layers_dir) -> Path:
     """The tiny layers written as a layers directory (units, key places, departments.json)."""
-    lay = make_layers(2)
-    d = tmp_path / "layers"
-    d.mkdir()
-    lay.units.to_file(d / "units.geojson", driver="GeoJSON", engine="pyogrio")
-    lay.key_places.to_file(d / "key_places.geojson", driver="GeoJSON", engine="pyogrio")
-    (d / "departments.json").write_text(
-        json.dumps(
-            {
-                "departments": lay.departments.to_dict("records"),
-                "categories": lay.categories.to_dict("records"),
-            },
-            ensure_ascii=False,
-        ),
-        encoding="utf-8",
-    )
-    return d
+    return write_layers_dir(make_layers(2), tmp_path / "layers")
 
 
 def _run(url: str, *args: str) -> object:

@@ -204,23 +204,9 @@ def test_streamed_load_equals_in_memory_load(
 
 
 def test_cli_load_pieces_streams_the_parts(
-    store_url: str, make_layers: Callable[..., Any], tmp_path: Path
+    store_url: str, make_layers: Callable[..., Any], write_layers_dir: Any, tmp_path: Path
 ) -> None:
-    lay = _layers(make_layers)
-    d = tmp_path / "layers"
-    d.mkdir()
-    lay.units.to_file(d / "units.geojson", driver="GeoJSON", engine="pyogrio")
-    lay.key_places.to_file(d / "key_places.geojson", driver="GeoJSON", engine="pyogrio")
-    (d / "departments.json").write_text(
-        json.dumps(
-            {
-                "departments": lay.departments.to_dict("records"),
-                "categories": lay.categories.to_dict("records"),
-            },
-            ensure_ascii=False,
-        ),
-        encoding="utf-8",
-    )
+    d = write_layers_dir(_layers(make_layers), tmp_path / "layers")
     runner = CliRunner()
     env = {"GRIDMGR_DATABASE_URL": store_url}
     built = runner.invoke(
